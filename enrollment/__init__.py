@@ -1,0 +1,1 @@
+"""Enrolment use cases: capture quality sessions, duplicate search and identity records."""

@@ -1,0 +1,1 @@
+"""Model packs: pinned ONNX files, their sessions, and the face pipeline built from them."""

@@ -1,0 +1,35 @@
+"""Shared fixtures: where the real models and photos live, and how to skip (or fail in CI) without them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("GERBANG_SHARED_DIR", REPO.parent / "shared"))
+
+
+def _require(path: Path, what: str) -> Path:
+    """Return path, or skip locally / fail under CI=true when the shared material is missing."""
+    if path.exists():
+        return path
+    message = f"{what} not found at {path}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+    return path  # unreachable; keeps type checkers calm
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    """The folder with the shared ONNX detectors and anti-spoof models (EDGE_MODEL_DIR)."""
+    return _require(Path(os.environ.get("EDGE_MODEL_DIR", SHARED / "models")), "model directory")
+
+
+@pytest.fixture(scope="session")
+def dev_faces() -> Path:
+    """The labelled dev photo set: dev/<identity>/<n>.jpg plus labels.csv."""
+    default = SHARED / "data" / "faces" / "dev"
+    return _require(Path(os.environ.get("GERBANG_DEV_FACES", default)), "dev face photos")
