@@ -1,0 +1,91 @@
+"""`gerbang`: the one command-line entry point; subcommands grow with each capability.
+
+serve                      run the site service (HTTP API) on the configured host and port
+models list|verify|fetch|convert   see, check and obtain the files of the model packs
+embed PATH... --out F.npz  embed every image (folders recursively) with all cores
+eval DIR                   accuracy per pack on a folder-per-identity photo set, with a DET plot
+calibrate DIR              build a pack's calibration file (thresholds at target FMRs)
+
+Settings come from EDGE_* environment variables (see README); flags override a few of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from edge import commands
+from edge.errors import EdgeError
+
+
+def _models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    models = sub.add_parser("models", help="list, verify, fetch or convert model files")
+    actions = models.add_subparsers(dest="action", required=True)
+    for name, text in (
+        ("list", "packs and the state of each file"),
+        ("verify", "check every file's sha256; exit 1 if any pack in use is incomplete"),
+        ("fetch", "download and verify the files of a pack (needs internet)"),
+        ("convert", "convert PyPI-packaged models (the dlib ResNet) to ONNX, once, verified"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("--pack", help="a pack id (default: EDGE_PACK; `list`: all packs)")
+        action.set_defaults(handler=getattr(commands, f"models_{name}"))
+
+
+def _batch_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    embed = sub.add_parser("embed", help="embed images into an .npz archive")
+    embed.add_argument("paths", nargs="*", help="image files or folders (searched recursively)")
+    embed.add_argument("--list", dest="list_file", help="a file with one image path per line")
+    embed.add_argument("--out", required=True, help="the .npz file to write")
+    embed.add_argument("--workers", type=int, help="processes (default: physical cores)")
+    embed.add_argument("--pack", help="pack id (default: EDGE_PACK)")
+    embed.set_defaults(handler=commands.embed)
+
+    evaluate = sub.add_parser("eval", help="accuracy on a folder-per-identity photo set")
+    evaluate.add_argument("dir", help="folder with one sub-folder of photos per identity")
+    evaluate.add_argument("--pack", action="append", help="pack id, repeatable (default: EDGE_PACK)")
+    evaluate.add_argument("--plot", default="det.png", help="DET plot to write (PNG)")
+    evaluate.add_argument("--by-source", action="store_true", help="also report per <source>- prefix")
+    evaluate.add_argument("--workers", type=int, help="processes (default: physical cores)")
+    evaluate.set_defaults(handler=commands.evaluate)
+
+    calibrate = sub.add_parser("calibrate", help="build a pack's calibration from a photo set")
+    calibrate.add_argument("dir", help="folder with one sub-folder of photos per identity")
+    calibrate.add_argument("--pack", help="pack id (default: EDGE_PACK)")
+    calibrate.add_argument("--out", help="file to write (default: <data dir>/calibrations/<pack>.json)")
+    calibrate.add_argument("--dataset", help="a sentence saying what the photo set is")
+    calibrate.add_argument("--workers", type=int, help="processes (default: physical cores)")
+    calibrate.set_defaults(handler=commands.calibrate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree."""
+    parser = argparse.ArgumentParser(prog="gerbang", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the site service")
+    serve.add_argument("--host", help="override EDGE_HOST")
+    serve.add_argument("--port", type=int, help="override EDGE_PORT")
+    serve.set_defaults(handler=commands.serve)
+    _models_parser(sub)
+    _batch_parsers(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; Gerbang errors print their code and message, not a traceback."""
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except EdgeError as exc:
+        print(f"error [{exc.code}]: {exc.message.en}", file=sys.stderr)
+        for key, value in exc.details.items():
+            print(f"  {key}: {value}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

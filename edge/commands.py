@@ -1,0 +1,161 @@
+"""What each `gerbang` subcommand does; the parser lives in edge/cli.py."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+from edge import wiring
+from edge.settings import Settings
+from models import calibration as cal
+from models.batch import embed_files, list_images, save_npz
+from models.evaluation import by_source, embed_labelled_set, evaluate as evaluate_set, format_results
+from models.manifest import load_packs
+from models.obtain import FetchError, convert, fetch
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the HTTP service until interrupted."""
+    import uvicorn
+
+    from edge.app import create_app
+
+    settings = Settings()
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port)
+    return 0
+
+
+def _packs_for(args: argparse.Namespace, settings: Settings, all_by_default: bool) -> list[str]:
+    if args.pack:
+        return [args.pack]
+    return sorted(load_packs(settings.model_dir)) if all_by_default else [settings.pack]
+
+
+def models_list(args: argparse.Namespace) -> int:
+    """Print every pack with the state of each of its files."""
+    settings = Settings()
+    store = wiring.model_store(settings)
+    for pack_id in _packs_for(args, settings, all_by_default=True):
+        pack = wiring.pack_named(settings, pack_id)
+        marker = " (in use)" if pack.id == settings.pack else ""
+        print(f"{pack.id}{marker}: {pack.description}\n  licence: {pack.licence_summary}")
+        for status in store.pack_status(pack):
+            print(f"  [{status.state:>15}] {status.file.role:<10} {status.file.name:<16} {status.path}")
+            if status.state != "verified":
+                print(f"{'':20}{status.detail or status.file.obtainable}")
+    return 0
+
+
+def models_verify(args: argparse.Namespace) -> int:
+    """Exit 1 unless every file of the pack (default: the one in use) is verified."""
+    settings = Settings()
+    store = wiring.model_store(settings)
+    failed = 0
+    for pack_id in _packs_for(args, settings, all_by_default=False):
+        for status in store.pack_status(wiring.pack_named(settings, pack_id)):
+            print(f"{status.state:<16}{status.path}")
+            failed += status.state != "verified"
+    return 1 if failed else 0
+
+
+def models_fetch(args: argparse.Namespace) -> int:
+    """Download and verify missing files; offline, say exactly what to place where."""
+    settings = Settings()
+    store = wiring.model_store(settings)
+    failed = 0
+    for status in store.pack_status(wiring.pack_named(settings, args.pack)):
+        if status.state == "verified" or status.file.conversion:
+            continue
+        try:
+            print(f"fetched {fetch(store, status.file)}")
+        except FetchError as exc:
+            print(f"cannot fetch {status.file.name}: {exc}")
+            failed += 1
+    return 1 if failed else 0
+
+
+def models_convert(args: argparse.Namespace) -> int:
+    """Convert every converted file of the pack that is not yet present and verified."""
+    settings = Settings()
+    store = wiring.model_store(settings)
+    for status in store.pack_status(wiring.pack_named(settings, args.pack)):
+        if status.file.conversion and status.state != "verified":
+            print(f"converted {convert(store, status.file)}")
+        elif status.file.conversion:
+            print(f"already converted and verified: {status.path}")
+    return 0
+
+
+def _expand(paths: list[str], list_file: str | None) -> tuple[list[str], list[str]]:
+    """(file paths to read, names to record): names as listed, or relative to the folder given."""
+    files, names = [], []
+    if list_file:
+        for line in Path(list_file).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                files.append(line.strip())
+                names.append(line.strip())
+    for given in map(Path, paths):
+        if given.is_dir():
+            found = list_images(given)
+            files += [str(p) for p in found]
+            names += [str(p.relative_to(given)) for p in found]
+        else:
+            files.append(str(given))
+            names.append(str(given))
+    return files, names
+
+
+def embed(args: argparse.Namespace) -> int:
+    """Embed images into an .npz archive; NaN rows where no face was found."""
+    settings = Settings()
+    spec = wiring.engine_spec(settings, args.pack)
+    files, names = _expand(args.paths, args.list_file)
+    results = embed_files(spec, files, args.workers)
+    save_npz(Path(args.out), results, names, spec.pack.id, spec.pack.embedding_dim)
+    failed = sum(r.template is None for r in results)
+    print(f"wrote {args.out}: {len(results)} images, {failed} without a usable face")
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """Print error rates per pack (and per source) and write a DET plot."""
+    settings = Settings()
+    results, curves = [], {}
+    for pack_id in args.pack or [settings.pack]:
+        data = embed_labelled_set(wiring.engine_spec(settings, pack_id), Path(args.dir), args.workers)
+        overall = evaluate_set(pack_id, data)
+        results.append(overall)
+        curves[pack_id] = overall.det
+        if args.by_source:
+            results += [evaluate_set(f"  {pack_id}/{s}", part) for s, part in by_source(data).items()]
+        if data.errors:
+            print(f"{pack_id}: not acquired: {dict(data.errors)}")
+    print(format_results(results))
+    cal.plot_det(curves, Path(args.plot), f"DET on {Path(args.dir).name}")
+    print(f"DET plot: {args.plot}")
+    return 0
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    """Measure genuine and impostor scores and write the pack's calibration file."""
+    settings = Settings()
+    spec = wiring.engine_spec(settings, args.pack)
+    data = embed_labelled_set(spec, Path(args.dir), args.workers)
+    genuine, impostor = cal.pair_scores(data.embeddings, data.labels)
+    calibration = cal.build_calibration(
+        spec.pack.id,
+        args.dataset or f"{Path(args.dir).resolve().name}, calibrated {dt.date.today().isoformat()}",
+        genuine,
+        impostor,
+        n_identities=len(set(data.labels)),
+        n_images=len(data.labels),
+        failure_to_acquire=sum(data.errors.values()),
+    )
+    out = Path(args.out) if args.out else settings.data_dir / "calibrations" / f"{spec.pack.id}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    calibration.save(out)
+    print(cal.format_report(calibration))
+    print(f"wrote {out}")
+    return 0

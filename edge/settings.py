@@ -1,0 +1,78 @@
+"""The site service's configuration: one pydantic Settings, read from EDGE_* variables.
+
+Nested groups use `__` (EDGE_IMAGES__MAX_BYTES=...). Every field says what it is for and what
+values are safe; a value that would quietly weaken a decision (a target FMR above 1%, a liveness
+threshold of 0) is refused at start rather than discovered at the gate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ImageSettings(BaseModel):
+    """What an uploaded or captured image may weigh."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_bytes: int = Field(20 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024, description="Largest upload in bytes.")
+    max_pixels: int = Field(40_000_000, ge=10_000, le=200_000_000, description="Largest image in pixels (width x height); checked before decoding.")
+    min_side: int = Field(32, ge=16, le=1024, description="Smallest image side in pixels that can hold a usable face.")
+
+
+class DetectionSettings(BaseModel):
+    """How faces are found and which one is the subject."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_side: int = Field(640, ge=160, le=1920, description="Images are shrunk to this longest side before detection.")
+    min_side: int = Field(320, ge=64, le=1280, description="Images are enlarged to this longest side before detection.")
+    retry_border: float = Field(0.4, ge=0.0, le=1.0, description="Border added per side (fraction) on a second pass when no face is found; 0 disables it.")
+    subject: Literal["largest", "central", "single"] = Field("largest", description="Which face is the subject: the largest, the most central, or refuse a second face of similar size.")
+
+
+class MatchSettings(BaseModel):
+    """Decision targets; thresholds come from the pack's calibration file, never set by hand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verify_fmr: float = Field(1e-3, gt=0, le=1e-2, description="Target false-match rate for 1:1 verification.")
+    identify_fpir: float = Field(1e-3, gt=0, le=1e-2, description="Target false-positive identification rate for 1:N search.")
+
+
+class Settings(BaseSettings):
+    """Everything the site service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="EDGE_", env_nested_delimiter="__", extra="forbid")
+
+    model_dir: Path = Field(Path("var/models"), description="Folder with the pinned model files (may be read-only).")
+    data_dir: Path = Field(Path("var"), description="Writable folder for the database, converted models and enrolment images.")
+    pack: str = Field("open-yunet-dlib", min_length=1, description="Model pack id (see `gerbang models list`).")
+    providers: list[str] = Field(
+        default_factory=lambda: ["CUDAExecutionProvider", "OpenVINOExecutionProvider", "CPUExecutionProvider"],
+        description="Execution providers in order of preference; those not installed are skipped.",
+    )
+    threads: int | None = Field(None, ge=1, le=64, description="onnxruntime intra-op threads; default: physical cores.")
+    liveness: bool = Field(True, description="Run passive liveness on every face analysed.")
+    liveness_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="Live score below which a face is treated as a presentation attack; default: the pack's measured value.")
+    host: str = Field("127.0.0.1", description="Address the HTTP service listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port the HTTP service listens on.")
+    images: ImageSettings = Field(default_factory=ImageSettings)
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    match: MatchSettings = Field(default_factory=MatchSettings)
+
+    @field_validator("providers")
+    @classmethod
+    def _providers_not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one execution provider is needed")
+        return value
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where converted models are written."""
+        return self.data_dir / "models"

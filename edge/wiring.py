@@ -1,0 +1,57 @@
+"""Turning Settings into the model layer's objects, in one place for the CLI and the service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge.errors import ModelNotReady
+from edge.settings import Settings
+from models.detector import DetectionPolicy
+from models.engine import EngineOptions
+from models.imaging import ImageLimits
+from models.loader import EngineSpec, RuntimeChoice
+from models.manifest import ModelPack, load_packs
+from models.runtime import choose_providers
+from models.store import ModelStore
+
+SHIPPED_CALIBRATIONS = Path(__file__).resolve().parent.parent / "models" / "calibrations"
+
+
+def model_store(settings: Settings) -> ModelStore:
+    """Pinned files from the model dir, converted ones from the writable cache."""
+    return ModelStore(settings.model_dir, settings.cache_dir)
+
+
+def pack_named(settings: Settings, pack_id: str | None = None) -> ModelPack:
+    """The configured pack (or the one named), refusing an unknown id with the known ones."""
+    packs = load_packs(settings.model_dir)
+    wanted = pack_id or settings.pack
+    if wanted not in packs:
+        raise ModelNotReady.missing("pack", wanted, f"choose one of {sorted(packs)}")
+    return packs[wanted]
+
+
+def engine_options(settings: Settings) -> EngineOptions:
+    """Image limits, detection policy and subject rule from settings."""
+    limits = ImageLimits(settings.images.max_bytes, settings.images.max_pixels, settings.images.min_side)
+    d = settings.detection
+    policy = DetectionPolicy(d.max_side, d.min_side, d.retry_border)
+    return EngineOptions(limits=limits, detection=policy, subject=d.subject)
+
+
+def engine_spec(settings: Settings, pack_id: str | None = None) -> EngineSpec:
+    """Everything needed to build the engine for a pack."""
+    return EngineSpec(
+        store=model_store(settings),
+        pack=pack_named(settings, pack_id),
+        runtime=RuntimeChoice(choose_providers(settings.providers), settings.threads),
+        options=engine_options(settings),
+        liveness=settings.liveness,
+        liveness_threshold=settings.liveness_threshold,
+    )
+
+
+def calibration_path(settings: Settings, pack_id: str) -> Path:
+    """A site's own calibration wins over the shipped one."""
+    local = settings.data_dir / "calibrations" / f"{pack_id}.json"
+    return local if local.is_file() else SHIPPED_CALIBRATIONS / f"{pack_id}.json"

