@@ -22,6 +22,7 @@ from edge.settings import Settings
 from models.calibration import Calibration
 from models.engine import FaceAnalysis, FaceEngine, cosine
 from models.imaging import check_content_type
+from models.obtain import ensure_converted
 
 
 class EngineHolder:
@@ -36,7 +37,9 @@ class EngineHolder:
     def load(self) -> None:
         """Load (or fail to load, recording why) the configured pack and its calibration."""
         try:
-            self.engine = wiring.engine_spec(self.settings).build()
+            spec = wiring.engine_spec(self.settings)
+            ensure_converted(spec.store, spec.pack)
+            self.engine = spec.build()
             self.calibration = Calibration.load(wiring.calibration_path(self.settings, self.engine.pack_id))
         except EdgeError as exc:
             self.error = exc

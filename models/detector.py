@@ -68,7 +68,7 @@ def detect_faces(
         return faces
     height, width = image.shape[:2]
     pad_y, pad_x = int(height * policy.retry_border), int(width * policy.retry_border)
-    padded = cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_REPLICATE)
+    padded = cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=0)
     return [f.scaled(1.0, -pad_x, -pad_y) for f in _detect_scaled(detector, padded, policy)]
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edge.errors import DigestMismatch
-from models.manifest import ModelFile, sha256_of
+from models.manifest import ModelFile, ModelPack, sha256_of
 from models.store import ModelStore
 
 DOWNLOAD_TIMEOUT_S = 60
@@ -93,3 +93,12 @@ def offline_instructions(file: ModelFile, reason: object) -> str:
         f"{inside}, check `sha256sum` prints {file.sha256}, and place it at "
         f"<EDGE_MODEL_DIR>/{file.path}."
     )
+
+
+def ensure_converted(store: ModelStore, pack: ModelPack) -> list[Path]:
+    """Convert the pack's converted files that are missing (first start on a fresh machine)."""
+    return [
+        convert(store, f)
+        for f in pack.files
+        if f.conversion is not None and store.status(f).state == "missing"
+    ]

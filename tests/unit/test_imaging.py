@@ -1,0 +1,100 @@
+"""Untrusted image bytes: every format we take decodes to BGR; everything else gets its code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edge.errors import ImageTooLarge, ImageTooSmall, InvalidImage, UnsupportedMediaType
+from models.imaging import ImageLimits, check_content_type, decode_image, sniff_media_type
+from tests.factories import encode
+
+
+def _gradient(height: int = 64, width: int = 48) -> np.ndarray:
+    image = np.zeros((height, width, 3), dtype=np.uint8)
+    image[..., 0] = 200  # red in RGB
+    image[..., 2] = np.linspace(0, 255, width, dtype=np.uint8)[None, :]
+    return image
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF", "BMP"])
+def test_each_accepted_format_decodes_to_bgr_of_the_same_size(fmt: str) -> None:
+    decoded = decode_image(encode(_gradient(), fmt))
+    assert decoded.shape == (64, 48, 3)
+    assert decoded.dtype == np.uint8
+    assert abs(int(decoded[..., 2].mean()) - 200) < 8  # red lands in the last (BGR) channel
+
+
+def test_grayscale_and_alpha_images_become_three_channels() -> None:
+    gray = np.full((40, 40), 90, dtype=np.uint8)
+    rgba = np.dstack([_gradient(40, 40), np.full((40, 40), 255, dtype=np.uint8)])
+    assert decode_image(encode(gray, "PNG")).shape == (40, 40, 3)
+    assert decode_image(encode(rgba, "PNG")).shape == (40, 40, 3)
+
+
+def test_sixteen_bit_infrared_frames_are_stretched_not_clipped() -> None:
+    values = np.tile(np.linspace(1000, 3000, 64, dtype=np.uint16), (64, 1))
+    image = Image.fromarray(values)  # uint16 → mode I;16
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    decoded = decode_image(buffer.getvalue())
+    assert decoded.min() < 10 and decoded.max() > 245
+
+
+def test_exif_orientation_is_applied() -> None:
+    image = Image.fromarray(_gradient(40, 80))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when shown
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif.tobytes())
+    assert decode_image(buffer.getvalue()).shape[:2] == (80, 40)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"hello, this is not an image", b"\xff\xd8\xff\xe0" + b"\x00" * 20, b"%PDF-1.7\n"],
+)
+def test_unreadable_bytes_are_invalid_image(data: bytes) -> None:
+    with pytest.raises(InvalidImage) as caught:
+        decode_image(data)
+    assert caught.value.code == "image_invalid"
+
+
+def test_a_truncated_jpeg_is_invalid_image() -> None:
+    data = encode(np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8))
+    with pytest.raises(InvalidImage):
+        decode_image(data[: len(data) // 2])
+
+
+def test_pixel_cap_is_checked_before_decoding() -> None:
+    data = encode(_gradient(400, 400), "PNG")
+    with pytest.raises(ImageTooLarge) as caught:
+        decode_image(data, ImageLimits(max_pixels=100_000))
+    assert caught.value.status == 413
+    assert caught.value.details["value"] == 160_000
+
+
+def test_byte_cap_and_minimum_side() -> None:
+    with pytest.raises(ImageTooLarge):
+        noise = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+        decode_image(encode(noise, "PNG"), ImageLimits(max_bytes=4096))
+    with pytest.raises(ImageTooSmall):
+        decode_image(encode(_gradient(20, 20), "PNG"))
+
+
+def test_sniffing_ignores_the_file_name_and_reads_magic_numbers() -> None:
+    assert sniff_media_type(encode(_gradient(), "WEBP")) == "image/webp"
+    assert sniff_media_type(b"GIF89a...") is None
+
+
+def test_declared_content_type_outside_images_is_refused() -> None:
+    check_content_type("image/jpeg")
+    check_content_type("application/octet-stream")
+    with pytest.raises(UnsupportedMediaType) as caught:
+        check_content_type("text/plain; charset=utf-8")
+    assert caught.value.status == 415
