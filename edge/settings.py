@@ -75,4 +75,4 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         """Where converted models are written."""
-        return self.data_dir / "models"
+        return self.data_dir / "model-cache"

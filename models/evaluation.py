@@ -92,7 +92,14 @@ def by_source(data: LabelledSet) -> dict[str, LabelledSet]:
     sources = [label.split("-", 1)[0] for label in data.labels]
     if any("-" not in label for label in data.labels):
         return {}
-    return {s: subset(data, [x == s for x in sources]) for s in sorted(set(sources))}
+    parts = {s: subset(data, [x == s for x in sources]) for s in sorted(set(sources))}
+    return {s: part for s, part in parts.items() if _has_both_pair_kinds(part.labels)}
+
+
+def _has_both_pair_kinds(labels: list[str]) -> bool:
+    """A set of single-image identities has no genuine pairs: no error rate can be measured."""
+    counts = Counter(labels)
+    return len(counts) > 1 and max(counts.values()) > 1
 
 
 def format_results(results: list[EvalResult], targets: tuple[float, ...] = (1e-2, 1e-3)) -> str:
