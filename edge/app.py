@@ -10,14 +10,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import FastAPI, File, Request, UploadFile
+from fastapi import FastAPI, File, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from edge import wiring
 from edge.errors import EdgeError, ImageTooLarge, InputError, Message, ModelNotReady
-from edge.schemas import AnalyseResponse, CompareResponse, HealthResponse, ReadyResponse, analysis_body
+from edge.schemas import (
+    AnalyseResponse,
+    CompareResponse,
+    HealthResponse,
+    ReadyResponse,
+    analysis_body,
+)
 from edge.settings import Settings
 from models.calibration import Calibration
 from models.engine import FaceAnalysis, FaceEngine, cosine
@@ -40,7 +46,9 @@ class EngineHolder:
             spec = wiring.engine_spec(self.settings)
             ensure_converted(spec.store, spec.pack)
             self.engine = spec.build()
-            self.calibration = Calibration.load(wiring.calibration_path(self.settings, self.engine.pack_id))
+            self.calibration = Calibration.load(
+                wiring.calibration_path(self.settings, self.engine.pack_id)
+            )
         except EdgeError as exc:
             self.error = exc
         except (OSError, ValueError) as exc:
@@ -59,7 +67,9 @@ def _error_response(exc: EdgeError) -> JSONResponse:
 
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
     error = InputError(
-        Message("Permintaan tidak lengkap atau salah format.", "The request is incomplete or malformed."),
+        Message(
+            "Permintaan tidak lengkap atau salah format.", "The request is incomplete or malformed."
+        ),
         {"problems": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]},
     )
     return _error_response(error)
@@ -101,7 +111,7 @@ def _routes(app: FastAPI, holder: EngineHolder) -> None:
         return HealthResponse(status="ok")
 
     @app.get("/ready", response_model=ReadyResponse)
-    def ready(request: Request) -> JSONResponse:
+    def ready() -> JSONResponse:
         """Models loaded and verified; 503 with the fix when not."""
         if holder.engine is not None and holder.calibration is not None:
             body = ReadyResponse(ready=True, pack=holder.engine.pack_id, problem=None)

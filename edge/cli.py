@@ -44,16 +44,22 @@ def _batch_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
     evaluate = sub.add_parser("eval", help="accuracy on a folder-per-identity photo set")
     evaluate.add_argument("dir", help="folder with one sub-folder of photos per identity")
-    evaluate.add_argument("--pack", action="append", help="pack id, repeatable (default: EDGE_PACK)")
+    evaluate.add_argument(
+        "--pack", action="append", help="pack id, repeatable (default: EDGE_PACK)"
+    )
     evaluate.add_argument("--plot", default="det.png", help="DET plot to write (PNG)")
-    evaluate.add_argument("--by-source", action="store_true", help="also report per <source>- prefix")
+    evaluate.add_argument(
+        "--by-source", action="store_true", help="also report per <source>- prefix"
+    )
     evaluate.add_argument("--workers", type=int, help="processes (default: physical cores)")
     evaluate.set_defaults(handler=commands.evaluate)
 
     calibrate = sub.add_parser("calibrate", help="build a pack's calibration from a photo set")
     calibrate.add_argument("dir", help="folder with one sub-folder of photos per identity")
     calibrate.add_argument("--pack", help="pack id (default: EDGE_PACK)")
-    calibrate.add_argument("--out", help="file to write (default: <data dir>/calibrations/<pack>.json)")
+    calibrate.add_argument(
+        "--out", help="file to write (default: <data dir>/calibrations/<pack>.json)"
+    )
     calibrate.add_argument("--dataset", help="a sentence saying what the photo set is")
     calibrate.add_argument("--workers", type=int, help="processes (default: physical cores)")
     calibrate.set_defaults(handler=commands.calibrate)

@@ -10,7 +10,8 @@ from edge import wiring
 from edge.settings import Settings
 from models import calibration as cal
 from models.batch import embed_files, list_images, save_npz
-from models.evaluation import by_source, embed_labelled_set, evaluate as evaluate_set, format_results
+from models.evaluation import by_source, embed_labelled_set, format_results
+from models.evaluation import evaluate as evaluate_set
 from models.manifest import load_packs
 from models.obtain import FetchError, convert, fetch
 
@@ -42,7 +43,9 @@ def models_list(args: argparse.Namespace) -> int:
         marker = " (in use)" if pack.id == settings.pack else ""
         print(f"{pack.id}{marker}: {pack.description}\n  licence: {pack.licence_summary}")
         for status in store.pack_status(pack):
-            print(f"  [{status.state:>15}] {status.file.role:<10} {status.file.name:<16} {status.path}")
+            print(
+                f"  [{status.state:>15}] {status.file.role:<10} {status.file.name:<16} {status.path}"
+            )
             if status.state != "verified":
                 print(f"{'':20}{status.detail or status.file.obtainable}")
     return 0
@@ -124,12 +127,16 @@ def evaluate(args: argparse.Namespace) -> int:
     settings = Settings()
     results, curves = [], {}
     for pack_id in args.pack or [settings.pack]:
-        data = embed_labelled_set(wiring.engine_spec(settings, pack_id), Path(args.dir), args.workers)
+        data = embed_labelled_set(
+            wiring.engine_spec(settings, pack_id), Path(args.dir), args.workers
+        )
         overall = evaluate_set(pack_id, data)
         results.append(overall)
         curves[pack_id] = overall.det
         if args.by_source:
-            results += [evaluate_set(f"  {pack_id}/{s}", part) for s, part in by_source(data).items()]
+            results += [
+                evaluate_set(f"  {pack_id}/{s}", part) for s, part in by_source(data).items()
+            ]
         if data.errors:
             print(f"{pack_id}: not acquired: {dict(data.errors)}")
     print(format_results(results))
@@ -146,14 +153,17 @@ def calibrate(args: argparse.Namespace) -> int:
     genuine, impostor = cal.pair_scores(data.embeddings, data.labels)
     calibration = cal.build_calibration(
         spec.pack.id,
-        args.dataset or f"{Path(args.dir).resolve().name}, calibrated {dt.date.today().isoformat()}",
+        args.dataset
+        or f"{Path(args.dir).resolve().name}, calibrated {dt.date.today().isoformat()}",
         genuine,
         impostor,
         n_identities=len(set(data.labels)),
         n_images=len(data.labels),
         failure_to_acquire=sum(data.errors.values()),
     )
-    out = Path(args.out) if args.out else settings.data_dir / "calibrations" / f"{spec.pack.id}.json"
+    out = (
+        Path(args.out) if args.out else settings.data_dir / "calibrations" / f"{spec.pack.id}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     calibration.save(out)
     print(cal.format_report(calibration))

@@ -16,7 +16,9 @@ class HealthResponse(BaseModel):
 class ReadyResponse(BaseModel):
     ready: bool
     pack: str
-    problem: dict[str, Any] | None = Field(None, description="The error that keeps the models from loading.")
+    problem: dict[str, Any] | None = Field(
+        None, description="The error that keeps the models from loading."
+    )
 
 
 class FaceBody(BaseModel):
@@ -39,7 +41,9 @@ class CompareResponse(BaseModel):
     score: float = Field(description="Cosine similarity of the two templates")
     threshold: float = Field(description="Score at or above which the two are the same person")
     target_fmr: float
-    threshold_supported: bool = Field(description="False when the calibration set was too small for this FMR")
+    threshold_supported: bool = Field(
+        description="False when the calibration set was too small for this FMR"
+    )
     match: bool
     probe: FaceBody
     reference: FaceBody

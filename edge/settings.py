@@ -19,9 +19,18 @@ class ImageSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_bytes: int = Field(20 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024, description="Largest upload in bytes.")
-    max_pixels: int = Field(40_000_000, ge=10_000, le=200_000_000, description="Largest image in pixels (width x height); checked before decoding.")
-    min_side: int = Field(32, ge=16, le=1024, description="Smallest image side in pixels that can hold a usable face.")
+    max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024, description="Largest upload in bytes."
+    )
+    max_pixels: int = Field(
+        40_000_000,
+        ge=10_000,
+        le=200_000_000,
+        description="Largest image in pixels (width x height); checked before decoding.",
+    )
+    min_side: int = Field(
+        32, ge=16, le=1024, description="Smallest image side in pixels that can hold a usable face."
+    )
 
 
 class DetectionSettings(BaseModel):
@@ -29,10 +38,25 @@ class DetectionSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_side: int = Field(640, ge=160, le=1920, description="Images are shrunk to this longest side before detection.")
-    min_side: int = Field(320, ge=64, le=1280, description="Images are enlarged to this longest side before detection.")
-    retry_border: float = Field(0.4, ge=0.0, le=1.0, description="Border added per side (fraction) on a second pass when no face is found; 0 disables it.")
-    subject: Literal["largest", "central", "single"] = Field("largest", description="Which face is the subject: the largest, the most central, or refuse a second face of similar size.")
+    max_side: int = Field(
+        640, ge=160, le=1920, description="Images are shrunk to this longest side before detection."
+    )
+    min_side: int = Field(
+        320,
+        ge=64,
+        le=1280,
+        description="Images are enlarged to this longest side before detection.",
+    )
+    retry_border: float = Field(
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="Border added per side (fraction) on a second pass when no face is found; 0 disables it.",
+    )
+    subject: Literal["largest", "central", "single"] = Field(
+        "largest",
+        description="Which face is the subject: the largest, the most central, or refuse a second face of similar size.",
+    )
 
 
 class MatchSettings(BaseModel):
@@ -40,8 +64,12 @@ class MatchSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    verify_fmr: float = Field(1e-3, gt=0, le=1e-2, description="Target false-match rate for 1:1 verification.")
-    identify_fpir: float = Field(1e-3, gt=0, le=1e-2, description="Target false-positive identification rate for 1:N search.")
+    verify_fmr: float = Field(
+        1e-3, gt=0, le=1e-2, description="Target false-match rate for 1:1 verification."
+    )
+    identify_fpir: float = Field(
+        1e-3, gt=0, le=1e-2, description="Target false-positive identification rate for 1:N search."
+    )
 
 
 class Settings(BaseSettings):
@@ -49,16 +77,34 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="EDGE_", env_nested_delimiter="__", extra="forbid")
 
-    model_dir: Path = Field(Path("var/models"), description="Folder with the pinned model files (may be read-only).")
-    data_dir: Path = Field(Path("var"), description="Writable folder for the database, converted models and enrolment images.")
-    pack: str = Field("open-yunet-dlib", min_length=1, description="Model pack id (see `gerbang models list`).")
+    model_dir: Path = Field(
+        Path("var/models"), description="Folder with the pinned model files (may be read-only)."
+    )
+    data_dir: Path = Field(
+        Path("var"),
+        description="Writable folder for the database, converted models and enrolment images.",
+    )
+    pack: str = Field(
+        "open-yunet-dlib", min_length=1, description="Model pack id (see `gerbang models list`)."
+    )
     providers: list[str] = Field(
-        default_factory=lambda: ["CUDAExecutionProvider", "OpenVINOExecutionProvider", "CPUExecutionProvider"],
+        default_factory=lambda: [
+            "CUDAExecutionProvider",
+            "OpenVINOExecutionProvider",
+            "CPUExecutionProvider",
+        ],
         description="Execution providers in order of preference; those not installed are skipped.",
     )
-    threads: int | None = Field(None, ge=1, le=64, description="onnxruntime intra-op threads; default: physical cores.")
+    threads: int | None = Field(
+        None, ge=1, le=64, description="onnxruntime intra-op threads; default: physical cores."
+    )
     liveness: bool = Field(True, description="Run passive liveness on every face analysed.")
-    liveness_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="Live score below which a face is treated as a presentation attack; default: the pack's measured value.")
+    liveness_threshold: float | None = Field(
+        None,
+        gt=0.0,
+        lt=1.0,
+        description="Live score below which a face is treated as a presentation attack; default: the pack's measured value.",
+    )
     host: str = Field("127.0.0.1", description="Address the HTTP service listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the HTTP service listens on.")
     images: ImageSettings = Field(default_factory=ImageSettings)

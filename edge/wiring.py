@@ -33,7 +33,9 @@ def pack_named(settings: Settings, pack_id: str | None = None) -> ModelPack:
 
 def engine_options(settings: Settings) -> EngineOptions:
     """Image limits, detection policy and subject rule from settings."""
-    limits = ImageLimits(settings.images.max_bytes, settings.images.max_pixels, settings.images.min_side)
+    limits = ImageLimits(
+        settings.images.max_bytes, settings.images.max_pixels, settings.images.min_side
+    )
     d = settings.detection
     policy = DetectionPolicy(d.max_side, d.min_side, d.retry_border)
     return EngineOptions(limits=limits, detection=policy, subject=d.subject)

@@ -101,7 +101,9 @@ def _run_chunks(
         yield from pool.imap(_worker_chunk, chunks)
 
 
-def save_npz(path: Path, results: Sequence[EmbeddedImage], names: Sequence[str], pack_id: str, dim: int) -> None:
+def save_npz(
+    path: Path, results: Sequence[EmbeddedImage], names: Sequence[str], pack_id: str, dim: int
+) -> None:
     """Write the archive format: paths, embeddings (NaN rows = no face), quality, det_score, pack."""
     embeddings = np.full((len(results), dim), np.nan, dtype=np.float32)
     for row, result in enumerate(results):

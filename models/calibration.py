@@ -320,7 +320,7 @@ def _operating_point(genuine: Scores, impostor: Scores, target_fmr: float) -> Op
     return OperatingPoint(float(target_fmr), threshold, fnmr_at(threshold, genuine), supported)
 
 
-def build_calibration(  # noqa: PLR0917 - the signature callers were promised
+def build_calibration(
     recogniser_id: str,
     dataset: str,
     genuine: npt.ArrayLike,

@@ -102,12 +102,14 @@ class FaceEngine:
 
     def analyse_many(self, images: Sequence[ImageBGR]) -> list[FaceAnalysis | Exception]:
         """Analyse a batch: detection per image, one batched embedding for all subjects."""
-        prepared: list[tuple[DetectedFace, int, QualityReport, ImageBGR, StageTimer] | Exception] = []
+        prepared: list[
+            tuple[DetectedFace, int, QualityReport, ImageBGR, StageTimer] | Exception
+        ] = []
         for image in images:
             timer = StageTimer()
             try:
                 prepared.append((*self._prepare(image, timer), timer))
-            except Exception as exc:  # noqa: BLE001 - a bad image must not sink the batch
+            except Exception as exc:
                 prepared.append(exc)
         ok = [p for p in prepared if not isinstance(p, Exception)]
         templates = iter(self.embedder.embed([p[3] for p in ok]))

@@ -83,7 +83,10 @@ def subset(data: LabelledSet, keep: list[bool]) -> LabelledSet:
     """The rows of a set where keep is true."""
     rows = [i for i, k in enumerate(keep) if k]
     return LabelledSet(
-        [data.paths[i] for i in rows], [data.labels[i] for i in rows], data.embeddings[rows], Counter()
+        [data.paths[i] for i in rows],
+        [data.labels[i] for i in rows],
+        data.embeddings[rows],
+        Counter(),
     )
 
 
@@ -114,5 +117,7 @@ def format_results(results: list[EvalResult], targets: tuple[float, ...] = (1e-2
             flag = "" if cal.fmr_supported(r.n_impostor, t) else "*"
             line += f"{format(r.fnmr[t], '.2%') + flag:>13}"
         rows.append(line)
-    rows.append("* FMR target not supported by the impostor pair count (rule of 30): read as indicative")
+    rows.append(
+        "* FMR target not supported by the impostor pair count (rule of 30): read as indicative"
+    )
     return "\n".join(rows)

@@ -63,9 +63,10 @@ def _load_liveness(
     files = pack.files_for("antispoof")
     if not files:
         return None
+    # 80x80 inputs are too small to split across cores: a second thread only adds overhead.
     branches = [
         AntiSpoofBranch(
-            create_session(store.verified_path(f), runtime.providers, runtime.threads),
+            create_session(store.verified_path(f), runtime.providers, threads=1),
             float(f.options["crop_scale"]),
         )
         for f in files
@@ -87,5 +88,10 @@ class EngineSpec:
     def build(self) -> FaceEngine:
         """Load the engine this spec describes."""
         return load_engine(
-            self.store, self.pack, self.runtime, self.options, self.liveness, self.liveness_threshold
+            self.store,
+            self.pack,
+            self.runtime,
+            self.options,
+            self.liveness,
+            self.liveness_threshold,
         )

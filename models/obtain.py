@@ -68,7 +68,10 @@ def fetch(store: ModelStore, file: ModelFile, opener: Callable[..., object] | No
 
 def _download(file: ModelFile, destination: Path, opener: Callable[..., object]) -> None:
     try:
-        with opener(file.url, timeout=DOWNLOAD_TIMEOUT_S) as response, destination.open("wb") as out:  # type: ignore[attr-defined]
+        with (
+            opener(file.url, timeout=DOWNLOAD_TIMEOUT_S) as response,
+            destination.open("wb") as out,
+        ):  # type: ignore[attr-defined]
             shutil.copyfileobj(response, out, 1 << 20)
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         raise FetchError(offline_instructions(file, exc)) from exc

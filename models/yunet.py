@@ -55,7 +55,10 @@ def non_max_suppression(
     if not keep_mask.any():
         return []
     candidates = np.flatnonzero(keep_mask)
-    xywh = [[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])] for b in boxes[candidates]]
+    xywh = [
+        [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]
+        for b in boxes[candidates]
+    ]
     kept = cv2.dnn.NMSBoxes(xywh, scores[candidates].tolist(), score_threshold, iou_threshold)
     order = [int(candidates[i]) for i in np.asarray(kept).reshape(-1)]
     return sorted(order, key=lambda i: -float(scores[i]))

@@ -40,7 +40,9 @@ def test_ready_once_models_are_loaded(client: TestClient) -> None:
 def test_analyse_returns_face_quality_liveness_and_a_unit_template(
     client: TestClient, dev_faces: Path
 ) -> None:
-    response = client.post("/v1/faces/analyse", files={"image": _photo(dev_faces, "facerec-obama/1.jpg")})
+    response = client.post(
+        "/v1/faces/analyse", files={"image": _photo(dev_faces, "facerec-obama/1.jpg")}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert len(body["template"]) == 128
@@ -50,14 +52,22 @@ def test_analyse_returns_face_quality_liveness_and_a_unit_template(
     assert "accepted" in body["quality"]
 
 
-def test_compare_matches_the_same_person_and_not_a_stranger(client: TestClient, dev_faces: Path) -> None:
+def test_compare_matches_the_same_person_and_not_a_stranger(
+    client: TestClient, dev_faces: Path
+) -> None:
     same = client.post(
         "/v1/faces/compare",
-        files={"probe": _photo(dev_faces, "facerec-obama/1.jpg"), "reference": _photo(dev_faces, "facerec-obama/2.jpg")},
+        files={
+            "probe": _photo(dev_faces, "facerec-obama/1.jpg"),
+            "reference": _photo(dev_faces, "facerec-obama/2.jpg"),
+        },
     ).json()
     other = client.post(
         "/v1/faces/compare",
-        files={"probe": _photo(dev_faces, "facerec-obama/1.jpg"), "reference": _photo(dev_faces, "deepface-img8/1.jpg")},
+        files={
+            "probe": _photo(dev_faces, "facerec-obama/1.jpg"),
+            "reference": _photo(dev_faces, "deepface-img8/1.jpg"),
+        },
     ).json()
     assert same["match"] is True and same["score"] >= same["threshold"]
     assert other["match"] is False and other["score"] < other["threshold"]
@@ -74,9 +84,21 @@ def test_bad_uploads_get_their_codes(client: TestClient) -> None:
     cases = [
         (("a.txt", b"plain text", "text/plain"), 415, "media_type_unsupported"),
         (("a.jpg", b"not really a jpeg", "image/jpeg"), 400, "image_invalid"),
-        (("a.png", encode(np.zeros((20, 20, 3), np.uint8), "PNG"), "image/png"), 422, "image_too_small"),
-        (("a.png", encode(np.full((480, 640, 3), 127, np.uint8), "PNG"), "image/png"), 422, "face_not_found"),
-        (("big.bmp", b"BM" + b"\x00" * (2 * 1024 * 1024 + 10), "image/bmp"), 413, "image_too_large"),
+        (
+            ("a.png", encode(np.zeros((20, 20, 3), np.uint8), "PNG"), "image/png"),
+            422,
+            "image_too_small",
+        ),
+        (
+            ("a.png", encode(np.full((480, 640, 3), 127, np.uint8), "PNG"), "image/png"),
+            422,
+            "face_not_found",
+        ),
+        (
+            ("big.bmp", b"BM" + b"\x00" * (2 * 1024 * 1024 + 10), "image/bmp"),
+            413,
+            "image_too_large",
+        ),
     ]
     for upload, status, code in cases:
         response = client.post("/v1/faces/analyse", files={"image": upload})

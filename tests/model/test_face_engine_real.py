@@ -38,7 +38,9 @@ def test_yunet_decoding_matches_opencv_on_real_photos(
         image = cv2.imread(str(photos[0]))
         scale = min(1.0, 640 / max(image.shape[:2]))
         image = cv2.resize(image, None, fx=scale, fy=scale)
-        reference = cv2.FaceDetectorYN.create(str(path), "", (image.shape[1], image.shape[0]), 0.6, 0.3, 5000)
+        reference = cv2.FaceDetectorYN.create(
+            str(path), "", (image.shape[1], image.shape[0]), 0.6, 0.3, 5000
+        )
         _, rows = reference.detect(image)
         ours = detector.detect(image)
         assert len(ours) == (0 if rows is None else len(rows))
@@ -77,7 +79,9 @@ def test_templates_are_stable_across_batching_and_unit_length(
         assert np.linalg.norm(a.template) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_every_stage_is_timed(default_engine: FaceEngine, dev_labels: dict[str, list[Path]]) -> None:
+def test_every_stage_is_timed(
+    default_engine: FaceEngine, dev_labels: dict[str, list[Path]]
+) -> None:
     data = dev_labels["deepface-img8"][0].read_bytes()
     result = default_engine.analyse_bytes(data)
     assert {"decode", "detect", "quality", "align", "embed", "liveness"} <= set(result.timings_ms)
@@ -113,10 +117,14 @@ def test_grayscale_infrared_like_frames_still_embed(
 ) -> None:
     colour = read_image_file(str(dev_labels["facerec-obama"][0]))
     gray = cv2.cvtColor(cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-    assert cosine(default_engine.analyse(colour).template, default_engine.analyse(gray).template) > 0.9
+    assert (
+        cosine(default_engine.analyse(colour).template, default_engine.analyse(gray).template) > 0.9
+    )
 
 
-def test_a_tampered_model_file_is_refused(model_dir: Path, tmp_path: Path, real_settings: Settings) -> None:
+def test_a_tampered_model_file_is_refused(
+    model_dir: Path, tmp_path: Path, real_settings: Settings
+) -> None:
     pack = load_packs()["open-yunet-dlib"]
     fake_dir = tmp_path / "models"
     for file in pack.files:

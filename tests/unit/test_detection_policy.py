@@ -38,7 +38,9 @@ def test_a_face_touching_the_border_is_found_on_the_padded_retry() -> None:
         def detect(self, image: np.ndarray):  # type: ignore[no-untyped-def]
             faces = super().detect(image)
             h, w = image.shape[:2]
-            return [f for f in faces if f.box[0] > 0 and f.box[1] > 0 and f.box[2] < w and f.box[3] < h]
+            return [
+                f for f in faces if f.box[0] > 0 and f.box[1] > 0 and f.box[2] < w and f.box[3] < h
+            ]
 
     image = _image_with_squares((400, 400), [(0, 0, 400)])
     policy = DetectionPolicy(min_side=100, max_side=640, retry_border=0.4)

@@ -44,7 +44,19 @@ def test_builtin_packs_each_have_one_detector_one_recogniser_and_pinned_files() 
 def test_a_pack_naming_an_unknown_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "packs").mkdir()
     (tmp_path / "packs" / "site.json").write_text(
-        json.dumps({"packs": [{"id": "x", "description": "", "licence_summary": "", "embedding_dim": 4, "files": ["nope"]}]})
+        json.dumps(
+            {
+                "packs": [
+                    {
+                        "id": "x",
+                        "description": "",
+                        "licence_summary": "",
+                        "embedding_dim": 4,
+                        "files": ["nope"],
+                    }
+                ]
+            }
+        )
     )
     with pytest.raises(ModelLoadError) as caught:
         load_packs(tmp_path)
@@ -71,7 +83,9 @@ def test_a_missing_file_says_how_to_obtain_it(tmp_path: Path) -> None:
 
 
 def _converted(tmp_path: Path) -> tuple[ModelStore, ModelFile]:
-    file = _file(b"", sha256=None, conversion=Conversion("dlib_resnet", "pkg", "res.dat", "ab" * 32))
+    file = _file(
+        b"", sha256=None, conversion=Conversion("dlib_resnet", "pkg", "res.dat", "ab" * 32)
+    )
     store = ModelStore(tmp_path, tmp_path / "cache")
     store.path_of(file).parent.mkdir(parents=True)
     store.path_of(file).write_bytes(b"converted onnx")
@@ -117,7 +131,11 @@ def test_fetch_extracts_a_zip_member(tmp_path: Path) -> None:
         zf.writestr("buffalo_sc/det.onnx", b"weights")
         zf.writestr("buffalo_sc/other.onnx", b"other")
     file = _file(b"weights", archive_member="det.onnx")
-    path = fetch(ModelStore(tmp_path, tmp_path), file, opener=lambda u, timeout: _Response(archive.getvalue()))
+    path = fetch(
+        ModelStore(tmp_path, tmp_path),
+        file,
+        opener=lambda u, timeout: _Response(archive.getvalue()),
+    )
     assert path.read_bytes() == b"weights"
 
 
