@@ -12,8 +12,16 @@ from models import calibration as cal
 from models.batch import embed_files, list_images, save_npz
 from models.evaluation import by_source, embed_labelled_set, format_results
 from models.evaluation import evaluate as evaluate_set
+from models.loader import EngineSpec
 from models.manifest import load_packs
-from models.obtain import FetchError, convert, fetch
+from models.obtain import FetchError, convert, ensure_converted, fetch
+
+
+def _spec(settings: Settings, pack_id: str | None) -> EngineSpec:
+    """The engine spec for a pack, converting packaged models first if this machine lacks them."""
+    spec = wiring.engine_spec(settings, pack_id)
+    ensure_converted(spec.store, spec.pack)
+    return spec
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -113,7 +121,7 @@ def _expand(paths: list[str], list_file: str | None) -> tuple[list[str], list[st
 def embed(args: argparse.Namespace) -> int:
     """Embed images into an .npz archive; NaN rows where no face was found."""
     settings = Settings()
-    spec = wiring.engine_spec(settings, args.pack)
+    spec = _spec(settings, args.pack)
     files, names = _expand(args.paths, args.list_file)
     results = embed_files(spec, files, args.workers)
     save_npz(Path(args.out), results, names, spec.pack.id, spec.pack.embedding_dim)
@@ -127,9 +135,7 @@ def evaluate(args: argparse.Namespace) -> int:
     settings = Settings()
     results, curves = [], {}
     for pack_id in args.pack or [settings.pack]:
-        data = embed_labelled_set(
-            wiring.engine_spec(settings, pack_id), Path(args.dir), args.workers
-        )
+        data = embed_labelled_set(_spec(settings, pack_id), Path(args.dir), args.workers)
         overall = evaluate_set(pack_id, data)
         results.append(overall)
         curves[pack_id] = overall.det
@@ -148,7 +154,7 @@ def evaluate(args: argparse.Namespace) -> int:
 def calibrate(args: argparse.Namespace) -> int:
     """Measure genuine and impostor scores and write the pack's calibration file."""
     settings = Settings()
-    spec = wiring.engine_spec(settings, args.pack)
+    spec = _spec(settings, args.pack)
     data = embed_labelled_set(spec, Path(args.dir), args.workers)
     genuine, impostor = cal.pair_scores(data.embeddings, data.labels)
     calibration = cal.build_calibration(

@@ -1,14 +1,17 @@
 """Embedding many images with every core: a photo archive migration, or an accuracy evaluation.
 
 Work is split across processes, one per physical core, each running its sessions on a single
-thread: on small CPUs, parallel images beat parallel operators inside one image. Each worker
-builds its own engine after the fork, because onnxruntime sessions must not cross a fork.
+thread: on small CPUs, parallel images beat parallel operators inside one image. Workers are
+spawned, not forked (a fork inherits OpenCV's and onnxruntime's thread pools mid-flight and can
+deadlock), each builds its own engine once, and a worker that dies fails the job loudly instead
+of leaving it waiting forever.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -96,9 +99,13 @@ def _run_chunks(
         yield from (_embed_chunk(engine, chunk) for chunk in chunks)
         return
     single_threaded = replace(spec, runtime=RuntimeChoice(spec.runtime.providers, threads=1))
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_init_worker, initargs=(single_threaded,)) as pool:
-        yield from pool.imap(_worker_chunk, chunks)
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(single_threaded,),
+    ) as pool:
+        yield from pool.map(_worker_chunk, chunks)
 
 
 def save_npz(
