@@ -50,6 +50,9 @@ def create_session(
     options.intra_op_num_threads = threads or physical_cores()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # Four sessions (detector, recogniser, two anti-spoof) share two cores; threads that keep
+    # spinning after a run starve the next session. Measured: frame to template 4x faster.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=list(providers))
     except Exception as exc:  # onnxruntime raises several unrelated types for a bad file
