@@ -5,6 +5,9 @@ models list|verify|fetch|convert   see, check and obtain the files of the model 
 embed PATH... --out F.npz  embed every image (folders recursively) with all cores
 eval DIR                   accuracy per pack on a folder-per-identity photo set, with a DET plot
 calibrate DIR              build a pack's calibration file (thresholds at target FMRs)
+operators add | devices add        accounts for officers and gate terminals
+gallery check              compare the gallery with the database
+audit verify               find any edited, deleted or reordered audit event
 
 Settings come from EDGE_* environment variables (see README); flags override a few of them.
 """
@@ -15,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from edge import commands
+from edge import admin_commands, commands
 from edge.errors import EdgeError
 
 
@@ -75,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=commands.serve)
     _models_parser(sub)
     _batch_parsers(sub)
+    admin_commands.add_parsers(sub)
     return parser
 
 

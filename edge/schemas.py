@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -61,3 +61,75 @@ def analysis_body(result: FaceAnalysis, include_template: bool = True) -> dict[s
         "template": [float(v) for v in result.template] if include_template else None,
         "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
     }
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class LoginResponse(BaseModel):
+    token: str
+    role: str
+    name: str
+
+
+class VisitLinkBody(BaseModel):
+    inmate_id: str = Field(min_length=36, max_length=36)
+    relationship: str = Field(min_length=1, max_length=40)
+
+
+class IdentityBody(BaseModel):
+    """Registration data typed at the enrolment desk (role-specific fields checked server-side)."""
+
+    full_name: str = Field(min_length=1, max_length=200)
+    birth_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    sex: Literal["F", "M"] | None = None
+    aliases: list[str] = Field(default_factory=list, max_length=20)
+    nik: str | None = Field(None, max_length=30)
+    nip: str | None = Field(None, max_length=30)
+    registration_number: str | None = Field(None, max_length=40)
+    phone: str | None = Field(None, max_length=20)
+    admission_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    case_reference: str | None = Field(None, max_length=80)
+    cell_block: str | None = Field(None, max_length=40)
+    visits: list[VisitLinkBody] = Field(default_factory=list, max_length=10)
+    consent_purpose: str | None = Field(
+        None, max_length=200, description="Visitors: what they consented to"
+    )
+
+
+class DecisionBody(BaseModel):
+    candidate_identity_id: str = Field(min_length=36, max_length=36)
+    decision: Literal["same_person", "different_person"]
+    reason: str = Field("", max_length=500)
+
+
+class CommitRequest(BaseModel):
+    identity: IdentityBody | None = None
+    decisions: list[DecisionBody] = Field(default_factory=list, max_length=20)
+
+
+class StartSessionRequest(BaseModel):
+    role: Literal["inmate", "staff", "visitor"]
+    identity_id: str | None = Field(
+        None, min_length=36, max_length=36, description="Re-enrol this identity"
+    )
+
+
+class StatusRequest(BaseModel):
+    status: Literal["active", "released", "transferred_out", "banned"]
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class ErasureRequest(BaseModel):
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class CandidateBody(BaseModel):
+    identity_id: str
+    score: float
+    role: str
+    status: str
+    full_name: str | None = None
+    photo_url: str | None = None

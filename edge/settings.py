@@ -48,7 +48,7 @@ class DetectionSettings(BaseModel):
         description="Images are enlarged to this longest side before detection.",
     )
     retry_border: float = Field(
-        0.4,
+        0.5,
         ge=0.0,
         le=1.0,
         description="Border added per side (fraction) on a second pass when no face is found; 0 disables it.",
@@ -67,8 +67,28 @@ class MatchSettings(BaseModel):
     verify_fmr: float = Field(
         1e-3, gt=0, le=1e-2, description="Target false-match rate for 1:1 verification."
     )
-    identify_fpir: float = Field(
-        1e-3, gt=0, le=1e-2, description="Target false-positive identification rate for 1:N search."
+    identify_fmr: float = Field(
+        1e-3,
+        gt=0,
+        le=1e-2,
+        description=(
+            "Per-comparison false-match rate for 1:N search and duplicate checks. The rate of false"
+            " candidates per search grows with the people searched: about this times their number."
+        ),
+    )
+
+
+class EnrolmentSettings(BaseModel):
+    """What an enrolment needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keep_best: int = Field(5, ge=1, le=20, description="Best accepted captures kept per session.")
+    min_captures: int = Field(
+        3, ge=1, le=20, description="Accepted captures needed before a commit."
+    )
+    require_liveness: bool = Field(
+        True, description="Refuse captures whose live score is below the threshold."
     )
 
 
@@ -105,11 +125,19 @@ class Settings(BaseSettings):
         lt=1.0,
         description="Live score below which a face is treated as a presentation attack; default: the pack's measured value.",
     )
+    site_id: str = Field(
+        "UPT-DEV",
+        min_length=2,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="This site's code (UPT), stamped on every record and sync batch.",
+    )
     host: str = Field("127.0.0.1", description="Address the HTTP service listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the HTTP service listens on.")
     images: ImageSettings = Field(default_factory=ImageSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
+    enrolment: EnrolmentSettings = Field(default_factory=EnrolmentSettings)
 
     @field_validator("providers")
     @classmethod
@@ -117,6 +145,11 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one execution provider is needed")
         return value
+
+    @property
+    def database_path(self) -> Path:
+        """The site's SQLite file."""
+        return self.data_dir / "gerbang.db"
 
     @property
     def cache_dir(self) -> Path:

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from edge.app import create_app
-from edge.settings import ImageSettings, Settings
 from tests.factories import encode
+from tests.integration.conftest import SiteClient, make_site_client
 
 pytestmark = pytest.mark.model
 
 
 @pytest.fixture(scope="module")
-def client(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = Settings(
-        model_dir=model_dir,
-        data_dir=tmp_path_factory.mktemp("api-data"),
-        images=ImageSettings(max_bytes=2 * 1024 * 1024),
-    )
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
+def client(site_client: SiteClient) -> TestClient:
+    """The site's client, signed in as a gate officer."""
+    site_client.client.headers.update(site_client.as_role("gate_officer"))
+    return site_client.client
 
 
 def _photo(dev_faces: Path, relative: str) -> tuple[str, bytes, str]:
@@ -112,11 +106,14 @@ def test_a_missing_field_is_a_clear_422(client: TestClient) -> None:
 
 
 def test_without_models_the_service_starts_but_is_not_ready(tmp_path: Path) -> None:
-    settings = Settings(model_dir=tmp_path / "empty", data_dir=tmp_path / "data")
-    with TestClient(create_app(settings)) as empty:
-        assert empty.get("/health").status_code == 200
-        ready = empty.get("/ready")
+    for empty in make_site_client(tmp_path / "no-models", tmp_path / "data"):
+        assert empty.client.get("/health").status_code == 200
+        ready = empty.client.get("/ready")
         assert ready.status_code == 503
         assert ready.json()["problem"]["code"] == "model_not_ready"
-        response = empty.post("/v1/faces/analyse", files={"image": ("a.jpg", b"x", "image/jpeg")})
+        response = empty.client.post(
+            "/v1/faces/analyse",
+            files={"image": ("a.jpg", b"x", "image/jpeg")},
+            headers=empty.as_role("gate_officer"),
+        )
         assert (response.status_code, _error(response)) == (503, "model_not_ready")

@@ -1,0 +1,114 @@
+"""`gerbang operators|devices|gallery|audit` subcommands: a site admin's tools at the console."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from edge import wiring
+from edge.settings import Settings
+from enrollment.accounts import AccountStore
+from enrollment.audit import verify_chain
+from enrollment.db import Database
+from enrollment.vault import PlainVault
+from gallery_sync.projection import build_gallery, check_gallery
+
+
+def _password(args: argparse.Namespace) -> str:
+    """From stdin when asked (scripts), else prompted twice (never from a command-line flag)."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Again: "):
+        raise SystemExit("passwords differ")
+    return first
+
+
+def operators_add(args: argparse.Namespace) -> int:
+    """Create an operator account."""
+    db = Database(Settings().database_path)
+    with db.transaction() as tx:
+        operator_id = AccountStore(tx).add_operator(
+            args.username, args.full_name or args.username, args.role, _password(args)
+        )
+    print(f"operator {args.username} ({args.role}) created: {operator_id}")
+    return 0
+
+
+def devices_add(args: argparse.Namespace) -> int:
+    """Register a gate terminal and print its key once."""
+    db = Database(Settings().database_path)
+    with db.transaction() as tx:
+        device_id, key = AccountStore(tx).add_device(args.name, args.gate)
+    print(
+        f"device {args.name} at gate {args.gate}: {device_id}\nkey (shown once; send as X-Device-Key): {key}"
+    )
+    return 0
+
+
+def gallery_check(args: argparse.Namespace) -> int:
+    """Rebuild the gallery as the service would and compare it with the database."""
+    settings = Settings()
+    spec = wiring.engine_spec(settings, args.pack)
+    db, vault = Database(settings.database_path), PlainVault()
+    gallery = build_gallery(db, vault, spec.pack.id, spec.pack.embedding_dim)
+    diff = check_gallery(db, vault, gallery, spec.pack.id)
+    print(f"pack {spec.pack.id}: {len(gallery)} templates in the gallery; {diff}")
+    return 0 if diff.ok else 1
+
+
+def audit_verify(_args: argparse.Namespace) -> int:
+    """Walk the audit chain; say which event is the first that does not fit."""
+    db = Database(Settings().database_path)
+    with db.reading() as tx:
+        problem = verify_chain(tx)
+        count = tx.execute("SELECT COUNT(*) FROM audit_events").fetchone()[0]
+    if problem is None:
+        print(f"audit chain intact: {count} events")
+        return 0
+    print(f"audit chain broken at event {problem.seq}: {problem.reason}")
+    return 1
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Attach the admin subcommands to the main parser."""
+    operators = sub.add_parser("operators", help="operator accounts").add_subparsers(
+        dest="action", required=True
+    )
+    add = operators.add_parser("add", help="create an operator")
+    add.add_argument("username")
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=["enrolment_officer", "gate_officer", "supervisor", "site_admin"],
+    )
+    add.add_argument("--full-name")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    add.set_defaults(handler=operators_add)
+
+    devices = sub.add_parser("devices", help="gate terminals").add_subparsers(
+        dest="action", required=True
+    )
+    device = devices.add_parser("add", help="register a gate terminal")
+    device.add_argument("name")
+    device.add_argument("--gate", required=True, help="the gate this terminal stands at")
+    device.set_defaults(handler=devices_add)
+
+    gallery = sub.add_parser("gallery", help="the face gallery").add_subparsers(
+        dest="action", required=True
+    )
+    check = gallery.add_parser(
+        "check", help="compare the gallery built from the database with the database"
+    )
+    check.add_argument("--pack", help="pack id (default: EDGE_PACK)")
+    check.set_defaults(handler=gallery_check)
+
+    audit = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
+        dest="action", required=True
+    )
+    audit.add_parser("verify", help="find any edited, deleted or reordered event").set_defaults(
+        handler=audit_verify
+    )

@@ -1,0 +1,113 @@
+"""Capture sessions at the enrolment desk: start, add frames (with live feedback), check, commit."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from edge.routes.faces import site_names
+from edge.routes.uploads import read_upload
+from edge.schemas import CommitRequest, IdentityBody, StartSessionRequest
+from edge.security import allow, site_of
+from edge.site import Site
+from enrollment.accounts import Principal
+from enrollment.audit import now_iso
+from enrollment.records import Consent, IdentityDraft, VisitLink
+from enrollment.service import OfficerDecision
+
+router = APIRouter(prefix="/v1/captures")
+
+
+@router.post("", status_code=201)
+def start_session(
+    body: StartSessionRequest,
+    site: Annotated[Site, Depends(site_of)],
+    principal: Annotated[Principal, Depends(allow("identity.enrol"))],
+) -> dict[str, Any]:
+    """Open a capture session for a new person, or to re-enrol `identity_id`."""
+    session_id = site.enrolment.start_session(body.role, principal.name, body.identity_id)
+    return {"session_id": session_id, "needed": site.enrolment.policy.min_captures}
+
+
+@router.post("/{session_id}/frames")
+async def add_frame(
+    session_id: str,
+    image: Annotated[UploadFile, File()],
+    site: Annotated[Site, Depends(site_of)],
+    _: Annotated[Principal, Depends(allow("identity.enrol"))],
+) -> dict[str, Any]:
+    """Judge a frame: accepted or the reasons to fix, and how many good captures are kept."""
+    feedback = await run_in_threadpool(
+        site.enrolment.add_frame, session_id, await read_upload(image, site.settings)
+    )
+    return {**asdict(feedback), "ready": feedback.ready}
+
+
+@router.get("/{session_id}/duplicates")
+async def duplicates(
+    session_id: str,
+    site: Annotated[Site, Depends(site_of)],
+    _: Annotated[Principal, Depends(allow("identity.enrol"))],
+) -> dict[str, Any]:
+    """Known people the captures resemble, to show the officer before the commit."""
+    candidates = await run_in_threadpool(site.enrolment.duplicates, session_id)
+    names = site_names(site, [c.identity_id for c in candidates])
+    return {
+        "candidates": [
+            {"identity_id": c.identity_id, "score": round(c.score, 4), "role": c.role, "status": c.status,
+             "full_name": names.get(c.identity_id), "photo_url": f"/v1/identities/{c.identity_id}/photo"}
+            for c in candidates
+        ]
+    }  # fmt: skip
+
+
+def draft_from(role: str, body: IdentityBody, officer: str) -> IdentityDraft:
+    """The use-case draft from the request body."""
+    details = {k: v for k, v in {"phone": body.phone, "admission_date": body.admission_date,
+               "case_reference": body.case_reference, "cell_block": body.cell_block}.items() if v}  # fmt: skip
+    consent = Consent(body.consent_purpose, officer, now_iso()) if body.consent_purpose else None
+    return IdentityDraft(
+        role=role,  # type: ignore[arg-type]
+        full_name=body.full_name,
+        birth_date=date.fromisoformat(body.birth_date) if body.birth_date else None,
+        sex=body.sex,
+        aliases=tuple(body.aliases),
+        nik=body.nik,
+        nip=body.nip,
+        registration_number=body.registration_number,
+        details=details,
+        visits=tuple(VisitLink(v.inmate_id, v.relationship) for v in body.visits),
+        consent=consent,
+    )
+
+
+@router.post("/{session_id}/commit", status_code=201)
+async def commit(
+    session_id: str,
+    body: CommitRequest,
+    site: Annotated[Site, Depends(site_of)],
+    principal: Annotated[Principal, Depends(allow("identity.enrol"))],
+) -> dict[str, Any]:
+    """Save: a new identity, or templates added to the identity the officer said it is.
+
+    Refused with 409 `possible_duplicate` until every candidate has an officer decision.
+    """
+    with site.db.reading() as tx:
+        row = tx.execute("SELECT role FROM capture_sessions WHERE id = ?", (session_id,)).fetchone()
+    role = row[0] if row else "visitor"
+    draft = draft_from(role, body.identity, principal.name) if body.identity else None
+    decisions = [
+        OfficerDecision(d.candidate_identity_id, d.decision, d.reason) for d in body.decisions
+    ]
+    result = await run_in_threadpool(
+        site.enrolment.commit, session_id, draft, decisions, principal.name
+    )
+    return {
+        "identity_id": result.identity_id,
+        "created": result.created,
+        "template_ids": result.template_ids,
+    }

@@ -1,0 +1,135 @@
+"""Identities: read, search by fields, update, change status, erase; photos of record."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from edge.schemas import ErasureRequest, StatusRequest
+from edge.security import allow, site_of
+from edge.site import Site
+from enrollment.accounts import Principal
+from enrollment.audit import append_event
+from enrollment.records import Identity
+from enrollment.repository import IdentityNotFound, IdentityRepository
+from gallery_sync.outbox import append_change
+
+router = APIRouter(prefix="/v1/identities")
+
+
+def identity_body(identity: Identity) -> dict[str, Any]:
+    """The JSON of an identity, with a link to its photo of record."""
+    body = asdict(identity)
+    body["photo_url"] = f"/v1/identities/{identity.id}/photo" if identity.photo_image_id else None
+    return body
+
+
+@router.get("")
+def search_identities(
+    site: Annotated[Site, Depends(site_of)],
+    _: Annotated[Principal, Depends(allow("identity.read"))],
+    role: str | None = None,
+    status: str | None = None,
+    nik: str | None = None,
+    nip: str | None = None,
+    registration_number: str | None = None,
+    name: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[dict[str, Any]]:
+    """Identities by exact fields and a part of the name or an alias."""
+    filters = {
+        "role": role,
+        "status": status,
+        "nik": nik,
+        "nip": nip,
+        "registration_number": registration_number,
+        "name": name,
+    }
+    with site.db.reading() as tx:
+        return [identity_body(i) for i in IdentityRepository(tx, site.vault).search(filters, limit)]
+
+
+@router.get("/{identity_id}")
+def read_identity(
+    identity_id: str,
+    site: Annotated[Site, Depends(site_of)],
+    _: Annotated[Principal, Depends(allow("identity.read"))],
+) -> dict[str, Any]:
+    """One identity."""
+    with site.db.reading() as tx:
+        return identity_body(IdentityRepository(tx, site.vault).get(identity_id))
+
+
+@router.get("/{identity_id}/photo")
+def read_photo(
+    identity_id: str,
+    site: Annotated[Site, Depends(site_of)],
+    _: Annotated[Principal, Depends(allow("identity.read"))],
+) -> Response:
+    """The photo of record (the best enrolment capture)."""
+    with site.db.reading() as tx:
+        repo = IdentityRepository(tx, site.vault)
+        identity = repo.get(identity_id)
+        data = repo.image_bytes(identity.photo_image_id) if identity.photo_image_id else None
+        row = tx.execute(
+            "SELECT media_type FROM images WHERE id = ?", (identity.photo_image_id,)
+        ).fetchone()
+    if data is None:
+        raise IdentityNotFound.with_id(identity_id)
+    return Response(
+        data, media_type=row[0] if row else "image/jpeg", headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.patch("/{identity_id}")
+def update_identity(
+    identity_id: str,
+    fields: dict[str, Any],
+    site: Annotated[Site, Depends(site_of)],
+    principal: Annotated[Principal, Depends(allow("identity.update"))],
+) -> dict[str, Any]:
+    """Correct a name, aliases or details (identity numbers are fixed at enrolment)."""
+    allowed = {k: v for k, v in fields.items() if k in ("full_name", "aliases", "details")}
+    with site.db.transaction() as tx:
+        repo = IdentityRepository(tx, site.vault)
+        repo.update_fields(identity_id, allowed)
+        identity = repo.get(identity_id)
+        append_change(
+            tx, "identity.updated", identity_id, {"fields": allowed, "version": identity.version}
+        )
+        append_event(
+            tx, principal.name, "identity.updated", identity_id, {"fields": sorted(allowed)}
+        )
+    return identity_body(identity)
+
+
+@router.post("/{identity_id}/status")
+async def change_status(
+    identity_id: str,
+    body: StatusRequest,
+    site: Annotated[Site, Depends(site_of)],
+    principal: Annotated[Principal, Depends(allow("identity.status"))],
+) -> dict[str, Any]:
+    """Release, ban, transfer out or reactivate; the gallery follows in the same code path."""
+    identity = await run_in_threadpool(
+        site.enrolment.change_status, identity_id, body.status, principal.name, body.reason
+    )
+    return identity_body(identity)
+
+
+@router.post("/{identity_id}/erase")
+async def erase_identity(
+    identity_id: str,
+    body: ErasureRequest,
+    site: Annotated[Site, Depends(site_of)],
+    principal: Annotated[Principal, Depends(allow("identity.erase"))],
+) -> dict[str, Any]:
+    """Erase a visitor's templates and images on request; the record and audit stay."""
+    identity = await run_in_threadpool(
+        site.enrolment.erase, identity_id, principal.name, body.reason
+    )
+    return identity_body(identity)

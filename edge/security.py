@@ -1,0 +1,60 @@
+"""Who may call what: operator tokens and device keys, checked against one permission map.
+
+Every route names the permission it needs; `PERMISSIONS` is the whole policy in one table, so a
+reviewer can read what each role can do, and the tests walk the table to prove every refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, Request
+
+from edge.site import Site
+from enrollment.accounts import AccountStore, Forbidden, Principal, Unauthenticated
+
+OPERATORS = frozenset({"enrolment_officer", "gate_officer", "supervisor", "site_admin"})
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "face.analyse": OPERATORS | {"device"},
+    "face.verify": OPERATORS | {"device"},
+    "face.identify": OPERATORS | {"device"},
+    "identity.read": OPERATORS | {"device"},
+    "identity.enrol": frozenset({"enrolment_officer", "supervisor", "site_admin"}),
+    "identity.update": frozenset({"enrolment_officer", "supervisor", "site_admin"}),
+    "identity.status": frozenset({"supervisor", "site_admin"}),
+    "identity.erase": frozenset({"site_admin"}),
+    "gallery.admin": frozenset({"site_admin"}),
+    "accounts.admin": frozenset({"site_admin"}),
+}
+
+
+def site_of(request: Request) -> Site:
+    """The Site the app was built with."""
+    site: Site = request.app.state.site
+    return site
+
+
+def authenticate(request: Request) -> Principal:
+    """The caller, from `Authorization: Bearer <token>` or `X-Device-Key: <key>`."""
+    site = site_of(request)
+    header = request.headers.get("authorization", "")
+    device_key = request.headers.get("x-device-key")
+    with site.db.reading() as tx:
+        accounts = AccountStore(tx)
+        if header.lower().startswith("bearer "):
+            return accounts.operator_for_token(header[7:].strip())
+        if device_key:
+            return accounts.device_for_key(device_key.strip())
+    raise Unauthenticated.because("no bearer token or device key")
+
+
+def allow(permission: str) -> Callable[..., Principal]:
+    """A dependency that lets the caller through only if their role has the permission."""
+    roles = PERMISSIONS[permission]
+
+    def check(principal: Principal = Depends(authenticate)) -> Principal:  # noqa: B008 - FastAPI idiom
+        if principal.role not in roles:
+            raise Forbidden.for_action(permission, principal.role)
+        return principal
+
+    return check

@@ -1,0 +1,114 @@
+"""The site's composition root: database, vault, engine, gallery and the use cases over them.
+
+Built once by `create_app(settings)` (or by a CLI command). The engine and gallery load in
+`start()`; until then, and if a model is missing, the use cases raise ModelNotReady with the fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from edge import wiring
+from edge.errors import EdgeError, ModelNotReady
+from edge.metrics import Metrics
+from edge.settings import Settings
+from enrollment.captures import CapturePolicy
+from enrollment.db import Database
+from enrollment.matching import Matcher
+from enrollment.service import EnrolmentService, MatchThresholds
+from enrollment.vault import PlainVault, Vault
+from gallery_sync.gallery import GalleryIndex
+from gallery_sync.projection import build_gallery
+from models.calibration import Calibration
+from models.engine import FaceEngine
+from models.liveness import DEFAULT_THRESHOLD
+from models.obtain import ensure_converted
+
+log = logging.getLogger(__name__)
+
+
+class Site:
+    """Everything one site service holds, wired together."""
+
+    def __init__(self, settings: Settings, vault: Vault | None = None) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_path)
+        self.vault = vault or PlainVault()
+        self.engine_: FaceEngine | None = None
+        self.calibration: Calibration | None = None
+        self.gallery_: GalleryIndex | None = None
+        self.problem: EdgeError | None = None
+        self.metrics = Metrics()
+        self._load_lock = threading.Lock()
+        policy = CapturePolicy(
+            keep_best=settings.enrolment.keep_best,
+            min_captures=settings.enrolment.min_captures,
+            liveness_threshold=settings.liveness_threshold or DEFAULT_THRESHOLD,
+            require_liveness=settings.enrolment.require_liveness and settings.liveness,
+        )
+        self.enrolment = EnrolmentService(
+            self.db,
+            self.vault,
+            self.engine,
+            self.gallery,
+            self.thresholds,
+            settings.site_id,
+            policy,
+        )
+        self.matcher = Matcher(self.db, self.vault, self.engine, self.gallery, self.thresholds)
+
+    def start(self) -> None:
+        """Load the models and calibration, then rebuild the gallery from the database."""
+        with self._load_lock:
+            try:
+                spec = wiring.engine_spec(self.settings)
+                ensure_converted(spec.store, spec.pack)
+                engine = spec.build()
+                calibration = Calibration.load(
+                    wiring.calibration_path(self.settings, engine.pack_id)
+                )
+                self.gallery_ = build_gallery(self.db, self.vault, engine.pack_id, engine.dimension)
+                self.engine_, self.calibration, self.problem = engine, calibration, None
+            except EdgeError as exc:
+                log.error("models not ready: %s %s", exc, exc.details)
+                self.problem = exc
+            except (OSError, ValueError) as exc:
+                self.problem = ModelNotReady.missing(
+                    "calibration", str(exc), "gerbang calibrate DIR"
+                )
+
+    @property
+    def ready(self) -> bool:
+        """Models, calibration and gallery all loaded."""
+        return (
+            self.engine_ is not None and self.gallery_ is not None and self.calibration is not None
+        )
+
+    def engine(self) -> FaceEngine:
+        """The loaded engine, or the 503 explaining why there is none."""
+        if self.engine_ is None:
+            raise self.problem or ModelNotReady.missing("engine", "", "wait for start-up")
+        return self.engine_
+
+    def gallery(self) -> GalleryIndex:
+        """The loaded gallery, or the same 503."""
+        if self.gallery_ is None:
+            raise self.problem or ModelNotReady.missing("gallery", "", "wait for start-up")
+        return self.gallery_
+
+    def thresholds(self) -> MatchThresholds:
+        """Score thresholds for the configured target rates, from the pack's calibration."""
+        if self.calibration is None:
+            raise self.problem or ModelNotReady.missing("calibration", "", "gerbang calibrate DIR")
+        match = self.settings.match
+        return MatchThresholds(
+            identify=self.calibration.threshold_for(match.identify_fmr),
+            identify_fmr=match.identify_fmr,
+            verify=self.calibration.threshold_for(match.verify_fmr),
+            verify_fmr=match.verify_fmr,
+        )
+
+    def close(self) -> None:
+        """Release the database."""
+        self.db.close()

@@ -1,0 +1,83 @@
+"""The tamper-evident audit log: append-only, each event carrying the hash of the one before.
+
+An event's hash covers its sequence number, time, actor, action, subject, details and the
+previous hash, so editing, deleting or reordering any event breaks every hash after it.
+`verify_chain` says which event is the first that no longer fits. Events are appended inside
+the caller's transaction, so an event exists exactly when the change it records exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+def event_hash(
+    seq: int, at: str, actor: str, action: str, subject: str, details: str, prev: str
+) -> str:
+    """The chained hash of one event (fields joined unambiguously as a JSON array)."""
+    material = json.dumps([seq, at, actor, action, subject, details, prev], ensure_ascii=False)
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def now_iso() -> str:
+    """UTC time with microseconds, the one clock format the database uses."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def append_event(
+    connection: sqlite3.Connection, actor: str, action: str, subject: str, details: dict[str, Any]
+) -> str:
+    """Append one event inside the caller's transaction; return its hash (the new chain head)."""
+    last = connection.execute(
+        "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    at = now_iso()
+    body = json.dumps(details, sort_keys=True, ensure_ascii=False, default=str)
+    digest = event_hash(seq, at, actor, action, subject, body, prev)
+    connection.execute(
+        "INSERT INTO audit_events (seq, at, actor, action, subject, details, prev_hash, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (seq, at, actor, action, subject, body, prev, digest),
+    )
+    return digest
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """The first event that does not fit the chain, and why."""
+
+    seq: int
+    reason: str
+
+
+def verify_chain(connection: sqlite3.Connection) -> ChainProblem | None:
+    """None when every event fits; otherwise the first broken link."""
+    prev, expected_seq = GENESIS, 1
+    rows = connection.execute(
+        "SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_events ORDER BY seq"
+    )
+    for seq, at, actor, action, subject, details, prev_hash, digest in rows:
+        if seq != expected_seq:
+            return ChainProblem(expected_seq, f"event {expected_seq} is missing (next is {seq})")
+        if prev_hash != prev:
+            return ChainProblem(seq, "does not point to the event before it (deleted or reordered)")
+        if event_hash(seq, at, actor, action, subject, details, prev_hash) != digest:
+            return ChainProblem(seq, "its content was changed after it was written")
+        prev, expected_seq = digest, seq + 1
+    return None
+
+
+def chain_head(connection: sqlite3.Connection) -> tuple[int, str]:
+    """(sequence, hash) of the newest event; it travels with every sync batch."""
+    row = connection.execute(
+        "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    return (row[0], row[1]) if row else (0, GENESIS)

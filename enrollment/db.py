@@ -1,0 +1,121 @@
+"""The site database: SQLite in WAL mode, versioned migrations applied on start, one transaction
+per use case.
+
+WAL lets the gate read while the enrolment desk writes; `synchronous=FULL` makes a committed
+enrolment survive a power cut (the gate box has no UPS guarantee). A write transaction starts with
+BEGIN IMMEDIATE so two writers queue on the busy timeout instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from edge.errors import EdgeError, Message
+
+BUSY_TIMEOUT_MS = 10_000
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+class StorageError(EdgeError):
+    code = "storage_failed"
+    status = 503
+
+    @classmethod
+    def because(cls, reason: str) -> StorageError:
+        return cls(
+            Message(
+                "Basis data situs tidak dapat diakses. Coba lagi atau hubungi admin situs.",
+                "The site database cannot be reached. Try again or call the site administrator.",
+            ),
+            {"reason": reason},
+        )
+
+
+def migrations() -> list[tuple[int, str]]:
+    """(version, SQL) of every migration shipped with the package, in order."""
+    folder = resources.files("enrollment") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class Database:
+    """One SQLite file, one connection guarded by a lock (SQLite serialises writers anyway)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._connection = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StorageError.because(f"cannot open {path}: {exc}") from exc
+        self._connection.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+            self._connection.execute(f"PRAGMA {pragma}")
+        self.migrate()
+
+    def migrate(self) -> list[int]:
+        """Apply every migration not yet applied, each in its own transaction; return them."""
+        with self._lock:
+            self._connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            done = {
+                row[0] for row in self._connection.execute("SELECT version FROM schema_migrations")
+            }
+            applied = []
+            for version, sql in migrations():
+                if version not in done:
+                    self._apply(version, sql)
+                    applied.append(version)
+            return applied
+
+    def _apply(self, version: int, sql: str) -> None:
+        # executescript commits implicitly, so the script carries its own BEGIN/COMMIT.
+        script = f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO schema_migrations VALUES ({version}, datetime('now'));\nCOMMIT;"
+        try:
+            self._connection.executescript(script)
+        except sqlite3.Error as exc:
+            if self._connection.in_transaction:
+                self._connection.execute("ROLLBACK")
+            raise StorageError.because(f"migration {version} failed: {exc}") from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: everything inside commits together or not at all."""
+        with self._lock:
+            try:
+                self._connection.execute("BEGIN IMMEDIATE")
+                yield self._connection
+                self._connection.execute("COMMIT")
+            except BaseException:
+                if self._connection.in_transaction:
+                    self._connection.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read (a deferred transaction sees one snapshot)."""
+        with self._lock:
+            self._connection.execute("BEGIN")
+            try:
+                yield self._connection
+            finally:
+                self._connection.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        with self._lock:
+            self._connection.close()

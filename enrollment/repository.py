@@ -1,0 +1,236 @@
+"""SQL for identities, images and templates, on a connection inside the caller's transaction.
+
+The repository never commits: the use case opens one transaction, and the identity, its images,
+templates, outbox row and audit event land together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edge.errors import Message, NotFound
+from enrollment.audit import now_iso
+from enrollment.records import Identity, IdentityDraft
+from enrollment.vault import Vault
+
+
+class IdentityNotFound(NotFound):
+    code = "identity_not_found"
+
+    @classmethod
+    def with_id(cls, identity_id: str) -> IdentityNotFound:
+        return cls(
+            Message("Identitas tidak ditemukan.", "No such identity."), {"identity_id": identity_id}
+        )
+
+
+@dataclass(frozen=True)
+class StoredTemplate:
+    """A template row as the gallery needs it."""
+
+    template_id: int
+    identity_id: str
+    role: str
+    status: str
+    vector: np.ndarray
+
+
+def vector_to_blob(vector: np.ndarray) -> bytes:
+    """float32 little-endian bytes."""
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def blob_to_vector(blob: bytes) -> np.ndarray:
+    """The inverse of vector_to_blob."""
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+
+def _identity(row: sqlite3.Row) -> Identity:
+    return Identity(
+        id=row["id"],
+        role=row["role"],
+        status=row["status"],
+        full_name=row["full_name"],
+        birth_date=row["birth_date"],
+        sex=row["sex"],
+        aliases=json.loads(row["aliases"]),
+        nik=row["nik"],
+        nip=row["nip"],
+        registration_number=row["registration_number"],
+        details=json.loads(row["details"]),
+        origin_site=row["origin_site"],
+        merged_into=row["merged_into"],
+        photo_image_id=row["photo_image_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
+    )
+
+
+class IdentityRepository:
+    """Identities, images and templates of one site database."""
+
+    def __init__(self, connection: sqlite3.Connection, vault: Vault) -> None:
+        self.db = connection
+        self.vault = vault
+
+    def insert(self, draft: IdentityDraft, site: str) -> str:
+        """Store a new identity (with visits and consent); return its UUID."""
+        identity_id, now = str(uuid.uuid4()), now_iso()
+        self.db.execute(
+            "INSERT INTO identities (id, role, full_name, aliases, birth_date, sex, nik, nip,"
+            " registration_number, details, origin_site, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                identity_id, draft.role, draft.full_name.strip(), json.dumps(list(draft.aliases)),
+                draft.birth_date.isoformat() if draft.birth_date else None, draft.sex,
+                draft.nik, draft.nip, draft.registration_number,
+                json.dumps(draft.details, sort_keys=True, default=str), site, now, now,
+            ),
+        )  # fmt: skip
+        for link in draft.visits:
+            self.db.execute(
+                "INSERT INTO visitor_links VALUES (?, ?, ?)",
+                (identity_id, link.inmate_id, link.relationship),
+            )
+        if draft.consent:
+            c = draft.consent
+            self.db.execute(
+                "INSERT INTO consents (identity_id, purpose, recorded_by, given_at) VALUES (?, ?, ?, ?)",
+                (identity_id, c.purpose, c.recorded_by, c.given_at),
+            )
+        return identity_id
+
+    def get(self, identity_id: str) -> Identity:
+        """One identity, or IdentityNotFound."""
+        row = self.db.execute("SELECT * FROM identities WHERE id = ?", (identity_id,)).fetchone()
+        if row is None:
+            raise IdentityNotFound.with_id(identity_id)
+        return _identity(row)
+
+    def search(self, filters: dict[str, Any], limit: int = 50) -> list[Identity]:
+        """Identities matching exact fields (role, status, nik, nip, registration_number) and a name part."""
+        clauses, values = [], []
+        for column in ("role", "status", "nik", "nip", "registration_number"):
+            if filters.get(column):
+                clauses.append(f"{column} = ?")
+                values.append(filters[column])
+        if filters.get("name"):
+            clauses.append("(full_name LIKE ? OR aliases LIKE ?)")
+            values += [f"%{filters['name']}%"] * 2
+        where = " AND ".join(clauses) or "1 = 1"
+        rows = self.db.execute(
+            f"SELECT * FROM identities WHERE {where} ORDER BY full_name LIMIT ?",
+            (*values, limit),
+        )
+        return [_identity(r) for r in rows]
+
+    def set_status(self, identity_id: str, status: str, merged_into: str | None = None) -> None:
+        """Change a status, bumping the version."""
+        cursor = self.db.execute(
+            "UPDATE identities SET status = ?, merged_into = ?, updated_at = ?, version = version + 1"
+            " WHERE id = ?",
+            (status, merged_into, now_iso(), identity_id),
+        )
+        if cursor.rowcount == 0:
+            raise IdentityNotFound.with_id(identity_id)
+
+    def update_fields(self, identity_id: str, fields: dict[str, Any]) -> None:
+        """Update plain fields (name, aliases, details, photo); the caller validated them."""
+        allowed = {"full_name", "aliases", "details", "photo_image_id", "birth_date", "sex"}
+        sets = {
+            k: (json.dumps(v) if k in ("aliases", "details") else v)
+            for k, v in fields.items()
+            if k in allowed
+        }
+        if not sets:
+            return
+        assignments = ", ".join(f"{k} = ?" for k in sets)
+        cursor = self.db.execute(
+            f"UPDATE identities SET {assignments}, updated_at = ?, version = version + 1 WHERE id = ?",
+            (*sets.values(), now_iso(), identity_id),
+        )
+        if cursor.rowcount == 0:
+            raise IdentityNotFound.with_id(identity_id)
+
+    def add_image(
+        self, identity_id: str, data: bytes, media_type: str, captured_at: str
+    ) -> tuple[int, str]:
+        """Keep an enrolment image (sealed); return (image id, sha256 of the plain bytes)."""
+        digest = hashlib.sha256(data).hexdigest()
+        cursor = self.db.execute(
+            "INSERT INTO images (identity_id, sha256, media_type, data, captured_at) VALUES (?, ?, ?, ?, ?)",
+            (identity_id, digest, media_type, self.vault.seal(data), captured_at),
+        )
+        return int(cursor.lastrowid or 0), digest
+
+    def image_bytes(self, image_id: int) -> bytes | None:
+        """The plain bytes of an image, or None when erased or absent."""
+        row = self.db.execute("SELECT data FROM images WHERE id = ?", (image_id,)).fetchone()
+        return self.vault.open(row[0]) if row and row[0] is not None else None
+
+    def add_template(
+        self,
+        identity_id: str,
+        image_id: int,
+        image_sha256: str,
+        pack_id: str,
+        vector: np.ndarray,
+        quality: float,
+        captured_at: str,
+    ) -> int:
+        """Store a template (sealed); return its id (the gallery's key)."""
+        cursor = self.db.execute(
+            "INSERT INTO templates (identity_id, image_id, image_sha256, pack_id, vector, quality, captured_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                identity_id,
+                image_id,
+                image_sha256,
+                pack_id,
+                self.vault.seal(vector_to_blob(vector)),
+                quality,
+                captured_at,
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def template_ids(self, identity_id: str, pack_id: str | None = None) -> list[int]:
+        """Ids of an identity's templates (of one pack, if given)."""
+        sql, args = "SELECT id FROM templates WHERE identity_id = ?", [identity_id]
+        if pack_id:
+            sql, args = sql + " AND pack_id = ?", [*args, pack_id]
+        return [r[0] for r in self.db.execute(sql, args)]
+
+    def delete_templates(self, template_ids: list[int]) -> None:
+        """Remove templates by id."""
+        self.db.executemany("DELETE FROM templates WHERE id = ?", [(t,) for t in template_ids])
+
+    def templates_for_pack(self, pack_id: str) -> Iterator[StoredTemplate]:
+        """Every template of a pack with its identity's role and status: what the gallery projects."""
+        rows = self.db.execute(
+            "SELECT t.id, t.identity_id, i.role, i.status, t.vector FROM templates t"
+            " JOIN identities i ON i.id = t.identity_id WHERE t.pack_id = ? ORDER BY t.id",
+            (pack_id,),
+        )
+        for tid, iid, role, status, blob in rows:
+            yield StoredTemplate(tid, iid, role, status, blob_to_vector(self.vault.open(blob)))
+
+    def erase_biometrics(self, identity_id: str) -> tuple[int, int]:
+        """Delete an identity's templates and image bytes; the row and audit stay. Return counts."""
+        templates = self.db.execute(
+            "DELETE FROM templates WHERE identity_id = ?", (identity_id,)
+        ).rowcount
+        images = self.db.execute(
+            "UPDATE images SET data = NULL WHERE identity_id = ? AND data IS NOT NULL",
+            (identity_id,),
+        ).rowcount
+        return templates, images
