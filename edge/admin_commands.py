@@ -1,18 +1,23 @@
-"""`gerbang operators|devices|gallery|audit` subcommands: a site admin's tools at the console."""
+"""`gerbang operators|devices|gallery|reembed|audit` subcommands: a site admin's tools at the console."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
+import os
 import sys
+
+import httpx
 
 from edge import wiring
 from edge.settings import Settings
 from enrollment.accounts import AccountStore
 from enrollment.audit import verify_chain
 from enrollment.db import Database
+from enrollment.reembed import reembed
 from enrollment.vault import PlainVault
-from gallery_sync.projection import build_gallery, check_gallery
+from models.obtain import ensure_converted
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -47,15 +52,55 @@ def devices_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _service_client(args: argparse.Namespace) -> httpx.Client:
+    """A client signed in to the running service as a site admin (GERBANG_USERNAME/PASSWORD)."""
+    settings = Settings()
+    url = args.url or f"http://{settings.host}:{settings.port}"
+    username = os.environ.get("GERBANG_USERNAME") or input("Username: ")
+    password = os.environ.get("GERBANG_PASSWORD") or getpass.getpass("Password: ")
+    client = httpx.Client(base_url=url, timeout=600)
+    response = client.post("/v1/auth/login", json={"username": username, "password": password})
+    if response.status_code != 200:
+        raise SystemExit(f"sign-in refused: {response.text}")
+    client.headers["Authorization"] = f"Bearer {response.json()['token']}"
+    return client
+
+
 def gallery_check(args: argparse.Namespace) -> int:
-    """Rebuild the gallery as the service would and compare it with the database."""
+    """Ask the running service to compare its live gallery with the database."""
+    with _service_client(args) as client:
+        body = client.get("/v1/admin/gallery").json()
+    print(json.dumps(body, indent=2))
+    return 0 if body.get("ok") else 1
+
+
+def gallery_rebuild(args: argparse.Namespace) -> int:
+    """Ask the running service to rebuild its gallery from the database."""
+    with _service_client(args) as client:
+        response = client.post("/v1/admin/gallery/rebuild")
+    print(response.text)
+    return 0 if response.status_code == 200 else 1
+
+
+def reembed_command(args: argparse.Namespace) -> int:
+    """Embed every kept image with another pack; the site switches when it is complete."""
     settings = Settings()
     spec = wiring.engine_spec(settings, args.pack)
-    db, vault = Database(settings.database_path), PlainVault()
-    gallery = build_gallery(db, vault, spec.pack.id, spec.pack.embedding_dim)
-    diff = check_gallery(db, vault, gallery, spec.pack.id)
-    print(f"pack {spec.pack.id}: {len(gallery)} templates in the gallery; {diff}")
-    return 0 if diff.ok else 1
+    ensure_converted(spec.store, spec.pack)
+    db = Database(settings.database_path)
+    report = reembed(db, PlainVault(), spec.build(), actor=args.officer)
+    print(
+        f"pack {report.pack_id}: {report.embedded} embedded, {len(report.failed)} failed, {report.remaining} left"
+    )
+    for image_id, code in sorted(report.failed.items()):
+        print(f"  image {image_id}: {code}")
+    if report.switched:
+        print(f"the site now uses {report.pack_id}; restart the service to load it")
+        return 0
+    print(
+        f"not switched: {len(report.uncovered)} identities would have no template in {report.pack_id}"
+    )
+    return 1
 
 
 def audit_verify(_args: argparse.Namespace) -> int:

@@ -16,10 +16,11 @@ from edge.settings import Settings
 from enrollment.captures import CapturePolicy
 from enrollment.db import Database
 from enrollment.matching import Matcher
+from enrollment.reembed import active_pack
 from enrollment.service import EnrolmentService, MatchThresholds
 from enrollment.vault import PlainVault, Vault
 from gallery_sync.gallery import GalleryIndex
-from gallery_sync.projection import build_gallery
+from gallery_sync.projection import build_gallery, stored_entries
 from models.calibration import Calibration
 from models.engine import FaceEngine
 from models.liveness import DEFAULT_THRESHOLD
@@ -62,7 +63,7 @@ class Site:
         """Load the models and calibration, then rebuild the gallery from the database."""
         with self._load_lock:
             try:
-                spec = wiring.engine_spec(self.settings)
+                spec = wiring.engine_spec(self.settings, active_pack(self.db, self.settings.pack))
                 ensure_converted(spec.store, spec.pack)
                 engine = spec.build()
                 calibration = Calibration.load(
@@ -108,6 +109,12 @@ class Site:
             verify=self.calibration.threshold_for(match.verify_fmr),
             verify_fmr=match.verify_fmr,
         )
+
+    def rebuild_gallery(self) -> int:
+        """Replace the live gallery with one rebuilt from the database; return its size."""
+        gallery = self.gallery()
+        gallery.rebuild(stored_entries(self.db, self.vault, self.engine().pack_id))
+        return len(gallery)
 
     def close(self) -> None:
         """Release the database."""

@@ -21,15 +21,18 @@ def _stored(db: Database, vault: Vault, pack_id: str) -> list[StoredTemplate]:
         ]
 
 
+def stored_entries(db: Database, vault: Vault, pack_id: str) -> list[GalleryEntry]:
+    """Every template of the pack, as the gallery holds it."""
+    return [
+        GalleryEntry(t.template_id, t.identity_id, t.role, t.status, t.vector)
+        for t in _stored(db, vault, pack_id)
+    ]
+
+
 def build_gallery(db: Database, vault: Vault, pack_id: str, dimension: int) -> GalleryIndex:
     """A fresh gallery holding every template of the pack."""
     gallery = GalleryIndex(dimension)
-    gallery.add(
-        [
-            GalleryEntry(t.template_id, t.identity_id, t.role, t.status, t.vector)
-            for t in _stored(db, vault, pack_id)
-        ]
-    )
+    gallery.add(stored_entries(db, vault, pack_id))
     return gallery
 
 

@@ -1,0 +1,136 @@
+"""Re-embedding every kept enrolment image with another model pack, resumably.
+
+Templates are keyed by (image, pack), so a run that is stopped and started again only embeds the
+images still missing one. The site's active pack (`site_state.active_pack`) changes only when
+every image with bytes has a template for the new pack or is recorded as failed, so the gate never
+searches a half-built gallery.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from edge.errors import EdgeError
+from enrollment.audit import append_event, now_iso
+from enrollment.captures import FaceAnalyser
+from enrollment.db import Database
+from enrollment.repository import IdentityRepository
+from enrollment.vault import Vault
+
+BATCH = 32
+
+
+@dataclass(frozen=True)
+class ReembedReport:
+    """What a run did."""
+
+    pack_id: str
+    embedded: int
+    failed: dict[int, str]  # image id → error code
+    remaining: int
+    switched: bool
+    uncovered: list[str]
+
+
+def active_pack(db: Database, default: str) -> str:
+    """The pack the site's gallery is built with (the configured one until a re-embed switches)."""
+    with db.reading() as tx:
+        row = tx.execute("SELECT value FROM site_state WHERE key = 'active_pack'").fetchone()
+    return str(row[0]) if row else default
+
+
+def _pending(db: Database, pack_id: str, failed: set[int]) -> list[int]:
+    with db.reading() as tx:
+        rows = tx.execute(
+            "SELECT im.id FROM images im JOIN identities i ON i.id = im.identity_id"
+            " WHERE im.data IS NOT NULL AND i.status != 'erased' AND NOT EXISTS"
+            " (SELECT 1 FROM templates t WHERE t.image_id = im.id AND t.pack_id = ?) ORDER BY im.id",
+            (pack_id,),
+        )
+        return [r[0] for r in rows if r[0] not in failed]
+
+
+def _uncovered(db: Database, pack_id: str) -> list[str]:
+    """Identities with templates in some pack but none in this one."""
+    with db.reading() as tx:
+        rows = tx.execute(
+            "SELECT DISTINCT t.identity_id FROM templates t JOIN identities i ON i.id = t.identity_id"
+            " WHERE i.status != 'erased' AND NOT EXISTS"
+            " (SELECT 1 FROM templates n WHERE n.identity_id = t.identity_id AND n.pack_id = ?)",
+            (pack_id,),
+        )
+        return [r[0] for r in rows]
+
+
+def _batches(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _embed_batch(
+    db: Database, vault: Vault, engine: FaceAnalyser, image_ids: list[int], failed: dict[int, str]
+) -> int:
+    """Embed a batch and store its templates in one transaction; failures are remembered."""
+    with db.reading() as tx:
+        repo = IdentityRepository(tx, vault)
+        rows = {
+            i: tx.execute(
+                "SELECT identity_id, captured_at FROM images WHERE id = ?", (i,)
+            ).fetchone()
+            for i in image_ids
+        }
+        data = {i: repo.image_bytes(i) for i in image_ids}
+    results = []
+    for image_id in image_ids:
+        try:
+            results.append((image_id, engine.analyse_bytes(data[image_id] or b"")))
+        except EdgeError as exc:
+            failed[image_id] = exc.code
+    with db.transaction() as tx:
+        repo = IdentityRepository(tx, vault)
+        for image_id, analysis in results:
+            identity_id, captured_at = rows[image_id]
+            sha = tx.execute("SELECT sha256 FROM images WHERE id = ?", (image_id,)).fetchone()[0]
+            repo.add_template(
+                identity_id,
+                image_id,
+                sha,
+                engine.pack_id,
+                analysis.template,
+                analysis.quality.score,
+                captured_at,
+            )
+    return len(results)
+
+
+def reembed(
+    db: Database, vault: Vault, engine: FaceAnalyser, actor: str, progress: bool = True
+) -> ReembedReport:
+    """Embed what is missing for engine.pack_id; switch the site's pack when nothing is left."""
+    failed: dict[int, str] = {}
+    todo = _pending(db, engine.pack_id, set())
+    embedded = 0
+    with tqdm(total=len(todo), unit="img", disable=not progress) as bar:
+        for batch in _batches(todo, BATCH):
+            embedded += _embed_batch(db, vault, engine, batch, failed)
+            bar.update(len(batch))
+    remaining = len(_pending(db, engine.pack_id, set(failed)))
+    # A person whose every image failed would vanish from the new gallery: do not switch then.
+    switched = remaining == 0 and not _uncovered(db, engine.pack_id)
+    if switched:
+        with db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO site_state (key, value) VALUES ('active_pack', ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (engine.pack_id,),
+            )
+            append_event(tx, actor, "site.pack_switched", engine.pack_id, {
+                "embedded": embedded, "failed": json.dumps(failed), "at": now_iso(),
+            })  # fmt: skip
+    return ReembedReport(
+        engine.pack_id, embedded, failed, remaining, switched, _uncovered(db, engine.pack_id)
+    )
