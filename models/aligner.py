@@ -61,10 +61,11 @@ def similarity_transform(source: FloatArray, target: FloatArray) -> FloatArray:
 def cut_chip(image: ImageBGR, landmarks: FloatArray, spec: ChipSpec) -> ImageBGR:
     """The aligned chip, BGR, spec.size square; borders replicate so no black wedge enters."""
     matrix = similarity_transform(landmarks.astype(np.float64), spec.template.astype(np.float64))
-    return cv2.warpAffine(
+    chip = cv2.warpAffine(
         image,
         matrix,
         (spec.size, spec.size),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
     )
+    return np.asarray(chip, dtype=np.uint8)

@@ -82,7 +82,10 @@ def detect_faces(
         return faces
     height, width = image.shape[:2]
     pad_y, pad_x = int(height * policy.retry_border), int(width * policy.retry_border)
-    padded = cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=0)
+    padded = np.asarray(
+        cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=0),
+        dtype=np.uint8,
+    )
     return [f.scaled(1.0, -pad_x, -pad_y) for f in _detect_scaled(detector, padded, policy)]
 
 
@@ -98,7 +101,9 @@ def _detect_scaled(
     if factor == 1.0:
         return detector.detect(image)
     interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(image, None, fx=factor, fy=factor, interpolation=interpolation)
+    resized = np.asarray(
+        cv2.resize(image, None, fx=factor, fy=factor, interpolation=interpolation), dtype=np.uint8
+    )
     return [f.scaled(1.0 / factor) for f in detector.detect(resized)]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import onnx
@@ -49,7 +50,7 @@ class GraphBuilder:
         self.initializers.append(numpy_helper.from_array(array, name))
         return name
 
-    def _node(self, op: str, inputs: list[str], shape: Shape, **attrs: object) -> str:
+    def _node(self, op: str, inputs: list[str], shape: Shape, **attrs: Any) -> str:
         output = f"{op.lower()}_{len(self.nodes)}"
         self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         self.tensor, self.shape = output, shape
@@ -60,7 +61,9 @@ class GraphBuilder:
         mean = np.array(means, dtype=np.float32).reshape(1, 3, 1, 1)
         self._node("Sub", [self.tensor, self._constant(mean)], self.shape)
         # 1/256 is a power of two, so this multiply rounds exactly like dlib's division.
-        self._node("Mul", [self.tensor, self._constant(np.float32(1 / 256))], self.shape)
+        self._node(
+            "Mul", [self.tensor, self._constant(np.array(1 / 256, dtype=np.float32))], self.shape
+        )
 
     def apply(self, kind: str, tag: int, layer: DlibLayer) -> None:
         """Append the nodes for one layer (kinds: dlib's names, plus 'tag' and 'skip')."""

@@ -15,6 +15,7 @@ import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from edge.errors import DigestMismatch
 from models.manifest import ModelFile, ModelPack, sha256_of
@@ -49,7 +50,7 @@ def convert(store: ModelStore, file: ModelFile) -> Path:
     return target
 
 
-def fetch(store: ModelStore, file: ModelFile, opener: Callable[..., object] | None = None) -> Path:
+def fetch(store: ModelStore, file: ModelFile, opener: Callable[..., Any] | None = None) -> Path:
     """Download a file (or a zip holding it), verify its sha256, then move it into place."""
     if not file.url or not file.sha256:
         raise FetchError(f"{file.name}: no download address is known; {file.obtainable}")
@@ -66,12 +67,12 @@ def fetch(store: ModelStore, file: ModelFile, opener: Callable[..., object] | No
     return target
 
 
-def _download(file: ModelFile, destination: Path, opener: Callable[..., object]) -> None:
+def _download(file: ModelFile, destination: Path, opener: Callable[..., Any]) -> None:
     try:
         with (
             opener(file.url, timeout=DOWNLOAD_TIMEOUT_S) as response,
             destination.open("wb") as out,
-        ):  # type: ignore[attr-defined]
+        ):
             shutil.copyfileobj(response, out, 1 << 20)
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         raise FetchError(offline_instructions(file, exc)) from exc

@@ -21,7 +21,8 @@ def pad_to_stride(image: ImageBGR, stride: int = 32) -> ImageBGR:
     pad_h, pad_w = (-height) % stride, (-width) % stride
     if not pad_h and not pad_w:
         return image
-    return cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    padded = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    return np.asarray(padded, dtype=np.uint8)
 
 
 def to_blob(image: ImageBGR) -> FloatArray:
