@@ -18,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from edge import admin_commands, commands
+from edge import admin_commands, commands, import_command
 from edge.errors import EdgeError
 
 
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _models_parser(sub)
     _batch_parsers(sub)
     admin_commands.add_parsers(sub)
+    import_command.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,272 @@
+"""Rows of a prison-database export read into identity drafts, each checked before any photo is.
+
+Every row becomes an `ExportRow` carrying either a validated draft or the error that refuses it,
+so one bad row never stops the file. Numbers repeated inside the file are refused on the second
+and later rows: the first row owns the number, which keeps the outcome the same on every re-run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from edge.errors import EdgeError, InputError, Message
+from enrollment.identifiers import (
+    normalise_digits,
+    validate_nik,
+    validate_nip,
+    validate_registration_number,
+)
+from enrollment.records import ROLES, Consent, IdentityDraft, check_required, validate_draft
+
+COLUMNS = (
+    "row_id", "role", "full_name", "birth_date", "sex", "nik", "nip", "registration_number",
+    "aliases", "admission_date", "case_reference", "cell_block", "phone", "photos",
+)  # fmt: skip
+REQUIRED_COLUMNS = ("row_id", "role", "full_name", "photos")
+DETAIL_COLUMNS = ("admission_date", "case_reference", "cell_block", "phone")
+NUMBER_COLUMNS = ("registration_number", "nik", "nip")
+LIST_SEPARATOR = ";"
+
+
+class ExportFileInvalid(InputError):
+    code = "import_file_invalid"
+
+    @classmethod
+    def because(cls, reason: str, **details: Any) -> ExportFileInvalid:
+        return cls(
+            Message(
+                "Berkas ekspor tidak dapat dibaca. Periksa format CSV dan nama kolomnya.",
+                "The export file cannot be read. Check its CSV format and column names.",
+            ),
+            {"reason": reason, **details},
+        )
+
+
+class FieldInvalid(InputError):
+    code = "field_invalid"
+
+    @classmethod
+    def named(cls, name: str, expected: str) -> FieldInvalid:
+        return cls(
+            Message(
+                f"Isi kolom '{name}' tidak sah; seharusnya {expected}.",
+                f"The value of '{name}' is not valid; expected {expected}.",
+            ),
+            {"field": name, "expected": expected},
+        )
+
+
+class IdentityNumberRepeated(InputError):
+    code = "identity_number_repeated"
+
+    @classmethod
+    def first_in(cls, field: str, first_row_id: str) -> IdentityNumberRepeated:
+        label = {"nik": "NIK", "nip": "NIP"}.get(field)
+        return cls(
+            Message(
+                f"{label or 'Nomor registrasi'} yang sama sudah dipakai baris {first_row_id} dalam berkas ini.",
+                f"The same {label or 'registration number'} is already used by row {first_row_id} of this file.",
+            ),
+            {"field": field, "first_row_id": first_row_id},
+        )
+
+
+class RowIdRepeated(InputError):
+    code = "row_id_repeated"
+
+    @classmethod
+    def first_at(cls, line: int) -> RowIdRepeated:
+        return cls(
+            Message(
+                f"row_id ini sudah dipakai pada baris {line} berkas ini.",
+                f"This row_id is already used on line {line} of this file.",
+            ),
+            {"first_line": line},
+        )
+
+
+class PhotoMissing(InputError):
+    code = "photo_missing"
+
+    @classmethod
+    def named(cls, name: str, reason: str) -> PhotoMissing:
+        return cls(
+            Message(
+                f"Foto '{name}' tidak ditemukan di folder foto. Periksa nama berkasnya.",
+                f"The photo '{name}' is not in the photo folder. Check the file name.",
+            ),
+            {"photo": name, "reason": reason},
+        )
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One row of the export: its key, line, photos and either a draft or what refuses it."""
+
+    row_id: str
+    line: int
+    photos: tuple[str, ...]
+    draft: IdentityDraft | None
+    error: EdgeError | None = None
+
+
+def read_export(data: bytes, import_id: str, officer: str) -> list[ExportRow]:
+    """Every row of the CSV, validated on its own, then against the rows before it."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ExportFileInvalid.because("not UTF-8 text", position=exc.start) from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    _check_header(reader.fieldnames)
+    rows = [_parse(values, n, import_id, officer) for n, values in enumerate(reader, start=2)]
+    return _refuse_repeats(rows)
+
+
+def _check_header(names: Iterable[str] | None) -> None:
+    """Refuse a file without the core columns, or with a column we would silently drop."""
+    found = [n.strip() for n in names or []]
+    missing = [c for c in REQUIRED_COLUMNS if c not in found]
+    unknown = [c for c in found if c not in COLUMNS]
+    if missing or unknown:
+        raise ExportFileInvalid.because("columns", missing=missing, unknown=unknown)
+
+
+def _parse(values: dict[str, Any], line: int, import_id: str, officer: str) -> ExportRow:
+    cells = {k.strip(): (v or "").strip() for k, v in values.items() if isinstance(k, str)}
+    row_id = cells.get("row_id") or f"line-{line}"
+    photos = _split(cells.get("photos", ""))
+    try:
+        if not cells.get("row_id"):
+            raise FieldInvalid.named("row_id", "the export's key for this row")
+        draft = _draft(cells, {"import_id": import_id, "row_id": row_id}, officer)
+        return ExportRow(row_id, line, photos, draft)
+    except EdgeError as exc:
+        return ExportRow(row_id, line, photos, None, exc)
+
+
+def _draft(cells: dict[str, str], provenance: dict[str, str], officer: str) -> IdentityDraft:
+    """The validated draft for one row; raises the first problem found."""
+    role = cells.get("role", "").lower()
+    if role not in ROLES:
+        raise FieldInvalid.named("role", " | ".join(ROLES))
+    sex = cells.get("sex", "").upper() or None
+    if sex not in (None, "F", "M"):
+        raise FieldInvalid.named("sex", "F | M")
+    details: dict[str, Any] = {c: cells[c] for c in DETAIL_COLUMNS if cells.get(c)}
+    if admitted := _date(cells, "admission_date"):
+        details["admission_date"] = admitted.isoformat()
+    draft = IdentityDraft(
+        role=role,
+        full_name=cells.get("full_name", ""),
+        birth_date=_date(cells, "birth_date"),
+        sex=sex,  # type: ignore[arg-type]
+        aliases=_split(cells.get("aliases", "")),
+        nik=cells.get("nik") or None,
+        nip=cells.get("nip") or None,
+        registration_number=cells.get("registration_number") or None,
+        details={**details, "import": provenance},
+        consent=_carried_consent(provenance, officer) if role == "visitor" else None,
+    )
+    check_required(draft)
+    return _validate_every_number(validate_draft(draft))
+
+
+def _carried_consent(provenance: dict[str, str], officer: str) -> Consent:
+    """A visitor's consent is carried over from the source system, on the importing officer's word."""
+    return Consent(
+        purpose=f"carried over from the prison database export, row {provenance['row_id']}",
+        recorded_by=officer,
+        given_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _validate_every_number(draft: IdentityDraft) -> IdentityDraft:
+    """validate_draft checks only the role's own number; an export often carries the others too."""
+    born, sex = draft.birth_date, draft.sex
+    if draft.nik:
+        draft = replace(
+            draft,
+            nik=validate_nik(normalise_digits(draft.nik), birth_date=born, sex=sex).normalised,
+        )
+    if draft.nip:
+        draft = replace(
+            draft,
+            nip=validate_nip(normalise_digits(draft.nip), birth_date=born, sex=sex).normalised,
+        )
+    if draft.registration_number:
+        number = validate_registration_number(draft.registration_number)
+        draft = replace(draft, registration_number=number.normalised)
+    return draft
+
+
+def _refuse_repeats(rows: list[ExportRow]) -> list[ExportRow]:
+    """Second and later uses of a row_id or an identity number become refusals."""
+    lines: dict[str, int] = {}
+    owners: dict[tuple[str, str], str] = {}
+    checked = []
+    for row in rows:
+        error = row.error
+        if row.row_id in lines:  # its own key, so the first row's state is not overwritten
+            repeat = RowIdRepeated.first_at(lines[row.row_id])
+            checked.append(
+                replace(row, row_id=f"{row.row_id}@line-{row.line}", draft=None, error=repeat)
+            )
+            continue
+        lines[row.row_id] = row.line
+        if error is None and row.draft is not None:
+            error = _repeated_number(row.row_id, row.draft, owners)
+        checked.append(row if error is row.error else replace(row, draft=None, error=error))
+    return checked
+
+
+def _repeated_number(
+    row_id: str, draft: IdentityDraft, owners: dict[tuple[str, str], str]
+) -> IdentityNumberRepeated | None:
+    """Claim the draft's numbers for this row, or name the earlier row that holds one."""
+    numbers = identity_numbers(draft).items()
+    for field, number in numbers:
+        if owners.get((field, number), row_id) != row_id:
+            return IdentityNumberRepeated.first_in(field, owners[(field, number)])
+    owners.update(dict.fromkeys(numbers, row_id))
+    return None
+
+
+def load_photos(row: ExportRow, photos_dir: Path) -> list[tuple[str, bytes]]:
+    """The row's photo files, read; a name outside the photo folder counts as missing."""
+    if not row.photos:
+        raise PhotoMissing.named("", "no photo listed")
+    root = photos_dir.resolve()
+    photos = []
+    for name in row.photos:
+        path = (root / name).resolve()
+        if not path.is_relative_to(root):
+            raise PhotoMissing.named(name, "outside the photo folder")
+        try:
+            photos.append((name, path.read_bytes()))
+        except OSError as exc:
+            raise PhotoMissing.named(name, exc.strerror or type(exc).__name__) from exc
+    return photos
+
+
+def identity_numbers(draft: IdentityDraft) -> dict[str, str]:
+    """The draft's unique identity numbers by column."""
+    return {f: getattr(draft, f) for f in NUMBER_COLUMNS if getattr(draft, f)}
+
+
+def _date(cells: dict[str, str], name: str) -> date | None:
+    if not cells.get(name):
+        return None
+    try:
+        return date.fromisoformat(cells[name])
+    except ValueError as exc:
+        raise FieldInvalid.named(name, "a date as YYYY-MM-DD") from exc
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(LIST_SEPARATOR) if part.strip())

@@ -1,0 +1,190 @@
+"""`gerbang import`: a prison-database export with good, bad and duplicate rows, and a crash."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+from edge.import_command import archive_importer
+from edge.settings import Settings
+from edge.site import Site
+from enrollment.audit import verify_chain
+from enrollment.service import CommitResult
+
+pytestmark = pytest.mark.model
+
+COLUMNS = (
+    "row_id", "role", "full_name", "birth_date", "sex", "nik", "nip", "registration_number",
+    "aliases", "admission_date", "case_reference", "cell_block", "phone", "photos",
+)  # fmt: skip
+KIT_NIK = "3201051203900002"  # Bandung regency, born 12-03-1990, male, serial 0002
+# row_id, role, full_name, birth_date, sex, nik, nip, registration_number, photos
+ROWS = (
+    ("r1", "inmate", "Budi Santoso", "1961-08-04", "M", "", "", "B.I-101/2024", "obama/1.jpg"),
+    ("r4", "visitor", "Salah NIK", "1990-03-12", "M", "9901051203900003", "", "", "img13/1.jpg"),
+    ("r2", "staff", "Sri Wahyuni", "1985-03-07", "F", "", "198503072010012001", "", "rose/1.jpg;rose/2.jpg"),
+    ("r5", "inmate", "Tanpa Foto", "1970-01-01", "M", "", "", "B.I-103/2024", "nobody.jpg"),
+    ("r3", "visitor", "Agus Pratama", "1990-03-12", "M", KIT_NIK, "", "", "kit/1.jpg"),
+    ("r6", "inmate", "Bukan Gambar", "1975-05-05", "M", "", "", "B.I-104/2024", "notes.jpg"),
+    ("r7", "inmate", "Bambang Susilo", "1961-08-04", "M", "", "", "B.I-102/2024", "obama/2.jpg"),
+    ("r8", "visitor", "Joko Widodo", "1990-03-12", "M", KIT_NIK, "", "", "woz/1.jpg"),
+    ("r9", "staff", "Andi Wijaya", "1990-01-15", "M", "", "199001152015031002", "", "img8/1.jpg"),
+    ("r10", "inmate", "Dewi Lestari", "1980-02-02", "F", "", "", "AIII.45/2023", "img26/1.jpg"),
+)  # fmt: skip
+SOURCES = {
+    "obama": "facerec-obama", "rose": "facerec-rose_leslie", "kit": "facerec-kit_harington",
+    "woz": "facerec-steve_wozniak", "img8": "deepface-img8", "img13": "deepface-img13",
+    "img26": "deepface-img26",
+}  # fmt: skip
+IMPORTED = {"r1", "r2", "r3", "r9", "r10"}
+REJECTED = {
+    "r4": "nik_invalid",
+    "r5": "photo_missing",
+    "r6": "image_invalid",
+    "r8": "identity_number_repeated",
+}
+
+
+class SimulatedCrash(Exception):
+    """Raised between a row's commit and its mark: the worst moment for a crash."""
+
+
+@pytest.fixture(scope="module")
+def export(dev_faces: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The CSV and its photo folder, built from dev photos copied into a temporary folder."""
+    root = tmp_path_factory.mktemp("export")
+    photos = root / "photos"
+    for short, source in SOURCES.items():
+        shutil.copytree(dev_faces / source, photos / short)
+    (photos / "notes.jpg").write_bytes(b"scanned form, not a photo")
+    with (root / "export.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for row_id, role, name, born, sex, nik, nip, reg, files in ROWS:
+            extra = ("2024-01-10", "PN-BDG/12", "A-3", "") if role == "inmate" else ("",) * 4
+            aliases = "Bams;Pak Susilo" if row_id == "r7" else ""
+            writer.writerow((row_id, role, name, born, sex, nik, nip, reg, aliases, *extra, files))
+    return root / "export.csv", photos
+
+
+def _site(model_dir: Path, data_dir: Path) -> Site:
+    site = Site(Settings(model_dir=model_dir, data_dir=data_dir))
+    site.start()
+    assert site.ready, site.problem
+    return site
+
+
+@pytest.fixture
+def site(model_dir: Path, tmp_path: Path) -> Iterator[Site]:
+    started = _site(model_dir, tmp_path / "site")
+    yield started
+    started.close()
+
+
+def _report(path: Path) -> dict[str, dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {row["row_id"]: row for row in csv.DictReader(handle)}
+
+
+def _scalar(site: Site, sql: str, *args: object) -> object:
+    with site.db.reading() as tx:
+        return tx.execute(sql, args).fetchone()[0]
+
+
+def test_import_enrols_good_rows_rejects_bad_ones_and_flags_a_duplicate(
+    site: Site, export: tuple[Path, Path], tmp_path: Path
+) -> None:
+    csv_path, photos = export
+    summary = archive_importer(site, "Petugas Migrasi", progress=False).run(
+        csv_path, photos, tmp_path / "report.csv"
+    )
+    assert (summary.imported, summary.rejected, summary.flagged, summary.skipped) == (5, 4, 1, 0)
+    report = _report(tmp_path / "report.csv")
+    assert list(report) == [r[0] for r in ROWS]  # every row, in file order
+    assert {k for k, r in report.items() if r["state"] == "imported"} == IMPORTED
+    assert {k: r["code"] for k, r in report.items() if r["state"] == "rejected"} == REJECTED
+    for row_id in REJECTED:
+        assert report[row_id]["reason_en"] and report[row_id]["reason_id"]
+    assert "row r3" in report["r8"]["reason_en"] and "baris r3" in report["r8"]["reason_id"]
+    flagged = report["r7"]
+    assert (flagged["state"], flagged["code"]) == ("flagged", "possible_duplicate")
+    assert (
+        report["r1"]["identity_id"] in flagged["candidates"] and "row r1" in flagged["candidates"]
+    )
+
+    assert _scalar(site, "SELECT COUNT(*) FROM identities") == 5
+    assert _scalar(site, "SELECT COUNT(DISTINCT identity_id) FROM templates") == 5
+    assert _scalar(site, "SELECT COUNT(*) FROM outbox WHERE kind = 'identity.enrolled'") == 5
+    assert _scalar(site, "SELECT COUNT(*) FROM templates WHERE identity_id = ?", report["r2"]["identity_id"]) == 2  # fmt: skip
+    assert _scalar(site, "SELECT COUNT(*) FROM consents WHERE identity_id = ?", report["r3"]["identity_id"]) == 1  # fmt: skip
+    assert _scalar(site, "SELECT COUNT(*) FROM identities WHERE registration_number = 'B.I-102/2024'") == 0  # fmt: skip
+    assert len(site.gallery()) == _scalar(site, "SELECT COUNT(*) FROM templates")
+    with site.db.reading() as tx:
+        assert verify_chain(tx) is None
+        session = tx.execute(
+            "SELECT state FROM capture_sessions WHERE id = (SELECT session_id FROM import_rows WHERE row_id = 'r7')"
+        ).fetchone()
+    assert session["state"] == "open"  # kept for the officer who decides at the desk
+
+
+def test_import_resumes_after_a_crash_between_commit_and_mark(
+    model_dir: Path, export: tuple[Path, Path], tmp_path: Path
+) -> None:
+    csv_path, photos = export
+    commits: list[str] = []
+
+    def crash_on_third(row_id: str, _result: CommitResult) -> None:
+        commits.append(row_id)
+        if len(commits) == 3:
+            raise SimulatedCrash(row_id)
+
+    site = _site(model_dir, tmp_path / "site")
+    with pytest.raises(SimulatedCrash):
+        archive_importer(site, "import", progress=False).run(
+            csv_path, photos, tmp_path / "r.csv", crash_on_third
+        )
+    site.close()  # the process died with r3 committed but not marked
+
+    site = _site(model_dir, tmp_path / "site")
+    resumed = archive_importer(site, "import", progress=False).run(
+        csv_path, photos, tmp_path / "r.csv"
+    )
+    assert (resumed.skipped, resumed.recovered) == (4, 1)  # r1 r4 r2 r5 done; r3 recognised
+    assert (resumed.imported, resumed.rejected, resumed.flagged) == (2, 2, 1)
+    again = archive_importer(site, "import", progress=False).run(
+        csv_path, photos, tmp_path / "r.csv"
+    )
+    assert (again.skipped, again.imported + again.recovered) == (len(ROWS), 0)
+
+    report = _report(tmp_path / "r.csv")
+    assert {k for k, r in report.items() if r["state"] == "imported"} == IMPORTED
+    assert _scalar(site, "SELECT COUNT(*) FROM identities") == 5
+    assert _scalar(site, "SELECT COUNT(*) FROM import_rows WHERE state = 'pending'") == 0
+    assert _scalar(site, "SELECT COUNT(*) FROM capture_sessions WHERE state = 'open'") == 1  # r7
+    site.close()
+
+
+def test_cli_imports_and_refuses_a_file_with_an_unknown_column(
+    model_dir: Path,
+    export: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("EDGE_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("EDGE_DATA_DIR", str(tmp_path / "site"))
+    csv_path, photos = export
+    argv = ["import", str(csv_path), "--photos", str(photos), "--report", str(tmp_path / "r.csv")]
+    assert main([*argv, "--officer", "Petugas"]) == 1  # some rows need an officer
+    printed = capsys.readouterr().out
+    assert "imported 5, rejected 4, flagged 1, skipped 0" in printed and "persons/s" in printed
+
+    typo = tmp_path / "typo.csv"
+    typo.write_text("row_id,role,full_name,photos,cel_block\n", encoding="utf-8")
+    assert main(["import", str(typo), "--photos", str(photos)]) == 2
+    assert "import_file_invalid" in capsys.readouterr().err
