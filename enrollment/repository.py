@@ -214,13 +214,18 @@ class IdentityRepository:
         """Remove templates by id."""
         self.db.executemany("DELETE FROM templates WHERE id = ?", [(t,) for t in template_ids])
 
-    def templates_for_pack(self, pack_id: str) -> Iterator[StoredTemplate]:
-        """Every template of a pack with its identity's role and status: what the gallery projects."""
-        rows = self.db.execute(
+    def templates_for_pack(
+        self, pack_id: str, identity_id: str | None = None
+    ) -> Iterator[StoredTemplate]:
+        """Templates of a pack (all, or one identity's) with role and status: what the gallery projects."""
+        sql = (
             "SELECT t.id, t.identity_id, i.role, i.status, t.vector FROM templates t"
-            " JOIN identities i ON i.id = t.identity_id WHERE t.pack_id = ? ORDER BY t.id",
-            (pack_id,),
+            " JOIN identities i ON i.id = t.identity_id WHERE t.pack_id = ?"
         )
+        args: tuple[str, ...] = (pack_id,)
+        if identity_id is not None:  # uses the (pack_id, identity_id) index: one person, not all
+            sql, args = sql + " AND t.identity_id = ?", (pack_id, identity_id)
+        rows = self.db.execute(sql + " ORDER BY t.id", args)
         for tid, iid, role, status, blob in rows:
             yield StoredTemplate(tid, iid, role, status, blob_to_vector(self.vault.open(blob)))
 

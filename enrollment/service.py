@@ -166,6 +166,14 @@ class EnrolmentService:
             capture_id,
         )
 
+    def abandon_session(self, session_id: str, actor: str) -> None:
+        """Give up an open session: its captures are deleted, nothing is enrolled."""
+        with self.db.transaction() as tx:
+            store = CaptureStore(tx, self.vault)
+            store.session(session_id)
+            store.close(session_id, "abandoned")
+            append_event(tx, actor, "capture.abandoned", session_id, {})
+
     def duplicates(self, session_id: str) -> list[Candidate]:
         """Known people the session's captures resemble above the 1:N threshold, best first."""
         with self.db.reading() as tx:
@@ -330,7 +338,7 @@ class EnrolmentService:
         with self.db.reading() as tx:
             repo = IdentityRepository(tx, self.vault)
             identity = repo.get(identity_id)
-            stored = [t for t in repo.templates_for_pack(pack_id) if t.identity_id == identity_id]
+            stored = list(repo.templates_for_pack(pack_id, identity_id))
         gallery = self._gallery()
         gallery.remove_identity(identity_id)
         gallery.add(

@@ -111,3 +111,13 @@ async def commit(
         "created": result.created,
         "template_ids": result.template_ids,
     }
+
+
+@router.delete("/{session_id}", status_code=204)
+def abandon_session(
+    session_id: str,
+    site: Annotated[Site, Depends(site_of)],
+    principal: Annotated[Principal, Depends(allow("identity.enrol"))],
+) -> None:
+    """Give up a session: its captures are deleted and nothing is enrolled."""
+    site.enrolment.abandon_session(session_id, principal.name)
