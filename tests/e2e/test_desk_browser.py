@@ -1,0 +1,307 @@
+"""The enrolment desk page in a real Chromium, on a fake camera playing real dev photos, against a
+real site service (models, SQLite, FAISS) listening on a loopback port.
+
+An officer enrols an inmate, then the same face as a visitor: the page must show the inmate as a
+likely duplicate, with the photo of record, and save only after the officer's decision.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shutil
+import socket
+import sysconfig
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+import uvicorn
+
+from edge.app import create_app
+from edge.settings import EnrolmentSettings, Settings
+from edge.site import Site
+from enrollment.accounts import AccountStore
+from tests.conftest import _require
+
+pytestmark = [pytest.mark.model, pytest.mark.e2e]
+
+PASSWORD = "correct horse battery"
+# Frontal colour photos of one person that the default pack accepts (quality and liveness),
+# each shown for a second: the camera then looks like a person moving a little.
+CLIP_PHOTOS = ("deepface-img26/6.jpg", "deepface-img26/7.jpg", "deepface-img26/5.jpg")
+CLIP_SIZE = (640, 480)
+CLIP_FPS = 10
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+CAPTURE_TIMEOUT_MS = 30_000
+
+
+def _playwright() -> ModuleType:
+    """playwright.sync_api, or a skip (locally) / failure (CI=true) saying how to get it."""
+    try:
+        return importlib.import_module("playwright.sync_api")
+    except ImportError:
+        where = Path(sysconfig.get_paths()["purelib"], "playwright")
+        _require(where, "the Python package playwright (pip install -e '.[test]')")
+        raise
+
+
+def _chromium() -> Path:
+    """Debian's Chromium (Playwright drives it; `playwright install` is never needed)."""
+    found = shutil.which("chromium")
+    return _require(Path(found or "/usr/bin/chromium"), "Chromium (apt-get install chromium)")
+
+
+def _letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The image scaled to fit size (w, h), centred on black."""
+    width, height = size
+    scale = min(width / image.shape[1], height / image.shape[0])
+    resized = cv2.resize(
+        image,
+        (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+        interpolation=cv2.INTER_AREA,
+    )
+    canvas = np.zeros((height, width, 3), np.uint8)
+    top, left = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
+    canvas[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
+    return canvas
+
+
+def write_y4m_clip(path: Path, photos: list[Path], seconds_each: float = 1.0) -> Path:
+    """A Y4M clip (I420) that shows each photo, letterboxed, for `seconds_each`; Chromium loops it."""
+    width, height = CLIP_SIZE
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{CLIP_FPS}:1 Ip A1:1 C420jpeg\n".encode())
+        for photo in photos:
+            image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
+            assert image is not None, photo
+            planes = cv2.cvtColor(_letterbox(image, CLIP_SIZE), cv2.COLOR_BGR2YUV_I420).tobytes()
+            for _ in range(round(CLIP_FPS * seconds_each)):
+                out.write(b"FRAME\n" + planes)
+    return path
+
+
+class DeskServer:
+    """A site service on a loopback port, run by uvicorn in a background thread."""
+
+    def __init__(self, site: Site, settings: Settings) -> None:
+        self.site = site
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        config = uvicorn.Config(create_app(settings, site), log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
+
+    def __enter__(self) -> DeskServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "service did not start"
+            time.sleep(0.05)
+        assert self.site.ready, self.site.problem
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+
+@pytest.fixture(scope="module")
+def desk(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskServer]:
+    """A fresh site with an account per operator role (as tests/integration's make_site_client)."""
+    settings = Settings(
+        model_dir=model_dir,
+        data_dir=tmp_path_factory.mktemp("desk-site"),
+        enrolment=EnrolmentSettings(min_captures=3, keep_best=3),
+    )
+    site = Site(settings)
+    with site.db.transaction() as tx:
+        accounts = AccountStore(tx)
+        for role in ("enrolment_officer", "gate_officer", "supervisor", "site_admin"):
+            accounts.add_operator(role, role.replace("_", " ").title(), role, PASSWORD)
+    with DeskServer(site, settings) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser(dev_faces: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Chromium whose camera plays the clip."""
+    sync_api = _playwright()
+    chromium = _chromium()
+    clip = write_y4m_clip(
+        tmp_path_factory.mktemp("camera") / "face.y4m", [dev_faces / p for p in CLIP_PHOTOS]
+    )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium),
+            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={clip}"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, desk: DeskServer) -> Iterator[Any]:
+    """A fresh tab on the desk page; fails the test on any uncaught script error."""
+    context = browser.new_context(
+        base_url=desk.url, permissions=["camera"], viewport={"width": 1280, "height": 1000}
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    script_errors: list[str] = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+    page.goto("/desk")
+    yield page
+    context.close()
+    assert not script_errors, script_errors
+
+
+def expect(locator: Any) -> Any:
+    return _playwright().expect(locator)
+
+
+def sign_in(page: Any, username: str = "enrolment_officer") -> None:
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("role-inmate")).to_be_visible()
+
+
+def capture_until_ready(page: Any) -> None:
+    """Automatic mode: frames every ~700 ms until the counter says enough good photos."""
+    page.get_by_test_id("auto-button").click()
+    expect(page.get_by_test_id("capture-counter")).to_have_text(
+        re.compile(r"^3 / 3 "), timeout=CAPTURE_TIMEOUT_MS
+    )
+    expect(page.get_by_test_id("capture-feedback")).to_contain_text("Foto diterima")
+
+
+def saved_identity_id(page: Any) -> str:
+    expect(page.get_by_test_id("success")).to_be_visible(timeout=CAPTURE_TIMEOUT_MS)
+    identity_id = page.get_by_test_id("success-identity-id").inner_text().strip()
+    assert UUID.match(identity_id), identity_id
+    return identity_id
+
+
+def test_language_switch_and_identity_number_hints_as_the_officer_types(page: Any) -> None:
+    submit = page.get_by_test_id("login-submit")
+    expect(submit).to_have_text("Masuk")
+    page.get_by_test_id("lang-toggle").click()
+    expect(submit).to_have_text("Sign in")
+    page.get_by_test_id("lang-toggle").click()
+    expect(submit).to_have_text("Masuk")
+
+    page.get_by_test_id("login-username").fill("enrolment_officer")
+    page.get_by_test_id("login-password").fill("not the password")
+    submit.click()
+    expect(page.get_by_test_id("error-message")).to_have_text(
+        "Nama pengguna atau kata sandi salah."
+    )
+    sign_in(page)
+    expect(page.get_by_test_id("error-message")).to_be_hidden()
+    page.get_by_test_id("role-visitor").click()
+    expect(page.get_by_test_id("field-registration_number")).to_be_hidden()
+    page.get_by_test_id("field-birth_date").fill("1990-05-17")
+    page.get_by_test_id("field-sex-F").check()
+    hint = page.get_by_test_id("hint-nik")
+    page.get_by_test_id("field-nik").fill("3201 0157")
+    expect(hint).to_have_text("NIK harus 16 angka (sekarang 8).")
+    page.get_by_test_id("field-nik").fill("3201011705900001")  # a man's NIK, born 17-05-90
+    expect(hint).to_contain_text("tidak cocok dengan jenis kelamin")
+    page.get_by_test_id("lang-toggle").click()
+    expect(hint).to_contain_text("does not match the sex chosen")
+    page.get_by_test_id("field-nik").fill("3201015705910001")  # a woman, born 17-05-91
+    expect(hint).to_contain_text("does not match the date of birth")
+    page.get_by_test_id("field-nik").fill("3201015705900001")
+    expect(hint).to_have_text("✓ NIK matches: born 17-05-1990, woman.")
+
+    page.get_by_test_id("role-staff").click()  # the birth date and sex stay; the NIP is checked
+    page.get_by_test_id("field-nip").fill("19900517201501200")
+    expect(page.get_by_test_id("hint-nip")).to_have_text("The NIP must be 18 digits (now 17).")
+    page.get_by_test_id("field-nip").fill("199005172015012001")
+    expect(page.get_by_test_id("hint-nip")).to_have_text("✓ NIP matches: born 17-05-1990, woman.")
+    page.get_by_test_id("role-inmate").click()
+    page.get_by_test_id("field-registration_number").fill("B.I-77/24")
+    expect(page.get_by_test_id("hint-registration_number")).to_contain_text("e.g. B.I-123/2024")
+
+
+def test_officer_enrols_an_inmate_then_decides_the_same_face_is_a_different_visitor(
+    page: Any, desk: DeskServer, tmp_path: Path
+) -> None:
+    sign_in(page)
+    page.get_by_test_id("role-inmate").click()
+    page.get_by_test_id("field-full_name").fill("Budi Santoso")
+    page.get_by_test_id("field-birth_date").fill("1985-03-12")
+    page.get_by_test_id("field-sex-M").check()
+    page.get_by_test_id("field-registration_number").fill("B.I-77/2024")
+    expect(page.get_by_test_id("hint-registration_number")).to_have_text("✓")
+    capture_until_ready(page)
+    page.get_by_test_id("check-duplicates").click()
+    expect(page.get_by_test_id("notice")).to_have_text(
+        "Tidak ada orang terdaftar yang mirip. Silakan simpan."
+    )
+    page.get_by_test_id("commit-button").click()
+    inmate_id = saved_identity_id(page)
+
+    # The same face again, now claiming to be a visitor.
+    page.get_by_test_id("new-enrolment").click()
+    page.get_by_test_id("role-visitor").click()
+    page.get_by_test_id("field-full_name").fill("Siti Aminah")
+    page.get_by_test_id("field-birth_date").fill("1990-05-17")
+    page.get_by_test_id("field-sex-F").check()
+    page.get_by_test_id("field-nik").fill("3201015705900001")
+    page.get_by_test_id("field-consent").check()
+    capture_until_ready(page)
+    page.get_by_test_id("commit-button").click()  # refused with 409 until the officer decides
+
+    panel = page.get_by_test_id("duplicate-panel")
+    expect(panel).to_be_visible()
+    candidate = panel.get_by_test_id("candidate")
+    expect(candidate).to_have_count(1)
+    expect(candidate.get_by_test_id("candidate-id")).to_have_text(inmate_id)
+    expect(candidate.get_by_test_id("candidate-name")).to_have_text("Budi Santoso")
+    expect(candidate.get_by_test_id("candidate-role")).to_have_text("Narapidana / Tahanan")
+    expect(candidate.get_by_test_id("candidate-status")).to_have_text("Aktif")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=candidate-photo]').naturalWidth > 0"
+        " && document.querySelector('[data-testid=candidate-current]').naturalWidth > 0"
+    )
+    candidate.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "duplicate-step.png"), full_page=True)
+
+    candidate.get_by_test_id("decision-different").click()
+    page.get_by_test_id("commit-button").click()  # no reason yet: the page asks for one
+    expect(candidate.get_by_text("Tulis alasannya.")).to_be_visible()
+    candidate.get_by_test_id("decision-reason").fill("Wajah mirip, tetapi NIK dan KTP asli.")
+    page.get_by_test_id("commit-button").click()
+    visitor_id = saved_identity_id(page)
+
+    assert visitor_id != inmate_id
+    with desk.site.db.reading() as tx:
+        decisions = tx.execute(
+            "SELECT candidate_identity_id, decision, reason FROM duplicate_decisions"
+        ).fetchall()
+    assert [tuple(d) for d in decisions] == [
+        (inmate_id, "different_person", "Wajah mirip, tetapi NIK dan KTP asli.")
+    ]
