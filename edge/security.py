@@ -24,6 +24,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "identity.status": frozenset({"supervisor", "site_admin"}),
     "identity.erase": frozenset({"site_admin"}),
     "gallery.admin": frozenset({"site_admin"}),
+    "gate.pass": frozenset({"gate_officer", "supervisor", "site_admin", "device"}),
+    "gate.read": OPERATORS | {"device"},
+    "gate.override": frozenset({"supervisor", "site_admin"}),
+    "gate.admin": frozenset({"site_admin"}),
     "accounts.admin": frozenset({"site_admin"}),
 }
 

@@ -11,6 +11,7 @@ import threading
 
 from edge import wiring
 from edge.errors import EdgeError, ModelNotReady
+from edge.gate.service import GatePolicy, GateService
 from edge.metrics import Metrics
 from edge.settings import Settings
 from enrollment.captures import CapturePolicy
@@ -58,6 +59,10 @@ class Site:
             policy,
         )
         self.matcher = Matcher(self.db, self.vault, self.engine, self.gallery, self.thresholds)
+        gate_policy = GatePolicy(policy.liveness_threshold, settings.liveness)
+        self.gate = GateService(
+            self.db, self.vault, self.engine, self.matcher, self.thresholds, gate_policy
+        )
 
     def start(self) -> None:
         """Load the models and calibration, then rebuild the gallery from the database."""

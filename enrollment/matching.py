@@ -16,6 +16,7 @@ from enrollment.service import MatchThresholds
 from enrollment.vault import Vault
 from gallery_sync.gallery import Candidate, GalleryIndex
 from models.engine import FaceAnalysis
+from models.faces import FloatArray
 
 
 class NoTemplates(Unavailable):
@@ -80,10 +81,9 @@ class Matcher:
             identity = IdentityRepository(tx, self.vault).get(identity_id)
         engine, thresholds = self._engine(), self._thresholds()
         probe = engine.analyse_bytes(image)
-        found = self._gallery().search(probe.template, k=1, only_identities={identity_id})[0]
-        if not found:
+        score = self.best_score(probe.template, identity_id)
+        if score is None:
             raise NoTemplates.for_identity(identity_id, engine.pack_id)
-        score = found[0].score
         return VerifyDecision(
             identity,
             score >= thresholds.verify,
@@ -93,6 +93,15 @@ class Matcher:
             engine.pack_id,
             probe,
         )
+
+    def gallery_of(self) -> GalleryIndex:
+        """The gallery searched (for callers that must keep it in step with a change)."""
+        return self._gallery()
+
+    def best_score(self, template: FloatArray, identity_id: str) -> float | None:
+        """The best score of a template against one identity's templates; None if they have none."""
+        found = self._gallery().search(template, k=1, only_identities={identity_id})[0]
+        return found[0].score if found else None
 
     def identify(
         self,

@@ -1,0 +1,167 @@
+"""Gate passages, officer overrides and alarms, visitors inside now, and gate configuration."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from edge.gate.records import Gate, GateStore
+from edge.gate.service import GateDecision
+from edge.routes.uploads import read_upload
+from edge.security import allow, site_of
+from edge.site import Site
+from enrollment.accounts import Principal
+from enrollment.audit import append_event
+
+router = APIRouter(prefix="/v1")
+
+
+class GateBody(BaseModel):
+    id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")
+    name: str = Field(min_length=1, max_length=100)
+    directions: list[Literal["in", "out"]] = Field(min_length=1)
+    roles: list[Literal["inmate", "staff", "visitor"]] = Field(min_length=1)
+
+
+class ReasonBody(BaseModel):
+    reason: str = Field(min_length=3, max_length=500)
+
+
+def decision_body(decision: GateDecision) -> dict[str, Any]:
+    """What the kiosk needs to show a result nobody can misread."""
+    event, who = decision.event, decision.identity
+    return {
+        "event_id": event.id,
+        "result": event.result,
+        "reason": event.reason,
+        "message": decision.message.as_dict(),
+        "passage": event.passage,
+        "gate_id": event.gate_id,
+        "at": event.at,
+        "visit_id": decision.visit_id,
+        "person": None if who is None else {
+            "identity_id": who.id, "full_name": who.full_name, "role": who.role, "status": who.status,
+            "photo_url": f"/v1/identities/{who.id}/photo" if who.photo_image_id else None,
+        },
+        "evidence": event.evidence,
+    }  # fmt: skip
+
+
+@router.post("/gates", status_code=201)
+def add_gate(
+    body: GateBody,
+    site: Annotated[Site, Depends(site_of)],
+    principal: Annotated[Principal, Depends(allow("gate.admin"))],
+) -> dict[str, Any]:
+    """Configure a gate: its directions and the roles that may pass."""
+    gate = Gate(body.id, body.name, tuple(body.directions), tuple(body.roles))
+    with site.db.transaction() as tx:
+        GateStore(tx).add_gate(gate)
+        append_event(tx, principal.name, "gate.configured", gate.id, asdict(gate))
+    return asdict(gate)
+
+
+@router.post("/gates/{gate_id}/visitor-entry")
+async def visitor_entry(
+    gate_id: str, image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
+    principal: Annotated[Principal, Depends(allow("gate.pass"))],
+    nik: Annotated[str | None, Form(max_length=30)] = None,
+    visitor_id: Annotated[str | None, Form(max_length=36)] = None,
+    inmate_id: Annotated[str | None, Form(max_length=36)] = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A visitor claims who they are (NIK or id); the face must match them and nobody forbidden."""
+    data = await read_upload(image, site.settings)
+    decision = await run_in_threadpool(
+        site.gate.visitor_entry, gate_id, data, principal.name, nik, visitor_id, inmate_id
+    )
+    return decision_body(decision)
+
+
+@router.post("/gates/{gate_id}/visitor-exit")
+async def visitor_exit(
+    gate_id: str, image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
+    principal: Annotated[Principal, Depends(allow("gate.pass"))],
+) -> dict[str, Any]:  # fmt: skip
+    """The face leaving must be a visitor inside now and no inmate (an inmate match is an ALARM)."""
+    data = await read_upload(image, site.settings)
+    return decision_body(
+        await run_in_threadpool(site.gate.visitor_exit, gate_id, data, principal.name)
+    )
+
+
+@router.post("/gates/{gate_id}/staff")
+async def staff_passage(
+    gate_id: str, image: Annotated[UploadFile, File()], direction: Annotated[Literal["in", "out"], Form()],
+    site: Annotated[Site, Depends(site_of)], principal: Annotated[Principal, Depends(allow("gate.pass"))],
+) -> dict[str, Any]:  # fmt: skip
+    """Staff in or out."""
+    data = await read_upload(image, site.settings)
+    return decision_body(
+        await run_in_threadpool(site.gate.staff_passage, gate_id, data, principal.name, direction)
+    )
+
+
+@router.post("/gates/{gate_id}/inmate-movement")
+async def inmate_movement(
+    gate_id: str, image: Annotated[UploadFile, File()], inmate_id: Annotated[str, Form(min_length=36, max_length=36)],
+    passage: Annotated[Literal["release", "transfer_out", "court_out", "court_in"], Form()],
+    order_reference: Annotated[str, Form(min_length=1, max_length=80)],
+    site: Annotated[Site, Depends(site_of)], principal: Annotated[Principal, Depends(allow("gate.pass"))],
+) -> dict[str, Any]:  # fmt: skip
+    """Release, transfer or court movement, verified 1:1 against the inmate with the order reference."""
+    data = await read_upload(image, site.settings)
+    decision = await run_in_threadpool(
+        site.gate.inmate_movement,
+        gate_id,
+        data,
+        principal.name,
+        inmate_id,
+        passage,
+        order_reference,
+    )
+    return decision_body(decision)
+
+
+@router.post("/gate-events/{event_id}/override")
+def override(event_id: int, body: ReasonBody, site: Annotated[Site, Depends(site_of)],
+             principal: Annotated[Principal, Depends(allow("gate.override"))]) -> dict[str, Any]:  # fmt: skip
+    """A supervisor admits someone the gate denied, with a reason (alarms cannot be overridden)."""
+    return decision_body(site.gate.override(event_id, principal.name, body.reason))
+
+
+@router.post("/gate-events/{event_id}/clear-alarm")
+def clear_alarm(event_id: int, body: ReasonBody, site: Annotated[Site, Depends(site_of)],
+                principal: Annotated[Principal, Depends(allow("gate.override"))]) -> dict[str, Any]:  # fmt: skip
+    """A supervisor acknowledges an alarm; it stays in the log with who cleared it and why."""
+    event = site.gate.clear_alarm(event_id, principal.name, body.reason)
+    return {
+        "event_id": event.id,
+        "result": event.result,
+        "alarm_cleared_by": event.alarm_cleared_by,
+    }
+
+
+@router.get("/visits/inside")
+def visitors_inside(
+    site: Annotated[Site, Depends(site_of)], _: Annotated[Principal, Depends(allow("gate.read"))]
+) -> list[dict[str, Any]]:
+    """Visitors inside now (open visits), oldest first: at closing time, these are still inside."""
+    with site.db.reading() as tx:
+        return [dict(row) for row in GateStore(tx).visitors_inside()]
+
+
+@router.get("/gate-events/alarms")
+def open_alarms(
+    site: Annotated[Site, Depends(site_of)], _: Annotated[Principal, Depends(allow("gate.read"))]
+) -> list[dict[str, Any]]:
+    """Alarms not yet cleared by a supervisor."""
+    with site.db.reading() as tx:
+        rows = tx.execute(
+            "SELECT id FROM gate_events WHERE result = 'alarm' AND alarm_cleared_by IS NULL ORDER BY id"
+        ).fetchall()
+        store = GateStore(tx)
+        return [asdict(store.event(r[0])) for r in rows]

@@ -1,0 +1,261 @@
+"""A day at a gate with real photos through the HTTP API: visitors in and out, an inmate leaving
+as a visitor raises the alarm, a banned visitor and a double entry are denied, staff in and out,
+a release verified against the inmate's own record, an override, a cool-down; then the audit
+chain verifies and a tampered event is found."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.cli import main as gerbang
+from enrollment.audit import verify_chain
+from tests.integration.conftest import SiteClient, error_code, make_site_client, photo
+from tests.integration.test_enrolment_api import capture
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+V1_NIK, V2_NIK, V3_NIK = "3201014703850001", "3201010112900002", "3201010112900003"
+
+
+def _enrol(sc: SiteClient, dev: Path, role: str, folder: str, identity: dict[str, Any]) -> str:
+    session = capture(sc, dev, role, [f"{folder}/{n}.jpg" for n in (1, 2, 3)])
+    headers = sc.as_role("enrolment_officer")
+    candidates = sc.client.get(f"/v1/captures/{session}/duplicates", headers=headers).json()[
+        "candidates"
+    ]
+    decisions = [
+        {
+            "candidate_identity_id": c["identity_id"],
+            "decision": "different_person",
+            "reason": "checked",
+        }
+        for c in candidates
+    ]
+    response = sc.client.post(
+        f"/v1/captures/{session}/commit",
+        json={"identity": identity, "decisions": decisions},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["identity_id"])
+
+
+@pytest.fixture(scope="module")
+def gate(
+    model_dir: Path, dev_faces: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[SiteClient, dict[str, str]]]:
+    for sc in make_site_client(model_dir, tmp_path_factory.mktemp("gate-day")):
+        admin = sc.as_role("site_admin")
+        body = {
+            "id": "main",
+            "name": "Pintu utama",
+            "directions": ["in", "out"],
+            "roles": ["visitor", "staff", "inmate"],
+        }
+        assert sc.client.post("/v1/gates", json=body, headers=admin).status_code == 201
+        born = {"birth_date": "1990-12-01", "sex": "M"}
+        people = {
+            "inmate": _enrol(
+                sc,
+                dev_faces,
+                "inmate",
+                "deepface-img26",
+                {"full_name": "Andi", **born, "registration_number": "B.I-1/2024"},
+            ),
+            "leaving": _enrol(
+                sc,
+                dev_faces,
+                "inmate",
+                "facerec-paul_allen",
+                {"full_name": "Rudi", **born, "registration_number": "B.I-2/2024"},
+            ),
+            "visitor": _enrol(
+                sc,
+                dev_faces,
+                "visitor",
+                "deepface-img8",
+                {
+                    "full_name": "Sari",
+                    "birth_date": "1985-03-07",
+                    "sex": "F",
+                    "nik": V1_NIK,
+                    "consent_purpose": "kunjungan",
+                },
+            ),
+            "banned": _enrol(
+                sc,
+                dev_faces,
+                "visitor",
+                "facerec-obama",
+                {"full_name": "Bambang", **born, "nik": V2_NIK, "consent_purpose": "kunjungan"},
+            ),
+            "stranger": _enrol(
+                sc,
+                dev_faces,
+                "visitor",
+                "facerec-guido_van_rossum",
+                {"full_name": "Gito", **born, "nik": V3_NIK, "consent_purpose": "kunjungan"},
+            ),
+            "staff": _enrol(
+                sc,
+                dev_faces,
+                "staff",
+                "facerec-steve_wozniak",
+                {
+                    "full_name": "Pak Wawan",
+                    "birth_date": "1980-05-15",
+                    "sex": "M",
+                    "nip": "198005152005031001",
+                },
+            ),
+        }
+        ban = {"status": "banned", "reason": "smuggling"}
+        assert (
+            sc.client.post(
+                f"/v1/identities/{people['banned']}/status",
+                json=ban,
+                headers=sc.as_role("supervisor"),
+            ).status_code
+            == 200
+        )
+        yield sc, people
+
+
+def _pass(sc: SiteClient, path: str, dev: Path, relative: str, **form: str) -> dict[str, Any]:
+    response = sc.client.post(
+        f"/v1/gates/main/{path}",
+        files={"image": photo(dev, relative)},
+        data=form,
+        headers=sc.as_role("device"),
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["message"]["id"] and body["message"]["en"]
+    return body
+
+
+def test_a_day_at_the_gate(
+    gate: tuple[SiteClient, dict[str, str]],
+    dev_faces: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sc, people = gate
+    entry = _pass(
+        sc,
+        "visitor-entry",
+        dev_faces,
+        "deepface-img8/4.jpg",
+        nik=V1_NIK,
+        inmate_id=people["inmate"],
+    )
+    assert (entry["result"], entry["reason"]) == ("admit", "visitor_verified")
+    assert entry["evidence"]["verify"]["score"] >= entry["evidence"]["verify"]["threshold"]
+    assert entry["evidence"]["pack"] == "open-yunet-dlib" and "live_score" in entry["evidence"]
+    inside = sc.client.get("/v1/visits/inside", headers=sc.as_role("gate_officer")).json()
+    assert [v["visitor_name"] for v in inside] == ["Sari"] and inside[0]["inmate_name"] == "Andi"
+
+    again = _pass(sc, "visitor-entry", dev_faces, "deepface-img8/6.jpg", nik=V1_NIK)
+    assert (again["result"], again["reason"]) == ("deny", "already_inside")
+
+    escape = _pass(sc, "visitor-exit", dev_faces, "deepface-img26/5.jpg")
+    assert (escape["result"], escape["reason"]) == ("alarm", "inmate_leaving")
+    assert (
+        escape["person"]["identity_id"] == people["inmate"] and escape["person"]["role"] == "inmate"
+    )
+    with_card = _pass(sc, "visitor-entry", dev_faces, "deepface-img26/6.jpg", nik=V1_NIK)
+    assert (with_card["result"], with_card["reason"]) == ("alarm", "inmate_match_at_entry")
+
+    banned = _pass(sc, "visitor-entry", dev_faces, "facerec-obama/4.jpg", nik=V2_NIK)
+    assert (banned["result"], banned["reason"]) == ("deny", "visitor_banned")
+
+    leaving = _pass(sc, "visitor-exit", dev_faces, "deepface-img8/5.jpg")
+    assert (leaving["result"], leaving["reason"]) == ("admit", "visitor_exit_matched")
+    assert sc.client.get("/v1/visits/inside", headers=sc.as_role("gate_officer")).json() == []
+    never_entered = _pass(sc, "visitor-exit", dev_faces, "facerec-guido_van_rossum/4.jpg")
+    assert (never_entered["result"], never_entered["reason"]) == ("deny", "no_open_visit")
+
+    staff_in = _pass(sc, "staff", dev_faces, "facerec-steve_wozniak/4.jpg", direction="in")
+    twice = _pass(sc, "staff", dev_faces, "facerec-steve_wozniak/5.jpg", direction="in")
+    staff_out = _pass(sc, "staff", dev_faces, "facerec-steve_wozniak/5.jpg", direction="out")
+    assert [staff_in["result"], twice["reason"], staff_out["result"]] == [
+        "admit",
+        "already_inside",
+        "admit",
+    ]
+
+    order = {"inmate_id": people["leaving"], "passage": "release", "order_reference": "PB-17/2026"}
+    wrong = _pass(sc, "inmate-movement", dev_faces, "deepface-img13/1.jpg", **order)
+    assert (wrong["result"], wrong["reason"]) == ("deny", "face_mismatch")
+    right = _pass(sc, "inmate-movement", dev_faces, "facerec-paul_allen/5.jpg", **order)
+    assert right["result"] == "admit", right
+    record = sc.client.get(
+        f"/v1/identities/{people['leaving']}", headers=sc.as_role("gate_officer")
+    ).json()
+    assert record["status"] == "released"
+
+    refused = sc.client.post(
+        f"/v1/gate-events/{wrong['event_id']}/override",
+        json={"reason": "known"},
+        headers=sc.as_role("gate_officer"),
+    )
+    assert (refused.status_code, error_code(refused)) == (403, "forbidden")
+    no_admit_alarm = sc.client.post(
+        f"/v1/gate-events/{escape['event_id']}/override",
+        json={"reason": "let go"},
+        headers=sc.as_role("supervisor"),
+    )
+    assert (no_admit_alarm.status_code, error_code(no_admit_alarm)) == (409, "override_refused")
+    cleared = sc.client.post(
+        f"/v1/gate-events/{escape['event_id']}/clear-alarm",
+        json={"reason": "inmate returned to block"},
+        headers=sc.as_role("supervisor"),
+    )
+    assert cleared.json()["alarm_cleared_by"] == "supervisor"
+    alarms = sc.client.get("/v1/gate-events/alarms", headers=sc.as_role("gate_officer")).json()
+    assert [a["id"] for a in alarms] == [with_card["event_id"]]
+
+    for attempt in range(5):
+        failed = _pass(
+            sc, "visitor-entry", dev_faces, f"deepface-img13/{attempt % 5 + 1}.jpg", nik=V3_NIK
+        )
+        assert failed["reason"] in ("face_mismatch", "not_live", "face_unusable")
+    cooled = _pass(sc, "visitor-entry", dev_faces, "facerec-guido_van_rossum/4.jpg", nik=V3_NIK)
+    assert (cooled["result"], cooled["reason"]) == ("deny", "cooldown")
+    override = sc.client.post(
+        f"/v1/gate-events/{cooled['event_id']}/override",
+        json={"reason": "ID card checked by hand"},
+        headers=sc.as_role("supervisor"),
+    )
+    assert override.status_code == 200 and override.json()["result"] == "admit"
+    assert [
+        v["visitor_name"]
+        for v in sc.client.get("/v1/visits/inside", headers=sc.as_role("gate_officer")).json()
+    ] == ["Gito"]
+
+    site = sc.site
+    with site.db.reading() as tx:
+        assert verify_chain(tx) is None
+        decisions = tx.execute("SELECT COUNT(*) FROM gate_events").fetchone()[0]
+        logged = tx.execute(
+            "SELECT COUNT(*) FROM audit_events WHERE action LIKE 'gate.%'"
+        ).fetchone()[0]
+    assert logged >= decisions
+    monkeypatch.setenv("EDGE_DATA_DIR", str(site.settings.data_dir))
+    assert gerbang(["audit", "verify"]) == 0
+    with site.db.transaction() as tx:
+        target = tx.execute(
+            "SELECT seq FROM audit_events WHERE action = 'gate.alarm' ORDER BY seq LIMIT 1"
+        ).fetchone()[0]
+        tx.execute(
+            "UPDATE audit_events SET details = replace(details, 'inmate_leaving', 'visitor_exit_matched') WHERE seq = ?",
+            (target,),
+        )
+    with site.db.reading() as tx:
+        problem = verify_chain(tx)
+    assert problem is not None and problem.seq == target
+    assert gerbang(["audit", "verify"]) == 1
