@@ -71,7 +71,8 @@ class LoginRequest(BaseModel):
 class LoginResponse(BaseModel):
     token: str
     role: str
-    name: str
+    name: str = Field(description="The username, as recorded in the audit log")
+    full_name: str
 
 
 class VisitLinkBody(BaseModel):

@@ -42,6 +42,13 @@ class Unauthenticated(EdgeError):
             Message("Silakan masuk terlebih dahulu.", "Please sign in first."), {"reason": reason}
         )
 
+    @classmethod
+    def wrong_credentials(cls) -> Unauthenticated:
+        return cls(
+            Message("Nama pengguna atau kata sandi salah.", "Wrong username or password."),
+            {"reason": "wrong username or password"},
+        )
+
 
 class Forbidden(EdgeError):
     code = "forbidden"
@@ -129,7 +136,7 @@ class AccountStore:
             (username,),
         ).fetchone()
         if row is None or not row["active"] or not check_password(password, row["password_hash"]):
-            raise Unauthenticated.because("wrong username or password")
+            raise Unauthenticated.wrong_credentials()
         token = secrets.token_urlsafe(32)
         expires = (datetime.now(UTC) + TOKEN_LIFETIME).isoformat()
         self.db.execute(

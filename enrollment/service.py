@@ -234,7 +234,14 @@ class EnrolmentService:
         by_candidate = {d.candidate_identity_id: d for d in decisions}
         missing = [c for c in candidates if c.identity_id not in by_candidate]
         if missing:
-            raise PossibleDuplicate.found([_candidate_body(c) for c in missing])
+            raise PossibleDuplicate.found([self._candidate_body(c) for c in missing])
+        unknown = set(by_candidate) - {c.identity_id for c in candidates}
+        if unknown:
+            # A 'same person' about someone who is not a candidate would add these captures to a
+            # stranger's record; a decision must answer a candidate the search actually found.
+            raise InvalidDecision.because(
+                "a decision names someone who is not a candidate", sorted(unknown)[0]
+            )
         for decision in decisions:
             if decision.decision == "different_person" and not decision.reason.strip():
                 raise InvalidDecision.because(
@@ -315,6 +322,19 @@ class EnrolmentService:
             repo.update_fields(identity_id, {"photo_image_id": first_image})
         return ids
 
+    def _candidate_body(self, candidate: Candidate) -> dict[str, Any]:
+        """What the officer needs to judge a candidate: who, how alike, and their photo."""
+        with self.db.reading() as tx:
+            identity = IdentityRepository(tx, self.vault).get(candidate.identity_id)
+        return {
+            "identity_id": candidate.identity_id,
+            "score": round(candidate.score, 4),
+            "role": candidate.role,
+            "status": candidate.status,
+            "full_name": identity.full_name,
+            "photo_url": f"/v1/identities/{identity.id}/photo" if identity.photo_image_id else None,
+        }
+
     def _record_decisions(
         self,
         tx: sqlite3.Connection,
@@ -392,15 +412,6 @@ class EnrolmentService:
             identity = repo.get(identity_id)
         self._gallery().remove_identity(identity_id)
         return identity
-
-
-def _candidate_body(candidate: Candidate) -> dict[str, Any]:
-    return {
-        "identity_id": candidate.identity_id,
-        "score": round(candidate.score, 4),
-        "role": candidate.role,
-        "status": candidate.status,
-    }
 
 
 def _change_payload(identity: Identity, template_ids: list[int], pack_id: str) -> dict[str, Any]:

@@ -98,6 +98,10 @@ class GateService:
             return self._decide(ctx, "alarm", "inmate_match_at_entry", matched=inmate.identity_id)
         if refusal := self._verify_claim(ctx):
             return refusal
+        return self._admit_visitor(ctx, inmate_id)
+
+    def _admit_visitor(self, ctx: _Context, inmate_id: str | None) -> GateDecision:
+        """After the face checks: the watchlist, anti-passback and the inmate visited."""
         assert ctx.claimed is not None
         banned = self._best(ctx, roles=("visitor",), statuses=("banned",))
         if banned and banned.identity_id != ctx.claimed.id:

@@ -9,16 +9,31 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from edge.errors import Message, NotFound
 from edge.schemas import ErasureRequest, StatusRequest
 from edge.security import allow, site_of
 from edge.site import Site
 from enrollment.accounts import Principal
 from enrollment.audit import append_event
 from enrollment.records import Identity
-from enrollment.repository import IdentityNotFound, IdentityRepository
+from enrollment.repository import IdentityRepository
 from gallery_sync.outbox import append_change
 
 router = APIRouter(prefix="/v1/identities")
+
+
+class PhotoNotFound(NotFound):
+    code = "photo_not_found"
+
+    @classmethod
+    def for_identity(cls, identity_id: str) -> PhotoNotFound:
+        return cls(
+            Message(
+                "Identitas ini tidak punya foto (belum ada atau sudah dihapus).",
+                "This identity has no photo (none yet, or erased).",
+            ),
+            {"identity_id": identity_id},
+        )
 
 
 def identity_body(identity: Identity) -> dict[str, Any]:
@@ -79,7 +94,7 @@ def read_photo(
             "SELECT media_type FROM images WHERE id = ?", (identity.photo_image_id,)
         ).fetchone()
     if data is None:
-        raise IdentityNotFound.with_id(identity_id)
+        raise PhotoNotFound.for_identity(identity_id)
     return Response(
         data, media_type=row[0] if row else "image/jpeg", headers={"Cache-Control": "no-store"}
     )

@@ -55,7 +55,10 @@ def login(body: LoginRequest, site: Annotated[Site, Depends(site_of)]) -> LoginR
     """A bearer token for an operator's shift."""
     with site.db.transaction() as tx:
         token, principal = AccountStore(tx).login(body.username, body.password)
-    return LoginResponse(token=token, role=principal.role, name=principal.name)
+        full_name = tx.execute(
+            "SELECT full_name FROM operators WHERE id = ?", (principal.id,)
+        ).fetchone()[0]
+    return LoginResponse(token=token, role=principal.role, name=principal.name, full_name=full_name)
 
 
 @router.post("/v1/auth/logout", status_code=204)

@@ -113,6 +113,13 @@ def test_the_same_face_under_a_new_name_is_never_saved_silently(
     assert (refused.status_code, error_code(refused)) == (409, "possible_duplicate")
     candidate = refused.json()["error"]["details"]["candidates"][0]
     assert candidate["identity_id"] == inmate_id and candidate["role"] == "inmate"
+    assert candidate["full_name"] == "Budi Santoso" and candidate["photo_url"].endswith("/photo")
+    stranger = "00000000-0000-0000-0000-000000000000"
+    sneaky = commit(site_client, session, None, [
+        {"candidate_identity_id": inmate_id, "decision": "different_person", "reason": "other"},
+        {"candidate_identity_id": stranger, "decision": "same_person", "reason": "add to this record"},
+    ])  # fmt: skip
+    assert (sneaky.status_code, error_code(sneaky)) == (422, "decision_invalid")
     shown = site_client.client.get(
         f"/v1/captures/{session}/duplicates", headers=site_client.as_role("enrolment_officer")
     ).json()
@@ -266,6 +273,7 @@ def test_a_wrong_password_gets_no_token(site_client: SiteClient) -> None:
         "/v1/auth/login", json={"username": "site_admin", "password": "wrong password"}
     )
     assert (response.status_code, error_code(response)) == (401, "unauthenticated")
+    assert response.json()["error"]["message"]["en"] == "Wrong username or password."
 
 
 def test_banning_moves_the_person_out_of_active_searches(
