@@ -165,3 +165,22 @@ def open_alarms(
         ).fetchall()
         store = GateStore(tx)
         return [asdict(store.event(r[0])) for r in rows]
+
+
+@router.get("/gates/{gate_id}/events")
+def gate_events(
+    gate_id: str,
+    site: Annotated[Site, Depends(site_of)],
+    _: Annotated[Principal, Depends(allow("gate.read"))],
+    after: int = 0,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Decisions at a gate after an event id, oldest first: how a kiosk follows a camera loop."""
+    with site.db.reading() as tx:
+        store = GateStore(tx)
+        GateStore(tx).gate(gate_id)
+        rows = tx.execute(
+            "SELECT id FROM gate_events WHERE gate_id = ? AND id > ? ORDER BY id LIMIT ?",
+            (gate_id, after, min(max(limit, 1), 200)),
+        ).fetchall()
+        return [asdict(store.event(r[0])) for r in rows]
