@@ -109,6 +109,9 @@ class DecisionBody(BaseModel):
 class CommitRequest(BaseModel):
     identity: IdentityBody | None = None
     decisions: list[DecisionBody] = Field(default_factory=list, max_length=20)
+    replace_templates: bool = Field(
+        False, description="Re-enrolment only: the new captures replace the identity's templates"
+    )
 
 
 class StartSessionRequest(BaseModel):

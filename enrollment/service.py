@@ -207,6 +207,7 @@ class EnrolmentService:
         draft: IdentityDraft | None,
         decisions: list[OfficerDecision],
         officer: str,
+        replace_templates: bool = False,
     ) -> CommitResult:
         """Save the session as a new identity, or into an existing one the officer said it is."""
         with self.db.reading() as tx:
@@ -221,8 +222,12 @@ class EnrolmentService:
                 raise InvalidDecision.because("a new identity needs its registration data")
             check_required(draft)
             draft = validate_draft(draft)
+        if replace_templates and target is None:
+            raise InvalidDecision.because(
+                "only a re-enrolment of a known identity can replace its templates"
+            )
         result = self._write_commit(
-            session_id, draft, target, captures, candidates, decisions, officer
+            session_id, draft, target, captures, candidates, decisions, officer, replace_templates
         )
         self._project(result.identity_id)
         return result
@@ -263,6 +268,7 @@ class EnrolmentService:
         candidates: list[Candidate],
         decisions: list[OfficerDecision],
         officer: str,
+        replace_templates: bool = False,
     ) -> CommitResult:
         pack_id = self._engine().pack_id
         scores = {c.identity_id: c.score for c in candidates}
@@ -272,6 +278,10 @@ class EnrolmentService:
                 store.session(session_id)  # still open: a double commit fails here, not after
                 repo = IdentityRepository(tx, self.vault)
                 identity_id = target or repo.insert(draft, self.site_id)  # type: ignore[arg-type]
+                replaced = repo.template_ids(identity_id, pack_id) if replace_templates else []
+                repo.delete_templates(
+                    replaced
+                )  # old captures' images stay: a model upgrade may want them
                 template_ids = self._store_captures(repo, identity_id, captures, pack_id)
                 self._record_decisions(tx, session_id, decisions, scores, officer)
                 store.close(session_id, "committed")
@@ -284,7 +294,7 @@ class EnrolmentService:
                 )
                 append_event(tx, officer, "identity.enrolled", identity_id, {
                     "session_id": session_id, "created": target is None, "role": identity.role,
-                    "templates": template_ids, "pack_id": pack_id, "decisions": [asdict(d) for d in decisions],
+                    "templates": template_ids, "replaced_templates": replaced, "pack_id": pack_id, "decisions": [asdict(d) for d in decisions],
                     "candidate_scores": scores, "threshold": self._thresholds().identify,
                 })  # fmt: skip
         except sqlite3.IntegrityError as exc:

@@ -104,7 +104,7 @@ async def commit(
         OfficerDecision(d.candidate_identity_id, d.decision, d.reason) for d in body.decisions
     ]
     result = await run_in_threadpool(
-        site.enrolment.commit, session_id, draft, decisions, principal.name
+        site.enrolment.commit, session_id, draft, decisions, principal.name, body.replace_templates
     )
     return {
         "identity_id": result.identity_id,

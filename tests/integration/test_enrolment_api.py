@@ -366,3 +366,45 @@ def test_database_gallery_and_audit_chain_agree_after_all_of_it(site_client: Sit
     assert ready["ready"] is True and ready["gallery"] > 0
     metrics = site_client.client.get("/metrics").text
     assert "gerbang_gallery_templates" in metrics and "gerbang_requests_total" in metrics
+
+
+def test_re_enrolment_can_replace_the_templates(
+    site_client: SiteClient, dev_faces: Path, inmate_id: str
+) -> None:
+    session = capture(
+        site_client,
+        dev_faces,
+        "inmate",
+        ["deepface-img26/7.jpg", "deepface-img26/8.jpg"],
+        target=inmate_id,
+    )
+    headers = site_client.as_role("enrolment_officer")
+    others = site_client.client.get(f"/v1/captures/{session}/duplicates", headers=headers).json()[
+        "candidates"
+    ]
+    decisions = [
+        {
+            "candidate_identity_id": c["identity_id"],
+            "decision": "different_person",
+            "reason": "twin",
+        }
+        for c in others
+    ]
+    response = site_client.client.post(
+        f"/v1/captures/{session}/commit",
+        json={"replace_templates": True, "decisions": decisions},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["identity_id"] == inmate_id and body["created"] is False
+    site = site_client.site
+    with site.db.reading() as tx:
+        kept = [
+            r[0]
+            for r in tx.execute(
+                "SELECT id FROM templates WHERE identity_id = ? ORDER BY id", (inmate_id,)
+            )
+        ]
+    assert kept == body["template_ids"]
+    assert check_gallery(site.db, site.vault, site.gallery(), site.engine().pack_id).ok
