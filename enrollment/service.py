@@ -8,6 +8,7 @@ start, so a crash between the two can never leave the gallery ahead of the truth
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -29,7 +30,7 @@ from enrollment.captures import (
 )
 from enrollment.db import Database
 from enrollment.records import Identity, IdentityDraft, check_required, validate_draft
-from enrollment.repository import IdentityRepository
+from enrollment.repository import IdentityRepository, vector_to_blob
 from enrollment.vault import Vault
 from gallery_sync.gallery import Candidate, GalleryEntry, GalleryIndex
 from gallery_sync.outbox import append_change
@@ -290,7 +291,7 @@ class EnrolmentService:
                     tx,
                     "identity.enrolled",
                     identity_id,
-                    _change_payload(identity, template_ids, pack_id),
+                    _change_payload(identity, captures, template_ids, pack_id),
                 )
                 append_event(tx, officer, "identity.enrolled", identity_id, {
                     "session_id": session_id, "created": target is None, "role": identity.role,
@@ -424,8 +425,19 @@ class EnrolmentService:
         return identity
 
 
-def _change_payload(identity: Identity, template_ids: list[int], pack_id: str) -> dict[str, Any]:
-    """What the registry needs: the record and template ids (templates travel, photos do not)."""
+def _change_payload(
+    identity: Identity, captures: list[StoredCapture], template_ids: list[int], pack_id: str
+) -> dict[str, Any]:
+    """What the registry needs: the record and its new templates (templates travel, photos do not).
+
+    The vectors go into the outbox row itself, so the row is an immutable fact of what was
+    enrolled even if the templates are later replaced or erased at the site.
+    """
     body = asdict(identity)
     body.pop("photo_image_id", None)
-    return {"identity": body, "template_ids": template_ids, "pack_id": pack_id}
+    templates = [
+        {"template_id": tid, "quality": round(c.quality, 4), "image_sha256": c.sha256,
+         "vector_f32le_b64": base64.b64encode(vector_to_blob(c.vector)).decode()}
+        for tid, c in zip(template_ids, captures, strict=True)
+    ]  # fmt: skip
+    return {"identity": body, "pack_id": pack_id, "templates": templates}

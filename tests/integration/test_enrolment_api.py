@@ -408,3 +408,28 @@ def test_re_enrolment_can_replace_the_templates(
         ]
     assert kept == body["template_ids"]
     assert check_gallery(site.db, site.vault, site.gallery(), site.engine().pack_id).ok
+
+
+def test_the_outbox_row_carries_the_templates_but_no_photo(
+    site_client: SiteClient, inmate_id: str
+) -> None:
+    import base64
+    import json
+
+    import numpy as np
+
+    with site_client.site.db.reading() as tx:
+        row = tx.execute(
+            "SELECT payload FROM outbox WHERE entity_id = ? AND kind = 'identity.enrolled' ORDER BY seq LIMIT 1",
+            (inmate_id,),
+        ).fetchone()
+    payload = json.loads(row[0])
+    assert (
+        payload["identity"]["full_name"] == "Budi Santoso"
+        and "photo" not in json.dumps(payload).lower()
+    )
+    vectors = [
+        np.frombuffer(base64.b64decode(t["vector_f32le_b64"]), dtype="<f4")
+        for t in payload["templates"]
+    ]
+    assert vectors and all(v.shape == (128,) and abs(np.linalg.norm(v) - 1) < 1e-4 for v in vectors)
