@@ -100,8 +100,7 @@ class Matcher:
 
     def best_score(self, template: FloatArray, identity_id: str) -> float | None:
         """The best score of a template against one identity's templates; None if they have none."""
-        found = self._gallery().search(template, k=1, only_identities={identity_id})[0]
-        return found[0].score if found else None
+        return self._gallery().best_score_for(template, identity_id)
 
     def identify(
         self,

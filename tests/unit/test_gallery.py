@@ -460,3 +460,18 @@ def test_searches_run_safely_while_another_thread_adds():
     assert not errors
     assert len(gallery) == len(initial) + len(later)
     assert gallery.compare_with(database_rows(initial + later)).ok
+
+
+def test_best_score_for_one_identity_equals_brute_force() -> None:
+    rng = np.random.default_rng(7)
+    gallery = GalleryIndex(16)
+    vectors = rng.normal(size=(9, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    owners = ["a", "a", "a", "b", "b", "c", "c", "c", "c"]
+    gallery.add([GalleryEntry(i + 1, owners[i], "visitor", "active", vectors[i]) for i in range(9)])
+    query = vectors[4] + 0.1 * vectors[0]
+    query /= np.linalg.norm(query)
+    for person in "abc":
+        expected = max(float(vectors[i] @ query) for i in range(9) if owners[i] == person)
+        assert gallery.best_score_for(query, person) == pytest.approx(expected, abs=1e-6)
+    assert gallery.best_score_for(query, "nobody") is None
