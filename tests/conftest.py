@@ -33,3 +33,18 @@ def dev_faces() -> Path:
     """The labelled dev photo set: dev/<identity>/<n>.jpg plus labels.csv."""
     default = SHARED / "data" / "faces" / "dev"
     return _require(Path(os.environ.get("GERBANG_DEV_FACES", default)), "dev face photos")
+
+
+@pytest.fixture(scope="session")
+def fingerprints() -> Path:
+    """The FVC2002 B sets: fvc2002-db1_b/ and fvc2002-db3_b/ with FFF_I.tif images."""
+    default = SHARED / "data" / "fingerprints"
+    return _require(Path(os.environ.get("GERBANG_FINGERPRINTS", default)), "fingerprint images")
+
+
+@pytest.fixture(scope="session")
+def nbis_library() -> Path:
+    """The NBIS shared library built by scripts/build_nbis.sh (or GERBANG_NBIS_LIB)."""
+    from models.fingerprint.nbis import library_path
+
+    return _require(library_path(), "NBIS library (run: bash scripts/build_nbis.sh)")
