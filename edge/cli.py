@@ -18,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from edge import admin_commands, commands, import_command
+from edge import admin_commands, commands, finger_commands, import_command
 from edge.errors import EdgeError
 
 
@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     _batch_parsers(sub)
     admin_commands.add_parsers(sub)
     import_command.add_parser(sub)
+    finger_commands.add_parsers(sub)
     return parser
 
 
