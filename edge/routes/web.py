@@ -1,4 +1,5 @@
-"""The enrolment desk page: one HTML file and its script and style, served from the package.
+"""The enrolment desk and gate kiosk pages: HTML files with their script and style, served from
+the package.
 
 Everything the page needs ships in `edge/web/`, so a site without internet serves it whole; the
 Content-Security-Policy keeps the browser from loading anything from elsewhere.
@@ -34,3 +35,9 @@ router.mount("/web", StaticFiles(directory=WEB_DIR), name="web")
 def desk() -> FileResponse:
     """The enrolment desk: sign in, capture with live feedback, check duplicates, save."""
     return FileResponse(WEB_DIR / "desk.html", media_type="text/html", headers=PAGE_HEADERS)
+
+
+@router.get("/gate", include_in_schema=False)
+def gate() -> FileResponse:
+    """The gate kiosk: visitor entry and exit, staff in/out, results nobody can misread."""
+    return FileResponse(WEB_DIR / "gate.html", media_type="text/html", headers=PAGE_HEADERS)

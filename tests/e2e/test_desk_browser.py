@@ -7,124 +7,32 @@ likely duplicate, with the photo of record, and save only after the officer's de
 
 from __future__ import annotations
 
-import importlib
 import re
-import shutil
-import socket
-import sysconfig
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
-import uvicorn
 
-from edge.app import create_app
 from edge.settings import EnrolmentSettings, Settings
 from edge.site import Site
 from enrollment.accounts import AccountStore
-from tests.conftest import _require
+from tests.e2e.conftest import (
+    PASSWORD,
+    _playwright,
+    expect,
+    launch_chromium,
+    write_y4m_clip,
+)
+from tests.e2e.conftest import SiteServer as DeskServer
 
 pytestmark = [pytest.mark.model, pytest.mark.e2e]
 
-PASSWORD = "correct horse battery"
 # Frontal colour photos of one person that the default pack accepts (quality and liveness),
 # each shown for a second: the camera then looks like a person moving a little.
 CLIP_PHOTOS = ("deepface-img26/6.jpg", "deepface-img26/7.jpg", "deepface-img26/5.jpg")
-CLIP_SIZE = (640, 480)
-CLIP_FPS = 10
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-]
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 CAPTURE_TIMEOUT_MS = 30_000
-
-
-def _playwright() -> ModuleType:
-    """playwright.sync_api, or a skip (locally) / failure (CI=true) saying how to get it."""
-    try:
-        return importlib.import_module("playwright.sync_api")
-    except ImportError:
-        where = Path(sysconfig.get_paths()["purelib"], "playwright")
-        _require(where, "the Python package playwright (pip install -e '.[test]')")
-        raise
-
-
-def _chromium() -> Path:
-    """Debian's Chromium (Playwright drives it; `playwright install` is never needed)."""
-    found = shutil.which("chromium")
-    return _require(Path(found or "/usr/bin/chromium"), "Chromium (apt-get install chromium)")
-
-
-def _letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The image scaled to fit size (w, h), centred on black."""
-    width, height = size
-    scale = min(width / image.shape[1], height / image.shape[0])
-    resized = cv2.resize(
-        image,
-        (round(image.shape[1] * scale), round(image.shape[0] * scale)),
-        interpolation=cv2.INTER_AREA,
-    )
-    canvas = np.zeros((height, width, 3), np.uint8)
-    top, left = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
-    canvas[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
-    return canvas
-
-
-def write_y4m_clip(path: Path, photos: list[Path], seconds_each: float = 1.0) -> Path:
-    """A Y4M clip (I420) that shows each photo, letterboxed, for `seconds_each`; Chromium loops it."""
-    width, height = CLIP_SIZE
-    with path.open("wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F{CLIP_FPS}:1 Ip A1:1 C420jpeg\n".encode())
-        for photo in photos:
-            image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
-            assert image is not None, photo
-            planes = cv2.cvtColor(_letterbox(image, CLIP_SIZE), cv2.COLOR_BGR2YUV_I420).tobytes()
-            for _ in range(round(CLIP_FPS * seconds_each)):
-                out.write(b"FRAME\n" + planes)
-    return path
-
-
-class DeskServer:
-    """A site service on a loopback port, run by uvicorn in a background thread."""
-
-    def __init__(self, site: Site, settings: Settings) -> None:
-        self.site = site
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(create_app(settings, site), log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
-
-    def __enter__(self) -> DeskServer:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "service did not start"
-            time.sleep(0.05)
-        assert self.site.ready, self.site.problem
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
 
 
 @pytest.fixture(scope="module")
@@ -148,15 +56,11 @@ def desk(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def browser(dev_faces: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Headless Chromium whose camera plays the clip."""
     sync_api = _playwright()
-    chromium = _chromium()
     clip = write_y4m_clip(
         tmp_path_factory.mktemp("camera") / "face.y4m", [dev_faces / p for p in CLIP_PHOTOS]
     )
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium),
-            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={clip}"],
-        )
+        browser = launch_chromium(playwright, clip)
         yield browser
         browser.close()
 
@@ -175,10 +79,6 @@ def page(browser: Any, desk: DeskServer) -> Iterator[Any]:
     yield page
     context.close()
     assert not script_errors, script_errors
-
-
-def expect(locator: Any) -> Any:
-    return _playwright().expect(locator)
 
 
 def sign_in(page: Any, username: str = "enrolment_officer") -> None:
