@@ -83,6 +83,7 @@ class Principal:
     id: str
     name: str
     role: str
+    gate_id: str | None = None  # a device acts only at the gate it was registered for
 
 
 def hash_password(password: str) -> str:
@@ -168,11 +169,11 @@ class AccountStore:
 
     def device_for_key(self, key: str) -> Principal:
         row = self.db.execute(
-            "SELECT id, name, active FROM devices WHERE key_hash = ?", (_sha256(key),)
+            "SELECT id, name, gate_id, active FROM devices WHERE key_hash = ?", (_sha256(key),)
         ).fetchone()
         if row is None or not row["active"]:
             raise Unauthenticated.because("device key unknown or revoked")
-        return Principal("device", row["id"], row["name"], "device")
+        return Principal("device", row["id"], row["name"], "device", row["gate_id"])
 
     def count_operators(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM operators").fetchone()[0])

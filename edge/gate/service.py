@@ -19,6 +19,7 @@ from edge.gate.records import PASSAGES, GateEvent, GateStore, OverrideRefused
 from enrollment.audit import append_event
 from enrollment.captures import FaceAnalyser
 from enrollment.db import Database
+from enrollment.identifiers import normalise_digits
 from enrollment.matching import Matcher
 from enrollment.records import Identity
 from enrollment.repository import IdentityRepository
@@ -29,6 +30,8 @@ from gallery_sync.outbox import append_change
 from models.engine import FaceAnalysis
 
 MAX_FAILURES = 5
+# A ban is a decision about the person, taken by the site; a gate override must not undo it.
+UNOVERRIDABLE = frozenset({"visitor_banned", "watchlist_match"})
 COOLDOWN = timedelta(minutes=5)
 INMATE_STATUSES = ("active",)
 
@@ -96,16 +99,17 @@ class GateService:
         # An inmate's face at the gate is an alarm whatever card they hold, so this comes first.
         if inmate := self._best(ctx, roles=("inmate",), statuses=INMATE_STATUSES):
             return self._decide(ctx, "alarm", "inmate_match_at_entry", matched=inmate.identity_id)
+        # A banned face showing someone else's card is named as such, not as a mere mismatch.
+        banned = self._best(ctx, roles=("visitor",), statuses=("banned",))
+        if banned and ctx.claimed and banned.identity_id != ctx.claimed.id:
+            return self._decide(ctx, "deny", "watchlist_match", matched=banned.identity_id)
         if refusal := self._verify_claim(ctx):
             return refusal
         return self._admit_visitor(ctx, inmate_id)
 
     def _admit_visitor(self, ctx: _Context, inmate_id: str | None) -> GateDecision:
-        """After the face checks: the watchlist, anti-passback and the inmate visited."""
+        """After the face checks: anti-passback and the inmate visited."""
         assert ctx.claimed is not None
-        banned = self._best(ctx, roles=("visitor",), statuses=("banned",))
-        if banned and banned.identity_id != ctx.claimed.id:
-            return self._decide(ctx, "deny", "watchlist_match", matched=banned.identity_id)
         with self.db.reading() as tx:
             inside = GateStore(tx).open_visit_of(ctx.claimed.id)
             visited = IdentityRepository(tx, self.vault).get(inmate_id) if inmate_id else None
@@ -189,6 +193,10 @@ class GateService:
             raise OverrideRefused.because(
                 f"only a denial can be overridden; this was {original.result}"
             )
+        if original.reason in UNOVERRIDABLE:
+            raise OverrideRefused.because(
+                f"a '{original.reason}' denial is lifted by changing the ban, not at the gate"
+            )
         ctx = _Context(
             original.gate_id, original.passage, supervisor, claimed, original.order_reference
         )
@@ -225,11 +233,9 @@ class GateService:
         if visitor_id:
             return self._claim(ctx, visitor_id, "visitor")
         with self.db.reading() as tx:
-            found = (
-                IdentityRepository(tx, self.vault).search({"nik": nik, "role": "visitor"}, 1)
-                if nik
-                else []
-            )
+            typed = normalise_digits(nik) if nik else None  # "3201 0147..." as typed on a kiosk
+            repo = IdentityRepository(tx, self.vault)
+            found = repo.search({"nik": typed, "role": "visitor"}, 1) if typed else []
         if not found:
             return self._decide(ctx, "deny", "visitor_not_enrolled")
         return self._claim(ctx, found[0].id, "visitor")
@@ -265,7 +271,9 @@ class GateService:
             ctx.probe = engine.analyse_bytes(image)
         except InputError as exc:
             ctx.note("face_error", exc.code)
-            return self._decide(ctx, "deny", "face_unusable")
+            # No face or a blurred frame says nothing about who is there: it must not push a
+            # real visitor into the cool-down.
+            return self._decide(ctx, "deny", "face_unusable", count_failure=False)
         ctx.note("pack", engine.pack_id)
         ctx.note("quality", ctx.probe.quality.as_dict())
         ctx.note("live_score", ctx.probe.live_score)

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from edge.gate.records import Gate, GateStore
+from edge.gate.messages import REASONS
+from edge.gate.records import Gate, GateEvent, GateStore
 from edge.gate.service import GateDecision
 from edge.routes.uploads import read_upload
 from edge.security import allow, site_of
 from edge.site import Site
-from enrollment.accounts import Principal
+from enrollment.accounts import Forbidden, Principal
 from enrollment.audit import append_event
 
 router = APIRouter(prefix="/v1")
@@ -29,6 +30,17 @@ class GateBody(BaseModel):
 
 class ReasonBody(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
+
+
+def at_own_gate(principal: Principal, gate_id: str) -> None:
+    """A terminal's key opens only its own gate; officers may act at any gate of the site."""
+    if principal.kind == "device" and principal.gate_id != gate_id:
+        raise Forbidden.for_action(f"gate {gate_id}", f"device of gate {principal.gate_id}")
+
+
+def event_body(event: GateEvent) -> dict[str, Any]:
+    """A stored decision with the message the kiosk shows for it."""
+    return {**asdict(event), "message": REASONS[event.reason].as_dict()}
 
 
 def decision_body(decision: GateDecision) -> dict[str, Any]:
@@ -74,6 +86,7 @@ async def visitor_entry(
     inmate_id: Annotated[str | None, Form(max_length=36)] = None,
 ) -> dict[str, Any]:  # fmt: skip
     """A visitor claims who they are (NIK or id); the face must match them and nobody forbidden."""
+    at_own_gate(principal, gate_id)
     data = await read_upload(image, site.settings)
     decision = await run_in_threadpool(
         site.gate.visitor_entry, gate_id, data, principal.name, nik, visitor_id, inmate_id
@@ -87,6 +100,7 @@ async def visitor_exit(
     principal: Annotated[Principal, Depends(allow("gate.pass"))],
 ) -> dict[str, Any]:  # fmt: skip
     """The face leaving must be a visitor inside now and no inmate (an inmate match is an ALARM)."""
+    at_own_gate(principal, gate_id)
     data = await read_upload(image, site.settings)
     return decision_body(
         await run_in_threadpool(site.gate.visitor_exit, gate_id, data, principal.name)
@@ -99,6 +113,7 @@ async def staff_passage(
     site: Annotated[Site, Depends(site_of)], principal: Annotated[Principal, Depends(allow("gate.pass"))],
 ) -> dict[str, Any]:  # fmt: skip
     """Staff in or out."""
+    at_own_gate(principal, gate_id)
     data = await read_upload(image, site.settings)
     return decision_body(
         await run_in_threadpool(site.gate.staff_passage, gate_id, data, principal.name, direction)
@@ -113,6 +128,7 @@ async def inmate_movement(
     site: Annotated[Site, Depends(site_of)], principal: Annotated[Principal, Depends(allow("gate.pass"))],
 ) -> dict[str, Any]:  # fmt: skip
     """Release, transfer or court movement, verified 1:1 against the inmate with the order reference."""
+    at_own_gate(principal, gate_id)
     data = await read_upload(image, site.settings)
     decision = await run_in_threadpool(
         site.gate.inmate_movement,
@@ -164,7 +180,7 @@ def open_alarms(
             "SELECT id FROM gate_events WHERE result = 'alarm' AND alarm_cleared_by IS NULL ORDER BY id"
         ).fetchall()
         store = GateStore(tx)
-        return [asdict(store.event(r[0])) for r in rows]
+        return [event_body(store.event(r[0])) for r in rows]
 
 
 @router.get("/gates/{gate_id}/events")
@@ -183,4 +199,4 @@ def gate_events(
             "SELECT id FROM gate_events WHERE gate_id = ? AND id > ? ORDER BY id LIMIT ?",
             (gate_id, after, min(max(limit, 1), 200)),
         ).fetchall()
-        return [asdict(store.event(r[0])) for r in rows]
+        return [event_body(store.event(r[0])) for r in rows]

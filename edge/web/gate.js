@@ -617,7 +617,10 @@ function renderResult() {
   $("#result-word-other").textContent = other === t(`word_${result}`) ? "" : other;
   renderPerson(decision.person);
   $("#result-message").textContent = decision.message ? messageText(decision.message) : t("alarm_open");
-  $("#override").hidden = result !== "deny" || !decision.event_id;
+  // A ban is lifted by the site changing the person's status, never by an override at the gate
+  // (the server refuses it too).
+  const banned = ["visitor_banned", "watchlist_match"].includes(decision.reason);
+  $("#override").hidden = result !== "deny" || !decision.event_id || banned;
   $("#dismiss").hidden = result === "alarm";
   $("#clear-alarm").hidden = result !== "alarm";
 }

@@ -259,3 +259,54 @@ def test_a_day_at_the_gate(
         problem = verify_chain(tx)
     assert problem is not None and problem.seq == target
     assert gerbang(["audit", "verify"]) == 1
+
+
+def test_gate_policies_devices_bans_and_unreadable_frames(
+    gate: tuple[SiteClient, dict[str, str]], dev_faces: Path
+) -> None:
+    import numpy as np
+
+    from enrollment.accounts import AccountStore
+    from tests.factories import encode
+
+    sc, _ = gate
+    with sc.site.db.transaction() as tx:
+        _, other_key = AccountStore(tx).add_device("side-door", "side-door")
+    elsewhere = sc.client.post(
+        "/v1/gates/main/visitor-exit",
+        files={"image": photo(dev_faces, "deepface-img8/5.jpg")},
+        headers={"X-Device-Key": other_key},
+    )
+    assert (elsewhere.status_code, error_code(elsewhere)) == (403, "forbidden")
+
+    banned = _pass(
+        sc, "visitor-entry", dev_faces, "facerec-obama/5.jpg", nik="3201 0101 1290 0002"
+    )  # NIK typed with spaces
+    assert (banned["result"], banned["reason"]) == ("deny", "visitor_banned")
+    refused = sc.client.post(
+        f"/v1/gate-events/{banned['event_id']}/override",
+        json={"reason": "family emergency"},
+        headers=sc.as_role("supervisor"),
+    )
+    assert (refused.status_code, error_code(refused)) == (409, "override_refused")
+
+    blank = ("blank.png", encode(np.full((480, 640, 3), 90, dtype=np.uint8), "PNG"), "image/png")
+    for _ in range(6):
+        response = sc.client.post(
+            "/v1/gates/main/visitor-entry",
+            files={"image": blank},
+            data={"nik": V1_NIK},
+            headers=sc.as_role("device"),
+        )
+        assert response.json()["reason"] == "face_unusable"
+    entry = _pass(sc, "visitor-entry", dev_faces, "deepface-img8/2.jpg", nik=V1_NIK)
+    assert (entry["result"], entry["reason"]) == (
+        "admit",
+        "visitor_verified",
+    )  # no cool-down from blank frames
+    events = sc.client.get(
+        "/v1/gates/main/events",
+        params={"after": entry["event_id"] - 1},
+        headers=sc.as_role("gate_officer"),
+    ).json()
+    assert events[0]["message"]["en"] == "Visitor verified. Please enter."

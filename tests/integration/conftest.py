@@ -44,7 +44,7 @@ def make_site_client(model_dir: Path, data_dir: Path) -> Iterator[SiteClient]:
         accounts = AccountStore(tx)
         for role in ROLES:
             accounts.add_operator(role, role.replace("_", " ").title(), role, PASSWORD)
-        _, device_key = accounts.add_device("gate-1-terminal", "gate-1")
+        _, device_key = accounts.add_device("main-terminal", "main")
     with TestClient(create_app(settings, site)) as client:
         headers = {"device": {"X-Device-Key": device_key}}
         for role in ROLES:
