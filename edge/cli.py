@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 from edge import admin_commands, commands, finger_commands, import_command
 from edge.errors import EdgeError
+from edge.gate import cli as gate_cli
 
 
 def _models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_commands.add_parsers(sub)
     import_command.add_parser(sub)
     finger_commands.add_parsers(sub)
+    gate_cli.add_parsers(sub)
     return parser
 
 
