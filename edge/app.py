@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from edge.errors import EdgeError, InputError, Message
 from edge.metrics import MetricsMiddleware
-from edge.routes import admin, captures, faces, gate, identities, system, web
+from edge.routes import admin, captures, faces, fingers, gate, identities, system, web
 from edge.settings import Settings
 from edge.site import Site
 
@@ -55,6 +55,6 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
     app.add_middleware(MetricsMiddleware)
     app.add_exception_handler(EdgeError, _error_response)
     app.add_exception_handler(RequestValidationError, _validation_response)
-    for module in (system, faces, identities, captures, admin, gate, web):
+    for module in (system, faces, identities, captures, admin, gate, fingers, web):
         app.include_router(module.router)
     return app

@@ -16,6 +16,7 @@ from edge.metrics import Metrics
 from edge.settings import Settings
 from enrollment.captures import CapturePolicy
 from enrollment.db import Database
+from enrollment.fingers import FingerService
 from enrollment.matching import Matcher
 from enrollment.reembed import active_pack
 from enrollment.service import EnrolmentService, MatchThresholds
@@ -42,6 +43,7 @@ class Site:
         self.gallery_: GalleryIndex | None = None
         self.problem: EdgeError | None = None
         self.metrics = Metrics()
+        self._finger_calibration: Calibration | None = None
         self._load_lock = threading.Lock()
         policy = CapturePolicy(
             keep_best=settings.enrolment.keep_best,
@@ -59,6 +61,7 @@ class Site:
             policy,
         )
         self.matcher = Matcher(self.db, self.vault, self.engine, self.gallery, self.thresholds)
+        self.fingers = FingerService(self.db, self.vault, self.finger_calibration)
         gate_policy = GatePolicy(policy.liveness_threshold, settings.liveness)
         self.gate = GateService(
             self.db, self.vault, self.engine, self.matcher, self.thresholds, gate_policy
@@ -102,6 +105,14 @@ class Site:
         if self.gallery_ is None:
             raise self.problem or ModelNotReady.missing("gallery", "", "wait for start-up")
         return self.gallery_
+
+    def finger_calibration(self) -> Calibration:
+        """The fingerprint matcher's calibration (a site's own wins over the shipped one)."""
+        if self._finger_calibration is None:
+            self._finger_calibration = Calibration.load(
+                wiring.calibration_path(self.settings, "finger-nbis")
+            )
+        return self._finger_calibration
 
     def thresholds(self) -> MatchThresholds:
         """Score thresholds for the configured target rates, from the pack's calibration."""

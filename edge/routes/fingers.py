@@ -1,0 +1,93 @@
+"""Fingerprints: enrol impressions, enrolment status, 1:1 verification, 1:N shortlist, ISO export."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from edge.routes.uploads import read_upload
+from edge.security import allow, site_of
+from edge.site import Site
+from enrollment.accounts import Principal
+from enrollment.fingers import FingerFeedback
+from models.fingerprint import nbis
+
+router = APIRouter(prefix="/v1")
+Ppi = Annotated[int, Form(ge=250, le=1000, description="Reader resolution in pixels per inch")]
+
+
+def feedback_body(feedback: FingerFeedback) -> dict[str, Any]:
+    """What the desk shows for one impression."""
+    quality = feedback.quality
+    return {
+        "accepted": feedback.accepted,
+        "position": feedback.position,
+        "reasons": quality.reason_messages(),
+        "quality": {"minutiae": quality.minutiae, "mean_reliability": quality.mean_reliability,
+                    "contact": quality.contact, "score": quality.score},
+        "impressions": feedback.impressions,
+        "complete": feedback.complete,
+    }  # fmt: skip
+
+
+@router.post("/identities/{identity_id}/fingers")
+async def enrol_finger(
+    identity_id: str, image: Annotated[UploadFile, File()], position: Annotated[int, Form(ge=1, le=10)],
+    site: Annotated[Site, Depends(site_of)], principal: Annotated[Principal, Depends(allow("finger.enrol"))],
+    resolution_ppi: Ppi = 500,
+) -> dict[str, Any]:  # fmt: skip
+    """One impression of one finger (ISO position 1-10): kept if good enough, with reasons if not."""
+    pixels = nbis.read_image(await read_upload(image, site.settings))
+    feedback = await run_in_threadpool(
+        site.fingers.enrol, identity_id, position, pixels, resolution_ppi, principal.name
+    )
+    return feedback_body(feedback)
+
+
+@router.get("/identities/{identity_id}/fingers")
+def finger_status(identity_id: str, site: Annotated[Site, Depends(site_of)],
+                  _: Annotated[Principal, Depends(allow("identity.read"))]) -> dict[str, Any]:  # fmt: skip
+    """Impressions per finger and whether the enrolment is complete."""
+    return site.fingers.status(identity_id)
+
+
+@router.get("/identities/{identity_id}/fingers/iso")
+def finger_iso(identity_id: str, site: Annotated[Site, Depends(site_of)],
+               _: Annotated[Principal, Depends(allow("finger.enrol"))]) -> Response:  # fmt: skip
+    """The identity's minutiae as an ISO/IEC 19794-2:2005 record, for another system."""
+    return Response(site.fingers.iso_export(identity_id), media_type="application/octet-stream")
+
+
+@router.post("/identities/{identity_id}/fingers/verify")
+async def verify_finger(
+    identity_id: str, image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
+    _: Annotated[Principal, Depends(allow("finger.verify"))],
+    position: Annotated[int | None, Form(ge=1, le=10)] = None, resolution_ppi: Ppi = 500,
+) -> dict[str, Any]:  # fmt: skip
+    """1:1: best of the claimed identity's impressions, at the configured target FMR."""
+    pixels = nbis.read_image(await read_upload(image, site.settings))
+    target = site.settings.match.verify_fmr
+    decision = await run_in_threadpool(
+        site.fingers.verify, identity_id, pixels, resolution_ppi, target, position
+    )
+    return {
+        "identity_id": identity_id,
+        **asdict(decision),
+        "target_fmr": target,
+        "calibrated_fmr_point": decision.target_fmr,
+    }
+
+
+@router.post("/fingers/shortlist")
+async def shortlist(
+    image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
+    _: Annotated[Principal, Depends(allow("finger.shortlist"))], resolution_ppi: Ppi = 500,
+) -> dict[str, Any]:  # fmt: skip
+    """1:N as a shortlist only: the best-scoring identities, for a face check or an officer to decide."""
+    pixels = nbis.read_image(await read_upload(image, site.settings))
+    found = await run_in_threadpool(site.fingers.shortlist, pixels, resolution_ppi)
+    return {"shortlist": [{"identity_id": i, "score": s} for i, s in found], "decision": None}

@@ -1,0 +1,239 @@
+"""Fingerprint use cases: enrol impressions with quality feedback, verify 1:1 against a claimed
+identity at a calibrated threshold, and shortlist 1:N (never an open decision on its own).
+
+The master record is the lossless image; the template is an ISO/IEC 19794-2 record, so it can be
+exported to other systems and re-extracted when a better extractor comes. Several impressions of
+a finger are compared best-of-N, which raises the false-match rate about N-fold, so the
+threshold is taken at the target FMR divided by the number of comparisons made.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from edge.errors import InputError, Message
+from enrollment.audit import append_event, now_iso
+from enrollment.db import Database
+from enrollment.repository import IdentityRepository
+from enrollment.vault import Vault
+from gallery_sync.outbox import append_change
+from models.calibration import Calibration
+from models.fingerprint import iso19794, nbis
+from models.fingerprint.minutiae import MinutiaeTemplate
+from models.fingerprint.quality import FingerQuality, FingerQualityRules, assess
+
+Matcher = Callable[[MinutiaeTemplate, MinutiaeTemplate], float]
+MIN_FINGERS, MIN_IMPRESSIONS = 2, 3
+
+
+class FingerNotEnrolled(InputError):
+    code = "finger_not_enrolled"
+    status = 409
+
+    @classmethod
+    def for_identity(cls, identity_id: str, position: int | None) -> FingerNotEnrolled:
+        return cls(
+            Message(
+                "Sidik jari orang ini belum terdaftar.",
+                "This person's fingerprints are not enrolled.",
+            ),
+            {"identity_id": identity_id, "position": position},
+        )
+
+
+@dataclass(frozen=True)
+class FingerFeedback:
+    """What the desk shows after each impression."""
+
+    accepted: bool
+    position: int
+    quality: FingerQuality
+    impressions: int  # accepted impressions of this finger so far
+    complete: bool  # the identity has enough fingers and impressions
+
+
+@dataclass(frozen=True)
+class FingerDecision:
+    """A 1:1 fingerprint answer and its evidence."""
+
+    match: bool
+    score: float
+    threshold: float
+    target_fmr: float
+    comparisons: int
+    position: int | None
+    matcher: str
+
+
+def png_bytes(image: npt.NDArray[np.uint8]) -> bytes:
+    """Lossless master copy of a grey impression."""
+    buffer = io.BytesIO()
+    Image.fromarray(image, mode="L").save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+class FingerService:
+    """Fingerprint enrolment, verification and shortlisting over the site database."""
+
+    def __init__(
+        self,
+        db: Database,
+        vault: Vault,
+        calibration: Callable[[], Calibration],
+        matcher: Matcher = nbis.bozorth3,
+        matcher_name: str = "nbis-bozorth3",
+        rules: FingerQualityRules | None = None,
+    ) -> None:
+        self.db, self.vault, self._calibration = db, vault, calibration
+        self.matcher, self.matcher_name = matcher, matcher_name
+        self.rules = rules or FingerQualityRules()
+
+    def enrol(
+        self, identity_id: str, position: int, image: npt.NDArray[np.uint8], ppi: int, actor: str
+    ) -> FingerFeedback:
+        """Check one impression; keep it (image + ISO template) only if it is good enough."""
+        if not 1 <= position <= 10:
+            raise InputError(
+                Message(
+                    "Posisi jari harus 1-10 (kode ISO).", "Finger position must be 1-10 (ISO code)."
+                ),
+                {"position": position},
+            )
+        template = nbis.extract(image, ppi)
+        quality = assess(image, template, self.rules)
+        if quality.accepted:
+            self._store(identity_id, position, image, template, quality, actor)
+        count = self._impressions(identity_id).get(position, 0)
+        return FingerFeedback(
+            quality.accepted, position, quality, count, self.is_complete(identity_id)
+        )
+
+    def _store(self, identity_id: str, position: int, image: npt.NDArray[np.uint8], template: MinutiaeTemplate,
+               quality: FingerQuality, actor: str) -> None:  # fmt: skip
+        png, record = png_bytes(image), iso19794.encode([(position, template)])
+        with self.db.transaction() as tx:
+            IdentityRepository(tx, self.vault).get(identity_id)
+            impression = (
+                1
+                + tx.execute(
+                    "SELECT COUNT(*) FROM finger_images WHERE identity_id = ? AND position = ?",
+                    (identity_id, position),
+                ).fetchone()[0]
+            )
+            image_id = tx.execute(
+                "INSERT INTO finger_images (identity_id, position, impression, sha256, data, width, height,"
+                " resolution_ppi, captured_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (identity_id, position, impression, hashlib.sha256(png).hexdigest(), self.vault.seal(png),
+                 image.shape[1], image.shape[0], template.resolution_ppi, now_iso()),
+            ).lastrowid  # fmt: skip
+            tx.execute(
+                "INSERT INTO finger_templates (image_id, identity_id, position, extractor, iso_record, minutiae,"
+                " quality, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (image_id, identity_id, position, template.extractor, self.vault.seal(record), template.count,
+                 quality.score, now_iso()),
+            )  # fmt: skip
+            body = {"position": position, "impression": impression, "extractor": template.extractor,
+                    "iso_record_b64": base64.b64encode(record).decode(), "quality": quality.score}  # fmt: skip
+            append_change(tx, "finger.enrolled", identity_id, body)
+            append_event(
+                tx,
+                actor,
+                "finger.enrolled",
+                identity_id,
+                {k: v for k, v in body.items() if k != "iso_record_b64"},
+            )
+
+    def _impressions(self, identity_id: str) -> dict[int, int]:
+        with self.db.reading() as tx:
+            rows = tx.execute(
+                "SELECT position, COUNT(*) FROM finger_templates WHERE identity_id = ? GROUP BY position",
+                (identity_id,),
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def status(self, identity_id: str) -> dict[str, Any]:
+        """Impressions per finger, and whether enrolment is complete."""
+        counts = self._impressions(identity_id)
+        return {"fingers": {str(p): n for p, n in sorted(counts.items())}, "complete": self._complete(counts),
+                "required": {"fingers": MIN_FINGERS, "impressions_each": MIN_IMPRESSIONS}}  # fmt: skip
+
+    def is_complete(self, identity_id: str) -> bool:
+        """At least two fingers with several good impressions each."""
+        return self._complete(self._impressions(identity_id))
+
+    @staticmethod
+    def _complete(counts: dict[int, int]) -> bool:
+        return sum(1 for n in counts.values() if n >= MIN_IMPRESSIONS) >= MIN_FINGERS
+
+    def templates(
+        self, identity_id: str, position: int | None = None
+    ) -> list[tuple[int, MinutiaeTemplate]]:
+        """(position, template) of an identity's stored impressions."""
+        sql, args = (
+            "SELECT position, iso_record FROM finger_templates WHERE identity_id = ?",
+            [identity_id],
+        )
+        if position is not None:
+            sql, args = sql + " AND position = ?", [*args, position]
+        with self.db.reading() as tx:
+            rows = tx.execute(sql + " ORDER BY id", args).fetchall()
+        return [(p, iso19794.decode(self.vault.open(blob))[0][1]) for p, blob in rows]
+
+    def verify(self, identity_id: str, image: npt.NDArray[np.uint8], ppi: int, target_fmr: float,
+               position: int | None = None) -> FingerDecision:  # fmt: skip
+        """Best-of-N against the claimed identity's impressions (of one finger, or all)."""
+        stored = self.templates(identity_id, position)
+        if not stored:
+            raise FingerNotEnrolled.for_identity(identity_id, position)
+        probe = nbis.extract(image, ppi)
+        score = max(self.matcher(probe, template) for _, template in stored)
+        threshold, point = self.threshold(target_fmr, len(stored))
+        return FingerDecision(
+            score >= threshold, score, threshold, point, len(stored), position, self.matcher_name
+        )
+
+    def threshold(self, target_fmr: float, comparisons: int) -> tuple[float, float]:
+        """The strictest calibrated threshold whose FMR, times the comparisons made, meets the target."""
+        calibration = self._calibration()
+        points = sorted(calibration.operating_points, key=lambda p: -p.target_fmr)
+        fitting = [p for p in points if p.target_fmr * comparisons <= target_fmr * (1 + 1e-9)]
+        chosen = fitting[0] if fitting else points[-1]
+        return chosen.threshold, chosen.target_fmr
+
+    def shortlist(
+        self, image: npt.NDArray[np.uint8], ppi: int, limit: int = 5
+    ) -> list[tuple[str, float]]:
+        """The identities whose fingers score highest: a shortlist for the face or an officer, never a decision."""
+        probe = nbis.extract(image, ppi)
+        with self.db.reading() as tx:
+            rows = tx.execute("SELECT identity_id, iso_record FROM finger_templates").fetchall()
+        best: dict[str, float] = {}
+        for identity_id, blob in rows:
+            score = self.matcher(probe, iso19794.decode(self.vault.open(blob))[0][1])
+            best[identity_id] = max(score, best.get(identity_id, 0.0))
+        return sorted(best.items(), key=lambda item: -item[1])[:limit]
+
+    def iso_export(self, identity_id: str) -> bytes:
+        """All of an identity's impressions as one ISO/IEC 19794-2:2005 record."""
+        stored = self.templates(identity_id)
+        if not stored:
+            raise FingerNotEnrolled.for_identity(identity_id, None)
+        # The format holds one image size and resolution per record: impressions from another
+        # reader (a different size) would need a record of their own.
+        first = stored[0][1]
+        same_reader = [
+            (p, t)
+            for p, t in stored
+            if (t.width, t.height, t.resolution_ppi)
+            == (first.width, first.height, first.resolution_ppi)
+        ]
+        return iso19794.encode(same_reader)

@@ -1,0 +1,133 @@
+"""Fingerprints through the HTTP API: enrol two fingers with quality feedback, verify 1:1 at the
+calibrated threshold, shortlist 1:N, export ISO, refuse bad images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.fingerprint import iso19794
+from tests.factories import encode
+from tests.integration.conftest import SiteClient, error_code
+from tests.integration.test_enrolment_api import INMATE, capture, commit
+
+pytestmark = pytest.mark.model
+
+
+def _tif(folder: Path, name: str) -> tuple[str, bytes, str]:
+    return (name, (folder / name).read_bytes(), "image/tiff")
+
+
+@pytest.fixture(scope="module")
+def enrolled(
+    site_client: SiteClient, dev_faces: Path, fingerprints: Path, nbis_library: Path
+) -> str:
+    """An inmate with fingers 101 (as right thumb) and 102 (as right index), 3 impressions each."""
+    session = capture(
+        site_client,
+        dev_faces,
+        "inmate",
+        [
+            "facerec-steve_wozniak/1.jpg",
+            "facerec-steve_wozniak/2.jpg",
+            "facerec-steve_wozniak/3.jpg",
+        ],
+    )
+    identity_id = commit(
+        site_client, session, {**INMATE, "registration_number": "B.I-900/2024"}
+    ).json()["identity_id"]
+    db1 = fingerprints / "fvc2002-db1_b"
+    headers = site_client.as_role("enrolment_officer")
+    feedback = {}
+    for position, finger in ((1, 101), (2, 102)):
+        for impression in (1, 2, 3):
+            response = site_client.client.post(
+                f"/v1/identities/{identity_id}/fingers", files={"image": _tif(db1, f"{finger}_{impression}.tif")},
+                data={"position": position}, headers=headers,
+            )  # fmt: skip
+            assert response.status_code == 200, response.text
+            feedback = response.json()
+            assert feedback["accepted"], feedback
+    assert feedback["complete"] is True and feedback["impressions"] == 3
+    return str(identity_id)
+
+
+def test_the_same_finger_verifies_and_another_finger_does_not(
+    site_client: SiteClient, enrolled: str, fingerprints: Path
+) -> None:
+    db1 = fingerprints / "fvc2002-db1_b"
+    headers = site_client.as_role("gate_officer")
+    same = site_client.client.post(
+        f"/v1/identities/{enrolled}/fingers/verify",
+        files={"image": _tif(db1, "101_6.tif")},
+        data={"position": 1},
+        headers=headers,
+    ).json()
+    other = site_client.client.post(
+        f"/v1/identities/{enrolled}/fingers/verify",
+        files={"image": _tif(db1, "105_6.tif")},
+        data={"position": 1},
+        headers=headers,
+    ).json()
+    assert same["match"] is True and same["score"] >= same["threshold"]
+    assert other["match"] is False
+    # best of 3 impressions: the threshold is taken at an FMR 3x stricter than the target
+    assert same["comparisons"] == 3 and same["calibrated_fmr_point"] <= same["target_fmr"] / 3
+
+
+def test_shortlist_puts_the_right_person_first_but_decides_nothing(
+    site_client: SiteClient, enrolled: str, fingerprints: Path
+) -> None:
+    response = site_client.client.post(
+        "/v1/fingers/shortlist",
+        files={"image": _tif(fingerprints / "fvc2002-db1_b", "102_7.tif")},
+        headers=site_client.as_role("supervisor"),
+    ).json()
+    assert response["shortlist"][0]["identity_id"] == enrolled and response["decision"] is None
+    refused = site_client.client.post(
+        "/v1/fingers/shortlist",
+        files={"image": _tif(fingerprints / "fvc2002-db1_b", "102_7.tif")},
+        headers=site_client.as_role("device"),
+    )
+    assert refused.status_code == 403
+
+
+def test_the_iso_export_decodes_to_the_enrolled_impressions(
+    site_client: SiteClient, enrolled: str
+) -> None:
+    response = site_client.client.get(
+        f"/v1/identities/{enrolled}/fingers/iso", headers=site_client.as_role("enrolment_officer")
+    )
+    assert response.status_code == 200 and response.content[:8] == b"FMR\x00 20\x00"
+    assert sorted(position for position, _ in iso19794.decode(response.content)) == [
+        1,
+        1,
+        1,
+        2,
+        2,
+        2,
+    ]
+
+
+def test_bad_fingerprint_images_get_their_code(site_client: SiteClient, enrolled: str) -> None:
+    headers = site_client.as_role("enrolment_officer")
+    noise = np.random.default_rng(0).integers(0, 255, (300, 300), dtype=np.uint8)
+    for upload in [
+        ("noise.png", encode(noise, "PNG"), "image/png"),
+        ("x.tif", b"II*\x00broken", "image/tiff"),
+        ("tiny.png", encode(np.zeros((40, 40), np.uint8), "PNG"), "image/png"),
+    ]:
+        response = site_client.client.post(
+            f"/v1/identities/{enrolled}/fingers",
+            files={"image": upload},
+            data={"position": 3},
+            headers=headers,
+        )
+        assert (response.status_code, error_code(response)) == (422, "fingerprint_image_invalid"), (
+            upload[0]
+        )
+    assert site_client.client.get(f"/v1/identities/{enrolled}/fingers", headers=headers).json()[
+        "fingers"
+    ] == {"1": 3, "2": 3}
