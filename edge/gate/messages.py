@@ -46,6 +46,10 @@ REASONS: dict[str, Message] = {
         "Wajah tidak terbaca. Hadap ke kamera, lepaskan masker atau topi.",
         "The face cannot be read. Face the camera; remove mask or cap.",
     ),
+    "face_quality": Message(
+        "Foto wajah kurang baik. Mendekat, hadap lurus ke kamera, lalu ulangi.",
+        "The face photo is not good enough. Come closer, face the camera and try again.",
+    ),
     "not_live": Message(
         "Wajah tampak seperti foto atau layar. Panggil petugas.",
         "The face looks like a photo or a screen. Call an officer.",

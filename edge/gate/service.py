@@ -22,7 +22,7 @@ from enrollment.db import Database
 from enrollment.identifiers import normalise_digits
 from enrollment.matching import Matcher
 from enrollment.records import Identity
-from enrollment.repository import IdentityRepository
+from enrollment.repository import IdentityNotFound, IdentityRepository
 from enrollment.service import MatchThresholds
 from enrollment.vault import Vault
 from gallery_sync.gallery import Candidate
@@ -99,6 +99,8 @@ class GateService:
         # An inmate's face at the gate is an alarm whatever card they hold, so this comes first.
         if inmate := self._best(ctx, roles=("inmate",), statuses=INMATE_STATUSES):
             return self._decide(ctx, "alarm", "inmate_match_at_entry", matched=inmate.identity_id)
+        if refusal := self._presentable(ctx):
+            return refusal
         # A banned face showing someone else's card is named as such, not as a mere mismatch.
         banned = self._best(ctx, roles=("visitor",), statuses=("banned",))
         if banned and ctx.claimed and banned.identity_id != ctx.claimed.id:
@@ -129,6 +131,8 @@ class GateService:
             return refusal
         if inmate := self._best(ctx, roles=("inmate",), statuses=INMATE_STATUSES):
             return self._decide(ctx, "alarm", "inmate_leaving", matched=inmate.identity_id)
+        if refusal := self._presentable(ctx):
+            return refusal
         with self.db.reading() as tx:
             inside = [row["visitor_id"] for row in GateStore(tx).visitors_inside()]
         visitor = (
@@ -144,6 +148,7 @@ class GateService:
         """A staff member in or out: 1:N among active staff, with anti-passback."""
         ctx = _Context(gate_id, "staff_in" if direction == "in" else "staff_out", actor)
         refusal = self._gate_allows(ctx, "staff") or self._analyse(ctx, image)
+        refusal = refusal or self._presentable(ctx)
         if refusal:
             return refusal
         staff = self._best(ctx, roles=("staff",), statuses=("active",))
@@ -168,9 +173,8 @@ class GateService:
             raise _missing_order()
         ctx = _Context(gate_id, passage, actor, order_reference=order_reference)
         refusal = self._gate_allows(ctx, "inmate") or self._claim(ctx, inmate_id, "inmate")
-        refusal = (
-            refusal or self._cooldown(ctx) or self._analyse(ctx, image) or self._verify_claim(ctx)
-        )
+        refusal = refusal or self._cooldown(ctx) or self._analyse(ctx, image)
+        refusal = refusal or self._presentable(ctx) or self._verify_claim(ctx)
         if refusal:
             return refusal
         assert ctx.claimed is not None
@@ -277,6 +281,12 @@ class GateService:
         ctx.note("pack", engine.pack_id)
         ctx.note("quality", ctx.probe.quality.as_dict())
         ctx.note("live_score", ctx.probe.live_score)
+        return None
+
+    def _presentable(self, ctx: _Context) -> GateDecision | None:
+        """Refuse a spoof-like or poor frame: only after the inmate search, so that an inmate's
+        poor or photo-like frame still raises the alarm instead of a quiet 'try again'."""
+        assert ctx.probe is not None
         live = ctx.probe.live_score
         if (
             self.policy.require_liveness
@@ -285,6 +295,9 @@ class GateService:
         ):
             ctx.note("liveness_threshold", self.policy.liveness_threshold)
             return self._decide(ctx, "deny", "not_live")
+        if not ctx.probe.quality.accepted:
+            ctx.note("quality_reasons", [r.as_dict() for r in ctx.probe.quality.reasons])
+            return self._decide(ctx, "deny", "face_quality", count_failure=False)
         return None
 
     def _verify_claim(self, ctx: _Context) -> GateDecision | None:
@@ -318,6 +331,13 @@ class GateService:
         claimed_id = ctx.claimed.id if ctx.claimed else None
         with self.db.transaction() as tx:
             store = GateStore(tx)
+            # Re-read the visit inside the write transaction: two gates (or the camera and the
+            # kiosk) deciding on the same visitor at once must not both let them through.
+            subject = matched or claimed_id
+            if close_visit and subject and store.open_visit_of(subject) is None:
+                result, reason, close_visit = "deny", "no_open_visit", False
+            if open_visit_for is not None and subject and store.open_visit_of(subject) is not None:
+                result, reason, open_visit_for = "deny", "already_inside", None
             event = store.record(ctx.gate_id, ctx.passage, result, reason, ctx.evidence or {}, ctx.actor, claimed_id,
                                  matched, ctx.order_reference, *(overrides or (None, None)))  # fmt: skip
             visit_id = self._consequences(
@@ -333,7 +353,7 @@ class GateService:
                 tx, ctx.actor, f"gate.{result}", ctx.gate_id, {**body, "evidence": ctx.evidence}
             )
             append_change(tx, "gate.event", str(event.id), body)
-            who = IdentityRepository(tx, self.vault).get(matched) if matched else ctx.claimed
+            who = _identity_or_none(IdentityRepository(tx, self.vault), matched) or ctx.claimed
         if movement in ("release", "transfer_out") and who is not None:
             self.matcher.gallery_of().set_status(
                 who.id, who.status
@@ -360,6 +380,17 @@ class GateService:
             repo.set_status(inmate_id, "released" if movement == "release" else "transferred_out")
         else:
             store.set_inside(inmate_id, movement == "court_in")
+
+
+def _identity_or_none(repo: IdentityRepository, identity_id: str | None) -> Identity | None:
+    """The matched person, or None when the gallery is ahead of the database (mid-sync or
+    mid-erasure): the decision is still recorded rather than lost to a lookup error."""
+    if identity_id is None:
+        return None
+    try:
+        return repo.get(identity_id)
+    except IdentityNotFound:
+        return None
 
 
 def _bad_passage(passage: str) -> EdgeError:

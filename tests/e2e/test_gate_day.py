@@ -310,3 +310,39 @@ def test_gate_policies_devices_bans_and_unreadable_frames(
         headers=sc.as_role("gate_officer"),
     ).json()
     assert events[0]["message"]["en"] == "Visitor verified. Please enter."
+
+
+def test_an_inmates_photo_like_frame_still_raises_the_alarm(
+    gate: tuple[SiteClient, dict[str, str]], dev_faces: Path
+) -> None:
+    sc, people = gate
+    back = {"status": "active", "reason": "returned from court"}
+    assert (
+        sc.client.post(
+            f"/v1/identities/{people['leaving']}/status",
+            json=back,
+            headers=sc.as_role("supervisor"),
+        ).status_code
+        == 200
+    )
+    # facerec-paul_allen/4.jpg is a real photo whose live score is about 0.2 (below the 0.5 threshold)
+    exit_ = _pass(sc, "visitor-exit", dev_faces, "facerec-paul_allen/4.jpg")
+    assert (exit_["result"], exit_["reason"]) == ("alarm", "inmate_leaving")
+    assert exit_["evidence"]["live_score"] < 0.5
+
+
+def test_a_stale_read_of_who_is_inside_cannot_let_a_visitor_out_twice(
+    gate: tuple[SiteClient, dict[str, str]], dev_faces: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edge.gate.records import GateStore
+
+    sc, _ = gate
+    inside = sc.client.get("/v1/visits/inside", headers=sc.as_role("gate_officer")).json()
+    sari = [v for v in inside if v["visitor_name"] == "Sari"]
+    assert sari, "the policies test left Sari inside"
+    first = _pass(sc, "visitor-exit", dev_faces, "deepface-img8/5.jpg")
+    assert first["result"] == "admit"
+    stale = [dict(row) for row in sari]  # what a second gate read just before the first committed
+    monkeypatch.setattr(GateStore, "visitors_inside", lambda self: stale)
+    second = _pass(sc, "visitor-exit", dev_faces, "deepface-img8/6.jpg")
+    assert (second["result"], second["reason"]) == ("deny", "no_open_visit")
