@@ -110,7 +110,7 @@ class Site:
         """The fingerprint matcher's calibration (a site's own wins over the shipped one)."""
         if self._finger_calibration is None:
             self._finger_calibration = Calibration.load(
-                wiring.calibration_path(self.settings, "finger-nbis")
+                wiring.calibration_path(self.settings, "finger-mcc")
             )
         return self._finger_calibration
 

@@ -27,7 +27,7 @@ from enrollment.repository import IdentityRepository
 from enrollment.vault import Vault
 from gallery_sync.outbox import append_change
 from models.calibration import Calibration
-from models.fingerprint import iso19794, nbis
+from models.fingerprint import iso19794, mcc, nbis
 from models.fingerprint.minutiae import MinutiaeTemplate
 from models.fingerprint.quality import FingerQuality, FingerQualityRules, assess
 
@@ -89,13 +89,16 @@ class FingerService:
         db: Database,
         vault: Vault,
         calibration: Callable[[], Calibration],
-        matcher: Matcher = nbis.bozorth3,
-        matcher_name: str = "nbis-bozorth3",
+        matcher: Matcher = mcc.compare_minutiae,
+        matcher_name: str = "mcc-lss-r",
         rules: FingerQualityRules | None = None,
     ) -> None:
         self.db, self.vault, self._calibration = db, vault, calibration
         self.matcher, self.matcher_name = matcher, matcher_name
         self.rules = rules or FingerQualityRules()
+        # Decoded templates with their MCC cylinders, by template id: building cylinders costs
+        # 6-13 ms each, so a shortlist over every stored impression must not rebuild them.
+        self._cache: dict[int, MinutiaeTemplate] = {}
 
     def enrol(
         self, identity_id: str, position: int, image: npt.NDArray[np.uint8], ppi: int, actor: str
@@ -179,14 +182,21 @@ class FingerService:
     ) -> list[tuple[int, MinutiaeTemplate]]:
         """(position, template) of an identity's stored impressions."""
         sql, args = (
-            "SELECT position, iso_record FROM finger_templates WHERE identity_id = ?",
+            "SELECT id, position, iso_record FROM finger_templates WHERE identity_id = ?",
             [identity_id],
         )
         if position is not None:
             sql, args = sql + " AND position = ?", [*args, position]
         with self.db.reading() as tx:
             rows = tx.execute(sql + " ORDER BY id", args).fetchall()
-        return [(p, iso19794.decode(self.vault.open(blob))[0][1]) for p, blob in rows]
+        return [(p, self._template(tid, blob)) for tid, p, blob in rows]
+
+    def _template(self, template_id: int, sealed: bytes) -> MinutiaeTemplate:
+        """A stored template, decoded once and carrying its MCC cylinders."""
+        if template_id not in self._cache:
+            decoded = iso19794.decode(self.vault.open(sealed))[0][1]
+            self._cache[template_id] = mcc.with_cylinders(decoded)
+        return self._cache[template_id]
 
     def verify(self, identity_id: str, image: npt.NDArray[np.uint8], ppi: int, target_fmr: float,
                position: int | None = None) -> FingerDecision:  # fmt: skip
@@ -194,7 +204,7 @@ class FingerService:
         stored = self.templates(identity_id, position)
         if not stored:
             raise FingerNotEnrolled.for_identity(identity_id, position)
-        probe = nbis.extract(image, ppi)
+        probe = mcc.with_cylinders(nbis.extract(image, ppi))
         score = max(self.matcher(probe, template) for _, template in stored)
         threshold, point = self.threshold(target_fmr, len(stored))
         return FingerDecision(
@@ -213,12 +223,12 @@ class FingerService:
         self, image: npt.NDArray[np.uint8], ppi: int, limit: int = 5
     ) -> list[tuple[str, float]]:
         """The identities whose fingers score highest: a shortlist for the face or an officer, never a decision."""
-        probe = nbis.extract(image, ppi)
+        probe = mcc.with_cylinders(nbis.extract(image, ppi))
         with self.db.reading() as tx:
-            rows = tx.execute("SELECT identity_id, iso_record FROM finger_templates").fetchall()
+            rows = tx.execute("SELECT id, identity_id, iso_record FROM finger_templates").fetchall()
         best: dict[str, float] = {}
-        for identity_id, blob in rows:
-            score = self.matcher(probe, iso19794.decode(self.vault.open(blob))[0][1])
+        for template_id, identity_id, blob in rows:
+            score = self.matcher(probe, self._template(template_id, blob))
             best[identity_id] = max(score, best.get(identity_id, 0.0))
         return sorted(best.items(), key=lambda item: -item[1])[:limit]
 
