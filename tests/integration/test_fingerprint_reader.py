@@ -229,3 +229,41 @@ def test_no_reader_is_fingerprint_reader_missing(
         LibfprintReader.open()
     assert (caught.value.code, caught.value.status) == ("fingerprint_reader_missing", 503)
     assert caught.value.details["reason"] == "no_device"
+
+
+def test_a_finger_enrolled_through_the_reader_verifies_and_another_finger_is_rejected(
+    reader: LibfprintReader, finger: VirtualFinger, tmp_path: Path
+) -> None:
+    """Capture through real libfprint, enrol into a real site database, verify at the threshold."""
+    from datetime import date
+
+    from edge.settings import Settings
+    from edge.site import Site
+    from enrollment.records import IdentityDraft
+    from enrollment.repository import IdentityRepository
+
+    site = Site(Settings(model_dir=tmp_path / "no-face-models", data_dir=tmp_path))
+    with site.db.transaction() as tx:
+        draft = IdentityDraft(
+            "staff", "Pak Wawan", date(1980, 5, 15), "M", nip="198005152005031001"
+        )
+        staff = IdentityRepository(tx, site.vault).insert(draft, "UPT-TEST")
+
+    def captured(name: str) -> CapturedImage:
+        finger.press(fvc_pixels(name))
+        return reader.capture(timeout_s=FINGER_WAIT_S)
+
+    for position, number in ((2, 101), (3, 102)):  # right index and middle fingers
+        for impression in (1, 2, 3):
+            shot = captured(f"fvc2002-db1_b/{number}_{impression}.tif")
+            feedback = site.fingers.enrol(staff, position, shot.pixels, shot.resolution_ppi, "desk")
+            assert feedback.accepted, feedback.quality.reason_messages()
+    assert site.fingers.is_complete(staff)
+
+    same = captured("fvc2002-db1_b/101_7.tif")
+    other = captured("fvc2002-db1_b/104_7.tif")
+    accepted = site.fingers.verify(staff, same.pixels, same.resolution_ppi, 1e-2, position=2)
+    rejected = site.fingers.verify(staff, other.pixels, other.resolution_ppi, 1e-2, position=2)
+    assert accepted.match and accepted.score >= accepted.threshold
+    assert not rejected.match
+    site.close()
