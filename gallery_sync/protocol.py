@@ -1,0 +1,162 @@
+"""The sync protocol between a site agent and the central registry: what a batch is, how it is
+encoded (canonical JSON, gzip) and signed (Ed25519 with the site's key).
+
+A push carries the outbox rows after the last acknowledged sequence, contiguous and in order,
+with the site's audit chain head, so the registry can tell a replay (same seqs, same content: a
+no-op) from a forgery or a rewritten history (same seqs, other content: refused and quarantined).
+The signature covers the uncompressed canonical bytes, so the transport (gzip, TLS later) can
+change without touching what is signed.
+
+HTTP: `POST /v1/sync/batches` with headers `X-Gerbang-Site`, `X-Gerbang-Signature` (base64
+Ed25519 over the canonical JSON), `Content-Encoding: gzip`, `Content-Type: application/json`.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+MAX_BATCH_CHANGES = 1000
+PROTOCOL_VERSION = 1
+
+
+class ProtocolError(ValueError):
+    """A batch that must be refused: the reason is safe to show the sending site."""
+
+
+class Change(BaseModel):
+    """One outbox row as it travels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int = Field(ge=1)
+    kind: str = Field(min_length=3, max_length=60, pattern=r"^[a-z_]+\.[a-z_]+$")
+    entity_id: str = Field(min_length=1, max_length=64)
+    payload: dict[str, Any]
+    created_at: str
+
+
+class ChainHead(BaseModel):
+    """The newest audit event at the site when the batch was made."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int = Field(ge=0)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Batch(BaseModel):
+    """What a site pushes: contiguous outbox rows, oldest first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = PROTOCOL_VERSION
+    site_id: str = Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")
+    changes: list[Change] = Field(min_length=1, max_length=MAX_BATCH_CHANGES)
+    audit_head: ChainHead
+    sent_at: str
+
+    @model_validator(mode="after")
+    def _contiguous(self) -> Batch:
+        seqs = [c.seq for c in self.changes]
+        if seqs != list(range(seqs[0], seqs[0] + len(seqs))):
+            raise ValueError("changes must be contiguous and in order")
+        return self
+
+    @property
+    def first_seq(self) -> int:
+        return self.changes[0].seq
+
+    @property
+    def last_seq(self) -> int:
+        return self.changes[-1].seq
+
+
+def canonical(batch: Batch) -> bytes:
+    """The exact bytes that are signed: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(
+        batch.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+
+
+def change_digest(change: Change) -> str:
+    """The content identity of one change: a replay must carry the same digest for its seq."""
+    body = json.dumps(
+        change.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def encode(batch: Batch, key: Ed25519PrivateKey) -> tuple[bytes, str]:
+    """(gzip body, base64 signature) ready to POST."""
+    plain = canonical(batch)
+    return gzip.compress(plain, mtime=0), base64.b64encode(key.sign(plain)).decode()
+
+
+def decode(
+    body: bytes, signature: str, key: Ed25519PublicKey, max_bytes: int = 64 * 1024 * 1024
+) -> Batch:
+    """Decompress (bounded), verify the signature, parse; ProtocolError on any failure."""
+    plain = _gunzip(body, max_bytes)
+    try:
+        key.verify(base64.b64decode(signature, validate=True), plain)
+    except (InvalidSignature, ValueError) as exc:
+        raise ProtocolError("bad signature") from exc
+    try:
+        return Batch.model_validate_json(plain)
+    except ValidationError as exc:
+        raise ProtocolError(f"schema violation: {exc.errors()[:3]}") from exc
+
+
+def _gunzip(body: bytes, max_bytes: int) -> bytes:
+    """Refuse a gzip bomb: stop reading past max_bytes of output."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(body)) as stream:
+            plain = stream.read(max_bytes + 1)
+    except (OSError, EOFError) as exc:
+        raise ProtocolError(f"not gzip: {exc}") from exc
+    if len(plain) > max_bytes:
+        raise ProtocolError("batch too large once decompressed")
+    return plain
+
+
+def new_site_key(path: Path) -> str:
+    """Create a site's Ed25519 key (private file 0600); return the public key to register."""
+    key = Ed25519PrivateKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path.touch(mode=0o600, exist_ok=False)
+    path.write_bytes(pem)
+    return public_key_text(key.public_key())
+
+
+def load_site_key(path: Path) -> Ed25519PrivateKey:
+    """The site's private key from its PEM file."""
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ProtocolError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def public_key_text(key: Ed25519PublicKey) -> str:
+    """Base64 of the raw 32-byte public key: what the registry stores per site."""
+    return base64.b64encode(
+        key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    ).decode()
+
+
+def public_key_from_text(text: str) -> Ed25519PublicKey:
+    """The inverse of public_key_text."""
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
