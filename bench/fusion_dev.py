@@ -86,10 +86,10 @@ N_ORL = 12  # N_SUBJECTS less the 8 colour identities with >= MIN_PHOTOS photos
 MAX_SAMPLES = 8  # impressions per FVC finger
 REPORT_FMRS = (1e-2, 1e-3)
 CACHE = Path("/tmp/gerbang-fusion-cache")
-MODEL_ID = "fusion-open-yunet-dlib-nbis"
+MODEL_ID = "fusion-open-yunet-dlib-{finger}"
 # The shipped model decides alone at each matcher's own shipped thresholds: those were set on
 # 126,776 (face) and 5,760 (finger) impostor pairs, not on this set's few thousand.
-OWN_CALIBRATIONS = {"face": PACK, "finger": "finger-nbis"}
+OWN_CALIBRATIONS = {"face": PACK, "finger": "finger-{finger}"}
 
 Scores = npt.NDArray[np.float64]
 Matcher = Callable[[MinutiaeTemplate, MinutiaeTemplate], float]
@@ -540,6 +540,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--det-repeats", type=Path,
                         help="write the DET plot of the repeated assignments (PNG) here")  # fmt: skip
     parser.add_argument("--write", type=Path, help="write the model fitted on all subjects here")
+    parser.add_argument("--shipped-finger", choices=sorted(FINGER_SPECS), default="mcc",
+                        help="the finger matcher of the model written by --write (the site's default is mcc)")  # fmt: skip
     parser.add_argument("--no-mcc", dest="mcc", action="store_false",
                         help="leave out the second finger matcher (MCC)")  # fmt: skip
     parser.add_argument("--repeats", type=int, default=100,
@@ -584,10 +586,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             title = f"Chimeric face + finger, held out, {args.repeats} face draws pooled"
             write_det(pool_runs(runs), args.det_repeats, title)
             print(f"wrote {args.det_repeats}")
-    full = comparisons(subjects, data, "nbis")
-    own = {name: cal.Calibration.load(wiring.SHIPPED_CALIBRATIONS / f"{file}.json")
+    finger = args.shipped_finger
+    full = comparisons(subjects, data, finger)
+    own = {name: cal.Calibration.load(wiring.SHIPPED_CALIBRATIONS / f"{file.format(finger=finger)}.json")
            for name, file in OWN_CALIBRATIONS.items()}  # fmt: skip
-    model = fit_fusion(full, MODEL_ID, dataset_sentence(subjects, full), own=own)
+    model = fit_fusion(full, MODEL_ID.format(finger=finger), dataset_sentence(subjects, full),
+                       (FACE_DLIB, FINGER_SPECS[finger]), own=own)  # fmt: skip
     print("\n" + fit_table(model, "all 20 subjects, the shipped model"))
     if args.det:
         write_det(tallies, args.det, "Chimeric face + finger, held out (2 folds pooled)")

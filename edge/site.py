@@ -17,6 +17,7 @@ from edge.settings import Settings
 from enrollment.captures import CapturePolicy
 from enrollment.db import Database
 from enrollment.fingers import FingerService
+from enrollment.fused import FusedVerifier
 from enrollment.matching import Matcher
 from enrollment.reembed import active_pack
 from enrollment.service import EnrolmentService, MatchThresholds
@@ -25,6 +26,7 @@ from gallery_sync.gallery import GalleryIndex
 from gallery_sync.projection import build_gallery, stored_entries
 from models.calibration import Calibration
 from models.engine import FaceEngine
+from models.fusion import FusionModel
 from models.liveness import DEFAULT_THRESHOLD
 from models.obtain import ensure_converted
 
@@ -62,9 +64,11 @@ class Site:
         )
         self.matcher = Matcher(self.db, self.vault, self.engine, self.gallery, self.thresholds)
         self.fingers = FingerService(self.db, self.vault, self.finger_calibration)
+        self.fused = FusedVerifier(self.fingers, self.fusion_model)
+        self._fusion: FusionModel | None = None
         gate_policy = GatePolicy(policy.liveness_threshold, settings.liveness)
         self.gate = GateService(
-            self.db, self.vault, self.engine, self.matcher, self.thresholds, gate_policy
+            self.db, self.vault, self.engine, self.matcher, self.thresholds, gate_policy, self.fused
         )
 
     def start(self) -> None:
@@ -113,6 +117,15 @@ class Site:
                 wiring.calibration_path(self.settings, "finger-mcc")
             )
         return self._finger_calibration
+
+    def fusion_model(self) -> FusionModel:
+        """Face + finger fusion for the face pack in use and the MCC finger matcher."""
+        if self._fusion is None:
+            pack = self.engine().pack_id
+            self._fusion = FusionModel.load(
+                wiring.calibration_path(self.settings, f"fusion-{pack}-mcc")
+            )
+        return self._fusion
 
     def thresholds(self) -> MatchThresholds:
         """Score thresholds for the configured target rates, from the pack's calibration."""

@@ -181,10 +181,8 @@ class FingerService:
         self, identity_id: str, position: int | None = None
     ) -> list[tuple[int, MinutiaeTemplate]]:
         """(position, template) of an identity's stored impressions."""
-        sql, args = (
-            "SELECT id, position, iso_record FROM finger_templates WHERE identity_id = ?",
-            [identity_id],
-        )
+        sql = "SELECT id, position, iso_record FROM finger_templates WHERE identity_id = ?"
+        args: list[str | int] = [identity_id]
         if position is not None:
             sql, args = sql + " AND position = ?", [*args, position]
         with self.db.reading() as tx:

@@ -19,6 +19,7 @@ from edge.gate.records import PASSAGES, GateEvent, GateStore, OverrideRefused
 from enrollment.audit import append_event
 from enrollment.captures import FaceAnalyser
 from enrollment.db import Database
+from enrollment.fused import FingerProbe, FusedVerifier
 from enrollment.identifiers import normalise_digits
 from enrollment.matching import Matcher
 from enrollment.records import Identity
@@ -64,6 +65,7 @@ class _Context:
     claimed: Identity | None = None
     order_reference: str | None = None
     probe: FaceAnalysis | None = None
+    finger: FingerProbe | None = None  # a fingerprint presented with the claim, fused with the face
     evidence: dict[str, Any] | None = None
 
     def note(self, key: str, value: Any) -> None:
@@ -81,17 +83,20 @@ class GateService:
         matcher: Matcher,
         thresholds: Callable[[], MatchThresholds],
         policy: GatePolicy | None = None,
+        fused: FusedVerifier | None = None,
     ) -> None:
         self.db, self.vault, self._engine, self.matcher = db, vault, engine, matcher
         self._thresholds = thresholds
         self.policy = policy or GatePolicy()
+        self.fused = fused
 
     # --- passages -------------------------------------------------------------------------
 
     def visitor_entry(self, gate_id: str, image: bytes, actor: str, nik: str | None = None,
-                      visitor_id: str | None = None, inmate_id: str | None = None) -> GateDecision:  # fmt: skip
+                      visitor_id: str | None = None, inmate_id: str | None = None,
+                      finger: FingerProbe | None = None) -> GateDecision:  # fmt: skip
         """Verify the visitor 1:1, make sure no inmate and no banned visitor matches, open a visit."""
-        ctx = _Context(gate_id, "visitor_entry", actor)
+        ctx = _Context(gate_id, "visitor_entry", actor, finger=finger)
         refusal = self._gate_allows(ctx, "visitor") or self._claim_visitor(ctx, nik, visitor_id)
         refusal = refusal or self._cooldown(ctx) or self._analyse(ctx, image)
         if refusal:
@@ -165,13 +170,13 @@ class GateService:
         )
 
     def inmate_movement(self, gate_id: str, image: bytes, actor: str, inmate_id: str, passage: str,
-                        order_reference: str) -> GateDecision:  # fmt: skip
+                        order_reference: str, finger: FingerProbe | None = None) -> GateDecision:  # fmt: skip
         """Release, transfer or court movement: 1:1 against the inmate's own record, with the order."""
         if passage not in ("release", "transfer_out", "court_out", "court_in"):
             raise _bad_passage(passage)
         if not order_reference.strip():
             raise _missing_order()
-        ctx = _Context(gate_id, passage, actor, order_reference=order_reference)
+        ctx = _Context(gate_id, passage, actor, order_reference=order_reference, finger=finger)
         refusal = self._gate_allows(ctx, "inmate") or self._claim(ctx, inmate_id, "inmate")
         refusal = refusal or self._cooldown(ctx) or self._analyse(ctx, image)
         refusal = refusal or self._presentable(ctx) or self._verify_claim(ctx)
@@ -306,9 +311,22 @@ class GateService:
         score = self.matcher.best_score(ctx.probe.template, ctx.claimed.id)
         ctx.note("verify", {"identity_id": ctx.claimed.id, "score": score, "threshold": thresholds.verify,
                             "target_fmr": thresholds.verify_fmr})  # fmt: skip
+        if ctx.finger is not None and self.fused is not None:
+            return self._verify_fused(ctx, score, thresholds.verify_fmr)
         if score is None or score < thresholds.verify:
             return self._decide(ctx, "deny", "face_mismatch")
         return None
+
+    def _verify_fused(
+        self, ctx: _Context, face_score: float | None, target_fmr: float
+    ) -> GateDecision | None:
+        """Face and finger fused at score level (or whichever is usable, at its own threshold)."""
+        assert ctx.claimed is not None and ctx.finger is not None and self.fused is not None
+        result = self.fused.verify(ctx.claimed.id, face_score, ctx.finger, target_fmr)
+        d = result.decision
+        ctx.note("fused", {"used": list(d.used), "reason": d.reason, "score": d.fused_score, "threshold": d.threshold,
+                           "finger_score": result.finger_score, "finger_problem": result.finger_problem})  # fmt: skip
+        return None if d.match else self._decide(ctx, "deny", "face_mismatch")
 
     def _best(self, ctx: _Context, roles: tuple[str, ...], statuses: tuple[str, ...] | None,
               only: list[str] | None = None) -> Candidate | None:  # fmt: skip

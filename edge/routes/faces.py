@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from edge.errors import InputError
 from edge.routes.uploads import read_upload
 from edge.schemas import AnalyseResponse, CompareResponse, analysis_body
 from edge.security import allow, site_of
 from edge.site import Site
 from enrollment.accounts import Principal
+from enrollment.fused import FingerProbe
+from enrollment.matching import NoTemplates
 from models.engine import cosine
+from models.fingerprint import nbis
 
 router = APIRouter(prefix="/v1")
 Role = Literal["inmate", "staff", "visitor"]
@@ -60,24 +65,64 @@ async def compare_faces(
 @router.post("/verify")
 async def verify(
     identity_id: Annotated[str, Form(min_length=36, max_length=36)],
-    image: Annotated[UploadFile, File()],
     site: Annotated[Site, Depends(site_of)],
     _: Annotated[Principal, Depends(allow("face.verify"))],
+    image: Annotated[UploadFile | None, File()] = None,
+    finger_image: Annotated[UploadFile | None, File()] = None,
+    finger_position: Annotated[int | None, Form(ge=1, le=10)] = None,
+    finger_ppi: Annotated[int, Form(ge=250, le=1000)] = 500,
 ) -> dict[str, Any]:
-    """1:1: is this the person enrolled as identity_id? Decision, score, threshold and its FMR."""
-    decision = await run_in_threadpool(
-        site.matcher.verify, identity_id, await read_upload(image, site.settings)
-    )
+    """1:1: is this the person enrolled as identity_id? Face, fingerprint, or both fused.
+
+    With both, the scores are fused (log-likelihood ratios, threshold in nats); with one, it
+    decides alone at its own calibrated threshold. A face or finger that cannot be used is
+    reported and the other decides; neither usable is 422 nothing_to_verify.
+    """
+    face = await _face_score(site, identity_id, image)
+    finger = None
+    if finger_image is not None:
+        pixels = nbis.read_image(await read_upload(finger_image, site.settings))
+        finger = FingerProbe(pixels, finger_ppi, finger_position)
+    target = site.settings.match.verify_fmr
+    result = await run_in_threadpool(site.fused.verify, identity_id, face.score, finger, target)
+    decision = result.decision
     return {
-        "identity_id": decision.identity.id,
+        "identity_id": identity_id,
         "match": decision.match,
-        "score": round(decision.score, 4),
+        "used": list(decision.used),
+        "reason": decision.reason,
+        "score": round(decision.fused_score, 4),
         "threshold": round(decision.threshold, 6),
-        "target_fmr": decision.target_fmr,
-        "pack": decision.pack_id,
-        "quality": decision.probe.quality.as_dict(),
-        "live_score": decision.probe.live_score,
-    }
+        "score_units": "nats" if len(decision.used) == 2 else decision.used[0],
+        "target_fmr": target,
+        "face": {"score": face.score, "problem": face.problem, "pack": face.pack_id,
+                 "quality": face.quality, "live_score": face.live_score},
+        "finger": {"score": result.finger_score, "problem": result.finger_problem},
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _FaceScore:
+    score: float | None
+    problem: str | None = None
+    pack_id: str | None = None
+    quality: dict[str, Any] | None = None
+    live_score: float | None = None
+
+
+async def _face_score(site: Site, identity_id: str, image: UploadFile | None) -> _FaceScore:
+    """The face's 1:1 score, or why there is none (the other modality may still decide)."""
+    if image is None:
+        return _FaceScore(None, "no_face_image")
+    data = await read_upload(image, site.settings)
+    try:
+        decision = await run_in_threadpool(site.matcher.verify, identity_id, data)
+    except (InputError, NoTemplates) as exc:
+        return _FaceScore(None, exc.code)
+    probe = decision.probe
+    return _FaceScore(
+        decision.score, None, decision.pack_id, probe.quality.as_dict(), probe.live_score
+    )
 
 
 @router.post("/identify")

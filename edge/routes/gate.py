@@ -17,6 +17,8 @@ from edge.security import allow, site_of
 from edge.site import Site
 from enrollment.accounts import Forbidden, Principal
 from enrollment.audit import append_event
+from enrollment.fused import FingerProbe
+from models.fingerprint import nbis
 
 router = APIRouter(prefix="/v1")
 
@@ -30,6 +32,15 @@ class GateBody(BaseModel):
 
 class ReasonBody(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
+
+
+async def finger_probe(
+    site: Site, upload: UploadFile | None, position: int | None
+) -> FingerProbe | None:
+    """The fingerprint presented with a claim, if any (500 ppi: the gate readers' resolution)."""
+    if upload is None:
+        return None
+    return FingerProbe(nbis.read_image(await read_upload(upload, site.settings)), 500, position)
 
 
 def at_own_gate(principal: Principal, gate_id: str) -> None:
@@ -84,12 +95,16 @@ async def visitor_entry(
     nik: Annotated[str | None, Form(max_length=30)] = None,
     visitor_id: Annotated[str | None, Form(max_length=36)] = None,
     inmate_id: Annotated[str | None, Form(max_length=36)] = None,
+    finger_image: Annotated[UploadFile | None, File()] = None,
+    finger_position: Annotated[int | None, Form(ge=1, le=10)] = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """A visitor claims who they are (NIK or id); the face must match them and nobody forbidden."""
+    """A visitor claims who they are (NIK or id); the face (fused with a finger, if one is
+    presented) must match them, and the face must match nobody forbidden."""
     at_own_gate(principal, gate_id)
     data = await read_upload(image, site.settings)
+    finger = await finger_probe(site, finger_image, finger_position)
     decision = await run_in_threadpool(
-        site.gate.visitor_entry, gate_id, data, principal.name, nik, visitor_id, inmate_id
+        site.gate.visitor_entry, gate_id, data, principal.name, nik, visitor_id, inmate_id, finger
     )
     return decision_body(decision)
 
@@ -126,10 +141,14 @@ async def inmate_movement(
     passage: Annotated[Literal["release", "transfer_out", "court_out", "court_in"], Form()],
     order_reference: Annotated[str, Form(min_length=1, max_length=80)],
     site: Annotated[Site, Depends(site_of)], principal: Annotated[Principal, Depends(allow("gate.pass"))],
+    finger_image: Annotated[UploadFile | None, File()] = None,
+    finger_position: Annotated[int | None, Form(ge=1, le=10)] = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Release, transfer or court movement, verified 1:1 against the inmate with the order reference."""
+    """Release, transfer or court movement, verified 1:1 (face, fused with a finger if presented)
+    against the inmate's own record, with the order reference."""
     at_own_gate(principal, gate_id)
     data = await read_upload(image, site.settings)
+    finger = await finger_probe(site, finger_image, finger_position)
     decision = await run_in_threadpool(
         site.gate.inmate_movement,
         gate_id,
@@ -138,6 +157,7 @@ async def inmate_movement(
         inmate_id,
         passage,
         order_reference,
+        finger,
     )
     return decision_body(decision)
 

@@ -346,3 +346,51 @@ def test_a_stale_read_of_who_is_inside_cannot_let_a_visitor_out_twice(
     monkeypatch.setattr(GateStore, "visitors_inside", lambda self: stale)
     second = _pass(sc, "visitor-exit", dev_faces, "deepface-img8/6.jpg")
     assert (second["result"], second["reason"]) == ("deny", "no_open_visit")
+
+
+def test_a_finger_presented_with_the_claim_is_fused_with_the_face(
+    gate: tuple[SiteClient, dict[str, str]], dev_faces: Path, fingerprints: Path, nbis_library: Path
+) -> None:
+    """A release checked with face and finger; the evidence records both scores and the fusion."""
+    sc, people = gate
+    db1 = fingerprints / "fvc2002-db1_b"
+    for impression in (1, 2, 3):
+        files = {
+            "image": (
+                f"107_{impression}.tif",
+                (db1 / f"107_{impression}.tif").read_bytes(),
+                "image/tiff",
+            )
+        }
+        enrolled = sc.client.post(
+            f"/v1/identities/{people['leaving']}/fingers",
+            files=files,
+            data={"position": 2},
+            headers=sc.as_role("enrolment_officer"),
+        )
+        assert enrolled.json()["accepted"]
+    order = {
+        "inmate_id": people["leaving"],
+        "passage": "court_out",
+        "order_reference": "PN-3/2026",
+        "finger_position": "2",
+    }
+    finger = ("107_8.tif", (db1 / "107_8.tif").read_bytes(), "image/tiff")
+    response = sc.client.post(
+        "/v1/gates/main/inmate-movement",
+        files={"image": photo(dev_faces, "facerec-paul_allen/5.jpg"), "finger_image": finger},
+        data=order,
+        headers=sc.as_role("device"),
+    )
+    body = response.json()
+    assert body["result"] == "admit", body
+    fused = body["evidence"]["fused"]
+    assert fused["used"] == ["face", "finger"] and fused["score"] >= fused["threshold"]
+    wrong_finger = ("108_8.tif", (db1 / "108_8.tif").read_bytes(), "image/tiff")
+    stranger = sc.client.post(
+        "/v1/gates/main/inmate-movement",
+        files={"image": photo(dev_faces, "deepface-img13/1.jpg"), "finger_image": wrong_finger},
+        data=order,
+        headers=sc.as_role("device"),
+    ).json()
+    assert (stranger["result"], stranger["reason"]) == ("deny", "face_mismatch")

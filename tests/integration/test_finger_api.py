@@ -131,3 +131,53 @@ def test_bad_fingerprint_images_get_their_code(site_client: SiteClient, enrolled
     assert site_client.client.get(f"/v1/identities/{enrolled}/fingers", headers=headers).json()[
         "fingers"
     ] == {"1": 3, "2": 3}
+
+
+def test_verify_fuses_face_and_finger_and_falls_back_to_the_one_present(
+    site_client: SiteClient, enrolled: str, dev_faces: Path, fingerprints: Path
+) -> None:
+    from tests.integration.conftest import photo
+
+    db1 = fingerprints / "fvc2002-db1_b"
+    headers = site_client.as_role("gate_officer")
+
+    def verify(face: str | None, finger: str | None, **form: object) -> dict[str, object]:
+        files = {}
+        if face:
+            files["image"] = photo(dev_faces, face)
+        if finger:
+            files["finger_image"] = _tif(db1, finger)
+        response = site_client.client.post(
+            "/v1/verify", data={"identity_id": enrolled, **form}, files=files, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    both = verify("facerec-steve_wozniak/5.jpg", "101_8.tif", finger_position=1)
+    assert (both["match"], both["used"], both["score_units"]) == (True, ["face", "finger"], "nats")
+    strangers = verify("facerec-obama/1.jpg", "106_8.tif", finger_position=1)
+    assert strangers["match"] is False and strangers["used"] == ["face", "finger"]
+    finger_only = verify(None, "101_8.tif", finger_position=1)
+    assert (finger_only["match"], finger_only["reason"], finger_only["face"]["problem"]) == (
+        True,
+        "face_missing",
+        "no_face_image",
+    )
+    face_only = verify("facerec-steve_wozniak/5.jpg", None)
+    assert (face_only["match"], face_only["reason"], face_only["score_units"]) == (
+        True,
+        "finger_missing",
+        "face",
+    )
+    unreadable = site_client.client.post(
+        "/v1/verify", data={"identity_id": enrolled}, headers=headers,
+        files={"image": photo(dev_faces, "facerec-steve_wozniak/5.jpg"), "finger_image": ("x.png", encode(np.zeros((300, 300), np.uint8), "PNG"), "image/png")},
+    )  # fmt: skip
+    body = unreadable.json()  # a blank print cannot be used: the face decides alone and says why
+    assert (body["match"], body["used"], body["finger"]["problem"]) == (
+        True,
+        ["face"],
+        "fingerprint_image_invalid",
+    )
+    nothing = site_client.client.post("/v1/verify", data={"identity_id": enrolled}, headers=headers)
+    assert (nothing.status_code, error_code(nothing)) == (422, "nothing_to_verify")
