@@ -43,7 +43,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     """Flags shared by eval and calibrate."""
     parser.add_argument("dirs", nargs="+", metavar="DIR", help=_FOLDER_HELP)
     parser.add_argument("--dpi", type=int, default=500, help="scan resolution (default: 500)")
-    parser.add_argument("--matcher", choices=sorted(evaluation.MATCHERS), default="mcc", help="mcc (default: more accurate on the dev sets) or nbis (BOZORTH3)")
+    parser.add_argument(
+        "--matcher",
+        choices=sorted(evaluation.MATCHERS),
+        default="mcc",
+        help="mcc (default: more accurate on the dev sets) or nbis (BOZORTH3)",
+    )
     parser.add_argument(
         "--protocol",
         choices=evaluation.PROTOCOLS,
