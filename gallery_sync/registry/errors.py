@@ -1,0 +1,140 @@
+"""Every error the registry returns on purpose, in the house format (see edge/errors.py).
+
+EdgeError
+├─ SyncUnauthenticated  401 sync_unauthenticated  unknown site, bad signature, stale timestamp
+├─ InputError 422
+│  ├─ SyncSchemaInvalid      sync_schema_invalid   not gzip, too large, or a change that breaks the schema
+│  └─ RegistryInputInvalid   registry_input_invalid a request an officer can correct
+├─ NotFound 404
+│  └─ RegistryNotFound       registry_not_found    no such case, identity or site
+├─ Conflict 409
+│  ├─ SyncConflict           sync_conflict         an applied seq arrives again with other content
+│  ├─ SyncGap                sync_gap              the batch does not start where the last one ended
+│  └─ CaseClosed             case_closed           the case was already decided
+└─ Unavailable 503
+   └─ RegistryStorageError   registry_storage_failed PostgreSQL cannot be reached
+
+Authentication of officers and refusals by role reuse `enrollment.accounts.Unauthenticated` (401)
+and `Forbidden` (403). This module imports nothing from FastAPI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edge.errors import Conflict, EdgeError, InputError, Message, NotFound, Unavailable
+
+
+class SyncUnauthenticated(EdgeError):
+    code = "sync_unauthenticated"
+    status = 401
+
+    @classmethod
+    def because(cls, reason: str, site_id: str | None) -> SyncUnauthenticated:
+        return cls(
+            Message(
+                "Registri menolak kiriman: situs atau tanda tangan tidak dikenali. Periksa kunci situs.",
+                "The registry refused the request: unknown site or bad signature. Check the site key.",
+            ),
+            {"reason": reason, "site_id": site_id},
+        )
+
+
+class SyncSchemaInvalid(InputError):
+    code = "sync_schema_invalid"
+
+    @classmethod
+    def because(cls, reason: str, seq: int | None = None) -> SyncSchemaInvalid:
+        details: dict[str, Any] = {"reason": reason}
+        if seq is not None:
+            details["seq"] = seq
+        return cls(
+            Message(
+                "Kiriman tidak sesuai format sinkronisasi dan dikarantina. Hubungi admin pusat.",
+                "The batch breaks the sync format and was quarantined. Call the central administrator.",
+            ),
+            details,
+        )
+
+
+class SyncConflict(Conflict):
+    code = "sync_conflict"
+
+    @classmethod
+    def at(cls, seqs: list[int]) -> SyncConflict:
+        return cls(
+            Message(
+                "Nomor urut yang sudah diterima dikirim ulang dengan isi berbeda. Kiriman dikarantina;"
+                " hubungi admin pusat.",
+                "Sequence numbers already applied came back with different content. The batch was"
+                " quarantined; call the central administrator.",
+            ),
+            {"seqs": seqs[:20]},
+        )
+
+
+class SyncGap(Conflict):
+    code = "sync_gap"
+
+    @classmethod
+    def expecting(cls, expected_seq: int, first_seq: int) -> SyncGap:
+        return cls(
+            Message(
+                "Kiriman melompati nomor urut. Kirim ulang mulai dari nomor yang diharapkan.",
+                "The batch skips sequence numbers. Send again from the expected one.",
+            ),
+            {"expected_seq": expected_seq, "first_seq": first_seq},
+        )
+
+
+class RegistryInputInvalid(InputError):
+    code = "registry_input_invalid"
+
+    @classmethod
+    def because(cls, reason: str, **details: Any) -> RegistryInputInvalid:
+        return cls(
+            Message(
+                "Permintaan tidak dapat diproses. Periksa data lalu coba lagi.",
+                "The request cannot be processed. Check the data and try again.",
+            ),
+            {"reason": reason, **details},
+        )
+
+
+class RegistryNotFound(NotFound):
+    code = "registry_not_found"
+
+    @classmethod
+    def missing(cls, what: str, key: str) -> RegistryNotFound:
+        return cls(
+            Message(f"Data tidak ditemukan ({what}).", f"Not found ({what})."),
+            {"what": what, "id": key},
+        )
+
+
+class CaseClosed(Conflict):
+    code = "case_closed"
+
+    @classmethod
+    def already(cls, case_id: int, state: str) -> CaseClosed:
+        return cls(
+            Message(
+                "Kasus ini sudah diputuskan. Muat ulang daftar kasus.",
+                "This case has already been decided. Reload the list of cases.",
+            ),
+            {"case_id": case_id, "state": state},
+        )
+
+
+class RegistryStorageError(Unavailable):
+    code = "registry_storage_failed"
+
+    @classmethod
+    def because(cls, reason: str) -> RegistryStorageError:
+        return cls(
+            Message(
+                "Basis data registri tidak dapat diakses. Coba lagi nanti.",
+                "The registry database cannot be reached. Try again later.",
+            ),
+            {"reason": reason},
+        )
