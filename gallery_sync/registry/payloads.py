@@ -1,0 +1,150 @@
+"""What each kind of change must carry, checked before anything is applied.
+
+A change whose payload breaks its kind's schema makes the whole batch a schema violation
+(quarantined, 422): the site must fix its software, and nothing is half-applied meanwhile.
+Records keep fields the registry does not know (`extra="allow"`) so a newer site loses nothing;
+the fields the registry acts on are typed. Kinds without a model here are stored as sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gallery_sync.protocol import Change
+from gallery_sync.registry.errors import SyncSchemaInvalid
+
+RoleName = Literal["inmate", "staff", "visitor"]
+StatusName = Literal["active", "released", "transferred_out", "banned", "merged", "erased"]
+MAX_TEMPLATES_PER_CHANGE = 50
+MAX_VECTOR_DIM = 4096
+
+
+class IdentityRecord(BaseModel):
+    """A person's record as the site holds it (photos never travel)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: uuid.UUID
+    role: RoleName
+    status: StatusName
+    full_name: str = Field(min_length=1, max_length=300)
+    created_at: str | None = None
+    version: int = Field(1, ge=1)
+
+
+class TemplateIn(BaseModel):
+    """One face template: the site's id for it and the vector as base64 float32 little-endian."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    template_id: int = Field(ge=1)
+    quality: float | None = None
+    vector_f32le_b64: str = Field(min_length=4, max_length=MAX_VECTOR_DIM * 8)
+
+    def vector(self) -> np.ndarray:
+        """The float32 vector; ValueError if the bytes are not finite float32s."""
+        try:
+            raw = base64.b64decode(self.vector_f32le_b64, validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"template {self.template_id}: vector is not base64") from exc
+        if not raw or len(raw) % 4:
+            raise ValueError(f"template {self.template_id}: vector is not float32 bytes")
+        vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+        if not np.isfinite(vector).all():
+            raise ValueError(f"template {self.template_id}: vector has NaN or infinity")
+        return vector
+
+
+class EnrolledPayload(BaseModel):
+    """identity.enrolled: the record and its new templates."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    identity: IdentityRecord
+    pack_id: str = Field(min_length=1, max_length=80)
+    templates: list[TemplateIn] = Field(max_length=MAX_TEMPLATES_PER_CHANGE)
+
+
+class StatusPayload(BaseModel):
+    """identity.status: the new status and the record version it produced."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: StatusName
+    version: int | None = Field(None, ge=1)
+
+
+class UpdatedPayload(BaseModel):
+    """identity.updated: corrected plain fields."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    fields: dict[str, Any]
+    version: int | None = Field(None, ge=1)
+
+
+class ErasedPayload(BaseModel):
+    """identity.erased: the site dropped these templates and images."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    templates: list[int] = Field(default_factory=list)
+    images: list[int] = Field(default_factory=list)
+
+
+class FingerPayload(BaseModel):
+    """finger.enrolled: one ISO/IEC 19794-2 minutiae record."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    position: str = Field(min_length=1, max_length=40)
+    impression: int = Field(ge=0)
+    extractor: str = Field(min_length=1, max_length=80)
+    iso_record_b64: str = Field(min_length=4)
+    quality: float | None = None
+
+    def record(self) -> bytes:
+        """The ISO record bytes."""
+        return base64.b64decode(self.iso_record_b64, validate=True)
+
+
+PAYLOADS: dict[str, type[BaseModel]] = {
+    "identity.enrolled": EnrolledPayload,
+    "identity.status": StatusPayload,
+    "identity.updated": UpdatedPayload,
+    "identity.erased": ErasedPayload,
+    "finger.enrolled": FingerPayload,
+}
+IDENTITY_KINDS = frozenset(PAYLOADS)  # every typed kind is about one identity (entity_id)
+
+
+def parse_payload(change: Change) -> BaseModel | None:
+    """The typed payload of a known kind (None for kinds stored as sent), or SyncSchemaInvalid."""
+    model = PAYLOADS.get(change.kind)
+    if model is None:
+        return None
+    try:
+        uuid.UUID(change.entity_id)
+        parsed = model.model_validate(change.payload)
+        _check_parsed(change, parsed)
+    except (ValidationError, ValueError) as exc:
+        reason = f"{change.kind}: {str(exc).splitlines()[0][:300]}"
+        raise SyncSchemaInvalid.because(reason, change.seq) from exc
+    return parsed
+
+
+def _check_parsed(change: Change, parsed: BaseModel) -> None:
+    """Checks a schema cannot express: the record is the change's entity, vectors decode."""
+    if isinstance(parsed, EnrolledPayload):
+        if str(parsed.identity.id) != change.entity_id:
+            raise ValueError("identity.id differs from the change's entity_id")
+        for template in parsed.templates:
+            template.vector()
+    if isinstance(parsed, FingerPayload):
+        parsed.record()
