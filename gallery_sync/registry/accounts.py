@@ -1,0 +1,102 @@
+"""Central officers: accounts, login tokens, and the one table of what each role may do.
+
+Passwords use the site's scrypt hashing (`enrollment.accounts`); a login gives a random bearer
+token of which only the sha256 is stored. `PERMISSIONS` is the whole policy: a regional (Kanwil)
+monitor only reads, and `visible_sites` limits what it reads to its own region.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, get_args
+
+import psycopg
+
+from enrollment.accounts import (
+    TOKEN_LIFETIME,
+    Forbidden,
+    Unauthenticated,
+    check_password,
+    hash_password,
+)
+from gallery_sync.registry.db import Connection
+from gallery_sync.registry.errors import RegistryInputInvalid
+
+RegistryRole = Literal["central_admin", "adjudicator", "kanwil_monitor"]
+REGISTRY_ROLES: tuple[str, ...] = get_args(RegistryRole)
+CENTRAL = frozenset({"central_admin", "adjudicator"})
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "cases.read": CENTRAL,
+    "cases.decide": CENTRAL,
+    "transfers.create": frozenset({"central_admin"}),
+    "watchlist.add": frozenset({"central_admin"}),
+    "sites.admin": frozenset({"central_admin"}),
+    "reports.read": CENTRAL | {"kanwil_monitor"},
+}
+
+
+@dataclass(frozen=True)
+class Officer:
+    """A signed-in central or regional officer."""
+
+    username: str
+    role: str
+    region: str | None  # set for a kanwil_monitor: the only region it may see
+
+    def require(self, permission: str) -> None:
+        """Forbidden unless this officer's role has the permission."""
+        if self.role not in PERMISSIONS[permission]:
+            raise Forbidden.for_action(permission, self.role)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def add_account(
+    tx: Connection, username: str, role: str, password: str, region: str | None = None
+) -> None:
+    """Create an officer account; a kanwil_monitor needs a region, the others must not have one."""
+    if role not in REGISTRY_ROLES:
+        raise RegistryInputInvalid.because(f"unknown role {role!r}", roles=list(REGISTRY_ROLES))
+    if (role == "kanwil_monitor") != bool(region):
+        raise RegistryInputInvalid.because("a region is given for kanwil_monitor and only for it")
+    try:
+        tx.execute(
+            "INSERT INTO accounts (username, role, region, password_hash) VALUES (%s, %s, %s, %s)",
+            (username, role, region or None, hash_password(password)),
+        )
+    except psycopg.errors.UniqueViolation as exc:
+        raise RegistryInputInvalid.because(f"account {username!r} already exists") from exc
+
+
+def login(tx: Connection, username: str, password: str) -> tuple[str, Officer]:
+    """A fresh bearer token for valid credentials; the same refusal for every failure."""
+    row = tx.execute(
+        "SELECT role, region, password_hash, active FROM accounts WHERE username = %s",
+        (username,),
+    ).fetchone()
+    if row is None or not row["active"] or not check_password(password, row["password_hash"]):
+        raise Unauthenticated.wrong_credentials()
+    token = secrets.token_urlsafe(32)
+    tx.execute(
+        "INSERT INTO auth_tokens (token_sha256, username, expires_at) VALUES (%s, %s, %s)",
+        (_sha256(token), username, datetime.now(UTC) + TOKEN_LIFETIME),
+    )
+    return token, Officer(username, row["role"], row["region"])
+
+
+def officer_for_token(tx: Connection, token: str) -> Officer:
+    """The officer a live token belongs to, or Unauthenticated."""
+    row = tx.execute(
+        "SELECT a.username, a.role, a.region FROM auth_tokens t"
+        " JOIN accounts a ON a.username = t.username"
+        " WHERE t.token_sha256 = %s AND t.expires_at > now() AND a.active",
+        (_sha256(token),),
+    ).fetchone()
+    if row is None:
+        raise Unauthenticated.because("token unknown or expired")
+    return Officer(row["username"], row["role"], row["region"])

@@ -1,0 +1,226 @@
+"""The registry's use cases, free of HTTP: apply a site's batch exactly once, serve its pull,
+and the central officers' decisions (duplicate cases, transfers, watchlist, reports).
+
+Writes that move the national gallery run one at a time under `_write_lock`: a batch commits,
+then the index follows and the new templates are searched. If the index cannot follow (the
+database vanished just after the commit), it is marked stale and rebuilt before the next write;
+the commit stands, and the searches still pending are found by `searched_at`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from edge.errors import EdgeError
+from gallery_sync.protocol import public_key_from_text
+from gallery_sync.registry import accounts, cases, intake, reports, transfers, watchlist
+from gallery_sync.registry.appliers import ApplyContext
+from gallery_sync.registry.db import RegistryDatabase
+from gallery_sync.registry.errors import (
+    RegistryInputInvalid,
+    SyncConflict,
+    SyncSchemaInvalid,
+    SyncUnauthenticated,
+)
+from gallery_sync.registry.intake import BatchReceipt
+from gallery_sync.registry.journal import audit, changes_after
+from gallery_sync.registry.national import SEARCH_BATCH, MatchPolicy, NationalGallery
+from gallery_sync.registry.settings import RegistrySettings
+from gallery_sync.registry.site_auth import verify_request
+
+log = logging.getLogger(__name__)
+REPORT_PERIOD = timedelta(days=1)
+
+
+class RegistryService:
+    """The central registry, built once from its settings."""
+
+    def __init__(self, settings: RegistrySettings, policy: MatchPolicy | None = None) -> None:
+        self.settings = settings
+        self.db = RegistryDatabase(settings.database_url)
+        self.policy = policy or MatchPolicy.for_pack(
+            settings.pack, settings.identify_fmr, settings.calibration_file
+        )
+        self.gallery = NationalGallery(self.policy)
+        self._write_lock = threading.Lock()
+        self._stale = True
+
+    def start(self) -> None:
+        """Migrate, rebuild the national gallery from the database, run any pending search."""
+        self.db.migrate()
+        with self._writing():  # the index starts stale: this rebuilds it and runs pending searches
+            pass
+
+    # --- sites ---------------------------------------------------------------------------
+
+    def add_site(self, site_id: str, name: str, region: str, public_key: str, actor: str) -> None:
+        """Register a site and the public key its batches are signed with."""
+        try:
+            public_key_from_text(public_key)
+        except ValueError as exc:  # binascii.Error is one too
+            raise RegistryInputInvalid.because("not a base64 raw Ed25519 public key") from exc
+        with self.db.transaction() as tx:
+            if tx.execute("SELECT 1 FROM sites WHERE id = %s", (site_id,)).fetchone():
+                raise RegistryInputInvalid.because(f"site {site_id} is already registered")
+            tx.execute(
+                "INSERT INTO sites (id, name, region, public_key) VALUES (%s, %s, %s, %s)",
+                (site_id, name, region, public_key),
+            )
+            audit(tx, actor, "site.added", site_id, {"name": name, "region": region})
+
+    def _site_key(self, site_id: str) -> Ed25519PublicKey:
+        """The site's registered key, or SyncUnauthenticated for an unknown site."""
+        with self.db.transaction() as tx:
+            row = tx.execute("SELECT public_key FROM sites WHERE id = %s", (site_id,)).fetchone()
+        if row is None:
+            raise SyncUnauthenticated.because("unknown site", site_id)
+        return public_key_from_text(row["public_key"])
+
+    # --- push ----------------------------------------------------------------------------
+
+    def apply_batch(self, site_id: str, signature: str, body: bytes) -> BatchReceipt:
+        """Verify and apply one batch in one transaction; a bad batch is quarantined and refused."""
+        try:
+            limits = (self.settings.max_batch_bytes, self.settings.max_plain_bytes)
+            batch = intake.verify_batch(self._site_key(site_id), site_id, signature, body, limits)
+            with self._writing():
+                ctx = ApplyContext(site_id, self.policy.pack_id, self.policy.dimension)
+                with self.db.transaction() as tx:
+                    receipt = intake.apply_verified(tx, batch, ctx)
+                self._follow(ctx.touched)
+            return receipt
+        except (SyncUnauthenticated, SyncSchemaInvalid, SyncConflict) as exc:
+            self._quarantine(site_id, signature, body, exc)
+            raise
+
+    def _quarantine(self, site_id: str, signature: str, body: bytes, error: EdgeError) -> None:
+        """Keep the refused batch; a failure to do so is logged, the refusal still stands."""
+        try:
+            with self.db.transaction() as tx:
+                intake.quarantine(tx, site_id, signature, body, error)
+        except EdgeError:
+            log.exception("could not quarantine a refused batch from %s", site_id)
+
+    # --- the national gallery ------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One gallery-moving write at a time, on an index known to match the database."""
+        with self._write_lock:
+            if self._stale:
+                with self.db.transaction() as tx:
+                    count = self.gallery.rebuild(tx)
+                log.info("national gallery rebuilt: %d templates", count)
+                self._stale = False
+                self._search_all()
+            yield
+
+    def _follow(self, touched: dict[str, list[int]]) -> None:
+        """After a commit: the index follows, then new templates are searched (never raises)."""
+        try:
+            with self.db.transaction() as tx:
+                self.gallery.follow(tx, touched)
+            self._search_all()
+        except Exception:  # the commit stands; rebuild before the next write
+            log.exception("national gallery could not follow a commit; it will be rebuilt")
+            self._stale = True
+
+    def _search_all(self) -> list[int]:
+        """Run the duplicate search until no template waits for it; return new case ids."""
+        opened: list[int] = []
+        searched = SEARCH_BATCH
+        while searched == SEARCH_BATCH:
+            with self.db.transaction() as tx:
+                searched, cases_opened = self.gallery.search_pending(tx)
+            opened.extend(cases_opened)
+        return opened
+
+    # --- pull ----------------------------------------------------------------------------
+
+    def authenticate_pull(
+        self, site_id: str, method: str, path_with_query: str, timestamp: str, signature: str
+    ) -> None:
+        """SyncUnauthenticated unless the site is known and signed this request just now."""
+        key = self._site_key(site_id)
+        skew = timedelta(seconds=self.settings.clock_skew_seconds)
+        verify_request(key, site_id, method, path_with_query, timestamp, signature, skew)
+
+    def changes_for(self, site_id: str, after: int, limit: int) -> dict[str, Any]:
+        """What the site must apply after its cursor: {changes: [{seq, kind, payload}], last_seq}."""
+        limit = max(1, min(limit, self.settings.pull_limit))
+        with self.db.transaction() as tx:
+            changes = changes_after(tx, site_id, max(after, 0), limit)
+            tx.execute("UPDATE sites SET last_contact = now() WHERE id = %s", (site_id,))
+        return {"changes": changes, "last_seq": changes[-1]["seq"] if changes else after}
+
+    # --- officers ------------------------------------------------------------------------
+
+    def login(self, username: str, password: str) -> tuple[str, accounts.Officer]:
+        """A bearer token for an officer."""
+        with self.db.transaction() as tx:
+            return accounts.login(tx, username, password)
+
+    def officer(self, token: str) -> accounts.Officer:
+        """The officer holding a live token."""
+        with self.db.transaction() as tx:
+            return accounts.officer_for_token(tx, token)
+
+    def add_account(self, username: str, role: str, password: str, region: str | None) -> None:
+        """Create an officer account (console)."""
+        with self.db.transaction() as tx:
+            accounts.add_account(tx, username, role, password, region)
+            audit(tx, "console", "account.added", username, {"role": role, "region": region})
+
+    def list_cases(self, officer: accounts.Officer, state: str = "open") -> list[dict[str, Any]]:
+        """Duplicate cases in one state."""
+        officer.require("cases.read")
+        with self.db.transaction() as tx:
+            return cases.list_cases(tx, state)
+
+    def decide_case(
+        self, case_id: int, decision: str, officer: accounts.Officer, reason: str
+    ) -> dict[str, Any]:
+        """Same (merge, tell every holding site) or not same (close)."""
+        officer.require("cases.decide")
+        with self._writing():
+            with self.db.transaction() as tx:
+                body, touched = cases.decide(tx, case_id, decision, officer.username, reason)
+            self._follow({identity_id: [] for identity_id in touched})
+        return body
+
+    def transfer(
+        self, identity_id: str, to_site: str, officer: accounts.Officer, reason: str
+    ) -> dict[str, Any]:
+        """Send an inmate's record and templates to another site."""
+        officer.require("transfers.create")
+        with self.db.transaction() as tx:
+            return transfers.transfer(tx, identity_id, to_site, officer.username, reason)
+
+    def watchlist_add(
+        self, entry: watchlist.WatchlistEntry, officer: accounts.Officer
+    ) -> dict[str, Any]:
+        """Put a person on the national watchlist; every site receives them."""
+        officer.require("watchlist.add")
+        with self._writing():
+            with self.db.transaction() as tx:
+                body, template_ids = watchlist.add_entry(
+                    tx, entry, officer.username, self.policy.pack_id, self.policy.dimension
+                )
+            self._follow({body["identity_id"]: template_ids})
+        return body
+
+    def site_reports(
+        self, officer: accounts.Officer, site_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The consolidation report; a regional monitor sees only its own region."""
+        officer.require("reports.read")
+        silent = timedelta(hours=self.settings.silent_after_hours)
+        with self.db.transaction() as tx:
+            return reports.site_reports(tx, officer.region, REPORT_PERIOD, silent, site_id)
