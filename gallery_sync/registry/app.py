@@ -1,0 +1,183 @@
+"""The registry's HTTP application: `create_registry_app(settings)` builds it once.
+
+Sites: `POST /v1/sync/batches` (signed batch) and `GET /v1/sync/changes` (signed request).
+Officers: bearer tokens from `POST /v1/auth/login`; each use case checks the role itself
+(`accounts.PERMISSIONS`), so the policy holds whatever calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from edge.errors import EdgeError, InputError, Message
+from enrollment.accounts import Unauthenticated
+from gallery_sync.registry.accounts import Officer
+from gallery_sync.registry.errors import RegistryNotFound
+from gallery_sync.registry.schemas import (
+    DecisionRequest,
+    LoginRequest,
+    LoginResponse,
+    SiteRequest,
+    TransferRequest,
+)
+from gallery_sync.registry.service import RegistryService
+from gallery_sync.registry.settings import RegistrySettings
+from gallery_sync.registry.watchlist import WatchlistEntry
+
+# Missing site headers arrive as "" so the refusal is 401 sync_unauthenticated, not a 422.
+SiteHeader = Annotated[str, Header(alias="X-Gerbang-Site", max_length=40)]
+SignatureHeader = Annotated[str, Header(alias="X-Gerbang-Signature", max_length=200)]
+TimestampHeader = Annotated[str, Header(alias="X-Gerbang-Timestamp", max_length=60)]
+
+
+def _error_response(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, EdgeError)
+    return JSONResponse(exc.to_payload(), status_code=exc.status)
+
+
+def _validation_response(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    error = InputError(
+        Message(
+            "Permintaan tidak lengkap atau salah format.", "The request is incomplete or malformed."
+        ),
+        {"problems": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]},
+    )
+    return _error_response(request, error)
+
+
+def service_of(request: Request) -> RegistryService:
+    """The RegistryService the app was built with."""
+    service: RegistryService = request.app.state.service
+    return service
+
+
+Service = Annotated[RegistryService, Depends(service_of)]
+
+
+def current_officer(request: Request, service: Service) -> Officer:
+    """The officer behind `Authorization: Bearer <token>`."""
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        raise Unauthenticated.because("no bearer token")
+    return service.officer(header[7:].strip())
+
+
+OfficerDep = Annotated[Officer, Depends(current_officer)]
+
+
+def _sync_routes(app: FastAPI) -> None:
+    @app.post("/v1/sync/batches")
+    async def push_batch(
+        request: Request,
+        service: Service,
+        site: SiteHeader = "",
+        signature: SignatureHeader = "",
+    ) -> dict[str, Any]:
+        """Apply a signed, gzipped batch exactly once."""
+        body = await request.body()
+        receipt = await run_in_threadpool(service.apply_batch, site, signature, body)
+        return receipt.as_dict()
+
+    @app.get("/v1/sync/changes")
+    def pull_changes(
+        request: Request,
+        service: Service,
+        site: SiteHeader = "",
+        signature: SignatureHeader = "",
+        timestamp: TimestampHeader = "",
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    ) -> dict[str, Any]:
+        """The changes for the calling site after its cursor."""
+        url = request.url
+        path = url.path + (f"?{url.query}" if url.query else "")
+        service.authenticate_pull(site, request.method, path, timestamp, signature)
+        return service.changes_for(site, after, limit)
+
+
+def _officer_routes(app: FastAPI) -> None:
+    @app.post("/v1/auth/login", response_model=LoginResponse)
+    def login(body: LoginRequest, service: Service) -> LoginResponse:
+        """A bearer token for an officer's shift."""
+        token, officer = service.login(body.username, body.password)
+        return LoginResponse(token=token, role=officer.role, region=officer.region)
+
+    @app.get("/v1/cases")
+    def list_cases(officer: OfficerDep, service: Service, state: str = "open") -> dict[str, Any]:
+        """Duplicate cases in one state (default: open), highest score first."""
+        return {"cases": service.list_cases(officer, state)}
+
+    @app.post("/v1/cases/{case_id}/decision")
+    def decide(
+        case_id: int, body: DecisionRequest, officer: OfficerDep, service: Service
+    ) -> dict[str, Any]:
+        """Same person (merge) or not."""
+        return service.decide_case(case_id, body.decision, officer, body.reason)
+
+    @app.post("/v1/transfers")
+    def transfer(body: TransferRequest, officer: OfficerDep, service: Service) -> dict[str, Any]:
+        """Move an inmate to another site."""
+        return service.transfer(body.identity_id, body.to_site, officer, body.reason)
+
+    @app.post("/v1/watchlist")
+    def watchlist_add(
+        body: WatchlistEntry, officer: OfficerDep, service: Service
+    ) -> dict[str, Any]:
+        """Add a person to the national watchlist."""
+        return service.watchlist_add(body, officer)
+
+    @app.post("/v1/sites", status_code=201)
+    def add_site(body: SiteRequest, officer: OfficerDep, service: Service) -> dict[str, Any]:
+        """Register a site and its public key."""
+        officer.require("sites.admin")
+        service.add_site(body.id, body.name, body.region, body.public_key, officer.username)
+        return body.model_dump()
+
+    @app.get("/v1/reports/sites")
+    def site_reports(officer: OfficerDep, service: Service) -> dict[str, Any]:
+        """Per site: arrivals, refusals, quarantined batches, pending cases, last contact."""
+        return {"sites": service.site_reports(officer)}
+
+    @app.get("/v1/reports/sites/{site_id}")
+    def site_report(site_id: str, officer: OfficerDep, service: Service) -> dict[str, Any]:
+        """One site's report; a site outside a monitor's region does not exist for it."""
+        found = service.site_reports(officer, site_id)
+        if not found:
+            raise RegistryNotFound.missing("site", site_id)
+        return found[0]
+
+
+def create_registry_app(
+    settings: RegistrySettings | None = None, service: RegistryService | None = None
+) -> FastAPI:
+    """The registry service, configured once from settings."""
+    service = service or RegistryService(settings or RegistrySettings())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(service.start)
+        yield
+
+    app = FastAPI(title="Gerbang central registry", version="0.1.0", lifespan=lifespan)
+    app.state.service = service
+    app.add_exception_handler(EdgeError, _error_response)
+    app.add_exception_handler(RequestValidationError, _validation_response)
+
+    @app.get("/v1/health")
+    def health() -> dict[str, Any]:
+        """Liveness, and what the national gallery holds."""
+        policy = service.policy
+        return {"status": "ok", "templates": len(service.gallery.index), "pack": policy.pack_id,
+                "threshold": policy.threshold, "target_fmr": policy.target_fmr}  # fmt: skip
+
+    _sync_routes(app)
+    _officer_routes(app)
+    return app
