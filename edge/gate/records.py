@@ -154,6 +154,13 @@ class GateStore:
             row["order_reference"], row["overrides_event_id"], row["alarm_cleared_by"],
         )  # fmt: skip
 
+    def overridden(self, event_id: int) -> bool:
+        """True once a decision has been overridden (it may be, once)."""
+        row = self.db.execute(
+            "SELECT 1 FROM gate_events WHERE overrides_event_id = ?", (event_id,)
+        ).fetchone()
+        return row is not None
+
     def clear_alarm(self, event_id: int, supervisor: str, reason: str) -> None:
         self.db.execute(
             "UPDATE gate_events SET alarm_cleared_by = ?, alarm_cleared_at = ?, alarm_clear_reason = ? WHERE id = ?",

@@ -97,14 +97,16 @@ class GateService:
                       finger: FingerProbe | None = None) -> GateDecision:  # fmt: skip
         """Verify the visitor 1:1, make sure no inmate and no banned visitor matches, open a visit."""
         ctx = _Context(gate_id, "visitor_entry", actor, finger=finger)
-        refusal = self._gate_allows(ctx, "visitor") or self._claim_visitor(ctx, nik, visitor_id)
-        refusal = refusal or self._cooldown(ctx) or self._analyse(ctx, image)
+        refusal = self._gate_allows(ctx, "visitor") or self._analyse(ctx, image)
         if refusal:
             return refusal
-        # An inmate's face at the gate is an alarm whatever card they hold, so this comes first.
+        # An inmate's face at the gate is an alarm whatever card they hold (a stolen one, an
+        # unknown NIK, their own id), so the face is searched before the claim is even looked at.
         if inmate := self._best(ctx, roles=("inmate",), statuses=INMATE_STATUSES):
             return self._decide(ctx, "alarm", "inmate_match_at_entry", matched=inmate.identity_id)
-        if refusal := self._presentable(ctx):
+        refusal = self._claim_visitor(ctx, nik, visitor_id) or self._visitable(ctx, inmate_id)
+        refusal = refusal or self._cooldown(ctx) or self._presentable(ctx)
+        if refusal:
             return refusal
         # A banned face showing someone else's card is named as such, not as a mere mismatch.
         banned = self._best(ctx, roles=("visitor",), statuses=("banned",))
@@ -119,11 +121,8 @@ class GateService:
         assert ctx.claimed is not None
         with self.db.reading() as tx:
             inside = GateStore(tx).open_visit_of(ctx.claimed.id)
-            visited = IdentityRepository(tx, self.vault).get(inmate_id) if inmate_id else None
         if inside is not None:
             return self._decide(ctx, "deny", "already_inside")
-        if visited is not None and (visited.role != "inmate" or visited.status != "active"):
-            return self._decide(ctx, "deny", "inmate_not_visitable")
         return self._decide(
             ctx, "admit", "visitor_verified", matched=ctx.claimed.id, open_visit_for=inmate_id or ""
         )
@@ -153,8 +152,12 @@ class GateService:
         """A staff member in or out: 1:N among active staff, with anti-passback."""
         ctx = _Context(gate_id, "staff_in" if direction == "in" else "staff_out", actor)
         refusal = self._gate_allows(ctx, "staff") or self._analyse(ctx, image)
-        refusal = refusal or self._presentable(ctx)
         if refusal:
+            return refusal
+        # Nobody leaving may be an inmate: a staff exit is an exit too.
+        if direction == "out" and (inmate := self._best(ctx, ("inmate",), INMATE_STATUSES)):
+            return self._decide(ctx, "alarm", "inmate_leaving", matched=inmate.identity_id)
+        if refusal := self._presentable(ctx):
             return refusal
         staff = self._best(ctx, roles=("staff",), statuses=("active",))
         if staff is None:
@@ -210,8 +213,9 @@ class GateService:
             original.gate_id, original.passage, supervisor, claimed, original.order_reference
         )
         ctx.evidence = {"original_event": event_id, "original_reason": original.reason}
-        return self._decide(ctx, "admit", "override", matched=claimed.id if claimed else None, overrides=(event_id, reason),
-                            open_visit_for="" if original.passage == "visitor_entry" and claimed else None)  # fmt: skip
+        person = claimed.id if claimed else original.matched_identity_id
+        return self._decide(ctx, "admit", "override", matched=person, overrides=(event_id, reason),
+                            **_passage_consequences(original.passage, person))  # fmt: skip
 
     def clear_alarm(self, event_id: int, supervisor: str, reason: str) -> GateEvent:
         """A supervisor acknowledges an alarm with a reason; it stays in the log."""
@@ -264,14 +268,27 @@ class GateService:
         assert ctx.claimed is not None
         with self.db.reading() as tx:
             failures, last_at = GateStore(tx).failures(ctx.claimed.id, ctx.gate_id)
-        if (
-            failures >= MAX_FAILURES
-            and last_at
-            and datetime.fromisoformat(last_at) + COOLDOWN > datetime.now(UTC)
-        ):
-            ctx.note("failures", failures)
-            ctx.note("retry_after", (datetime.fromisoformat(last_at) + COOLDOWN).isoformat())
-            return self._decide(ctx, "deny", "cooldown", count_failure=False)
+        if failures < MAX_FAILURES or not last_at:
+            return None
+        until = datetime.fromisoformat(last_at) + COOLDOWN
+        if until <= datetime.now(UTC):
+            # The cool-down has run out: start counting afresh, or one more slip would lock again.
+            with self.db.transaction() as tx:
+                GateStore(tx).reset_failures(ctx.claimed.id, ctx.gate_id)
+            return None
+        ctx.note("failures", failures)
+        ctx.note("retry_after", until.isoformat())
+        return self._decide(ctx, "deny", "cooldown", count_failure=False)
+
+    def _visitable(self, ctx: _Context, inmate_id: str | None) -> GateDecision | None:
+        """The inmate a visitor names must exist and be held here (checked before any 1:1)."""
+        if not inmate_id:
+            return None
+        with self.db.reading() as tx:
+            visited = _identity_or_none(IdentityRepository(tx, self.vault), inmate_id)
+        if visited is None or visited.role != "inmate" or visited.status != "active":
+            ctx.note("inmate_id", inmate_id)
+            return self._decide(ctx, "deny", "inmate_not_visitable", count_failure=False)
         return None
 
     def _analyse(self, ctx: _Context, image: bytes) -> GateDecision | None:
@@ -351,6 +368,8 @@ class GateService:
             store = GateStore(tx)
             # Re-read the visit inside the write transaction: two gates (or the camera and the
             # kiosk) deciding on the same visitor at once must not both let them through.
+            if overrides and store.overridden(overrides[0]):
+                raise OverrideRefused.because("this decision has already been overridden")
             subject = matched or claimed_id
             if close_visit and subject and store.open_visit_of(subject) is None:
                 result, reason, close_visit = "deny", "no_open_visit", False
@@ -398,6 +417,23 @@ class GateService:
             repo.set_status(inmate_id, "released" if movement == "release" else "transferred_out")
         else:
             store.set_inside(inmate_id, movement == "court_in")
+
+
+def _passage_consequences(passage: str, person: str | None) -> dict[str, Any]:
+    """What admitting this passage does, so an override carries it out like a normal admit."""
+    if person is None:
+        return {}
+    return {
+        "visitor_entry": {"open_visit_for": ""},
+        "visitor_exit": {"close_visit": True},
+        "staff_in": {"presence": True},
+        "staff_out": {"presence": False},
+    }.get(
+        passage,
+        {"movement": passage}
+        if passage in ("release", "transfer_out", "court_out", "court_in")
+        else {},
+    )
 
 
 def _identity_or_none(repo: IdentityRepository, identity_id: str | None) -> Identity | None:

@@ -394,3 +394,53 @@ def test_a_finger_presented_with_the_claim_is_fused_with_the_face(
         headers=sc.as_role("device"),
     ).json()
     assert (stranger["result"], stranger["reason"]) == ("deny", "face_mismatch")
+
+
+def test_review_fixes_inmate_alarms_everywhere_and_overrides_do_what_the_passage_does(
+    gate: tuple[SiteClient, dict[str, str]], dev_faces: Path
+) -> None:
+    sc, people = gate
+    staff_exit = _pass(sc, "staff", dev_faces, "deepface-img26/7.jpg", direction="out")
+    assert (staff_exit["result"], staff_exit["reason"]) == ("alarm", "inmate_leaving")
+    unknown_card = _pass(
+        sc, "visitor-entry", dev_faces, "deepface-img26/8.jpg", nik="3201014703859999"
+    )
+    assert (unknown_card["result"], unknown_card["reason"]) == ("alarm", "inmate_match_at_entry")
+    own_id = _pass(
+        sc, "visitor-entry", dev_faces, "deepface-img26/2.jpg", visitor_id=people["inmate"]
+    )
+    assert own_id["result"] == "alarm"
+
+    nobody = "00000000-0000-0000-0000-000000000000"
+    bad_inmate = _pass(
+        sc,
+        "visitor-entry",
+        dev_faces,
+        "facerec-guido_van_rossum/1.jpg",
+        nik=V3_NIK,
+        inmate_id=nobody,
+    )
+    assert (bad_inmate["result"], bad_inmate["reason"]) == ("deny", "inmate_not_visitable")
+
+    order = {
+        "inmate_id": people["leaving"],
+        "passage": "transfer_out",
+        "order_reference": "MUT-9/2026",
+    }
+    refused = _pass(sc, "inmate-movement", dev_faces, "deepface-img13/2.jpg", **order)
+    assert (refused["result"], refused["reason"]) == ("deny", "face_mismatch")
+    supervisor = sc.as_role("supervisor")
+    admitted = sc.client.post(
+        f"/v1/gate-events/{refused['event_id']}/override",
+        json={"reason": "photo ID and order checked"},
+        headers=supervisor,
+    )
+    assert admitted.status_code == 200 and admitted.json()["result"] == "admit"
+    record = sc.client.get(f"/v1/identities/{people['leaving']}", headers=supervisor).json()
+    assert record["status"] == "transferred_out"  # the override carried out the transfer
+    twice = sc.client.post(
+        f"/v1/gate-events/{refused['event_id']}/override",
+        json={"reason": "again"},
+        headers=supervisor,
+    )
+    assert (twice.status_code, error_code(twice)) == (409, "override_refused")
