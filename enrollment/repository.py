@@ -234,6 +234,18 @@ class IdentityRepository:
         templates = self.db.execute(
             "DELETE FROM templates WHERE identity_id = ?", (identity_id,)
         ).rowcount
+        templates += self.db.execute(
+            "DELETE FROM finger_templates WHERE identity_id = ?", (identity_id,)
+        ).rowcount
+        self.db.execute(
+            "UPDATE finger_images SET data = NULL WHERE identity_id = ?", (identity_id,)
+        )
+        # Changes not yet pushed must not carry the biometrics out after the erasure either.
+        self.db.execute(
+            "UPDATE outbox SET payload = json_remove(payload, '$.templates', '$.iso_record_b64')"
+            " WHERE entity_id = ? AND sent_at IS NULL",
+            (identity_id,),
+        )
         images = self.db.execute(
             "UPDATE images SET data = NULL WHERE identity_id = ? AND data IS NOT NULL",
             (identity_id,),

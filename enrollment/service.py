@@ -80,6 +80,34 @@ class InvalidDecision(InputError):
         )
 
 
+class StatusNotAllowed(InputError):
+    code = "status_change_not_allowed"
+    status = 409
+
+    @classmethod
+    def between(cls, role: str, old: str, new: str) -> StatusNotAllowed:
+        return cls(
+            Message("Perubahan status ini tidak diizinkan.", "This status change is not allowed."),
+            {"role": role, "from": old, "to": new},
+        )
+
+
+# Which statuses each role can be moved to, by hand. A ban is for visitors: an inmate set to
+# 'banned' would drop out of the exit gate's inmate search. Nothing leaves 'erased' or 'merged'.
+ALLOWED_STATUSES = {
+    "inmate": {"active", "released", "transferred_out"},
+    "staff": {"active", "released"},
+    "visitor": {"active", "banned"},
+}
+FINAL_STATUSES = {"erased", "merged"}
+
+
+def check_transition(role: str, old: str, new: str) -> None:
+    """Refuse a status change that would make a record lie or a gate miss someone."""
+    if old in FINAL_STATUSES or new not in ALLOWED_STATUSES[role] or old == new:
+        raise StatusNotAllowed.between(role, old, new)
+
+
 @dataclass(frozen=True)
 class OfficerDecision:
     """An officer's answer to one duplicate candidate."""
@@ -384,6 +412,7 @@ class EnrolmentService:
         with self.db.transaction() as tx:
             repo = IdentityRepository(tx, self.vault)
             before = repo.get(identity_id)
+            check_transition(before.role, before.status, status)
             repo.set_status(identity_id, status)
             identity = repo.get(identity_id)
             append_change(

@@ -181,3 +181,69 @@ def test_verify_fuses_face_and_finger_and_falls_back_to_the_one_present(
     )
     nothing = site_client.client.post("/v1/verify", data={"identity_id": enrolled}, headers=headers)
     assert (nothing.status_code, error_code(nothing)) == (422, "nothing_to_verify")
+
+
+def test_erasing_a_visitor_removes_fingerprints_and_unsent_biometrics(
+    site_client: SiteClient, dev_faces: Path, fingerprints: Path, nbis_library: Path
+) -> None:
+    import json
+
+    from tests.integration.test_enrolment_api import VISITOR
+
+    session = capture(
+        site_client,
+        dev_faces,
+        "visitor",
+        [
+            "facerec-alex_lacamoire/1.jpg",
+            "facerec-alex_lacamoire/2.jpg",
+            "facerec-alex_lacamoire/3.jpg",
+        ],
+    )
+    visitor = {**VISITOR, "full_name": "Alex", "nik": "3201014703850077"}
+    headers = site_client.as_role("enrolment_officer")
+    others = site_client.client.get(f"/v1/captures/{session}/duplicates", headers=headers).json()[
+        "candidates"
+    ]
+    decisions = [
+        {"candidate_identity_id": c["identity_id"], "decision": "different_person", "reason": "x"}
+        for c in others
+    ]
+    visitor_id = site_client.client.post(
+        f"/v1/captures/{session}/commit",
+        json={"identity": visitor, "decisions": decisions},
+        headers=headers,
+    ).json()["identity_id"]
+    db3 = fingerprints / "fvc2002-db3_b"
+    site_client.client.post(
+        f"/v1/identities/{visitor_id}/fingers",
+        files={"image": _tif(db3, "101_1.tif")},
+        data={"position": 2},
+        headers=headers,
+    )
+    erased = site_client.client.post(
+        f"/v1/identities/{visitor_id}/erase",
+        json={"reason": "asked"},
+        headers=site_client.as_role("site_admin"),
+    )
+    assert erased.status_code == 200
+    export = site_client.client.get(f"/v1/identities/{visitor_id}/fingers/iso", headers=headers)
+    assert (export.status_code, error_code(export)) == (409, "finger_not_enrolled")
+    with site_client.site.db.reading() as tx:
+        payloads = [
+            json.loads(r[0])
+            for r in tx.execute("SELECT payload FROM outbox WHERE entity_id = ?", (visitor_id,))
+        ]
+        kept_images = tx.execute(
+            "SELECT COUNT(*) FROM finger_images WHERE identity_id = ? AND data IS NOT NULL",
+            (visitor_id,),
+        ).fetchone()[0]
+    assert kept_images == 0
+    dumped = json.dumps(payloads)
+    assert "vector_f32le_b64" not in dumped and "iso_record_b64" not in dumped
+    again = site_client.client.post(
+        f"/v1/identities/{visitor_id}/status",
+        json={"status": "active", "reason": "undo"},
+        headers=site_client.as_role("supervisor"),
+    )
+    assert (again.status_code, error_code(again)) == (409, "status_change_not_allowed")
