@@ -1,0 +1,526 @@
+"""The central registry on a real PostgreSQL (a fresh database per module) behind FastAPI's
+TestClient: signed pushes applied exactly once, refusals quarantined, duplicate cases from real
+face templates, merges and transfers pulled by the sites concerned, and regional read-only views.
+
+Locally the module skips when PostgreSQL is unreachable; under CI=true it fails instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+
+from edge import cli, wiring
+from edge.settings import Settings
+from enrollment.captures import StoredCapture
+from enrollment.records import Identity
+from enrollment.service import _change_payload
+from gallery_sync.protocol import Batch, ChainHead, Change, encode, public_key_text
+from gallery_sync.registry.app import create_registry_app
+from gallery_sync.registry.service import RegistryService
+from gallery_sync.registry.settings import RegistrySettings
+from gallery_sync.registry.site_auth import sign_request
+from models.obtain import ensure_converted
+
+ADMIN_URL = os.environ.get("GERBANG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+PACK = "open-yunet-dlib"
+PASSWORD = "correct horse battery"
+PERSON, OTHER_PERSON = "facerec-obama", "facerec-guido_van_rossum"
+
+
+def _require_postgres() -> None:
+    """Skip locally / fail under CI=true when PostgreSQL cannot be reached (tests/conftest style)."""
+    try:
+        psycopg.connect(ADMIN_URL, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        message = f"PostgreSQL not reachable at {ADMIN_URL}: {exc}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def database_url() -> Iterator[str]:
+    """A fresh database for this module, dropped afterwards."""
+    _require_postgres()
+    name = f"gerbang_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}".encode())
+    yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+
+
+@pytest.fixture(scope="module")
+def face_vectors(model_dir: Path, dev_faces: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Real templates: the best-matching pair of photos of one person, and another person."""
+    settings = Settings(
+        model_dir=model_dir, data_dir=tmp_path_factory.mktemp("engine"), liveness=False
+    )
+    spec = wiring.engine_spec(settings, PACK)
+    ensure_converted(spec.store, spec.pack)
+    engine = spec.build()
+
+    def embed(person: str) -> list[np.ndarray]:
+        return [
+            engine.analyse_bytes(p.read_bytes()).template
+            for p in sorted((dev_faces / person).glob("*.jpg"))
+        ]
+
+    same = embed(PERSON)
+    scores = {
+        (i, j): float(same[i] @ same[j]) for i in range(len(same)) for j in range(i + 1, len(same))
+    }
+    i, j = max(scores, key=scores.__getitem__)
+    return {"a": same[i], "b": same[j], "score": scores[(i, j)], "other": embed(OTHER_PERSON)[0]}
+
+
+@dataclass
+class FakeSite:
+    """A site as the registry sees it: an id, a key, and an outbox numbering its changes."""
+
+    id: str
+    key: Ed25519PrivateKey
+    seq: int = 0
+    template_seq: int = 0
+    sent: list[Change] = field(default_factory=list)
+
+    def change(self, kind: str, entity_id: str, payload: dict[str, Any]) -> Change:
+        self.seq += 1
+        change = Change(
+            seq=self.seq, kind=kind, entity_id=entity_id, payload=payload, created_at=_now()
+        )
+        self.sent.append(change)
+        return change
+
+    def enrol(
+        self, name: str, vectors: list[np.ndarray], role: str = "inmate"
+    ) -> tuple[str, Change]:
+        """An `identity.enrolled` change built by the site's own payload code."""
+        now = _now()
+        identity = Identity(
+            id=str(uuid.uuid4()), role=role, status="active", full_name=name, birth_date="1990-01-01",  # type: ignore[arg-type]
+            sex="M", aliases=[], nik=None, nip=None, registration_number=f"AI-{self.seq}", details={},
+            origin_site=self.id, merged_into=None, photo_image_id=None, created_at=now, updated_at=now, version=1,
+        )  # fmt: skip
+        captures = [
+            StoredCapture(
+                i, b"", "image/jpeg", hashlib.sha256(v.tobytes()).hexdigest(), v, 0.9, now
+            )
+            for i, v in enumerate(vectors)
+        ]
+        ids = list(range(self.template_seq + 1, self.template_seq + 1 + len(vectors)))
+        self.template_seq += len(vectors)
+        return identity.id, self.change(
+            "identity.enrolled", identity.id, _change_payload(identity, captures, ids, PACK)
+        )
+
+    def batch(self, changes: list[Change], site_id: str | None = None) -> Batch:
+        return Batch(
+            site_id=site_id or self.id,
+            changes=changes,
+            audit_head=ChainHead(seq=len(changes), hash="ab" * 32),
+            sent_at=_now(),
+        )
+
+
+@dataclass
+class Registry:
+    client: TestClient
+    service: RegistryService
+    url: str
+    tokens: dict[str, dict[str, str]]
+    sites_made: int = 0
+
+    def site(self, region: str = "KW-JABAR") -> FakeSite:
+        """Register a new site through the API as the central admin."""
+        self.sites_made += 1
+        key = Ed25519PrivateKey.generate()
+        site = FakeSite(f"UPT-{self.sites_made:03d}-{uuid.uuid4().hex[:4]}", key)
+        body = {
+            "id": site.id,
+            "name": f"Lapas {self.sites_made}",
+            "region": region,
+            "public_key": public_key_text(key.public_key()),
+        }
+        assert (
+            self.client.post("/v1/sites", json=body, headers=self.tokens["admin"]).status_code
+            == 201
+        )
+        return site
+
+    def push(
+        self,
+        site: FakeSite,
+        batch: Batch,
+        key: Ed25519PrivateKey | None = None,
+        header_site: str | None = None,
+    ):  # type: ignore[no-untyped-def]
+        body, signature = encode(batch, key or site.key)
+        headers = {"X-Gerbang-Site": header_site or site.id, "X-Gerbang-Signature": signature,
+                   "Content-Encoding": "gzip", "Content-Type": "application/json"}  # fmt: skip
+        return self.client.post("/v1/sync/batches", content=body, headers=headers)
+
+    def pull(
+        self,
+        site: FakeSite,
+        after: int = 0,
+        timestamp: str | None = None,
+        key: Ed25519PrivateKey | None = None,
+    ):  # type: ignore[no-untyped-def]
+        path = f"/v1/sync/changes?after={after}&limit=100"
+        headers = {
+            "X-Gerbang-Site": site.id,
+            **sign_request(key or site.key, "GET", path, timestamp),
+        }
+        return self.client.get(path, headers=headers)
+
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.url) as connection:
+            return connection.execute(sql.encode(), params).fetchall()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _random_unit(seed: int, dim: int = 128) -> np.ndarray:
+    vector = np.random.default_rng(seed).normal(size=dim).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+@pytest.fixture(scope="module")
+def registry(database_url: str) -> Iterator[Registry]:
+    settings = RegistrySettings(database_url=database_url)
+    service = RegistryService(settings)
+    with TestClient(create_registry_app(settings, service)) as client:
+        service.add_account("admin", "central_admin", PASSWORD, None)
+        service.add_account("judge", "adjudicator", PASSWORD, None)
+        service.add_account("jabar", "kanwil_monitor", PASSWORD, "KW-JABAR")
+        tokens = {}
+        for user in ("admin", "judge", "jabar"):
+            token = client.post(
+                "/v1/auth/login", json={"username": user, "password": PASSWORD}
+            ).json()["token"]
+            tokens[user] = {"Authorization": f"Bearer {token}"}
+        yield Registry(client, service, database_url, tokens)
+
+
+def test_a_signed_batch_applies_once_and_its_replay_changes_nothing(registry: Registry) -> None:
+    site = registry.site()
+    person, enrolled = site.enrol("Budi", [_random_unit(1), _random_unit(2)])
+    changes = [enrolled, site.change("identity.status", person, {"status": "released", "version": 2}),
+               site.change("gate.event", "41", {"event_id": 41, "result": "admit"})]  # fmt: skip
+    first = registry.push(site, site.batch(changes))
+    assert first.status_code == 200, first.text
+    assert first.json() == {
+        "acknowledged_through": 3,
+        "applied": 3,
+        "already_applied": 0,
+        "not_applied": [],
+    }
+    replay = registry.push(site, site.batch(changes))
+    assert replay.status_code == 200
+    assert replay.json()["acknowledged_through"] == 3 and replay.json()["already_applied"] == 3
+    assert registry.query("SELECT status FROM national_identities WHERE id = %s", person) == [
+        ("released",)
+    ]
+    assert registry.query(
+        "SELECT count(*) FROM national_templates WHERE identity_id = %s", person
+    ) == [(2,)]
+    assert registry.query("SELECT count(*) FROM applied_changes WHERE site_id = %s", site.id) == [
+        (3,)
+    ]
+    assert registry.query("SELECT count(*) FROM site_events WHERE site_id = %s", site.id) == [(1,)]
+
+
+def test_an_applied_seq_with_other_content_is_refused_whole_and_quarantined(
+    registry: Registry,
+) -> None:
+    site = registry.site()
+    _, one = site.enrol("Andi", [_random_unit(3)])
+    two = site.change("gate.event", "1", {"result": "admit"})
+    assert registry.push(site, site.batch([one, two])).status_code == 200
+    rewritten = two.model_copy(update={"payload": {"result": "deny"}})
+    response = registry.push(
+        site, site.batch([rewritten, site.change("gate.event", "2", {"result": "admit"})])
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "sync_conflict" and response.json()["error"][
+        "details"
+    ]["seqs"] == [2]
+    assert registry.query("SELECT max(seq) FROM applied_changes WHERE site_id = %s", site.id) == [
+        (2,)
+    ]
+    assert registry.query("SELECT reason FROM quarantine WHERE site_id = %s", site.id) == [
+        ("sync_conflict",)
+    ]
+
+
+def test_a_batch_that_skips_seqs_is_refused_with_the_expected_seq(registry: Registry) -> None:
+    site = registry.site()
+    first = [site.change("gate.event", str(i), {"i": i}) for i in range(2)]
+    assert registry.push(site, site.batch(first)).status_code == 200
+    site.seq = 4
+    response = registry.push(site, site.batch([site.change("gate.event", "5", {"i": 5})]))
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "sync_gap" and error["details"]["expected_seq"] == 3
+    assert set(error["message"]) == {"id", "en"}
+    assert registry.query("SELECT count(*) FROM applied_changes WHERE site_id = %s", site.id) == [
+        (2,)
+    ]
+
+
+def test_bad_signatures_unknown_sites_and_borrowed_names_are_refused_and_quarantined(
+    registry: Registry,
+) -> None:
+    site, other = registry.site(), registry.site()
+    batch = site.batch([site.change("gate.event", "1", {})])
+    forged = registry.push(site, batch, key=Ed25519PrivateKey.generate())
+    unknown = registry.push(FakeSite("UPT-NOWHERE", site.key), batch, header_site="UPT-NOWHERE")
+    borrowed = registry.push(
+        other, site.batch(batch.changes, site_id=site.id)
+    )  # other's key, site's name
+    for response in (forged, unknown, borrowed):
+        assert (
+            response.status_code == 401
+            and response.json()["error"]["code"] == "sync_unauthenticated"
+        )
+    quarantined = registry.query("SELECT site_id FROM quarantine WHERE site_id = ANY(%s) ORDER BY id",
+                                 [site.id, other.id, "UPT-NOWHERE"])  # fmt: skip
+    assert [r[0] for r in quarantined] == [site.id, "UPT-NOWHERE", other.id]
+    assert registry.query(
+        "SELECT count(*) FROM applied_changes WHERE site_id = ANY(%s)", [site.id, other.id]
+    ) == [(0,)]
+
+
+def test_a_change_that_breaks_its_schema_refuses_the_whole_batch(registry: Registry) -> None:
+    site = registry.site()
+    _, good = site.enrol("Citra", [_random_unit(4)])
+    _, bad = site.enrol("Dewi", [_random_unit(5, dim=64)])  # not the pack's 128 values
+    response = registry.push(site, site.batch([good, bad]))
+    assert response.status_code == 422 and response.json()["error"]["code"] == "sync_schema_invalid"
+    assert registry.query(
+        "SELECT count(*) FROM national_identities WHERE site_id = %s", site.id
+    ) == [(0,)]
+    assert registry.query("SELECT reason FROM quarantine WHERE site_id = %s", site.id) == [
+        ("sync_schema_invalid",)
+    ]
+
+
+def test_the_same_face_at_two_sites_opens_a_case_and_same_merges_at_both(
+    registry: Registry, face_vectors
+) -> None:  # type: ignore[no-untyped-def]
+    threshold = registry.service.policy.threshold
+    assert face_vectors["score"] >= threshold  # the dev photos of one person match at FMR 1e-3
+    site_a, site_b, bystander = registry.site(), registry.site(), registry.site("KW-JATIM")
+    older, enrolled_a = site_a.enrol("Barack", [face_vectors["a"]])
+    assert registry.push(site_a, site_a.batch([enrolled_a])).status_code == 200
+    newer, enrolled_b = site_b.enrol("Hussein", [face_vectors["b"]])
+    _, unrelated = site_b.enrol("Guido", [face_vectors["other"]])
+    assert registry.push(site_b, site_b.batch([enrolled_b, unrelated])).status_code == 200
+
+    cases = registry.client.get("/v1/cases", headers=registry.tokens["judge"]).json()["cases"]
+    mine = [c for c in cases if {c["identity_a"], c["identity_b"]} & {older, newer}]
+    assert len(mine) == 1 and {mine[0]["identity_a"], mine[0]["identity_b"]} == {older, newer}
+    assert mine[0]["score"] >= threshold and mine[0]["threshold"] == threshold
+
+    decision = {"decision": "same", "reason": "same face, same birth date"}
+    url = f"/v1/cases/{mine[0]['id']}/decision"
+    decided = registry.client.post(url, json=decision, headers=registry.tokens["judge"])
+    assert decided.status_code == 200 and decided.json()["survivor_id"] == older
+    assert registry.query(
+        "SELECT status, merged_into::text FROM national_identities WHERE id = %s", newer
+    ) == [("merged", older)]
+    for site in (site_a, site_b):
+        merged = [
+            c for c in registry.pull(site).json()["changes"] if c["kind"] == "identity.merged"
+        ]
+        assert [c["payload"]["merged_id"] for c in merged] == [newer]
+        assert merged[0]["payload"]["survivor_id"] == older
+    assert not [
+        c for c in registry.pull(bystander).json()["changes"] if c["kind"] == "identity.merged"
+    ]
+    again = registry.client.post(url, json=decision, headers=registry.tokens["judge"])
+    assert again.status_code == 409 and again.json()["error"]["code"] == "case_closed"
+
+
+def test_pull_gives_a_site_only_its_changes_after_its_cursor_and_refuses_stale_requests(
+    registry: Registry,
+) -> None:
+    origin, receiving, elsewhere = registry.site(), registry.site(), registry.site("KW-JATIM")
+    inmate, enrolled = origin.enrol("Eko", [_random_unit(6)])
+    assert registry.push(origin, origin.batch([enrolled])).status_code == 200
+    cursor = registry.pull(receiving).json()["last_seq"]
+    moved = registry.client.post("/v1/transfers", json={"identity_id": inmate, "to_site": receiving.id, "reason": "mutasi"},
+                                 headers=registry.tokens["admin"])  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    banned = registry.client.post("/v1/watchlist", headers=registry.tokens["admin"], json={
+        "full_name": "Wanted Person", "reason": "escaped 2025", "templates": [base64.b64encode(_random_unit(7).tobytes()).decode()]})  # fmt: skip
+    assert banned.status_code == 200, banned.text
+
+    arrived = registry.pull(receiving, after=cursor).json()
+    assert [c["kind"] for c in arrived["changes"]] == ["identity.transferred_in", "watchlist.added"]
+    incoming = arrived["changes"][0]["payload"]
+    assert incoming["identity"]["id"] == inmate and len(incoming["templates"]) == 1
+    assert registry.pull(receiving, after=arrived["last_seq"]).json() == {
+        "changes": [],
+        "last_seq": arrived["last_seq"],
+    }
+    told = [c for c in registry.pull(origin).json()["changes"] if c["kind"] == "identity.status"]
+    assert [c["payload"]["status"] for c in told] == ["transferred_out"]
+    assert [c["kind"] for c in registry.pull(elsewhere, after=cursor).json()["changes"]] == [
+        "watchlist.added"
+    ]
+
+    stale = (datetime.now(UTC) - timedelta(minutes=10)).isoformat(timespec="seconds")
+    for response in (
+        registry.pull(receiving, timestamp=stale),
+        registry.pull(receiving, key=origin.key),
+    ):
+        assert (
+            response.status_code == 401
+            and response.json()["error"]["code"] == "sync_unauthenticated"
+        )
+    # the sending site no longer owns the record: its later status change is recorded, not applied
+    late = registry.push(
+        origin, origin.batch([origin.change("identity.status", inmate, {"status": "released"})])
+    )
+    assert late.json()["not_applied"][0]["outcome"] == "ignored"
+    assert registry.query(
+        "SELECT site_id, status FROM national_identities WHERE id = %s", inmate
+    ) == [(receiving.id, "active")]
+
+
+def test_a_kanwil_monitor_reads_its_region_only_and_cannot_write(registry: Registry) -> None:
+    quiet, busy, far = registry.site(), registry.site(), registry.site("KW-JATIM")
+    assert registry.push(busy, busy.batch([busy.change("gate.event", "1", {})])).status_code == 200
+    assert (
+        registry.push(
+            busy, busy.batch([busy.change("gate.event", "2", {})]), key=quiet.key
+        ).status_code
+        == 401
+    )
+    monitor = registry.tokens["jabar"]
+
+    reports = {
+        r["id"]: r
+        for r in registry.client.get("/v1/reports/sites", headers=monitor).json()["sites"]
+    }
+    assert {r["region"] for r in reports.values()} == {"KW-JABAR"} and far.id not in reports
+    assert reports[quiet.id]["silent"] and not reports[busy.id]["silent"]
+    assert reports[busy.id]["arrived"] == {"gate.event": {"applied": 1}}
+    assert reports[busy.id]["quarantined"]["count"] == 1
+    assert reports[busy.id]["quarantined"]["recent"][0]["reason"] == "sync_unauthenticated"
+    assert registry.client.get(f"/v1/reports/sites/{far.id}", headers=monitor).status_code == 404
+    assert (
+        registry.client.get(
+            f"/v1/reports/sites/{far.id}", headers=registry.tokens["admin"]
+        ).status_code
+        == 200
+    )
+
+    writes = [("/v1/cases/1/decision", {"decision": "not_same", "reason": "looks different"}),
+              ("/v1/transfers", {"identity_id": str(uuid.uuid4()), "to_site": far.id, "reason": "mutasi"}),
+              ("/v1/watchlist", {"full_name": "X", "reason": "why not", "templates": ["AAAA"]}),
+              ("/v1/sites", {"id": "UPT-ROGUE", "name": "x", "region": "KW-JABAR", "public_key": "A" * 44})]  # fmt: skip
+    for path, body in writes:
+        response = registry.client.post(path, json=body, headers=monitor)
+        assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden", path
+    assert registry.client.get("/v1/cases", headers=monitor).status_code == 403
+    assert registry.client.get("/v1/reports/sites").status_code == 401
+
+
+def test_a_restarted_registry_rebuilds_the_national_gallery_from_the_database(
+    registry: Registry,
+) -> None:
+    fresh = RegistryService(registry.service.settings)
+    fresh.start()
+    held = registry.query("SELECT count(*) FROM national_templates t JOIN national_identities i ON i.id = t.identity_id"
+                          " WHERE t.pack_id = %s AND i.status <> 'erased'", PACK)[0][0]  # fmt: skip
+    assert len(fresh.gallery.index) == held == len(registry.service.gallery.index) > 0
+
+
+def test_the_console_registers_sites_and_accounts(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", registry.url)
+    key = public_key_text(Ed25519PrivateKey.generate().public_key())
+    assert (
+        cli.main(
+            [
+                "registry",
+                "sites",
+                "add",
+                "UPT-CLI",
+                "--name",
+                "Rutan CLI",
+                "--region",
+                "KW-BALI",
+                "--public-key",
+                key,
+            ]
+        )
+        == 0
+    )
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(PASSWORD + "\n"))
+    args = [
+        "registry",
+        "accounts",
+        "add",
+        "bali",
+        "--role",
+        "kanwil_monitor",
+        "--region",
+        "KW-BALI",
+        "--password-stdin",
+    ]
+    assert cli.main(args) == 0
+    assert (
+        cli.main(
+            [
+                "registry",
+                "accounts",
+                "add",
+                "nobody",
+                "--role",
+                "kanwil_monitor",
+                "--password-stdin",
+            ]
+        )
+        == 2
+    )
+    assert registry.query("SELECT region FROM sites WHERE id = 'UPT-CLI'") == [("KW-BALI",)]
+    assert "registry_input_invalid" in capsys.readouterr().err
+
+
+def test_a_site_is_registered_once_and_only_with_a_real_ed25519_key(registry: Registry) -> None:
+    admin = registry.tokens["admin"]
+    site = registry.site()
+    again = {
+        "id": site.id,
+        "name": "again",
+        "region": "KW-JABAR",
+        "public_key": public_key_text(Ed25519PrivateKey.generate().public_key()),
+    }
+    garbage = {**again, "id": "UPT-GARBAGE", "public_key": "A" * 44}
+    for body in (again, garbage):
+        response = registry.client.post("/v1/sites", json=body, headers=admin)
+        assert (
+            response.status_code == 422
+            and response.json()["error"]["code"] == "registry_input_invalid"
+        )
