@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from edge import admin_commands, commands, finger_commands, import_command
 from edge.errors import EdgeError
 from edge.gate import cli as gate_cli
+from gallery_sync import sync_cli
 from gallery_sync.registry import cli as registry_cli
 
 
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     import_command.add_parser(sub)
     finger_commands.add_parsers(sub)
     gate_cli.add_parsers(sub)
+    sync_cli.add_parsers(sub)
     registry_cli.add_parsers(sub)
     return parser
 
