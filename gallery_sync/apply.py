@@ -268,7 +268,7 @@ class PulledApplier:
                 "INSERT INTO templates (identity_id, image_id, image_sha256, pack_id, vector, quality,"
                 " captured_at) VALUES (?, NULL, ?, ?, ?, ?, ?)",
                 (identity_id, key[1], pack_id, self.vault.seal(vector_to_blob(template.vector())),
-                 template.quality, now_iso()),
+                 template.quality or 0.0, now_iso()),
             )  # fmt: skip
             held.add(key)
             added[pack_id] = added.get(pack_id, 0) + 1

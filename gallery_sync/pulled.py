@@ -84,7 +84,7 @@ class TemplateIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    quality: float = Field(ge=0)
+    quality: float | None = Field(None, ge=0)  # a watchlist photo's may be unknown
     pack_id: str | None = Field(None, min_length=1, max_length=80)
     image_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     vector_f32le_b64: str

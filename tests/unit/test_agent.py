@@ -532,8 +532,8 @@ def test_run_forever_pushes_and_pulls_each_round_until_stopped(site, registry, a
 
 
 def test_changes_in_the_registry_s_own_shape_apply_once(site, registry, agent):
-    """Payloads as gallery_sync/registry builds them: pack per template, no image digest,
-    no origin site on a watchlist entry, extra fields (reason, case, fingerprints)."""
+    """Payloads as gallery_sync/registry builds them: pack per template, no image digest, quality
+    unknown, no origin site on a watchlist entry, extra fields (reason, case, fingerprints)."""
     leaving = enrol_local(site, "Mawar", seed=51)
 
     def travelling(vectors: np.ndarray) -> list[dict[str, Any]]:
@@ -541,7 +541,7 @@ def test_changes_in_the_registry_s_own_shape_apply_once(site, registry, agent):
             {
                 "template_id": 90 + i,
                 "pack_id": PACK,
-                "quality": 1.0,
+                "quality": None,
                 "vector_f32le_b64": base64.b64encode(v.astype("<f4").tobytes()).decode(),
             }
             for i, v in enumerate(vectors)
