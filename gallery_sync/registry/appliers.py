@@ -187,19 +187,20 @@ def apply_updated(
 
 
 def apply_erased(tx: Connection, change: Change, body: ErasedPayload, ctx: ApplyContext) -> Outcome:
-    """The person's biometrics go everywhere in the registry; the record and its history stay."""
+    """The person's face and finger templates go from the registry; record and history stay."""
     row = _owner(tx, change.entity_id)
     if refusal := _not_ours(row, ctx):
         return refusal
     assert row is not None
     tx.execute("DELETE FROM national_templates WHERE identity_id = %s", (change.entity_id,))
+    tx.execute("DELETE FROM national_fingers WHERE identity_id = %s", (change.entity_id,))
     if row["status"] != "merged":
         tx.execute(
             "UPDATE national_identities SET status = 'erased', updated_at = now() WHERE id = %s",
             (change.entity_id,),
         )
     ctx.touch(change.entity_id)
-    return Outcome("applied", f"site erased {len(body.templates)} templates")
+    return Outcome("applied", f"the site erased {body.templates} templates")
 
 
 def apply_finger(tx: Connection, change: Change, body: FingerPayload, ctx: ApplyContext) -> Outcome:
@@ -207,6 +208,8 @@ def apply_finger(tx: Connection, change: Change, body: FingerPayload, ctx: Apply
     row = _owner(tx, change.entity_id)
     if refusal := _not_ours(row, ctx):
         return refusal
+    if body.record() is None:
+        return Outcome("ignored", "the site erased this fingerprint before sending it")
     tx.execute(
         "INSERT INTO national_fingers (site_id, site_seq, identity_id, position, impression,"
         " extractor, iso_record, quality) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"

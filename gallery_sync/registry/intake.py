@@ -1,7 +1,8 @@
 """A site's batch from bytes to applied rows: verify, classify each change, apply, or quarantine.
 
-Classification per (site, seq): already applied with the same digest → a no-op; applied with
-another digest → the whole batch is refused (`SyncConflict`) and quarantined; the first new seq
+Classification per (site, seq): already applied with the same digest (or the digest of the same
+change with its biometrics stripped, which a site does to unsent rows when it erases someone) → a
+no-op; applied with another digest → the whole batch is refused (`SyncConflict`) and quarantined; the first new seq
 must follow the last applied one (`SyncGap` says which is expected). Everything runs inside the
 caller's transaction, so a refusal anywhere leaves nothing behind.
 """
@@ -24,7 +25,7 @@ from gallery_sync.registry.errors import (
     SyncSchemaInvalid,
     SyncUnauthenticated,
 )
-from gallery_sync.registry.payloads import parse_payload
+from gallery_sync.registry.payloads import parse_payload, redacted
 
 QUARANTINE_MAX_BYTES = 8 * 1024 * 1024  # beyond this only the head of a refused body is kept
 
@@ -75,11 +76,12 @@ def apply_verified(tx: Connection, batch: Batch, ctx: ApplyContext) -> BatchRece
     not_applied = []
     for change, digest in fresh:
         outcome = apply_change(tx, change, parse_payload(change), ctx)
+        stripped = redacted(change)
         tx.execute(
-            "INSERT INTO applied_changes (site_id, seq, digest, kind, entity_id, outcome, note)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (ctx.site_id, change.seq, digest, change.kind, change.entity_id, outcome.outcome,
-             outcome.note),
+            "INSERT INTO applied_changes (site_id, seq, digest, redacted_digest, kind, entity_id,"
+            " outcome, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (ctx.site_id, change.seq, digest, stripped and change_digest(stripped), change.kind,
+             change.entity_id, outcome.outcome, outcome.note),
         )  # fmt: skip
         if outcome.outcome != "applied":
             not_applied.append({"seq": change.seq, **asdict(outcome)})
@@ -96,14 +98,15 @@ def _fresh_changes(
 ) -> list[tuple[Change, str]]:
     """(change, digest) of the changes not applied yet; SyncConflict or SyncGap when unsafe."""
     known = {
-        r["seq"]: r["digest"]
+        r["seq"]: {r["digest"], r["redacted_digest"]}  # as applied, or as stripped on erasure
         for r in tx.execute(
-            "SELECT seq, digest FROM applied_changes WHERE site_id = %s AND seq BETWEEN %s AND %s",
+            "SELECT seq, digest, redacted_digest FROM applied_changes"
+            " WHERE site_id = %s AND seq BETWEEN %s AND %s",
             (site_id, batch.first_seq, batch.last_seq),
         )
     }
     digests = [(change, change_digest(change)) for change in batch.changes]
-    if conflicts := [c.seq for c, d in digests if c.seq in known and known[c.seq] != d]:
+    if conflicts := [c.seq for c, d in digests if c.seq in known and d not in known[c.seq]]:
         raise SyncConflict.at(conflicts)
     fresh = [(c, d) for c, d in digests if c.seq not in known]
     if fresh and fresh[0][0].seq != last_seq + 1:

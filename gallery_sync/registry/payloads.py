@@ -68,7 +68,8 @@ class EnrolledPayload(BaseModel):
 
     identity: IdentityRecord
     pack_id: str = Field(min_length=1, max_length=80)
-    templates: list[TemplateIn] = Field(max_length=MAX_TEMPLATES_PER_CHANGE)
+    # absent when the site erased the person before this row was pushed (see redacted())
+    templates: list[TemplateIn] = Field(default_factory=list, max_length=MAX_TEMPLATES_PER_CHANGE)
 
 
 class StatusPayload(BaseModel):
@@ -90,12 +91,12 @@ class UpdatedPayload(BaseModel):
 
 
 class ErasedPayload(BaseModel):
-    """identity.erased: the site dropped these templates and images."""
+    """identity.erased: how many templates (face and finger) and images the site dropped."""
 
     model_config = ConfigDict(extra="ignore")
 
-    templates: list[int] = Field(default_factory=list)
-    images: list[int] = Field(default_factory=list)
+    templates: int = Field(0, ge=0)
+    images: int = Field(0, ge=0)
 
 
 class FingerPayload(BaseModel):
@@ -103,14 +104,16 @@ class FingerPayload(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    position: str = Field(min_length=1, max_length=40)
+    position: int = Field(ge=1, le=10, description="ISO/IEC 19794-2 finger position code")
     impression: int = Field(ge=0)
     extractor: str = Field(min_length=1, max_length=80)
-    iso_record_b64: str = Field(min_length=4)
+    iso_record_b64: str | None = Field(None, min_length=4)  # None: erased before it was pushed
     quality: float | None = None
 
-    def record(self) -> bytes:
-        """The ISO record bytes."""
+    def record(self) -> bytes | None:
+        """The ISO record bytes, if the site still sent them."""
+        if self.iso_record_b64 is None:
+            return None
         return base64.b64decode(self.iso_record_b64, validate=True)
 
 
@@ -121,7 +124,16 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "identity.erased": ErasedPayload,
     "finger.enrolled": FingerPayload,
 }
-IDENTITY_KINDS = frozenset(PAYLOADS)  # every typed kind is about one identity (entity_id)
+BIOMETRIC_KEYS = frozenset({"templates", "iso_record_b64"})  # what a site strips on erasure
+
+
+def redacted(change: Change) -> Change | None:
+    """The change as the site rewrites it after an erasure (biometrics gone), or None if it
+    carries none. The site removes the keys themselves, so the copy does too."""
+    if not BIOMETRIC_KEYS & change.payload.keys():
+        return None
+    payload = {k: v for k, v in change.payload.items() if k not in BIOMETRIC_KEYS}
+    return change.model_copy(update={"payload": payload})
 
 
 def parse_payload(change: Change) -> BaseModel | None:

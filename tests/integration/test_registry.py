@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import psycopg
 import pytest
@@ -168,7 +169,7 @@ class Registry:
         batch: Batch,
         key: Ed25519PrivateKey | None = None,
         header_site: str | None = None,
-    ):  # type: ignore[no-untyped-def]
+    ) -> httpx.Response:
         body, signature = encode(batch, key or site.key)
         headers = {"X-Gerbang-Site": header_site or site.id, "X-Gerbang-Signature": signature,
                    "Content-Encoding": "gzip", "Content-Type": "application/json"}  # fmt: skip
@@ -180,7 +181,7 @@ class Registry:
         after: int = 0,
         timestamp: str | None = None,
         key: Ed25519PrivateKey | None = None,
-    ):  # type: ignore[no-untyped-def]
+    ) -> httpx.Response:
         path = f"/v1/sync/changes?after={after}&limit=100"
         headers = {
             "X-Gerbang-Site": site.id,
@@ -524,3 +525,42 @@ def test_a_site_is_registered_once_and_only_with_a_real_ed25519_key(registry: Re
             response.status_code == 422
             and response.json()["error"]["code"] == "registry_input_invalid"
         )
+
+
+def _stripped(change: Change) -> Change:
+    """The change as the site rewrites an unacknowledged outbox row when it erases someone."""
+    payload = {k: v for k, v in change.payload.items() if k not in ("templates", "iso_record_b64")}
+    return change.model_copy(update={"payload": payload})
+
+
+def _count(registry: Registry, table: str, identity_id: str) -> int:
+    sql = f"SELECT count(*) FROM {table} WHERE identity_id = %s"
+    return int(registry.query(sql, identity_id)[0][0])
+
+
+def test_a_replay_stripped_of_biometrics_by_an_erasure_counts_as_already_applied(
+    registry: Registry,
+) -> None:
+    site = registry.site()
+    visitor, enrolled = site.enrol("Fitri", [_random_unit(8)], role="visitor")
+    iso = base64.b64encode(b"FMR\x00 020").decode()
+    finger = site.change(
+        "finger.enrolled",
+        visitor,
+        {"position": 2, "impression": 0, "extractor": "nbis", "iso_record_b64": iso, "quality": 70},
+    )
+    first = registry.push(site, site.batch([enrolled, finger]))  # applied, but the answer is lost
+    assert first.json()["applied"] == 2 and _count(registry, "national_fingers", visitor) == 1
+
+    erased = site.change("identity.erased", visitor, {"templates": 2, "images": 1})
+    replay = registry.push(site, site.batch([_stripped(enrolled), _stripped(finger), erased]))
+    assert replay.status_code == 200, replay.text
+    assert (replay.json()["applied"], replay.json()["already_applied"]) == (1, 2)
+    status = registry.query("SELECT status FROM national_identities WHERE id = %s", visitor)
+    assert status == [("erased",)]
+    assert _count(registry, "national_templates", visitor) == 0
+    assert _count(registry, "national_fingers", visitor) == 0
+
+    late, enrolled_late = site.enrol("Gita", [_random_unit(9)], role="visitor")
+    assert registry.push(site, site.batch([_stripped(enrolled_late)])).json()["applied"] == 1
+    assert _count(registry, "national_templates", late) == 0
