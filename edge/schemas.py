@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from models.engine import FaceAnalysis
 
@@ -119,6 +119,18 @@ class StartSessionRequest(BaseModel):
     identity_id: str | None = Field(
         None, min_length=36, max_length=36, description="Re-enrol this identity"
     )
+
+
+class IdentityUpdate(BaseModel):
+    """Corrections an enrolment officer may make; identity numbers are fixed at enrolment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: str | None = Field(None, min_length=1, max_length=200)
+    aliases: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        None, max_length=20
+    )
+    details: dict[str, str | int | float | bool | None] | None = None
 
 
 class StatusRequest(BaseModel):

@@ -81,6 +81,7 @@ class Site:
                 calibration = Calibration.load(
                     wiring.calibration_path(self.settings, engine.pack_id)
                 )
+                self._check_usable(engine, calibration)
                 self.gallery_ = build_gallery(self.db, self.vault, engine.pack_id, engine.dimension)
                 self.engine_, self.calibration, self.problem = engine, calibration, None
             except EdgeError as exc:
@@ -118,13 +119,38 @@ class Site:
             )
         return self._finger_calibration
 
+    def _check_usable(self, engine: FaceEngine, calibration: Calibration) -> None:
+        """Refuse to be ready with a target rate the calibration cannot serve, or without the
+        liveness the settings demand: better 'not ready' at start than a 500 at the gate."""
+        match = self.settings.match
+        for name, target in (
+            ("verify_fmr", match.verify_fmr),
+            ("identify_fmr", match.identify_fmr),
+        ):
+            try:
+                calibration.point_for(target)
+            except ValueError as exc:
+                stored = [p.target_fmr for p in calibration.operating_points]
+                raise ModelNotReady.missing(
+                    "calibration", f"EDGE_MATCH__{name.upper()}={target}", f"use one of {stored}"
+                ) from exc
+        if self.settings.liveness and engine.liveness is None:
+            raise ModelNotReady.missing(
+                "antispoof",
+                engine.pack_id,
+                "use a pack with anti-spoof models or set EDGE_LIVENESS=false",
+            )
+
     def fusion_model(self) -> FusionModel:
         """Face + finger fusion for the face pack in use and the MCC finger matcher."""
         if self._fusion is None:
             pack = self.engine().pack_id
-            self._fusion = FusionModel.load(
-                wiring.calibration_path(self.settings, f"fusion-{pack}-mcc")
-            )
+            path = wiring.calibration_path(self.settings, f"fusion-{pack}-mcc")
+            if not path.is_file():  # no fusion fitted for this pack: a fingerprint cannot be fused
+                raise ModelNotReady.missing(
+                    "fusion", str(path), "python -m bench.fusion_dev --write ..."
+                )
+            self._fusion = FusionModel.load(path)
         return self._fusion
 
     def thresholds(self) -> MatchThresholds:

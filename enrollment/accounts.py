@@ -19,6 +19,7 @@ from typing import Literal
 
 from edge.errors import EdgeError, InputError, Message
 from enrollment.audit import now_iso
+from enrollment.db import Database
 
 OperatorRole = Literal["enrolment_officer", "gate_officer", "supervisor", "site_admin"]
 OPERATOR_ROLES: tuple[OperatorRole, ...] = (
@@ -110,6 +111,32 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, base64.b64decode(digest))
 
 
+_DUMMY_HASH: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A real scrypt hash to check unknown usernames against, so they cost the same time."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(hash_password(secrets.token_urlsafe(16)))
+    return _DUMMY_HASH[0]
+
+
+def sign_in(db: Database, username: str, password: str) -> tuple[str, Principal, str]:
+    """(token, principal, full name) for valid credentials; the same refusal for every failure.
+
+    The scrypt check (about 30 ms) runs outside the database lock, so sign-ins never hold up a
+    gate decision, and an unknown user costs the same as a wrong password.
+    """
+    with db.reading() as tx:
+        row = AccountStore(tx).operator_row(username)
+    matches = check_password(password, row["password_hash"] if row else _dummy_hash())
+    if row is None or not row["active"] or not matches:
+        raise Unauthenticated.wrong_credentials()
+    with db.transaction() as tx:
+        token = AccountStore(tx).issue_token(row["id"])
+    return token, Principal("operator", row["id"], username, row["role"]), row["full_name"]
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -130,20 +157,21 @@ class AccountStore:
         )
         return operator_id
 
-    def login(self, username: str, password: str) -> tuple[str, Principal]:
-        """A fresh bearer token for valid credentials; the same refusal for every failure."""
-        row = self.db.execute(
+    def operator_row(self, username: str) -> sqlite3.Row | None:
+        """The account a sign-in names, if any."""
+        return self.db.execute(
             "SELECT id, full_name, role, password_hash, active FROM operators WHERE username = ?",
             (username,),
         ).fetchone()
-        if row is None or not row["active"] or not check_password(password, row["password_hash"]):
-            raise Unauthenticated.wrong_credentials()
+
+    def issue_token(self, operator_id: str) -> str:
+        """A fresh bearer token for a shift; only its sha256 is stored."""
         token = secrets.token_urlsafe(32)
         expires = (datetime.now(UTC) + TOKEN_LIFETIME).isoformat()
         self.db.execute(
-            "INSERT INTO auth_tokens VALUES (?, ?, ?)", (_sha256(token), row["id"], expires)
+            "INSERT INTO auth_tokens VALUES (?, ?, ?)", (_sha256(token), operator_id, expires)
         )
-        return token, Principal("operator", row["id"], username, row["role"])
+        return token
 
     def operator_for_token(self, token: str) -> Principal:
         row = self.db.execute(

@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import io
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,7 @@ def _gunzip(body: bytes, max_bytes: int) -> bytes:
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(body)) as stream:
             plain = stream.read(max_bytes + 1)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # a corrupt deflate stream raises zlib.error
         raise ProtocolError(f"not gzip: {exc}") from exc
     if len(plain) > max_bytes:
         raise ProtocolError("batch too large once decompressed")

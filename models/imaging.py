@@ -25,6 +25,7 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"MM\x00*", "image/tiff"),
     (b"BM", "image/bmp"),
 )
+MAX_ASPECT = 8  # longest side over shortest: no camera or ID photo is narrower than this
 ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff", "image/bmp")
 
 
@@ -88,6 +89,9 @@ def _open_checked(data: bytes, limits: ImageLimits) -> Image.Image:
         raise ImageTooLarge.exceeding("pixels", width * height, limits.max_pixels)
     if min(width, height) < limits.min_side:
         raise ImageTooSmall.below(width, height, limits.min_side)
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        # A 32x100000 strip passes the pixel cap but no face fits it, and resizing it breaks OpenCV.
+        raise InvalidImage.because(f"an image {width}x{height} is too narrow to hold a face")
     return image
 
 

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 # Runtime: the library and its GObject typelib. Build: headers and tools to compile PyGObject
 # (and pycairo, a hard dependency of PyGObject).
-PACKAGES=(libfprint-2-2 gir1.2-fprint-2.0 libgirepository1.0-dev libcairo2-dev pkg-config gcc)
+PACKAGES=(libfprint-2-2 gir1.2-fprint-2.0 libgirepository1.0-dev libcairo2-dev pkg-config gcc make)  # make: NBIS
 
 missing=()
 for package in "${PACKAGES[@]}"; do

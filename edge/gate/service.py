@@ -423,17 +423,13 @@ def _passage_consequences(passage: str, person: str | None) -> dict[str, Any]:
     """What admitting this passage does, so an override carries it out like a normal admit."""
     if person is None:
         return {}
-    return {
-        "visitor_entry": {"open_visit_for": ""},
-        "visitor_exit": {"close_visit": True},
-        "staff_in": {"presence": True},
-        "staff_out": {"presence": False},
-    }.get(
-        passage,
-        {"movement": passage}
-        if passage in ("release", "transfer_out", "court_out", "court_in")
-        else {},
-    )
+    if passage == "visitor_entry":
+        return {"open_visit_for": ""}
+    if passage == "visitor_exit":
+        return {"close_visit": True}
+    if passage in ("staff_in", "staff_out"):
+        return {"presence": passage == "staff_in"}
+    return {"movement": passage}  # release, transfer_out, court_out, court_in
 
 
 def _identity_or_none(repo: IdentityRepository, identity_id: str | None) -> Identity | None:

@@ -120,9 +120,11 @@ async def _face_score(site: Site, identity_id: str, image: UploadFile | None) ->
     except (InputError, NoTemplates) as exc:
         return _FaceScore(None, exc.code)
     probe = decision.probe
-    return _FaceScore(
-        decision.score, None, decision.pack_id, probe.quality.as_dict(), probe.live_score
-    )
+    live, needed = probe.live_score, site.gate.policy.liveness_threshold
+    if site.gate.policy.require_liveness and live is not None and live < needed:
+        # A photo held up to the camera must not verify anyone: the face counts as unusable.
+        return _FaceScore(None, "not_live", decision.pack_id, probe.quality.as_dict(), live)
+    return _FaceScore(decision.score, None, decision.pack_id, probe.quality.as_dict(), live)
 
 
 @router.post("/identify")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from edge.errors import Conflict, Message
 from edge.gate.messages import REASONS
 from edge.gate.records import Gate, GateEvent, GateStore
 from edge.gate.service import GateDecision
@@ -82,10 +84,24 @@ def add_gate(
 ) -> dict[str, Any]:
     """Configure a gate: its directions and the roles that may pass."""
     gate = Gate(body.id, body.name, tuple(body.directions), tuple(body.roles))
-    with site.db.transaction() as tx:
-        GateStore(tx).add_gate(gate)
-        append_event(tx, principal.name, "gate.configured", gate.id, asdict(gate))
+    try:
+        with site.db.transaction() as tx:
+            GateStore(tx).add_gate(gate)
+            append_event(tx, principal.name, "gate.configured", gate.id, asdict(gate))
+    except sqlite3.IntegrityError as exc:
+        raise GateExists.with_id(gate.id) from exc
     return asdict(gate)
+
+
+class GateExists(Conflict):
+    code = "gate_exists"
+
+    @classmethod
+    def with_id(cls, gate_id: str) -> GateExists:
+        return cls(
+            Message("Gerbang dengan kode ini sudah ada.", "A gate with this id exists."),
+            {"gate_id": gate_id},
+        )
 
 
 @router.post("/gates/{gate_id}/visitor-entry")
@@ -163,14 +179,14 @@ async def inmate_movement(
 
 
 @router.post("/gate-events/{event_id}/override")
-def override(event_id: int, body: ReasonBody, site: Annotated[Site, Depends(site_of)],
+def override(event_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: ReasonBody, site: Annotated[Site, Depends(site_of)],
              principal: Annotated[Principal, Depends(allow("gate.override"))]) -> dict[str, Any]:  # fmt: skip
     """A supervisor admits someone the gate denied, with a reason (alarms cannot be overridden)."""
     return decision_body(site.gate.override(event_id, principal.name, body.reason))
 
 
 @router.post("/gate-events/{event_id}/clear-alarm")
-def clear_alarm(event_id: int, body: ReasonBody, site: Annotated[Site, Depends(site_of)],
+def clear_alarm(event_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: ReasonBody, site: Annotated[Site, Depends(site_of)],
                 principal: Annotated[Principal, Depends(allow("gate.override"))]) -> dict[str, Any]:  # fmt: skip
     """A supervisor acknowledges an alarm; it stays in the log with who cleared it and why."""
     event = site.gate.clear_alarm(event_id, principal.name, body.reason)
@@ -208,8 +224,8 @@ def gate_events(
     gate_id: str,
     site: Annotated[Site, Depends(site_of)],
     _: Annotated[Principal, Depends(allow("gate.read"))],
-    after: int = 0,
-    limit: int = 50,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[dict[str, Any]]:
     """Decisions at a gate after an event id, oldest first: how a kiosk follows a camera loop."""
     with site.db.reading() as tx:

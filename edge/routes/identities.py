@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from edge.errors import Message, NotFound
-from edge.schemas import ErasureRequest, StatusRequest
+from edge.schemas import ErasureRequest, IdentityUpdate, StatusRequest
 from edge.security import allow, site_of
 from edge.site import Site
 from enrollment.accounts import Principal
@@ -103,12 +103,12 @@ def read_photo(
 @router.patch("/{identity_id}")
 def update_identity(
     identity_id: str,
-    fields: dict[str, Any],
+    fields: IdentityUpdate,
     site: Annotated[Site, Depends(site_of)],
     principal: Annotated[Principal, Depends(allow("identity.update"))],
 ) -> dict[str, Any]:
     """Correct a name, aliases or details (identity numbers are fixed at enrolment)."""
-    allowed = {k: v for k, v in fields.items() if k in ("full_name", "aliases", "details")}
+    allowed = fields.model_dump(exclude_none=True)
     with site.db.transaction() as tx:
         repo = IdentityRepository(tx, site.vault)
         repo.update_fields(identity_id, allowed)
