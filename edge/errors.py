@@ -16,6 +16,11 @@ EdgeError
    └─ ModelLoadError        model_load_failed      a file is present but corrupt, wrong digest or unloadable
       └─ DigestMismatch     model_digest_mismatch  the file's sha256 differs from the pack manifest
 
+This is the shared core. Each use case defines its own subclasses beside the code that raises them
+(enrollment/identifiers.py: nik_invalid...; enrollment/service.py: possible_duplicate...;
+edge/gate/records.py; models/fingerprint/nbis.py; enrollment/accounts.py: unauthenticated,
+forbidden), always under one of these branches, so the one handler renders them all alike.
+
 Messages are what an officer reads: Indonesian first, English second, and they say what to do.
 This module imports nothing from FastAPI so that the model and use-case layers can raise these.
 """

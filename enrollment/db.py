@@ -1,7 +1,9 @@
 """The site database: SQLite in WAL mode, versioned migrations applied on start, one transaction
 per use case.
 
-WAL lets the gate read while the enrolment desk writes; `synchronous=FULL` makes a committed
+WAL lets other processes (the camera loop, the sync agent, the CLI) read while the service
+writes; inside one process a single connection behind a lock serialises everything, which on a
+2-core box costs little and keeps transactions simple. `synchronous=FULL` makes a committed
 enrolment survive a power cut (the gate box has no UPS guarantee). A write transaction starts with
 BEGIN IMMEDIATE so two writers queue on the busy timeout instead of failing half-way.
 """

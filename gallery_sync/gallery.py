@@ -32,12 +32,12 @@ from gallery_sync.partitions import (
     partition_filter,
 )
 
-VECTOR_TOLERANCE = 1e-5
+VECTOR_TOLERANCE = 1e-5  # largest element difference `compare_with` accepts
 
 # One search over a few thousand vectors takes well under a millisecond; OpenMP's thread team
 # only adds wake-up stalls on a busy 2-core gate box (measured: identify p50 51 ms with 2 threads,
 # 18 ms with 1, bench/site_service.py). Callers may raise it for a large central gallery.
-faiss.omp_set_num_threads(1)  # largest element difference `compare_with` accepts
+faiss.omp_set_num_threads(1)
 _MAX_TEMPLATE_ID = 2**63 - 1  # FAISS ids are int64; -1 means "no result", so ids start at 1
 
 Metadata = tuple[str, str, str]  # (identity_id, role, status)
