@@ -2,6 +2,8 @@
 
 The models load at start-up; if one is missing the service still starts, answers health,
 reports not-ready with the exact fix, and every face endpoint answers 503 `model_not_ready`.
+With EDGE_SYNC__REGISTRY_URL set, the site agent runs in a background thread of the service
+(gallery_sync.sync_runner), so pulled changes reach the live gallery.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from edge.metrics import MetricsMiddleware
 from edge.routes import admin, captures, faces, fingers, gate, identities, system, web
 from edge.settings import Settings
 from edge.site import Site
+from gallery_sync.sync_runner import SyncRunner
 
 
 def _error_response(_: Request, exc: Exception) -> JSONResponse:
@@ -38,6 +41,15 @@ def _validation_response(request: Request, exc: Exception) -> JSONResponse:
     return _error_response(request, error)
 
 
+def _sync_runner(site: Site) -> SyncRunner | None:
+    """With EDGE_SYNC__REGISTRY_URL set, the site agent started in the background; else None."""
+    if site.settings.sync.registry_url is None:
+        return None
+    runner = SyncRunner(site, site.settings.sync)
+    runner.start()
+    return runner
+
+
 def create_app(settings: Settings | None = None, site: Site | None = None) -> FastAPI:
     """The service, configured once from settings."""
     settings = settings or Settings()
@@ -46,7 +58,10 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(site.start)
+        runner = _sync_runner(site)
         yield
+        if runner is not None:
+            await run_in_threadpool(runner.stop)
         site.close()
 
     app = FastAPI(title="Gerbang site service", version="0.2.0", lifespan=lifespan)

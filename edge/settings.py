@@ -92,6 +92,28 @@ class EnrolmentSettings(BaseModel):
     )
 
 
+class SyncSettings(BaseModel):
+    """The site agent inside the service; without a registry URL the service does not sync."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    registry_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="The central registry's base URL; when set, the service runs the site agent.",
+    )
+    poll_seconds: float = Field(
+        30.0, ge=0.2, le=3600, description="Seconds between sync rounds once both ways are drained."
+    )
+    batch_size: int = Field(500, ge=1, le=1000, description="Outbox changes per pushed batch.")
+    max_backoff_seconds: float = Field(
+        300.0,
+        ge=1.0,
+        le=3600,
+        description="Longest wait between retries while the registry cannot be reached.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything the site service reads from its environment."""
 
@@ -138,6 +160,7 @@ class Settings(BaseSettings):
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
     enrolment: EnrolmentSettings = Field(default_factory=EnrolmentSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
 
     @field_validator("providers")
     @classmethod
