@@ -23,7 +23,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import faiss
 import numpy as np
@@ -97,6 +97,7 @@ class NationalIndex:
         self.config = config or NationalIndexConfig()
         self._exact = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         self._approx: faiss.Index | None = None
+        self._tunable: Any = None  # the IVF index (nprobe) or the HNSW graph (efSearch)
         self._serve_approx = False
         self._rng = np.random.default_rng(self.config.seed)
         self.report = BuildReport(0, "exact")
@@ -165,7 +166,8 @@ class NationalIndex:
         if cfg.kind == "hnsw":
             hnsw = faiss.IndexHNSWFlat(self.dimension, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             hnsw.hnsw.efConstruction = cfg.hnsw_ef_construction
-            index = faiss.IndexIDMap2(hnsw)
+            index: Any = faiss.IndexIDMap2(hnsw)
+            self._tunable = hnsw.hnsw
             self.report.params = {"M": cfg.hnsw_m, "efConstruction": cfg.hnsw_ef_construction}
         else:
             nlist = ivf_lists(len(ids), cfg.lists_per_sqrt)
@@ -173,6 +175,7 @@ class NationalIndex:
             index = faiss.IndexIVFFlat(quantizer, self.dimension, nlist, faiss.METRIC_INNER_PRODUCT)
             index.cp.seed = cfg.seed
             index.train(self._training_sample(vectors, nlist))
+            self._tunable = index
             self.report.params = {"nlist": nlist}
         index.add_with_ids(vectors, ids)
         self.report.kind = cfg.kind
@@ -208,14 +211,12 @@ class NationalIndex:
 
     def _set_breadth(self, breadth: int) -> None:
         """Set nprobe (IVF, capped at nlist) or efSearch (HNSW) and record it."""
-        assert self._approx is not None
-        inner = faiss.downcast_index(self._approx.index) if self.config.kind == "hnsw" else None
-        if inner is not None:
-            inner.hnsw.efSearch = breadth
+        if self.config.kind == "hnsw":
+            self._tunable.efSearch = breadth
             self.report.params["efSearch"] = breadth
         else:
-            nprobe = min(breadth, self._approx.nlist)
-            self._approx.nprobe = nprobe
+            nprobe = min(breadth, int(self._tunable.nlist))
+            self._tunable.nprobe = nprobe
             self.report.params["nprobe"] = nprobe
 
     def _probes(self, n_probes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -232,7 +233,7 @@ class NationalIndex:
         fetch = k + (1 if own is not None else 0)
         _, truth = self._exact.search(queries, fetch)
         _, found = self._approx.search(queries, fetch)
-        hits = 0
+        hits = 0.0
         for row in range(len(queries)):
             skip = -1 if own is None else int(own[row])
             wanted = [t for t in truth[row] if t not in (skip, -1)][:k]
