@@ -208,12 +208,16 @@ def visitors_inside(
 
 @router.get("/gate-events/alarms")
 def open_alarms(
-    site: Annotated[Site, Depends(site_of)], _: Annotated[Principal, Depends(allow("gate.read"))]
+    site: Annotated[Site, Depends(site_of)],
+    principal: Annotated[Principal, Depends(allow("gate.read"))],
 ) -> list[dict[str, Any]]:
-    """Alarms not yet cleared by a supervisor."""
+    """Alarms not yet cleared by a supervisor (a gate device sees its own gate's only)."""
+    own = principal.gate_id if principal.kind == "device" else None
     with site.db.reading() as tx:
         rows = tx.execute(
-            "SELECT id FROM gate_events WHERE result = 'alarm' AND alarm_cleared_by IS NULL ORDER BY id"
+            "SELECT id FROM gate_events WHERE result = 'alarm' AND alarm_cleared_by IS NULL"
+            " AND (? IS NULL OR gate_id = ?) ORDER BY id",
+            (own, own),
         ).fetchall()
         store = GateStore(tx)
         return [event_body(store.event(r[0])) for r in rows]
@@ -223,11 +227,12 @@ def open_alarms(
 def gate_events(
     gate_id: str,
     site: Annotated[Site, Depends(site_of)],
-    _: Annotated[Principal, Depends(allow("gate.read"))],
+    principal: Annotated[Principal, Depends(allow("gate.read"))],
     after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[dict[str, Any]]:
     """Decisions at a gate after an event id, oldest first: how a kiosk follows a camera loop."""
+    at_own_gate(principal, gate_id)
     with site.db.reading() as tx:
         store = GateStore(tx)
         GateStore(tx).gate(gate_id)

@@ -13,7 +13,7 @@ from edge.errors import Message, NotFound
 from edge.schemas import ErasureRequest, IdentityUpdate, StatusRequest
 from edge.security import allow, site_of
 from edge.site import Site
-from enrollment.accounts import Principal
+from enrollment.accounts import Forbidden, Principal
 from enrollment.audit import append_event
 from enrollment.records import Identity
 from enrollment.repository import IdentityRepository
@@ -36,17 +36,24 @@ class PhotoNotFound(NotFound):
         )
 
 
-def identity_body(identity: Identity) -> dict[str, Any]:
-    """The JSON of an identity, with a link to its photo of record."""
+# A kiosk key sits in a browser on a public terminal: it sees who a decision is about, never
+# their identity numbers, birth date or case details.
+KIOSK_FIELDS = ("id", "role", "status", "full_name", "photo_url")
+
+
+def identity_body(identity: Identity, principal: Principal | None = None) -> dict[str, Any]:
+    """The JSON of an identity, with a link to its photo of record (narrowed for gate devices)."""
     body = asdict(identity)
     body["photo_url"] = f"/v1/identities/{identity.id}/photo" if identity.photo_image_id else None
+    if principal is not None and principal.kind == "device":
+        return {k: body[k] for k in KIOSK_FIELDS}
     return body
 
 
 @router.get("")
 def search_identities(
     site: Annotated[Site, Depends(site_of)],
-    _: Annotated[Principal, Depends(allow("identity.read"))],
+    principal: Annotated[Principal, Depends(allow("identity.read"))],
     role: str | None = None,
     status: str | None = None,
     nik: str | None = None,
@@ -55,7 +62,12 @@ def search_identities(
     name: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[dict[str, Any]]:
-    """Identities by exact fields and a part of the name or an alias."""
+    """Identities by exact fields and a part of the name or an alias.
+
+    A gate device may only look an inmate up by the exact registration number a visitor names.
+    """
+    if principal.kind == "device" and (not registration_number or name or nik or nip):
+        raise Forbidden.for_action("identity search beyond an exact registration number", "device")
     filters = {
         "role": role,
         "status": status,
@@ -65,18 +77,19 @@ def search_identities(
         "name": name,
     }
     with site.db.reading() as tx:
-        return [identity_body(i) for i in IdentityRepository(tx, site.vault).search(filters, limit)]
+        found = IdentityRepository(tx, site.vault).search(filters, limit)
+    return [identity_body(i, principal) for i in found]
 
 
 @router.get("/{identity_id}")
 def read_identity(
     identity_id: str,
     site: Annotated[Site, Depends(site_of)],
-    _: Annotated[Principal, Depends(allow("identity.read"))],
+    principal: Annotated[Principal, Depends(allow("identity.read"))],
 ) -> dict[str, Any]:
-    """One identity."""
+    """One identity (name, role, status and photo only, for a gate device)."""
     with site.db.reading() as tx:
-        return identity_body(IdentityRepository(tx, site.vault).get(identity_id))
+        return identity_body(IdentityRepository(tx, site.vault).get(identity_id), principal)
 
 
 @router.get("/{identity_id}/photo")

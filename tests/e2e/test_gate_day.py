@@ -444,3 +444,28 @@ def test_review_fixes_inmate_alarms_everywhere_and_overrides_do_what_the_passage
         headers=supervisor,
     )
     assert (twice.status_code, error_code(twice)) == (409, "override_refused")
+
+
+def test_a_gate_device_sees_who_a_decision_is_about_but_no_identity_numbers(
+    gate: tuple[SiteClient, dict[str, str]],
+) -> None:
+    sc, people = gate
+    device = sc.as_role("device")
+    record = sc.client.get(f"/v1/identities/{people['visitor']}", headers=device).json()
+    assert set(record) == {
+        "id",
+        "role",
+        "status",
+        "full_name",
+        "photo_url",
+    }  # no NIK, birth date, details
+    listing = sc.client.get("/v1/identities", params={"name": "a"}, headers=device)
+    assert (listing.status_code, error_code(listing)) == (403, "forbidden")
+    lookup = sc.client.get(
+        "/v1/identities",
+        params={"role": "inmate", "registration_number": "B.I-1/2024"},
+        headers=device,
+    ).json()
+    assert [r["full_name"] for r in lookup] == ["Andi"] and "registration_number" not in lookup[0]
+    elsewhere = sc.client.get("/v1/gates/side-door/events", headers=device)
+    assert elsewhere.status_code == 403
