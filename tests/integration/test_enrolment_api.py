@@ -241,7 +241,7 @@ ROUTES = {
         "/v1/identities/00000000-0000-0000-0000-000000000000/erase",
         {"json": {"reason": "request"}},
     ),
-    "identity.read": ("GET", "/v1/identities", {}),
+    "identity.read": ("GET", "/v1/identities/00000000-0000-0000-0000-000000000000", {}),
     "face.identify": ("POST", "/v1/identify", {"files": {"image": ("a.png", b"x", "image/png")}}),
 }
 
