@@ -99,3 +99,13 @@ def test_recall_guard_cannot_be_configured_below_099() -> None:
 def test_ids_and_vectors_must_agree() -> None:
     with pytest.raises(ValueError):
         NationalIndex(DIM).build(np.arange(3), clustered(4))
+
+
+def test_held_out_probes_not_in_the_index_tune_and_check_it(data) -> None:
+    ids, vectors, _ = data
+    probes = clustered(200, seed=42)  # other people: none of them is in the index
+    index = NationalIndex(DIM, NationalIndexConfig(exact_limit=1000))
+    report = index.build(ids, vectors, probes=probes)
+    assert report.mode == "approximate"
+    assert report.held_out_recall == pytest.approx(index.recall_check(0, probes[100:]))
+    assert report.held_out_recall >= 0.99
