@@ -71,12 +71,7 @@ const STRINGS = {
     different_person: "Orang berbeda",
     reason: "Alasan (wajib untuk \"orang berbeda\")",
     reason_needed: "Tulis alasannya.",
-    status_active: "Aktif",
-    status_released: "Bebas",
-    status_transferred_out: "Dipindahkan",
-    status_banned: "Dilarang berkunjung",
-    status_merged: "Digabung",
-    status_erased: "Dihapus",
+    ...STATUS_WORDS.id,
     saved_title: "Tersimpan",
     saved_new: "Identitas baru sudah dibuat.",
     saved_existing: "Foto ditambahkan ke identitas yang sudah terdaftar.",
@@ -177,12 +172,7 @@ const STRINGS = {
     different_person: "Different person",
     reason: "Reason (required for \"different person\")",
     reason_needed: "Write the reason.",
-    status_active: "Active",
-    status_released: "Released",
-    status_transferred_out: "Transferred out",
-    status_banned: "Banned",
-    status_merged: "Merged",
-    status_erased: "Erased",
+    ...STATUS_WORDS.en,
     saved_title: "Saved",
     saved_new: "A new identity was created.",
     saved_existing: "The photos were added to the identity already enrolled.",
@@ -251,22 +241,10 @@ const state = {
   stream: null,
 };
 
-const $ = (selector, root = document) => root.querySelector(selector);
-const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function t(key, vars = {}) {
-  const text = STRINGS[state.lang][key] ?? STRINGS.id[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
-}
-
 // ---------------------------------------------------------------- language
 
 function applyLanguage() {
-  document.documentElement.lang = state.lang;
-  document.title = `Gerbang — ${t("title")}`;
-  $$("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-  $("#lang-toggle").textContent = t("other_language");
+  translatePage();
   $('[data-testid="officer-name"]').textContent = t("signed_in_as", { name: state.officer });
   $("#auto").textContent = t(state.auto ? "auto_stop" : "auto_start");
   renderFeedback();
@@ -277,45 +255,17 @@ function applyLanguage() {
   $$("#identity-form input").forEach((input) => { if (input.dataset.touched) validateField(input.name); });
 }
 
-function toggleLanguage() {
-  state.lang = state.lang === "id" ? "en" : "id";
-  sessionStorage.setItem("gerbang.lang", state.lang);
-  applyLanguage();
-}
-
 // ---------------------------------------------------------------- talking to the service
 
-class ApiError extends Error {
-  constructor(status, body) {
-    super(body?.error?.code || `http_${status}`);
-    this.status = status;
-    this.code = body?.error?.code || null;
-    this.payload = body?.error || null;
-    this.details = body?.error?.details || {};
-  }
-}
-
+// The desk calls as the signed-in officer; a session that ends (401) sends it back to sign in.
 async function api(method, path, body) {
-  const headers = {};
-  if (state.token) headers.Authorization = `Bearer ${state.token}`;
-  let payload = body;
-  if (body !== undefined && !(body instanceof FormData)) {
-    headers["Content-Type"] = "application/json";
-    payload = JSON.stringify(body);
-  }
-  let response;
+  const headers = state.token ? { Authorization: `Bearer ${state.token}` } : {};
   try {
-    response = await fetch(path, { method, headers, body: payload });
-  } catch {
-    throw new ApiError(0, null);
-  }
-  const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    const error = new ApiError(response.status, data);
-    if (response.status === 401 && path !== "/v1/auth/login") signedOut(error);
+    return await request(method, path, body, headers);
+  } catch (error) {
+    if (error.status === 401 && path !== "/v1/auth/login") signedOut(error);
     throw error;
   }
-  return data;
 }
 
 async function photoUrl(path) {
@@ -329,23 +279,14 @@ async function photoUrl(path) {
 // ---------------------------------------------------------------- messages
 
 function showError(error) {
-  if (error instanceof ApiError) {
-    state.error = error.payload ? { server: error.payload }
-      : { key: error.status === 0 ? "network" : "server_error", vars: { status: error.status } };
-    const field = error.details?.field;
-    if (field && $(`[data-for="${field}"]`)) setHint(field, "bad", messageText(error.payload.message));
-  } else if (typeof error === "string") {
-    state.error = { key: error };
-  } else {
-    console.error(error);
-    state.error = { key: "server_error", vars: { status: String(error) } };
-  }
+  state.error = errorState(error);
+  // A refusal about one field is shown at that field too.
+  const field = error instanceof ApiError ? error.details?.field : null;
+  if (field && $(`[data-for="${field}"]`)) setHint(field, "bad", messageText(error.payload.message));
   renderError();
 }
 
 function clearError() { state.error = null; renderError(); }
-
-function messageText(message) { return message?.[state.lang] || message?.id || ""; }
 
 function renderError() {
   const box = $("#error");
@@ -593,8 +534,7 @@ async function startCamera() {
   if (!navigator.mediaDevices?.getUserMedia) { showFeedbackText("camera_unavailable", "bad"); return; }
   showFeedbackText("camera_starting", "");
   try {
-    state.stream = await navigator.mediaDevices.getUserMedia(
-      { video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+    state.stream = await openCamera();
     video.srcObject = state.stream;
     await video.play().catch(() => {});
     if (!state.feedback) showFeedbackText(null);
@@ -612,11 +552,7 @@ function stopCamera() {
 function grabFrame() {
   const video = $("#preview");
   if (!video.videoWidth) return Promise.resolve(null);
-  const canvas = $("#grab");
-  canvas.width = video.videoWidth;
-  canvas.height = video.videoHeight;
-  canvas.getContext("2d").drawImage(video, 0, 0);
-  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
+  return videoFrame(video);
 }
 
 // Send one frame (opening the capture session first if needed); null when nothing was sent.
@@ -904,7 +840,7 @@ function nextPerson() {
 // ---------------------------------------------------------------- wiring
 
 function init() {
-  $("#lang-toggle").addEventListener("click", toggleLanguage);
+  $("#lang-toggle").addEventListener("click", () => toggleLanguage(sessionStorage, "gerbang.lang"));
   $("#login-form").addEventListener("submit", signIn);
   $("#sign-out").addEventListener("click", signOut);
   $$(".role").forEach((b) => b.addEventListener("click", () => chooseRole(b.dataset.role)));

@@ -49,12 +49,7 @@ const STRINGS = {
     role_inmate: "Warga binaan",
     role_staff: "Petugas",
     role_visitor: "Pengunjung",
-    status_active: "Aktif",
-    status_released: "Bebas",
-    status_transferred_out: "Dipindahkan",
-    status_banned: "Dilarang berkunjung",
-    status_merged: "Digabung",
-    status_erased: "Dihapus",
+    ...STATUS_WORDS.id,
     unknown_person: "Orang tidak dikenal",
     alarm_open: "Alarm di gerbang ini belum dihentikan. Tahan orang ini dan panggil atasan.",
     override: "Izinkan (atasan)",
@@ -120,12 +115,7 @@ const STRINGS = {
     role_inmate: "Inmate",
     role_staff: "Staff",
     role_visitor: "Visitor",
-    status_active: "Active",
-    status_released: "Released",
-    status_transferred_out: "Transferred out",
-    status_banned: "Banned",
-    status_merged: "Merged",
-    status_erased: "Erased",
+    ...STATUS_WORDS.en,
     unknown_person: "Unknown person",
     alarm_open: "An alarm at this gate has not been cleared. Hold this person and call a supervisor.",
     override: "Admit (supervisor)",
@@ -174,7 +164,7 @@ const state = {
   holdTimer: null,
   rearm: false, // after an admit, automatic mode waits for the face to leave first
   status: null, // {key, vars, kind} or {message, kind}
-  error: null, // {key, vars} or {message}
+  error: null, // {key, vars} or {server} (the API's error body)
   inside: [],
   // Counts alarm changes on this page, so a poll answered before one of them is ignored: it
   // would otherwise hide an alarm that just arrived, or revive one just cleared.
@@ -186,24 +176,10 @@ const state = {
   pollTimer: null,
 };
 
-const $ = (selector, root = document) => root.querySelector(selector);
-const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function t(key, vars = {}) {
-  const text = STRINGS[state.lang][key] ?? STRINGS.id[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
-}
-
-function messageText(message) { return message?.[state.lang] || message?.id || ""; }
-
 // ---------------------------------------------------------------- language
 
 function applyLanguage() {
-  document.documentElement.lang = state.lang;
-  document.title = `Gerbang — ${t("title")}`;
-  $$("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-  $("#lang-toggle").textContent = t("other_language");
+  translatePage();
   $("#gate-label").textContent = state.gate ? t("gate_label", { gate: state.gate }) : "";
   $("#auto").textContent = t(state.auto ? "auto_stop" : "auto_start");
   if (formNik()) checkNikField();
@@ -214,40 +190,12 @@ function applyLanguage() {
   renderDialog();
 }
 
-function toggleLanguage() {
-  state.lang = state.lang === "id" ? "en" : "id";
-  localStorage.setItem("gerbang.kiosk.lang", state.lang);
-  applyLanguage();
-}
-
 // ---------------------------------------------------------------- talking to the service
-
-class ApiError extends Error {
-  constructor(status, body) {
-    super(body?.error?.code || `http_${status}`);
-    this.status = status;
-    this.code = body?.error?.code || null;
-    this.payload = body?.error || null;
-  }
-}
 
 // The kiosk calls as its device; a supervisor's one action passes their bearer token instead.
 async function api(method, path, { body, token } = {}) {
   const headers = token ? { Authorization: `Bearer ${token}` } : { "X-Device-Key": state.key };
-  let payload = body;
-  if (body !== undefined && !(body instanceof FormData)) {
-    headers["Content-Type"] = "application/json";
-    payload = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(path, { method, headers, body: payload });
-  } catch {
-    throw new ApiError(0, null);
-  }
-  const data = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, data);
-  return data;
+  return request(method, path, body, headers);
 }
 
 // Photos need the device key too, so they are fetched and shown as blob: URLs.
@@ -267,15 +215,7 @@ function showError(error) {
     deviceRefused();
     return;
   }
-  if (error instanceof ApiError) {
-    state.error = error.payload ? { message: error.payload.message }
-      : { key: error.status === 0 ? "network" : "server_error", vars: { status: error.status } };
-  } else if (typeof error === "string") {
-    state.error = { key: error };
-  } else {
-    console.error(error);
-    state.error = { key: "server_error", vars: { status: String(error) } };
-  }
+  state.error = errorState(error);
   renderError();
 }
 
@@ -284,7 +224,7 @@ function clearError() { state.error = null; renderError(); }
 function renderError() {
   const box = $("#error");
   box.hidden = !state.error;
-  if (state.error) box.textContent = state.error.message ? messageText(state.error.message) : t(state.error.key, state.error.vars);
+  if (state.error) box.textContent = state.error.server ? messageText(state.error.server.message) : t(state.error.key, state.error.vars);
 }
 
 function setStatus(key, kind = "", vars = {}) { state.status = key ? { key, vars, kind } : null; renderStatus(); }
@@ -429,8 +369,7 @@ async function startCamera() {
   if (!navigator.mediaDevices?.getUserMedia) { setStatus("camera_unavailable", "bad"); return; }
   setStatus("camera_starting");
   try {
-    state.stream = await navigator.mediaDevices.getUserMedia(
-      { video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+    state.stream = await openCamera();
     const video = $("#preview");
     video.srcObject = state.stream;
     await video.play().catch(() => {});
@@ -448,11 +387,7 @@ async function grabFrame() {
   const deadline = performance.now() + CAMERA_WAIT_MS;
   while (!video.videoWidth && performance.now() < deadline) await sleep(100);
   if (!video.videoWidth) return null;
-  const canvas = $("#grab");
-  canvas.width = video.videoWidth;
-  canvas.height = video.videoHeight;
-  canvas.getContext("2d").drawImage(video, 0, 0);
-  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
+  return videoFrame(video);
 }
 
 // ---------------------------------------------------------------- deciding
@@ -816,7 +751,7 @@ async function showStoredAlarm(event) {
 // ---------------------------------------------------------------- wiring
 
 function init() {
-  $("#lang-toggle").addEventListener("click", toggleLanguage);
+  $("#lang-toggle").addEventListener("click", () => toggleLanguage(localStorage, "gerbang.kiosk.lang"));
   $("#setup-open").addEventListener("click", showSetup);
   $("#setup-form").addEventListener("submit", saveSetup);
   $$(".mode").forEach((b) => b.addEventListener("click", () => chooseMode(b.dataset.mode)));
