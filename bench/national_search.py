@@ -438,7 +438,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--size", type=int, default=1_000_000, help="national gallery size")
     parser.add_argument("--compare-size", type=int, default=200_000, help="IVF vs HNSW size")
     parser.add_argument("--samples", type=int, default=200, help="single queries timed per case")
-    parser.add_argument("--backlog", type=int, default=20_000, help="backlog changes drained")
+    parser.add_argument("--backlog", type=int, default=100_000, help="backlog changes drained")
     parser.add_argument("--enrol-only", type=int, default=2_000, help="pure-enrolment changes")
     parser.add_argument("--enrol-share", type=float, default=0.25)
     parser.add_argument("--singles", type=int, default=50, help="single-enrolment pushes")
