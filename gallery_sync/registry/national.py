@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from gallery_sync.gallery import Candidate, GalleryEntry, GalleryIndex
+from gallery_sync.national_index import NationalIndexConfig
+from gallery_sync.national_search import NationalSearch
 from gallery_sync.registry.db import Connection
 from gallery_sync.registry.journal import audit
 from models.calibration import Calibration
@@ -47,9 +49,11 @@ class MatchPolicy:
 class NationalGallery:
     """The index of the policy's pack, kept in step with `national_templates`."""
 
-    def __init__(self, policy: MatchPolicy) -> None:
+    def __init__(self, policy: MatchPolicy, exact_limit: int = 1_000_000) -> None:
         self.policy = policy
-        self.index = GalleryIndex(policy.dimension)
+        # The exact gallery stays the truth; above exact_limit an IVF snapshot proposes candidates.
+        config = NationalIndexConfig(exact_limit=exact_limit)
+        self.index = NationalSearch(GalleryIndex(policy.dimension), config)
 
     def rebuild(self, tx: Connection) -> int:
         """Reload every template of the pack from the database; return how many."""

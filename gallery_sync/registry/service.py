@@ -48,7 +48,7 @@ class RegistryService:
         self.policy = policy or MatchPolicy.for_pack(
             settings.pack, settings.identify_fmr, settings.calibration_file
         )
-        self.gallery = NationalGallery(self.policy)
+        self.gallery = NationalGallery(self.policy, settings.national_exact_limit)
         self._write_lock = threading.Lock()
         self._stale = True
 

@@ -42,6 +42,12 @@ class RegistrySettings(BaseSettings):
     calibration_file: Path | None = Field(
         None, description="Calibration JSON for the pack; default: the one shipped with Gerbang."
     )
+    national_exact_limit: int = Field(
+        1_000_000,
+        ge=1,
+        description="Above this many templates the national search takes candidates from an IVF"
+        " index (held-out recall@10 >= 0.99, else exact) and checks them against the exact gallery.",
+    )
     max_batch_bytes: int = Field(
         32 * 1024 * 1024,
         ge=1024,
