@@ -13,14 +13,6 @@ class HealthResponse(BaseModel):
     status: str
 
 
-class ReadyResponse(BaseModel):
-    ready: bool
-    pack: str
-    problem: dict[str, Any] | None = Field(
-        None, description="The error that keeps the models from loading."
-    )
-
-
 class FaceBody(BaseModel):
     box: list[float] = Field(description="x1, y1, x2, y2 in the uploaded image's pixels")
     landmarks: list[list[float]] = Field(description="eyes, nose tip, mouth corners (x, y)")
@@ -140,12 +132,3 @@ class StatusRequest(BaseModel):
 
 class ErasureRequest(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
-
-
-class CandidateBody(BaseModel):
-    identity_id: str
-    score: float
-    role: str
-    status: str
-    full_name: str | None = None
-    photo_url: str | None = None

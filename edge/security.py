@@ -31,7 +31,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "gate.read": OPERATORS | {"device"},
     "gate.override": frozenset({"supervisor", "site_admin"}),
     "gate.admin": frozenset({"site_admin"}),
-    "accounts.admin": frozenset({"site_admin"}),
 }
 
 

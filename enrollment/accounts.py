@@ -202,6 +202,3 @@ class AccountStore:
         if row is None or not row["active"]:
             raise Unauthenticated.because("device key unknown or revoked")
         return Principal("device", row["id"], row["name"], "device", row["gate_id"])
-
-    def count_operators(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM operators").fetchone()[0])
