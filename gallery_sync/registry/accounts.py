@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
-import psycopg
-
 from enrollment.accounts import (
     TOKEN_LIFETIME,
     Forbidden,
@@ -22,7 +20,7 @@ from enrollment.accounts import (
     check_password,
     hash_password,
 )
-from gallery_sync.registry.db import Connection
+from gallery_sync.registry.db import DUPLICATE_KEY_ERRORS, Connection
 from gallery_sync.registry.errors import RegistryInputInvalid
 
 RegistryRole = Literal["central_admin", "adjudicator", "kanwil_monitor"]
@@ -69,7 +67,7 @@ def add_account(
             "INSERT INTO accounts (username, role, region, password_hash) VALUES (%s, %s, %s, %s)",
             (username, role, region or None, hash_password(password)),
         )
-    except psycopg.errors.UniqueViolation as exc:
+    except DUPLICATE_KEY_ERRORS as exc:
         raise RegistryInputInvalid.because(f"account {username!r} already exists") from exc
 
 

@@ -65,7 +65,7 @@ APPLIED = Outcome("applied")
 def _owner(tx: Connection, identity_id: str) -> dict[str, Any] | None:
     """The national row of a person (locked for this transaction), or None."""
     return tx.execute(
-        "SELECT site_id, status, version FROM national_identities WHERE id = %s FOR UPDATE",
+        "SELECT site_id, status, version, record FROM national_identities WHERE id = %s FOR UPDATE",
         (identity_id,),
     ).fetchone()
 
@@ -160,10 +160,11 @@ def apply_status(tx: Connection, change: Change, body: StatusPayload, ctx: Apply
     assert row is not None
     if body.status == "merged" or row["status"] == "merged":
         return Outcome("ignored", "merges are decided by the registry")
-    tx.execute(
-        "UPDATE national_identities SET status = %s, version = GREATEST(version, %s),"
-        " record = jsonb_set(record, '{status}', to_jsonb(%s::text)), updated_at = now() WHERE id = %s",
-        (body.status, body.version or row["version"], body.status, change.entity_id),
+    version = max(row["version"], body.version or row["version"])
+    tx.execute(  # the record is merged here, not in SQL: the same statement runs on both backends
+        "UPDATE national_identities SET status = %s, version = %s, record = %s, updated_at = now()"
+        " WHERE id = %s",
+        (body.status, version, Jsonb({**row["record"], "status": body.status}), change.entity_id),
     )
     ctx.touch(change.entity_id)
     return APPLIED
@@ -178,10 +179,10 @@ def apply_updated(
         return refusal
     assert row is not None
     fields = {k: v for k, v in body.fields.items() if k not in PROTECTED_FIELDS}
+    version = max(row["version"], body.version or row["version"])
     tx.execute(
-        "UPDATE national_identities SET record = record || %s, version = GREATEST(version, %s),"
-        " updated_at = now() WHERE id = %s",
-        (Jsonb(fields), body.version or row["version"], change.entity_id),
+        "UPDATE national_identities SET record = %s, version = %s, updated_at = now() WHERE id = %s",
+        (Jsonb({**row["record"], **fields}), version, change.entity_id),
     )
     return APPLIED
 

@@ -11,7 +11,7 @@ import getpass
 import sys
 
 from gallery_sync.registry.accounts import REGISTRY_ROLES
-from gallery_sync.registry.db import RegistryDatabase, ensure_database
+from gallery_sync.registry.db import ensure_database, open_database
 from gallery_sync.registry.settings import RegistrySettings
 
 
@@ -19,7 +19,7 @@ def _ready_settings() -> RegistrySettings:
     """Settings, with the database created and migrated."""
     settings = RegistrySettings()
     ensure_database(settings.database_url)
-    RegistryDatabase(settings.database_url).migrate()
+    open_database(settings.database_url).migrate()
     return settings
 
 

@@ -1,103 +1,95 @@
-"""The registry database: PostgreSQL through psycopg 3, versioned migrations applied on start.
+"""The registry database seam: PostgreSQL in production, SQLite for a one-machine demo.
 
-One connection per unit of work: simple and correct first (a pool is an optimisation for later).
-Every migration runs in its own transaction under an advisory lock, so two registry processes
-starting together apply each migration once. psycopg errors that mean "the database is not
-there" become `RegistryStorageError` (503) where they happen.
+`open_database(url)` picks the backend from the URL's scheme (`postgresql://` or `sqlite:///`).
+Both hand out connections with one small interface: `execute(sql, params)` with `%s` placeholders,
+returning dict rows (`fetchone`, `fetchall`, iteration). The registry's SQL is written once, in a
+subset both understand; the SQLite backend translates the few PostgreSQL spellings it keeps
+(`= ANY(%s)`, `FOR UPDATE`, `::` casts, `now()`), see `db_sqlite.py`.
+
+Things one backend does and the other cannot express in SQL go through a function here:
+`serialise` (an advisory lock on PostgreSQL; SQLite already runs one writer at a time).
 """
 
 from __future__ import annotations
 
-import re
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
-from importlib import resources
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg.rows import DictRow, dict_row
 
-from gallery_sync.registry.errors import RegistryStorageError
+SQLITE_SCHEME = "sqlite:///"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
-Connection = psycopg.Connection[DictRow]
-CONNECT_TIMEOUT_S = 5
-_MIGRATION_LOCK = 0x6765_7262_6E67  # "gerbng": any constant shared by every registry process
-_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
-
-
-def migrations() -> list[tuple[int, str]]:
-    """(version, SQL) of every migration shipped with the package, in order."""
-    folder = resources.files("gallery_sync.registry") / "migrations"
-    found = []
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
-    return sorted(found)
+# A unique or primary key refused an insert, whichever backend said so.
+DUPLICATE_KEY_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.errors.UniqueViolation,
+    sqlite3.IntegrityError,
+)
 
 
-def _connect(url: str, autocommit: bool = False) -> Connection:
-    """A new connection, or RegistryStorageError saying why there is none."""
-    try:
-        return psycopg.connect(
-            url, row_factory=dict_row, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S
-        )
-    except psycopg.OperationalError as exc:
-        raise RegistryStorageError.because(f"cannot connect: {exc}".strip()) from exc
+class Rows(Protocol):
+    """What `execute` returns: dict rows, fetched or iterated."""
+
+    def fetchone(self) -> dict[str, Any] | None: ...
+
+    def fetchall(self) -> list[dict[str, Any]]: ...
+
+    def __iter__(self) -> Iterator[dict[str, Any]]: ...
 
 
-def ensure_database(url: str) -> bool:
-    """Create the URL's database on its server if it is missing; True if it was created."""
-    params = conninfo_to_dict(url)
-    name = str(params.get("dbname") or "")
-    if not name:
-        raise RegistryStorageError.because("the database URL names no database")
-    with _connect(make_conninfo(url, dbname="postgres"), autocommit=True) as admin:
-        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            return False
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return True
+class Connection(Protocol):
+    """One transaction's connection, as every registry module uses it."""
+
+    def execute(self, query: Any, params: Any = None) -> Any: ...
 
 
-class RegistryDatabase:
-    """Transactions on the registry's PostgreSQL database."""
+class RegistryDatabase(Protocol):
+    """Transactions on the registry's database, whichever backend holds it."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    url: str
 
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self) -> AbstractContextManager[Any]:
         """Everything inside commits together or not at all."""
-        connection = _connect(self.url)
-        try:
-            with connection:  # psycopg: commit on success, roll back on exception, then close
-                yield connection
-        except psycopg.OperationalError as exc:
-            raise RegistryStorageError.because(str(exc).strip()) from exc
+        ...
 
     def migrate(self) -> list[int]:
-        """Apply every migration not yet applied, each in its own transaction; return them."""
-        applied = []
-        for version, script in migrations():
-            with self.transaction() as tx:
-                tx.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-                tx.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations"
-                    " (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-                )
-                if tx.execute(
-                    "SELECT 1 FROM schema_migrations WHERE version = %s", (version,)
-                ).fetchone():
-                    continue
-                tx.execute(script.encode())  # no parameters: several statements are allowed
-                tx.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
-                applied.append(version)
-        return applied
+        """Apply every migration not yet applied; return their versions."""
+        ...
 
     def scalar(self, query: str, params: tuple[Any, ...] = ()) -> Any:
         """The first column of the first row of a read-only query (None if no row)."""
-        with self.transaction() as tx:
-            row = tx.execute(query.encode(), params).fetchone()
-        return None if row is None else next(iter(row.values()))
+        ...
+
+
+def open_database(url: str) -> RegistryDatabase:
+    """The backend the URL names."""
+    if url.startswith(SQLITE_SCHEME):
+        from gallery_sync.registry.db_sqlite import SqliteDatabase
+
+        return SqliteDatabase(url)
+    from gallery_sync.registry.db_postgres import PostgresDatabase
+
+    return PostgresDatabase(url)
+
+
+def ensure_database(url: str) -> bool:
+    """Create the URL's database if it is missing; True if it was created."""
+    if url.startswith(SQLITE_SCHEME):
+        from gallery_sync.registry.db_sqlite import ensure_sqlite_file
+
+        return ensure_sqlite_file(url)
+    from gallery_sync.registry.db_postgres import ensure_postgres_database
+
+    return ensure_postgres_database(url)
+
+
+def serialise(tx: Connection, key: int) -> None:
+    """Hold a lock named by `key` until this transaction ends, so writers keep their order.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: nothing to do, every write
+    transaction there begins IMMEDIATE and so already excludes every other writer.
+    """
+    if isinstance(tx, psycopg.Connection):
+        tx.execute("SELECT pg_advisory_xact_lock(%s)", (key,))

@@ -12,7 +12,7 @@ EdgeError
 │  ├─ SyncGap                sync_gap              the batch does not start where the last one ended
 │  └─ CaseClosed             case_closed           the case was already decided
 └─ Unavailable 503
-   └─ RegistryStorageError   registry_storage_failed PostgreSQL cannot be reached
+   └─ RegistryStorageError   registry_storage_failed the database cannot be reached
 
 Authentication of officers and refusals by role reuse `enrollment.accounts.Unauthenticated` (401)
 and `Forbidden` (403). This module imports nothing from FastAPI.

@@ -2,8 +2,8 @@
 
 Sites pull the change log by a cursor on its global `seq`. A BIGSERIAL alone is not a safe
 cursor: two transactions can take seqs 5 and 6, 6 commit first, a site read through 6 and never
-see 5. Every writer therefore takes one transaction-scoped advisory lock before its insert, so
-seqs commit in the order they were drawn. Central decisions are rare; the lock costs nothing.
+see 5. Every writer therefore takes one transaction-scoped lock (`db.serialise`) before its
+insert, so seqs commit in the order they were drawn. Central decisions are rare; the lock costs nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from gallery_sync.registry.db import Connection
+from gallery_sync.registry.db import Connection, serialise
 
 _CHANGE_LOG_LOCK = 0x6765_7262_636C  # any constant; held until the writer's commit
 
@@ -21,7 +21,7 @@ def append_change(
     tx: Connection, target_site: str | None, kind: str, payload: dict[str, Any]
 ) -> int:
     """Queue a change for one site (or every site when target_site is None); return its seq."""
-    tx.execute("SELECT pg_advisory_xact_lock(%s)", (_CHANGE_LOG_LOCK,))
+    serialise(tx, _CHANGE_LOG_LOCK)
     row = tx.execute(
         "INSERT INTO change_log (target_site, kind, payload) VALUES (%s, %s, %s) RETURNING seq",
         (target_site, kind, Jsonb(payload)),

@@ -117,14 +117,17 @@ class NationalGallery:
     def _open_case(self, tx: Connection, one: str, other: str, score: float) -> list[int]:
         """Open (or raise the score of) the open case for this pair; its id if newly opened."""
         a, b = sorted((uuid.UUID(one), uuid.UUID(other)))
-        row = tx.execute(
+        row = tx.execute(  # no row back when the pair already has a case
             "INSERT INTO duplicate_cases (identity_a, identity_b, score, threshold, pack_id)"
-            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (identity_a, identity_b) DO UPDATE"
-            " SET score = GREATEST(duplicate_cases.score, EXCLUDED.score)"
-            " WHERE duplicate_cases.state = 'open' RETURNING id, (xmax = 0) AS inserted",
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (identity_a, identity_b) DO NOTHING RETURNING id",
             (a, b, score, self.policy.threshold, self.policy.pack_id),
         ).fetchone()
-        if row is None or not row["inserted"]:
+        if row is None:
+            tx.execute(
+                "UPDATE duplicate_cases SET score = %s"
+                " WHERE identity_a = %s AND identity_b = %s AND state = 'open' AND score < %s",
+                (score, a, b, score),
+            )
             return []
         details = {"identity_a": str(a), "identity_b": str(b), "score": score,
                    "threshold": self.policy.threshold, "pack_id": self.policy.pack_id}  # fmt: skip

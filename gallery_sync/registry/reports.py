@@ -5,7 +5,7 @@ and when it was last heard from. A regional (Kanwil) monitor gets only its own r
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gallery_sync.registry.db import Connection
@@ -21,18 +21,21 @@ def site_reports(
     site_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """One report per site of a region (None: every region), optionally only one site."""
+    now = datetime.now(UTC)  # cutoffs are computed here: interval arithmetic differs per backend
     sites = tx.execute(
         "SELECT id, name, region, last_seq, last_contact,"
-        " (last_contact IS NULL OR last_contact < now() - %s) AS silent FROM sites"
+        " (last_contact IS NULL OR last_contact < %s) AS silent FROM sites"
         " WHERE (%s::text IS NULL OR region = %s) AND (%s::text IS NULL OR id = %s)"
         " ORDER BY region, id",
-        (silent_after, region, region, site_id, site_id),
+        (now - silent_after, region, region, site_id, site_id),
     ).fetchall()
     ids = [s["id"] for s in sites]
-    arrived, refused = _arrivals(tx, ids, period), _refusals(tx, ids, period)
-    quarantined, cases = _quarantined(tx, ids, period), _pending_cases(tx, ids)
+    since = now - period
+    arrived, refused = _arrivals(tx, ids, since), _refusals(tx, ids, since)
+    quarantined, cases = _quarantined(tx, ids, since), _pending_cases(tx, ids)
     return [
         {**site, "last_contact": site["last_contact"] and site["last_contact"].isoformat(),
+         "silent": bool(site["silent"]),
          "arrived": arrived.get(site["id"], {}), "refused": refused.get(site["id"], []),
          "quarantined": quarantined.get(site["id"], {"count": 0, "recent": []}),
          "pending_cases": cases.get(site["id"], 0)}
@@ -40,12 +43,12 @@ def site_reports(
     ]  # fmt: skip
 
 
-def _arrivals(tx: Connection, ids: list[str], period: timedelta) -> dict[str, dict[str, Any]]:
+def _arrivals(tx: Connection, ids: list[str], since: datetime) -> dict[str, dict[str, Any]]:
     """site → {kind: {outcome: count}} of the changes applied in the period."""
     rows = tx.execute(
         "SELECT site_id, kind, outcome, count(*) AS n FROM applied_changes"
-        " WHERE site_id = ANY(%s) AND applied_at > now() - %s GROUP BY 1, 2, 3",
-        (ids, period),
+        " WHERE site_id = ANY(%s) AND applied_at > %s GROUP BY 1, 2, 3",
+        (ids, since),
     ).fetchall()
     out: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(dict))
     for r in rows:
@@ -53,14 +56,14 @@ def _arrivals(tx: Connection, ids: list[str], period: timedelta) -> dict[str, di
     return {site: dict(kinds) for site, kinds in out.items()}
 
 
-def _refusals(tx: Connection, ids: list[str], period: timedelta) -> dict[str, list[dict[str, Any]]]:
+def _refusals(tx: Connection, ids: list[str], since: datetime) -> dict[str, list[dict[str, Any]]]:
     """site → its latest changes that were refused or ignored, with the reason."""
     rows = tx.execute(
         "SELECT site_id, seq, kind, outcome, note FROM ("
         "  SELECT *, row_number() OVER (PARTITION BY site_id ORDER BY seq DESC) AS rank"
         "  FROM applied_changes WHERE site_id = ANY(%s) AND outcome <> 'applied'"
-        "  AND applied_at > now() - %s) recent WHERE rank <= %s ORDER BY site_id, seq DESC",
-        (ids, period, RECENT_PROBLEMS),
+        "  AND applied_at > %s) recent WHERE rank <= %s ORDER BY site_id, seq DESC",
+        (ids, since, RECENT_PROBLEMS),
     ).fetchall()
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
@@ -68,12 +71,12 @@ def _refusals(tx: Connection, ids: list[str], period: timedelta) -> dict[str, li
     return out
 
 
-def _quarantined(tx: Connection, ids: list[str], period: timedelta) -> dict[str, dict[str, Any]]:
+def _quarantined(tx: Connection, ids: list[str], since: datetime) -> dict[str, dict[str, Any]]:
     """site → {count, recent: [{received_at, reason, detail}]} of batches refused in the period."""
     rows = tx.execute(
         "SELECT site_id, received_at, reason, detail FROM quarantine"
-        " WHERE site_id = ANY(%s) AND received_at > now() - %s ORDER BY received_at DESC",
-        (ids, period),
+        " WHERE site_id = ANY(%s) AND received_at > %s ORDER BY received_at DESC",
+        (ids, since),
     ).fetchall()
     out: dict[str, dict[str, Any]] = {}
     for r in rows:

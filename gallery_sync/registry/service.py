@@ -22,7 +22,7 @@ from edge.errors import EdgeError
 from gallery_sync.protocol import public_key_from_text
 from gallery_sync.registry import accounts, cases, intake, reports, transfers, watchlist
 from gallery_sync.registry.appliers import ApplyContext
-from gallery_sync.registry.db import RegistryDatabase
+from gallery_sync.registry.db import open_database
 from gallery_sync.registry.errors import (
     RegistryInputInvalid,
     SyncConflict,
@@ -44,7 +44,7 @@ class RegistryService:
 
     def __init__(self, settings: RegistrySettings, policy: MatchPolicy | None = None) -> None:
         self.settings = settings
-        self.db = RegistryDatabase(settings.database_url)
+        self.db = open_database(settings.database_url)
         self.policy = policy or MatchPolicy.for_pack(
             settings.pack, settings.identify_fmr, settings.calibration_file
         )

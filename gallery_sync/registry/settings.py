@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+from gallery_sync.registry.db import POSTGRES_SCHEMES, SQLITE_SCHEME
 
 
 class RegistrySettings(BaseSettings):
@@ -23,8 +23,9 @@ class RegistrySettings(BaseSettings):
     )
 
     database_url: str = Field(
-        "postgresql://postgres@127.0.0.1:5432/gerbang_registry",
-        description="PostgreSQL connection URL (libpq form); the registry runs on PostgreSQL only.",
+        "sqlite:///var/registry.db",
+        description="postgresql://user@host:5432/name (libpq form) for a real network of sites;"
+        " the default, an SQLite file, is for a one-machine demo only.",
     )
     host: str = Field("127.0.0.1", description="Address the HTTP service listens on.")
     port: int = Field(8090, ge=1, le=65535, description="Port the HTTP service listens on.")
@@ -78,7 +79,7 @@ class RegistrySettings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _postgres_only(cls, value: str) -> str:
-        if not value.startswith(_POSTGRES_SCHEMES):
-            raise ValueError("database_url must be a postgresql:// URL")
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith((*POSTGRES_SCHEMES, SQLITE_SCHEME)):
+            raise ValueError("database_url must be a postgresql:// or sqlite:/// URL")
         return value

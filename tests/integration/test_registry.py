@@ -1,8 +1,10 @@
-"""The central registry on a real PostgreSQL (a fresh database per module) behind FastAPI's
-TestClient: signed pushes applied exactly once, refusals quarantined, duplicate cases from real
-face templates, merges and transfers pulled by the sites concerned, and regional read-only views.
+"""The central registry behind FastAPI's TestClient: signed pushes applied exactly once, refusals
+quarantined, duplicate cases from real face templates, merges and transfers pulled by the sites
+concerned, and regional read-only views.
 
-Locally the module skips when PostgreSQL is unreachable; under CI=true it fails instead.
+Every test runs twice: on a real PostgreSQL (a fresh database per module), the production backend,
+and on an SQLite file, the one-machine demo's. Locally the PostgreSQL half skips when the server is
+unreachable; under CI=true it fails instead.
 """
 
 from __future__ import annotations
@@ -63,6 +65,17 @@ def database_url() -> Iterator[str]:
     yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+
+
+@pytest.fixture(scope="module", params=["postgresql", "sqlite"])
+def registry_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The registry's database URL, once per backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('registry') / 'registry.db'}"
+    else:
+        yield request.getfixturevalue("database_url")
 
 
 @pytest.fixture(scope="module")
@@ -190,8 +203,9 @@ class Registry:
         return self.client.get(path, headers=headers)
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.url) as connection:
-            return connection.execute(sql.encode(), params).fetchall()
+        """Rows as tuples, read through the registry's own database seam (either backend)."""
+        with self.service.db.transaction() as tx:
+            return [tuple(row.values()) for row in tx.execute(sql, params).fetchall()]
 
 
 def _now() -> str:
@@ -204,8 +218,8 @@ def _random_unit(seed: int, dim: int = 128) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def registry(database_url: str) -> Iterator[Registry]:
-    settings = RegistrySettings(database_url=database_url)
+def registry(registry_url: str) -> Iterator[Registry]:
+    settings = RegistrySettings(database_url=registry_url)
     service = RegistryService(settings)
     with TestClient(create_registry_app(settings, service)) as client:
         service.add_account("admin", "central_admin", PASSWORD, None)
@@ -217,7 +231,7 @@ def registry(database_url: str) -> Iterator[Registry]:
                 "/v1/auth/login", json={"username": user, "password": PASSWORD}
             ).json()["token"]
             tokens[user] = {"Authorization": f"Bearer {token}"}
-        yield Registry(client, service, database_url, tokens)
+        yield Registry(client, service, registry_url, tokens)
 
 
 def test_a_signed_batch_applies_once_and_its_replay_changes_nothing(registry: Registry) -> None:
@@ -344,9 +358,10 @@ def test_the_same_face_at_two_sites_opens_a_case_and_same_merges_at_both(
     url = f"/v1/cases/{mine[0]['id']}/decision"
     decided = registry.client.post(url, json=decision, headers=registry.tokens["judge"])
     assert decided.status_code == 200 and decided.json()["survivor_id"] == older
-    assert registry.query(
-        "SELECT status, merged_into::text FROM national_identities WHERE id = %s", newer
-    ) == [("merged", older)]
+    [(status, merged_into)] = registry.query(
+        "SELECT status, merged_into FROM national_identities WHERE id = %s", newer
+    )
+    assert (status, str(merged_into)) == ("merged", older)
     for site in (site_a, site_b):
         merged = [
             c for c in registry.pull(site).json()["changes"] if c["kind"] == "identity.merged"
