@@ -33,6 +33,7 @@ from enrollment.records import Identity
 from enrollment.service import _change_payload
 from gallery_sync.protocol import Batch, ChainHead, Change, encode, public_key_text
 from gallery_sync.registry.app import create_registry_app
+from gallery_sync.registry.db import open_database
 from gallery_sync.registry.service import RegistryService
 from gallery_sync.registry.settings import RegistrySettings
 from gallery_sync.registry.site_auth import sign_request
@@ -579,3 +580,35 @@ def test_a_replay_stripped_of_biometrics_by_an_erasure_counts_as_already_applied
     late, enrolled_late = site.enrol("Gita", [_random_unit(9)], role="visitor")
     assert registry.push(site, site.batch([_stripped(enrolled_late)])).json()["applied"] == 1
     assert _count(registry, "national_templates", late) == 0
+
+
+def test_both_backends_hold_the_same_tables_and_columns(database_url: str, tmp_path: Path) -> None:
+    """The SQLite migrations are twins of the PostgreSQL ones: same tables, columns, NOT NULLs."""
+
+    def postgres_columns() -> set[tuple[str, str, bool]]:
+        database = open_database(database_url)
+        database.migrate()
+        with database.transaction() as tx:
+            rows = tx.execute(
+                "SELECT table_name, column_name, is_nullable FROM information_schema.columns"
+                " WHERE table_schema = 'public'"
+            ).fetchall()
+        return {(r["table_name"], r["column_name"], r["is_nullable"] == "NO") for r in rows}
+
+    def sqlite_columns() -> set[tuple[str, str, bool]]:
+        database = open_database(f"sqlite:///{tmp_path / 'twin.db'}")
+        database.migrate()
+        found = set()
+        with database.transaction() as tx:
+            tables = tx.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%%'"
+            ).fetchall()
+            for table in (t["name"] for t in tables):
+                for column in tx.execute(f"PRAGMA table_info({table})").fetchall():
+                    # a primary key column is NOT NULL in PostgreSQL whether or not it says so
+                    required = bool(column["notnull"]) or column["pk"] > 0
+                    found.add((table, column["name"], required))
+        return found
+
+    postgres = postgres_columns()
+    assert len(postgres) > 80 and sqlite_columns() == postgres

@@ -33,6 +33,9 @@ import pytest
 from enrollment.accounts import AccountStore
 from enrollment.db import Database
 from gallery_sync.outbox import append_change
+from gallery_sync.registry.db import open_database
+from gallery_sync.registry.errors import RegistryStorageError
+from gallery_sync.registry.settings import RegistrySettings
 from tests.integration.test_registry import ADMIN_URL, PASSWORD, database_url  # noqa: F401
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -54,29 +57,31 @@ def _wait_for(check: Callable[[], Any], what: str, timeout_s: float = 60) -> Any
         try:
             if value := check():
                 return value
-        except (httpx.HTTPError, psycopg.OperationalError):
+        except (httpx.HTTPError, psycopg.OperationalError, RegistryStorageError):
             pass
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
-def _gerbang(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+def _gerbang(
+    env: dict[str, str], *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> str:
     """Run one `gerbang` command to completion; return its stdout."""
     done = subprocess.run(
         [sys.executable, "-m", "edge.cli", *args],
-        check=False, env=env, input=stdin, capture_output=True, text=True, timeout=120,
+        check=False, env=env, input=stdin, capture_output=True, text=True, timeout=120, cwd=cwd,
     )  # fmt: skip
     assert done.returncode == 0, f"gerbang {' '.join(args)}: {done.stderr}"
     return done.stdout
 
 
 def _spawn(
-    env: dict[str, str], args: list[str], ready_url: str, log: Path
+    env: dict[str, str], args: list[str], ready_url: str, log: Path, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
     """Start a long-running `gerbang` process and wait until ready_url answers 200."""
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", *args], env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "edge.cli", *args], env=env, stdout=out, stderr=out, cwd=cwd
         )
     try:
         _wait_for(lambda: httpx.get(ready_url, timeout=2).status_code == 200, ready_url, 90)
@@ -97,11 +102,13 @@ def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 
 @dataclass
 class RegistryProcess:
-    """`gerbang registry serve` on its own port and database."""
+    """`gerbang registry serve` on its own port and database (REGISTRY_DATABASE_URL, or the
+    embedded default: an SQLite file under `cwd`)."""
 
     env: dict[str, str]
     port: int
     log: Path
+    cwd: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     tokens: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -111,7 +118,7 @@ class RegistryProcess:
 
     def start(self) -> None:
         args = ["registry", "serve", "--port", str(self.port)]
-        self.process = _spawn(self.env, args, f"{self.url}/v1/health", self.log)
+        self.process = _spawn(self.env, args, f"{self.url}/v1/health", self.log, self.cwd)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, a transaction in flight is simply lost."""
@@ -120,12 +127,17 @@ class RegistryProcess:
 
     def account(self, username: str, role: str, region: str | None = None) -> None:
         args = ["registry", "accounts", "add", username, "--role", role, "--password-stdin"]
-        _gerbang(self.env, *args, *(["--region", region] if region else []), stdin=PASSWORD + "\n")
+        region_args = ["--region", region] if region else []
+        _gerbang(self.env, *args, *region_args, stdin=PASSWORD + "\n", cwd=self.cwd)
         self.tokens[username] = _bearer(self.url, username)
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.env["REGISTRY_DATABASE_URL"]) as connection:
-            return connection.execute(sql.encode(), params).fetchall()
+        """Rows as tuples, read through the registry's database seam, whichever backend it is."""
+        url = self.env.get("REGISTRY_DATABASE_URL") or RegistrySettings().database_url
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            url = f"sqlite:///{(self.cwd or Path.cwd()) / url.removeprefix('sqlite:///')}"
+        with open_database(url).transaction() as tx:
+            return [tuple(row.values()) for row in tx.execute(sql, params).fetchall()]
 
     def get(self, path: str, user: str) -> httpx.Response:
         return httpx.get(self.url + path, headers=self.tokens[user], timeout=30)
@@ -211,7 +223,7 @@ def _new_site(site_id: str, region: str, registry: RegistryProcess, root: Path, 
            "EDGE_SYNC__BATCH_SIZE": "25", "EDGE_SYNC__MAX_BACKOFF_SECONDS": "1"}  # fmt: skip
     public_key = _gerbang(env, "sync", "keygen").strip().splitlines()[-1]
     _gerbang(registry.env, "registry", "sites", "add", site_id, "--name", f"Lapas {site_id}",
-             "--region", region, "--public-key", public_key)  # fmt: skip
+             "--region", region, "--public-key", public_key, cwd=registry.cwd)  # fmt: skip
     db = Database(data_dir / "gerbang.db")
     with db.transaction() as tx:
         AccountStore(tx).add_operator("desk", "Desk", "supervisor", PASSWORD)
