@@ -201,6 +201,20 @@ class GalleryIndex:
             stored: np.ndarray = self._partitions[self._key_of(template_id)].vectors(ids)[0]
             return stored
 
+    def vectors_of(self, template_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids still held, their vectors) for these template ids, in their given order; one
+        lock hold and one FAISS call per partition, where `vector` would take one per id."""
+        with self._lock:
+            held = [tid for tid in template_ids if tid in self._meta]
+            out = np.empty((len(held), self.dimension), dtype=np.float32)
+            rows_by_key: dict[PartitionKey, list[int]] = {}
+            for row, tid in enumerate(held):
+                rows_by_key.setdefault(self._key_of(tid), []).append(row)
+            ids = np.asarray(held, dtype=np.int64)
+            for key, rows in rows_by_key.items():
+                out[rows] = self._partitions[key].vectors(ids[rows])
+        return ids, out
+
     def counts(self) -> dict[PartitionKey, int]:
         """Number of templates per non-empty (role, status)."""
         with self._lock:

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 SCORE_SLACK = 1e-5  # IVF and NumPy dot products of the same float32 vectors differ in the last ulps
 WIDEN = 4
+SNAPSHOT_CHUNK = 8192  # templates read per gallery lock hold while a snapshot is taken
 
 
 class _Delta:
@@ -361,18 +362,26 @@ class NationalSearch:
         else:
             self._build(*args)
 
+    def _read_snapshot(self, template_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The snapshot's vectors into one array, a chunk per gallery lock hold, so writes
+        interleave; templates removed meanwhile are left out."""
+        vectors = np.empty((len(template_ids), self.dimension), dtype=np.float32)
+        ids = np.empty(len(template_ids), dtype=np.int64)
+        filled = 0
+        for start in range(0, len(template_ids), SNAPSHOT_CHUNK):
+            held, chunk = self.gallery.vectors_of(template_ids[start : start + SNAPSHOT_CHUNK])
+            vectors[filled : filled + len(held)] = chunk
+            ids[filled : filled + len(held)] = held
+            filled += len(held)
+        return ids[:filled], vectors[:filled]
+
     def _build(self, generation: int, mark: int, meta: Mapping[int, Metadata]) -> None:
         """Read the snapshot's vectors, build and check the index, then swap it in."""
         try:
-            ids, rows = [], []
-            for tid in meta:  # one at a time, so writes interleave; removed ones are skipped
-                try:
-                    rows.append(self.gallery.vector(tid))
-                except KeyError:
-                    continue
-                ids.append(tid)
+            ids, vectors = self._read_snapshot(list(meta))
             index = NationalIndex(self.dimension, self.config)
-            report = index.build(np.asarray(ids, dtype=np.int64), np.stack(rows))
+            report = index.build(ids, vectors)
+            del vectors  # the index holds its own copy; this one would double the peak
             log.info("national IVF index built: %s (%s)", report.mode, report.reason)
         except Exception:
             log.exception("national IVF index build failed: exact search continues")

@@ -475,3 +475,16 @@ def test_best_score_for_one_identity_equals_brute_force() -> None:
         expected = max(float(vectors[i] @ query) for i in range(9) if owners[i] == person)
         assert gallery.best_score_for(query, person) == pytest.approx(expected, abs=1e-6)
     assert gallery.best_score_for(query, "nobody") is None
+
+
+def test_vectors_of_reads_many_templates_across_partitions_in_the_order_asked() -> None:
+    entries = random_gallery(seed=91)
+    gallery = gallery_of(entries)
+    wanted = [e.template_id for e in entries[::-3]]  # reversed, every partition mixed
+    gone = wanted[1]
+    gallery.remove([gone])
+    ids, vectors = gallery.vectors_of([*wanted, 123])  # 123 was never held
+    expected = [tid for tid in wanted if tid != gone]
+    assert ids.tolist() == expected
+    stored = {e.template_id: e.vector for e in entries}
+    assert np.array_equal(vectors, np.stack([stored[tid] for tid in expected]))
