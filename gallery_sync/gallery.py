@@ -201,6 +201,11 @@ class GalleryIndex:
             stored: np.ndarray = self._partitions[self._key_of(template_id)].vectors(ids)[0]
             return stored
 
+    def metadata_of(self, template_ids: Iterable[int]) -> dict[int, Metadata]:
+        """template_id → (identity_id, role, status) of those of these ids still held."""
+        with self._lock:
+            return {tid: self._meta[tid] for tid in template_ids if tid in self._meta}
+
     def vectors_of(self, template_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(ids still held, their vectors) for these template ids, in their given order; one
         lock hold and one FAISS call per partition, where `vector` would take one per id."""

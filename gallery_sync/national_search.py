@@ -247,8 +247,8 @@ class NationalSearch:
     ) -> list[list[Candidate]]:
         """Shortlists from the IVF and the delta, checked against the exact gallery's truth."""
         wanted_roles, wanted_statuses = partition_filter(roles, statuses)
-        meta = self.gallery.snapshot()
-        vectors: dict[int, np.ndarray | None] = {}
+        meta: dict[int, Metadata] = {}
+        vectors: dict[int, np.ndarray] = {}
         results: list[list[Candidate] | None] = [None] * len(queries)
         pending = np.arange(len(queries))
         fetch = k * self.shortlist_factor
@@ -256,6 +256,7 @@ class NationalSearch:
             rows = queries[pending]
             ivf_scores, ivf_ids = ann.search(rows, fetch)
             delta_scores, delta_ids, delta_full = self._delta.search(rows, fetch)
+            self._read_shortlisted(np.concatenate([ivf_ids, delta_ids], axis=1), meta, vectors)
             widen, exact = [], []
             for i, row in enumerate(pending.tolist()):
                 ivf_full = bool(ivf_ids[i, -1] >= 0)
@@ -281,32 +282,41 @@ class NationalSearch:
             self._exact_rows(queries, k, roles, statuses, results, pending.tolist())
         return [found if found is not None else [] for found in results]
 
+    def _read_shortlisted(
+        self, ids: np.ndarray, meta: dict[int, Metadata], vectors: dict[int, np.ndarray]
+    ) -> None:
+        """The gallery's truth (metadata, stored vector) for shortlisted ids not yet read: two
+        short lock holds, never a copy of the whole gallery's metadata."""
+        wanted = [tid for tid in np.unique(ids[ids >= 0]).tolist() if tid not in meta]
+        meta.update(self.gallery.metadata_of(wanted))
+        held, stored = self.gallery.vectors_of([tid for tid in wanted if tid in meta])
+        vectors.update(zip(held.tolist(), stored, strict=True))
+
     def _best_per_identity(
         self,
         query: np.ndarray,
         shortlist: list[int],
         meta: Mapping[int, Metadata],
-        vectors: dict[int, np.ndarray | None],
+        vectors: Mapping[int, np.ndarray],
         roles: Collection[str],
         statuses: Collection[str],
     ) -> list[tuple[str, tuple[float, int]]]:
         """Live, filter-matching templates re-scored exactly; each person's best, best first."""
+        live = [
+            tid
+            for tid in dict.fromkeys(shortlist)
+            if tid in vectors  # absent: removed since the index was built or since `meta` was read
+            and meta[tid][1] in roles
+            and meta[tid][2] in statuses
+        ]
+        if not live:
+            return []
+        scores = np.stack([vectors[tid] for tid in live]) @ query
         best: dict[str, tuple[float, int]] = {}
-        for tid in dict.fromkeys(shortlist):
-            held = meta.get(tid)
-            if held is None or held[1] not in roles or held[2] not in statuses:
-                continue  # removed, or moved out of the filter, since the snapshot
-            if tid not in vectors:
-                try:
-                    vectors[tid] = self.gallery.vector(tid)
-                except KeyError:  # removed after `meta` was read
-                    vectors[tid] = None
-            stored = vectors[tid]
-            if stored is None:
-                continue
-            score = float(np.dot(stored, query))
-            if held[0] not in best or score > best[held[0]][0]:
-                best[held[0]] = (score, tid)
+        for tid, score in zip(live, scores.tolist(), strict=True):
+            owner = meta[tid][0]
+            if owner not in best or score > best[owner][0]:
+                best[owner] = (score, tid)
         return sorted(best.items(), key=lambda item: (-item[1][0], item[0]))
 
     @staticmethod
