@@ -189,13 +189,13 @@ def store_unavailable(
 
 
 def forget_photos(tx: Connection, identity_id: str) -> int:
-    """On erasure: delete the person's stored photo and close open requests; return photos deleted."""
+    """On erasure: delete the person's stored photo and close its requests; return photos deleted."""
     deleted = tx.execute(
         "DELETE FROM national_photos WHERE identity_id = %s", (identity_id,)
     ).rowcount
-    tx.execute(
-        "UPDATE photo_requests SET state = 'unavailable', note = %s, answered_at = now()"
-        " WHERE identity_id = %s AND state = 'requested'",
+    tx.execute(  # a delivered photo is gone too: its request now reads unavailable, erased
+        "UPDATE photo_requests SET state = 'unavailable', note = %s,"
+        " answered_at = COALESCE(answered_at, now()) WHERE identity_id = %s AND state <> 'unavailable'",
         (ERASED_NOTE, identity_id),
     )
     return deleted
