@@ -188,7 +188,9 @@ def parse_payload(change: Change) -> BaseModel | None:
         parsed = model.model_validate(change.payload)
         _check_parsed(change, parsed)
     except ValidationError as exc:  # which fields and why (never their values: a photo is one)
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3]
+        )
         raise SyncSchemaInvalid.because(f"{change.kind}: {problems}"[:300], change.seq) from exc
     except ValueError as exc:
         reason = f"{change.kind}: {str(exc).splitlines()[0][:300]}"
