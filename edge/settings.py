@@ -106,6 +106,14 @@ class SyncSettings(BaseModel):
         30.0, ge=0.2, le=3600, description="Seconds between sync rounds once both ways are drained."
     )
     batch_size: int = Field(500, ge=1, le=1000, description="Outbox changes per pushed batch.")
+    max_batch_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=64 * 1024,
+        le=32 * 1024 * 1024,
+        description="Most bytes of JSON per pushed batch (a photo sent on request is up to about"
+        " 11 MiB; a larger single change still goes, alone). Keep it under the registry's"
+        " REGISTRY_MAX_BATCH_BYTES.",
+    )
     max_backoff_seconds: float = Field(
         300.0,
         ge=1.0,

@@ -242,7 +242,8 @@ class IdentityRepository:
         )
         # Changes not yet pushed must not carry the biometrics out after the erasure either.
         self.db.execute(
-            "UPDATE outbox SET payload = json_remove(payload, '$.templates', '$.iso_record_b64')"
+            "UPDATE outbox SET payload = json_remove(payload, '$.templates', '$.iso_record_b64',"
+            " '$.image_b64')"
             " WHERE entity_id = ? AND sent_at IS NULL",
             (identity_id,),
         )

@@ -1,7 +1,8 @@
 """The site agent: pushes the site's outbox to the central registry and pulls what concerns it.
 
-Push: outbox rows after `site_state['sync.pushed_through']`, at most `batch_size` per batch,
-signed with the site key, carrying the audit chain head. One batch is encoded once and every retry
+Push: outbox rows after `site_state['sync.pushed_through']`, at most `batch_size` per batch and
+`max_batch_bytes` of JSON (photos sent on request are large), signed with the site key, carrying
+the audit chain head. One batch is encoded once and every retry
 sends the same bytes. On 200 the acknowledged seq is stored and those rows get `sent_at`, in one
 transaction; `sync_gap` rewinds the cursor to the seq the registry expects; `sync_conflict` stops
 pushing (an alarm in `site_state['sync.alarm']`, the log and the audit chain) until an officer
@@ -33,7 +34,7 @@ from enrollment.audit import append_event, chain_head, now_iso
 from enrollment.db import Database
 from enrollment.vault import Vault
 from gallery_sync.apply import apply_changes
-from gallery_sync.outbox import OutboxRow, pending
+from gallery_sync.outbox import OutboxRow, drop_delivered_photos, pending
 from gallery_sync.protocol import MAX_BATCH_CHANGES, Batch, ChainHead, Change, encode
 from gallery_sync.pulled import PulledChangeInvalid
 from gallery_sync.state import ALARM, PULL_ERROR, PULLED, PUSHED, forget, read_int, read_json, write
@@ -53,6 +54,9 @@ log = logging.getLogger(__name__)
 ACTOR = "sync-agent"
 T = TypeVar("T")
 Applier = Callable[[sqlite3.Connection, Vault, str, Iterable[PulledChange]], set[str]]
+# Under the registry's default limits (32 MiB gzip, 64 MiB plain) with room to spare; a photo
+# row is at most about 11 MiB (protocol.MAX_PHOTO_BYTES as base64).
+DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
 
 
 class SyncHalted(Conflict):
@@ -105,6 +109,7 @@ class SiteAgent:
         follower: GalleryFollower | None = None,
         *,
         batch_size: int = 500,
+        max_batch_bytes: int = DEFAULT_BATCH_BYTES,
         pull_limit: int = 500,
         backoff: Backoff | None = None,
         max_attempts: int | None = None,
@@ -116,6 +121,7 @@ class SiteAgent:
         self.db, self.vault, self.site_id, self._key = db, vault, site_id, key
         self.registry, self.follower = registry, follower
         self.batch_size, self.pull_limit = batch_size, pull_limit
+        self.max_batch_bytes = max_batch_bytes
         self.backoff, self.max_attempts = backoff or Backoff(), max_attempts
         self._sleep, self._applier = sleep, applier
 
@@ -164,7 +170,7 @@ class SiteAgent:
         with self.db.reading() as tx:
             alarm = read_json(tx, ALARM)
             cursor = read_int(tx, PUSHED)
-            rows = _contiguous(pending(tx, cursor, self.batch_size))
+            rows = _contiguous(pending(tx, cursor, self.batch_size, self.max_batch_bytes))
             head = chain_head(tx)
         if alarm is not None:
             raise SyncHalted.by(alarm)
@@ -196,6 +202,7 @@ class SiteAgent:
                 "UPDATE outbox SET sent_at = ? WHERE seq > ? AND seq <= ? AND sent_at IS NULL",
                 (now_iso(), cursor, through),
             )
+            drop_delivered_photos(tx, cursor, through)
         log.info("pushed %d..%d (registry: %s)", batch.first_seq, through, ack)
         return through - cursor
 

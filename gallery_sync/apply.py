@@ -30,13 +30,16 @@ Per kind
 - watchlist.removed {identity_id}: a banned visitor this site originated becomes active (consent
   was taken here); one that came from the registry is erased (templates deleted, status erased):
   no consent was taken here, and only the watchlist justified holding that face.
+- photo.requested {request_id, identity_id}: answered with an outbox row, photo.provided or
+  photo.unavailable (gallery_sync.photo_answers); nothing else changes.
 - An unknown kind (a newer registry) is skipped with a warning; a malformed payload of a known
   kind refuses the whole page (PulledChangeInvalid), so nothing is half-applied.
 
 Exactly once: the agent applies a page and stores its cursor in one transaction. Applying the
 same change again changes nothing (rows are written only when a value differs). No outbox row is
-written: these are the registry's facts, not the site's, and must not echo back up. Every change
-that changes something writes an audit event (actor `registry`, action `sync.<kind>`).
+written: these are the registry's facts, not the site's, and must not echo back up. The one
+exception is the answer to a photo request, the site's own disclosure, which must travel up.
+Every change that changes something writes an audit event (actor `registry`, action `sync.<kind>`).
 """
 
 from __future__ import annotations
@@ -52,9 +55,11 @@ from enrollment.records import Identity
 from enrollment.repository import IdentityNotFound, IdentityRepository, vector_to_blob
 from enrollment.service import ALLOWED_STATUSES, FINAL_STATUSES
 from enrollment.vault import Vault
+from gallery_sync.photo_answers import answer_photo_request
 from gallery_sync.pulled import (
     IdentityRef,
     MergeChange,
+    PhotoRequest,
     RecordChange,
     RecordIn,
     StatusChange,
@@ -98,6 +103,7 @@ class PulledApplier:
             "identity.status": self._status,
             "watchlist.added": self._watchlist_added,
             "watchlist.removed": self._watchlist_removed,
+            "photo.requested": self._photo_requested,
         }
 
     def apply(self, change: PulledChange) -> None:
@@ -143,6 +149,12 @@ class PulledApplier:
             status = "active" if held.origin_site == self.site_id else "erased"
             if _may_become(held, status):
                 self._set_status(change, held, status)
+
+    def _photo_requested(self, change: PulledChange) -> None:
+        body = parse(PhotoRequest, change.seq, change.kind, change.payload)
+        answer = answer_photo_request(self.tx, self.vault, body)
+        append_event(self.tx, ACTOR, f"sync.{change.kind}", body.identity_id,
+                     {"registry_seq": change.seq, "request_id": body.request_id, **answer})  # fmt: skip
 
     # --- merges -------------------------------------------------------------------------------
 

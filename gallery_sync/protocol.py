@@ -29,6 +29,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 MAX_BATCH_CHANGES = 1000
 PROTOCOL_VERSION = 1
+# A photo sent on request (`photo.provided`) travels base64 inside one change: 8 MiB of image is
+# about 11 MiB of JSON, inside a site's default batch budget and the registry's batch limits.
+MAX_PHOTO_BYTES = 8 * 1024 * 1024
+_PHOTO_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+PHOTO_TYPES = tuple(media_type for _, media_type in _PHOTO_SIGNATURES)
 
 
 class ProtocolError(ValueError):
@@ -96,6 +101,11 @@ def change_digest(change: Change) -> str:
         change.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def photo_media_type(data: bytes) -> str | None:
+    """`image/jpeg` or `image/png` by magic bytes (the only photo formats that travel), else None."""
+    return next((kind for magic, kind in _PHOTO_SIGNATURES if data.startswith(magic)), None)
 
 
 def encode(batch: Batch, key: Ed25519PrivateKey) -> tuple[bytes, str]:

@@ -154,6 +154,15 @@ class StatusChange(BaseModel):
     status: CentralStatus
 
 
+class PhotoRequest(BaseModel):
+    """photo.requested: a central officer asks for the photo of one record this site owns."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    request_id: int = Field(ge=1)
+    identity_id: str = Field(min_length=1, max_length=64)
+
+
 class IdentityRef(BaseModel):
     """watchlist.removed: which record left the national watchlist."""
 

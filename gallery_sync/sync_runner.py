@@ -48,6 +48,7 @@ class SyncRunner:
             self.site,
             registry,
             batch_size=self.settings.batch_size,
+            max_batch_bytes=self.settings.max_batch_bytes,
             backoff=Backoff(cap_s=self.settings.max_backoff_seconds),
             sleep=self._sleep,
         )

@@ -33,6 +33,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "watchlist.add": frozenset({"central_admin"}),
     "sites.admin": frozenset({"central_admin"}),
     "reports.read": CENTRAL | {"kanwil_monitor"},
+    # Photos are biometric data: only those who decide cases see them, never a regional monitor.
+    "photos.request": CENTRAL,
+    "photos.read": CENTRAL,
 }
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from edge.errors import EdgeError, InputError, Message
@@ -24,6 +24,7 @@ from gallery_sync.registry.schemas import (
     DecisionRequest,
     LoginRequest,
     LoginResponse,
+    PhotoRequestBody,
     SiteRequest,
     TransferRequest,
 )
@@ -133,6 +134,23 @@ def _officer_routes(app: FastAPI) -> None:
     ) -> dict[str, Any]:
         """Add a person to the national watchlist."""
         return service.watchlist_add(body, officer)
+
+    @app.post("/v1/identities/{identity_id}/photo-requests")
+    def request_photo(
+        identity_id: str,
+        officer: OfficerDep,
+        service: Service,
+        body: PhotoRequestBody | None = None,
+    ) -> JSONResponse:
+        """Ask the owning site for the photo (201), or the request still open for it (200)."""
+        request, created = service.request_photo(identity_id, officer, body and body.reason)
+        return JSONResponse(request, status_code=201 if created else 200)
+
+    @app.get("/v1/identities/{identity_id}/photo")
+    def read_photo(identity_id: str, officer: OfficerDep, service: Service) -> Response:
+        """The delivered photo's bytes, or 404 photo_not_available with the request's state."""
+        data, content_type = service.photo(identity_id, officer)
+        return Response(data, media_type=content_type, headers={"Cache-Control": "no-store"})
 
     @app.post("/v1/sites", status_code=201)
     def add_site(body: SiteRequest, officer: OfficerDep, service: Service) -> dict[str, Any]:

@@ -24,12 +24,15 @@ from pydantic import BaseModel
 
 from gallery_sync.partitions import UNIT_TOLERANCE
 from gallery_sync.protocol import Change
+from gallery_sync.registry import photos
 from gallery_sync.registry.db import Connection
 from gallery_sync.registry.errors import SyncSchemaInvalid
 from gallery_sync.registry.payloads import (
     EnrolledPayload,
     ErasedPayload,
     FingerPayload,
+    PhotoProvidedPayload,
+    PhotoUnavailablePayload,
     StatusPayload,
     UpdatedPayload,
 )
@@ -195,6 +198,7 @@ def apply_erased(tx: Connection, change: Change, body: ErasedPayload, ctx: Apply
     assert row is not None
     tx.execute("DELETE FROM national_templates WHERE identity_id = %s", (change.entity_id,))
     tx.execute("DELETE FROM national_fingers WHERE identity_id = %s", (change.entity_id,))
+    photos.forget_photos(tx, change.entity_id)
     if row["status"] != "merged":
         tx.execute(
             "UPDATE national_identities SET status = 'erased', updated_at = now() WHERE id = %s",
@@ -221,6 +225,22 @@ def apply_finger(tx: Connection, change: Change, body: FingerPayload, ctx: Apply
     return APPLIED
 
 
+def apply_photo_provided(
+    tx: Connection, change: Change, body: PhotoProvidedPayload, ctx: ApplyContext
+) -> Outcome:
+    """The photo a central officer asked this site for (photos.py keeps it)."""
+    outcome, note = photos.store_provided(tx, change.entity_id, ctx.site_id, body)
+    return Outcome(outcome, note)
+
+
+def apply_photo_unavailable(
+    tx: Connection, change: Change, body: PhotoUnavailablePayload, ctx: ApplyContext
+) -> Outcome:
+    """The site cannot send the photo asked for: the request closes with its reason."""
+    outcome, note = photos.store_unavailable(tx, change.entity_id, ctx.site_id, body)
+    return Outcome(outcome, note)
+
+
 def store_event(tx: Connection, change: Change, ctx: ApplyContext) -> Outcome:
     """Gate events and kinds the registry does not interpret: kept as sent, for reports."""
     tx.execute(
@@ -239,6 +259,8 @@ APPLIERS: dict[str, Applier] = {
     "identity.updated": apply_updated,
     "identity.erased": apply_erased,
     "finger.enrolled": apply_finger,
+    "photo.provided": apply_photo_provided,
+    "photo.unavailable": apply_photo_unavailable,
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from gallery_sync.registry.db import Connection
 from gallery_sync.registry.errors import CaseClosed, RegistryInputInvalid, RegistryNotFound
 from gallery_sync.registry.journal import append_change, audit
+from gallery_sync.registry.photos import photo_status
 
 Decision = Literal["same", "not_same"]
 CASE_STATES = ("open", "same", "not_same")
@@ -50,14 +51,15 @@ def get_case(tx: Connection, case_id: int, lock: bool = False) -> dict[str, Any]
 
 
 def _with_people(tx: Connection, case: dict[str, Any]) -> dict[str, Any]:
-    """The case as JSON-ready data, with name, role, status and owning site of both people."""
+    """The case as JSON-ready data, with name, role, status, owning site and photo state of both."""
     people = tx.execute(
         "SELECT id, site_id, role, status, record->>'full_name' AS full_name"
         " FROM national_identities WHERE id IN (%s, %s)",
         (case["identity_a"], case["identity_b"]),
     ).fetchall()
     body = {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in case.items()}
-    body["people"] = [{**p, "id": str(p["id"])} for p in people]
+    photos = photo_status(tx, [str(p["id"]) for p in people])
+    body["people"] = [{**p, "id": str(p["id"]), "photo": photos[str(p["id"])]} for p in people]
     return body
 
 

@@ -30,7 +30,9 @@ DUPLICATE_KEY_ERRORS: tuple[type[Exception], ...] = (
 
 
 class Rows(Protocol):
-    """What `execute` returns: dict rows, fetched or iterated."""
+    """What `execute` returns: dict rows, fetched or iterated, and how many rows it changed."""
+
+    rowcount: int
 
     def fetchone(self) -> dict[str, Any] | None: ...
 

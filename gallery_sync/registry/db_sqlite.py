@@ -75,9 +75,10 @@ def _value(value: Any) -> Any:
 class _Rows:
     """Every row of a statement, fetched at once (a pending RETURNING would block the commit)."""
 
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
+    def __init__(self, rows: list[dict[str, Any]], rowcount: int = -1) -> None:
         self._rows = rows
         self._next = 0
+        self.rowcount = rowcount  # rows changed by an INSERT, UPDATE or DELETE, as in psycopg
 
     def fetchone(self) -> dict[str, Any] | None:
         if self._next >= len(self._rows):
@@ -106,9 +107,10 @@ class SqliteConnection:
         except sqlite3.OperationalError as exc:
             raise _storage_error(exc) from exc
         if cursor.description is None:
-            return _Rows([])
+            return _Rows([], cursor.rowcount)
         names = [column[0] for column in cursor.description]
-        return _Rows([dict(zip(names, row, strict=True)) for row in cursor.fetchall()])
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return _Rows(rows, cursor.rowcount)
 
 
 def statements(script: str) -> Iterator[str]:

@@ -6,11 +6,13 @@ EdgeError
 │  ├─ SyncSchemaInvalid      sync_schema_invalid   not gzip, too large, or a change that breaks the schema
 │  └─ RegistryInputInvalid   registry_input_invalid a request an officer can correct
 ├─ NotFound 404
-│  └─ RegistryNotFound       registry_not_found    no such case, identity or site
+│  ├─ RegistryNotFound       registry_not_found    no such case, identity or site
+│  └─ PhotoNotAvailable      photo_not_available   no photo delivered (yet): the request's state says why
 ├─ Conflict 409
 │  ├─ SyncConflict           sync_conflict         an applied seq arrives again with other content
 │  ├─ SyncGap                sync_gap              the batch does not start where the last one ended
-│  └─ CaseClosed             case_closed           the case was already decided
+│  ├─ CaseClosed             case_closed           the case was already decided
+│  └─ PhotoHeldByNoSite      photo_no_site         a central watchlist entry: no site holds a photo
 └─ Unavailable 503
    └─ RegistryStorageError   registry_storage_failed the database cannot be reached
 
@@ -123,6 +125,37 @@ class CaseClosed(Conflict):
                 "This case has already been decided. Reload the list of cases.",
             ),
             {"case_id": case_id, "state": state},
+        )
+
+
+class PhotoNotAvailable(NotFound):
+    code = "photo_not_available"
+
+    @classmethod
+    def for_identity(
+        cls, identity_id: str, request: dict[str, Any] | None, reason: str | None = None
+    ) -> PhotoNotAvailable:
+        return cls(
+            Message(
+                "Foto belum tersedia. Minta foto dari situs, atau tunggu jawabannya (lihat status).",
+                "No photo is available yet. Request it from the site, or wait for its answer (see state).",
+            ),
+            {"identity_id": identity_id, "state": request["state"] if request else None,
+             "request": request, "reason": reason or (request or {}).get("note")},
+        )  # fmt: skip
+
+
+class PhotoHeldByNoSite(Conflict):
+    code = "photo_no_site"
+
+    @classmethod
+    def watchlist_entry(cls, identity_id: str) -> PhotoHeldByNoSite:
+        return cls(
+            Message(
+                "Data ini dibuat oleh pusat (daftar pantauan); tidak ada situs yang menyimpan fotonya.",
+                "This record was created centrally (watchlist); no site holds a photo to send.",
+            ),
+            {"identity_id": identity_id},
         )
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import uuid
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gallery_sync.protocol import Change
+from gallery_sync.protocol import MAX_PHOTO_BYTES, Change, photo_media_type
 from gallery_sync.registry.errors import SyncSchemaInvalid
 
 RoleName = Literal["inmate", "staff", "visitor"]
@@ -117,14 +118,55 @@ class FingerPayload(BaseModel):
         return base64.b64decode(self.iso_record_b64, validate=True)
 
 
+class PhotoProvidedPayload(BaseModel):
+    """photo.provided: the site's answer to a photo request, the image itself as base64."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    request_id: int = Field(ge=1)
+    content_type: Literal["image/jpeg", "image/png"]  # protocol.PHOTO_TYPES
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    source: str | None = Field(None, max_length=40)
+    # None: the site erased the person before this row was pushed (see redacted())
+    image_b64: str | None = Field(None, min_length=4, max_length=(MAX_PHOTO_BYTES + 2) // 3 * 4)
+
+    def image(self) -> bytes | None:
+        """The image bytes, checked: within the size cap, really its content type, its sha256."""
+        if self.image_b64 is None:
+            return None
+        try:
+            data = base64.b64decode(self.image_b64, validate=True)
+        except binascii.Error as exc:
+            raise ValueError("image_b64 is not base64") from exc
+        if len(data) > MAX_PHOTO_BYTES:
+            raise ValueError(f"photo of {len(data)} bytes exceeds {MAX_PHOTO_BYTES}")
+        if photo_media_type(data) != self.content_type:
+            raise ValueError(f"the bytes are not a {self.content_type} image")
+        if hashlib.sha256(data).hexdigest() != self.sha256:
+            raise ValueError("the photo's sha256 differs from the one sent with it")
+        return data
+
+
+class PhotoUnavailablePayload(BaseModel):
+    """photo.unavailable: why the site cannot send the photo asked for."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    request_id: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=200)
+
+
 PAYLOADS: dict[str, type[BaseModel]] = {
     "identity.enrolled": EnrolledPayload,
     "identity.status": StatusPayload,
     "identity.updated": UpdatedPayload,
     "identity.erased": ErasedPayload,
     "finger.enrolled": FingerPayload,
+    "photo.provided": PhotoProvidedPayload,
+    "photo.unavailable": PhotoUnavailablePayload,
 }
-BIOMETRIC_KEYS = frozenset({"templates", "iso_record_b64"})  # what a site strips on erasure
+# What a site strips from unsent rows on erasure (enrollment.repository.erase_biometrics).
+BIOMETRIC_KEYS = frozenset({"templates", "iso_record_b64", "image_b64"})
 
 
 def redacted(change: Change) -> Change | None:
@@ -145,7 +187,12 @@ def parse_payload(change: Change) -> BaseModel | None:
         uuid.UUID(change.entity_id)
         parsed = model.model_validate(change.payload)
         _check_parsed(change, parsed)
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:  # which fields and why (never their values: a photo is one)
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3]
+        )
+        raise SyncSchemaInvalid.because(f"{change.kind}: {problems}"[:300], change.seq) from exc
+    except ValueError as exc:
         reason = f"{change.kind}: {str(exc).splitlines()[0][:300]}"
         raise SyncSchemaInvalid.because(reason, change.seq) from exc
     return parsed
@@ -160,3 +207,5 @@ def _check_parsed(change: Change, parsed: BaseModel) -> None:
             template.vector()
     if isinstance(parsed, FingerPayload):
         parsed.record()
+    if isinstance(parsed, PhotoProvidedPayload):
+        parsed.image()

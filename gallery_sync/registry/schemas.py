@@ -44,3 +44,9 @@ class SiteRequest(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     region: str = Field(min_length=1, max_length=40, description="Kanwil code")
     public_key: str = Field(min_length=40, max_length=60, description="base64 raw Ed25519 key")
+
+
+class PhotoRequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, max_length=2000, description="Why the photo is needed")

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.errors import EdgeError
 from gallery_sync.protocol import public_key_from_text
-from gallery_sync.registry import accounts, cases, intake, reports, transfers, watchlist
+from gallery_sync.registry import accounts, cases, intake, photos, reports, transfers, watchlist
 from gallery_sync.registry.appliers import ApplyContext
 from gallery_sync.registry.db import open_database
 from gallery_sync.registry.errors import (
@@ -215,6 +215,20 @@ class RegistryService:
                 )
             self._follow({body["identity_id"]: template_ids})
         return body
+
+    def request_photo(
+        self, identity_id: str, officer: accounts.Officer, reason: str | None
+    ) -> tuple[dict[str, Any], bool]:
+        """Ask the owning site for a person's photo; (the request, whether it is new)."""
+        officer.require("photos.request")
+        with self.db.transaction() as tx:
+            return photos.request_photo(tx, identity_id, officer.username, reason)
+
+    def photo(self, identity_id: str, officer: accounts.Officer) -> tuple[bytes, str]:
+        """(bytes, content type) of a person's delivered photo; the read is audited."""
+        officer.require("photos.read")
+        with self.db.transaction() as tx:
+            return photos.read_photo(tx, identity_id, officer.username)
 
     def site_reports(
         self, officer: accounts.Officer, site_id: str | None = None

@@ -14,6 +14,7 @@ Locally the module skips when PostgreSQL is unreachable; under CI=true it fails 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -171,6 +172,12 @@ class SiteProcess:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
+    def photo(self, identity_id: str) -> bytes:
+        """The photo of record as the site keeps it."""
+        response = httpx.get(f"{self.url}/v1/identities/{identity_id}/photo", headers=self.headers, timeout=30)  # fmt: skip
+        assert response.status_code == 200, response.text
+        return response.content
+
     def enrol(self, name: str, number: int, photos: list[Path]) -> str:
         """An inmate enrolled through the capture API; returns the new identity id."""
         with httpx.Client(base_url=self.url, headers=self.headers, timeout=60) as client:
@@ -280,6 +287,16 @@ def _open_case(registry: RegistryProcess, ids: set[str]) -> dict[str, Any] | Non
     return next((c for c in cases if {c["identity_a"], c["identity_b"]} == ids), None)
 
 
+def _delivered_photo(registry: RegistryProcess, identity_id: str) -> bytes | None:
+    """The photo the registry holds for a person, once a site has delivered it."""
+    response = registry.get(f"/v1/identities/{identity_id}/photo", "judge")
+    if response.status_code == 404:
+        assert response.json()["error"]["details"]["state"] == "requested", response.text
+        return None
+    assert response.status_code == 200, response.text
+    return response.content
+
+
 def test_enrolment_duplicate_merge_and_transfer_flow_between_two_site_processes(
     world: World, dev_faces: Path
 ) -> None:
@@ -291,6 +308,17 @@ def test_enrolment_duplicate_merge_and_transfer_flow_between_two_site_processes(
 
     at_b = b.enrol("Hussein", 2, photos[3:5])
     case = _wait_for(lambda: _open_case(registry, {at_a, at_b}), "a duplicate case for A and B")
+    # Before deciding, the adjudicator sees both faces: photos travel now, and only on request.
+    for identity_id in (at_a, at_b):
+        asked = registry.post(f"/v1/identities/{identity_id}/photo-requests", "judge", {})
+        assert asked.status_code == 201, asked.text
+    for identity_id, site in ((at_a, a), (at_b, b)):
+        delivered = _wait_for(lambda: _delivered_photo(registry, identity_id), "a photo")  # noqa: B023
+        assert (
+            hashlib.sha256(delivered).digest() == hashlib.sha256(site.photo(identity_id)).digest()
+        )
+    people = _open_case(registry, {at_a, at_b})["people"]  # type: ignore[index]
+    assert all(p["photo"]["available"] for p in people)
     decided = registry.post(f"/v1/cases/{case['id']}/decision", "judge",
                             {"decision": "same", "reason": "same face, same birth date"})  # fmt: skip
     assert decided.status_code == 200 and decided.json()["survivor_id"] == at_a
