@@ -133,7 +133,8 @@ class RegistryProcess:
         self.tokens[username] = _bearer(self.url, username)
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        """Rows as tuples, read through the registry's database seam, whichever backend it is."""
+        """Rows as tuples, read through the registry's database seam, whichever backend it is
+        (rows are dicts there: give every selected column its own name)."""
         url = self.env.get("REGISTRY_DATABASE_URL") or RegistrySettings().database_url
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             url = f"sqlite:///{(self.cwd or Path.cwd()) / url.removeprefix('sqlite:///')}"
@@ -275,7 +276,7 @@ def world(
 def _applied(registry: RegistryProcess, site_id: str) -> tuple[int, int, int]:
     """(rows, distinct seqs, highest seq) of what the registry applied from a site."""
     row = registry.query(
-        "SELECT count(*), count(DISTINCT seq), COALESCE(max(seq), 0) FROM applied_changes"
+        "SELECT count(*) AS n, count(DISTINCT seq) AS seqs, COALESCE(max(seq), 0) AS top FROM applied_changes"
         " WHERE site_id = %s",
         site_id,
     )[0]
@@ -352,7 +353,7 @@ def test_registry_killed_mid_push_loses_and_duplicates_nothing(world: World) -> 
     registry.start()
     _wait_for(lambda: _applied(registry, "UPT-A")[2] == last, "A's outbox to drain", 60)
     assert _applied(registry, "UPT-A") == (last, last, last)  # every seq once, none missing
-    events = registry.query("SELECT count(*), count(DISTINCT entity_id) FROM site_events WHERE site_id = 'UPT-A'")  # fmt: skip
+    events = registry.query("SELECT count(*) AS n, count(DISTINCT entity_id) AS entities FROM site_events WHERE site_id = 'UPT-A'")  # fmt: skip
     assert events[0][0] == events[0][1] >= 1000
 
 
@@ -366,7 +367,7 @@ def test_a_week_offline_drains_completely(world: World) -> None:
     _wait_for(lambda: _applied(registry, "UPT-A")[2] == last, "the week's backlog to drain", 120)
     drained_s = time.monotonic() - started
     assert _applied(registry, "UPT-A") == (last, last, last)
-    events = registry.query("SELECT count(*), count(DISTINCT entity_id) FROM site_events"
+    events = registry.query("SELECT count(*) AS n, count(DISTINCT entity_id) AS entities FROM site_events"
                             " WHERE site_id = 'UPT-A' AND entity_id LIKE 'week-%%'")  # fmt: skip
     assert events == [(5000, 5000)]
     _wait_for(lambda: a.sync_status()["waiting"] == 0, "A to see its outbox acknowledged", 30)
