@@ -2,7 +2,7 @@
 
 Sites: `POST /v1/sync/batches` (signed batch) and `GET /v1/sync/changes` (signed request).
 Officers: bearer tokens from `POST /v1/auth/login`; each use case checks the role itself
-(`accounts.PERMISSIONS`), so the policy holds whatever calls it.
+(`accounts.PERMISSIONS`), so the policy holds whatever calls it. Their page is `/pusat`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from edge.errors import EdgeError, InputError, Message
+from edge.routes.web import PAGE_HEADERS, WEB_DIR
 from enrollment.accounts import Unauthenticated
 from gallery_sync.registry.accounts import Officer
 from gallery_sync.registry.errors import RegistryNotFound
@@ -196,6 +198,12 @@ def create_registry_app(
         return {"status": "ok", "templates": len(service.gallery.index), "pack": policy.pack_id,
                 "threshold": policy.threshold, "target_fmr": policy.target_fmr}  # fmt: skip
 
+    @app.get("/pusat", include_in_schema=False)
+    def central_page() -> FileResponse:
+        """The central officers' page: duplicate cases with photos on request, site reports."""
+        return FileResponse(WEB_DIR / "pusat.html", media_type="text/html", headers=PAGE_HEADERS)
+
+    app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")  # the page's script and style
     _sync_routes(app)
     _officer_routes(app)
     return app

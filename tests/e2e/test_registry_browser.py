@@ -1,0 +1,155 @@
+"""The central registry's page (/pusat) in a real Chromium against a real registry on PostgreSQL,
+served by uvicorn on a loopback port, with sites pushing signed batches over HTTP.
+
+An adjudicator signs in, sees the duplicate case the same real face at two sites opened, asks
+the owning site for a photo, sees it arrive after the site's next push, and merges with a reason.
+A regional monitor sees only its own region's sites, the silent one marked, and no cases.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from gallery_sync.registry.app import create_registry_app
+from gallery_sync.registry.service import RegistryService
+from gallery_sync.registry.settings import RegistrySettings
+from tests.e2e.conftest import CHROMIUM_FLAGS, _chromium, _playwright, expect
+from tests.integration.test_registry import PASSWORD, Registry, database_url, face_vectors  # noqa: F401
+from tests.integration.test_registry_photos import provided, requested
+
+pytestmark = [pytest.mark.model, pytest.mark.e2e]
+
+PHOTO = "facerec-obama"  # the person whose templates face_vectors holds
+
+
+class RegistryServer:
+    """The registry app on a loopback port, run by uvicorn in a background thread."""
+
+    def __init__(self, service: RegistryService) -> None:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        app = create_registry_app(service.settings, service)
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
+
+    def __enter__(self) -> RegistryServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "registry did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+
+@pytest.fixture(scope="module")
+def registry(database_url: str) -> Iterator[Registry]:  # noqa: F811
+    """A registry with one account per role, reached over real HTTP."""
+    service = RegistryService(RegistrySettings(database_url=database_url))
+    with RegistryServer(service) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        tokens = {}
+        for user, role, region in (("admin", "central_admin", None), ("judge", "adjudicator", None),
+                                   ("jabar", "kanwil_monitor", "KW-JABAR")):  # fmt: skip
+            service.add_account(user, role, PASSWORD, region)
+            login = client.post("/v1/auth/login", json={"username": user, "password": PASSWORD})
+            tokens[user] = {"Authorization": f"Bearer {login.json()['token']}"}
+        yield Registry(client, service, database_url, tokens)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def page(registry: Registry) -> Iterator[Any]:
+    sync_api = _playwright()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(_chromium()), args=CHROMIUM_FLAGS)
+        context = browser.new_context(base_url=str(registry.client.base_url))
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page
+        browser.close()
+        assert errors == [], errors
+
+
+def sign_in(page: Any, username: str) -> None:
+    page.goto("/pusat")
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+
+
+def test_an_adjudicator_asks_for_a_photo_sees_it_and_merges(
+    registry: Registry,
+    page: Any,
+    face_vectors: dict[str, Any],
+    dev_faces: Path,  # noqa: F811
+) -> None:
+    site_a, site_b = registry.site("KW-JABAR"), registry.site("KW-JATIM")
+    budi, enrolled_a = site_a.enrol("Budi Santoso", [face_vectors["a"]])
+    bambang, enrolled_b = site_b.enrol("Bambang", [face_vectors["b"]])
+    assert registry.push(site_a, site_a.batch([enrolled_a])).status_code == 200
+    assert registry.push(site_b, site_b.batch([enrolled_b])).status_code == 200
+
+    sign_in(page, "judge")
+    card = page.get_by_test_id("case-card")
+    expect(card).to_have_count(1)
+    expect(card.get_by_test_id("person-name")).to_have_text(["Budi Santoso", "Bambang"])
+    people = card.get_by_test_id("case-person")
+    budi_slot = people.filter(has_text="Budi Santoso")
+    budi_slot.get_by_test_id("request-photo").click()
+    expect(budi_slot.get_by_test_id("photo-state")).to_contain_text(f"diminta dari {site_a.id}")
+
+    [asked] = requested(registry, site_a)  # the site's next pull, then its answer in a push
+    image = sorted((dev_faces / PHOTO).glob("*.jpg"))[0].read_bytes()
+    answer = provided(site_a, budi, asked["request_id"], image)
+    assert registry.push(site_a, site_a.batch([answer])).json()["applied"] == 1
+    page.get_by_test_id("refresh").click()
+    photo = budi_slot.get_by_test_id("person-photo")
+    expect(photo).to_be_visible()
+    assert photo.evaluate("img => img.naturalWidth") > 0  # the real JPEG, decoded
+
+    card.get_by_test_id("decide-same").click()  # no reason yet: refused on the page
+    expect(page.get_by_test_id("error-message")).to_contain_text("alasan")
+    card.get_by_test_id("case-reason").fill("same face, same birth date")
+    card.get_by_test_id("decide-same").click()
+    expect(page.get_by_test_id("notice")).to_contain_text("digabung")
+    expect(page.get_by_test_id("no-cases")).to_be_visible()
+    [(status,)] = registry.query("SELECT status FROM national_identities WHERE id = %s", bambang)
+    assert status == "merged"
+    page.get_by_test_id("lang-toggle").click()
+    expect(page.get_by_test_id("no-cases")).to_have_text("No open cases.")
+    page.get_by_test_id("sign-out").click()
+
+
+def test_a_regional_monitor_sees_its_own_sites_and_the_silent_one_stands_out(
+    registry: Registry, page: Any
+) -> None:
+    quiet = registry.site("KW-JABAR")  # registered, never heard from
+    elsewhere = registry.site("KW-BALI")
+    sign_in(page, "jabar")
+    expect(page.get_by_test_id("tab-cases")).to_be_hidden()
+    rows = page.get_by_test_id("site-row")
+    expect(rows.first).to_be_visible()
+    shown = rows.evaluate_all("rows => rows.map(r => r.dataset.siteId)")
+    assert quiet.id in shown and elsewhere.id not in shown
+    regions = {r[0] for r in registry.query("SELECT region FROM sites WHERE id = ANY(%s)", shown)}
+    assert regions == {"KW-JABAR"}
+    quiet_row = page.locator(f"[data-site-id='{quiet.id}']")
+    expect(quiet_row).to_have_class("silent")
+    expect(quiet_row).to_contain_text("SILENT")  # the page is in English since the last test
