@@ -4,7 +4,8 @@ EdgeError
 ├─ SyncUnauthenticated  401 sync_unauthenticated  unknown site, bad signature, stale timestamp
 ├─ InputError 422
 │  ├─ SyncSchemaInvalid      sync_schema_invalid   not gzip, too large, or a change that breaks the schema
-│  └─ RegistryInputInvalid   registry_input_invalid a request an officer can correct
+│  ├─ RegistryInputInvalid   registry_input_invalid a request an officer can correct
+│  └─ SearchPackMismatch     search_pack_mismatch  a site's search probes come from another model pack
 ├─ NotFound 404
 │  └─ RegistryNotFound       registry_not_found    no such case, identity or site
 ├─ Conflict 409
@@ -12,7 +13,8 @@ EdgeError
 │  ├─ SyncGap                sync_gap              the batch does not start where the last one ended
 │  └─ CaseClosed             case_closed           the case was already decided
 └─ Unavailable 503
-   └─ RegistryStorageError   registry_storage_failed PostgreSQL cannot be reached
+   ├─ RegistryStorageError   registry_storage_failed PostgreSQL cannot be reached
+   └─ NationalSearchUnavailable national_search_unavailable the national gallery is being rebuilt
 
 Authentication of officers and refusals by role reuse `enrollment.accounts.Unauthenticated` (401)
 and `Forbidden` (403). This module imports nothing from FastAPI.
@@ -135,6 +137,34 @@ class RegistryStorageError(Unavailable):
             Message(
                 "Basis data registri tidak dapat diakses. Coba lagi nanti.",
                 "The registry database cannot be reached. Try again later.",
+            ),
+            {"reason": reason},
+        )
+
+
+class SearchPackMismatch(InputError):
+    code = "search_pack_mismatch"
+
+    @classmethod
+    def between(cls, sent: str, held: str) -> SearchPackMismatch:
+        return cls(
+            Message(
+                "Registri pusat memakai model wajah lain; pencarian nasional tidak dapat dilakukan.",
+                "The central registry uses another face model; the national search cannot run.",
+            ),
+            {"pack_id": sent, "registry_pack_id": held},
+        )
+
+
+class NationalSearchUnavailable(Unavailable):
+    code = "national_search_unavailable"
+
+    @classmethod
+    def because(cls, reason: str) -> NationalSearchUnavailable:
+        return cls(
+            Message(
+                "Galeri nasional sedang dibangun ulang. Coba lagi sebentar lagi.",
+                "The national gallery is being rebuilt. Try again shortly.",
             ),
             {"reason": reason},
         )
