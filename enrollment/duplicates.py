@@ -108,7 +108,7 @@ class NationalAnswer:
         return {"status": self.status, "reason": self.reason}
 
 
-NOT_CONFIGURED = NationalAnswer("not_configured", reason="this site does not sync")
+NOT_CONFIGURED = NationalAnswer("not_configured", reason="no national registry configured")
 
 
 class NationalSearcher(Protocol):
