@@ -3,7 +3,8 @@
 The models load at start-up; if one is missing the service still starts, answers health,
 reports not-ready with the exact fix, and every face endpoint answers 503 `model_not_ready`.
 With EDGE_SYNC__REGISTRY_URL set, the site agent runs in a background thread of the service
-(gallery_sync.sync_runner), so pulled changes reach the live gallery.
+(gallery_sync.sync_runner), so pulled changes reach the live gallery, and the enrolment desk's
+duplicate check also asks the registry (gallery_sync.national_lookup).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from edge.metrics import MetricsMiddleware
 from edge.routes import admin, captures, faces, fingers, gate, identities, system, web
 from edge.settings import Settings
 from edge.site import Site
+from gallery_sync.national_lookup import NationalLookup
+from gallery_sync.sync_cli import site_key
 from gallery_sync.sync_runner import SyncRunner
 
 
@@ -50,6 +53,19 @@ def _sync_runner(site: Site) -> SyncRunner | None:
     return runner
 
 
+def _national_lookup(site: Site) -> NationalLookup | None:
+    """With EDGE_SYNC__REGISTRY_URL set, the desk's duplicate check also asks the registry."""
+    sync = site.settings.sync
+    if sync.registry_url is None:
+        return None
+    key = site_key(site.settings)
+    lookup = NationalLookup.connect(
+        sync.registry_url, site.settings.site_id, key, sync.search_timeout_seconds
+    )
+    site.enrolment.national = lookup
+    return lookup
+
+
 def create_app(settings: Settings | None = None, site: Site | None = None) -> FastAPI:
     """The service, configured once from settings."""
     settings = settings or Settings()
@@ -59,7 +75,11 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(site.start)
         runner = _sync_runner(site)
+        lookup = _national_lookup(site)
         yield
+        if lookup is not None:
+            site.enrolment.national = None
+            lookup.close()
         if runner is not None:
             await run_in_threadpool(runner.stop)
         site.close()

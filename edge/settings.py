@@ -120,6 +120,13 @@ class SyncSettings(BaseModel):
         le=3600,
         description="Longest wait between retries while the registry cannot be reached.",
     )
+    search_timeout_seconds: float = Field(
+        3.0,
+        ge=0.2,
+        le=30.0,
+        description="How long the enrolment desk's duplicate check waits for the national"
+        " registry's answer before saving on the local check alone (per connect/read).",
+    )
 
 
 class Settings(BaseSettings):

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import base64
 import sqlite3
+import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
 from edge.errors import Conflict, InputError, Message
-from enrollment.audit import append_event, now_iso
+from enrollment.audit import append_event
 from enrollment.captures import (
     CaptureFeedback,
     CapturePolicy,
@@ -29,27 +30,26 @@ from enrollment.captures import (
     judge_frame,
 )
 from enrollment.db import Database
+from enrollment.duplicates import (
+    NOT_CONFIGURED,
+    DuplicateCheck,
+    InvalidDecision,
+    NationalAnswer,
+    NationalSearcher,
+    OfficerDecision,
+    PossibleDuplicate,  # noqa: F401  (importers and benches use this name)
+    Resolution,
+    held_elsewhere,
+    local_body,
+    local_candidates,
+    record_decisions,
+    resolve,
+)
 from enrollment.records import Identity, IdentityDraft, check_required, validate_draft
 from enrollment.repository import IdentityRepository, vector_to_blob
 from enrollment.vault import Vault
 from gallery_sync.gallery import Candidate, GalleryEntry, GalleryIndex
 from gallery_sync.outbox import append_change
-
-SEARCHABLE_STATUSES = ("active", "released", "transferred_out", "banned")
-
-
-class PossibleDuplicate(Conflict):
-    code = "possible_duplicate"
-
-    @classmethod
-    def found(cls, candidates: list[dict[str, Any]]) -> PossibleDuplicate:
-        return cls(
-            Message(
-                "Orang ini mirip dengan identitas yang sudah terdaftar. Periksa dan putuskan sebelum menyimpan.",
-                "This person resembles an enrolled identity. Check and decide before saving.",
-            ),
-            {"candidates": candidates},
-        )
 
 
 class IdentityNumberTaken(Conflict):
@@ -63,20 +63,6 @@ class IdentityNumberTaken(Conflict):
                 "This identity number (NIK/NIP/registration) already belongs to another identity.",
             ),
             {"reason": reason},
-        )
-
-
-class InvalidDecision(InputError):
-    code = "decision_invalid"
-
-    @classmethod
-    def because(cls, reason: str, candidate: str | None = None) -> InvalidDecision:
-        return cls(
-            Message(
-                "Keputusan petugas tidak lengkap atau tidak sah.",
-                "The officer's decision is incomplete or invalid.",
-            ),
-            {"reason": reason, "candidate_identity_id": candidate},
         )
 
 
@@ -109,21 +95,14 @@ def check_transition(role: str, old: str, new: str) -> None:
 
 
 @dataclass(frozen=True)
-class OfficerDecision:
-    """An officer's answer to one duplicate candidate."""
-
-    candidate_identity_id: str
-    decision: Literal["same_person", "different_person"]
-    reason: str
-
-
-@dataclass(frozen=True)
 class CommitResult:
-    """What a commit did: which identity got the templates, and whether it was new."""
+    """What a commit did: which identity got the templates, whether it was new, and whether the
+    national registry was asked (`{"status": "searched" | "unavailable" | "not_configured"}`)."""
 
     identity_id: str
     created: bool
     template_ids: list[int]
+    national_search: dict[str, Any] = field(default_factory=NOT_CONFIGURED.summary)
 
 
 @dataclass(frozen=True)
@@ -148,6 +127,7 @@ class EnrolmentService:
         thresholds: Callable[[], MatchThresholds],
         site_id: str,
         policy: CapturePolicy | None = None,
+        national: NationalSearcher | None = None,
     ) -> None:
         self.db = db
         self.vault = vault
@@ -156,6 +136,8 @@ class EnrolmentService:
         self._thresholds = thresholds
         self.site_id = site_id
         self.policy = policy or CapturePolicy()
+        self.national = national  # the registry's search, when this site syncs
+        self._commit_lock = threading.Lock()
 
     def start_session(self, role: str, operator: str, target_identity_id: str | None = None) -> str:
         """Open a capture session (for a new person, or to re-enrol a known one)."""
@@ -204,31 +186,42 @@ class EnrolmentService:
             append_event(tx, actor, "capture.abandoned", session_id, {})
 
     def duplicates(self, session_id: str) -> list[Candidate]:
-        """Known people the session's captures resemble above the 1:N threshold, best first."""
+        """Known people at this site the captures resemble above the 1:N threshold, best first."""
+        session, captures = self._session_captures(session_id)
+        return self._local(captures, session["target_identity_id"])
+
+    def check_duplicates(self, session_id: str) -> tuple[DuplicateCheck, list[dict[str, Any]]]:
+        """Local and national candidates to show before the commit, with the local ones' bodies."""
+        session, captures = self._session_captures(session_id)
+        check = self._check(captures, session["target_identity_id"], self._ask_registry(captures))
+        return check, [self._describe(c) for c in check.local]
+
+    def _session_captures(self, session_id: str) -> tuple[sqlite3.Row, list[StoredCapture]]:
         with self.db.reading() as tx:
             session = CaptureStore(tx, self.vault).session(session_id)
             captures = CaptureStore(tx, self.vault).kept(session_id)
-        return self._candidates(captures, exclude=session["target_identity_id"])
+        return session, captures
 
-    def _candidates(self, captures: list[StoredCapture], exclude: str | None) -> list[Candidate]:
-        if not captures:
-            return []
-        threshold = self._thresholds().identify
-        results = self._gallery().search(
-            np.stack([c.vector for c in captures]), k=5, statuses=SEARCHABLE_STATUSES
-        )
-        best: dict[str, Candidate] = {}
-        for candidate in (c for per_query in results for c in per_query):
-            if (
-                candidate.score >= threshold
-                and candidate.identity_id != exclude
-                and (
-                    candidate.identity_id not in best
-                    or candidate.score > best[candidate.identity_id].score
-                )
-            ):
-                best[candidate.identity_id] = candidate
-        return sorted(best.values(), key=lambda c: -c.score)
+    def _local(self, captures: list[StoredCapture], exclude: str | None) -> list[Candidate]:
+        vectors = [c.vector for c in captures]
+        return local_candidates(self._gallery(), self._thresholds().identify, vectors, exclude)
+
+    def _ask_registry(self, captures: list[StoredCapture]) -> NationalAnswer:
+        """The registry's candidates (never raises); asked with no lock held, as it may be slow."""
+        if self.national is None or not captures:
+            return NOT_CONFIGURED
+        return self.national.search(np.stack([c.vector for c in captures]), self._engine().pack_id)
+
+    def _check(
+        self, captures: list[StoredCapture], exclude: str | None, national: NationalAnswer
+    ) -> DuplicateCheck:
+        with self.db.reading() as tx:
+            elsewhere = [c for c in held_elsewhere(tx, national) if c.identity_id != exclude]
+        return DuplicateCheck(self._local(captures, exclude), elsewhere, national)
+
+    def _describe(self, candidate: Candidate) -> dict[str, Any]:
+        with self.db.reading() as tx:
+            return local_body(IdentityRepository(tx, self.vault), candidate)
 
     def commit(
         self,
@@ -239,68 +232,50 @@ class EnrolmentService:
         replace_templates: bool = False,
     ) -> CommitResult:
         """Save the session as a new identity, or into an existing one the officer said it is."""
-        with self.db.reading() as tx:
-            session = CaptureStore(tx, self.vault).session(session_id)
-            captures = CaptureStore(tx, self.vault).kept(session_id)
+        session, captures = self._session_captures(session_id)
         if len(captures) < self.policy.min_captures:
             raise NotEnoughCaptures.counted(len(captures), self.policy.min_captures)
-        candidates = self._candidates(captures, exclude=session["target_identity_id"])
-        target = self._target(session, candidates, decisions)
-        if target is None:
-            if draft is None:
-                raise InvalidDecision.because("a new identity needs its registration data")
-            check_required(draft)
-            draft = validate_draft(draft)
-        if replace_templates and target is None:
-            raise InvalidDecision.because(
-                "only a re-enrolment of a known identity can replace its templates"
-            )
-        result = self._write_commit(
-            session_id, draft, target, captures, candidates, decisions, officer, replace_templates
-        )
-        self._project(result.identity_id)
-        return result
-
-    def _target(
-        self, session: sqlite3.Row, candidates: list[Candidate], decisions: list[OfficerDecision]
-    ) -> str | None:
-        """The identity to add templates to (re-enrolment or 'same person'), or None for a new one."""
-        by_candidate = {d.candidate_identity_id: d for d in decisions}
-        missing = [c for c in candidates if c.identity_id not in by_candidate]
-        if missing:
-            raise PossibleDuplicate.found([self._candidate_body(c) for c in missing])
-        unknown = set(by_candidate) - {c.identity_id for c in candidates}
-        if unknown:
-            # A 'same person' about someone who is not a candidate would add these captures to a
-            # stranger's record; a decision must answer a candidate the search actually found.
-            raise InvalidDecision.because(
-                "a decision names someone who is not a candidate", sorted(unknown)[0]
-            )
-        for decision in decisions:
-            if decision.decision == "different_person" and not decision.reason.strip():
+        national = self._ask_registry(captures)
+        # Search, save and project as one step: two desks committing the same new person at once
+        # would otherwise both search before either is in the gallery, and both save.
+        with self._commit_lock:
+            check = self._check(captures, session["target_identity_id"], national)
+            resolution = resolve(check, decisions, session["target_identity_id"], self._describe)
+            if resolution.target is None:
+                if draft is None:
+                    raise InvalidDecision.because("a new identity needs its registration data")
+                check_required(draft)
+                draft = validate_draft(draft)
+            if replace_templates and resolution.target is None:
                 raise InvalidDecision.because(
-                    "'different person' needs a reason", decision.candidate_identity_id
+                    "only a re-enrolment of a known identity can replace its templates"
                 )
-        same = [d.candidate_identity_id for d in decisions if d.decision == "same_person"]
-        if len(same) > 1:
-            raise InvalidDecision.because("only one identity can be the same person")
-        if same and session["target_identity_id"] and same[0] != session["target_identity_id"]:
-            raise InvalidDecision.because("re-enrolment already names the identity")
-        return same[0] if same else session["target_identity_id"]
+            result = self._write_commit(
+                session_id,
+                draft,
+                resolution,
+                captures,
+                check,
+                decisions,
+                officer,
+                replace_templates,
+            )
+            self._project(result.identity_id)
+        return result
 
     def _write_commit(
         self,
         session_id: str,
         draft: IdentityDraft | None,
-        target: str | None,
+        resolution: Resolution,
         captures: list[StoredCapture],
-        candidates: list[Candidate],
+        check: DuplicateCheck,
         decisions: list[OfficerDecision],
         officer: str,
         replace_templates: bool = False,
     ) -> CommitResult:
-        pack_id = self._engine().pack_id
-        scores = {c.identity_id: c.score for c in candidates}
+        pack_id, target = self._engine().pack_id, resolution.target
+        threshold, searched = self._thresholds().identify, check.national_search.summary()
         try:
             with self.db.transaction() as tx:
                 store = CaptureStore(tx, self.vault)
@@ -312,23 +287,24 @@ class EnrolmentService:
                     replaced
                 )  # old captures' images stay: a model upgrade may want them
                 template_ids = self._store_captures(repo, identity_id, captures, pack_id)
-                self._record_decisions(tx, session_id, decisions, scores, officer)
+                national = record_decisions(
+                    tx, session_id, identity_id, check, decisions, resolution, officer, threshold
+                )
                 store.close(session_id, "committed")
                 identity = repo.get(identity_id)
-                append_change(
-                    tx,
-                    "identity.enrolled",
-                    identity_id,
-                    _change_payload(identity, captures, template_ids, pack_id),
-                )
+                payload = _change_payload(identity, captures, template_ids, pack_id)
+                append_change(tx, "identity.enrolled", identity_id, {
+                    **payload, "national_decisions": national, "national_search": searched,
+                })  # fmt: skip
                 append_event(tx, officer, "identity.enrolled", identity_id, {
                     "session_id": session_id, "created": target is None, "role": identity.role,
                     "templates": template_ids, "replaced_templates": replaced, "pack_id": pack_id, "decisions": [asdict(d) for d in decisions],
-                    "candidate_scores": scores, "threshold": self._thresholds().identify,
+                    "candidate_scores": check.local_scores(), "threshold": threshold,
+                    "national_search": searched, "national_decisions": national,
                 })  # fmt: skip
         except sqlite3.IntegrityError as exc:
             raise IdentityNumberTaken.because(str(exc)) from exc
-        return CommitResult(identity_id, target is None, template_ids)
+        return CommitResult(identity_id, target is None, template_ids, searched)
 
     def _store_captures(
         self,
@@ -360,36 +336,6 @@ class EnrolmentService:
             ).fetchone()[0]
             repo.update_fields(identity_id, {"photo_image_id": first_image})
         return ids
-
-    def _candidate_body(self, candidate: Candidate) -> dict[str, Any]:
-        """What the officer needs to judge a candidate: who, how alike, and their photo."""
-        with self.db.reading() as tx:
-            identity = IdentityRepository(tx, self.vault).get(candidate.identity_id)
-        return {
-            "identity_id": candidate.identity_id,
-            "score": round(candidate.score, 4),
-            "role": candidate.role,
-            "status": candidate.status,
-            "full_name": identity.full_name,
-            "photo_url": f"/v1/identities/{identity.id}/photo" if identity.photo_image_id else None,
-        }
-
-    def _record_decisions(
-        self,
-        tx: sqlite3.Connection,
-        session_id: str,
-        decisions: list[OfficerDecision],
-        scores: dict[str, float],
-        officer: str,
-    ) -> None:
-        threshold = self._thresholds().identify
-        for d in decisions:
-            tx.execute(
-                "INSERT INTO duplicate_decisions (session_id, candidate_identity_id, score, threshold, decision,"
-                " reason, officer, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (session_id, d.candidate_identity_id, scores.get(d.candidate_identity_id, 0.0), threshold,
-                 d.decision, d.reason, officer, now_iso()),
-            )  # fmt: skip
 
     def _project(self, identity_id: str) -> None:
         """Bring the gallery in line with the database for one identity."""

@@ -10,17 +10,16 @@ rewrite history; `SyncRefused` (401, 422, other 4xx) needs a person (register th
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.errors import Conflict, EdgeError, Message, Unavailable
+from gallery_sync.registry.site_auth import sign_request
 
 PUSH_PATH = "/v1/sync/batches"
 CHANGES_PATH = "/v1/sync/changes"
@@ -200,11 +199,8 @@ class RegistryClient:
         request = self._http.build_request(
             "GET", CHANGES_PATH, params={"after": after, "limit": limit}
         )
-        timestamp = datetime.now(UTC).isoformat(timespec="seconds")
-        signed = f"GET\n{request.url.raw_path.decode('ascii')}\n{timestamp}".encode()
         request.headers["X-Gerbang-Site"] = self.site_id
-        request.headers["X-Gerbang-Timestamp"] = timestamp
-        request.headers["X-Gerbang-Signature"] = base64.b64encode(self._key.sign(signed)).decode()
+        request.headers.update(sign_request(self._key, "GET", request.url.raw_path.decode("ascii")))
         answer = _json(self._send(request))
         try:
             changes = [

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from edge.routes.faces import site_names
 from edge.routes.uploads import read_upload
 from edge.schemas import CommitRequest, IdentityBody, StartSessionRequest
 from edge.security import allow, site_of
@@ -53,16 +52,13 @@ async def duplicates(
     site: Annotated[Site, Depends(site_of)],
     _: Annotated[Principal, Depends(allow("identity.enrol"))],
 ) -> dict[str, Any]:
-    """Known people the captures resemble, to show the officer before the commit."""
-    candidates = await run_in_threadpool(site.enrolment.duplicates, session_id)
-    names = site_names(site, [c.identity_id for c in candidates])
+    """Known people the captures resemble, here and (when reachable) at the national registry."""
+    check, local = await run_in_threadpool(site.enrolment.check_duplicates, session_id)
     return {
-        "candidates": [
-            {"identity_id": c.identity_id, "score": round(c.score, 4), "role": c.role, "status": c.status,
-             "full_name": names.get(c.identity_id), "photo_url": f"/v1/identities/{c.identity_id}/photo"}
-            for c in candidates
-        ]
-    }  # fmt: skip
+        "candidates": local,
+        "national_candidates": [c.body() for c in check.national],
+        "national_search": check.national_search.summary(),
+    }
 
 
 def draft_from(role: str, body: IdentityBody, officer: str) -> IdentityDraft:
@@ -110,6 +106,7 @@ async def commit(
         "identity_id": result.identity_id,
         "created": result.created,
         "template_ids": result.template_ids,
+        "national_search": result.national_search,
     }
 
 

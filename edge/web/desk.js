@@ -62,6 +62,10 @@ const STRINGS = {
     current_capture: "Foto sekarang",
     their_photo: "Foto terdaftar",
     photo_missing: "Foto tidak tersedia",
+    site: "UPT",
+    number: "Nomor",
+    photo_at_site: "Terdaftar di UPT lain (registri nasional). Fotonya ada di {site}.",
+    national_unavailable: "Registri nasional tidak dapat dihubungi, jadi hanya data UPT ini yang diperiksa. Menyimpan tetap bisa. ({reason})",
     name: "Nama",
     role: "Peran",
     status: "Status",
@@ -163,6 +167,10 @@ const STRINGS = {
     current_capture: "Photo now",
     their_photo: "Enrolled photo",
     photo_missing: "No photo available",
+    site: "Site",
+    number: "Number",
+    photo_at_site: "Enrolled at another site (national registry). The photo is held at {site}.",
+    national_unavailable: "The national registry could not be reached, so only this site was checked. Saving still works. ({reason})",
     name: "Name",
     role: "Role",
     status: "Status",
@@ -235,8 +243,9 @@ const state = {
   error: null, // the error on show: {key, vars} or a server error body
   notice: null, // {key, vars, kind}
   captureUrl: null, // blob: URL of the last accepted frame, shown next to candidates
-  candidates: [],
+  candidates: [], // local and national (`national: true`) look-alikes
   decisions: {}, // candidate id -> {decision, reason}
+  nationalSearch: null, // {status, reason} of the last duplicate check
   photoUrls: [],
   stream: null,
 };
@@ -252,6 +261,7 @@ function applyLanguage() {
   renderError();
   renderNotice();
   renderCandidates();
+  renderNationalNotice();
   $$("#identity-form input").forEach((input) => { if (input.dataset.touched) validateField(input.name); });
 }
 
@@ -655,11 +665,30 @@ async function checkDuplicates() {
   if (!state.ready) { setNotice("need_photos", { kept: state.kept, needed: state.needed || "?" }, "bad"); return; }
   try {
     const body = await api("GET", `/v1/captures/${state.sessionId}/duplicates`);
-    await showCandidates(body.candidates, true);
-    if (!body.candidates.length) setNotice("no_duplicates", {}, "good");
+    await showCandidates(allCandidates(body), true);
+    showNationalSearch(body.national_search);
+    if (!state.candidates.length) setNotice("no_duplicates", {}, "good");
   } catch (error) {
     showError(error);
   }
+}
+
+// Local candidates, then those the national registry holds at other sites (no photo here).
+function allCandidates(body) {
+  return [...(body.candidates || []),
+    ...(body.national_candidates || []).map((c) => ({ ...c, national: true }))];
+}
+
+function showNationalSearch(search) {
+  state.nationalSearch = search || null;
+  renderNationalNotice();
+}
+
+function renderNationalNotice() {
+  const box = $("#national-notice");
+  const search = state.nationalSearch;
+  box.hidden = search?.status !== "unavailable";
+  if (!box.hidden) box.textContent = t("national_unavailable", { reason: search.reason || "?" });
 }
 
 // Show the candidates. `complete` lists are the server's whole answer and replace what is shown;
@@ -670,6 +699,7 @@ async function showCandidates(candidates, complete) {
     : [...state.candidates, ...candidates.filter((c) => !before[c.identity_id])];
   state.candidates = listed.map((c) => ({ ...before[c.identity_id], ...c }));
   for (const candidate of state.candidates) {
+    if (candidate.national) continue; // photos stay at their own site
     const url = candidate.photo_url || `/v1/identities/${candidate.identity_id}/photo`;
     if (!candidate.photo) candidate.photo = await photoUrl(url);
   }
@@ -680,9 +710,11 @@ async function showCandidates(candidates, complete) {
 async function showConflict(error) {
   try {
     const full = await api("GET", `/v1/captures/${state.sessionId}/duplicates`);
-    await showCandidates(full.candidates, true);
+    await showCandidates(allCandidates(full), true);
+    showNationalSearch(full.national_search);
   } catch {
-    await showCandidates(error.details.candidates || [], false);
+    await showCandidates(allCandidates(error.details), false);
+    showNationalSearch(error.details.national_search);
   }
   state.notice = { server: error.payload.message, kind: "bad" };
   renderNotice();
@@ -700,11 +732,19 @@ function candidateCard(candidate) {
   const card = $("#candidate-template").content.firstElementChild.cloneNode(true);
   const choice = state.decisions[candidate.identity_id] || {};
   card.dataset.identityId = candidate.identity_id;
+  card.classList.toggle("national", Boolean(candidate.national));
   $$("[data-i18n]", card).forEach((el) => { el.textContent = t(el.dataset.i18n); });
   $(".current", card).src = state.captureUrl || "";
   $(".current", card).alt = t("current_capture");
   const theirs = $(".theirs", card);
   if (candidate.photo) theirs.src = candidate.photo; else theirs.alt = t("photo_missing");
+  if (candidate.national) {
+    const site = candidate.site_name || candidate.site_id || "—";
+    theirs.nextElementSibling.textContent = t("photo_at_site", { site });
+    $(".c-site", card).textContent = candidate.site_id ? `${site} (${candidate.site_id})` : site;
+    $(".c-number", card).textContent =
+      candidate.registration_number || candidate.nik || candidate.nip || "—";
+  }
   $(".c-name", card).textContent = candidate.full_name || "—";
   $(".c-role", card).textContent = t(`role_${candidate.role}`);
   $(".c-status", card).textContent = t(`status_${candidate.status}`);
@@ -729,11 +769,16 @@ function candidateCard(candidate) {
   return card;
 }
 
+function isNational(identityId) {
+  return Boolean(state.candidates.find((c) => c.identity_id === identityId)?.national);
+}
+
 function decide(identityId, decision) {
-  // Only one enrolled identity can be this person.
+  // Only one identity here, and one in the national registry, can be this person.
   if (decision === "same_person") {
     for (const [id, choice] of Object.entries(state.decisions)) {
-      if (id !== identityId && choice.decision === "same_person") delete state.decisions[id];
+      if (id !== identityId && choice.decision === "same_person"
+          && isNational(id) === isNational(identityId)) delete state.decisions[id];
     }
   }
   const previous = state.decisions[identityId] || {};
@@ -765,7 +810,10 @@ function collectDecisions() {
 async function commit() {
   clearError();
   setNotice(null);
-  const joinsExisting = Object.values(state.decisions).some((d) => d.decision === "same_person");
+  // 'Same person' as someone here adds the photos to them; as someone at another site, the
+  // person is still enrolled here (with their data), linked to that national identity.
+  const joinsExisting = Object.entries(state.decisions)
+    .some(([id, d]) => d.decision === "same_person" && !isNational(id));
   if (!joinsExisting) {
     const bad = validateAll();
     if (bad) {
@@ -791,6 +839,9 @@ function showSaved(result) {
   state.sessionId = null; // committed: nothing to abandon
   $("#saved-id").textContent = result.identity_id;
   $("#saved-text").dataset.i18n = result.created ? "saved_new" : "saved_existing";
+  const national = $("#saved-national");
+  national.hidden = result.national_search?.status !== "unavailable";
+  if (!national.hidden) national.textContent = t("national_unavailable", { reason: result.national_search.reason || "?" });
   state.auto = false;
   showView("done");
 }
@@ -811,11 +862,12 @@ function resetCaptures() {
   Object.assign(state, { kept: 0, needed: 0, ready: false, feedback: null, notice: null });
   if (state.captureUrl) URL.revokeObjectURL(state.captureUrl);
   state.photoUrls.forEach((url) => URL.revokeObjectURL(url));
-  Object.assign(state, { captureUrl: null, candidates: [], decisions: {}, photoUrls: [] });
+  Object.assign(state, { captureUrl: null, candidates: [], decisions: {}, photoUrls: [], nationalSearch: null });
   showFeedbackText(null);
   renderCounter();
   renderNotice();
   renderCandidates();
+  renderNationalNotice();
 }
 
 function resetEnrolment() {

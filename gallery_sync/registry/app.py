@@ -1,6 +1,7 @@
 """The registry's HTTP application: `create_registry_app(settings)` builds it once.
 
-Sites: `POST /v1/sync/batches` (signed batch) and `GET /v1/sync/changes` (signed request).
+Sites: `POST /v1/sync/batches` (signed batch), `GET /v1/sync/changes` and `POST /v1/sync/search`
+(signed requests).
 Officers: bearer tokens from `POST /v1/auth/login`; each use case checks the role itself
 (`accounts.PERMISSIONS`), so the policy holds whatever calls it. Their page is `/pusat`.
 """
@@ -104,6 +105,22 @@ def _sync_routes(app: FastAPI) -> None:
         path = url.path + (f"?{url.query}" if url.query else "")
         service.authenticate_pull(site, request.method, path, timestamp, signature)
         return service.changes_for(site, after, limit)
+
+    @app.post("/v1/sync/search")
+    async def national_search(
+        request: Request,
+        service: Service,
+        site: SiteHeader = "",
+        signature: SignatureHeader = "",
+        timestamp: TimestampHeader = "",
+    ) -> dict[str, Any]:
+        """National candidates at or above the threshold for an enrolment desk's probes."""
+        body = await request.body()
+        url = request.url
+        path = url.path + (f"?{url.query}" if url.query else "")
+        return await run_in_threadpool(
+            service.search_for_site, site, path, timestamp, signature, body
+        )
 
 
 def _officer_routes(app: FastAPI) -> None:

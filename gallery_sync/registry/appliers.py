@@ -108,7 +108,26 @@ def apply_enrolled(
             tx, change.entity_id, row, identity.model_dump(mode="json"), identity.status
         )
     ctx.touch(change.entity_id, _store_templates(tx, change.entity_id, body, ctx))
+    _store_site_decisions(tx, change.entity_id, body, ctx)
     return APPLIED
+
+
+def _store_site_decisions(
+    tx: Connection, identity_id: str, body: EnrolledPayload, ctx: ApplyContext
+) -> None:
+    """Keep the officer's answers to national candidates; the duplicate case shows them."""
+    for d in body.national_decisions:
+        if str(d.national_identity_id) == identity_id:
+            continue
+        tx.execute(
+            "INSERT INTO site_duplicate_decisions (identity_id, candidate_id, site_id, decision,"
+            " reason, officer, score, threshold, decided_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (identity_id, candidate_id) DO UPDATE SET decision = EXCLUDED.decision,"
+            " reason = EXCLUDED.reason, officer = EXCLUDED.officer, score = EXCLUDED.score,"
+            " threshold = EXCLUDED.threshold, decided_at = EXCLUDED.decided_at",
+            (identity_id, d.national_identity_id, ctx.site_id, d.decision, d.reason, d.officer,
+             d.score, d.threshold, d.decided_at),
+        )  # fmt: skip
 
 
 def _refresh_record(

@@ -1,5 +1,8 @@
 """Duplicate cases: the national search opens them, a central officer decides them.
 
+A case shows what site officers said about the pair when a national search showed them the
+other person before saving (`site_decisions`): a lead for the adjudicator, never a decision.
+
 "Same" merges: the person enrolled first survives, the other is marked `merged` with
 `merged_into` pointing at the survivor (its record, templates and history stay), earlier merges
 into the loser are re-pointed at the survivor (merges stay one hop deep), and every site holding
@@ -60,7 +63,23 @@ def _with_people(tx: Connection, case: dict[str, Any]) -> dict[str, Any]:
     body = {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in case.items()}
     photos = photo_status(tx, [str(p["id"]) for p in people])
     body["people"] = [{**p, "id": str(p["id"]), "photo": photos[str(p["id"])]} for p in people]
+    body["site_decisions"] = _site_decisions(tx, case["identity_a"], case["identity_b"])
     return body
+
+
+def _site_decisions(tx: Connection, one: uuid.UUID, other: uuid.UUID) -> list[dict[str, Any]]:
+    """What enrolment officers said about this pair when a national search showed it to them."""
+    rows = tx.execute(
+        "SELECT identity_id, candidate_id, site_id, decision, reason, officer, score, decided_at"
+        " FROM site_duplicate_decisions"
+        " WHERE (identity_id = %s AND candidate_id = %s) OR (identity_id = %s AND candidate_id = %s)"
+        " ORDER BY recorded_at",
+        (one, other, other, one),
+    ).fetchall()
+    return [
+        {**r, "identity_id": str(r["identity_id"]), "candidate_id": str(r["candidate_id"])}
+        for r in rows
+    ]
 
 
 def decide(

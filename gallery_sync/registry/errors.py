@@ -4,7 +4,8 @@ EdgeError
 ├─ SyncUnauthenticated  401 sync_unauthenticated  unknown site, bad signature, stale timestamp
 ├─ InputError 422
 │  ├─ SyncSchemaInvalid      sync_schema_invalid   not gzip, too large, or a change that breaks the schema
-│  └─ RegistryInputInvalid   registry_input_invalid a request an officer can correct
+│  ├─ RegistryInputInvalid   registry_input_invalid a request an officer can correct
+│  └─ SearchPackMismatch     search_pack_mismatch  a site's search probes come from another model pack
 ├─ NotFound 404
 │  ├─ RegistryNotFound       registry_not_found    no such case, identity or site
 │  └─ PhotoNotAvailable      photo_not_available   no photo delivered (yet): the request's state says why
@@ -14,7 +15,8 @@ EdgeError
 │  ├─ CaseClosed             case_closed           the case was already decided
 │  └─ PhotoHeldByNoSite      photo_no_site         a central watchlist entry: no site holds a photo
 └─ Unavailable 503
-   └─ RegistryStorageError   registry_storage_failed the database cannot be reached
+   ├─ RegistryStorageError   registry_storage_failed the database cannot be reached
+   └─ NationalSearchUnavailable national_search_unavailable the national gallery is being rebuilt
 
 Authentication of officers and refusals by role reuse `enrollment.accounts.Unauthenticated` (401)
 and `Forbidden` (403). This module imports nothing from FastAPI.
@@ -168,6 +170,34 @@ class RegistryStorageError(Unavailable):
             Message(
                 "Basis data registri tidak dapat diakses. Coba lagi nanti.",
                 "The registry database cannot be reached. Try again later.",
+            ),
+            {"reason": reason},
+        )
+
+
+class SearchPackMismatch(InputError):
+    code = "search_pack_mismatch"
+
+    @classmethod
+    def between(cls, sent: str, held: str) -> SearchPackMismatch:
+        return cls(
+            Message(
+                "Registri pusat memakai model wajah lain; pencarian nasional tidak dapat dilakukan.",
+                "The central registry uses another face model; the national search cannot run.",
+            ),
+            {"pack_id": sent, "registry_pack_id": held},
+        )
+
+
+class NationalSearchUnavailable(Unavailable):
+    code = "national_search_unavailable"
+
+    @classmethod
+    def because(cls, reason: str) -> NationalSearchUnavailable:
+        return cls(
+            Message(
+                "Galeri nasional sedang dibangun ulang. Coba lagi sebentar lagi.",
+                "The national gallery is being rebuilt. Try again shortly.",
             ),
             {"reason": reason},
         )

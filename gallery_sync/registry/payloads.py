@@ -62,8 +62,22 @@ class TemplateIn(BaseModel):
         return vector
 
 
+class SiteDecisionIn(BaseModel):
+    """A site officer's answer to a national candidate shown before the enrolment was saved."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    national_identity_id: uuid.UUID
+    decision: Literal["same_person", "different_person"]
+    reason: str = Field(max_length=2000)
+    officer: str = Field(min_length=1, max_length=100)
+    score: float | None = None
+    threshold: float | None = None
+    decided_at: str | None = Field(None, max_length=60)
+
+
 class EnrolledPayload(BaseModel):
-    """identity.enrolled: the record and its new templates."""
+    """identity.enrolled: the record, its new templates, and answers to national candidates."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -71,6 +85,7 @@ class EnrolledPayload(BaseModel):
     pack_id: str = Field(min_length=1, max_length=80)
     # absent when the site erased the person before this row was pushed (see redacted())
     templates: list[TemplateIn] = Field(default_factory=list, max_length=MAX_TEMPLATES_PER_CHANGE)
+    national_decisions: list[SiteDecisionIn] = Field(default_factory=list, max_length=20)
 
 
 class StatusPayload(BaseModel):

@@ -20,10 +20,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.errors import EdgeError
 from gallery_sync.protocol import public_key_from_text
-from gallery_sync.registry import accounts, cases, intake, photos, reports, transfers, watchlist
+from gallery_sync.registry import (
+    accounts,
+    cases,
+    intake,
+    photos,
+    reports,
+    search,
+    transfers,
+    watchlist,
+)
 from gallery_sync.registry.appliers import ApplyContext
 from gallery_sync.registry.db import open_database
 from gallery_sync.registry.errors import (
+    NationalSearchUnavailable,
     RegistryInputInvalid,
     SyncConflict,
     SyncSchemaInvalid,
@@ -145,12 +155,18 @@ class RegistryService:
     # --- pull ----------------------------------------------------------------------------
 
     def authenticate_pull(
-        self, site_id: str, method: str, path_with_query: str, timestamp: str, signature: str
+        self,
+        site_id: str,
+        method: str,
+        path_with_query: str,
+        timestamp: str,
+        signature: str,
+        body: bytes = b"",
     ) -> None:
-        """SyncUnauthenticated unless the site is known and signed this request just now."""
+        """SyncUnauthenticated unless the site is known and signed this request (and body) just now."""
         key = self._site_key(site_id)
         skew = timedelta(seconds=self.settings.clock_skew_seconds)
-        verify_request(key, site_id, method, path_with_query, timestamp, signature, skew)
+        verify_request(key, site_id, method, path_with_query, timestamp, signature, skew, body)
 
     def changes_for(self, site_id: str, after: int, limit: int) -> dict[str, Any]:
         """What the site must apply after its cursor: {changes: [{seq, kind, payload}], last_seq}."""
@@ -159,6 +175,36 @@ class RegistryService:
             changes = changes_after(tx, site_id, max(after, 0), limit)
             tx.execute("UPDATE sites SET last_contact = now() WHERE id = %s", (site_id,))
         return {"changes": changes, "last_seq": changes[-1]["seq"] if changes else after}
+
+    # --- a site's search before it enrols -------------------------------------------------
+
+    def search_for_site(
+        self, site_id: str, path_with_query: str, timestamp: str, signature: str, body: bytes
+    ) -> dict[str, Any]:
+        """National candidates for a site's signed `POST` of probes; the search is audited.
+
+        Runs outside `_writing`: the index serialises its own reads and writes (see search.py).
+        A stale index (a commit it could not follow) may miss people, so it answers 503 and the
+        site falls back to its local check rather than trust an incomplete "nobody".
+        """
+        self.authenticate_pull(site_id, "POST", path_with_query, timestamp, signature, body)
+        request = search.parse_request(body)
+        probes = search.probe_vectors(request, self.policy)
+        if self._stale:
+            raise NationalSearchUnavailable.because("the national gallery is being rebuilt")
+        threshold = self.policy.threshold
+        hits = search.search_index(
+            self.gallery.index, threshold, probes, request.roles, request.limit
+        )
+        with self.db.transaction() as tx:
+            found = search.national_candidates(tx, hits, threshold, request.limit)
+            audit(tx, site_id, "national.searched", site_id, {
+                "probes": len(probes), "roles": request.roles, "pack_id": self.policy.pack_id,
+                "threshold": threshold,
+                "hits": [{"identity_id": c["identity_id"], "score": c["score"]} for c in found],
+            })  # fmt: skip
+        return {"pack_id": self.policy.pack_id, "threshold": threshold,
+                "target_fmr": self.policy.target_fmr, "candidates": found}  # fmt: skip
 
     # --- officers ------------------------------------------------------------------------
 

@@ -2,13 +2,17 @@
 real site service (models, SQLite, FAISS) listening on a loopback port.
 
 An officer enrols an inmate, then the same face as a visitor: the page must show the inmate as a
-likely duplicate, with the photo of record, and save only after the officer's decision.
+likely duplicate, with the photo of record, and save only after the officer's decision. Then the
+national registry's candidates: shown with their site instead of a photo, decided alike, and a
+notice when the registry could not be asked.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ import pytest
 from edge.settings import EnrolmentSettings, Settings
 from edge.site import Site
 from enrollment.accounts import AccountStore
+from enrollment.duplicates import NationalAnswer, NationalCandidate
 from tests.e2e.conftest import (
     PASSWORD,
     _playwright,
@@ -204,4 +209,68 @@ def test_officer_enrols_an_inmate_then_decides_the_same_face_is_a_different_visi
         ).fetchall()
     assert [tuple(d) for d in decisions] == [
         (inmate_id, "different_person", "Wajah mirip, tetapi NIK dan KTP asli.")
+    ]
+
+
+@dataclass
+class ScriptedRegistry:
+    """The national registry's answer, scripted: this test is about the page. The real registry
+    answering over signed HTTP is tests/integration/test_national_enrolment.py."""
+
+    answer: NationalAnswer
+
+    def search(self, probes: Any, pack_id: str) -> NationalAnswer:
+        return self.answer
+
+
+def test_national_candidates_are_shown_without_a_photo_and_decided_like_local_ones(
+    page: Any, desk: DeskServer
+) -> None:
+    with desk.site.db.reading() as tx:  # enrolled (with the same face) by the test above
+        inmate_id, visitor_id = (tx.execute(f"SELECT id FROM identities WHERE {where}").fetchone()[0]
+                                 for where in ("registration_number = 'B.I-77/2024'", "role = 'visitor'"))  # fmt: skip
+    elsewhere = NationalCandidate(str(uuid.uuid4()), "inmate", "active", "UPT-NK", "Lapas Nusakambangan",
+                                  "Budi S.", 0.9512, 0.9312, registration_number="B.I-9/2019")  # fmt: skip
+    registry = ScriptedRegistry(NationalAnswer("unavailable", reason="no answer within 3.0 s"))
+    desk.site.enrolment.national = registry
+    try:
+        sign_in(page)
+        page.get_by_test_id("role-inmate").click()
+        capture_until_ready(page)
+        page.get_by_test_id("check-duplicates").click()
+        notice = page.get_by_test_id("national-notice")
+        expect(notice).to_contain_text("Registri nasional tidak dapat dihubungi")
+        expect(notice).to_contain_text("no answer within 3.0 s")
+
+        registry.answer = NationalAnswer("searched", (elsewhere,))
+        page.get_by_test_id("check-duplicates").click()
+        expect(notice).to_be_hidden()
+        panel = page.get_by_test_id("duplicate-panel")
+        expect(panel.get_by_test_id("candidate")).to_have_count(3)
+        national = panel.locator(f'[data-identity-id="{elsewhere.identity_id}"]')
+        expect(national.get_by_test_id("candidate-site")).to_have_text(
+            "Lapas Nusakambangan (UPT-NK)"
+        )
+        expect(national.get_by_test_id("candidate-number")).to_have_text("B.I-9/2019")
+        expect(national.get_by_test_id("candidate-name")).to_have_text("Budi S.")
+        expect(national).to_contain_text("Fotonya ada di Lapas Nusakambangan")
+        expect(national.get_by_test_id("candidate-photo")).to_be_hidden()
+
+        # The inmate here and the person at Nusakambangan can both be this person.
+        panel.locator(f'[data-identity-id="{inmate_id}"]').get_by_test_id("decision-same").click()
+        national.get_by_test_id("decision-same").click()
+        visitor = panel.locator(f'[data-identity-id="{visitor_id}"]')
+        visitor.get_by_test_id("decision-different").click()
+        visitor.get_by_test_id("decision-reason").fill("Pengunjung itu orang lain.")
+        expect(panel.locator('[data-testid="decision-same"][aria-pressed="true"]')).to_have_count(2)
+        page.get_by_test_id("commit-button").click()
+        assert saved_identity_id(page) == inmate_id  # joined the inmate here
+        expect(page.get_by_test_id("saved-national-notice")).to_be_hidden()
+    finally:
+        desk.site.enrolment.national = None
+    with desk.site.db.reading() as tx:
+        linked = tx.execute("SELECT identity_id, national_identity_id, owning_site, decision"
+                            " FROM national_decisions").fetchall()  # fmt: skip
+    assert [tuple(r) for r in linked] == [
+        (inmate_id, elsewhere.identity_id, "UPT-NK", "same_person")
     ]

@@ -23,8 +23,12 @@ from gallery_sync.registry.app import create_registry_app
 from gallery_sync.registry.service import RegistryService
 from gallery_sync.registry.settings import RegistrySettings
 from tests.e2e.conftest import CHROMIUM_FLAGS, _chromium, _playwright, expect
-from tests.integration.test_registry import PASSWORD, Registry, database_url, face_vectors  # noqa: F401
+from tests.integration import test_registry as shared
+from tests.integration.test_registry import PASSWORD, Registry
 from tests.integration.test_registry_photos import provided, requested
+
+# The registry module's fixtures, used here by name (a fresh database for this module).
+database_url, face_vectors = shared.database_url, shared.face_vectors
 
 pytestmark = [pytest.mark.model, pytest.mark.e2e]
 
@@ -59,7 +63,7 @@ class RegistryServer:
 
 
 @pytest.fixture(scope="module")
-def registry(database_url: str) -> Iterator[Registry]:  # noqa: F811
+def registry(database_url: str) -> Iterator[Registry]:
     """A registry with one account per role, reached over real HTTP."""
     service = RegistryService(RegistrySettings(database_url=database_url))
     with RegistryServer(service) as server, httpx.Client(base_url=server.url, timeout=30) as client:
@@ -98,7 +102,7 @@ def test_an_adjudicator_asks_for_a_photo_sees_it_and_merges(
     registry: Registry,
     page: Any,
     face_vectors: dict[str, Any],
-    dev_faces: Path,  # noqa: F811
+    dev_faces: Path,
 ) -> None:
     site_a, site_b = registry.site("KW-JABAR"), registry.site("KW-JATIM")
     budi, enrolled_a = site_a.enrol("Budi Santoso", [face_vectors["a"]])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -31,13 +32,14 @@ class SiteClient:
         return self.headers[role]
 
 
-def make_site_client(model_dir: Path, data_dir: Path) -> Iterator[SiteClient]:
-    """Start a site with accounts; yield it; close it."""
+def make_site_client(model_dir: Path, data_dir: Path, **overrides: Any) -> Iterator[SiteClient]:
+    """Start a site with accounts (and any other settings); yield it; close it."""
     settings = Settings(
         model_dir=model_dir,
         data_dir=data_dir,
         images=ImageSettings(max_bytes=2 * 1024 * 1024),
         enrolment=EnrolmentSettings(min_captures=2, keep_best=3),
+        **overrides,
     )
     site = Site(settings)
     with site.db.transaction() as tx:

@@ -142,6 +142,10 @@ def test_the_same_face_under_a_new_name_is_never_saved_silently(
         "identity_id": inmate_id,
         "created": False,
         "template_ids": None,
+        "national_search": {
+            "status": "not_configured",
+            "reason": "no national registry configured",
+        },
     }
     again = commit(site_client, session, None, [])
     assert (again.status_code, error_code(again)) == (409, "capture_session_closed")

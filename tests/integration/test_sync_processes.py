@@ -179,8 +179,14 @@ class SiteProcess:
         assert response.status_code == 200, response.text
         return response.content
 
-    def enrol(self, name: str, number: int, photos: list[Path]) -> str:
-        """An inmate enrolled through the capture API; returns the new identity id."""
+    def enrol(
+        self, name: str, number: int, photos: list[Path], national: list[str] | None = None
+    ) -> str:
+        """An inmate enrolled through the capture API; returns the new identity id.
+
+        `national`: the people the registry must show as national candidates first (the desk
+        then answers 'same person' for each and saves).
+        """
         with httpx.Client(base_url=self.url, headers=self.headers, timeout=60) as client:
             session = client.post("/v1/captures", json={"role": "inmate"}).json()["session_id"]
             for photo in photos:
@@ -189,8 +195,17 @@ class SiteProcess:
                 assert added.status_code == 200 and added.json()["accepted"], added.text
             identity = {"full_name": name, "birth_date": "1961-08-04", "sex": "M",
                         "registration_number": f"B.I-{number}/2025"}  # fmt: skip
-            done = client.post(f"/v1/captures/{session}/commit", json={"identity": identity})
+            body: dict[str, Any] = {"identity": identity}
+            if national:
+                shown = client.post(f"/v1/captures/{session}/commit", json=body)
+                assert shown.status_code == 409, shown.text
+                found = shown.json()["error"]["details"]["national_candidates"]
+                assert [c["identity_id"] for c in found] == national
+                body["decisions"] = [{"candidate_identity_id": n, "decision": "same_person",
+                                      "reason": "shown by the national search"} for n in national]  # fmt: skip
+            done = client.post(f"/v1/captures/{session}/commit", json=body)
             assert done.status_code == 201, done.text
+            assert done.json()["national_search"]["status"] == "searched"
             return str(done.json()["identity_id"])
 
     def identify(self, photo: Path) -> list[dict[str, Any]]:
@@ -307,8 +322,11 @@ def test_enrolment_duplicate_merge_and_transfer_flow_between_two_site_processes(
     _wait_for(lambda: registry.query("SELECT site_id FROM national_identities WHERE id = %s", at_a) == [("UPT-A",)],
               "A's enrolment at the registry")  # fmt: skip
 
-    at_b = b.enrol("Hussein", 2, photos[3:5])
+    at_b = b.enrol("Hussein", 2, photos[3:5], national=[at_a])  # B's desk is shown A's person
     case = _wait_for(lambda: _open_case(registry, {at_a, at_b}), "a duplicate case for A and B")
+    assert [(d["site_id"], d["candidate_id"], d["decision"]) for d in case["site_decisions"]] == [
+        ("UPT-B", at_a, "same_person")
+    ]
     # Before deciding, the adjudicator sees both faces: photos travel now, and only on request.
     for identity_id in (at_a, at_b):
         asked = registry.post(f"/v1/identities/{identity_id}/photo-requests", "judge", {})
