@@ -235,18 +235,17 @@ class PassageLoop(Generic[D]):
         self.stats.frames_read += skipped + 1
         self.stats.frames_skipped += skipped
         try:
-            face = self._subject(frame.image)
+            faces = self._people(frame.image)
         except Exception:  # one bad frame must not stop the gate
             self.stats.frame_errors += 1
             log.exception("face detection failed on frame %d", frame.index)
             return
         self.stats.frames_analysed += 1
-        self._decide_on(self._tracker.step(frame, face))
+        self._decide_on(self._tracker.step(frame, faces))
 
-    def _subject(self, image: ImageBGR) -> DetectedFace | None:
-        """The largest face big enough to be the person at the gate."""
-        faces = [f for f in self._find_faces(image) if f.height >= self.settings.min_face_height]
-        return max(faces, key=lambda f: f.area) if faces else None
+    def _people(self, image: ImageBGR) -> list[DetectedFace]:
+        """Every face big enough to be a person at the gate (smaller ones are passers-by)."""
+        return [f for f in self._find_faces(image) if f.height >= self.settings.min_face_height]
 
     def _decide_on(self, best: Candidate | None) -> None:
         if best is None:

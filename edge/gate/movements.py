@@ -1,6 +1,11 @@
 """The staff and inmate-movement rules: staff in and out (1:N among active staff, with
-anti-passback), and an inmate's release, transfer or court movement (1:1 against their own
-record, with the order)."""
+anti-passback, one person at a time), and an inmate's release, transfer or court movement (1:1
+against their own record, with the order).
+
+An inmate movement is escorted, so other faces in its frame (the escort) are expected: it is
+neither denied as 'more than one person' nor searched for other inmates, and the claim is
+verified on the subject, the largest face.
+"""
 
 from __future__ import annotations
 
@@ -22,11 +27,20 @@ class StaffAndMovementPassages(GateSteps):
         refusal = self._gate_allows(ctx, "staff") or self._analyse(ctx, image)
         if refusal:
             return refusal
-        # Nobody leaving may be an inmate: a staff exit is an exit too.
-        if direction == "out" and (inmate := self._best(ctx, ("inmate",), INMATE_STATUSES)):
+        # Nobody leaving may be an inmate, on any face: a staff exit is an exit too.
+        if direction == "out" and (
+            inmate := self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True)
+        ):
             return self._decide(ctx, "alarm", "inmate_leaving", matched=inmate.identity_id)
+        if len(ctx.people) > 1:  # the subject is named, so that an override marks their presence
+            staff = self._best(ctx, ("staff",), ("active",))
+            return self._crowded(ctx, staff.identity_id if staff else None)
         if refusal := self._presentable(ctx):
             return refusal
+        return self._staff_member(ctx, direction)
+
+    def _staff_member(self, ctx: Passage, direction: str) -> GateDecision:
+        """The one person at the gate must be active staff, and not already in (or out)."""
         staff = self._best(ctx, roles=("staff",), statuses=("active",))
         if staff is None:
             return self._decide(ctx, "deny", "staff_unknown")

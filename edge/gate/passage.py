@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from edge.errors import Message
@@ -39,7 +39,8 @@ class Passage:
     actor: str
     claimed: Identity | None = None
     order_reference: str | None = None
-    probe: FaceAnalysis | None = None
+    probe: FaceAnalysis | None = None  # the subject: the person passing
+    people: list[FaceAnalysis] = field(default_factory=list)  # everyone at the gate, subject first
     finger: FingerProbe | None = None  # a fingerprint presented with the claim, fused with the face
     evidence: dict[str, Any] | None = None
 

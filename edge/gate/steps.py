@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from edge.errors import InputError
 from edge.gate.passage import GateDecision, GatePolicy, Passage
 from edge.gate.recording import DecisionRecorder
 from edge.gate.records import PASSAGES, GateStore
-from enrollment.captures import FaceAnalyser
 from enrollment.db import Database
 from enrollment.fused import FusedVerifier
 from enrollment.matching import Matcher
@@ -23,10 +23,19 @@ from enrollment.repository import IdentityRepository
 from enrollment.service import MatchThresholds
 from enrollment.vault import Vault
 from gallery_sync.gallery import Candidate
+from models.engine import FaceAnalysis
 
 MAX_FAILURES = 5
 COOLDOWN = timedelta(minutes=5)
 INMATE_STATUSES = ("active",)
+
+
+class PeopleAnalyser(Protocol):
+    """The part of the face engine the gate needs: every person in a frame, analysed once."""
+
+    pack_id: str
+
+    def analyse_people_bytes(self, data: bytes) -> list[FaceAnalysis]: ...
 
 
 class GateSteps:
@@ -36,7 +45,7 @@ class GateSteps:
         self,
         db: Database,
         vault: Vault,
-        engine: Callable[[], FaceAnalyser],
+        engine: Callable[[], PeopleAnalyser],
         matcher: Matcher,
         thresholds: Callable[[], MatchThresholds],
         policy: GatePolicy | None = None,
@@ -84,18 +93,32 @@ class GateSteps:
         return self._decide(ctx, "deny", "cooldown", count_failure=False)
 
     def _analyse(self, ctx: Passage, image: bytes) -> GateDecision | None:
+        """Analyse everyone in the frame once: each face's template feeds every search."""
         engine = self._engine()
         try:
-            ctx.probe = engine.analyse_bytes(image)
+            ctx.people = engine.analyse_people_bytes(image)
         except InputError as exc:
             ctx.note("face_error", exc.code)
             # No face or a blurred frame says nothing about who is there: it must not push a
             # real visitor into the cool-down.
             return self._decide(ctx, "deny", "face_unusable", count_failure=False)
+        ctx.probe = ctx.people[0]
         ctx.note("pack", engine.pack_id)
         ctx.note("quality", ctx.probe.quality.as_dict())
         ctx.note("live_score", ctx.probe.live_score)
+        ctx.note("people", [_person(face) for face in ctx.people])
         return None
+
+    def _one_at_a_time(self, ctx: Passage) -> GateDecision | None:
+        """Deny a passage with more than one person in the frame."""
+        return self._crowded(ctx) if len(ctx.people) > 1 else None
+
+    def _crowded(self, ctx: Passage, matched: str | None = None) -> GateDecision:
+        """More than one person at the gate: the gate cannot tell who is passing, so an officer
+        must see to it. Always after the inmate search, whose alarm takes precedence."""
+        ctx.note("people_at_gate", len(ctx.people))
+        return self._decide(ctx, "deny", "more_than_one_person", matched=matched,
+                            count_failure=False)  # fmt: skip
 
     def _presentable(self, ctx: Passage) -> GateDecision | None:
         """Refuse a spoof-like or poor frame: only after the inmate search, so that an inmate's
@@ -138,14 +161,26 @@ class GateSteps:
         return None if d.match else self._decide(ctx, "deny", "face_mismatch")
 
     def _best(self, ctx: Passage, roles: tuple[str, ...], statuses: tuple[str, ...] | None,
-              only: list[str] | None = None) -> Candidate | None:  # fmt: skip
-        """The best candidate above the 1:N threshold among the people selected, noted as evidence."""
+              only: list[str] | None = None, everyone: bool = False) -> Candidate | None:  # fmt: skip
+        """The best candidate above the 1:N threshold among the people selected, for the subject
+        (or for every face in the frame), noted as evidence with the face each one matched."""
         assert ctx.probe is not None
         thresholds = self._thresholds()
-        result = self.matcher.identify_template(ctx.probe, roles, statuses, only, 3, "", thresholds)
+        found: list[tuple[Candidate, int]] = []
+        for face, probe in enumerate(ctx.people if everyone else [ctx.probe]):
+            result = self.matcher.identify_template(probe, roles, statuses, only, 3, "", thresholds)
+            found += [(candidate, face) for candidate in result.candidates]
+        found.sort(key=lambda pair: -pair[0].score)
         searched = f"{'+'.join(roles)}/{'+'.join(statuses or ('any',))}{'/inside' if only is not None else ''}"
         ctx.note(f"search:{searched}", {
-            "candidates": [{"identity_id": c.identity_id, "score": round(c.score, 4)} for c in result.candidates],
+            "candidates": [{"identity_id": c.identity_id, "score": round(c.score, 4), "face": face} for c, face in found],
+            "faces_searched": len(ctx.people) if everyone else 1,
             "threshold": thresholds.identify, "target_fmr_per_comparison": thresholds.identify_fmr,
         })  # fmt: skip
-        return result.candidates[0] if result.candidates else None
+        return found[0][0] if found else None
+
+
+def _person(face: FaceAnalysis) -> dict[str, Any]:
+    """A face in the frame as evidence: where, how good, how live."""
+    return {"box": [round(v) for v in face.face.box], "quality": round(face.quality.score, 4),
+            "live_score": face.live_score}  # fmt: skip

@@ -10,6 +10,7 @@ from edge.gate.steps import INMATE_STATUSES, GateSteps
 from enrollment.fused import FingerProbe
 from enrollment.identifiers import normalise_digits
 from enrollment.repository import IdentityRepository
+from gallery_sync.gallery import Candidate
 
 
 class VisitorPassages(GateSteps):
@@ -24,10 +25,11 @@ class VisitorPassages(GateSteps):
         if refusal:
             return refusal
         # An inmate's face at the gate is an alarm whatever card they hold (a stolen one, an
-        # unknown NIK, their own id), so the face is searched before the claim is even looked at.
-        if inmate := self._best(ctx, roles=("inmate",), statuses=INMATE_STATUSES):
+        # unknown NIK, their own id), so every face is searched before the claim is looked at.
+        if inmate := self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True):
             return self._decide(ctx, "alarm", "inmate_match_at_entry", matched=inmate.identity_id)
         refusal = self._claim_visitor(ctx, nik, visitor_id) or self._visitable(ctx, inmate_id)
+        refusal = refusal or self._banned_among_others(ctx) or self._one_at_a_time(ctx)
         refusal = refusal or self._cooldown(ctx) or self._presentable(ctx)
         if refusal:
             return refusal
@@ -56,20 +58,35 @@ class VisitorPassages(GateSteps):
         refusal = self._gate_allows(ctx, "visitor") or self._analyse(ctx, image)
         if refusal:
             return refusal
-        if inmate := self._best(ctx, roles=("inmate",), statuses=INMATE_STATUSES):
+        if inmate := self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True):
             return self._decide(ctx, "alarm", "inmate_leaving", matched=inmate.identity_id)
+        if len(ctx.people) > 1:  # the subject is named, so that an override closes their visit
+            visitor = self._visitor_inside(ctx)
+            return self._crowded(ctx, visitor.identity_id if visitor else None)
         if refusal := self._presentable(ctx):
             return refusal
-        with self.db.reading() as tx:
-            inside = [row["visitor_id"] for row in GateStore(tx).visitors_inside()]
-        visitor = (
-            self._best(ctx, roles=("visitor",), statuses=None, only=inside) if inside else None
-        )
+        visitor = self._visitor_inside(ctx)
         if visitor is None:
             return self._decide(ctx, "deny", "no_open_visit")
         return self._decide(
             ctx, "admit", "visitor_exit_matched", matched=visitor.identity_id, close_visit=True
         )
+
+    def _visitor_inside(self, ctx: Passage) -> Candidate | None:
+        """The visitor with an open visit whom the subject's face matches, if any."""
+        with self.db.reading() as tx:
+            inside = [row["visitor_id"] for row in GateStore(tx).visitors_inside()]
+        return self._best(ctx, ("visitor",), None, only=inside) if inside else None
+
+    def _banned_among_others(self, ctx: Passage) -> GateDecision | None:
+        """With several people at the gate, a banned face beside the claimed visitor is named
+        (a ban cannot be overridden) rather than left to an overridable 'one at a time'."""
+        if len(ctx.people) <= 1:
+            return None  # the subject alone is checked after the 1:1 preconditions, below
+        banned = self._best(ctx, ("visitor",), ("banned",), everyone=True)
+        if banned and ctx.claimed and banned.identity_id != ctx.claimed.id:
+            return self._decide(ctx, "deny", "watchlist_match", matched=banned.identity_id)
+        return None
 
     def _claim_visitor(
         self, ctx: Passage, nik: str | None, visitor_id: str | None
