@@ -19,7 +19,7 @@ from enrollment.db import Database
 from enrollment.fingers import FingerService
 from enrollment.fused import FusedVerifier
 from enrollment.matching import Matcher
-from enrollment.reembed import active_pack
+from enrollment.packs import PackChanged, active_pack
 from enrollment.service import EnrolmentService, MatchThresholds
 from enrollment.vault import PlainVault, Vault
 from gallery_sync.gallery import GalleryIndex
@@ -82,8 +82,12 @@ class Site:
                     wiring.calibration_path(self.settings, engine.pack_id)
                 )
                 self._check_usable(engine, calibration)
-                self.gallery_ = build_gallery(self.db, self.vault, engine.pack_id, engine.dimension)
-                self.engine_, self.calibration, self.problem = engine, calibration, None
+                gallery = build_gallery(self.db, self.vault, engine.pack_id, engine.dimension)
+                # Together: a reload (gerbang gate run after a pack switch) must not pair the
+                # new engine with the old gallery for longer than it takes to assign them.
+                self.engine_, self.gallery_ = engine, gallery
+                self.calibration, self.problem = calibration, None
+                self._fusion = None  # fitted per face pack: a reload may have changed it
             except EdgeError as exc:
                 log.error("models not ready: %s %s", exc, exc.details)
                 self.problem = exc
@@ -165,8 +169,18 @@ class Site:
             verify_fmr=match.verify_fmr,
         )
 
+    def pack_changed(self) -> PackChanged | None:
+        """The refusal to give when a re-embed has switched the site away from the loaded pack
+        (this process must be restarted, see enrollment/packs.py); None while they agree."""
+        loaded = self.engine().pack_id
+        active = active_pack(self.db, self.settings.pack)
+        return None if active == loaded else PackChanged.since_start(loaded, active)
+
     def rebuild_gallery(self) -> int:
-        """Replace the live gallery with one rebuilt from the database; return its size."""
+        """Replace the live gallery with one rebuilt from the database; return its size.
+        Refused after a pack switch: the old pack's templates no longer cover everyone."""
+        if problem := self.pack_changed():
+            raise problem
         gallery = self.gallery()
         gallery.rebuild(stored_entries(self.db, self.vault, self.engine().pack_id))
         return len(gallery)

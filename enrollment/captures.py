@@ -16,6 +16,7 @@ import numpy as np
 
 from edge.errors import Conflict, EdgeError, InputError, Message, NotFound
 from enrollment.audit import now_iso
+from enrollment.packs import require_active
 from enrollment.repository import blob_to_vector, vector_to_blob
 from enrollment.vault import Vault
 from models.engine import FaceAnalysis
@@ -146,7 +147,12 @@ class CaptureStore:
     def keep(
         self, session_id: str, data: bytes, analysis: FaceAnalysis, pack_id: str, keep_best: int
     ) -> int | None:
-        """Store an accepted capture, then drop the worst beyond keep_best; None if it was the worst."""
+        """Store an accepted capture, then drop the worst beyond keep_best; None if it was the worst.
+
+        Refused (PackChanged) when the site has switched away from `pack_id`: the capture's
+        template could never be committed.
+        """
+        require_active(self.db, pack_id)
         cursor = self.db.execute(
             "INSERT INTO captures (session_id, sha256, media_type, data, vector, pack_id, quality, live_score, captured_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

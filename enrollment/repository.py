@@ -18,6 +18,7 @@ import numpy as np
 
 from edge.errors import Message, NotFound
 from enrollment.audit import now_iso
+from enrollment.packs import require_active
 from enrollment.records import Identity, IdentityDraft
 from enrollment.vault import Vault
 
@@ -186,8 +187,16 @@ class IdentityRepository:
         vector: np.ndarray,
         quality: float,
         captured_at: str,
+        *,
+        staged: bool = False,
     ) -> int:
-        """Store a template (sealed); return its id (the gallery's key)."""
+        """Store a template (sealed); return its id (the gallery's key).
+
+        Only for the site's active pack (PackChanged otherwise), unless `staged`: a re-embed
+        writes the templates of the pack it is about to switch to.
+        """
+        if not staged:
+            require_active(self.db, pack_id)
         cursor = self.db.execute(
             "INSERT INTO templates (identity_id, image_id, image_sha256, pack_id, vector, quality, captured_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",

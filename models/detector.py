@@ -111,13 +111,39 @@ def choose_subject(
     faces: list[DetectedFace], image_shape: tuple[int, ...], rule: SubjectRule
 ) -> DetectedFace:
     """The face the capture is about; `single` refuses a second face of comparable size."""
+    contenders = _contenders(faces)
+    if rule == "single" and len(contenders) > 1:
+        raise MultipleFaces.counted(len(contenders))
+    return _subject_of(contenders, image_shape, rule)
+
+
+def people_in(
+    faces: list[DetectedFace], image_shape: tuple[int, ...], rule: SubjectRule
+) -> list[DetectedFace]:
+    """Every face not in the background, the subject first, then the others largest first.
+
+    A gate needs them all (a second person close behind must be searched too), so here
+    `single` never refuses: the subject is then the largest, and the caller counts the rest.
+    """
+    contenders = _contenders(faces)
+    subject = _subject_of(contenders, image_shape, "largest" if rule == "single" else rule)
+    others = sorted((f for f in contenders if f is not subject), key=lambda f: -f.area)
+    return [subject, *others]
+
+
+def _contenders(faces: list[DetectedFace]) -> list[DetectedFace]:
+    """The faces that may be a person in front of the camera."""
     if not faces:
         raise NoFaceFound.in_image()
     largest = max(f.area for f in faces)
-    # A small face far in the background (a poster, a passer-by) is never the subject.
-    contenders = [f for f in faces if f.area > BACKGROUND_FACE_RATIO * largest]
-    if rule == "single" and len(contenders) > 1:
-        raise MultipleFaces.counted(len(contenders))
+    # A small face far in the background (a poster, a passer-by) is never the subject; at a
+    # quarter of the largest one's area (half its height) someone stands about twice as far away.
+    return [f for f in faces if f.area > BACKGROUND_FACE_RATIO * largest]
+
+
+def _subject_of(
+    contenders: list[DetectedFace], image_shape: tuple[int, ...], rule: SubjectRule
+) -> DetectedFace:
     if rule == "central":
         return min(contenders, key=lambda f: _distance_to_centre(f, image_shape))
     return max(contenders, key=lambda f: f.area)

@@ -3,7 +3,9 @@
 Stages: decode → detect (at a working scale, with a padded retry) → choose the subject →
 quality → align → embed → L2-normalise, plus liveness on the subject. Each stage's time is
 recorded so the benchmark and the API report the same figures. `analyse_many` batches the
-embedding of many images, which is where most of the time goes in bulk work.
+embedding of many images, which is where most of the time goes in bulk work. `analyse_people`
+analyses every person in one image (a gate must search a second person close behind too), with
+their embeddings in one batch.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from models.aligner import cut_chip
-from models.detector import DetectionPolicy, FaceDetector, SubjectRule, choose_subject, detect_faces
+from models.detector import (
+    DetectionPolicy,
+    FaceDetector,
+    SubjectRule,
+    choose_subject,
+    detect_faces,
+    people_in,
+)
 from models.embedder import FaceEmbedder
 from models.faces import DetectedFace, FloatArray, ImageBGR
 from models.imaging import ImageLimits, decode_image
@@ -99,6 +108,36 @@ class FaceEngine:
             template = self.embedder.embed([chip])[0]
         live = self._live_score(image, face, timer)
         return FaceAnalysis(face, count, quality, template, live, timer.ms)
+
+    def analyse_people_bytes(self, data: bytes) -> list[FaceAnalysis]:
+        """Decode an untrusted upload, then analyse every person in it."""
+        timer = StageTimer()
+        with timer.stage("decode"):
+            image = decode_image(data, self.options.limits)
+        return self.analyse_people(image, timer)
+
+    def analyse_people(
+        self, image: ImageBGR, timer: StageTimer | None = None
+    ) -> list[FaceAnalysis]:
+        """Every face not in the background, the subject first: each judged, aligned and checked
+        for liveness, all embedded in one batch. Raises NoFaceFound when there is nobody."""
+        timer = timer or StageTimer()
+        with timer.stage("detect"):
+            faces = detect_faces(self.detector, image, self.options.detection)
+            people = people_in(faces, image.shape, self.options.subject)
+        with timer.stage("quality"):
+            qualities = [assess_quality(image, face, self.options.quality) for face in people]
+        with timer.stage("align"):
+            chips = [cut_chip(image, face.landmarks, self.embedder.chip) for face in people]
+        with timer.stage("embed"):
+            templates = self.embedder.embed(chips)
+        live = [self._live_score(image, face, timer) for face in people]
+        return [
+            FaceAnalysis(face, len(faces), quality, template, score, timer.ms)
+            for face, quality, template, score in zip(
+                people, qualities, templates, live, strict=True
+            )
+        ]
 
     def analyse_many(self, images: Sequence[ImageBGR]) -> list[FaceAnalysis | Exception]:
         """Analyse a batch: detection per image, one batched embedding for all subjects."""

@@ -64,6 +64,11 @@ def follow_database(site: Site, every_s: float, stop: threading.Event) -> None:
     seen = _database_version(site)
     while not stop.wait(every_s):
         try:
+            if site.pack_changed():
+                # A re-embed switched the site's pack. This process has no enrolment desk, so
+                # it follows at once rather than wait for a restart: new engine, new gallery.
+                log.warning("the site's model pack changed: reloading the engine and gallery")
+                site.start()
             current = _database_version(site)  # before the rebuild: a later change is seen next
             if current != seen:
                 log.info("database changed: gallery rebuilt, %d templates", site.rebuild_gallery())

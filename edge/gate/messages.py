@@ -76,6 +76,10 @@ REASONS: dict[str, Message] = {
         "Warga binaan yang dikunjungi tidak dapat dikunjungi.",
         "The inmate named cannot be visited.",
     ),
+    "more_than_one_person": Message(
+        "Satu orang setiap kali. Panggil petugas.",
+        "One person at a time. Call an officer.",
+    ),
     "inmate_leaving": Message(
         "ALARM: wajah cocok dengan warga binaan. Tahan orang ini!",
         "ALARM: the face matches an inmate. Hold this person!",

@@ -28,6 +28,11 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
     if not site.ready:
         problem = site.problem.to_payload()["error"] if site.problem else None
         return JSONResponse({"ready": False, "pack": site.settings.pack, "problem": problem}, 503)
+    if changed := site.pack_changed():  # a re-embed switched the site's pack: restart
+        problem = changed.to_payload()["error"]
+        return JSONResponse(
+            {"ready": False, "pack": site.engine().pack_id, "problem": problem}, 503
+        )
     # Cheap enough for a probe every few seconds: counts only. The vector-by-vector comparison
     # is /v1/admin/gallery (it took ~1 s at 50k templates and held the database meanwhile).
     pack = site.engine().pack_id

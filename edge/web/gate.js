@@ -451,17 +451,18 @@ async function autoStep() {
   if (!blob) { setStatus("camera_not_ready", "bad"); return; }
   const face = await faceInFrame(blob);
   if (face === "none") state.rearm = false; // the person just admitted has gone
-  if (face !== "one") return;
+  if (face !== "one" && face !== "several") return;
   if (state.rearm) { setStatus("next_person", "waiting"); return; }
   clearError();
   const decision = await decide(blob);
   state.rearm = decision?.result === "admit";
 }
 
-// "one" usable face in the frame, "none", or "unusable" (two faces, too small...). Only with one
-// does automatic mode ask the gate: every gate call is a logged decision, and an empty frame with
-// a NIK typed would count as a failed attempt against that visitor (five of them start a
-// cool-down), so an empty gate must not produce any.
+// "one" usable face in the frame, "several", "none", or "unusable" (too small...). Only with
+// people there does automatic mode ask the gate: every gate call is a logged decision, and an
+// empty frame with a NIK typed would count as a failed attempt against that visitor (five of
+// them start a cool-down), so an empty gate must not produce any. Several people do go to the
+// gate: it searches every face for inmates and answers "one person at a time" itself.
 async function faceInFrame(blob) {
   const form = new FormData();
   form.append("image", blob, "frame.jpg");
@@ -470,6 +471,7 @@ async function faceInFrame(blob) {
     return "one";
   } catch (error) {
     if (!(error instanceof ApiError) || error.status < 400 || error.status >= 500 || error.status === 401) throw error;
+    if (error.code === "face_multiple") return "several";
     const none = error.code === "face_not_found" || !error.payload;
     // Nobody there: wait quietly. Otherwise say what the person should do.
     state.status = none ? { key: "waiting_face", kind: "waiting" } : { message: error.payload.message, kind: "waiting" };

@@ -469,3 +469,33 @@ def test_a_gate_device_sees_who_a_decision_is_about_but_no_identity_numbers(
     assert [r["full_name"] for r in lookup] == ["Andi"] and "registration_number" not in lookup[0]
     elsewhere = sc.client.get("/v1/gates/side-door/events", headers=device)
     assert elsewhere.status_code == 403
+
+
+def test_the_gate_route_searches_every_face_of_the_uploaded_image(
+    gate: tuple[SiteClient, dict[str, str]], dev_faces: Path
+) -> None:
+    """Tailgating through the HTTP route: an inmate beside a visitor in the uploaded frame is an
+    alarm naming the inmate; two visitors together are denied one person at a time."""
+    from tests.integration.test_camera_real import jpeg, side_by_side
+
+    sc, people = gate
+
+    def post(path: str, image: bytes, **form: str) -> dict[str, Any]:
+        response = sc.client.post(f"/v1/gates/main/{path}", files={"image": ("pair.jpg", image, "image/jpeg")},
+                                  data=form, headers=sc.as_role("device"))  # fmt: skip
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    escape = post("visitor-exit", jpeg(side_by_side(dev_faces / "deepface-img8/5.jpg", dev_faces / "deepface-img26/5.jpg")))  # fmt: skip
+    assert (escape["result"], escape["reason"]) == ("alarm", "inmate_leaving")
+    assert (
+        escape["person"]["identity_id"] == people["inmate"]
+        and escape["person"]["full_name"] == "Andi"
+    )
+    assert escape["evidence"]["search:inmate/active"]["faces_searched"] == 2
+    together = post("visitor-entry", jpeg(side_by_side(dev_faces / "deepface-img8/4.jpg", dev_faces / "facerec-guido_van_rossum/4.jpg")), nik=V1_NIK)  # fmt: skip
+    assert (together["result"], together["reason"]) == ("deny", "more_than_one_person")
+    assert together["message"] == {
+        "id": "Satu orang setiap kali. Panggil petugas.",
+        "en": "One person at a time. Call an officer.",
+    }

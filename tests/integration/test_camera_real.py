@@ -1,6 +1,7 @@
 """The passage loop on a real video file through a real site: a visitor with an open visit
 leaves (admitted), the scene empties, then an inmate walks up to the exit (alarm). Exactly two
-decisions, whatever the number of frames each person stands in view."""
+decisions, whatever the number of frames each person stands in view. Then tailgating: an inmate
+beside or behind a visitor, in one real frame, raises the alarm naming the inmate."""
 
 from __future__ import annotations
 
@@ -42,6 +43,26 @@ def letterboxed(photo: Path, dx: int = 0) -> np.ndarray:
     top, left = (FRAME_H - small.shape[0]) // 2, (FRAME_W - small.shape[1]) // 2 + dx
     canvas[top : top + small.shape[0], left : left + small.shape[1]] = small
     return canvas
+
+
+def side_by_side(left: Path, right: Path) -> np.ndarray:
+    """Two dev photos, each fitted into one half of a grey 640x480 frame: two people at the gate."""
+    halves = []
+    for photo in (left, right):
+        image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
+        scale = min(FRAME_H / image.shape[0], (FRAME_W // 2) / image.shape[1])
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        half = np.full((FRAME_H, FRAME_W // 2, 3), 128, np.uint8)
+        top, offset = (FRAME_H - small.shape[0]) // 2, (FRAME_W // 2 - small.shape[1]) // 2
+        half[top : top + small.shape[0], offset : offset + small.shape[1]] = small
+        halves.append(half)
+    return np.hstack(halves)
+
+
+def jpeg(image: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    return encoded.tobytes()
 
 
 def standing(photo: Path, seconds: float) -> list[np.ndarray]:
@@ -180,3 +201,55 @@ def test_a_gate_process_picks_up_an_inmate_enrolled_by_the_service_after_it_star
         stop.set()
         follower.join()
         gate_process.close()
+
+
+def test_a_frame_with_a_visitor_and_an_inmate_beside_them_raises_the_alarm_naming_the_inmate(
+    site: tuple[Site, dict[str, str]], dev_faces: Path
+) -> None:
+    gate_site, people = site
+    # The inmate's face is the smaller one (65 px high against 107): a step further back.
+    frame = side_by_side(dev_faces / VISITOR / "5.jpg", dev_faces / INMATE / "5.jpg")
+    decision = gate_site.gate.visitor_exit("main", jpeg(frame), "camera:main")
+    event = decision.event
+    assert (event.result, event.reason) == ("alarm", "inmate_leaving"), event.evidence
+    assert decision.identity is not None and decision.identity.id == people["inmate"]
+    assert decision.identity.full_name == "Andi"
+    search = event.evidence["search:inmate/active"]
+    assert search["faces_searched"] == 2 and len(event.evidence["people"]) == 2
+    assert [(c["identity_id"], c["face"]) for c in search["candidates"]] == [(people["inmate"], 1)]
+
+
+def test_an_inmate_stepping_up_behind_a_visitor_at_the_camera_raises_the_alarm(
+    site: tuple[Site, dict[str, str]], dev_faces: Path, tmp_path: Path
+) -> None:
+    """The visitor stands alone at the exit camera (decided), then an inmate steps in beside
+    them: a passage of its own, decided on a frame with both, is an alarm naming the inmate."""
+    gate_site, people = site
+    entry = gate_site.gate.visitor_entry(
+        "main",
+        (dev_faces / VISITOR / "6.jpg").read_bytes(),
+        "officer",
+        visitor_id=people["visitor"],
+    )
+    assert entry.event.reason in ("visitor_verified", "already_inside")  # inside, either way
+    visitor, inmate = dev_faces / VISITOR / "4.jpg", dev_faces / INMATE / "6.jpg"
+    blank = np.full((FRAME_H, FRAME_W // 2, 3), 128, np.uint8)
+    with_inmate = side_by_side(visitor, inmate)
+    only_visitor = np.hstack([with_inmate[:, : FRAME_W // 2], blank])
+    video = write_video(tmp_path / "tailgate.avi", [only_visitor] * 15 + [with_inmate] * 15)
+
+    decided: list[GateDecision] = []
+    loop = PassageLoop.with_engine(
+        gate_site.engine(),
+        lambda: open_source(str(video), pace=False),
+        lambda frame: gate_site.gate.visitor_exit("main", frame, "camera:main"),
+        decided.append,
+    )
+    loop.start()
+    assert loop.join(timeout=30), "the loop did not finish the video"
+    outcomes = [(d.event.result, d.event.reason, d.identity.id if d.identity else None) for d in decided]  # fmt: skip
+    assert outcomes == [
+        ("admit", "visitor_exit_matched", people["visitor"]),
+        ("alarm", "inmate_leaving", people["inmate"]),
+    ], [d.event.evidence for d in decided]
+    assert decided[1].event.evidence["search:inmate/active"]["faces_searched"] == 2

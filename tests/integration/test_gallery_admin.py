@@ -1,12 +1,16 @@
-"""The live gallery checked against the database and repaired; re-embedding with another pack."""
+"""The live gallery checked against the database and repaired; re-embedding with another pack,
+and what a process started before the switch does afterwards."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from edge import wiring
+from edge.gate.cli import follow_database
 from edge.settings import Settings
 from edge.site import Site
 from enrollment.reembed import active_pack, reembed
@@ -106,3 +110,40 @@ def test_reembed_is_resumable_and_switches_the_site_only_when_complete(
     found = restarted.matcher.identify(photo(dev_faces, "deepface-img26/8.jpg")[1])
     assert found.pack_id == "scrfd-dlib" and found.candidates
     restarted.close()
+
+
+def test_after_a_switch_the_running_service_refuses_to_enrol_and_a_gate_process_follows(
+    enrolled: SiteClient, dev_faces: Path
+) -> None:
+    """The service started before the switch above still holds the old pack: it must not enrol
+    anyone the new gallery would not know. A gate process (no desk) reloads instead."""
+    assert active_pack(enrolled.site.db, enrolled.site.settings.pack) == "scrfd-dlib"
+    desk = enrolled.as_role("enrolment_officer")
+    session = enrolled.client.post("/v1/captures", json={"role": "inmate"}, headers=desk).json()
+    frame = enrolled.client.post(
+        f"/v1/captures/{session['session_id']}/frames",
+        files={"image": photo(dev_faces, "facerec-paul_allen/1.jpg")},
+        headers=desk,
+    )
+    assert (frame.status_code, error_code(frame)) == (503, "pack_changed")
+    assert frame.json()["error"]["details"]["active_pack"] == "scrfd-dlib"
+    ready = enrolled.client.get("/ready")
+    assert (ready.status_code, ready.json()["problem"]["code"]) == (503, "pack_changed")
+    admin = enrolled.as_role("site_admin")
+    rebuilt = enrolled.client.post("/v1/admin/gallery/rebuild", headers=admin)
+    assert (rebuilt.status_code, error_code(rebuilt)) == (503, "pack_changed")
+
+    stop = threading.Event()
+    follower = threading.Thread(target=follow_database, args=(enrolled.site, 0.05, stop))
+    follower.start()
+    try:
+        deadline = time.monotonic() + 30
+        while enrolled.site.engine().pack_id != "scrfd-dlib" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        follower.join()
+    assert enrolled.site.engine().pack_id == "scrfd-dlib"
+    assert enrolled.client.get("/ready").status_code == 200
+    found = enrolled.site.matcher.identify(photo(dev_faces, "deepface-img26/8.jpg")[1])
+    assert found.pack_id == "scrfd-dlib" and found.candidates

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edge.errors import MultipleFaces, NoFaceFound
-from models.detector import DetectionPolicy, choose_subject, detect_faces
+from models.detector import DetectionPolicy, choose_subject, detect_faces, people_in
 from tests.factories import BrightSquareDetector, face_at
 
 
@@ -61,3 +61,13 @@ def test_subject_rules() -> None:
     assert caught.value.details == {"faces": 2}
     with pytest.raises(NoFaceFound):
         choose_subject([], shape, "largest")
+
+
+def test_people_in_a_frame_are_everyone_not_in_the_background_subject_first() -> None:
+    big, small, far = face_at(10, 10, 200), face_at(300, 300, 150), face_at(500, 0, 20)
+    shape = (600, 600, 3)
+    assert people_in([small, far, big], shape, "largest") == [big, small]
+    assert people_in([big, small], shape, "central") == [small, big]
+    assert people_in([small, big], shape, "single") == [big, small]  # counted, never refused
+    with pytest.raises(NoFaceFound):
+        people_in([], shape, "largest")

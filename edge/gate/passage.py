@@ -1,0 +1,48 @@
+"""What a gate passage carries: the policy it is held to, what it gathers, and its decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.errors import Message
+from edge.gate.records import GateEvent
+from enrollment.fused import FingerProbe
+from enrollment.records import Identity
+from models.engine import FaceAnalysis
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """What the gate demands of a face beyond matching."""
+
+    liveness_threshold: float = 0.5
+    require_liveness: bool = True
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """What the kiosk shows: the result, why (in both languages), who, and the stored event."""
+
+    event: GateEvent
+    message: Message
+    identity: Identity | None
+    visit_id: str | None = None
+
+
+@dataclass
+class Passage:
+    """What one passage has gathered so far: it becomes the evidence."""
+
+    gate_id: str
+    passage: str
+    actor: str
+    claimed: Identity | None = None
+    order_reference: str | None = None
+    probe: FaceAnalysis | None = None  # the subject: the person passing
+    people: list[FaceAnalysis] = field(default_factory=list)  # everyone at the gate, subject first
+    finger: FingerProbe | None = None  # a fingerprint presented with the claim, fused with the face
+    evidence: dict[str, Any] | None = None
+
+    def note(self, key: str, value: Any) -> None:
+        self.evidence = {**(self.evidence or {}), key: value}

@@ -1,0 +1,186 @@
+"""The steps every gate passage is built from: is the gate for it, who is claimed, the face
+analysis, the searches, liveness and quality, the 1:1 check, the cool-down, and recording.
+
+Each step either notes its evidence and returns None (carry on), or returns the decision that
+ends the passage. The passages themselves (visitors.py, movements.py) and the officers' actions
+(overrides.py) put them in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from edge.errors import InputError
+from edge.gate.passage import GateDecision, GatePolicy, Passage
+from edge.gate.recording import DecisionRecorder
+from edge.gate.records import PASSAGES, GateStore
+from enrollment.db import Database
+from enrollment.fused import FusedVerifier
+from enrollment.matching import Matcher
+from enrollment.repository import IdentityRepository
+from enrollment.service import MatchThresholds
+from enrollment.vault import Vault
+from gallery_sync.gallery import Candidate
+from models.engine import FaceAnalysis
+
+MAX_FAILURES = 5
+COOLDOWN = timedelta(minutes=5)
+INMATE_STATUSES = ("active",)
+
+
+class PeopleAnalyser(Protocol):
+    """The part of the face engine the gate needs: every person in a frame, analysed once."""
+
+    pack_id: str
+
+    def analyse_people_bytes(self, data: bytes) -> list[FaceAnalysis]: ...
+
+
+class GateSteps:
+    """The site's gate: storage, the face engine and gallery, and the steps over them."""
+
+    def __init__(
+        self,
+        db: Database,
+        vault: Vault,
+        engine: Callable[[], PeopleAnalyser],
+        matcher: Matcher,
+        thresholds: Callable[[], MatchThresholds],
+        policy: GatePolicy | None = None,
+        fused: FusedVerifier | None = None,
+    ) -> None:
+        self.db, self.vault, self._engine, self.matcher = db, vault, engine, matcher
+        self._thresholds = thresholds
+        self.policy = policy or GatePolicy()
+        self.fused = fused
+        # Every step ends a passage through this: the decision with its consequences, stored.
+        self._decide = DecisionRecorder(db, vault, matcher).record
+
+    def _gate_allows(self, ctx: Passage, role: str) -> GateDecision | None:
+        with self.db.reading() as tx:
+            gate = GateStore(tx).gate(ctx.gate_id)
+        if PASSAGES[ctx.passage] not in gate.directions or role not in gate.roles:
+            return self._decide(ctx, "deny", "gate_not_for_passage")
+        return None
+
+    def _claim(self, ctx: Passage, identity_id: str, role: str) -> GateDecision | None:
+        with self.db.reading() as tx:
+            ctx.claimed = IdentityRepository(tx, self.vault).get(identity_id)
+        if ctx.claimed.role != role:
+            return self._decide(ctx, "deny", "identity_role_mismatch")
+        if ctx.claimed.status == "banned":
+            return self._decide(ctx, "deny", "visitor_banned")
+        if ctx.claimed.status != "active":
+            return self._decide(ctx, "deny", "identity_not_active")
+        return None
+
+    def _cooldown(self, ctx: Passage) -> GateDecision | None:
+        assert ctx.claimed is not None
+        with self.db.reading() as tx:
+            failures, last_at = GateStore(tx).failures(ctx.claimed.id, ctx.gate_id)
+        if failures < MAX_FAILURES or not last_at:
+            return None
+        until = datetime.fromisoformat(last_at) + COOLDOWN
+        if until <= datetime.now(UTC):
+            # The cool-down has run out: start counting afresh, or one more slip would lock again.
+            with self.db.transaction() as tx:
+                GateStore(tx).reset_failures(ctx.claimed.id, ctx.gate_id)
+            return None
+        ctx.note("failures", failures)
+        ctx.note("retry_after", until.isoformat())
+        return self._decide(ctx, "deny", "cooldown", count_failure=False)
+
+    def _analyse(self, ctx: Passage, image: bytes) -> GateDecision | None:
+        """Analyse everyone in the frame once: each face's template feeds every search."""
+        engine = self._engine()
+        try:
+            ctx.people = engine.analyse_people_bytes(image)
+        except InputError as exc:
+            ctx.note("face_error", exc.code)
+            # No face or a blurred frame says nothing about who is there: it must not push a
+            # real visitor into the cool-down.
+            return self._decide(ctx, "deny", "face_unusable", count_failure=False)
+        ctx.probe = ctx.people[0]
+        ctx.note("pack", engine.pack_id)
+        ctx.note("quality", ctx.probe.quality.as_dict())
+        ctx.note("live_score", ctx.probe.live_score)
+        ctx.note("people", [_person(face) for face in ctx.people])
+        return None
+
+    def _one_at_a_time(self, ctx: Passage) -> GateDecision | None:
+        """Deny a passage with more than one person in the frame."""
+        return self._crowded(ctx) if len(ctx.people) > 1 else None
+
+    def _crowded(self, ctx: Passage, matched: str | None = None) -> GateDecision:
+        """More than one person at the gate: the gate cannot tell who is passing, so an officer
+        must see to it. Always after the inmate search, whose alarm takes precedence."""
+        ctx.note("people_at_gate", len(ctx.people))
+        return self._decide(ctx, "deny", "more_than_one_person", matched=matched,
+                            count_failure=False)  # fmt: skip
+
+    def _presentable(self, ctx: Passage) -> GateDecision | None:
+        """Refuse a spoof-like or poor frame: only after the inmate search, so that an inmate's
+        poor or photo-like frame still raises the alarm instead of a quiet 'try again'."""
+        assert ctx.probe is not None
+        live = ctx.probe.live_score
+        if (
+            self.policy.require_liveness
+            and live is not None
+            and live < self.policy.liveness_threshold
+        ):
+            ctx.note("liveness_threshold", self.policy.liveness_threshold)
+            return self._decide(ctx, "deny", "not_live")
+        if not ctx.probe.quality.accepted:
+            ctx.note("quality_reasons", [r.as_dict() for r in ctx.probe.quality.reasons])
+            return self._decide(ctx, "deny", "face_quality", count_failure=False)
+        return None
+
+    def _verify_claim(self, ctx: Passage) -> GateDecision | None:
+        assert ctx.claimed is not None and ctx.probe is not None
+        thresholds = self._thresholds()
+        score = self.matcher.best_score(ctx.probe.template, ctx.claimed.id)
+        ctx.note("verify", {"identity_id": ctx.claimed.id, "score": score, "threshold": thresholds.verify,
+                            "target_fmr": thresholds.verify_fmr})  # fmt: skip
+        if ctx.finger is not None and self.fused is not None:
+            return self._verify_fused(ctx, score, thresholds.verify_fmr)
+        if score is None or score < thresholds.verify:
+            return self._decide(ctx, "deny", "face_mismatch")
+        return None
+
+    def _verify_fused(
+        self, ctx: Passage, face_score: float | None, target_fmr: float
+    ) -> GateDecision | None:
+        """Face and finger fused at score level (or whichever is usable, at its own threshold)."""
+        assert ctx.claimed is not None and ctx.finger is not None and self.fused is not None
+        result = self.fused.verify(ctx.claimed.id, face_score, ctx.finger, target_fmr)
+        d = result.decision
+        ctx.note("fused", {"used": list(d.used), "reason": d.reason, "score": d.fused_score, "threshold": d.threshold,
+                           "finger_score": result.finger_score, "finger_problem": result.finger_problem})  # fmt: skip
+        return None if d.match else self._decide(ctx, "deny", "face_mismatch")
+
+    def _best(self, ctx: Passage, roles: tuple[str, ...], statuses: tuple[str, ...] | None,
+              only: list[str] | None = None, everyone: bool = False) -> Candidate | None:  # fmt: skip
+        """The best candidate above the 1:N threshold among the people selected, for the subject
+        (or for every face in the frame), noted as evidence with the face each one matched."""
+        assert ctx.probe is not None
+        thresholds = self._thresholds()
+        found: list[tuple[Candidate, int]] = []
+        for face, probe in enumerate(ctx.people if everyone else [ctx.probe]):
+            result = self.matcher.identify_template(probe, roles, statuses, only, 3, "", thresholds)
+            found += [(candidate, face) for candidate in result.candidates]
+        found.sort(key=lambda pair: -pair[0].score)
+        searched = f"{'+'.join(roles)}/{'+'.join(statuses or ('any',))}{'/inside' if only is not None else ''}"
+        ctx.note(f"search:{searched}", {
+            "candidates": [{"identity_id": c.identity_id, "score": round(c.score, 4), "face": face} for c, face in found],
+            "faces_searched": len(ctx.people) if everyone else 1,
+            "threshold": thresholds.identify, "target_fmr_per_comparison": thresholds.identify_fmr,
+        })  # fmt: skip
+        return found[0][0] if found else None
+
+
+def _person(face: FaceAnalysis) -> dict[str, Any]:
+    """A face in the frame as evidence: where, how good, how live."""
+    return {"box": [round(v) for v in face.face.box], "quality": round(face.quality.score, 4),
+            "live_score": face.live_score}  # fmt: skip

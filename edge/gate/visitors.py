@@ -1,0 +1,113 @@
+"""The visitor rules: entry (a claimed visitor, verified 1:1, opens a visit) and exit (the face
+must be a visitor inside now, and no inmate)."""
+
+from __future__ import annotations
+
+from edge.gate.passage import GateDecision, Passage
+from edge.gate.recording import identity_or_none
+from edge.gate.records import GateStore
+from edge.gate.steps import INMATE_STATUSES, GateSteps
+from enrollment.fused import FingerProbe
+from enrollment.identifiers import normalise_digits
+from enrollment.repository import IdentityRepository
+from gallery_sync.gallery import Candidate
+
+
+class VisitorPassages(GateSteps):
+    """Visitors in and out."""
+
+    def visitor_entry(self, gate_id: str, image: bytes, actor: str, nik: str | None = None,
+                      visitor_id: str | None = None, inmate_id: str | None = None,
+                      finger: FingerProbe | None = None) -> GateDecision:  # fmt: skip
+        """Verify the visitor 1:1, make sure no inmate and no banned visitor matches, open a visit."""
+        ctx = Passage(gate_id, "visitor_entry", actor, finger=finger)
+        refusal = self._gate_allows(ctx, "visitor") or self._analyse(ctx, image)
+        if refusal:
+            return refusal
+        # An inmate's face at the gate is an alarm whatever card they hold (a stolen one, an
+        # unknown NIK, their own id), so every face is searched before the claim is looked at.
+        if inmate := self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True):
+            return self._decide(ctx, "alarm", "inmate_match_at_entry", matched=inmate.identity_id)
+        refusal = self._claim_visitor(ctx, nik, visitor_id) or self._visitable(ctx, inmate_id)
+        refusal = refusal or self._banned_among_others(ctx) or self._one_at_a_time(ctx)
+        refusal = refusal or self._cooldown(ctx) or self._presentable(ctx)
+        if refusal:
+            return refusal
+        # A banned face showing someone else's card is named as such, not as a mere mismatch.
+        banned = self._best(ctx, roles=("visitor",), statuses=("banned",))
+        if banned and ctx.claimed and banned.identity_id != ctx.claimed.id:
+            return self._decide(ctx, "deny", "watchlist_match", matched=banned.identity_id)
+        if refusal := self._verify_claim(ctx):
+            return refusal
+        return self._admit_visitor(ctx, inmate_id)
+
+    def _admit_visitor(self, ctx: Passage, inmate_id: str | None) -> GateDecision:
+        """After the face checks: anti-passback and the inmate visited."""
+        assert ctx.claimed is not None
+        with self.db.reading() as tx:
+            inside = GateStore(tx).open_visit_of(ctx.claimed.id)
+        if inside is not None:
+            return self._decide(ctx, "deny", "already_inside")
+        return self._decide(
+            ctx, "admit", "visitor_verified", matched=ctx.claimed.id, open_visit_for=inmate_id or ""
+        )
+
+    def visitor_exit(self, gate_id: str, image: bytes, actor: str) -> GateDecision:
+        """The face leaving must be a visitor with an open visit, and must not be an inmate."""
+        ctx = Passage(gate_id, "visitor_exit", actor)
+        refusal = self._gate_allows(ctx, "visitor") or self._analyse(ctx, image)
+        if refusal:
+            return refusal
+        if inmate := self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True):
+            return self._decide(ctx, "alarm", "inmate_leaving", matched=inmate.identity_id)
+        if len(ctx.people) > 1:  # the subject is named, so that an override closes their visit
+            visitor = self._visitor_inside(ctx)
+            return self._crowded(ctx, visitor.identity_id if visitor else None)
+        if refusal := self._presentable(ctx):
+            return refusal
+        visitor = self._visitor_inside(ctx)
+        if visitor is None:
+            return self._decide(ctx, "deny", "no_open_visit")
+        return self._decide(
+            ctx, "admit", "visitor_exit_matched", matched=visitor.identity_id, close_visit=True
+        )
+
+    def _visitor_inside(self, ctx: Passage) -> Candidate | None:
+        """The visitor with an open visit whom the subject's face matches, if any."""
+        with self.db.reading() as tx:
+            inside = [row["visitor_id"] for row in GateStore(tx).visitors_inside()]
+        return self._best(ctx, ("visitor",), None, only=inside) if inside else None
+
+    def _banned_among_others(self, ctx: Passage) -> GateDecision | None:
+        """With several people at the gate, a banned face beside the claimed visitor is named
+        (a ban cannot be overridden) rather than left to an overridable 'one at a time'."""
+        if len(ctx.people) <= 1:
+            return None  # the subject alone is checked after the 1:1 preconditions, below
+        banned = self._best(ctx, ("visitor",), ("banned",), everyone=True)
+        if banned and ctx.claimed and banned.identity_id != ctx.claimed.id:
+            return self._decide(ctx, "deny", "watchlist_match", matched=banned.identity_id)
+        return None
+
+    def _claim_visitor(
+        self, ctx: Passage, nik: str | None, visitor_id: str | None
+    ) -> GateDecision | None:
+        if visitor_id:
+            return self._claim(ctx, visitor_id, "visitor")
+        with self.db.reading() as tx:
+            typed = normalise_digits(nik) if nik else None  # "3201 0147..." as typed on a kiosk
+            repo = IdentityRepository(tx, self.vault)
+            found = repo.search({"nik": typed, "role": "visitor"}, 1) if typed else []
+        if not found:
+            return self._decide(ctx, "deny", "visitor_not_enrolled")
+        return self._claim(ctx, found[0].id, "visitor")
+
+    def _visitable(self, ctx: Passage, inmate_id: str | None) -> GateDecision | None:
+        """The inmate a visitor names must exist and be held here (checked before any 1:1)."""
+        if not inmate_id:
+            return None
+        with self.db.reading() as tx:
+            visited = identity_or_none(IdentityRepository(tx, self.vault), inmate_id)
+        if visited is None or visited.role != "inmate" or visited.status != "active":
+            ctx.note("inmate_id", inmate_id)
+            return self._decide(ctx, "deny", "inmate_not_visitable", count_failure=False)
+        return None

@@ -1,0 +1,198 @@
+"""The gate with more than one person in the frame, on fake analyses at the engine seam and a real
+SQLite site and FAISS gallery: an inmate on ANY face is an alarm (at exit and entry, with every
+face's candidates in the evidence), otherwise a passage with two people is denied "one person at
+a time"; an escorted inmate movement is not. Each frame is analysed once per passage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.gate.records import Gate, GateStore
+from edge.gate.service import GatePolicy, GateService
+from enrollment.db import Database
+from enrollment.matching import Matcher
+from enrollment.records import Consent, IdentityDraft
+from enrollment.repository import IdentityRepository
+from enrollment.service import MatchThresholds
+from enrollment.vault import PlainVault
+from gallery_sync.gallery import GalleryEntry, GalleryIndex
+from models.engine import FaceAnalysis
+from models.quality import QualityMeasures, QualityReport
+from tests.factories import face_at
+
+DIM = 32
+THRESHOLDS = MatchThresholds(identify=0.8, identify_fmr=1e-4, verify=0.8, verify_fmr=1e-3)
+GOOD = QualityReport(QualityMeasures(0.9, 60, 200, 120, 50, 0, 0, 0, 1), accepted=True, score=0.9)
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+@dataclass
+class FakeEngine:
+    """The engine seam: a frame's bytes name the people in it ("visitor+inmate"); each person
+    is a face whose template is near their enrolled vector. Counts the analyses asked for."""
+
+    vectors: dict[str, np.ndarray]
+    pack_id: str = "fake-pack"
+    calls: list[bytes] = field(default_factory=list)
+
+    def analyse_people_bytes(self, data: bytes) -> list[FaceAnalysis]:
+        self.calls.append(data)
+        rng = np.random.default_rng(len(self.calls))
+        people = data.decode().split("+")
+        return [
+            FaceAnalysis(face_at(40 + 200 * i, 60, 150 - 20 * i), len(people), GOOD,
+                         unit(self.vectors[who] + rng.normal(0, 0.05, DIM)), 0.95, {})
+            for i, who in enumerate(people)
+        ]  # fmt: skip
+
+
+@dataclass
+class GateSite:
+    gate: GateService
+    db: Database
+    engine: FakeEngine
+    ids: dict[str, str]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[GateSite]:
+    """Gate 'main'; an inmate, two visitors (Sari inside on an open visit), a banned visitor,
+    two staff members and a stranger (enrolled nowhere: his face matches nobody)."""
+    db, vault = Database(tmp_path / "site.db"), PlainVault()
+    gallery = GalleryIndex(DIM)
+    rng = np.random.default_rng(7)
+    consent = Consent("kunjungan", "desk", "2026-01-05T08:00:00+00:00")
+    drafts = {
+        "inmate": IdentityDraft("inmate", "Andi", registration_number="B.I-1/2024"),
+        "escorted": IdentityDraft("inmate", "Rudi", registration_number="B.I-2/2024"),
+        "sari": IdentityDraft("visitor", "Sari", nik="3201014703850001", consent=consent),
+        "gito": IdentityDraft("visitor", "Gito", nik="3201010112900003", consent=consent),
+        "banned": IdentityDraft("visitor", "Bambang", nik="3201010112900002", consent=consent),
+        "wawan": IdentityDraft("staff", "Pak Wawan", date(1980, 5, 15), nip="198005152005031001"),
+        "tono": IdentityDraft("staff", "Pak Tono", date(1981, 6, 1), nip="198106012005031002"),
+    }
+    vectors = {who: unit(rng.normal(size=DIM)) for who in [*drafts, "stranger"]}
+    ids: dict[str, str] = {}
+    with db.transaction() as tx:
+        repo = IdentityRepository(tx, vault)
+        GateStore(tx).add_gate(Gate("main", "Pintu utama", ("in", "out"), ("visitor", "staff", "inmate")))  # fmt: skip
+        for template_id, (who, draft) in enumerate(drafts.items(), start=1):
+            ids[who] = repo.insert(draft, "UPT-T")
+            status = "banned" if who == "banned" else "active"
+            repo.set_status(ids[who], status)
+            gallery.add([GalleryEntry(template_id, ids[who], draft.role, status, vectors[who])])
+    engine = FakeEngine(vectors)
+    matcher = Matcher(db, vault, lambda: engine, lambda: gallery, lambda: THRESHOLDS)  # type: ignore[arg-type,return-value]
+    gate = GateService(db, vault, lambda: engine, matcher, lambda: THRESHOLDS, GatePolicy())
+    entry = gate.visitor_entry("main", b"sari", "kiosk", nik="3201014703850001", inmate_id=ids["inmate"])  # fmt: skip
+    assert entry.event.result == "admit", entry.event
+    engine.calls.clear()
+    yield GateSite(gate, db, engine, ids)
+    db.close()
+
+
+def open_visit(site: GateSite, who: str) -> bool:
+    with site.db.reading() as tx:
+        return GateStore(tx).open_visit_of(site.ids[who]) is not None
+
+
+def test_exit_alarms_when_the_face_behind_the_visitor_is_an_inmate(site: GateSite) -> None:
+    decision = site.gate.visitor_exit("main", b"sari+inmate", "camera:main")
+    event = decision.event
+    assert (event.result, event.reason) == ("alarm", "inmate_leaving")
+    assert event.matched_identity_id == site.ids["inmate"] and decision.identity
+    assert decision.identity.full_name == "Andi"
+    search = event.evidence["search:inmate/active"]
+    assert search["faces_searched"] == 2
+    assert [(c["identity_id"], c["face"]) for c in search["candidates"]] == [
+        (site.ids["inmate"], 1)
+    ]
+    assert len(event.evidence["people"]) == 2
+    assert open_visit(site, "sari")  # nobody was let out
+    assert site.engine.calls == [b"sari+inmate"]  # one analysis fed every search
+
+
+def test_an_inmate_in_front_of_a_visitor_alarms_too(site: GateSite) -> None:
+    decision = site.gate.visitor_exit("main", b"inmate+sari", "camera:main")
+    assert (decision.event.result, decision.event.matched_identity_id) == (
+        "alarm",
+        site.ids["inmate"],
+    )
+
+
+def test_entry_alarms_when_an_inmate_stands_behind_the_claimed_visitor(site: GateSite) -> None:
+    decision = site.gate.visitor_entry("main", b"gito+inmate", "kiosk", nik="3201010112900003")
+    assert (decision.event.result, decision.event.reason) == ("alarm", "inmate_match_at_entry")
+    assert decision.event.matched_identity_id == site.ids["inmate"]
+    assert not open_visit(site, "gito")
+
+
+def test_two_visitors_leaving_together_are_denied_one_person_at_a_time(site: GateSite) -> None:
+    decision = site.gate.visitor_exit("main", b"sari+gito", "camera:main")
+    event = decision.event
+    assert (event.result, event.reason) == ("deny", "more_than_one_person")
+    assert decision.message.id == "Satu orang setiap kali. Panggil petugas."
+    assert decision.message.en == "One person at a time. Call an officer."
+    assert event.matched_identity_id == site.ids["sari"]  # the subject, named for the officer
+    assert event.evidence["people_at_gate"] == 2
+    assert event.evidence["search:inmate/active"]["faces_searched"] == 2
+    assert open_visit(site, "sari")
+    # The officer sees them through one at a time: an override does what the exit would have.
+    override = site.gate.override(event.id, "supervisor", "second person waited behind the line")
+    assert override.event.result == "admit" and not open_visit(site, "sari")
+
+
+def test_entry_with_a_second_person_is_denied_and_not_counted_against_the_visitor(
+    site: GateSite,
+) -> None:
+    decision = site.gate.visitor_entry("main", b"gito+stranger", "kiosk", nik="3201010112900003")
+    assert (decision.event.result, decision.event.reason) == ("deny", "more_than_one_person")
+    assert decision.event.claimed_identity_id == site.ids["gito"]
+    with site.db.reading() as tx:
+        assert GateStore(tx).failures(site.ids["gito"], "main") == (0, None)
+    override = site.gate.override(decision.event.id, "supervisor", "the other one is a child")
+    assert override.event.result == "admit" and open_visit(site, "gito")
+
+
+def test_a_banned_face_beside_the_claimed_visitor_is_named_and_cannot_be_overridden(
+    site: GateSite,
+) -> None:
+    decision = site.gate.visitor_entry("main", b"gito+banned", "kiosk", nik="3201010112900003")
+    assert (decision.event.result, decision.event.reason) == ("deny", "watchlist_match")
+    assert decision.event.matched_identity_id == site.ids["banned"]
+
+
+def test_staff_exit_alarms_on_an_inmate_behind_and_two_staff_pass_one_at_a_time(
+    site: GateSite,
+) -> None:
+    escape = site.gate.staff_passage("main", b"wawan+inmate", "camera:main", "out")
+    assert (escape.event.result, escape.event.matched_identity_id) == ("alarm", site.ids["inmate"])
+    pair = site.gate.staff_passage("main", b"wawan+tono", "camera:main", "in")
+    assert (pair.event.result, pair.event.reason) == ("deny", "more_than_one_person")
+    assert pair.event.matched_identity_id == site.ids["wawan"]
+    alone = site.gate.staff_passage("main", b"tono", "camera:main", "in")
+    assert (alone.event.result, alone.event.reason) == ("admit", "staff_verified")
+
+
+def test_an_escorted_inmate_movement_is_verified_on_the_subject(site: GateSite) -> None:
+    decision = site.gate.inmate_movement(
+        "main", b"escorted+wawan", "officer", site.ids["escorted"], "court_out", "PN-3/2026"
+    )
+    assert (decision.event.result, decision.event.reason) == ("admit", "movement_verified")
+
+
+def test_one_person_alone_passes_as_before(site: GateSite) -> None:
+    decision = site.gate.visitor_exit("main", b"sari", "camera:main")
+    assert (decision.event.result, decision.event.reason) == ("admit", "visitor_exit_matched")
+    assert decision.event.evidence["search:inmate/active"] == {
+        "candidates": [], "faces_searched": 1, "threshold": 0.8, "target_fmr_per_comparison": 1e-4,
+    }  # fmt: skip
