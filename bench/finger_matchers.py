@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models import calibration as cal  # noqa: E402
+from models import error_rates  # noqa: E402
 from models.fingerprint import evaluation, mcc, nbis  # noqa: E402
 from models.fingerprint.minutiae import MinutiaeTemplate  # noqa: E402
 
@@ -126,9 +126,10 @@ def pooled(rows: list[Row]) -> list[Row]:
 
 def _fnmr_at(row: Row, target_fmr: float) -> str:
     """FNMR at a target FMR (0: above every impostor), '*' when the rule of 30 fails it."""
-    threshold = cal.threshold_at_fmr(row.impostor, target_fmr)
-    flag = "" if target_fmr == 0 or cal.fmr_supported(row.impostor.size, target_fmr) else "*"
-    return f"{cal.fnmr_at(threshold, row.genuine):.2%}{flag}"
+    threshold = error_rates.threshold_at_fmr(row.impostor, target_fmr)
+    supported = target_fmr == 0 or error_rates.fmr_supported(row.impostor.size, target_fmr)
+    flag = "" if supported else "*"
+    return f"{error_rates.fnmr_at(threshold, row.genuine):.2%}{flag}"
 
 
 def format_table(rows: list[Row]) -> str:
@@ -139,7 +140,7 @@ def format_table(rows: list[Row]) -> str:
     )
     lines = [head, "-" * len(head)]
     for r in rows:
-        rate, _ = cal.eer(r.genuine, r.impostor)
+        rate, _ = error_rates.eer(r.genuine, r.impostor)
         pairs = f"{r.genuine.size}/{r.impostor.size}"
         lines.append(
             f"{r.where:<14} {r.protocol:<8} {r.matcher:<10} {pairs:>10} {rate:>7.2%}"

@@ -63,7 +63,9 @@ import numpy.typing as npt
 from edge import wiring
 from edge.settings import Settings
 from models import calibration as cal
+from models import error_rates
 from models.batch import embed_files
+from models.calibration_report import plot_det
 from models.fingerprint import evaluation, nbis
 from models.fingerprint.minutiae import MinutiaeTemplate
 from models.fusion import (
@@ -369,9 +371,8 @@ def held_out_table(tallies: dict[str, Tally]) -> str:
     ]
     for name, tally in tallies.items():
         genuine, impostor = tally.pooled()
-        row = (
-            f"{name:<11}{genuine.size:>8,}{impostor.size:>9,}{cal.eer(genuine, impostor)[0]:>8.2%}"
-        )
+        rate, _ = error_rates.eer(genuine, impostor)
+        row = f"{name:<11}{genuine.size:>8,}{impostor.size:>9,}{rate:>8.2%}"
         for t in REPORT_FMRS:
             oracle = _det_fnmr(tally, t)
             row += f"  {_rate(tally.false_nonmatches[t], genuine.size):>21}"
@@ -385,8 +386,8 @@ def held_out_table(tallies: dict[str, Tally]) -> str:
 def _support_note(n_impostor: int, what: str) -> str:
     """Which report FMRs the rule of 30 supports with this many impostor pairs."""
     flags = [
-        f"{t:g} {'supported' if cal.fmr_supported(n_impostor, t) else 'NOT supported'}"
-        f" (needs {cal.required_impostor_pairs(t):,})"
+        f"{t:g} {'supported' if error_rates.fmr_supported(n_impostor, t) else 'NOT supported'}"
+        f" (needs {error_rates.required_impostor_pairs(t):,})"
         for t in REPORT_FMRS
     ]
     return f"Rule of 30 with {n_impostor:,} {what}: " + "; ".join(flags)
@@ -433,9 +434,9 @@ def write_det(tallies: dict[str, Tally], path: Path, title: str) -> None:
     """DET plot of pooled held-out scores, one curve per system."""
     curves = {}
     for name, tally in tallies.items():
-        fmr, fnmr, _ = cal.det_curve(*tally.pooled())
+        fmr, fnmr, _ = error_rates.det_curve(*tally.pooled())
         curves[name] = (fmr, fnmr)
-    cal.plot_det(curves, path, title)
+    plot_det(curves, path, title)
 
 
 def pool_runs(runs: list[dict[str, Tally]]) -> dict[str, Tally]:
@@ -498,7 +499,7 @@ def _repeat_row(runs: list[dict[str, Tally]], name: str, target: float) -> str:
 def _det_fnmr(tally: Tally, target: float) -> float:
     """FNMR at the lowest held-out threshold whose held-out FMR is <= target."""
     genuine, impostor = tally.pooled()
-    return cal.fnmr_at(cal.threshold_at_fmr(impostor, target), genuine)
+    return error_rates.fnmr_at(error_rates.threshold_at_fmr(impostor, target), genuine)
 
 
 def _fusion_verdict(runs: list[dict[str, Tally]], fused: str, target: float) -> str:

@@ -49,7 +49,8 @@ from models import calibration as cal
 
 # Calibration's own helpers, so thresholds are set, checked and read exactly as in
 # calibration files (same rule-of-30 flags, same refusal of unknown or mistyped keys).
-from models.calibration import _check_keys, _check_points, _operating_point, _scalar_fields
+from models.calibration import check_operating_points, measure_operating_points
+from models.json_files import check_keys, scalar_fields
 
 FORMAT_VERSION = 1
 MODALITIES = ("face", "finger")
@@ -144,7 +145,7 @@ class ScoreModel:
             raise ValueError(f"{self.modality}: the LLR slope must be positive and finite")
         if not self.llr_floor < 0 < self.llr_ceiling < math.inf:
             raise ValueError(f"{self.modality}: need a finite LLR floor < 0 < ceiling")
-        _check_points(self.operating_points, self.threshold_impostors)
+        check_operating_points(self.operating_points, self.threshold_impostors)
 
     def llr(self, scores: npt.ArrayLike) -> Scores:
         """Log-likelihood ratios (nats) of raw scores."""
@@ -183,7 +184,7 @@ class FusionModel:
     def __post_init__(self) -> None:
         if (self.face.modality, self.finger.modality) != MODALITIES:
             raise ValueError("face and finger models are swapped or mislabelled")
-        _check_points(self.operating_points, self.n_impostor)
+        check_operating_points(self.operating_points, self.n_impostor)
 
     def fused_scores(self, face: npt.ArrayLike, finger: npt.ArrayLike) -> Scores:
         """Sum of face and finger LLRs, element by element."""
@@ -258,7 +259,7 @@ def _operating_points(
     genuine: Scores, impostor: Scores, targets: Sequence[float]
 ) -> tuple[cal.OperatingPoint, ...]:
     """Threshold, FNMR and rule-of-30 verdict at each target, strictest last."""
-    return tuple(_operating_point(genuine, impostor, t) for t in sorted(set(targets), reverse=True))
+    return measure_operating_points(genuine, impostor, targets)
 
 
 @dataclass(frozen=True)
@@ -375,26 +376,26 @@ def _points_from(raw: Any) -> tuple[cal.OperatingPoint, ...]:
     keys = {f.name for f in fields(cal.OperatingPoint)}
     points = []
     for item in raw:
-        _check_keys(item, keys, "operating point")
-        points.append(cal.OperatingPoint(**_scalar_fields(cal.OperatingPoint, item)))
+        check_keys(item, keys, "operating point")
+        points.append(cal.OperatingPoint(**scalar_fields(cal.OperatingPoint, item)))
     return tuple(points)
 
 
 def _score_model_from(raw: Any, what: str) -> ScoreModel:
     """One modality's model from parsed JSON."""
-    _check_keys(raw, {f.name for f in fields(ScoreModel)}, what)
+    check_keys(raw, {f.name for f in fields(ScoreModel)}, what)
     return ScoreModel(
-        **_scalar_fields(ScoreModel, raw), operating_points=_points_from(raw["operating_points"])
+        **scalar_fields(ScoreModel, raw), operating_points=_points_from(raw["operating_points"])
     )
 
 
 def _model_from_dict(data: Any) -> FusionModel:
     """A FusionModel from parsed JSON, refusing missing, unknown or mistyped keys."""
-    _check_keys(data, {f.name for f in fields(FusionModel)} | {"format_version"}, "fusion model")
+    check_keys(data, {f.name for f in fields(FusionModel)} | {"format_version"}, "fusion model")
     if data["format_version"] != FORMAT_VERSION:
         raise ValueError(f"format_version {data['format_version']!r}, expected {FORMAT_VERSION}")
     return FusionModel(
-        **_scalar_fields(FusionModel, data),
+        **scalar_fields(FusionModel, data),
         face=_score_model_from(data["face"], "face model"),
         finger=_score_model_from(data["finger"], "finger model"),
         operating_points=_points_from(data["operating_points"]),

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from models.calibration import OperatingPoint, build_calibration, fmr_at
+from models.calibration import OperatingPoint, build_calibration
+from models.error_rates import fmr_at
 from models.fusion import (
     FINGER_BOZORTH3,
     Comparisons,
