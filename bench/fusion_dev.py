@@ -68,14 +68,8 @@ from models.batch import embed_files
 from models.calibration_report import plot_det
 from models.fingerprint import evaluation, nbis
 from models.fingerprint.minutiae import MinutiaeTemplate
-from models.fusion import (
-    FACE_DLIB,
-    FINGER_BOZORTH3,
-    Comparisons,
-    FusionModel,
-    MatcherSpec,
-    fit_fusion,
-)
+from models.fusion import FusionModel
+from models.fusion_fit import FACE_DLIB, FINGER_BOZORTH3, Comparisons, MatcherSpec, fit_fusion
 from models.obtain import ensure_converted
 
 PACK = "open-yunet-dlib"
