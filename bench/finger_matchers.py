@@ -7,7 +7,7 @@ Run from the repository root (about a minute on 2 cores):
 Each FVC-style folder is extracted once with NBIS MINDTCT; every matcher then scores the same
 templates, so the table compares matchers, not extractions. Matchers:
 - bozorth3: NBIS BOZORTH3 (both ways, the larger score), as `gerbang finger eval` runs it.
-- mcc: models/fingerprint/mcc.py with the paper's parameters (delta_theta = pi/2).
+- mcc: models/fingerprint/mcc*.py with the paper's parameters (delta_theta = pi/2).
 - mcc 2pi/3: the same with delta_theta = 2*pi/3, the value the issue quoted.
 Protocols as in models/fingerprint/evaluation.py: "all" (280 genuine, 2,880 impostor pairs per
 FVC2002 B set) and "fvc" (the same genuine pairs, 45 impostor pairs of first impressions), and
@@ -42,11 +42,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models import error_rates  # noqa: E402
 from models.fingerprint import evaluation, mcc, nbis  # noqa: E402
+from models.fingerprint.mcc_template import MccParameters  # noqa: E402
 from models.fingerprint.minutiae import MinutiaeTemplate  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/fingerprints"
 DEFAULT_SETS = ("fvc2002-db1_b", "fvc2002-db3_b")
-WIDE = mcc.MccParameters(delta_theta=2 * math.pi / 3)
+WIDE = MccParameters(delta_theta=2 * math.pi / 3)
 
 
 @dataclass(frozen=True)

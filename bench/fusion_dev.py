@@ -187,8 +187,8 @@ def finger_matrix(
     templates: list[MinutiaeTemplate | None], items: list[evaluation.Impression], matcher: str
 ) -> Scores:
     """Symmetric score matrix of one database (NaN where a template is missing), cached."""
-    prepare, compare, source = finger_matcher(matcher)
-    key = _digest([*(i.path for i in items), source], nbis.EXTRACTOR)  # a matcher edit refreshes
+    prepare, compare, sources = finger_matcher(matcher)
+    key = _digest([*(i.path for i in items), *sources], nbis.EXTRACTOR)  # a matcher edit refreshes
     cached = CACHE / f"scores-{matcher}-{key}.npy"
     if cached.is_file():
         return np.asarray(np.load(cached, allow_pickle=False), dtype=np.float64)
@@ -204,13 +204,14 @@ def finger_matrix(
 
 def finger_matcher(
     name: str,
-) -> tuple[Callable[[MinutiaeTemplate], MinutiaeTemplate], Matcher, Path]:
-    """(prepare a template once, compare two prepared ones, its source file): "nbis" or "mcc"."""
+) -> tuple[Callable[[MinutiaeTemplate], MinutiaeTemplate], Matcher, list[Path]]:
+    """(prepare a template once, compare two prepared ones, its source files): "nbis" or "mcc"."""
     if name == "mcc":
-        from models.fingerprint import mcc
+        from models.fingerprint import mcc, mcc_cylinders, mcc_matching, mcc_template
 
-        return mcc.with_cylinders, mcc.compare_minutiae, Path(mcc.__file__)
-    return (lambda t: t), nbis.bozorth3, Path(nbis.__file__)
+        sources = [Path(m.__file__) for m in (mcc, mcc_template, mcc_cylinders, mcc_matching)]
+        return mcc.with_cylinders, mcc.compare_minutiae, sources
+    return (lambda t: t), nbis.bozorth3, [Path(nbis.__file__)]
 
 
 def load_dev_data(args: argparse.Namespace, photos: list[Path]) -> DevData:
