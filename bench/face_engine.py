@@ -53,7 +53,7 @@ from edge import wiring
 from edge.errors import EdgeError
 from edge.settings import Settings
 from models.batch import embed_files
-from models.calibration import eer, fnmr_at, pair_scores, threshold_at_fmr
+from models.error_rates import eer, fnmr_at, pair_scores, threshold_at_fmr
 from models.loader import EngineSpec
 from models.obtain import ensure_converted
 from models.runtime import physical_cores

@@ -7,7 +7,7 @@ Run from the repository root (about a minute on 2 cores):
 Each FVC-style folder is extracted once with NBIS MINDTCT; every matcher then scores the same
 templates, so the table compares matchers, not extractions. Matchers:
 - bozorth3: NBIS BOZORTH3 (both ways, the larger score), as `gerbang finger eval` runs it.
-- mcc: models/fingerprint/mcc.py with the paper's parameters (delta_theta = pi/2).
+- mcc: models/fingerprint/mcc*.py with the paper's parameters (delta_theta = pi/2).
 - mcc 2pi/3: the same with delta_theta = 2*pi/3, the value the issue quoted.
 Protocols as in models/fingerprint/evaluation.py: "all" (280 genuine, 2,880 impostor pairs per
 FVC2002 B set) and "fvc" (the same genuine pairs, 45 impostor pairs of first impressions), and
@@ -40,13 +40,14 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models import calibration as cal  # noqa: E402
+from models import error_rates  # noqa: E402
 from models.fingerprint import evaluation, mcc, nbis  # noqa: E402
+from models.fingerprint.mcc_template import MccParameters  # noqa: E402
 from models.fingerprint.minutiae import MinutiaeTemplate  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/fingerprints"
 DEFAULT_SETS = ("fvc2002-db1_b", "fvc2002-db3_b")
-WIDE = mcc.MccParameters(delta_theta=2 * math.pi / 3)
+WIDE = MccParameters(delta_theta=2 * math.pi / 3)
 
 
 @dataclass(frozen=True)
@@ -126,9 +127,10 @@ def pooled(rows: list[Row]) -> list[Row]:
 
 def _fnmr_at(row: Row, target_fmr: float) -> str:
     """FNMR at a target FMR (0: above every impostor), '*' when the rule of 30 fails it."""
-    threshold = cal.threshold_at_fmr(row.impostor, target_fmr)
-    flag = "" if target_fmr == 0 or cal.fmr_supported(row.impostor.size, target_fmr) else "*"
-    return f"{cal.fnmr_at(threshold, row.genuine):.2%}{flag}"
+    threshold = error_rates.threshold_at_fmr(row.impostor, target_fmr)
+    supported = target_fmr == 0 or error_rates.fmr_supported(row.impostor.size, target_fmr)
+    flag = "" if supported else "*"
+    return f"{error_rates.fnmr_at(threshold, row.genuine):.2%}{flag}"
 
 
 def format_table(rows: list[Row]) -> str:
@@ -139,7 +141,7 @@ def format_table(rows: list[Row]) -> str:
     )
     lines = [head, "-" * len(head)]
     for r in rows:
-        rate, _ = cal.eer(r.genuine, r.impostor)
+        rate, _ = error_rates.eer(r.genuine, r.impostor)
         pairs = f"{r.genuine.size}/{r.impostor.size}"
         lines.append(
             f"{r.where:<14} {r.protocol:<8} {r.matcher:<10} {pairs:>10} {rate:>7.2%}"

@@ -63,17 +63,13 @@ import numpy.typing as npt
 from edge import wiring
 from edge.settings import Settings
 from models import calibration as cal
+from models import error_rates
 from models.batch import embed_files
+from models.calibration_report import plot_det
 from models.fingerprint import evaluation, nbis
 from models.fingerprint.minutiae import MinutiaeTemplate
-from models.fusion import (
-    FACE_DLIB,
-    FINGER_BOZORTH3,
-    Comparisons,
-    FusionModel,
-    MatcherSpec,
-    fit_fusion,
-)
+from models.fusion import FusionModel
+from models.fusion_fit import FACE_DLIB, FINGER_BOZORTH3, Comparisons, MatcherSpec, fit_fusion
 from models.obtain import ensure_converted
 
 PACK = "open-yunet-dlib"
@@ -191,8 +187,8 @@ def finger_matrix(
     templates: list[MinutiaeTemplate | None], items: list[evaluation.Impression], matcher: str
 ) -> Scores:
     """Symmetric score matrix of one database (NaN where a template is missing), cached."""
-    prepare, compare, source = finger_matcher(matcher)
-    key = _digest([*(i.path for i in items), source], nbis.EXTRACTOR)  # a matcher edit refreshes
+    prepare, compare, sources = finger_matcher(matcher)
+    key = _digest([*(i.path for i in items), *sources], nbis.EXTRACTOR)  # a matcher edit refreshes
     cached = CACHE / f"scores-{matcher}-{key}.npy"
     if cached.is_file():
         return np.asarray(np.load(cached, allow_pickle=False), dtype=np.float64)
@@ -208,13 +204,14 @@ def finger_matrix(
 
 def finger_matcher(
     name: str,
-) -> tuple[Callable[[MinutiaeTemplate], MinutiaeTemplate], Matcher, Path]:
-    """(prepare a template once, compare two prepared ones, its source file): "nbis" or "mcc"."""
+) -> tuple[Callable[[MinutiaeTemplate], MinutiaeTemplate], Matcher, list[Path]]:
+    """(prepare a template once, compare two prepared ones, its source files): "nbis" or "mcc"."""
     if name == "mcc":
-        from models.fingerprint import mcc
+        from models.fingerprint import mcc, mcc_cylinders, mcc_matching, mcc_template
 
-        return mcc.with_cylinders, mcc.compare_minutiae, Path(mcc.__file__)
-    return (lambda t: t), nbis.bozorth3, Path(nbis.__file__)
+        sources = [Path(m.__file__) for m in (mcc, mcc_template, mcc_cylinders, mcc_matching)]
+        return mcc.with_cylinders, mcc.compare_minutiae, sources
+    return (lambda t: t), nbis.bozorth3, [Path(nbis.__file__)]
 
 
 def load_dev_data(args: argparse.Namespace, photos: list[Path]) -> DevData:
@@ -369,9 +366,8 @@ def held_out_table(tallies: dict[str, Tally]) -> str:
     ]
     for name, tally in tallies.items():
         genuine, impostor = tally.pooled()
-        row = (
-            f"{name:<11}{genuine.size:>8,}{impostor.size:>9,}{cal.eer(genuine, impostor)[0]:>8.2%}"
-        )
+        rate, _ = error_rates.eer(genuine, impostor)
+        row = f"{name:<11}{genuine.size:>8,}{impostor.size:>9,}{rate:>8.2%}"
         for t in REPORT_FMRS:
             oracle = _det_fnmr(tally, t)
             row += f"  {_rate(tally.false_nonmatches[t], genuine.size):>21}"
@@ -385,8 +381,8 @@ def held_out_table(tallies: dict[str, Tally]) -> str:
 def _support_note(n_impostor: int, what: str) -> str:
     """Which report FMRs the rule of 30 supports with this many impostor pairs."""
     flags = [
-        f"{t:g} {'supported' if cal.fmr_supported(n_impostor, t) else 'NOT supported'}"
-        f" (needs {cal.required_impostor_pairs(t):,})"
+        f"{t:g} {'supported' if error_rates.fmr_supported(n_impostor, t) else 'NOT supported'}"
+        f" (needs {error_rates.required_impostor_pairs(t):,})"
         for t in REPORT_FMRS
     ]
     return f"Rule of 30 with {n_impostor:,} {what}: " + "; ".join(flags)
@@ -433,9 +429,9 @@ def write_det(tallies: dict[str, Tally], path: Path, title: str) -> None:
     """DET plot of pooled held-out scores, one curve per system."""
     curves = {}
     for name, tally in tallies.items():
-        fmr, fnmr, _ = cal.det_curve(*tally.pooled())
+        fmr, fnmr, _ = error_rates.det_curve(*tally.pooled())
         curves[name] = (fmr, fnmr)
-    cal.plot_det(curves, path, title)
+    plot_det(curves, path, title)
 
 
 def pool_runs(runs: list[dict[str, Tally]]) -> dict[str, Tally]:
@@ -498,7 +494,7 @@ def _repeat_row(runs: list[dict[str, Tally]], name: str, target: float) -> str:
 def _det_fnmr(tally: Tally, target: float) -> float:
     """FNMR at the lowest held-out threshold whose held-out FMR is <= target."""
     genuine, impostor = tally.pooled()
-    return cal.fnmr_at(cal.threshold_at_fmr(impostor, target), genuine)
+    return error_rates.fnmr_at(error_rates.threshold_at_fmr(impostor, target), genuine)
 
 
 def _fusion_verdict(runs: list[dict[str, Tally]], fused: str, target: float) -> str:

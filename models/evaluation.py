@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models import calibration as cal
+from models import error_rates
 from models.batch import EmbeddedImage, embed_files, list_images
 from models.loader import EngineSpec
 
@@ -62,9 +62,9 @@ def _error_counts(results: list[EmbeddedImage]) -> Counter[str]:
 
 def evaluate(name: str, data: LabelledSet, targets: tuple[float, ...] = (1e-2, 1e-3)) -> EvalResult:
     """EER, FNMR at each target FMR and the DET curve for one set of embeddings."""
-    genuine, impostor = cal.pair_scores(data.embeddings, data.labels)
-    thresholds = {t: cal.threshold_at_fmr(impostor, t) for t in targets}
-    fmr, fnmr, _ = cal.det_curve(genuine, impostor)
+    genuine, impostor = error_rates.pair_scores(data.embeddings, data.labels)
+    thresholds = {t: error_rates.threshold_at_fmr(impostor, t) for t in targets}
+    fmr, fnmr, _ = error_rates.det_curve(genuine, impostor)
     return EvalResult(
         name=name,
         n_images=len(data.labels),
@@ -72,8 +72,8 @@ def evaluate(name: str, data: LabelledSet, targets: tuple[float, ...] = (1e-2, 1
         failure_to_acquire=int(np.isnan(data.embeddings).any(axis=1).sum()),
         n_genuine=len(genuine),
         n_impostor=len(impostor),
-        eer=cal.eer(genuine, impostor)[0],
-        fnmr={t: cal.fnmr_at(thresholds[t], genuine) for t in targets},
+        eer=error_rates.eer(genuine, impostor)[0],
+        fnmr={t: error_rates.fnmr_at(thresholds[t], genuine) for t in targets},
         thresholds=thresholds,
         det=(fmr, fnmr),
     )
@@ -114,7 +114,7 @@ def format_results(results: list[EvalResult], targets: tuple[float, ...] = (1e-2
         line = f"{r.name:<28}{r.n_images:>7}{r.n_identities:>5}{r.failure_to_acquire:>5}"
         line += f"{r.n_genuine:>9}{r.n_impostor:>10}{r.eer:>8.2%}"
         for t in targets:
-            flag = "" if cal.fmr_supported(r.n_impostor, t) else "*"
+            flag = "" if error_rates.fmr_supported(r.n_impostor, t) else "*"
             line += f"{format(r.fnmr[t], '.2%') + flag:>13}"
         rows.append(line)
     rows.append(

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from edge.errors import InputError
 from models import calibration as cal
+from models import error_rates
 from models.fingerprint import mcc, nbis
 from models.fingerprint.minutiae import MinutiaeTemplate
 
@@ -182,9 +183,11 @@ class FingerEvaluation:
 
 def _point(genuine: Scores, impostor: Scores, target_fmr: float) -> cal.OperatingPoint:
     """Threshold and FNMR at a target FMR (0: above every impostor score), with the rule of 30."""
-    threshold = cal.threshold_at_fmr(impostor, target_fmr)
-    supported = target_fmr > 0 and cal.fmr_supported(impostor.size, target_fmr)
-    return cal.OperatingPoint(target_fmr, threshold, cal.fnmr_at(threshold, genuine), supported)
+    threshold = error_rates.threshold_at_fmr(impostor, target_fmr)
+    supported = target_fmr > 0 and error_rates.fmr_supported(impostor.size, target_fmr)
+    return cal.OperatingPoint(
+        target_fmr, threshold, error_rates.fnmr_at(threshold, genuine), supported
+    )
 
 
 def _p50(values: list[float]) -> float:
@@ -206,7 +209,7 @@ def evaluate_folder(
 ) -> FingerEvaluation:
     """Extract, compare and summarise one FVC-style folder."""
     data, scores = measure_folder(folder, ppi, protocol, matcher)
-    rate, rate_threshold = cal.eer(scores.genuine, scores.impostor)
+    rate, rate_threshold = error_rates.eer(scores.genuine, scores.impostor)
     return FingerEvaluation(
         name=Path(folder).name, protocol=protocol, ppi=ppi, n_images=len(data.items),
         n_fingers=len(_fingers(data.items)), failures=data.failures, scores=scores,
@@ -258,7 +261,7 @@ def _point_line(label: str, point: cal.OperatingPoint, n_impostor: int) -> str:
     below = float(np.nextafter(point.threshold, -np.inf))
     row = f"{label:<17}{point.fnmr:>7.2%}  (match when score > {below:g})"
     if point.target_fmr > 0 and not point.supported:
-        needed = cal.required_impostor_pairs(point.target_fmr)
+        needed = error_rates.required_impostor_pairs(point.target_fmr)
         row += f"  not supported: {n_impostor:,} impostor pairs < {needed:,}"
     return row
 

@@ -8,17 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.calibration import (
-    Calibration,
-    build_calibration,
+from models.calibration import Calibration, build_calibration
+from models.calibration_report import format_report, plot_det
+from models.error_rates import (
     det_curve,
     eer,
     fmr_at,
     fmr_supported,
     fnmr_at,
-    format_report,
     pair_scores,
-    plot_det,
     threshold_at_fmr,
 )
 

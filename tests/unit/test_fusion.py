@@ -11,17 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from models.calibration import OperatingPoint, build_calibration, fmr_at
-from models.fusion import (
-    FINGER_BOZORTH3,
-    Comparisons,
-    FusionModel,
-    MatcherSpec,
-    ScoreModel,
-    fit_fusion,
-    fit_llr,
-    llr_bounds,
-)
+from models.calibration import OperatingPoint, build_calibration
+from models.error_rates import fmr_at
+from models.fusion import FusionModel, ScoreModel
+from models.fusion_fit import FINGER_BOZORTH3, Comparisons, MatcherSpec, fit_fusion
+from models.likelihood_ratio import fit_llr, llr_bounds
 
 TARGETS = (1e-2, 1e-3)
 COSINE = MatcherSpec("test-face", "cosine", "identity")

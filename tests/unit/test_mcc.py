@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from models.fingerprint import mcc
+from models.fingerprint import mcc, mcc_cylinders, mcc_matching, mcc_template
 from models.fingerprint.minutiae import BIFURCATION, ENDING, MinutiaeTemplate
 
-P = mcc.PAPER
+P = mcc_template.PAPER
 
 
 def _template(rows: np.ndarray, ppi: int = 500, size: int = 400) -> MinutiaeTemplate:
@@ -153,7 +153,7 @@ TINY = _rows(
 
 
 def test_cylinders_match_a_cell_by_cell_transcription_of_the_paper() -> None:
-    built = mcc.build(_template(TINY, size=500))
+    built = mcc_cylinders.build(_template(TINY, size=500))
     expected_values, expected_masks, kept = [], [], []
     for m in range(len(TINY)):
         values, valid = _cylinder(TINY, m)
@@ -172,16 +172,16 @@ def test_cylinders_match_a_cell_by_cell_transcription_of_the_paper() -> None:
 
 
 def test_some_cells_are_clipped_by_the_enlarged_hull() -> None:
-    built = mcc.build(_template(TINY, size=500))
+    built = mcc_cylinders.build(_template(TINY, size=500))
     valid_per_cylinder = built.masks.sum(axis=1) / P.nd
     assert valid_per_cylinder.max() == P.disc_cells() == 208
     assert valid_per_cylinder.min() < 208
 
 
 def test_local_similarity_matches_its_definition() -> None:
-    a = mcc.build(_template(_print_like(1)))
-    b = mcc.build(_template(_nudged(_moved(_print_like(1), 0.2, (5, -3)), 2, 1, 0.05)))
-    gamma = mcc.local_similarities(a, b)
+    a = mcc_cylinders.build(_template(_print_like(1)))
+    b = mcc_cylinders.build(_template(_nudged(_moved(_print_like(1), 0.2, (5, -3)), 2, 1, 0.05)))
+    gamma = mcc_matching.local_similarities(a, b)
     for i, j in itertools.product(range(a.count), range(b.count)):
         common = a.masks[i] & b.masks[j]
         ca, cb = np.where(common, a.cylinders[i], 0.0), np.where(common, b.cylinders[j], 0.0)
@@ -196,29 +196,29 @@ def test_local_similarity_matches_its_definition() -> None:
 
 
 def test_a_template_compared_with_itself_scores_about_one() -> None:
-    template = mcc.build(_template(_print_like(2)))
+    template = mcc_cylinders.build(_template(_print_like(2)))
     # Not exactly 1: rho of two perfectly consistent pairs is Z(0, 5, -8/5) Z(0, pi/12, -30)^2
     # = 0.9989, so each of the 5 relaxation steps keeps (1 + 0.9989) / 2 of lambda.
-    assert mcc.compare(template, template) == pytest.approx(0.99945**5, abs=2e-4)
+    assert mcc_matching.compare(template, template) == pytest.approx(0.99945**5, abs=2e-4)
 
 
 def test_turning_and_moving_the_print_leaves_the_score_unchanged() -> None:
     rows = _print_like(3)
-    a = mcc.build(_template(rows))
+    a = mcc_cylinders.build(_template(rows))
     for turn, shift in [(math.radians(30), (40.0, -25.0)), (math.radians(-85), (-10.0, 60.0))]:
-        b = mcc.build(_template(_moved(rows, turn, shift), size=600))
+        b = mcc_cylinders.build(_template(_moved(rows, turn, shift), size=600))
         np.testing.assert_array_equal(b.masks, a.masks)
         np.testing.assert_allclose(b.cylinders, a.cylinders, atol=1e-5)
-        assert mcc.compare(a, b) == pytest.approx(mcc.compare(a, a), abs=1e-6)
+        assert mcc_matching.compare(a, b) == pytest.approx(mcc_matching.compare(a, a), abs=1e-6)
 
 
 def test_a_print_turned_by_more_than_delta_theta_does_not_match() -> None:
     # Cylinders whose minutiae differ in direction by more than delta_theta (pi/2) are never
     # compared: scanners do not turn a finger that far, and impostor pairs are cut.
     rows = _print_like(3)
-    a = mcc.build(_template(rows))
-    b = mcc.build(_template(_moved(rows, math.radians(100), (0.0, 0.0))))
-    assert mcc.compare(a, b) < 0.05
+    a = mcc_cylinders.build(_template(rows))
+    b = mcc_cylinders.build(_template(_moved(rows, math.radians(100), (0.0, 0.0))))
+    assert mcc_matching.compare(a, b) < 0.05
 
 
 def test_a_noisy_moved_copy_still_scores_far_above_another_finger() -> None:
@@ -228,64 +228,66 @@ def test_a_noisy_moved_copy_still_scores_far_above_another_finger() -> None:
     noisy[:, :2] += rng.normal(0, 3, (len(rows), 2))
     noisy[:, 2] = np.mod(noisy[:, 2] + rng.normal(0, math.radians(8), len(rows)), 2 * np.pi)
     noisy = noisy[rng.permutation(len(rows))[:32]]  # minutiae missed, order changed
-    a, b = mcc.build(_template(rows)), mcc.build(_template(noisy, size=600))
-    other = mcc.build(_template(_print_like(5)))
+    a, b = mcc_cylinders.build(_template(rows)), mcc_cylinders.build(_template(noisy, size=600))
+    other = mcc_cylinders.build(_template(_print_like(5)))
     # Measured: about 0.2 against about 0.014 for unrelated sets (scores of real genuine
     # FVC pairs are of the same order: MCC scores are not probabilities).
-    assert mcc.compare(a, b) > 0.1
-    assert mcc.compare(a, other) < 0.05
-    assert mcc.compare(a, b) > 5 * mcc.compare(a, other)
+    assert mcc_matching.compare(a, b) > 0.1
+    assert mcc_matching.compare(a, other) < 0.05
+    assert mcc_matching.compare(a, b) > 5 * mcc_matching.compare(a, other)
 
 
 def test_scores_are_symmetric() -> None:
     rows = _print_like(6)
-    a = mcc.build(_template(rows))
-    b = mcc.build(_template(_nudged(_moved(rows, 0.3, (9.0, 4.0))[3:], 1.5, -2.0, 0.1)))
-    c = mcc.build(_template(_print_like(7)))
+    a = mcc_cylinders.build(_template(rows))
+    b = mcc_cylinders.build(_template(_nudged(_moved(rows, 0.3, (9.0, 4.0))[3:], 1.5, -2.0, 0.1)))
+    c = mcc_cylinders.build(_template(_print_like(7)))
     for x, y in [(a, b), (a, c), (b, c)]:
-        assert mcc.compare(x, y) == pytest.approx(mcc.compare(y, x), abs=1e-6)
-        assert 0.0 <= mcc.compare(x, y) <= 1.0
+        assert mcc_matching.compare(x, y) == pytest.approx(mcc_matching.compare(y, x), abs=1e-6)
+        assert 0.0 <= mcc_matching.compare(x, y) <= 1.0
 
 
 def test_templates_are_rescaled_to_500_ppi_before_building() -> None:
     rows = _print_like(8)
     at_1000 = rows.copy()
     at_1000[:, :2] *= 2
-    a = mcc.build(_template(rows))
-    b = mcc.build(_template(at_1000, ppi=1000, size=800))
+    a = mcc_cylinders.build(_template(rows))
+    b = mcc_cylinders.build(_template(at_1000, ppi=1000, size=800))
     np.testing.assert_allclose(b.cylinders, a.cylinders, atol=1e-6)
     np.testing.assert_array_equal(b.masks, a.masks)
 
 
 def test_empty_and_tiny_templates_score_zero_or_low() -> None:
-    empty = mcc.build(_template(np.zeros((0, 5))))
-    full = mcc.build(_template(_print_like(9)))
+    empty = mcc_cylinders.build(_template(np.zeros((0, 5))))
+    full = mcc_cylinders.build(_template(_print_like(9)))
     assert empty.count == 0
-    assert mcc.compare(empty, full) == 0.0
-    three = mcc.build(_template(_print_like(9)[:3]))
+    assert mcc_matching.compare(empty, full) == 0.0
+    three = mcc_cylinders.build(_template(_print_like(9)[:3]))
     # n_P stays >= min_nP = 4, so a few perfectly matching pairs cannot reach 1.
-    assert mcc.compare(three, three) <= 3 / 4 + 1e-9
+    assert mcc_matching.compare(three, three) <= 3 / 4 + 1e-9
 
 
 def test_n_p_follows_the_papers_sigmoid() -> None:
-    assert mcc.pairs_to_use(5, 50, P) == 4
-    assert mcc.pairs_to_use(20, 40, P) == 8
-    assert mcc.pairs_to_use(60, 80, P) == 12
+    assert mcc_matching.pairs_to_use(5, 50, P) == 4
+    assert mcc_matching.pairs_to_use(20, 40, P) == 8
+    assert mcc_matching.pairs_to_use(60, 80, P) == 12
 
 
 def test_templates_with_other_parameters_are_refused() -> None:
-    a = mcc.build(_template(_print_like(10)))
-    b = mcc.build(_template(_print_like(10)), mcc.MccParameters(delta_theta=2 * math.pi / 3))
+    a = mcc_cylinders.build(_template(_print_like(10)))
+    b = mcc_cylinders.build(
+        _template(_print_like(10)), mcc_template.MccParameters(delta_theta=2 * math.pi / 3)
+    )
     with pytest.raises(ValueError, match="different parameters"):
-        mcc.compare(a, b)
+        mcc_matching.compare(a, b)
 
 
 def test_minutiae_templates_carry_their_cylinders_for_evaluation() -> None:
     rows = _print_like(11)
     carried = mcc.with_cylinders(_template(rows))
     assert isinstance(carried, MinutiaeTemplate)
-    assert carried.cylinders.count == mcc.build(_template(rows)).count
+    assert carried.cylinders.count == mcc_cylinders.build(_template(rows)).count
     plain = _template(_moved(rows, 0.5, (3.0, 3.0)))
     assert mcc.compare_minutiae(carried, plain) == pytest.approx(
-        mcc.compare(mcc.build(_template(rows)), mcc.build(plain))
+        mcc_matching.compare(mcc_cylinders.build(_template(rows)), mcc_cylinders.build(plain))
     )
