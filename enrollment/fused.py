@@ -1,6 +1,6 @@
 """Face + finger 1:1 verification fused at score level, with the documented fallback.
 
-Each modality's score becomes a log-likelihood ratio learnt on the dev data (models/fusion.py);
+Each modality's score becomes a log-likelihood ratio learnt on the dev data (models/likelihood_ratio.py);
 the fused score is their sum, compared with the fused threshold for the target FMR. When one
 modality is missing or unusable (no face found, finger not enrolled or unreadable), the other
 decides alone at its own calibrated threshold; a missing score is never treated as a low one.
