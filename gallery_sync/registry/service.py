@@ -13,15 +13,22 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from edge.errors import EdgeError
-from gallery_sync.protocol import public_key_from_text
-from gallery_sync.registry import accounts, cases, intake, reports, transfers, watchlist
+from gallery_sync.protocol import signed_by
+from gallery_sync.registry import (
+    accounts,
+    cases,
+    intake,
+    reports,
+    site_keys,
+    transfers,
+    watchlist,
+)
 from gallery_sync.registry.appliers import ApplyContext
+from gallery_sync.registry.audit_chain import AuditChainReport, verify_audit_chain
 from gallery_sync.registry.db import RegistryDatabase
 from gallery_sync.registry.errors import (
     RegistryInputInvalid,
@@ -33,7 +40,8 @@ from gallery_sync.registry.intake import BatchReceipt
 from gallery_sync.registry.journal import audit, changes_after
 from gallery_sync.registry.national import SEARCH_BATCH, MatchPolicy, NationalGallery
 from gallery_sync.registry.settings import RegistrySettings
-from gallery_sync.registry.site_auth import verify_request
+from gallery_sync.registry.site_auth import KeyRotationRequest, check_fresh, request_message
+from gallery_sync.registry.site_keys import SiteKey, SiteKeyring
 
 log = logging.getLogger(__name__)
 REPORT_PERIOD = timedelta(days=1)
@@ -55,6 +63,8 @@ class RegistryService:
     def start(self) -> None:
         """Migrate, rebuild the national gallery from the database, run any pending search."""
         self.db.migrate()
+        with self.db.transaction() as tx:
+            site_keys.adopt_registered_keys(tx)
         with self._writing():  # the index starts stale: this rebuilds it and runs pending searches
             pass
 
@@ -62,26 +72,51 @@ class RegistryService:
 
     def add_site(self, site_id: str, name: str, region: str, public_key: str, actor: str) -> None:
         """Register a site and the public key its batches are signed with."""
-        try:
-            public_key_from_text(public_key)
-        except ValueError as exc:  # binascii.Error is one too
-            raise RegistryInputInvalid.because("not a base64 raw Ed25519 public key") from exc
+        site_keys.checked_key(public_key)
         with self.db.transaction() as tx:
             if tx.execute("SELECT 1 FROM sites WHERE id = %s", (site_id,)).fetchone():
                 raise RegistryInputInvalid.because(f"site {site_id} is already registered")
+            site_keys.refuse_reused(tx, site_id, public_key)
             tx.execute(
                 "INSERT INTO sites (id, name, region, public_key) VALUES (%s, %s, %s, %s)",
                 (site_id, name, region, public_key),
             )
+            site_keys.add_first_key(tx, site_id, public_key, datetime.now(UTC))
             audit(tx, actor, "site.added", site_id, {"name": name, "region": region})
 
-    def _site_key(self, site_id: str) -> Ed25519PublicKey:
-        """The site's registered key, or SyncUnauthenticated for an unknown site."""
+    def _keyring(self, site_id: str) -> SiteKeyring:
+        """The site's keys; SyncUnauthenticated for an unknown site."""
         with self.db.transaction() as tx:
-            row = tx.execute("SELECT public_key FROM sites WHERE id = %s", (site_id,)).fetchone()
-        if row is None:
-            raise SyncUnauthenticated.because("unknown site", site_id)
-        return public_key_from_text(row["public_key"])
+            return SiteKeyring.load(tx, site_id)
+
+    @property
+    def _grace(self) -> timedelta:
+        return timedelta(seconds=self.settings.key_grace_seconds)
+
+    def rotate_site_key(
+        self, site_id: str, path: str, timestamp: str, signature: str, body: bytes
+    ) -> dict[str, Any]:
+        """The site's new key, asked for in a request signed with its current key."""
+        signer = self.authenticate_request(site_id, "POST", path, timestamp, signature, body)
+        request = KeyRotationRequest.parse(body, site_id, timestamp)
+        with self.db.transaction() as tx:
+            return site_keys.rotate(
+                tx, site_id, signer.public_key, request.public_key, datetime.now(UTC), self._grace
+            )
+
+    def replace_site_key(
+        self, site_id: str, public_key: str, actor: str, reason: str
+    ) -> dict[str, Any]:
+        """A central admin registers a site's new key (the site's own rotation is not possible)."""
+        with self.db.transaction() as tx:
+            return site_keys.replace(tx, site_id, public_key, actor, reason, datetime.now(UTC))
+
+    def revoke_site_key(
+        self, site_id: str, public_key: str | None, actor: str, reason: str
+    ) -> dict[str, Any]:
+        """Refuse a site's key (by default all its keys) from now on."""
+        with self.db.transaction() as tx:
+            return site_keys.revoke(tx, site_id, public_key, actor, reason, datetime.now(UTC))
 
     # --- push ----------------------------------------------------------------------------
 
@@ -89,7 +124,8 @@ class RegistryService:
         """Verify and apply one batch in one transaction; a bad batch is quarantined and refused."""
         try:
             limits = (self.settings.max_batch_bytes, self.settings.max_plain_bytes)
-            batch = intake.verify_batch(self._site_key(site_id), site_id, signature, body, limits)
+            keyring = self._keyring(site_id)
+            batch = intake.verify_batch(keyring, signature, body, limits, self._grace)
             with self._writing():
                 ctx = ApplyContext(site_id, self.policy.pack_id, self.policy.dimension)
                 with self.db.transaction() as tx:
@@ -144,13 +180,23 @@ class RegistryService:
 
     # --- pull ----------------------------------------------------------------------------
 
-    def authenticate_pull(
-        self, site_id: str, method: str, path_with_query: str, timestamp: str, signature: str
-    ) -> None:
-        """SyncUnauthenticated unless the site is known and signed this request just now."""
-        key = self._site_key(site_id)
+    def authenticate_request(
+        self,
+        site_id: str,
+        method: str,
+        path_with_query: str,
+        timestamp: str,
+        signature: str,
+        body: bytes = b"",
+    ) -> SiteKey:
+        """The key that signed this request just now; SyncUnauthenticated otherwise."""
         skew = timedelta(seconds=self.settings.clock_skew_seconds)
-        verify_request(key, site_id, method, path_with_query, timestamp, signature, skew)
+        keyring = self._keyring(site_id)
+        check_fresh(site_id, timestamp, skew)
+        message = request_message(method, path_with_query, timestamp, body)
+        return keyring.signer(
+            lambda key: signed_by(message, signature, key), datetime.now(UTC), self._grace
+        )
 
     def changes_for(self, site_id: str, after: int, limit: int) -> dict[str, Any]:
         """What the site must apply after its cursor: {changes: [{seq, kind, payload}], last_seq}."""
@@ -215,6 +261,22 @@ class RegistryService:
                 )
             self._follow({body["identity_id"]: template_ids})
         return body
+
+    def watchlist_remove(
+        self, identity_id: str, officer: accounts.Officer, reason: str
+    ) -> dict[str, Any]:
+        """Take a person off the national watchlist; every site is told to let them go."""
+        officer.require("watchlist.remove")
+        with self._writing():
+            with self.db.transaction() as tx:
+                body = watchlist.remove_entry(tx, identity_id, officer.username, reason)
+            self._follow({identity_id: []})
+        return body
+
+    def verify_audit(self) -> AuditChainReport:
+        """Walk the audit chain; the first event that breaks it, if any."""
+        with self.db.transaction() as tx:
+            return verify_audit_chain(tx)
 
     def site_reports(
         self, officer: accounts.Officer, site_id: str | None = None
