@@ -133,12 +133,12 @@ def _pushes(registry: Registry, site: FakeSite, key: Ed25519PrivateKey) -> httpx
     return registry.push(site, site.batch(list(site.sent)), key=key)
 
 
-def _age_retired_keys(registry: Registry, site: FakeSite, seconds: int) -> None:
+def age_retired_keys(registry: Registry, site_id: str, seconds: int) -> None:
     """Let time pass for the grace window: the site's retirements move into the past."""
     with psycopg.connect(registry.url) as connection:
         for key, retired in connection.execute(
             "SELECT public_key, retired_at FROM site_keys WHERE site_id = %s AND retired_at IS NOT NULL",
-            (site.id,),
+            (site_id,),
         ).fetchall():
             connection.execute(
                 "UPDATE site_keys SET retired_at = %s WHERE public_key = %s",
@@ -166,7 +166,7 @@ def test_a_rotated_key_signs_from_then_on_and_the_old_one_only_within_the_grace_
     assert registry.pull(site, key=new).status_code == 200
 
     grace = registry.service.settings.key_grace_seconds
-    _age_retired_keys(registry, site, grace + 1)
+    age_retired_keys(registry, site.id, grace + 1)
     refused = _pushes(registry, site, old)
     assert _error(refused) == (401, "sync_unauthenticated", "key retired and its grace window is over")  # fmt: skip
     assert registry.pull(site, key=old).status_code == 401
