@@ -101,9 +101,8 @@ def _sync_routes(app: FastAPI) -> None:
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> dict[str, Any]:
         """The changes for the calling site after its cursor."""
-        service.authenticate_request(
-            site, request.method, _signed_path(request), timestamp, signature
-        )
+        path = _signed_path(request)
+        service.sites.authenticate_request(site, request.method, path, timestamp, signature)
         return service.changes_for(site, after, limit)
 
     @app.post("/v1/sync/keys")
@@ -118,7 +117,7 @@ def _sync_routes(app: FastAPI) -> None:
         body = await request.body()
         path = _signed_path(request)
         return await run_in_threadpool(
-            service.rotate_site_key, site, path, timestamp, signature, body
+            service.sites.rotate_key, site, path, timestamp, signature, body
         )
 
 
@@ -179,7 +178,7 @@ def _officer_routes(app: FastAPI) -> None:
     ) -> dict[str, Any]:
         """Register a site's new key in its place (after a revocation)."""
         officer.require("sites.admin")
-        return service.replace_site_key(site_id, body.public_key, officer.username, body.reason)
+        return service.sites.replace_key(site_id, body.public_key, officer.username, body.reason)
 
     @app.post("/v1/sites/{site_id}/keys/revocation")
     def revoke_site_key(
@@ -187,7 +186,7 @@ def _officer_routes(app: FastAPI) -> None:
     ) -> dict[str, Any]:
         """Refuse a site key from now on (default: every key the site still has)."""
         officer.require("sites.admin")
-        return service.revoke_site_key(site_id, body.public_key, officer.username, body.reason)
+        return service.sites.revoke_key(site_id, body.public_key, officer.username, body.reason)
 
     @app.get("/v1/reports/sites")
     def site_reports(officer: OfficerDep, service: Service) -> dict[str, Any]:

@@ -61,14 +61,14 @@ def sites_add(args: argparse.Namespace) -> int:
 
 def sites_set_key(args: argparse.Namespace) -> int:
     """Register a site's new key in place of its current one (after a revocation)."""
-    answer = _service().replace_site_key(args.site_id, args.public_key, "console", args.reason)
+    answer = _service().sites.replace_key(args.site_id, args.public_key, "console", args.reason)
     print(f"site {answer['site_id']}: new key registered {answer['public_key']}")
     return 0
 
 
 def sites_revoke_key(args: argparse.Namespace) -> int:
     """Refuse a site's key from now on (default: every key it still has)."""
-    answer = _service().revoke_site_key(args.site_id, args.public_key, "console", args.reason)
+    answer = _service().sites.revoke_key(args.site_id, args.public_key, "console", args.reason)
     print(f"site {answer['site_id']}: revoked {', '.join(answer['revoked'])}")
     if answer["current_revoked"]:
         print("the site has no usable key now: register a new one with `sites set-key`")

@@ -13,35 +13,20 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from edge.errors import EdgeError
-from gallery_sync.protocol import signed_by
-from gallery_sync.registry import (
-    accounts,
-    cases,
-    intake,
-    reports,
-    site_keys,
-    transfers,
-    watchlist,
-)
+from gallery_sync.registry import accounts, cases, intake, reports, transfers, watchlist
 from gallery_sync.registry.appliers import ApplyContext
 from gallery_sync.registry.audit_chain import AuditChainReport, verify_audit_chain
 from gallery_sync.registry.db import RegistryDatabase
-from gallery_sync.registry.errors import (
-    RegistryInputInvalid,
-    SyncConflict,
-    SyncSchemaInvalid,
-    SyncUnauthenticated,
-)
+from gallery_sync.registry.errors import SyncConflict, SyncSchemaInvalid, SyncUnauthenticated
 from gallery_sync.registry.intake import BatchReceipt
 from gallery_sync.registry.journal import audit, changes_after
 from gallery_sync.registry.national import SEARCH_BATCH, MatchPolicy, NationalGallery
 from gallery_sync.registry.settings import RegistrySettings
-from gallery_sync.registry.site_auth import KeyRotationRequest, check_fresh, request_message
-from gallery_sync.registry.site_keys import SiteKey, SiteKeyring
+from gallery_sync.registry.site_directory import SiteDirectory
 
 log = logging.getLogger(__name__)
 REPORT_PERIOD = timedelta(days=1)
@@ -57,14 +42,14 @@ class RegistryService:
             settings.pack, settings.identify_fmr, settings.calibration_file
         )
         self.gallery = NationalGallery(self.policy, settings.national_exact_limit)
+        self.sites = SiteDirectory(self.db, settings)
         self._write_lock = threading.Lock()
         self._stale = True
 
     def start(self) -> None:
         """Migrate, rebuild the national gallery from the database, run any pending search."""
         self.db.migrate()
-        with self.db.transaction() as tx:
-            site_keys.adopt_registered_keys(tx)
+        self.sites.adopt_registered_keys()
         with self._writing():  # the index starts stale: this rebuilds it and runs pending searches
             pass
 
@@ -72,51 +57,7 @@ class RegistryService:
 
     def add_site(self, site_id: str, name: str, region: str, public_key: str, actor: str) -> None:
         """Register a site and the public key its batches are signed with."""
-        site_keys.checked_key(public_key)
-        with self.db.transaction() as tx:
-            if tx.execute("SELECT 1 FROM sites WHERE id = %s", (site_id,)).fetchone():
-                raise RegistryInputInvalid.because(f"site {site_id} is already registered")
-            site_keys.refuse_reused(tx, site_id, public_key)
-            tx.execute(
-                "INSERT INTO sites (id, name, region, public_key) VALUES (%s, %s, %s, %s)",
-                (site_id, name, region, public_key),
-            )
-            site_keys.add_first_key(tx, site_id, public_key, datetime.now(UTC))
-            audit(tx, actor, "site.added", site_id, {"name": name, "region": region})
-
-    def _keyring(self, site_id: str) -> SiteKeyring:
-        """The site's keys; SyncUnauthenticated for an unknown site."""
-        with self.db.transaction() as tx:
-            return SiteKeyring.load(tx, site_id)
-
-    @property
-    def _grace(self) -> timedelta:
-        return timedelta(seconds=self.settings.key_grace_seconds)
-
-    def rotate_site_key(
-        self, site_id: str, path: str, timestamp: str, signature: str, body: bytes
-    ) -> dict[str, Any]:
-        """The site's new key, asked for in a request signed with its current key."""
-        signer = self.authenticate_request(site_id, "POST", path, timestamp, signature, body)
-        request = KeyRotationRequest.parse(body, site_id, timestamp)
-        with self.db.transaction() as tx:
-            return site_keys.rotate(
-                tx, site_id, signer.public_key, request.public_key, datetime.now(UTC), self._grace
-            )
-
-    def replace_site_key(
-        self, site_id: str, public_key: str, actor: str, reason: str
-    ) -> dict[str, Any]:
-        """A central admin registers a site's new key (the site's own rotation is not possible)."""
-        with self.db.transaction() as tx:
-            return site_keys.replace(tx, site_id, public_key, actor, reason, datetime.now(UTC))
-
-    def revoke_site_key(
-        self, site_id: str, public_key: str | None, actor: str, reason: str
-    ) -> dict[str, Any]:
-        """Refuse a site's key (by default all its keys) from now on."""
-        with self.db.transaction() as tx:
-            return site_keys.revoke(tx, site_id, public_key, actor, reason, datetime.now(UTC))
+        self.sites.add(site_id, name, region, public_key, actor)
 
     # --- push ----------------------------------------------------------------------------
 
@@ -124,8 +65,8 @@ class RegistryService:
         """Verify and apply one batch in one transaction; a bad batch is quarantined and refused."""
         try:
             limits = (self.settings.max_batch_bytes, self.settings.max_plain_bytes)
-            keyring = self._keyring(site_id)
-            batch = intake.verify_batch(keyring, signature, body, limits, self._grace)
+            keyring = self.sites.keyring(site_id)
+            batch = intake.verify_batch(keyring, signature, body, limits, self.sites.grace)
             with self._writing():
                 ctx = ApplyContext(site_id, self.policy.pack_id, self.policy.dimension)
                 with self.db.transaction() as tx:
@@ -179,24 +120,6 @@ class RegistryService:
         return opened
 
     # --- pull ----------------------------------------------------------------------------
-
-    def authenticate_request(
-        self,
-        site_id: str,
-        method: str,
-        path_with_query: str,
-        timestamp: str,
-        signature: str,
-        body: bytes = b"",
-    ) -> SiteKey:
-        """The key that signed this request just now; SyncUnauthenticated otherwise."""
-        skew = timedelta(seconds=self.settings.clock_skew_seconds)
-        keyring = self._keyring(site_id)
-        check_fresh(site_id, timestamp, skew)
-        message = request_message(method, path_with_query, timestamp, body)
-        return keyring.signer(
-            lambda key: signed_by(message, signature, key), datetime.now(UTC), self._grace
-        )
 
     def changes_for(self, site_id: str, after: int, limit: int) -> dict[str, Any]:
         """What the site must apply after its cursor: {changes: [{seq, kind, payload}], last_seq}."""
