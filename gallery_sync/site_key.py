@@ -85,6 +85,7 @@ class SiteKeyFile:
         return self.private_key().sign(data)
 
     def public_key(self) -> Ed25519PublicKey:
+        """The public half of the current key."""
         return self.private_key().public_key()
 
 

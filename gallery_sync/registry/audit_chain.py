@@ -82,6 +82,7 @@ class AuditChainReport:
 
     @property
     def ok(self) -> bool:
+        """True when no event breaks the chain."""
         return self.broken is None
 
 

@@ -18,6 +18,8 @@ from gallery_sync.registry.settings import RegistrySettings
 from gallery_sync.registry.site_auth import KeyRotationRequest, check_fresh, request_message
 from gallery_sync.registry.site_keys import SiteKey, SiteKeyring
 
+MAX_KEY_REQUEST_BYTES = 4096  # a rotation request is a key and a signature: ~200 bytes
+
 
 class SiteDirectory:
     """Sites and their keys in the registry database."""
@@ -76,6 +78,8 @@ class SiteDirectory:
         self, site_id: str, path: str, timestamp: str, signature: str, body: bytes
     ) -> dict[str, Any]:
         """The site's new key, asked for in a request signed with its current key."""
+        if len(body) > MAX_KEY_REQUEST_BYTES:
+            raise RegistryInputInvalid.because("a key rotation request is a few hundred bytes")
         signer = self.authenticate_request(site_id, "POST", path, timestamp, signature, body)
         request = KeyRotationRequest.parse(body, site_id, timestamp)
         with self.db.transaction() as tx:

@@ -54,6 +54,7 @@ class SiteKey:
         return "grace" if self.retired_at > now - grace else "retired"
 
     def verifier(self) -> Ed25519PublicKey:
+        """The key, ready to verify signatures."""
         return public_key_from_text(self.public_key)
 
 

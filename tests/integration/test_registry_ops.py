@@ -157,8 +157,9 @@ def test_a_rotated_key_signs_from_then_on_and_the_old_one_only_within_the_grace_
     site = registry.site()
     old, new = site.key, Ed25519PrivateKey.generate()
     answer = _client(registry, site).rotate_key(old, new)
-    assert answer["status"] == "rotated" and answer["public_key"] == public_key_text(
-        new.public_key()
+    assert (answer["status"], answer["public_key"]) == (
+        "rotated",
+        public_key_text(new.public_key()),
     )
     assert _pushes(registry, site, new).status_code == 200
     assert _pushes(registry, site, old).status_code == 200  # signed just before the switch
@@ -188,9 +189,8 @@ def test_a_replayed_rotation_request_changes_nothing(registry: Registry) -> None
     request = _rotation(site.id, site.key, second)
     first = registry.client.post(KEYS_PATH, **request)
     assert first.status_code == 200 and first.json()["status"] == "rotated"
-    replay = registry.client.post(
-        KEYS_PATH, **request
-    )  # same bytes: an answer lost, or an attacker
+    # the same bytes again: an answer that was lost, or someone replaying it
+    replay = registry.client.post(KEYS_PATH, **request)
     assert replay.status_code == 200 and replay.json()["status"] == "unchanged"
     assert len(_audited(registry, "site.key_rotated", site.id)) == 1
 
@@ -198,30 +198,27 @@ def test_a_replayed_rotation_request_changes_nothing(registry: Registry) -> None
     stolen = registry.client.post(KEYS_PATH, **_rotation(site.id, site.key, third))
     assert _error(stolen) == (401, "sync_unauthenticated", "only the current key may rotate the site key")  # fmt: skip
     assert _client(registry, site).rotate_key(second, third)["status"] == "rotated"
-    late = registry.client.post(
-        KEYS_PATH, **request
-    )  # the first request again, after a later rotation
+    late = registry.client.post(KEYS_PATH, **request)  # again, after a later rotation
     assert late.status_code == 401
     current = registry.query(
         "SELECT public_key FROM site_keys WHERE site_id = %s AND retired_at IS NULL", site.id
     )
     assert current == [(public_key_text(third.public_key()),)]
 
-    back = registry.client.post(
-        KEYS_PATH, **_rotation(site.id, third, site.key)
-    )  # an old key again
+    back = registry.client.post(KEYS_PATH, **_rotation(site.id, third, site.key))  # a used key
     assert back.status_code == 409 and back.json()["error"]["code"] == "site_key_conflict"
     forged = _rotation(site.id, third, Ed25519PrivateKey.generate())
     forged["content"] = forged["content"].replace(b'"proof":"', b'"proof":"AAAA')
     forged["headers"].update(sign_request(third, "POST", KEYS_PATH, forged["headers"]["X-Gerbang-Timestamp"], forged["content"]))  # fmt: skip
-    assert (
-        registry.client.post(KEYS_PATH, **forged).status_code == 422
-    )  # the new key must prove itself
+    unproved = registry.client.post(KEYS_PATH, **forged)  # the new key must prove itself
+    assert unproved.status_code == 422
     tampered = _rotation(site.id, third, Ed25519PrivateKey.generate())
     tampered["content"] = _rotation(site.id, third, Ed25519PrivateKey.generate())["content"]
-    assert (
-        registry.client.post(KEYS_PATH, **tampered).status_code == 401
-    )  # body outside the signature
+    swapped = registry.client.post(KEYS_PATH, **tampered)  # a body the signature does not cover
+    assert swapped.status_code == 401
+    bloated = _rotation(site.id, third, Ed25519PrivateKey.generate())
+    bloated["content"] += b" " * 5000
+    assert registry.client.post(KEYS_PATH, **bloated).status_code == 422
 
 
 def test_a_revoked_key_is_refused_at_once_and_its_batches_quarantined(registry: Registry) -> None:
