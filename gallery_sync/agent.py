@@ -27,15 +27,13 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from edge.errors import Conflict, EdgeError, Message
 from enrollment.audit import append_event, chain_head, now_iso
 from enrollment.db import Database
 from enrollment.vault import Vault
 from gallery_sync.apply import apply_changes
 from gallery_sync.outbox import OutboxRow, drop_delivered_photos, pending
-from gallery_sync.protocol import MAX_BATCH_CHANGES, Batch, ChainHead, Change, encode
+from gallery_sync.protocol import MAX_BATCH_CHANGES, Batch, ChainHead, Change, Signer, encode
 from gallery_sync.pulled import PulledChangeInvalid
 from gallery_sync.state import ALARM, PULL_ERROR, PULLED, PUSHED, forget, read_int, read_json, write
 from gallery_sync.uplink import (
@@ -104,7 +102,7 @@ class SiteAgent:
         db: Database,
         vault: Vault,
         site_id: str,
-        key: Ed25519PrivateKey,
+        key: Signer,
         registry: Registry,
         follower: GalleryFollower | None = None,
         *,

@@ -20,7 +20,7 @@ import io
 import json
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -34,6 +34,12 @@ PROTOCOL_VERSION = 1
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 _PHOTO_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 PHOTO_TYPES = tuple(media_type for _, media_type in _PHOTO_SIGNATURES)
+
+
+class Signer(Protocol):
+    """What signs for a site: its Ed25519 private key, or a key file that follows a rotation."""
+
+    def sign(self, data: bytes) -> bytes: ...
 
 
 class ProtocolError(ValueError):
@@ -108,7 +114,7 @@ def photo_media_type(data: bytes) -> str | None:
     return next((kind for magic, kind in _PHOTO_SIGNATURES if data.startswith(magic)), None)
 
 
-def encode(batch: Batch, key: Ed25519PrivateKey) -> tuple[bytes, str]:
+def encode(batch: Batch, key: Signer) -> tuple[bytes, str]:
     """(gzip body, base64 signature) ready to POST."""
     plain = canonical(batch)
     return gzip.compress(plain, mtime=0), base64.b64encode(key.sign(plain)).decode()
@@ -118,11 +124,28 @@ def decode(
     body: bytes, signature: str, key: Ed25519PublicKey, max_bytes: int = 64 * 1024 * 1024
 ) -> Batch:
     """Decompress (bounded), verify the signature, parse; ProtocolError on any failure."""
-    plain = _gunzip(body, max_bytes)
+    plain = unpack(body, max_bytes)
+    if not signed_by(plain, signature, key):
+        raise ProtocolError("bad signature")
+    return parse_batch(plain)
+
+
+def unpack(body: bytes, max_bytes: int = 64 * 1024 * 1024) -> bytes:
+    """The canonical bytes inside a gzip body; ProtocolError for a corrupt body or a bomb."""
+    return _gunzip(body, max_bytes)
+
+
+def signed_by(plain: bytes, signature: str, key: Ed25519PublicKey) -> bool:
+    """Whether a base64 signature over these bytes was made with this key."""
     try:
         key.verify(base64.b64decode(signature, validate=True), plain)
-    except (InvalidSignature, ValueError) as exc:
-        raise ProtocolError("bad signature") from exc
+    except (InvalidSignature, ValueError):  # binascii.Error is a ValueError
+        return False
+    return True
+
+
+def parse_batch(plain: bytes) -> Batch:
+    """The batch in canonical bytes already verified; ProtocolError when it breaks the schema."""
     try:
         return Batch.model_validate_json(plain)
     except ValidationError as exc:

@@ -1,6 +1,7 @@
-"""`gerbang sync keygen|run|status|clear-alarm`: the site agent from the console or cron.
+"""`gerbang sync keygen|rotate-key|run|status|clear-alarm`: the site agent from the console or cron.
 
     gerbang sync keygen                                   # once; register the printed key
+    gerbang sync rotate-key --registry URL                # a new key, registry first (site_key.py)
     gerbang sync run --registry https://registry.example  # push, pull, poll until Ctrl-C
     gerbang sync run --registry URL --once                # drain both ways and exit (cron, tests)
 
@@ -15,50 +16,21 @@ import argparse
 import json
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from edge.errors import EdgeError, Message
 from edge.settings import Settings
 from edge.site import Site
+from enrollment.audit import append_event
+from enrollment.db import Database
 from enrollment.reembed import active_pack
 from gallery_sync.agent import Registry, SiteAgent
 from gallery_sync.follow import GalleryProjection
 from gallery_sync.protocol import MAX_BATCH_CHANGES, load_site_key, new_site_key, public_key_text
+from gallery_sync.site_key import key_path, rotate_site_key, site_key
 from gallery_sync.state import clear_alarm, summary
 from gallery_sync.uplink import Backoff, RegistryClient
 
 ONCE_ATTEMPTS = 6  # about a minute of backoff before a cron run gives up
-
-
-class SiteKeyMissing(EdgeError):
-    code = "site_key_missing"
-    status = 503
-
-    @classmethod
-    def at(cls, path: Path) -> SiteKeyMissing:
-        return cls(
-            Message(
-                "Kunci situs belum dibuat. Jalankan `gerbang sync keygen` dan daftarkan kunci publiknya.",
-                "The site key does not exist yet. Run `gerbang sync keygen` and register its public key.",
-            ),
-            {"path": str(path)},
-        )
-
-
-def key_path(settings: Settings) -> Path:
-    """Where the site's private key lives."""
-    return settings.data_dir / "keys" / "site_ed25519.pem"
-
-
-def site_key(settings: Settings) -> Ed25519PrivateKey:
-    """The site's private key, or SiteKeyMissing with the fix."""
-    path = key_path(settings)
-    if not path.exists():
-        raise SiteKeyMissing.at(path)
-    return load_site_key(path)
 
 
 def agent_for_site(site: Site, registry: Registry, **options: Any) -> SiteAgent:
@@ -87,6 +59,31 @@ def keygen(_: argparse.Namespace) -> int:
         public = new_site_key(path)
         print(f"site key created at {path}")
     print(f"site {settings.site_id} public key (register it at the registry):\n{public}")
+    return 0
+
+
+def rotate_key(args: argparse.Namespace) -> int:
+    """Replace the site key: the registry accepts the new one first, then the site switches."""
+    settings = Settings()
+    signer = site_key(settings)  # SiteKeyMissing, with the fix, when there is no key to rotate
+    registry = RegistryClient.connect(args.registry, settings.site_id, signer)
+    try:
+        done = rotate_site_key(signer.path, registry)
+    finally:
+        registry.close()
+    database = Database(settings.database_path)
+    try:
+        with database.transaction() as tx:
+            append_event(tx, args.actor, "sync.key_rotated", settings.site_id, {
+                "public_key": done.public_key, "previous_key": done.previous_key,
+                "registry_status": done.registry_status, "backup": str(done.backup),
+            })  # fmt: skip
+    finally:
+        database.close()
+    print(
+        f"site {settings.site_id} now signs with {done.public_key} (registry: {done.registry_status})"
+    )
+    print(f"the previous key is kept at {done.backup}")
     return 0
 
 
@@ -151,6 +148,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     actions.add_parser("keygen", help="create the site key; print the public key").set_defaults(
         handler=keygen
     )
+    rotating = actions.add_parser("rotate-key", help="replace the site key (registry first)")
+    rotating.add_argument("--registry", required=True, help="the registry's base URL")
+    rotating.add_argument("--actor", default="console", help="who rotates it, for the audit log")
+    rotating.set_defaults(handler=rotate_key)
     runner = actions.add_parser("run", help="push then pull, then poll (or --once)")
     runner.add_argument("--registry", required=True, help="the registry's base URL")
     runner.add_argument("--once", action="store_true", help="drain both ways, then exit")

@@ -14,7 +14,8 @@ import threading
 from edge.settings import SyncSettings
 from edge.site import Site
 from gallery_sync.agent import SiteAgent
-from gallery_sync.sync_cli import agent_for_site, site_key
+from gallery_sync.site_key import site_key
+from gallery_sync.sync_cli import agent_for_site
 from gallery_sync.uplink import Backoff, RegistryClient
 
 log = logging.getLogger(__name__)

@@ -13,13 +13,15 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.errors import Conflict, EdgeError, Message, Unavailable
-from gallery_sync.registry.site_auth import sign_request
+from gallery_sync.protocol import Signer
+from gallery_sync.registry.site_auth import KEYS_PATH, KeyRotationRequest, sign_request
 
 PUSH_PATH = "/v1/sync/batches"
 CHANGES_PATH = "/v1/sync/changes"
@@ -164,12 +166,12 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 class RegistryClient:
     """Talks to one registry on behalf of one site."""
 
-    def __init__(self, http: httpx.Client, site_id: str, key: Ed25519PrivateKey) -> None:
+    def __init__(self, http: httpx.Client, site_id: str, key: Signer) -> None:
         self._http, self.site_id, self._key = http, site_id, key
 
     @classmethod
     def connect(
-        cls, base_url: str, site_id: str, key: Ed25519PrivateKey, timeout_s: float = 30.0
+        cls, base_url: str, site_id: str, key: Signer, timeout_s: float = 30.0
     ) -> RegistryClient:
         """A client over a fresh connection pool to the registry at base_url."""
         return cls(httpx.Client(base_url=base_url, timeout=timeout_s), site_id, key)
@@ -199,8 +201,10 @@ class RegistryClient:
         request = self._http.build_request(
             "GET", CHANGES_PATH, params={"after": after, "limit": limit}
         )
-        request.headers["X-Gerbang-Site"] = self.site_id
-        request.headers.update(sign_request(self._key, "GET", request.url.raw_path.decode("ascii")))
+        path = request.url.raw_path.decode("ascii")
+        request.headers.update(
+            {"X-Gerbang-Site": self.site_id, **sign_request(self._key, "GET", path)}
+        )
         answer = _json(self._send(request))
         try:
             changes = [
@@ -210,6 +214,19 @@ class RegistryClient:
             return ChangePage(changes, int(answer.get("last_seq", 0)))
         except (KeyError, TypeError, ValueError) as exc:
             raise SyncRefused.because(200, "answer_unreadable", str(exc)) from exc
+
+    def rotate_key(self, signer: Signer, new_key: Ed25519PrivateKey) -> dict[str, Any]:
+        """Ask the registry to make new_key this site's key; the request is signed by `signer`."""
+        timestamp = datetime.now(UTC).isoformat(timespec="seconds")
+        body = KeyRotationRequest.for_key(self.site_id, new_key, timestamp).model_dump_json()
+        content = body.encode()
+        headers = {
+            "X-Gerbang-Site": self.site_id,
+            "Content-Type": "application/json",
+            **sign_request(signer, "POST", KEYS_PATH, timestamp, content),
+        }
+        request = self._http.build_request("POST", KEYS_PATH, content=content, headers=headers)
+        return _json(self._send(request))
 
     def close(self) -> None:
         """Release the connection pool."""

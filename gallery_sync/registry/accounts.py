@@ -31,6 +31,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "cases.decide": CENTRAL,
     "transfers.create": frozenset({"central_admin"}),
     "watchlist.add": frozenset({"central_admin"}),
+    "watchlist.remove": frozenset({"central_admin"}),
     "sites.admin": frozenset({"central_admin"}),
     "reports.read": CENTRAL | {"kanwil_monitor"},
     # Photos are biometric data: only those who decide cases see them, never a regional monitor.

@@ -1,13 +1,14 @@
 """The registry's HTTP application: `create_registry_app(settings)` builds it once.
 
-Sites: `POST /v1/sync/batches` (signed batch), `GET /v1/sync/changes` and `POST /v1/sync/search`
-(signed requests).
+Sites: `POST /v1/sync/batches` (signed batch), `GET /v1/sync/changes`, `POST /v1/sync/search` and
+`POST /v1/sync/keys` (signed requests, see site_auth).
 Officers: bearer tokens from `POST /v1/auth/login`; each use case checks the role itself
 (`accounts.PERMISSIONS`), so the policy holds whatever calls it. Their page is `/pusat`.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -28,12 +29,14 @@ from gallery_sync.registry.schemas import (
     LoginRequest,
     LoginResponse,
     PhotoRequestBody,
+    SiteKeyRequest,
+    SiteKeyRevocation,
     SiteRequest,
     TransferRequest,
 )
 from gallery_sync.registry.service import RegistryService
 from gallery_sync.registry.settings import RegistrySettings
-from gallery_sync.registry.watchlist import WatchlistEntry
+from gallery_sync.registry.watchlist import WatchlistEntry, WatchlistRemoval
 
 # Missing site headers arrive as "" so the refusal is 401 sync_unauthenticated, not a 422.
 SiteHeader = Annotated[str, Header(alias="X-Gerbang-Site", max_length=40)]
@@ -101,9 +104,8 @@ def _sync_routes(app: FastAPI) -> None:
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> dict[str, Any]:
         """The changes for the calling site after its cursor."""
-        url = request.url
-        path = url.path + (f"?{url.query}" if url.query else "")
-        service.authenticate_pull(site, request.method, path, timestamp, signature)
+        path = _signed_path(request)
+        service.sites.authenticate_request(site, request.method, path, timestamp, signature)
         return service.changes_for(site, after, limit)
 
     @app.post("/v1/sync/search")
@@ -116,11 +118,31 @@ def _sync_routes(app: FastAPI) -> None:
     ) -> dict[str, Any]:
         """National candidates at or above the threshold for an enrolment desk's probes."""
         body = await request.body()
-        url = request.url
-        path = url.path + (f"?{url.query}" if url.query else "")
+        path = _signed_path(request)
         return await run_in_threadpool(
             service.search_for_site, site, path, timestamp, signature, body
         )
+
+    @app.post("/v1/sync/keys")
+    async def rotate_key(
+        request: Request,
+        service: Service,
+        site: SiteHeader = "",
+        timestamp: TimestampHeader = "",
+        signature: SignatureHeader = "",
+    ) -> dict[str, Any]:
+        """The site's new key, signed with its current key and proved by the new one."""
+        body = await request.body()
+        path = _signed_path(request)
+        return await run_in_threadpool(
+            service.sites.rotate_key, site, path, timestamp, signature, body
+        )
+
+
+def _signed_path(request: Request) -> str:
+    """The path with its query, as the site signed it."""
+    url = request.url
+    return url.path + (f"?{url.query}" if url.query else "")
 
 
 def _officer_routes(app: FastAPI) -> None:
@@ -171,12 +193,35 @@ def _officer_routes(app: FastAPI) -> None:
         data, content_type = service.photo(identity_id, officer)
         return Response(data, media_type=content_type, headers={"Cache-Control": "no-store"})
 
+    @app.post("/v1/watchlist/{identity_id}/removal")
+    def watchlist_remove(
+        identity_id: uuid.UUID, body: WatchlistRemoval, officer: OfficerDep, service: Service
+    ) -> dict[str, Any]:
+        """Take a person off the national watchlist (a reason is required)."""
+        return service.watchlist_remove(str(identity_id), officer, body.reason)
+
     @app.post("/v1/sites", status_code=201)
     def add_site(body: SiteRequest, officer: OfficerDep, service: Service) -> dict[str, Any]:
         """Register a site and its public key."""
         officer.require("sites.admin")
         service.add_site(body.id, body.name, body.region, body.public_key, officer.username)
         return body.model_dump()
+
+    @app.post("/v1/sites/{site_id}/keys")
+    def replace_site_key(
+        site_id: str, body: SiteKeyRequest, officer: OfficerDep, service: Service
+    ) -> dict[str, Any]:
+        """Register a site's new key in its place (after a revocation)."""
+        officer.require("sites.admin")
+        return service.sites.replace_key(site_id, body.public_key, officer.username, body.reason)
+
+    @app.post("/v1/sites/{site_id}/keys/revocation")
+    def revoke_site_key(
+        site_id: str, body: SiteKeyRevocation, officer: OfficerDep, service: Service
+    ) -> dict[str, Any]:
+        """Refuse a site key from now on (default: every key the site still has)."""
+        officer.require("sites.admin")
+        return service.sites.revoke_key(site_id, body.public_key, officer.username, body.reason)
 
     @app.get("/v1/reports/sites")
     def site_reports(officer: OfficerDep, service: Service) -> dict[str, Any]:

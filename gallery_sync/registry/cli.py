@@ -1,7 +1,9 @@
-"""`gerbang registry serve | sites add | accounts add`: the central registry at the console.
+"""`gerbang registry serve | sites add|set-key|revoke-key | accounts add | audit verify`: the
+central registry at the console.
 
 Settings come from REGISTRY_* variables (REGISTRY_DATABASE_URL first); the database is created
-if it does not exist yet and migrated before anything else runs.
+if it does not exist yet and migrated before anything else runs. Console changes are audited
+with the actor `console`.
 """
 
 from __future__ import annotations
@@ -9,18 +11,33 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
+from gallery_sync.registry import site_keys
 from gallery_sync.registry.accounts import REGISTRY_ROLES
 from gallery_sync.registry.db import ensure_database, open_database
 from gallery_sync.registry.settings import RegistrySettings
 
+if TYPE_CHECKING:
+    from gallery_sync.registry.service import RegistryService
+
 
 def _ready_settings() -> RegistrySettings:
-    """Settings, with the database created and migrated."""
+    """Settings, with the database created and migrated (and sites' keys adopted once)."""
     settings = RegistrySettings()
     ensure_database(settings.database_url)
-    open_database(settings.database_url).migrate()
+    database = open_database(settings.database_url)
+    database.migrate()
+    with database.transaction() as tx:
+        site_keys.adopt_registered_keys(tx)
     return settings
+
+
+def _service() -> RegistryService:
+    """The registry's use cases over a ready database (the national gallery is not loaded)."""
+    from gallery_sync.registry.service import RegistryService
+
+    return RegistryService(_ready_settings())
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -37,11 +54,37 @@ def serve(args: argparse.Namespace) -> int:
 
 def sites_add(args: argparse.Namespace) -> int:
     """Register a site with the public key printed by its `new_site_key`."""
-    from gallery_sync.registry.service import RegistryService
-
-    service = RegistryService(_ready_settings())
-    service.add_site(args.site_id, args.name, args.region, args.public_key, actor="console")
+    _service().add_site(args.site_id, args.name, args.region, args.public_key, actor="console")
     print(f"site {args.site_id} ({args.name}, region {args.region}) registered")
+    return 0
+
+
+def sites_set_key(args: argparse.Namespace) -> int:
+    """Register a site's new key in place of its current one (after a revocation)."""
+    answer = _service().sites.replace_key(args.site_id, args.public_key, "console", args.reason)
+    print(f"site {answer['site_id']}: new key registered {answer['public_key']}")
+    return 0
+
+
+def sites_revoke_key(args: argparse.Namespace) -> int:
+    """Refuse a site's key from now on (default: every key it still has)."""
+    answer = _service().sites.revoke_key(args.site_id, args.public_key, "console", args.reason)
+    print(f"site {answer['site_id']}: revoked {', '.join(answer['revoked'])}")
+    if answer["current_revoked"]:
+        print("the site has no usable key now: register a new one with `sites set-key`")
+    return 0
+
+
+def audit_verify(_: argparse.Namespace) -> int:
+    """Check the audit hash chain; exit 1 naming the first event that breaks it."""
+    report = _service().verify_audit()
+    if report.broken is not None:
+        print(f"audit chain BROKEN at event {report.broken.event_id}: {report.broken.reason}")
+        print(f"({report.checked} events verified before it)")
+        return 1
+    print(f"audit chain intact: {report.checked} events verified, head {report.head}")
+    if report.unchained:
+        print(f"{report.unchained} older events precede the chain and carry no hash")
     return 0
 
 
@@ -57,10 +100,7 @@ def _password(args: argparse.Namespace) -> str:
 
 def accounts_add(args: argparse.Namespace) -> int:
     """Create a central or regional officer account."""
-    from gallery_sync.registry.service import RegistryService
-
-    service = RegistryService(_ready_settings())
-    service.add_account(args.username, args.role, _password(args), args.region)
+    _service().add_account(args.username, args.role, _password(args), args.region)
     print(
         f"account {args.username} ({args.role}{', ' + args.region if args.region else ''}) created"
     )
@@ -69,7 +109,9 @@ def accounts_add(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`gerbang registry ...`."""
-    registry = sub.add_parser("registry", help="the central registry: serve, sites, accounts")
+    registry = sub.add_parser(
+        "registry", help="the central registry: serve, sites, accounts, audit"
+    )
     actions = registry.add_subparsers(dest="registry_command", required=True)
     serve_parser = actions.add_parser("serve", help="run the registry's HTTP service")
     serve_parser.add_argument("--host", help="override REGISTRY_HOST")
@@ -85,6 +127,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add_site.add_argument("--region", required=True, help="its regional office (Kanwil) code")
     add_site.add_argument("--public-key", required=True, help="base64 raw Ed25519 public key")
     add_site.set_defaults(handler=sites_add)
+    set_key = sites.add_parser("set-key", help="register a site's new key (after a revocation)")
+    set_key.add_argument("site_id")
+    set_key.add_argument("--public-key", required=True, help="base64 raw Ed25519 public key")
+    set_key.add_argument("--reason", required=True, help="why, for the audit trail")
+    set_key.set_defaults(handler=sites_set_key)
+    revoke = sites.add_parser("revoke-key", help="refuse a site's key from now on")
+    revoke.add_argument("site_id")
+    revoke.add_argument("--reason", required=True, help="why, for the audit trail")
+    revoke.add_argument("--public-key", help="only this key (default: every key the site has)")
+    revoke.set_defaults(handler=sites_revoke_key)
 
     officers = actions.add_parser("accounts", help="officer accounts").add_subparsers(
         dest="accounts_command", required=True
@@ -97,3 +149,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
     add_account.set_defaults(handler=accounts_add)
+
+    audit = actions.add_parser("audit", help="the registry's audit trail").add_subparsers(
+        dest="audit_command", required=True
+    )
+    audit.add_parser("verify", help="check the hash chain; exit 1 at a broken link").set_defaults(
+        handler=audit_verify
+    )

@@ -1,7 +1,8 @@
 """Every error the registry returns on purpose, in the house format (see edge/errors.py).
 
 EdgeError
-├─ SyncUnauthenticated  401 sync_unauthenticated  unknown site, bad signature, stale timestamp
+├─ SyncUnauthenticated  401 sync_unauthenticated  unknown site, bad signature, stale timestamp,
+│                                                  a revoked key, a retired key past its grace
 ├─ InputError 422
 │  ├─ SyncSchemaInvalid      sync_schema_invalid   not gzip, too large, or a change that breaks the schema
 │  ├─ RegistryInputInvalid   registry_input_invalid a request an officer can correct
@@ -13,7 +14,9 @@ EdgeError
 │  ├─ SyncConflict           sync_conflict         an applied seq arrives again with other content
 │  ├─ SyncGap                sync_gap              the batch does not start where the last one ended
 │  ├─ CaseClosed             case_closed           the case was already decided
-│  └─ PhotoHeldByNoSite      photo_no_site         a central watchlist entry: no site holds a photo
+│  ├─ PhotoHeldByNoSite      photo_no_site         a central watchlist entry: no site holds a photo
+│  ├─ NotOnWatchlist         not_on_watchlist      removal of someone the watchlist does not hold
+│  └─ SiteKeyConflict        site_key_conflict     a key used before, already revoked, none current
 └─ Unavailable 503
    ├─ RegistryStorageError   registry_storage_failed the database cannot be reached
    └─ NationalSearchUnavailable national_search_unavailable the national gallery is being rebuilt
@@ -158,6 +161,35 @@ class PhotoHeldByNoSite(Conflict):
                 "This record was created centrally (watchlist); no site holds a photo to send.",
             ),
             {"identity_id": identity_id},
+            {"identity_id": identity_id},
+        )
+
+
+class NotOnWatchlist(Conflict):
+    code = "not_on_watchlist"
+
+    @classmethod
+    def because(cls, identity_id: str, status: str, owner: str | None) -> NotOnWatchlist:
+        return cls(
+            Message(
+                "Orang ini tidak ada dalam daftar cekal nasional. Periksa ID identitas.",
+                "This person is not on the national watchlist. Check the identity id.",
+            ),
+            {"identity_id": identity_id, "status": status, "owner": owner or "registry"},
+        )
+
+
+class SiteKeyConflict(Conflict):
+    code = "site_key_conflict"
+
+    @classmethod
+    def because(cls, reason: str, site_id: str, **details: Any) -> SiteKeyConflict:
+        return cls(
+            Message(
+                "Perubahan kunci situs ditolak. Periksa kunci yang dipakai lalu coba lagi.",
+                "The site key change was refused. Check which key is meant and try again.",
+            ),
+            {"reason": reason, "site_id": site_id, **details},
         )
 
 

@@ -10,13 +10,21 @@ caller's transaction, so a refusal anywhere leaves nothing behind.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from psycopg.types.json import Jsonb
 
 from edge.errors import EdgeError
-from gallery_sync.protocol import Batch, Change, ProtocolError, change_digest, decode
+from gallery_sync.protocol import (
+    Batch,
+    Change,
+    ProtocolError,
+    change_digest,
+    parse_batch,
+    signed_by,
+    unpack,
+)
 from gallery_sync.registry.appliers import ApplyContext, apply_change
 from gallery_sync.registry.db import Connection
 from gallery_sync.registry.errors import (
@@ -26,6 +34,7 @@ from gallery_sync.registry.errors import (
     SyncUnauthenticated,
 )
 from gallery_sync.registry.payloads import parse_payload, redacted
+from gallery_sync.registry.site_keys import SiteKeyring
 
 QUARANTINE_MAX_BYTES = 8 * 1024 * 1024  # beyond this only the head of a refused body is kept
 
@@ -45,23 +54,27 @@ class BatchReceipt:
 
 
 def verify_batch(
-    key: Ed25519PublicKey, site_id: str, signature: str, body: bytes, limits: tuple[int, int]
+    keyring: SiteKeyring, signature: str, body: bytes, limits: tuple[int, int], grace: timedelta
 ) -> Batch:
-    """The decoded batch if the signature fits, the schema holds and it names the signing site.
+    """The decoded batch if a key the site may use signed it, the schema holds and it names the site.
 
-    limits: (largest compressed body, largest decompressed body) in bytes.
+    limits: (largest compressed body, largest decompressed body) in bytes; grace: how long a
+    retired key is still accepted.
     """
     max_body, max_plain = limits
     if len(body) > max_body:
         raise SyncSchemaInvalid.because("batch too large")
     try:
-        batch = decode(body, signature, key, max_plain)
+        plain = unpack(body, max_plain)
     except ProtocolError as exc:
-        if str(exc) == "bad signature":  # protocol.decode's wording for every signature failure
-            raise SyncUnauthenticated.because("bad signature", site_id) from exc
         raise SyncSchemaInvalid.because(str(exc)) from exc
-    if batch.site_id != site_id:
-        raise SyncUnauthenticated.because("the batch names another site", site_id)
+    keyring.signer(lambda key: signed_by(plain, signature, key), datetime.now(UTC), grace)
+    try:
+        batch = parse_batch(plain)
+    except ProtocolError as exc:
+        raise SyncSchemaInvalid.because(str(exc)) from exc
+    if batch.site_id != keyring.site_id:
+        raise SyncUnauthenticated.because("the batch names another site", keyring.site_id)
     return batch
 
 

@@ -50,3 +50,21 @@ class PhotoRequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(None, max_length=2000, description="Why the photo is needed")
+
+
+class SiteKeyRequest(BaseModel):
+    """A central admin registers a site's new key (after a revocation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public_key: str = Field(min_length=40, max_length=60, description="base64 raw Ed25519 key")
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+class SiteKeyRevocation(BaseModel):
+    """Which key to refuse from now on (default: every key the site still has), and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=1000)
+    public_key: str | None = Field(None, min_length=40, max_length=60)

@@ -16,10 +16,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from edge.errors import EdgeError
-from gallery_sync.protocol import public_key_from_text
 from gallery_sync.registry import (
     accounts,
     cases,
@@ -31,10 +28,10 @@ from gallery_sync.registry import (
     watchlist,
 )
 from gallery_sync.registry.appliers import ApplyContext
+from gallery_sync.registry.audit_chain import AuditChainReport, verify_audit_chain
 from gallery_sync.registry.db import open_database
 from gallery_sync.registry.errors import (
     NationalSearchUnavailable,
-    RegistryInputInvalid,
     SyncConflict,
     SyncSchemaInvalid,
     SyncUnauthenticated,
@@ -43,7 +40,7 @@ from gallery_sync.registry.intake import BatchReceipt
 from gallery_sync.registry.journal import audit, changes_after
 from gallery_sync.registry.national import SEARCH_BATCH, MatchPolicy, NationalGallery
 from gallery_sync.registry.settings import RegistrySettings
-from gallery_sync.registry.site_auth import verify_request
+from gallery_sync.registry.site_directory import SiteDirectory
 
 log = logging.getLogger(__name__)
 REPORT_PERIOD = timedelta(days=1)
@@ -59,12 +56,14 @@ class RegistryService:
             settings.pack, settings.identify_fmr, settings.calibration_file
         )
         self.gallery = NationalGallery(self.policy, settings.national_exact_limit)
+        self.sites = SiteDirectory(self.db, settings)
         self._write_lock = threading.Lock()
         self._stale = True
 
     def start(self) -> None:
         """Migrate, rebuild the national gallery from the database, run any pending search."""
         self.db.migrate()
+        self.sites.adopt_registered_keys()
         with self._writing():  # the index starts stale: this rebuilds it and runs pending searches
             pass
 
@@ -72,26 +71,7 @@ class RegistryService:
 
     def add_site(self, site_id: str, name: str, region: str, public_key: str, actor: str) -> None:
         """Register a site and the public key its batches are signed with."""
-        try:
-            public_key_from_text(public_key)
-        except ValueError as exc:  # binascii.Error is one too
-            raise RegistryInputInvalid.because("not a base64 raw Ed25519 public key") from exc
-        with self.db.transaction() as tx:
-            if tx.execute("SELECT 1 FROM sites WHERE id = %s", (site_id,)).fetchone():
-                raise RegistryInputInvalid.because(f"site {site_id} is already registered")
-            tx.execute(
-                "INSERT INTO sites (id, name, region, public_key) VALUES (%s, %s, %s, %s)",
-                (site_id, name, region, public_key),
-            )
-            audit(tx, actor, "site.added", site_id, {"name": name, "region": region})
-
-    def _site_key(self, site_id: str) -> Ed25519PublicKey:
-        """The site's registered key, or SyncUnauthenticated for an unknown site."""
-        with self.db.transaction() as tx:
-            row = tx.execute("SELECT public_key FROM sites WHERE id = %s", (site_id,)).fetchone()
-        if row is None:
-            raise SyncUnauthenticated.because("unknown site", site_id)
-        return public_key_from_text(row["public_key"])
+        self.sites.add(site_id, name, region, public_key, actor)
 
     # --- push ----------------------------------------------------------------------------
 
@@ -99,7 +79,8 @@ class RegistryService:
         """Verify and apply one batch in one transaction; a bad batch is quarantined and refused."""
         try:
             limits = (self.settings.max_batch_bytes, self.settings.max_plain_bytes)
-            batch = intake.verify_batch(self._site_key(site_id), site_id, signature, body, limits)
+            keyring = self.sites.keyring(site_id)
+            batch = intake.verify_batch(keyring, signature, body, limits, self.sites.grace)
             with self._writing():
                 ctx = ApplyContext(site_id, self.policy.pack_id, self.policy.dimension)
                 with self.db.transaction() as tx:
@@ -154,20 +135,6 @@ class RegistryService:
 
     # --- pull ----------------------------------------------------------------------------
 
-    def authenticate_pull(
-        self,
-        site_id: str,
-        method: str,
-        path_with_query: str,
-        timestamp: str,
-        signature: str,
-        body: bytes = b"",
-    ) -> None:
-        """SyncUnauthenticated unless the site is known and signed this request (and body) just now."""
-        key = self._site_key(site_id)
-        skew = timedelta(seconds=self.settings.clock_skew_seconds)
-        verify_request(key, site_id, method, path_with_query, timestamp, signature, skew, body)
-
     def changes_for(self, site_id: str, after: int, limit: int) -> dict[str, Any]:
         """What the site must apply after its cursor: {changes: [{seq, kind, payload}], last_seq}."""
         limit = max(1, min(limit, self.settings.pull_limit))
@@ -187,7 +154,9 @@ class RegistryService:
         A stale index (a commit it could not follow) may miss people, so it answers 503 and the
         site falls back to its local check rather than trust an incomplete "nobody".
         """
-        self.authenticate_pull(site_id, "POST", path_with_query, timestamp, signature, body)
+        self.sites.authenticate_request(
+            site_id, "POST", path_with_query, timestamp, signature, body
+        )
         request = search.parse_request(body)
         probes = search.probe_vectors(request, self.policy)
         if self._stale:
@@ -275,6 +244,22 @@ class RegistryService:
         officer.require("photos.read")
         with self.db.transaction() as tx:
             return photos.read_photo(tx, identity_id, officer.username)
+
+    def watchlist_remove(
+        self, identity_id: str, officer: accounts.Officer, reason: str
+    ) -> dict[str, Any]:
+        """Take a person off the national watchlist; every site is told to let them go."""
+        officer.require("watchlist.remove")
+        with self._writing():
+            with self.db.transaction() as tx:
+                body = watchlist.remove_entry(tx, identity_id, officer.username, reason)
+            self._follow({identity_id: []})
+        return body
+
+    def verify_audit(self) -> AuditChainReport:
+        """Walk the audit chain; the first event that breaks it, if any."""
+        with self.db.transaction() as tx:
+            return verify_audit_chain(tx)
 
     def site_reports(
         self, officer: accounts.Officer, site_id: str | None = None

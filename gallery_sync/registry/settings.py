@@ -67,6 +67,13 @@ class RegistrySettings(BaseSettings):
         le=900,
         description="How far a site's signed pull timestamp may be from the registry's clock.",
     )
+    key_grace_seconds: int = Field(
+        3600,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="How long a site key retired by a rotation is still accepted (a batch signed"
+        " just before the switch, a site that crashed before switching). A revoked key never is.",
+    )
     silent_after_hours: int = Field(
         24,
         ge=1,

@@ -2,6 +2,11 @@
 
 An entry is a national identity owned by the registry (no site), status `banned`, with templates
 in the national gallery, so a later enrolment anywhere that matches it opens a duplicate case.
+
+Removal erases the entry (status `erased`, its templates deleted; the record and the audit trail
+stay), as every site does with a registry entry it receives: the watchlist was the only reason to
+hold that face, and no consent was taken for it. Only a registry entry can be removed: a visitor
+banned by their own site is that site's decision (the site lifts it, and its change arrives here).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gallery_sync.partitions import UNIT_TOLERANCE
 from gallery_sync.registry.db import Connection
-from gallery_sync.registry.errors import RegistryInputInvalid
+from gallery_sync.registry.errors import NotOnWatchlist, RegistryInputInvalid, RegistryNotFound
 from gallery_sync.registry.journal import append_change, audit
 from gallery_sync.registry.payloads import TemplateIn
 from gallery_sync.registry.transfers import templates_payload
@@ -59,6 +64,42 @@ def add_entry(
     seq = append_change(tx, None, "watchlist.added", body)
     audit(tx, officer, "watchlist.added", identity_id, {"reason": entry.reason})
     return {"identity_id": identity_id, "change_seq": seq}, template_ids
+
+
+class WatchlistRemoval(BaseModel):
+    """Why a person leaves the national watchlist (kept in the audit trail and sent to sites)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+def remove_entry(tx: Connection, identity_id: str, officer: str, reason: str) -> dict[str, Any]:
+    """Erase a registry entry and queue `watchlist.removed` for every site; the answer body."""
+    row = tx.execute(
+        "SELECT site_id, status, record FROM national_identities WHERE id = %s FOR UPDATE",
+        (identity_id,),
+    ).fetchone()
+    if row is None:
+        raise RegistryNotFound.missing("identity", identity_id)
+    if row["site_id"] is not None or row["status"] != "banned":
+        raise NotOnWatchlist.because(identity_id, row["status"], row["site_id"])
+    record = {**row["record"], "status": "erased",
+              "version": int(row["record"].get("version") or 1) + 1}  # fmt: skip
+    tx.execute(
+        "UPDATE national_identities SET status = 'erased', record = %s, version = %s,"
+        " updated_at = now() WHERE id = %s",
+        (Jsonb(record), record["version"], identity_id),
+    )
+    erased = tx.execute(
+        "DELETE FROM national_templates WHERE identity_id = %s RETURNING id", (identity_id,)
+    ).fetchall()
+    seq = append_change(
+        tx, None, "watchlist.removed", {"identity_id": identity_id, "reason": reason}
+    )
+    audit(tx, officer, "watchlist.removed", identity_id,
+          {"reason": reason, "templates_erased": len(erased)})  # fmt: skip
+    return {"identity_id": identity_id, "status": "erased", "change_seq": seq}
 
 
 def _insert_template(tx: Connection, identity_id: str, pack_id: str, vector: np.ndarray) -> int:
