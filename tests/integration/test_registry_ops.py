@@ -31,6 +31,12 @@ database_url = base.database_url  # the fixtures: a fresh database and registry 
 registry = base.registry
 
 
+@pytest.fixture(scope="module")
+def registry_url(database_url: str) -> str:
+    """PostgreSQL only here: these tests reach under the registry with psycopg."""
+    return database_url
+
+
 def _watchlist(registry: Registry, *seeds: int) -> str:
     body = {"full_name": "Wanted Person", "reason": "escaped 2025",
             "templates": [base64.b64encode(_random_unit(s).tobytes()).decode() for s in seeds]}  # fmt: skip

@@ -42,6 +42,14 @@ from tests.integration.test_registry_ops import age_retired_keys
 
 database_url = base.database_url  # the fixtures: a fresh database and registry for this module
 registry = base.registry
+
+
+@pytest.fixture(scope="module")
+def registry_url(database_url: str) -> str:
+    """PostgreSQL only here: these tests reach under the registry with psycopg."""
+    return database_url
+
+
 PERSON = "facerec-obama"
 
 

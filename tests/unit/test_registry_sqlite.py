@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from psycopg.types.json import Jsonb
 
+from gallery_sync.registry.audit_chain import verify_audit_chain
 from gallery_sync.registry.db import open_database
 from gallery_sync.registry.db_sqlite import SqliteDatabase, statements, timestamp_text, translate
+from gallery_sync.registry.journal import audit
 from gallery_sync.registry.settings import RegistrySettings
 
 
@@ -97,3 +99,20 @@ def test_the_embedded_default_is_sqlite_and_other_schemes_are_refused(
     assert RegistrySettings(database_url="postgresql://h/db").database_url == "postgresql://h/db"
     with pytest.raises(ValueError, match="sqlite"):
         RegistrySettings(database_url="mysql://h/db")
+
+
+def test_the_audit_chain_verifies_on_sqlite_and_finds_a_rewritten_event(tmp_path: Path) -> None:
+    database = SqliteDatabase(f"sqlite:///{tmp_path / 'r.db'}")
+    database.migrate()
+    with database.transaction() as tx:
+        for n in range(3):
+            audit(tx, "admin", "site.added", f"UPT-{n}", {"n": n, "score": 0.1 * n})
+    with database.transaction() as tx:
+        report = verify_audit_chain(tx)
+    assert report.ok and report.checked == 3
+    with database.transaction() as tx:  # a forger who can bypass the append-only trigger
+        tx.raw.execute("DROP TRIGGER audit_no_update")
+        tx.execute("UPDATE audit SET subject = 'UPT-X' WHERE subject = 'UPT-1'")
+    with database.transaction() as tx:
+        report = verify_audit_chain(tx)
+    assert not report.ok and report.broken is not None
