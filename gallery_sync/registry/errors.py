@@ -161,7 +161,6 @@ class PhotoHeldByNoSite(Conflict):
                 "This record was created centrally (watchlist); no site holds a photo to send.",
             ),
             {"identity_id": identity_id},
-            {"identity_id": identity_id},
         )
 
 

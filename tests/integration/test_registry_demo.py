@@ -44,6 +44,8 @@ def test_the_demo_registry_runs_on_its_sqlite_default_with_two_sites(
 
         photos = sorted((dev_faces / PERSON).glob("*.jpg"))
         at_a = a.enrol("Barack", 1, photos[:2])
+        _wait_for(lambda: registry.query("SELECT site_id FROM national_identities WHERE id = %s", at_a),
+                  "A's enrolment at the registry")  # fmt: skip
         at_b = b.enrol("Hussein", 2, photos[3:5], national=[at_a])  # B is shown A's person
         case = _wait_for(lambda: _open_case(registry, {at_a, at_b}), "a duplicate case for A and B")
         decided = registry.post(f"/v1/cases/{case['id']}/decision", "judge",
