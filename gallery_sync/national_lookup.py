@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from enrollment.duplicates import NationalAnswer, NationalCandidate
+from gallery_sync.protocol import Signer
 from gallery_sync.registry.site_auth import sign_request
 
 log = logging.getLogger(__name__)
@@ -31,13 +31,11 @@ ANSWERED = 5  # people asked for: the desk shows each one to the officer
 class NationalLookup:
     """Signed national searches for one site, over a pool of short-timeout connections."""
 
-    def __init__(self, http: httpx.Client, site_id: str, key: Ed25519PrivateKey) -> None:
+    def __init__(self, http: httpx.Client, site_id: str, key: Signer) -> None:
         self._http, self.site_id, self._key = http, site_id, key
 
     @classmethod
-    def connect(
-        cls, base_url: str, site_id: str, key: Ed25519PrivateKey, timeout_s: float
-    ) -> NationalLookup:
+    def connect(cls, base_url: str, site_id: str, key: Signer, timeout_s: float) -> NationalLookup:
         """A lookup against the registry at base_url, giving up after timeout_s per phase."""
         return cls(httpx.Client(base_url=base_url, timeout=timeout_s), site_id, key)
 

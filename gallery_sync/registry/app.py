@@ -184,7 +184,9 @@ def _officer_routes(app: FastAPI) -> None:
         body: PhotoRequestBody | None = None,
     ) -> JSONResponse:
         """Ask the owning site for the photo (201), or the request still open for it (200)."""
-        request, created = service.request_photo(identity_id, officer, body and body.reason)
+        request, created = service.request_photo(
+            identity_id, officer, body.reason if body else None
+        )
         return JSONResponse(request, status_code=201 if created else 200)
 
     @app.get("/v1/identities/{identity_id}/photo")
