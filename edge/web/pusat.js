@@ -43,6 +43,9 @@ const STRINGS = {
     photo_unavailable: "Situs tidak dapat mengirim foto: {note}",
     request_again: "Minta lagi",
     photo_loading: "Memuat foto…",
+    site_decision: "Petugas pendaftaran {site} ({officer}) menilai: {decision}. Alasan: {reason}",
+    sd_same_person: "orang yang sama",
+    sd_different_person: "orang berbeda",
     col_site: "Situs",
     col_region: "Kanwil",
     col_contact: "Kontak terakhir",
@@ -94,6 +97,9 @@ const STRINGS = {
     photo_unavailable: "The site cannot send a photo: {note}",
     request_again: "Ask again",
     photo_loading: "Loading photo…",
+    site_decision: "The enrolment officer at {site} ({officer}) judged: {decision}. Reason: {reason}",
+    sd_same_person: "the same person",
+    sd_different_person: "a different person",
     col_site: "Site",
     col_region: "Kanwil",
     col_contact: "Last contact",
@@ -289,6 +295,15 @@ function renderCase(caseBody) {
     id: caseBody.id, score: caseBody.score.toFixed(3), threshold: caseBody.threshold.toFixed(3),
   });
   $$("[data-i18n]", card).forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  const said = $("[data-testid=site-decisions]", card);
+  said.replaceChildren(...(caseBody.site_decisions || []).map((d) => {
+    const line = document.createElement("li");
+    line.textContent = t("site_decision", {
+      site: d.site_id, officer: d.officer, decision: t(`sd_${d.decision}`), reason: d.reason,
+    });
+    return line;
+  }));
+  said.hidden = said.children.length === 0;
   const slots = $$("[data-testid=case-person]", card);
   caseBody.people.forEach((person, index) => {
     const slot = slots[index];

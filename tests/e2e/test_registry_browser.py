@@ -107,6 +107,10 @@ def test_an_adjudicator_asks_for_a_photo_sees_it_and_merges(
     site_a, site_b = registry.site("KW-JABAR"), registry.site("KW-JATIM")
     budi, enrolled_a = site_a.enrol("Budi Santoso", [face_vectors["a"]])
     bambang, enrolled_b = site_b.enrol("Bambang", [face_vectors["b"]])
+    enrolled_b.payload["national_decisions"] = [  # what B's desk answered when shown Budi
+        {"national_identity_id": budi, "decision": "same_person", "reason": "same scar",
+         "officer": "desk-b", "score": face_vectors["score"]},
+    ]  # fmt: skip
     assert registry.push(site_a, site_a.batch([enrolled_a])).status_code == 200
     assert registry.push(site_b, site_b.batch([enrolled_b])).status_code == 200
 
@@ -114,6 +118,9 @@ def test_an_adjudicator_asks_for_a_photo_sees_it_and_merges(
     card = page.get_by_test_id("case-card")
     expect(card).to_have_count(1)
     expect(card.get_by_test_id("person-name")).to_have_text(["Budi Santoso", "Bambang"])
+    expect(card.get_by_test_id("site-decisions")).to_contain_text(
+        f"{site_b.id} (desk-b) menilai: orang yang sama. Alasan: same scar"
+    )
     people = card.get_by_test_id("case-person")
     budi_slot = people.filter(has_text="Budi Santoso")
     budi_slot.get_by_test_id("request-photo").click()
