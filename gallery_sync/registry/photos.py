@@ -5,14 +5,16 @@ and queues `photo.requested` for the site that owns the person. The site answers
 signed outbox with `photo.provided` (the image, its content type and sha256) or
 `photo.unavailable` (why), applied exactly once like every other change (see appliers.py).
 One open request per person at a time: asking again while it is open returns it, so an impatient
-officer makes no extra traffic on a bad link. The owning site's erasure deletes the stored photo.
+officer makes no extra traffic on a bad link. A request open for `STALE_AFTER` is closed as
+expired when someone asks again, and a new one goes to whoever owns the person now: the site may
+have lost it, or the person may have been transferred since; a late answer to it is ignored. The owning site's erasure deletes the stored photo.
 Every request and every read of a photo is in the audit trail: a photo is biometric data.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from gallery_sync.registry.db import Connection
@@ -24,6 +26,8 @@ _REQUEST_COLUMNS = (
     "id, identity_id, site_id, requested_by, reason, state, note, requested_at, answered_at"
 )
 ERASED_NOTE = "erased"
+STALE_AFTER = timedelta(hours=72)  # three times the silence that makes a site stand out in reports
+EXPIRED_NOTE = "expired: no answer within 72 hours"
 Answer = tuple[Literal["applied", "ignored", "refused"], str | None]  # appliers.Outcome's fields
 
 
@@ -71,7 +75,13 @@ def request_photo(
     if person["status"] == "erased":
         raise PhotoNotAvailable.for_identity(identity_id, latest, ERASED_NOTE)
     if latest is not None and latest["state"] == "requested":
-        return latest, False
+        if datetime.now(UTC) - datetime.fromisoformat(latest["requested_at"]) < STALE_AFTER:
+            return latest, False
+        tx.execute(
+            "UPDATE photo_requests SET state = 'unavailable', note = %s, answered_at = now()"
+            " WHERE id = %s AND state = 'requested'",
+            (EXPIRED_NOTE, latest["id"]),
+        )
     row = tx.execute(
         "INSERT INTO photo_requests (identity_id, site_id, requested_by, reason)"
         " VALUES (%s, %s, %s, %s) RETURNING id",

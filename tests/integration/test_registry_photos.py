@@ -14,6 +14,7 @@ import base64
 import hashlib
 import io
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -195,3 +196,29 @@ def test_a_watchlist_entry_or_an_unknown_identity_has_no_site_to_ask(registry: R
         response = ask(registry, unknown)
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "registry_not_found"
+
+
+def test_a_request_left_unanswered_for_days_expires_and_a_new_one_goes_out(
+    registry: Registry,
+) -> None:
+    site = registry.site()
+    person = enrolled(registry, site, seed=131)
+    first = ask(registry, person).json()
+    assert ask(registry, person).json()["id"] == first["id"]  # fresh: the same open request
+    with registry.service.db.transaction() as tx:  # three days and a bit pass without an answer
+        tx.execute(
+            "UPDATE photo_requests SET requested_at = %s WHERE id = %s",
+            (datetime.now(UTC) - timedelta(hours=73), first["id"]),
+        )
+    second = ask(registry, person)
+    assert second.status_code == 201 and second.json()["id"] != first["id"]
+    assert registry.query("SELECT state, note FROM photo_requests WHERE id = %s", first["id"]) == [
+        ("unavailable", "expired: no answer within 72 hours")
+    ]
+    late = site.batch([provided(site, person, first["id"], jpeg(5))])
+    assert registry.push(site, late).status_code == 200
+    assert photo(registry, person).status_code == 404  # the late answer to the expired one
+    assert [p["request_id"] for p in requested(registry, site)] == [
+        first["id"],
+        second.json()["id"],
+    ]
