@@ -7,7 +7,9 @@ signed outbox with `photo.provided` (the image, its content type and sha256) or
 One open request per person at a time: asking again while it is open returns it, so an impatient
 officer makes no extra traffic on a bad link. A request open for `STALE_AFTER` is closed as
 expired when someone asks again, and a new one goes to whoever owns the person now: the site may
-have lost it, or the person may have been transferred since; a late answer to it is ignored. The owning site's erasure deletes the stored photo.
+have lost it, or the person may have been transferred since; a late answer to it is ignored.
+A transfer sends templates, not images, so a receiving site answers `no_image`: the next request
+then goes to another site that holds the person (the one that sent them), which kept the images. The owning site's erasure deletes the stored photo.
 Every request and every read of a photo is in the audit trail: a photo is biometric data.
 """
 
@@ -26,6 +28,7 @@ _REQUEST_COLUMNS = (
     "id, identity_id, site_id, requested_by, reason, state, note, requested_at, answered_at"
 )
 ERASED_NOTE = "erased"
+NO_IMAGE = "no_image"  # a site's reason when it holds the record but no image of the person
 STALE_AFTER = timedelta(hours=72)  # three times the silence that makes a site stand out in reports
 EXPIRED_NOTE = "expired: no answer within 72 hours"
 Answer = tuple[Literal["applied", "ignored", "refused"], str | None]  # appliers.Outcome's fields
@@ -82,22 +85,38 @@ def request_photo(
             " WHERE id = %s AND state = 'requested'",
             (EXPIRED_NOTE, latest["id"]),
         )
+    site_id = _site_to_ask(tx, identity_id, person["site_id"], latest)
     row = tx.execute(
         "INSERT INTO photo_requests (identity_id, site_id, requested_by, reason)"
         " VALUES (%s, %s, %s, %s) RETURNING id",
-        (identity_id, person["site_id"], officer, reason),
+        (identity_id, site_id, officer, reason),
     ).fetchone()
     assert row is not None
     request_id = int(row["id"])
-    seq = append_change(tx, person["site_id"], "photo.requested", {
+    seq = append_change(tx, site_id, "photo.requested", {
         "request_id": request_id, "identity_id": identity_id,
     })  # fmt: skip
     tx.execute("UPDATE photo_requests SET change_seq = %s WHERE id = %s", (seq, request_id))
-    details = {"request_id": request_id, "site_id": person["site_id"], "reason": reason}
+    details = {"request_id": request_id, "site_id": site_id, "reason": reason}
     audit(tx, officer, "photo.requested", identity_id, details)
     created = latest_request(tx, identity_id)
     assert created is not None
     return created, True
+
+
+def _site_to_ask(
+    tx: Connection, identity_id: str, owner: str, latest: dict[str, Any] | None
+) -> str:
+    """The owner, unless it last answered that it holds no image: then the site that has held
+    the person longest besides it (a transfer's sender keeps the images it enrolled)."""
+    if latest is None or latest["site_id"] != owner or latest["note"] != NO_IMAGE:
+        return owner
+    other = tx.execute(
+        "SELECT site_id FROM identity_holders WHERE identity_id = %s AND site_id <> %s"
+        " ORDER BY since, site_id LIMIT 1",
+        (identity_id, owner),
+    ).fetchone()
+    return owner if other is None else str(other["site_id"])
 
 
 def read_photo(tx: Connection, identity_id: str, officer: str) -> tuple[bytes, str]:

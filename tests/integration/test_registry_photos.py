@@ -222,3 +222,24 @@ def test_a_request_left_unanswered_for_days_expires_and_a_new_one_goes_out(
         first["id"],
         second.json()["id"],
     ]
+
+
+def test_after_a_transfer_a_photo_the_new_site_lacks_is_asked_from_the_sender(
+    registry: Registry,
+) -> None:
+    sender, receiver = registry.site(), registry.site()
+    person = enrolled(registry, sender, seed=151)
+    moved = registry.client.post("/v1/transfers", headers=registry.tokens["admin"],
+                                 json={"identity_id": person, "to_site": receiver.id, "reason": "mutasi"})  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    first = ask(registry, person).json()
+    assert first["site_id"] == receiver.id  # the owner now; templates travelled, images did not
+    no_image = receiver.change("photo.unavailable", person, {"request_id": first["id"], "reason": "no_image"})  # fmt: skip
+    assert registry.push(receiver, receiver.batch([no_image])).json()["applied"] == 1
+    second = ask(registry, person).json()
+    assert second["site_id"] == sender.id
+    assert requested(registry, sender) == [{"request_id": second["id"], "identity_id": person}]
+    image = jpeg(7)
+    answer = provided(sender, person, second["id"], image)
+    assert registry.push(sender, sender.batch([answer])).json()["applied"] == 1
+    assert photo(registry, person).content == image
