@@ -191,6 +191,11 @@ async function signIn(event) {
   }
 }
 
+async function signOutHere() {
+  try { await api("POST", "/v1/auth/logout"); } catch { /* the token is dropped anyway */ }
+  signOut();
+}
+
 function signOut() {
   state.token = null;
   state.officer = null;
@@ -391,7 +396,7 @@ function switchTab(tab) {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("#login-form").addEventListener("submit", signIn);
-  $("#sign-out").addEventListener("click", signOut);
+  $("#sign-out").addEventListener("click", signOutHere);
   $("#lang-toggle").addEventListener("click", () => toggleLanguage(sessionStorage, "gerbang.pusat.lang"));
   $("#tab-cases").addEventListener("click", () => switchTab("cases"));
   $("#tab-reports").addEventListener("click", () => switchTab("reports"));

@@ -91,6 +91,11 @@ def login(tx: Connection, username: str, password: str) -> tuple[str, Officer]:
     return token, Officer(username, row["role"], row["region"])
 
 
+def logout(tx: Connection, token: str) -> None:
+    """End a token's session: it stops working at once, not at its expiry."""
+    tx.execute("DELETE FROM auth_tokens WHERE token_sha256 = %s", (_sha256(token),))
+
+
 def officer_for_token(tx: Connection, token: str) -> Officer:
     """The officer a live token belongs to, or Unauthenticated."""
     row = tx.execute(

@@ -152,6 +152,12 @@ def _officer_routes(app: FastAPI) -> None:
         token, officer = service.login(body.username, body.password)
         return LoginResponse(token=token, role=officer.role, region=officer.region)
 
+    @app.post("/v1/auth/logout", status_code=204)
+    def logout(request: Request, officer: OfficerDep, service: Service) -> Response:
+        """End this token's session."""
+        service.logout(request.headers["authorization"][7:].strip(), officer)
+        return Response(status_code=204)
+
     @app.get("/v1/cases")
     def list_cases(officer: OfficerDep, service: Service, state: str = "open") -> dict[str, Any]:
         """Duplicate cases in one state (default: open), highest score first."""

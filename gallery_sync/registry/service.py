@@ -182,6 +182,12 @@ class RegistryService:
         with self.db.transaction() as tx:
             return accounts.login(tx, username, password)
 
+    def logout(self, token: str, officer: accounts.Officer) -> None:
+        """End the officer's session on this token (a shared PC at the centre is signed out)."""
+        with self.db.transaction() as tx:
+            accounts.logout(tx, token)
+            audit(tx, officer.username, "officer.signed_out", officer.username, {})
+
     def officer(self, token: str) -> accounts.Officer:
         """The officer holding a live token."""
         with self.db.transaction() as tx:

@@ -146,6 +146,11 @@ def test_an_adjudicator_asks_for_a_photo_sees_it_and_merges(
     page.get_by_test_id("lang-toggle").click()
     expect(page.get_by_test_id("no-cases")).to_have_text("No open cases.")
     page.get_by_test_id("sign-out").click()
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+    signed_out = registry.query(
+        "SELECT count(*) FROM audit WHERE action = 'officer.signed_out' AND actor = 'judge'"
+    )
+    assert signed_out == [(1,)]  # the page ended the session at the registry, not just locally
 
 
 def test_a_regional_monitor_sees_its_own_sites_and_the_silent_one_stands_out(

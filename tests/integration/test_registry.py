@@ -612,3 +612,13 @@ def test_both_backends_hold_the_same_tables_and_columns(database_url: str, tmp_p
 
     postgres = postgres_columns()
     assert len(postgres) > 80 and sqlite_columns() == postgres
+
+
+def test_signing_out_ends_the_token_at_once(registry: Registry) -> None:
+    login = registry.client.post("/v1/auth/login", json={"username": "judge", "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {login.json()['token']}"}
+    assert registry.client.get("/v1/cases", headers=headers).status_code == 200
+    assert registry.client.post("/v1/auth/logout", headers=headers).status_code == 204
+    refused = registry.client.get("/v1/cases", headers=headers)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthenticated"
+    assert registry.client.get("/v1/cases", headers=registry.tokens["judge"]).status_code == 200
