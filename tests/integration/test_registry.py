@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -622,3 +623,15 @@ def test_signing_out_ends_the_token_at_once(registry: Registry) -> None:
     refused = registry.client.get("/v1/cases", headers=headers)
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthenticated"
     assert registry.client.get("/v1/cases", headers=registry.tokens["judge"]).status_code == 200
+
+
+def test_no_registry_operation_answers_an_anonymous_caller(registry: Registry) -> None:
+    """Walk the registry's published API: only sign-in and health answer without credentials."""
+    public = {"/v1/auth/login", "/v1/health"}
+    paths = registry.client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    operations = [(m.upper(), p) for p, ops in paths.items() if p not in public for m in ops]
+    assert len(operations) >= 15  # the walk saw the whole API
+    for method, template in operations:
+        path = re.sub(r"\{[^}]+\}", "00000000-0000-4000-8000-000000000001", template)
+        response = registry.client.request(method, path)
+        assert response.status_code == 401, (method, template, response.status_code)
