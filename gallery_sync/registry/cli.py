@@ -1,5 +1,5 @@
-"""`gerbang registry serve | sites add|set-key|revoke-key | accounts add | audit verify`: the
-central registry at the console.
+"""`gerbang registry serve | sites add|set-key|revoke-key | accounts add | report | audit verify`:
+the central registry at the console.
 
 Settings come from REGISTRY_* variables (REGISTRY_DATABASE_URL first); the database is created
 if it does not exist yet and migrated before anything else runs. Console changes are audited
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from gallery_sync.registry import site_keys
@@ -88,6 +90,22 @@ def audit_verify(_: argparse.Namespace) -> int:
     return 0
 
 
+def report(args: argparse.Namespace) -> int:
+    """Print the daily consolidation report; with --fail-if-silent, exit 1 when a site is silent."""
+    from gallery_sync.registry.accounts import Officer
+    from gallery_sync.registry.report_text import report_lines
+
+    service = _service()
+    role = "kanwil_monitor" if args.region else "central_admin"
+    sites = service.site_reports(Officer("console", role, args.region))
+    if args.json:
+        print(json.dumps({"sites": sites}, indent=2, default=str))
+    else:
+        now = datetime.now(UTC)
+        print("\n".join(report_lines(sites, now, service.settings.silent_after_hours)))
+    return 1 if args.fail_if_silent and any(s["silent"] for s in sites) else 0
+
+
 def _password(args: argparse.Namespace) -> str:
     """From stdin when asked (scripts), else prompted twice (never from a command-line flag)."""
     if args.password_stdin:
@@ -149,6 +167,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
     add_account.set_defaults(handler=accounts_add)
+
+    daily = actions.add_parser("report", help="the daily consolidation report, per site")
+    daily.add_argument("--region", help="only this Kanwil's sites")
+    daily.add_argument("--json", action="store_true", help="the report as JSON")
+    daily.add_argument(
+        "--fail-if-silent", action="store_true", help="exit 1 when a site is silent (for cron)"
+    )
+    daily.set_defaults(handler=report)
 
     audit = actions.add_parser("audit", help="the registry's audit trail").add_subparsers(
         dest="audit_command", required=True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import uuid
@@ -635,3 +636,24 @@ def test_no_registry_operation_answers_an_anonymous_caller(registry: Registry) -
         path = re.sub(r"\{[^}]+\}", "00000000-0000-4000-8000-000000000001", template)
         response = registry.client.request(method, path)
         assert response.status_code == 401, (method, template, response.status_code)
+
+
+def test_the_console_prints_the_daily_report_and_flags_silent_sites(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", registry.url)
+    heard, quiet = registry.site("KW-NTT"), registry.site("KW-NTT")
+    _, enrolled = heard.enrol("Yohanes", [_random_unit(71)])
+    assert registry.push(heard, heard.batch([enrolled])).status_code == 200
+    assert cli.main(["registry", "report", "--region", "KW-NTT"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    heard_line = next(line for line in lines if line.startswith(heard.id))
+    quiet_line = next(line for line in lines if line.startswith(quiet.id))
+    assert "SILENT" not in heard_line and heard_line.split()[-4:] == ["1", "0", "0", "0"]
+    assert "never" in quiet_line and "SILENT" in quiet_line
+    assert lines[-1] == "2 sites; 1 silent for more than 24 hours"
+    assert cli.main(["registry", "report", "--region", "KW-NTT", "--fail-if-silent"]) == 1
+    capsys.readouterr()
+    assert cli.main(["registry", "report", "--region", "KW-NTT", "--json"]) == 0
+    sites = json.loads(capsys.readouterr().out)["sites"]
+    assert {s["id"]: s["silent"] for s in sites} == {heard.id: False, quiet.id: True}
