@@ -15,11 +15,9 @@ disagree on the bytes.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from datetime import UTC, datetime, timedelta
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -51,25 +49,6 @@ def sign_request(
         "X-Gerbang-Timestamp": timestamp,
         "X-Gerbang-Signature": base64.b64encode(signature).decode(),
     }
-
-
-def verify_request(
-    key: Ed25519PublicKey,
-    site_id: str,
-    method: str,
-    path_with_query: str,
-    timestamp: str,
-    signature: str,
-    max_skew: timedelta,
-    body: bytes = b"",
-) -> None:
-    """SyncUnauthenticated unless the signature fits and the timestamp is within max_skew of now."""
-    check_fresh(site_id, timestamp, max_skew)
-    try:
-        raw = base64.b64decode(signature, validate=True)
-        key.verify(raw, request_message(method, path_with_query, timestamp, body))
-    except (InvalidSignature, binascii.Error, ValueError) as exc:
-        raise SyncUnauthenticated.because("bad signature", site_id) from exc
 
 
 def check_fresh(site_id: str, timestamp: str, max_skew: timedelta) -> None:
