@@ -50,8 +50,8 @@ import onnxruntime as ort
 from PIL import Image
 
 from edge import wiring
-from edge.errors import EdgeError
 from edge.settings import Settings
+from kernel.errors import GerbangError
 from models.batch import embed_files
 from models.error_rates import eer, fnmr_at, pair_scores, threshold_at_fmr
 from models.loader import EngineSpec
@@ -206,14 +206,14 @@ def make_spec(models: Path, data_dir: Path, pack: str, threads: int) -> EngineSp
 def time_engine(analyse: Callable[[bytes], Any], jpegs: Sequence[bytes], repeat: int) -> Timings:
     """Per-stage times of analyse_bytes over every image, `repeat` times, after a warm-up."""
     for data in jpegs[:WARMUP]:
-        with contextlib.suppress(EdgeError):
+        with contextlib.suppress(GerbangError):
             analyse(data)
     timings = Timings()
     for data in list(jpegs) * repeat:
         start = time.perf_counter()
         try:
             result = analyse(data)
-        except EdgeError:
+        except GerbangError:
             timings.failed += 1
             continue
         timings.add({**result.timings_ms, "total": elapsed_ms(start)})

@@ -50,14 +50,14 @@ from face_engine import dev_rows, elapsed_ms, load_text, peak_mb, print_table, r
 from site_service import CrowdModel, fit_crowd, sample_templates, template_counts
 
 from edge import wiring
-from edge.errors import EdgeError
 from edge.settings import Settings
 from enrollment.captures import StoredCapture
 from enrollment.records import Identity
 from enrollment.service import _change_payload
-from gallery_sync.national_index import NationalIndex, NationalIndexConfig
 from gallery_sync.protocol import Batch, ChainHead, Change, encode, public_key_text
+from kernel.errors import GerbangError
 from models.obtain import ensure_converted
+from registry.national_index import NationalIndex, NationalIndexConfig
 
 REPO = Path(__file__).resolve().parent.parent
 PACK = "open-yunet-dlib"
@@ -95,7 +95,7 @@ def embed_dev(models: Path, dev: Path, scratch: Path, step: int) -> dict[str, li
             continue
         try:
             out[name].append(engine.analyse_bytes(path.read_bytes()).template)
-        except EdgeError:
+        except GerbangError:
             continue
     return out
 
@@ -307,9 +307,9 @@ def registry() -> Iterator[tuple[Any, Any, str]]:
     """(TestClient, service, database url) of a started registry on a fresh database."""
     from fastapi.testclient import TestClient
 
-    from gallery_sync.registry.app import create_registry_app
-    from gallery_sync.registry.service import RegistryService
-    from gallery_sync.registry.settings import RegistrySettings
+    from registry.app import create_registry_app
+    from registry.service import RegistryService
+    from registry.settings import RegistrySettings
 
     name = f"gerbang_bench_{uuid.uuid4().hex[:10]}"
     url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"

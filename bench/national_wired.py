@@ -1,7 +1,7 @@
 """National search at 1M templates as the registry runs it: `NationalSearch` over a `GalleryIndex`.
 
 bench/national_search.py measures the approximate index (`NationalIndex`) on its own. This
-measures what a duplicate search at the registry actually calls (gallery_sync/registry/national.py
+measures what a duplicate search at the registry actually calls (registry/national.py
 holds a `NationalSearch`): the exact gallery filled from 1M templates, a snapshot of it read in
 chunks, an IVF index trained and checked from that snapshot, and searches answered from the IVF's
 shortlist re-scored against the gallery's stored vectors, one best template per person.
@@ -39,8 +39,8 @@ from national_search import (
 from site_service import CrowdModel, sample_templates, template_counts
 
 from gallery_sync.gallery import Candidate, GalleryEntry, GalleryIndex
-from gallery_sync.national_index import NationalIndexConfig
-from gallery_sync.national_search import NationalSearch
+from registry.national_index import NationalIndexConfig
+from registry.national_search import NationalSearch
 
 Search = Callable[[np.ndarray, int], list[list[Candidate]]]
 

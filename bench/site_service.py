@@ -61,7 +61,6 @@ import faiss
 import numpy as np
 from face_engine import camera_frame, dev_rows, elapsed_ms, load_text, peak_mb, print_table, rss_mb
 
-from edge.errors import EdgeError
 from edge.settings import EnrolmentSettings, Settings
 from edge.site import Site
 from enrollment.audit import now_iso
@@ -69,7 +68,8 @@ from enrollment.records import IdentityDraft
 from enrollment.repository import IdentityRepository
 from enrollment.service import OfficerDecision, PossibleDuplicate
 from gallery_sync.gallery import GalleryEntry
-from gallery_sync.projection import stored_entries
+from kernel.errors import GerbangError
+from site_sync.projection import stored_entries
 
 REPO = Path(__file__).resolve().parent.parent
 # Colour dev identities with 5+ photos whose camera frames pass the quality checks (not
@@ -245,7 +245,7 @@ def held_out_templates(
         for path in paths[::step]:
             try:
                 vectors.append(engine.analyse_bytes(frame_of(path)).template)
-            except EdgeError:
+            except GerbangError:
                 continue
             labels.append(name)
     return np.asarray(vectors, np.float64), labels

@@ -3,8 +3,8 @@
 The models load at start-up; if one is missing the service still starts, answers health,
 reports not-ready with the exact fix, and every face endpoint answers 503 `model_not_ready`.
 With EDGE_SYNC__REGISTRY_URL set, the site agent runs in a background thread of the service
-(gallery_sync.sync_runner), so pulled changes reach the live gallery, and the enrolment desk's
-duplicate check also asks the registry (gallery_sync.national_lookup).
+(edge.sync_runner), so pulled changes reach the live gallery, and the enrolment desk's
+duplicate check also asks the registry (site_sync.national_lookup).
 """
 
 from __future__ import annotations
@@ -13,35 +13,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 
-from edge.errors import EdgeError, InputError, Message
 from edge.metrics import MetricsMiddleware
 from edge.routes import admin, captures, faces, fingers, gate, identities, system, web
 from edge.settings import Settings
 from edge.site import Site
-from gallery_sync.national_lookup import NationalLookup
-from gallery_sync.sync_cli import site_key
-from gallery_sync.sync_runner import SyncRunner
-
-
-def _error_response(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, EdgeError)
-    return JSONResponse(exc.to_payload(), status_code=exc.status)
-
-
-def _validation_response(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    error = InputError(
-        Message(
-            "Permintaan tidak lengkap atau salah format.", "The request is incomplete or malformed."
-        ),
-        {"problems": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]},
-    )
-    return _error_response(request, error)
+from edge.sync_cli import site_key
+from edge.sync_runner import SyncRunner
+from httpkit.errors import install_error_handlers
+from httpkit.pages import mount_assets
+from site_sync.national_lookup import NationalLookup
 
 
 def _sync_runner(site: Site) -> SyncRunner | None:
@@ -88,8 +70,8 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
     app.state.site = site
     app.state.metrics = site.metrics
     app.add_middleware(MetricsMiddleware)
-    app.add_exception_handler(EdgeError, _error_response)
-    app.add_exception_handler(RequestValidationError, _validation_response)
+    install_error_handlers(app)
     for module in (system, faces, identities, captures, admin, gate, fingers, web):
         app.include_router(module.router)
+    mount_assets(app, web.WEB_DIR)
     return app

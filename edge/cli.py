@@ -1,4 +1,4 @@
-"""`gerbang`: the one command-line entry point; subcommands grow with each capability.
+"""The site's commands under `gerbang` (console/main.py is the entry point); they grow with each capability.
 
 serve                      run the site service (HTTP API) on the configured host and port
 models list|verify|fetch|convert   see, check and obtain the files of the model packs
@@ -15,14 +15,9 @@ Settings come from EDGE_* environment variables (see README); flags override a f
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable, Sequence
 
-from edge import admin_commands, commands, finger_commands, import_command
-from edge.errors import EdgeError
+from edge import admin_commands, commands, finger_commands, import_command, sync_cli
 from edge.gate import cli as gate_cli
-from gallery_sync import sync_cli
-from gallery_sync.registry import cli as registry_cli
 
 
 def _models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,10 +66,11 @@ def _batch_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     calibrate.set_defaults(handler=commands.calibrate)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command tree."""
-    parser = argparse.ArgumentParser(prog="gerbang", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = "Gerbang: edge biometric identity for correctional sites"
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Every site subcommand."""
     serve = sub.add_parser("serve", help="run the site service")
     serve.add_argument("--host", help="override EDGE_HOST")
     serve.add_argument("--port", type=int, help="override EDGE_PORT")
@@ -86,24 +82,3 @@ def build_parser() -> argparse.ArgumentParser:
     finger_commands.add_parsers(sub)
     gate_cli.add_parsers(sub)
     sync_cli.add_parsers(sub)
-    registry_cli.add_parsers(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; Gerbang errors print their code and message, not a traceback."""
-    args = build_parser().parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] = args.handler
-    try:
-        return handler(args)
-    except EdgeError as exc:
-        print(f"error [{exc.code}]: {exc.message.en}", file=sys.stderr)
-        for key, value in exc.details.items():
-            print(f"  {key}: {value}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from fastapi import Depends, Request
 
 from edge.site import Site
-from enrollment.accounts import AccountStore, Forbidden, Principal, Unauthenticated
+from enrollment.accounts import AccountStore
+from kernel.access import Principal
+from kernel.errors import Forbidden, Unauthenticated
 
 OPERATORS = frozenset({"enrolment_officer", "gate_officer", "supervisor", "site_admin"})
 PERMISSIONS: dict[str, frozenset[str]] = {

@@ -10,7 +10,6 @@ import logging
 import threading
 
 from edge import wiring
-from edge.errors import EdgeError, ModelNotReady
 from edge.gate.service import GatePolicy, GateService
 from edge.metrics import Metrics
 from edge.settings import Settings
@@ -23,12 +22,14 @@ from enrollment.packs import PackChanged, active_pack
 from enrollment.service import EnrolmentService, MatchThresholds
 from enrollment.vault import PlainVault, Vault
 from gallery_sync.gallery import GalleryIndex
-from gallery_sync.projection import build_gallery, stored_entries
+from kernel.errors import GerbangError
 from models.calibration import Calibration
 from models.engine import FaceEngine
+from models.errors import ModelNotReady
 from models.fusion import FusionModel
 from models.liveness import DEFAULT_THRESHOLD
 from models.obtain import ensure_converted
+from site_sync.projection import build_gallery, stored_entries
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class Site:
         self.engine_: FaceEngine | None = None
         self.calibration: Calibration | None = None
         self.gallery_: GalleryIndex | None = None
-        self.problem: EdgeError | None = None
+        self.problem: GerbangError | None = None
         self.metrics = Metrics()
         self._finger_calibration: Calibration | None = None
         self._load_lock = threading.Lock()
@@ -88,7 +89,7 @@ class Site:
                 self.engine_, self.gallery_ = engine, gallery
                 self.calibration, self.problem = calibration, None
                 self._fusion = None  # fitted per face pack: a reload may have changed it
-            except EdgeError as exc:
+            except GerbangError as exc:
                 log.error("models not ready: %s %s", exc, exc.details)
                 self.problem = exc
             except (OSError, ValueError) as exc:

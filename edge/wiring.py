@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.errors import ModelNotReady
 from edge.settings import Settings
+from models.calibration import SHIPPED_CALIBRATIONS
 from models.detector import DetectionPolicy
 from models.engine import EngineOptions
+from models.errors import ModelNotReady
 from models.imaging import ImageLimits
 from models.loader import EngineSpec, RuntimeChoice
 from models.manifest import ModelPack, load_packs
 from models.runtime import choose_providers
 from models.store import ModelStore
-
-SHIPPED_CALIBRATIONS = Path(__file__).resolve().parent.parent / "models" / "calibrations"
 
 
 def model_store(settings: Settings) -> ModelStore:

@@ -12,8 +12,9 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
+
+from kernel.clock import now_iso
 
 GENESIS = "0" * 64
 
@@ -24,11 +25,6 @@ def event_hash(
     """The chained hash of one event (fields joined unambiguously as a JSON array)."""
     material = json.dumps([seq, at, actor, action, subject, details, prev], ensure_ascii=False)
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
-
-
-def now_iso() -> str:
-    """UTC time with microseconds, the one clock format the database uses."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def append_event(

@@ -14,11 +14,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from edge.errors import Conflict, EdgeError, InputError, Message, NotFound
 from enrollment.audit import now_iso
 from enrollment.packs import require_active
 from enrollment.repository import blob_to_vector, vector_to_blob
 from enrollment.vault import Vault
+from kernel.errors import Conflict, GerbangError, InputError, Message, NotFound
 from models.engine import FaceAnalysis
 from models.imaging import sniff_media_type
 
@@ -220,7 +220,7 @@ def judge_frame(analysis: FaceAnalysis, policy: CapturePolicy) -> list[dict[str,
     return reasons
 
 
-def error_feedback(exc: EdgeError, kept: int, needed: int) -> CaptureFeedback:
+def error_feedback(exc: GerbangError, kept: int, needed: int) -> CaptureFeedback:
     """Feedback for a frame the engine could not use at all (no face, two faces, bad image)."""
     payload = exc.to_payload()["error"]
     reason = {"code": exc.code, **payload["message"]}

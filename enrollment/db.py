@@ -18,13 +18,13 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-from edge.errors import EdgeError, Message
+from kernel.errors import GerbangError, Message
 
 BUSY_TIMEOUT_MS = 10_000
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
-class StorageError(EdgeError):
+class StorageError(GerbangError):
     code = "storage_failed"
     status = 503
 

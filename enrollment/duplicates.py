@@ -20,10 +20,10 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from edge.errors import Conflict, InputError, Message
 from enrollment.audit import now_iso
 from enrollment.repository import IdentityRepository
 from gallery_sync.gallery import Candidate, GalleryIndex
+from kernel.errors import Conflict, InputError, Message
 
 SEARCHABLE_STATUSES = ("active", "released", "transferred_out", "banned")
 

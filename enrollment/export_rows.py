@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from edge.errors import EdgeError, InputError, Message
 from enrollment.identifiers import (
     normalise_digits,
     validate_nik,
@@ -23,6 +22,7 @@ from enrollment.identifiers import (
     validate_registration_number,
 )
 from enrollment.records import ROLES, Consent, IdentityDraft, check_required, validate_draft
+from kernel.errors import GerbangError, InputError, Message
 
 COLUMNS = (
     "row_id", "role", "full_name", "birth_date", "sex", "nik", "nip", "registration_number",
@@ -113,7 +113,7 @@ class ExportRow:
     line: int
     photos: tuple[str, ...]
     draft: IdentityDraft | None
-    error: EdgeError | None = None
+    error: GerbangError | None = None
 
 
 def read_export(data: bytes, import_id: str, officer: str) -> list[ExportRow]:
@@ -146,7 +146,7 @@ def _parse(values: dict[str, Any], line: int, import_id: str, officer: str) -> E
             raise FieldInvalid.named("row_id", "the export's key for this row")
         draft = _draft(cells, {"import_id": import_id, "row_id": row_id}, officer)
         return ExportRow(row_id, line, photos, draft)
-    except EdgeError as exc:
+    except GerbangError as exc:
         return ExportRow(row_id, line, photos, None, exc)
 
 

@@ -20,12 +20,12 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from edge.errors import InputError, Message
 from enrollment.audit import append_event, now_iso
 from enrollment.db import Database
 from enrollment.repository import IdentityRepository
 from enrollment.vault import Vault
 from gallery_sync.outbox import append_change
+from kernel.errors import InputError, Message
 from models.calibration import Calibration
 from models.fingerprint import iso19794, mcc, nbis
 from models.fingerprint.minutiae import MinutiaeTemplate

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from edge.errors import EdgeError, InputError, Message
 from enrollment.fingers import FingerNotEnrolled, FingerService
+from kernel.errors import GerbangError, InputError, Message
 from models.fingerprint import mcc, nbis
 from models.fusion import FusedDecision, FusionModel
 
@@ -56,7 +56,7 @@ class FusedVerifier:
             if not stored:
                 raise FingerNotEnrolled.for_identity(identity_id, probe.position)
             extracted = mcc.with_cylinders(nbis.extract(probe.image, probe.resolution_ppi))
-        except (InputError, EdgeError) as exc:
+        except (InputError, GerbangError) as exc:
             return None, exc.code
         return max(self.fingers.matcher(extracted, t) for _, t in stored), None
 

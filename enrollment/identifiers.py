@@ -5,7 +5,7 @@ number encodes, or raises an `InvalidIdentifier` whose `details["reason"]` names
 failed and whose message tells the officer, Indonesian first, what to look at again.
 Details never echo the whole number: a NIK is personal data and error bodies end up in logs.
 
-InputError (edge.errors)
+InputError (kernel.errors)
 └─ InvalidIdentifier     422
    ├─ InvalidNIK                  nik_invalid
    ├─ InvalidNIP                  nip_invalid
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Literal, Self
 
-from edge.errors import InputError, Message
+from kernel.errors import InputError, Message
 
 Sex = Literal["F", "M"]
 

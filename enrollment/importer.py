@@ -28,7 +28,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from edge.errors import EdgeError, Message
 from enrollment.audit import append_event, now_iso
 from enrollment.captures import CapturePolicy, CaptureStore
 from enrollment.db import Database
@@ -39,6 +38,7 @@ from enrollment.service import (
     IdentityNumberTaken,
     PossibleDuplicate,
 )
+from kernel.errors import GerbangError, Message
 
 FINAL_STATES = ("imported", "rejected", "flagged")
 REPORT_COLUMNS = (
@@ -60,7 +60,7 @@ class RowOutcome:
     recovered: bool = False
 
     @classmethod
-    def refused(cls, state: str, error: EdgeError, session_id: str | None = None) -> RowOutcome:
+    def refused(cls, state: str, error: GerbangError, session_id: str | None = None) -> RowOutcome:
         """A rejected or flagged row, described by the error that stopped it."""
         return cls(state, None, session_id, error.code, error.message, error.details)
 
@@ -190,7 +190,7 @@ class ExportImporter:
         try:
             earlier = self._already_enrolled(row)
             photos = [] if earlier else load_photos(row, photos_dir)
-        except EdgeError as exc:
+        except GerbangError as exc:
             return RowOutcome.refused("rejected", exc)
         if earlier is not None:
             return earlier
@@ -245,7 +245,7 @@ class ExportImporter:
                 candidate["row_id"] = ledger.row_of(candidate["identity_id"])
             exc.details["session_id"] = session_id  # left open: the desk decides, then commits
             return RowOutcome.refused("flagged", exc, session_id)
-        except EdgeError as exc:
+        except GerbangError as exc:
             self._abandon(session_id)
             return RowOutcome.refused("rejected", exc, session_id)
         if after_commit is not None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from edge.errors import Message, Unavailable
 from enrollment.captures import FaceAnalyser
 from enrollment.db import Database
 from enrollment.records import Identity
@@ -15,6 +14,7 @@ from enrollment.repository import IdentityRepository
 from enrollment.service import MatchThresholds
 from enrollment.vault import Vault
 from gallery_sync.gallery import Candidate, GalleryIndex
+from kernel.errors import Message, Unavailable
 from models.engine import FaceAnalysis
 from models.faces import FloatArray
 

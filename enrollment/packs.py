@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from edge.errors import Message, Unavailable
 from enrollment.db import Database
+from kernel.errors import Message, Unavailable
 
 
 class PackChanged(Unavailable):

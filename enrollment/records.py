@@ -10,13 +10,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
-from edge.errors import InputError, Message
 from enrollment.identifiers import (
     normalise_digits,
     validate_nik,
     validate_nip,
     validate_registration_number,
 )
+from kernel.errors import InputError, Message
 
 Role = Literal["inmate", "staff", "visitor"]
 Status = Literal["active", "released", "transferred_out", "banned", "merged", "erased"]

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from edge.errors import EdgeError
 from enrollment.audit import append_event, now_iso
 from enrollment.captures import FaceAnalyser
 from enrollment.db import Database
 from enrollment.packs import active_pack
 from enrollment.repository import IdentityRepository
 from enrollment.vault import Vault
+from kernel.errors import GerbangError
 
 __all__ = ["BATCH", "MAX_ROUNDS", "ReembedReport", "active_pack", "reembed"]
 
@@ -92,7 +92,7 @@ def _embed_batch(
     for image_id in image_ids:
         try:
             results.append((image_id, engine.analyse_bytes(data[image_id] or b"")))
-        except EdgeError as exc:
+        except GerbangError as exc:
             failed[image_id] = exc.code
     with db.transaction() as tx:
         repo = IdentityRepository(tx, vault)

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from edge.errors import Message, NotFound
 from enrollment.audit import now_iso
 from enrollment.packs import require_active
 from enrollment.records import Identity, IdentityDraft
 from enrollment.vault import Vault
+from kernel.errors import Message, NotFound
 
 
 class IdentityNotFound(NotFound):

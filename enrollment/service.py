@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from edge.errors import Conflict, InputError, Message
 from enrollment.audit import append_event
 from enrollment.captures import (
     CaptureFeedback,
@@ -50,6 +49,7 @@ from enrollment.repository import IdentityRepository, vector_to_blob
 from enrollment.vault import Vault
 from gallery_sync.gallery import Candidate, GalleryEntry, GalleryIndex
 from gallery_sync.outbox import append_change
+from kernel.errors import Conflict, InputError, Message
 
 
 class IdentityNumberTaken(Conflict):

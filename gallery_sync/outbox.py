@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from enrollment.audit import now_iso
+from kernel.clock import now_iso
 
 ROW_OVERHEAD_BYTES = 256  # seq, kind, entity_id, created_at and JSON punctuation around a payload
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from edge.errors import EdgeError
+from kernel.errors import GerbangError
 from models.engine import FaceEngine
 from models.imaging import read_image_file
 from models.loader import EngineSpec, RuntimeChoice
@@ -49,12 +49,12 @@ def _embed_chunk(engine: FaceEngine, paths: Sequence[str]) -> list[EmbeddedImage
     for path in paths:
         try:
             images.append((path, read_image_file(path, engine.options.limits)))
-        except EdgeError as exc:
+        except GerbangError as exc:
             outcomes[path] = EmbeddedImage(path, None, 0.0, 0.0, exc.code)
     results = engine.analyse_many([image for _, image in images])
     for (path, _), result in zip(images, results, strict=True):
         if isinstance(result, Exception):
-            code = result.code if isinstance(result, EdgeError) else type(result).__name__
+            code = result.code if isinstance(result, GerbangError) else type(result).__name__
             outcomes[path] = EmbeddedImage(path, None, 0.0, 0.0, code)
         else:
             outcomes[path] = EmbeddedImage(

@@ -50,6 +50,8 @@ __all__ = [
 
 DEFAULT_TARGET_FMRS = (1e-2, 1e-3, 1e-4)
 FORMAT_VERSION = 1
+# The calibrations shipped with the package, one file per pack.
+SHIPPED_CALIBRATIONS = Path(__file__).resolve().parent / "calibrations"
 
 
 @dataclass(frozen=True)

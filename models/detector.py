@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from edge.errors import MultipleFaces, NoFaceFound
+from models.errors import MultipleFaces, NoFaceFound
 from models.faces import DetectedFace, ImageBGR
 
 SubjectRule = Literal["largest", "central", "single"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from edge.errors import ImageTooLarge, ImageTooSmall, InvalidImage, UnsupportedMediaType
+from models.errors import ImageTooLarge, ImageTooSmall, InvalidImage, UnsupportedMediaType
 from models.faces import ImageBGR
 
 # Magic numbers of the formats we accept; the declared content type is never trusted alone.

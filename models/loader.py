@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edge.errors import ModelLoadError
 from models.detector import FaceDetector, ScrfdDetector
 from models.embedder import FaceEmbedder
 from models.engine import EngineOptions, FaceEngine
+from models.errors import ModelLoadError
 from models.liveness import AntiSpoofBranch, LivenessModel
 from models.manifest import ModelFile, ModelPack
 from models.runtime import create_session

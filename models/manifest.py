@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from edge.errors import DigestMismatch, ModelLoadError, ModelNotReady
+from models.errors import DigestMismatch, ModelLoadError, ModelNotReady
 
 Role = Literal["detector", "recogniser", "antispoof"]
 ROLES: tuple[Role, ...] = ("detector", "recogniser", "antispoof")

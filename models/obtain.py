@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edge.errors import DigestMismatch
+from models.errors import DigestMismatch
 from models.manifest import ModelFile, ModelPack, sha256_of
 from models.store import ModelStore
 

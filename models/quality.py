@@ -30,7 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.errors import Message
+from kernel.errors import Message
 from models.faces import DetectedFace, FloatArray, ImageBGR
 
 NOSE_DEPTH_PER_EYE_DISTANCE = 0.45

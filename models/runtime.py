@@ -8,7 +8,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from edge.errors import ModelLoadError
+from models.errors import ModelLoadError
 
 DEFAULT_PROVIDER_PREFERENCE = (
     "CUDAExecutionProvider",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from edge.errors import DigestMismatch, ModelNotReady
+from models.errors import DigestMismatch, ModelNotReady
 from models.manifest import ModelFile, ModelPack, sha256_of, verify_file
 
 FileState = Literal["verified", "missing", "digest_mismatch"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as edge/__init__.py does, before NumPy loads
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as console/main.py does, before NumPy loads
 from pathlib import Path
 
 import pytest

@@ -8,7 +8,7 @@ not": no image, no portable template. It is refused when the reader is opened.
 libfprint-2 is reached through PyGObject, imported only when a `LibfprintReader` is opened, so
 this module and `FolderReader` work without it (`scripts/install_fingerprint_stack.sh`).
 
-Errors (they extend the tree in edge/errors.py):
+Errors (they extend the tree in kernel/errors.py):
 InputError
 ├─ FingerprintCaptureTimeout    fingerprint_capture_timeout    408: no finger within the timeout
 └─ FingerprintCaptureRetry      fingerprint_capture_retry      422: too short, off-centre, smudged
@@ -32,7 +32,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from edge.errors import EdgeError, InputError, InvalidImage, Message, Unavailable
+from kernel.errors import GerbangError, InputError, Message, Unavailable
+from models.errors import InvalidImage
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ def _load_fprint() -> SimpleNamespace:
 
 def _translate(
     gi: SimpleNamespace, exc: Any, driver: str, timed_out: bool = False, timeout_s: float = 0.0
-) -> EdgeError:
+) -> GerbangError:
     """A GLib error from libfprint as the Gerbang error an officer can act on."""
     fprint, gio = gi.FPrint, gi.Gio
     # Compare quarks, not domain strings: libfprint's read "fp - device - retry - quark".

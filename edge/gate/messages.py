@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge.errors import Message
+from kernel.errors import Message
 
 REASONS: dict[str, Message] = {
     "visitor_verified": Message(

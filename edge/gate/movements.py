@@ -9,11 +9,11 @@ verified on the subject, the largest face.
 
 from __future__ import annotations
 
-from edge.errors import EdgeError, InputError, Message
 from edge.gate.passage import GateDecision, Passage
 from edge.gate.records import GateStore
 from edge.gate.steps import INMATE_STATUSES, GateSteps
 from enrollment.fused import FingerProbe
+from kernel.errors import GerbangError, InputError, Message
 
 MOVEMENTS = ("release", "transfer_out", "court_out", "court_in")
 
@@ -73,13 +73,13 @@ class StaffAndMovementPassages(GateSteps):
         )
 
 
-def _bad_passage(passage: str) -> EdgeError:
+def _bad_passage(passage: str) -> GerbangError:
     return InputError(
         Message("Jenis perpindahan tidak dikenal.", "Unknown movement type."), {"passage": passage}
     )
 
 
-def _missing_order() -> EdgeError:
+def _missing_order() -> GerbangError:
     return InputError(
         Message("Nomor surat perintah wajib diisi.", "The order reference is required."),
         {"field": "order_reference"},

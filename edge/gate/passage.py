@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.errors import Message
 from edge.gate.records import GateEvent
 from enrollment.fused import FingerProbe
 from enrollment.records import Identity
+from kernel.errors import Message
 from models.engine import FaceAnalysis
 
 

@@ -9,8 +9,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from edge.errors import Conflict, InputError, Message, NotFound
 from enrollment.audit import now_iso
+from kernel.errors import Conflict, InputError, Message, NotFound
 
 PASSAGES = {
     "visitor_entry": "in",

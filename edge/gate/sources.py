@@ -24,7 +24,7 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
-from edge.errors import Message, Unavailable
+from kernel.errors import Message, Unavailable
 from models.faces import ImageBGR
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from edge.errors import InputError
 from edge.gate.passage import GateDecision, GatePolicy, Passage
 from edge.gate.recording import DecisionRecorder
 from edge.gate.records import PASSAGES, GateStore
@@ -23,6 +22,7 @@ from enrollment.repository import IdentityRepository
 from enrollment.service import MatchThresholds
 from enrollment.vault import Vault
 from gallery_sync.gallery import Candidate
+from kernel.errors import InputError
 from models.engine import FaceAnalysis
 
 MAX_FAILURES = 5

@@ -10,9 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from edge.security import allow, site_of
 from edge.site import Site
-from enrollment.accounts import Principal
 from enrollment.audit import append_event
-from gallery_sync.projection import check_gallery
+from kernel.access import Principal
+from site_sync.projection import check_gallery
 
 router = APIRouter(prefix="/v1/admin")
 

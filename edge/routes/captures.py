@@ -13,10 +13,10 @@ from edge.routes.uploads import read_upload
 from edge.schemas import CommitRequest, IdentityBody, StartSessionRequest
 from edge.security import allow, site_of
 from edge.site import Site
-from enrollment.accounts import Principal
 from enrollment.audit import now_iso
 from enrollment.records import Consent, IdentityDraft, VisitLink
 from enrollment.service import OfficerDecision
+from kernel.access import Principal
 
 router = APIRouter(prefix="/v1/captures")
 

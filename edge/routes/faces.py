@@ -8,14 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from edge.errors import InputError
 from edge.routes.uploads import read_upload
 from edge.schemas import AnalyseResponse, CompareResponse, analysis_body
 from edge.security import allow, site_of
 from edge.site import Site
-from enrollment.accounts import Principal
 from enrollment.fused import FingerProbe
 from enrollment.matching import NoTemplates
+from kernel.access import Principal
+from kernel.errors import InputError
 from models.engine import cosine
 from models.fingerprint import nbis
 

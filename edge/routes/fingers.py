@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from edge.routes.uploads import read_upload
 from edge.security import allow, site_of
 from edge.site import Site
-from enrollment.accounts import Principal
 from enrollment.fingers import FingerFeedback
+from kernel.access import Principal
 from models.fingerprint import nbis
 
 router = APIRouter(prefix="/v1")

@@ -10,16 +10,16 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from edge.errors import Conflict, Message
 from edge.gate.messages import REASONS
 from edge.gate.records import Gate, GateEvent, GateStore
 from edge.gate.service import GateDecision
 from edge.routes.uploads import read_upload
 from edge.security import allow, site_of
 from edge.site import Site
-from enrollment.accounts import Forbidden, Principal
 from enrollment.audit import append_event
 from enrollment.fused import FingerProbe
+from kernel.access import Principal
+from kernel.errors import Conflict, Forbidden, Message
 from models.fingerprint import nbis
 
 router = APIRouter(prefix="/v1")

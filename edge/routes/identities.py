@@ -9,15 +9,15 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from edge.errors import Message, NotFound
 from edge.schemas import ErasureRequest, IdentityUpdate, StatusRequest
 from edge.security import allow, site_of
 from edge.site import Site
-from enrollment.accounts import Forbidden, Principal
 from enrollment.audit import append_event
 from enrollment.records import Identity
 from enrollment.repository import IdentityRepository
 from gallery_sync.outbox import append_change
+from kernel.access import Principal
+from kernel.errors import Forbidden, Message, NotFound
 
 router = APIRouter(prefix="/v1/identities")
 

@@ -11,7 +11,8 @@ from edge.metrics import render_metrics
 from edge.schemas import HealthResponse, LoginRequest, LoginResponse
 from edge.security import authenticate, site_of
 from edge.site import Site
-from enrollment.accounts import AccountStore, Principal, sign_in
+from enrollment.accounts import AccountStore, sign_in
+from kernel.access import Principal
 
 router = APIRouter()
 

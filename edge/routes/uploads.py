@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import UploadFile
 
-from edge.errors import ImageTooLarge
 from edge.settings import Settings
+from models.errors import ImageTooLarge
 from models.imaging import check_content_type
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from edge.errors import InputError
+from kernel.errors import InputError
 from models import calibration as cal
 from models import error_rates
 from models.fingerprint import mcc, nbis

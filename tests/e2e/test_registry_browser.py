@@ -19,9 +19,9 @@ import httpx
 import pytest
 import uvicorn
 
-from gallery_sync.registry.app import create_registry_app
-from gallery_sync.registry.service import RegistryService
-from gallery_sync.registry.settings import RegistrySettings
+from registry.app import create_registry_app
+from registry.service import RegistryService
+from registry.settings import RegistrySettings
 from tests.e2e.conftest import CHROMIUM_FLAGS, _chromium, _playwright, expect
 from tests.integration import test_registry as shared
 from tests.integration.test_registry import PASSWORD, Registry

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.cli import main as gerbang
+from console.main import main as gerbang
 from edge.gate.camera import PassageLoop
 from edge.gate.cli import follow_database
 from edge.gate.records import Gate, GateStore

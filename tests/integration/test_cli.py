@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.cli import main
+from console.main import main
 from models.calibration import Calibration
 
 pytestmark = pytest.mark.model

@@ -40,7 +40,7 @@ def _free_port() -> int:
 
 def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "console.main", "serve", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 60

@@ -10,7 +10,7 @@ import pytest
 
 from edge.security import PERMISSIONS
 from enrollment.audit import verify_chain
-from gallery_sync.projection import check_gallery
+from site_sync.projection import check_gallery
 from tests.integration.conftest import SiteClient, error_code, photo
 
 pytestmark = pytest.mark.model

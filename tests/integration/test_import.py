@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
+from console.main import main
 from edge.import_command import archive_importer
 from edge.settings import Settings
 from edge.site import Site

@@ -29,12 +29,12 @@ import pytest
 import uvicorn
 
 from edge.settings import Settings, SyncSettings
+from edge.sync_cli import key_path
 from gallery_sync.protocol import new_site_key
-from gallery_sync.registry.app import create_registry_app
-from gallery_sync.registry.cases import list_cases
-from gallery_sync.registry.service import RegistryService
-from gallery_sync.registry.settings import RegistrySettings
-from gallery_sync.sync_cli import key_path
+from registry.app import create_registry_app
+from registry.cases import list_cases
+from registry.service import RegistryService
+from registry.settings import RegistrySettings
 from tests.integration import test_registry as shared
 from tests.integration.conftest import SiteClient, error_code, make_site_client
 from tests.integration.test_enrolment_api import capture, commit

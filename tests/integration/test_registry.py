@@ -34,12 +34,12 @@ from enrollment.captures import StoredCapture
 from enrollment.records import Identity
 from enrollment.service import _change_payload
 from gallery_sync.protocol import Batch, ChainHead, Change, encode, public_key_text
-from gallery_sync.registry.app import create_registry_app
-from gallery_sync.registry.db import open_database
-from gallery_sync.registry.service import RegistryService
-from gallery_sync.registry.settings import RegistrySettings
-from gallery_sync.registry.site_auth import sign_request
+from gallery_sync.signed_requests import sign_request
 from models.obtain import ensure_converted
+from registry.app import create_registry_app
+from registry.db import open_database
+from registry.service import RegistryService
+from registry.settings import RegistrySettings
 
 ADMIN_URL = os.environ.get("GERBANG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 PACK = "open-yunet-dlib"

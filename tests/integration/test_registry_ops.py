@@ -21,9 +21,9 @@ from psycopg.types.json import Jsonb
 
 from edge import cli
 from gallery_sync.protocol import Signer, public_key_text
-from gallery_sync.registry.service import RegistryService
-from gallery_sync.registry.site_auth import KEYS_PATH, KeyRotationRequest, sign_request
-from gallery_sync.uplink import RegistryClient, SyncRefused
+from gallery_sync.signed_requests import KEYS_PATH, KeyRotationRequest, sign_request
+from registry.service import RegistryService
+from site_sync.uplink import RegistryClient, SyncRefused
 from tests.integration import test_registry as base
 from tests.integration.test_registry import PASSWORD, FakeSite, Registry, _random_unit
 

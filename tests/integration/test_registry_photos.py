@@ -3,7 +3,7 @@ FakeSite of tests/integration/test_registry.py): an adjudicator asks, the owning
 `photo.requested`, answers in a signed push, and the registry hands back the very bytes; replays,
 refusals, erasure and a regional monitor's refusal included.
 
-The site's own answering code (gallery_sync/photo_answers.py) is exercised in
+The site's own answering code (site_sync/photo_answers.py) is exercised in
 tests/unit/test_photo_answers.py and across real processes in test_sync_processes.py; here the
 FakeSite sends the answer in the wire format, so each registry rule is pinned on its own.
 """
@@ -48,7 +48,7 @@ def photo(registry: Registry, identity_id: str, user: str = "judge"):  # type: i
 def provided(
     site: FakeSite, identity_id: str, request_id: int, data: bytes, **extra: Any
 ) -> Change:
-    """The site's answer, in the wire format gallery_sync/photo_answers.py writes."""
+    """The site's answer, in the wire format site_sync/photo_answers.py writes."""
     return site.change("photo.provided", identity_id, {
         "request_id": request_id, "content_type": "image/jpeg", "source": "photo_of_record",
         "sha256": hashlib.sha256(data).hexdigest(), "image_b64": base64.b64encode(data).decode(),

@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gallery_sync.registry.site_auth import request_message, sign_request
+from gallery_sync.signed_requests import request_message, sign_request
 from tests.integration import test_registry as shared
 from tests.integration.test_registry import PACK, FakeSite, Registry
 

@@ -24,17 +24,16 @@ import httpx
 import numpy as np
 import pytest
 
-from edge import cli
+from edge import cli, sync_cli
 from edge.settings import Settings
 from edge.site import Site
 from enrollment.db import Database
-from gallery_sync import site_key as site_key_module
-from gallery_sync import sync_cli
 from gallery_sync.gallery import GalleryIndex
 from gallery_sync.outbox import append_change
 from gallery_sync.protocol import load_site_key, new_site_key, public_key_text
-from gallery_sync.state import PUSHED, read_int
-from gallery_sync.uplink import RegistryClient, SyncRefused
+from site_sync import site_key as site_key_module
+from site_sync.state import PUSHED, read_int
+from site_sync.uplink import RegistryClient, SyncRefused
 from tests.integration import test_registry as base
 from tests.integration.conftest import SiteClient, make_site_client
 from tests.integration.test_registry import Registry

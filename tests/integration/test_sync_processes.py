@@ -34,9 +34,9 @@ import pytest
 from enrollment.accounts import AccountStore
 from enrollment.db import Database
 from gallery_sync.outbox import append_change
-from gallery_sync.registry.db import open_database
-from gallery_sync.registry.errors import RegistryStorageError
-from gallery_sync.registry.settings import RegistrySettings
+from registry.db import open_database
+from registry.errors import RegistryStorageError
+from registry.settings import RegistrySettings
 from tests.integration.test_registry import ADMIN_URL, PASSWORD, database_url  # noqa: F401
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -69,7 +69,7 @@ def _gerbang(
 ) -> str:
     """Run one `gerbang` command to completion; return its stdout."""
     done = subprocess.run(
-        [sys.executable, "-m", "edge.cli", *args],
+        [sys.executable, "-m", "console.main", *args],
         check=False, env=env, input=stdin, capture_output=True, text=True, timeout=120, cwd=cwd,
     )  # fmt: skip
     assert done.returncode == 0, f"gerbang {' '.join(args)}: {done.stderr}"
@@ -82,7 +82,7 @@ def _spawn(
     """Start a long-running `gerbang` process and wait until ready_url answers 200."""
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", *args], env=env, stdout=out, stderr=out, cwd=cwd
+            [sys.executable, "-m", "console.main", *args], env=env, stdout=out, stderr=out, cwd=cwd
         )
     try:
         _wait_for(lambda: httpx.get(ready_url, timeout=2).status_code == 200, ready_url, 90)

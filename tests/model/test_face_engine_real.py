@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from edge import wiring
-from edge.errors import DigestMismatch, MultipleFaces, NoFaceFound
 from edge.settings import Settings
 from models.calibration import Calibration
 from models.engine import FaceEngine, cosine
 from models.error_rates import pair_scores
+from models.errors import DigestMismatch, MultipleFaces, NoFaceFound
 from models.imaging import read_image_file
 from models.loader import load_engine
 from models.manifest import load_packs

@@ -21,22 +21,22 @@ import httpx
 import numpy as np
 import pytest
 
-from edge.cli import main
+from console.main import main
+from edge import sync_cli
 from edge.settings import Settings
 from edge.site import Site
 from enrollment.db import Database
 from enrollment.records import IdentityDraft
 from enrollment.repository import IdentityRepository
-from gallery_sync import sync_cli
-from gallery_sync.agent import SiteAgent, SyncHalted
-from gallery_sync.apply import PulledApplier
 from gallery_sync.gallery import GalleryIndex
 from gallery_sync.outbox import append_change
-from gallery_sync.projection import check_gallery, stored_entries
 from gallery_sync.protocol import change_digest, decode, load_site_key, new_site_key
-from gallery_sync.pulled import PulledChangeInvalid
-from gallery_sync.state import ALARM, PULLED, PUSHED, clear_alarm, read_int, read_json, write
-from gallery_sync.uplink import Backoff, RegistryClient, RegistryUnreachable
+from site_sync.agent import SiteAgent, SyncHalted
+from site_sync.apply import PulledApplier
+from site_sync.projection import check_gallery, stored_entries
+from site_sync.pulled import PulledChangeInvalid
+from site_sync.state import ALARM, PULLED, PUSHED, clear_alarm, read_int, read_json, write
+from site_sync.uplink import Backoff, RegistryClient, RegistryUnreachable
 
 SITE = "UPT-A"
 PACK = "open-yunet-dlib"  # the default pack: dlib, 128-d
@@ -532,7 +532,7 @@ def test_run_forever_pushes_and_pulls_each_round_until_stopped(site, registry, a
 
 
 def test_changes_in_the_registry_s_own_shape_apply_once(site, registry, agent):
-    """Payloads as gallery_sync/registry builds them: pack per template, no image digest, quality
+    """Payloads as registry builds them: pack per template, no image digest, quality
     unknown, no origin site on a watchlist entry, extra fields (reason, case, fingerprints)."""
     leaving = enrol_local(site, "Mawar", seed=51)
 

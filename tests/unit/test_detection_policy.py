@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.errors import MultipleFaces, NoFaceFound
 from models.detector import DetectionPolicy, choose_subject, detect_faces, people_in
+from models.errors import MultipleFaces, NoFaceFound
 from tests.factories import BrightSquareDetector, face_at
 
 

@@ -19,7 +19,7 @@ from edge.devices.fingerprint import (
     choose_image_device,
     resolution_from_ppmm,
 )
-from edge.errors import EdgeError
+from kernel.errors import GerbangError
 
 CAPTURE = object()  # stands in for FPrint.DeviceFeature.CAPTURE
 VERIFY = object()
@@ -150,6 +150,6 @@ def test_empty_folder_is_a_missing_reader(tmp_path: Path) -> None:
 
 def test_unreadable_file_is_an_invalid_image(tmp_path: Path) -> None:
     (tmp_path / "broken.tif").write_bytes(b"not a tiff")
-    with pytest.raises(EdgeError) as caught:
+    with pytest.raises(GerbangError) as caught:
         FolderReader(tmp_path).capture(1.0)
     assert caught.value.code == "image_invalid"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge.errors import ImageTooLarge, ImageTooSmall, InvalidImage, UnsupportedMediaType
+from models.errors import ImageTooLarge, ImageTooSmall, InvalidImage, UnsupportedMediaType
 from models.imaging import ImageLimits, check_content_type, decode_image, sniff_media_type
 from tests.factories import encode
 

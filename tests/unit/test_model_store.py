@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.errors import DigestMismatch, ModelLoadError, ModelNotReady
+from models.errors import DigestMismatch, ModelLoadError, ModelNotReady
 from models.manifest import Conversion, ModelFile, load_packs
 from models.obtain import FetchError, fetch
 from models.store import ModelStore

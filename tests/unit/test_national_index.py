@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from gallery_sync.national_index import NationalIndex, NationalIndexConfig, ivf_lists
+from registry.national_index import NationalIndex, NationalIndexConfig, ivf_lists
 
 DIM = 32
 K = 10
@@ -71,7 +71,7 @@ def test_index_below_099_recall_falls_back_to_exact_and_says_why(data, caplog) -
     ids, vectors, queries = data
     config = NationalIndexConfig(exact_limit=1000, ladder=(1,))  # one list of ~250: too narrow
     index = NationalIndex(DIM, config)
-    with caplog.at_level(logging.WARNING, logger="gallery_sync.national_index"):
+    with caplog.at_level(logging.WARNING, logger="registry.national_index"):
         report = index.build(ids, vectors)
     assert report.mode == "exact" and index.mode == "exact"
     assert index.recall_check(200) < 0.99  # the approximate index really is worse

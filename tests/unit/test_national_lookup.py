@@ -10,9 +10,9 @@ import httpx
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gallery_sync.national_lookup import NationalLookup
 from gallery_sync.protocol import signed_by
-from gallery_sync.registry.site_auth import request_message
+from gallery_sync.signed_requests import request_message
+from site_sync.national_lookup import NationalLookup
 
 KEY = Ed25519PrivateKey.generate()
 PROBES = np.eye(2, 128, dtype=np.float32)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from gallery_sync.gallery import GalleryEntry, GalleryIndex
-from gallery_sync.national_index import NationalIndexConfig
-from gallery_sync.national_search import NationalSearch
+from registry.national_index import NationalIndexConfig
+from registry.national_search import NationalSearch
 
 DIM = 32
 PER_PERSON = 4

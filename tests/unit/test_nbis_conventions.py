@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge.errors import Unavailable
+from kernel.errors import Unavailable
 from models.fingerprint import nbis
 from models.fingerprint.minutiae import BIFURCATION, ENDING, OTHER, MinutiaeTemplate
 

@@ -18,7 +18,7 @@ from PIL import Image
 from enrollment.records import IdentityDraft
 from enrollment.repository import IdentityRepository
 from gallery_sync.protocol import canonical, decode
-from gallery_sync.state import PULLED
+from site_sync.state import PULLED
 from tests.unit import test_agent as world
 from tests.unit.test_agent import PACK, SITE, FakeRegistry, agent_of, feed, state, unit_vectors
 

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from gallery_sync.protocol import MAX_PHOTO_BYTES, Change, photo_media_type
-from gallery_sync.registry.errors import SyncSchemaInvalid
-from gallery_sync.registry.payloads import (
+from registry.errors import SyncSchemaInvalid
+from registry.payloads import (
     PhotoProvidedPayload,
     PhotoUnavailablePayload,
     parse_payload,

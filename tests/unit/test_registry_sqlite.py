@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from psycopg.types.json import Jsonb
 
-from gallery_sync.registry.audit_chain import verify_audit_chain
-from gallery_sync.registry.db import open_database
-from gallery_sync.registry.db_sqlite import SqliteDatabase, statements, timestamp_text, translate
-from gallery_sync.registry.journal import audit
-from gallery_sync.registry.settings import RegistrySettings
+from registry.audit_chain import verify_audit_chain
+from registry.db import open_database
+from registry.db_sqlite import SqliteDatabase, statements, timestamp_text, translate
+from registry.journal import audit
+from registry.settings import RegistrySettings
 
 
 def test_translate_rewrites_only_the_postgresql_spellings() -> None:

@@ -1,0 +1,98 @@
+"""Central officers: accounts, login tokens, and the one table of what each role may do.
+
+Passwords use the shared scrypt hashing (`kernel.access`); a login gives a random bearer
+token of which only the sha256 is stored. `PERMISSIONS` is the whole policy: a regional (Kanwil)
+monitor only reads, and `visible_sites` limits what it reads to its own region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, get_args
+
+from kernel.access import TOKEN_LIFETIME, check_password, hash_password, new_secret, secret_digest
+from kernel.errors import Forbidden, Unauthenticated
+from registry.db import DUPLICATE_KEY_ERRORS, Connection
+from registry.errors import RegistryInputInvalid
+
+RegistryRole = Literal["central_admin", "adjudicator", "kanwil_monitor"]
+REGISTRY_ROLES: tuple[str, ...] = get_args(RegistryRole)
+CENTRAL = frozenset({"central_admin", "adjudicator"})
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "cases.read": CENTRAL,
+    "cases.decide": CENTRAL,
+    "transfers.create": frozenset({"central_admin"}),
+    "watchlist.add": frozenset({"central_admin"}),
+    "watchlist.remove": frozenset({"central_admin"}),
+    "sites.admin": frozenset({"central_admin"}),
+    "reports.read": CENTRAL | {"kanwil_monitor"},
+    # Photos are biometric data: only those who decide cases see them, never a regional monitor.
+    "photos.request": CENTRAL,
+    "photos.read": CENTRAL,
+}
+
+
+@dataclass(frozen=True)
+class Officer:
+    """A signed-in central or regional officer."""
+
+    username: str
+    role: str
+    region: str | None  # set for a kanwil_monitor: the only region it may see
+
+    def require(self, permission: str) -> None:
+        """Forbidden unless this officer's role has the permission."""
+        if self.role not in PERMISSIONS[permission]:
+            raise Forbidden.for_action(permission, self.role)
+
+
+def add_account(
+    tx: Connection, username: str, role: str, password: str, region: str | None = None
+) -> None:
+    """Create an officer account; a kanwil_monitor needs a region, the others must not have one."""
+    if role not in REGISTRY_ROLES:
+        raise RegistryInputInvalid.because(f"unknown role {role!r}", roles=list(REGISTRY_ROLES))
+    if (role == "kanwil_monitor") != bool(region):
+        raise RegistryInputInvalid.because("a region is given for kanwil_monitor and only for it")
+    try:
+        tx.execute(
+            "INSERT INTO accounts (username, role, region, password_hash) VALUES (%s, %s, %s, %s)",
+            (username, role, region or None, hash_password(password)),
+        )
+    except DUPLICATE_KEY_ERRORS as exc:
+        raise RegistryInputInvalid.because(f"account {username!r} already exists") from exc
+
+
+def login(tx: Connection, username: str, password: str) -> tuple[str, Officer]:
+    """A fresh bearer token for valid credentials; the same refusal for every failure."""
+    row = tx.execute(
+        "SELECT role, region, password_hash, active FROM accounts WHERE username = %s",
+        (username,),
+    ).fetchone()
+    if row is None or not row["active"] or not check_password(password, row["password_hash"]):
+        raise Unauthenticated.wrong_credentials()
+    token = new_secret()
+    tx.execute(
+        "INSERT INTO auth_tokens (token_sha256, username, expires_at) VALUES (%s, %s, %s)",
+        (secret_digest(token), username, datetime.now(UTC) + TOKEN_LIFETIME),
+    )
+    return token, Officer(username, row["role"], row["region"])
+
+
+def logout(tx: Connection, token: str) -> None:
+    """End a token's session: it stops working at once, not at its expiry."""
+    tx.execute("DELETE FROM auth_tokens WHERE token_sha256 = %s", (secret_digest(token),))
+
+
+def officer_for_token(tx: Connection, token: str) -> Officer:
+    """The officer a live token belongs to, or Unauthenticated."""
+    row = tx.execute(
+        "SELECT a.username, a.role, a.region FROM auth_tokens t"
+        " JOIN accounts a ON a.username = t.username"
+        " WHERE t.token_sha256 = %s AND t.expires_at > now() AND a.active",
+        (secret_digest(token),),
+    ).fetchone()
+    if row is None:
+        raise Unauthenticated.because("token unknown or expired")
+    return Officer(row["username"], row["role"], row["region"])

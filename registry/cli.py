@@ -1,0 +1,184 @@
+"""`gerbang registry serve | sites add|set-key|revoke-key | accounts add | report | audit verify`:
+the central registry at the console.
+
+Settings come from REGISTRY_* variables (REGISTRY_DATABASE_URL first); the database is created
+if it does not exist yet and migrated before anything else runs. Console changes are audited
+with the actor `console`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from registry import site_keys
+from registry.accounts import REGISTRY_ROLES
+from registry.db import ensure_database, open_database
+from registry.settings import RegistrySettings
+
+if TYPE_CHECKING:
+    from registry.service import RegistryService
+
+
+def _ready_settings() -> RegistrySettings:
+    """Settings, with the database created and migrated (and sites' keys adopted once)."""
+    settings = RegistrySettings()
+    ensure_database(settings.database_url)
+    database = open_database(settings.database_url)
+    database.migrate()
+    with database.transaction() as tx:
+        site_keys.adopt_registered_keys(tx)
+    return settings
+
+
+def _service() -> RegistryService:
+    """The registry's use cases over a ready database (the national gallery is not loaded)."""
+    from registry.service import RegistryService
+
+    return RegistryService(_ready_settings())
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the registry's HTTP service until interrupted."""
+    import uvicorn
+
+    from registry.app import create_registry_app
+
+    settings = _ready_settings()
+    app = create_registry_app(settings)
+    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port)
+    return 0
+
+
+def sites_add(args: argparse.Namespace) -> int:
+    """Register a site with the public key printed by its `new_site_key`."""
+    _service().add_site(args.site_id, args.name, args.region, args.public_key, actor="console")
+    print(f"site {args.site_id} ({args.name}, region {args.region}) registered")
+    return 0
+
+
+def sites_set_key(args: argparse.Namespace) -> int:
+    """Register a site's new key in place of its current one (after a revocation)."""
+    answer = _service().sites.replace_key(args.site_id, args.public_key, "console", args.reason)
+    print(f"site {answer['site_id']}: new key registered {answer['public_key']}")
+    return 0
+
+
+def sites_revoke_key(args: argparse.Namespace) -> int:
+    """Refuse a site's key from now on (default: every key it still has)."""
+    answer = _service().sites.revoke_key(args.site_id, args.public_key, "console", args.reason)
+    print(f"site {answer['site_id']}: revoked {', '.join(answer['revoked'])}")
+    if answer["current_revoked"]:
+        print("the site has no usable key now: register a new one with `sites set-key`")
+    return 0
+
+
+def audit_verify(_: argparse.Namespace) -> int:
+    """Check the audit hash chain; exit 1 naming the first event that breaks it."""
+    report = _service().verify_audit()
+    if report.broken is not None:
+        print(f"audit chain BROKEN at event {report.broken.event_id}: {report.broken.reason}")
+        print(f"({report.checked} events verified before it)")
+        return 1
+    print(f"audit chain intact: {report.checked} events verified, head {report.head}")
+    if report.unchained:
+        print(f"{report.unchained} older events precede the chain and carry no hash")
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    """Print the daily consolidation report; with --fail-if-silent, exit 1 when a site is silent."""
+    from registry.accounts import Officer
+    from registry.report_text import report_lines
+
+    service = _service()
+    role = "kanwil_monitor" if args.region else "central_admin"
+    sites = service.site_reports(Officer("console", role, args.region))
+    if args.json:
+        print(json.dumps({"sites": sites}, indent=2, default=str))
+    else:
+        now = datetime.now(UTC)
+        print("\n".join(report_lines(sites, now, service.settings.silent_after_hours)))
+    return 1 if args.fail_if_silent and any(s["silent"] for s in sites) else 0
+
+
+def _password(args: argparse.Namespace) -> str:
+    """From stdin when asked (scripts), else prompted twice (never from a command-line flag)."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Again: "):
+        raise SystemExit("passwords differ")
+    return first
+
+
+def accounts_add(args: argparse.Namespace) -> int:
+    """Create a central or regional officer account."""
+    _service().add_account(args.username, args.role, _password(args), args.region)
+    print(
+        f"account {args.username} ({args.role}{', ' + args.region if args.region else ''}) created"
+    )
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`gerbang registry ...`."""
+    registry = sub.add_parser(
+        "registry", help="the central registry: serve, sites, accounts, audit"
+    )
+    actions = registry.add_subparsers(dest="registry_command", required=True)
+    serve_parser = actions.add_parser("serve", help="run the registry's HTTP service")
+    serve_parser.add_argument("--host", help="override REGISTRY_HOST")
+    serve_parser.add_argument("--port", type=int, help="override REGISTRY_PORT")
+    serve_parser.set_defaults(handler=serve)
+
+    sites = actions.add_parser("sites", help="sites allowed to sync").add_subparsers(
+        dest="sites_command", required=True
+    )
+    add_site = sites.add_parser("add", help="register a site and its Ed25519 public key")
+    add_site.add_argument("site_id", help="the site's UPT code (its EDGE_SITE_ID)")
+    add_site.add_argument("--name", required=True, help="the site's name")
+    add_site.add_argument("--region", required=True, help="its regional office (Kanwil) code")
+    add_site.add_argument("--public-key", required=True, help="base64 raw Ed25519 public key")
+    add_site.set_defaults(handler=sites_add)
+    set_key = sites.add_parser("set-key", help="register a site's new key (after a revocation)")
+    set_key.add_argument("site_id")
+    set_key.add_argument("--public-key", required=True, help="base64 raw Ed25519 public key")
+    set_key.add_argument("--reason", required=True, help="why, for the audit trail")
+    set_key.set_defaults(handler=sites_set_key)
+    revoke = sites.add_parser("revoke-key", help="refuse a site's key from now on")
+    revoke.add_argument("site_id")
+    revoke.add_argument("--reason", required=True, help="why, for the audit trail")
+    revoke.add_argument("--public-key", help="only this key (default: every key the site has)")
+    revoke.set_defaults(handler=sites_revoke_key)
+
+    officers = actions.add_parser("accounts", help="officer accounts").add_subparsers(
+        dest="accounts_command", required=True
+    )
+    add_account = officers.add_parser("add", help="create an officer account")
+    add_account.add_argument("username")
+    add_account.add_argument("--role", required=True, choices=REGISTRY_ROLES)
+    add_account.add_argument("--region", help="Kanwil code (kanwil_monitor only, required there)")
+    add_account.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    add_account.set_defaults(handler=accounts_add)
+
+    daily = actions.add_parser("report", help="the daily consolidation report, per site")
+    daily.add_argument("--region", help="only this Kanwil's sites")
+    daily.add_argument("--json", action="store_true", help="the report as JSON")
+    daily.add_argument(
+        "--fail-if-silent", action="store_true", help="exit 1 when a site is silent (for cron)"
+    )
+    daily.set_defaults(handler=report)
+
+    audit = actions.add_parser("audit", help="the registry's audit trail").add_subparsers(
+        dest="audit_command", required=True
+    )
+    audit.add_parser("verify", help="check the hash chain; exit 1 at a broken link").set_defaults(
+        handler=audit_verify
+    )

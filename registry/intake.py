@@ -1,0 +1,139 @@
+"""A site's batch from bytes to applied rows: verify, classify each change, apply, or quarantine.
+
+Classification per (site, seq): already applied with the same digest (or the digest of the same
+change with its biometrics stripped, which a site does to unsent rows when it erases someone) → a
+no-op; applied with another digest → the whole batch is refused (`SyncConflict`) and quarantined; the first new seq
+must follow the last applied one (`SyncGap` says which is expected). Everything runs inside the
+caller's transaction, so a refusal anywhere leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from gallery_sync.protocol import (
+    Batch,
+    Change,
+    ProtocolError,
+    change_digest,
+    parse_batch,
+    signed_by,
+    unpack,
+)
+from kernel.errors import GerbangError
+from registry.appliers import ApplyContext, apply_change
+from registry.db import Connection
+from registry.errors import (
+    SyncConflict,
+    SyncGap,
+    SyncSchemaInvalid,
+    SyncUnauthenticated,
+)
+from registry.payloads import parse_payload, redacted
+from registry.site_keys import SiteKeyring
+
+QUARANTINE_MAX_BYTES = 8 * 1024 * 1024  # beyond this only the head of a refused body is kept
+
+
+@dataclass(frozen=True)
+class BatchReceipt:
+    """The answer to a push: everything through `acknowledged_through` is safely stored."""
+
+    acknowledged_through: int
+    applied: int
+    already_applied: int
+    not_applied: list[dict[str, Any]] = field(default_factory=list)  # ignored or refused, why
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON body of the answer."""
+        return asdict(self)
+
+
+def verify_batch(
+    keyring: SiteKeyring, signature: str, body: bytes, limits: tuple[int, int], grace: timedelta
+) -> Batch:
+    """The decoded batch if a key the site may use signed it, the schema holds and it names the site.
+
+    limits: (largest compressed body, largest decompressed body) in bytes; grace: how long a
+    retired key is still accepted.
+    """
+    max_body, max_plain = limits
+    if len(body) > max_body:
+        raise SyncSchemaInvalid.because("batch too large")
+    try:
+        plain = unpack(body, max_plain)
+    except ProtocolError as exc:
+        raise SyncSchemaInvalid.because(str(exc)) from exc
+    keyring.signer(lambda key: signed_by(plain, signature, key), datetime.now(UTC), grace)
+    try:
+        batch = parse_batch(plain)
+    except ProtocolError as exc:
+        raise SyncSchemaInvalid.because(str(exc)) from exc
+    if batch.site_id != keyring.site_id:
+        raise SyncUnauthenticated.because("the batch names another site", keyring.site_id)
+    return batch
+
+
+def apply_verified(tx: Connection, batch: Batch, ctx: ApplyContext) -> BatchReceipt:
+    """Apply the batch's new changes in order and move the site's cursor; one transaction."""
+    row = tx.execute("SELECT last_seq FROM sites WHERE id = %s FOR UPDATE", (ctx.site_id,))
+    found = row.fetchone()
+    if found is None:
+        raise SyncUnauthenticated.because("unknown site", ctx.site_id)
+    last_seq = int(found["last_seq"])
+    fresh = _fresh_changes(tx, ctx.site_id, batch, last_seq)
+    not_applied = []
+    for change, digest in fresh:
+        outcome = apply_change(tx, change, parse_payload(change), ctx)
+        stripped = redacted(change)
+        tx.execute(
+            "INSERT INTO applied_changes (site_id, seq, digest, redacted_digest, kind, entity_id,"
+            " outcome, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (ctx.site_id, change.seq, digest, stripped and change_digest(stripped), change.kind,
+             change.entity_id, outcome.outcome, outcome.note),
+        )  # fmt: skip
+        if outcome.outcome != "applied":
+            not_applied.append({"seq": change.seq, **asdict(outcome)})
+    through = max(last_seq, batch.last_seq) if fresh else last_seq
+    tx.execute(
+        "UPDATE sites SET last_seq = %s, last_contact = now(), audit_head = %s WHERE id = %s",
+        (through, Jsonb(batch.audit_head.model_dump()), ctx.site_id),
+    )
+    return BatchReceipt(through, len(fresh), len(batch.changes) - len(fresh), not_applied)
+
+
+def _fresh_changes(
+    tx: Connection, site_id: str, batch: Batch, last_seq: int
+) -> list[tuple[Change, str]]:
+    """(change, digest) of the changes not applied yet; SyncConflict or SyncGap when unsafe."""
+    known = {
+        r["seq"]: {r["digest"], r["redacted_digest"]}  # as applied, or as stripped on erasure
+        for r in tx.execute(
+            "SELECT seq, digest, redacted_digest FROM applied_changes"
+            " WHERE site_id = %s AND seq BETWEEN %s AND %s",
+            (site_id, batch.first_seq, batch.last_seq),
+        )
+    }
+    digests = [(change, change_digest(change)) for change in batch.changes]
+    if conflicts := [c.seq for c, d in digests if c.seq in known and d not in known[c.seq]]:
+        raise SyncConflict.at(conflicts)
+    fresh = [(c, d) for c, d in digests if c.seq not in known]
+    if fresh and fresh[0][0].seq != last_seq + 1:
+        raise SyncGap.expecting(last_seq + 1, fresh[0][0].seq)
+    return fresh
+
+
+def quarantine(
+    tx: Connection, site_id: str, signature: str, body: bytes, error: GerbangError
+) -> None:
+    """Keep a refused batch, and why, for the report and for an administrator to inspect."""
+    tx.execute(
+        "INSERT INTO quarantine (site_id, reason, detail, signature, body)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (site_id or None, error.code, str(error.details)[:2000], signature[:200],
+         body[:QUARANTINE_MAX_BYTES]),
+    )  # fmt: skip

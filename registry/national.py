@@ -1,0 +1,161 @@
+"""The national gallery: every site's templates of one pack in an exact FAISS index, and the
+duplicate search that turns a match above the calibrated threshold into a case for an officer.
+
+As at a site, the database is the truth and the index a projection: `rebuild` on start, `follow`
+after each commit. A template is searched once, after its batch committed and it sits in the
+index (`searched_at` marks it), so a crash between commit and search only delays the search to
+the next start, and two people arriving in one batch still find each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gallery_sync.gallery import Candidate, GalleryEntry, GalleryIndex
+from models.calibration import SHIPPED_CALIBRATIONS, Calibration
+from models.manifest import load_packs
+from registry.db import Connection
+from registry.journal import audit
+from registry.national_index import NationalIndexConfig
+from registry.national_search import NationalSearch
+
+SEARCH_K = 5  # people per probe: more than one case per enrolment is rare and all are kept
+SEARCH_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class MatchPolicy:
+    """The pack the national gallery holds, its vector length, and the duplicate threshold."""
+
+    pack_id: str
+    dimension: int
+    threshold: float
+    target_fmr: float
+
+    @classmethod
+    def for_pack(cls, pack_id: str, target_fmr: float, calibration: Path | None) -> MatchPolicy:
+        """Dimension from the pack manifest, threshold from its calibration at the target FMR."""
+        pack = load_packs()[pack_id]
+        path = calibration or SHIPPED_CALIBRATIONS / f"{pack_id}.json"
+        threshold = Calibration.load(path).threshold_for(target_fmr)
+        return cls(pack_id, pack.embedding_dim, threshold, target_fmr)
+
+
+class NationalGallery:
+    """The index of the policy's pack, kept in step with `national_templates`."""
+
+    def __init__(self, policy: MatchPolicy, exact_limit: int = 1_000_000) -> None:
+        self.policy = policy
+        # The exact gallery stays the truth; above exact_limit an IVF snapshot proposes candidates.
+        config = NationalIndexConfig(exact_limit=exact_limit)
+        self.index = NationalSearch(GalleryIndex(policy.dimension), config)
+
+    def rebuild(self, tx: Connection) -> int:
+        """Reload every template of the pack from the database; return how many."""
+        entries = _entries(tx, "t.pack_id = %s", (self.policy.pack_id,))
+        self.index.rebuild(entries)
+        return len(entries)
+
+    def follow(self, tx: Connection, touched: dict[str, list[int]]) -> None:
+        """After a commit: each touched person's status, and their new templates (by id)."""
+        for identity_id, new_ids in touched.items():
+            row = tx.execute(
+                "SELECT status FROM national_identities WHERE id = %s", (identity_id,)
+            ).fetchone()
+            if row is None or row["status"] == "erased":
+                self.index.remove_identity(identity_id)
+                continue
+            self.index.set_status(identity_id, row["status"])
+            if new_ids:
+                where = "t.id = ANY(%s) AND t.pack_id = %s"
+                self.index.add(_entries(tx, where, (new_ids, self.policy.pack_id)))
+
+    def search_pending(self, tx: Connection) -> tuple[int, list[int]]:
+        """Search up to SEARCH_BATCH unsearched templates, opening a case per match.
+
+        Returns (templates searched, ids of newly opened cases); call again while the first is
+        SEARCH_BATCH.
+        """
+        rows = tx.execute(
+            "SELECT id, identity_id, vector FROM national_templates"
+            " WHERE searched_at IS NULL AND pack_id = %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+            (self.policy.pack_id, SEARCH_BATCH),
+        ).fetchall()
+        opened: list[int] = []
+        if rows:  # one FAISS call for all probes: BLAS does the batch far faster than a loop
+            probes = np.stack([np.frombuffer(r["vector"], dtype="<f4") for r in rows])
+            found = self.index.search(probes.astype(np.float32), SEARCH_K)
+            for row, candidates in zip(rows, found, strict=True):
+                own = str(row["identity_id"])
+                for other, score in self._matches(tx, own, candidates):
+                    opened.extend(self._open_case(tx, own, other, score))
+        tx.execute(
+            "UPDATE national_templates SET searched_at = now() WHERE id = ANY(%s)",
+            ([r["id"] for r in rows],),
+        )
+        return len(rows), sorted(set(opened))
+
+    def _matches(self, tx: Connection, own: str, found: list[Candidate]) -> list[tuple[str, float]]:
+        """Other people (merged ones resolved to their survivor) scoring at or above threshold."""
+        hits = [c for c in found if c.score >= self.policy.threshold and c.identity_id != own]
+        if not hits:
+            return []
+        survivors = _survivors(tx, [own, *(c.identity_id for c in hits)])
+        own_root = survivors.get(own, own)
+        best: dict[str, float] = {}
+        for candidate in hits:
+            person = survivors.get(candidate.identity_id, candidate.identity_id)
+            if person != own_root and candidate.score > best.get(person, -2.0):
+                best[person] = candidate.score
+        return sorted(best.items(), key=lambda item: -item[1])
+
+    def _open_case(self, tx: Connection, one: str, other: str, score: float) -> list[int]:
+        """Open (or raise the score of) the open case for this pair; its id if newly opened."""
+        a, b = sorted((uuid.UUID(one), uuid.UUID(other)))
+        row = tx.execute(  # no row back when the pair already has a case
+            "INSERT INTO duplicate_cases (identity_a, identity_b, score, threshold, pack_id)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (identity_a, identity_b) DO NOTHING RETURNING id",
+            (a, b, score, self.policy.threshold, self.policy.pack_id),
+        ).fetchone()
+        if row is None:
+            tx.execute(
+                "UPDATE duplicate_cases SET score = %s"
+                " WHERE identity_a = %s AND identity_b = %s AND state = 'open' AND score < %s",
+                (score, a, b, score),
+            )
+            return []
+        details = {"identity_a": str(a), "identity_b": str(b), "score": score,
+                   "threshold": self.policy.threshold, "pack_id": self.policy.pack_id}  # fmt: skip
+        audit(tx, "registry", "case.opened", str(row["id"]), details)
+        return [int(row["id"])]
+
+
+def _entries(tx: Connection, where: str, params: tuple[object, ...]) -> list[GalleryEntry]:
+    """Gallery entries of the templates matching a condition, with their person's role/status."""
+    rows = tx.execute(
+        (
+            "SELECT t.id, t.identity_id, i.role, i.status, t.vector FROM national_templates t"
+            f" JOIN national_identities i ON i.id = t.identity_id WHERE {where} AND i.status <> 'erased'"
+        ).encode(),
+        params,
+    ).fetchall()
+    return [
+        GalleryEntry(
+            int(r["id"]), str(r["identity_id"]), r["role"], r["status"],
+            np.frombuffer(r["vector"], dtype="<f4").astype(np.float32),
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
+def _survivors(tx: Connection, identity_ids: list[str]) -> dict[str, str]:
+    """merged identity → the identity it was merged into (merges are kept one hop deep)."""
+    rows = tx.execute(
+        "SELECT id, merged_into FROM national_identities WHERE id = ANY(%s::uuid[]) AND merged_into IS NOT NULL",
+        (identity_ids,),
+    ).fetchall()
+    return {str(r["id"]): str(r["merged_into"]) for r in rows}

@@ -1,0 +1,99 @@
+"""The daily consolidation report: per site what arrived, what is pending, what failed and why,
+and when it was last heard from. A regional (Kanwil) monitor gets only its own region's sites.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from registry.db import Connection
+
+RECENT_PROBLEMS = 5  # failures listed per site; the counts cover them all
+
+
+def site_reports(
+    tx: Connection,
+    region: str | None,
+    period: timedelta,
+    silent_after: timedelta,
+    site_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """One report per site of a region (None: every region), optionally only one site."""
+    now = datetime.now(UTC)  # cutoffs are computed here: interval arithmetic differs per backend
+    sites = tx.execute(
+        "SELECT id, name, region, last_seq, last_contact,"
+        " (last_contact IS NULL OR last_contact < %s) AS silent FROM sites"
+        " WHERE (%s::text IS NULL OR region = %s) AND (%s::text IS NULL OR id = %s)"
+        " ORDER BY region, id",
+        (now - silent_after, region, region, site_id, site_id),
+    ).fetchall()
+    ids = [s["id"] for s in sites]
+    since = now - period
+    arrived, refused = _arrivals(tx, ids, since), _refusals(tx, ids, since)
+    quarantined, cases = _quarantined(tx, ids, since), _pending_cases(tx, ids)
+    return [
+        {**site, "last_contact": site["last_contact"] and site["last_contact"].isoformat(),
+         "silent": bool(site["silent"]),
+         "arrived": arrived.get(site["id"], {}), "refused": refused.get(site["id"], []),
+         "quarantined": quarantined.get(site["id"], {"count": 0, "recent": []}),
+         "pending_cases": cases.get(site["id"], 0)}
+        for site in sites
+    ]  # fmt: skip
+
+
+def _arrivals(tx: Connection, ids: list[str], since: datetime) -> dict[str, dict[str, Any]]:
+    """site → {kind: {outcome: count}} of the changes applied in the period."""
+    rows = tx.execute(
+        "SELECT site_id, kind, outcome, count(*) AS n FROM applied_changes"
+        " WHERE site_id = ANY(%s) AND applied_at > %s GROUP BY 1, 2, 3",
+        (ids, since),
+    ).fetchall()
+    out: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        out[r["site_id"]][r["kind"]][r["outcome"]] = r["n"]
+    return {site: dict(kinds) for site, kinds in out.items()}
+
+
+def _refusals(tx: Connection, ids: list[str], since: datetime) -> dict[str, list[dict[str, Any]]]:
+    """site → its latest changes that were refused or ignored, with the reason."""
+    rows = tx.execute(
+        "SELECT site_id, seq, kind, outcome, note FROM ("
+        "  SELECT *, row_number() OVER (PARTITION BY site_id ORDER BY seq DESC) AS rank"
+        "  FROM applied_changes WHERE site_id = ANY(%s) AND outcome <> 'applied'"
+        "  AND applied_at > %s) recent WHERE rank <= %s ORDER BY site_id, seq DESC",
+        (ids, since, RECENT_PROBLEMS),
+    ).fetchall()
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        out[r.pop("site_id")].append(r)
+    return out
+
+
+def _quarantined(tx: Connection, ids: list[str], since: datetime) -> dict[str, dict[str, Any]]:
+    """site → {count, recent: [{received_at, reason, detail}]} of batches refused in the period."""
+    rows = tx.execute(
+        "SELECT site_id, received_at, reason, detail FROM quarantine"
+        " WHERE site_id = ANY(%s) AND received_at > %s ORDER BY received_at DESC",
+        (ids, since),
+    ).fetchall()
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        entry = out.setdefault(r["site_id"], {"count": 0, "recent": []})
+        entry["count"] += 1
+        if len(entry["recent"]) < RECENT_PROBLEMS:
+            entry["recent"].append({**r, "received_at": r["received_at"].isoformat()})
+            del entry["recent"][-1]["site_id"]
+    return out
+
+
+def _pending_cases(tx: Connection, ids: list[str]) -> dict[str, int]:
+    """site → open duplicate cases involving someone it holds."""
+    rows = tx.execute(
+        "SELECT h.site_id, count(DISTINCT c.id) AS n FROM duplicate_cases c"
+        " JOIN identity_holders h ON h.identity_id IN (c.identity_a, c.identity_b)"
+        " WHERE c.state = 'open' AND h.site_id = ANY(%s) GROUP BY 1",
+        (ids,),
+    ).fetchall()
+    return {r["site_id"]: r["n"] for r in rows}

@@ -1,0 +1,277 @@
+"""The registry's use cases, free of HTTP: apply a site's batch exactly once, serve its pull,
+and the central officers' decisions (duplicate cases, transfers, watchlist, reports).
+
+Writes that move the national gallery run one at a time under `_write_lock`: a batch commits,
+then the index follows and the new templates are searched. If the index cannot follow (the
+database vanished just after the commit), it is marked stale and rebuilt before the next write;
+the commit stands, and the searches still pending are found by `searched_at`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from kernel.errors import GerbangError
+from registry import (
+    accounts,
+    cases,
+    intake,
+    photos,
+    reports,
+    search,
+    transfers,
+    watchlist,
+)
+from registry.appliers import ApplyContext
+from registry.audit_chain import AuditChainReport, verify_audit_chain
+from registry.db import open_database
+from registry.errors import (
+    NationalSearchUnavailable,
+    SyncConflict,
+    SyncSchemaInvalid,
+    SyncUnauthenticated,
+)
+from registry.intake import BatchReceipt
+from registry.journal import audit, changes_after
+from registry.national import SEARCH_BATCH, MatchPolicy, NationalGallery
+from registry.settings import RegistrySettings
+from registry.site_directory import SiteDirectory
+
+log = logging.getLogger(__name__)
+REPORT_PERIOD = timedelta(days=1)
+
+
+class RegistryService:
+    """The central registry, built once from its settings."""
+
+    def __init__(self, settings: RegistrySettings, policy: MatchPolicy | None = None) -> None:
+        self.settings = settings
+        self.db = open_database(settings.database_url)
+        self.policy = policy or MatchPolicy.for_pack(
+            settings.pack, settings.identify_fmr, settings.calibration_file
+        )
+        self.gallery = NationalGallery(self.policy, settings.national_exact_limit)
+        self.sites = SiteDirectory(self.db, settings)
+        self._write_lock = threading.Lock()
+        self._stale = True
+
+    def start(self) -> None:
+        """Migrate, rebuild the national gallery from the database, run any pending search."""
+        self.db.migrate()
+        self.sites.adopt_registered_keys()
+        with self._writing():  # the index starts stale: this rebuilds it and runs pending searches
+            pass
+
+    # --- sites ---------------------------------------------------------------------------
+
+    def add_site(self, site_id: str, name: str, region: str, public_key: str, actor: str) -> None:
+        """Register a site and the public key its batches are signed with."""
+        self.sites.add(site_id, name, region, public_key, actor)
+
+    # --- push ----------------------------------------------------------------------------
+
+    def apply_batch(self, site_id: str, signature: str, body: bytes) -> BatchReceipt:
+        """Verify and apply one batch in one transaction; a bad batch is quarantined and refused."""
+        try:
+            limits = (self.settings.max_batch_bytes, self.settings.max_plain_bytes)
+            keyring = self.sites.keyring(site_id)
+            batch = intake.verify_batch(keyring, signature, body, limits, self.sites.grace)
+            with self._writing():
+                ctx = ApplyContext(site_id, self.policy.pack_id, self.policy.dimension)
+                with self.db.transaction() as tx:
+                    receipt = intake.apply_verified(tx, batch, ctx)
+                self._follow(ctx.touched)
+            return receipt
+        except (SyncUnauthenticated, SyncSchemaInvalid, SyncConflict) as exc:
+            self._quarantine(site_id, signature, body, exc)
+            raise
+
+    def _quarantine(self, site_id: str, signature: str, body: bytes, error: GerbangError) -> None:
+        """Keep the refused batch; a failure to do so is logged, the refusal still stands."""
+        try:
+            with self.db.transaction() as tx:
+                intake.quarantine(tx, site_id, signature, body, error)
+        except GerbangError:
+            log.exception("could not quarantine a refused batch from %s", site_id)
+
+    # --- the national gallery ------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One gallery-moving write at a time, on an index known to match the database."""
+        with self._write_lock:
+            if self._stale:
+                with self.db.transaction() as tx:
+                    count = self.gallery.rebuild(tx)
+                log.info("national gallery rebuilt: %d templates", count)
+                self._stale = False
+                self._search_all()
+            yield
+
+    def _follow(self, touched: dict[str, list[int]]) -> None:
+        """After a commit: the index follows, then new templates are searched (never raises)."""
+        try:
+            with self.db.transaction() as tx:
+                self.gallery.follow(tx, touched)
+            self._search_all()
+        except Exception:  # the commit stands; rebuild before the next write
+            log.exception("national gallery could not follow a commit; it will be rebuilt")
+            self._stale = True
+
+    def _search_all(self) -> list[int]:
+        """Run the duplicate search until no template waits for it; return new case ids."""
+        opened: list[int] = []
+        searched = SEARCH_BATCH
+        while searched == SEARCH_BATCH:
+            with self.db.transaction() as tx:
+                searched, cases_opened = self.gallery.search_pending(tx)
+            opened.extend(cases_opened)
+        return opened
+
+    # --- pull ----------------------------------------------------------------------------
+
+    def changes_for(self, site_id: str, after: int, limit: int) -> dict[str, Any]:
+        """What the site must apply after its cursor: {changes: [{seq, kind, payload}], last_seq}."""
+        limit = max(1, min(limit, self.settings.pull_limit))
+        with self.db.transaction() as tx:
+            changes = changes_after(tx, site_id, max(after, 0), limit)
+            tx.execute("UPDATE sites SET last_contact = now() WHERE id = %s", (site_id,))
+        return {"changes": changes, "last_seq": changes[-1]["seq"] if changes else after}
+
+    # --- a site's search before it enrols -------------------------------------------------
+
+    def search_for_site(
+        self, site_id: str, path_with_query: str, timestamp: str, signature: str, body: bytes
+    ) -> dict[str, Any]:
+        """National candidates for a site's signed `POST` of probes; the search is audited.
+
+        Runs outside `_writing`: the index serialises its own reads and writes (see search.py).
+        A stale index (a commit it could not follow) may miss people, so it answers 503 and the
+        site falls back to its local check rather than trust an incomplete "nobody".
+        """
+        self.sites.authenticate_request(
+            site_id, "POST", path_with_query, timestamp, signature, body
+        )
+        request = search.parse_request(body)
+        probes = search.probe_vectors(request, self.policy)
+        if self._stale:
+            raise NationalSearchUnavailable.because("the national gallery is being rebuilt")
+        threshold = self.policy.threshold
+        hits = search.search_index(
+            self.gallery.index, threshold, probes, request.roles, request.limit
+        )
+        with self.db.transaction() as tx:
+            found = search.national_candidates(tx, hits, threshold, request.limit)
+            audit(tx, site_id, "national.searched", site_id, {
+                "probes": len(probes), "roles": request.roles, "pack_id": self.policy.pack_id,
+                "threshold": threshold,
+                "hits": [{"identity_id": c["identity_id"], "score": c["score"]} for c in found],
+            })  # fmt: skip
+        return {"pack_id": self.policy.pack_id, "threshold": threshold,
+                "target_fmr": self.policy.target_fmr, "candidates": found}  # fmt: skip
+
+    # --- officers ------------------------------------------------------------------------
+
+    def login(self, username: str, password: str) -> tuple[str, accounts.Officer]:
+        """A bearer token for an officer."""
+        with self.db.transaction() as tx:
+            return accounts.login(tx, username, password)
+
+    def logout(self, token: str, officer: accounts.Officer) -> None:
+        """End the officer's session on this token (a shared PC at the centre is signed out)."""
+        with self.db.transaction() as tx:
+            accounts.logout(tx, token)
+            audit(tx, officer.username, "officer.signed_out", officer.username, {})
+
+    def officer(self, token: str) -> accounts.Officer:
+        """The officer holding a live token."""
+        with self.db.transaction() as tx:
+            return accounts.officer_for_token(tx, token)
+
+    def add_account(self, username: str, role: str, password: str, region: str | None) -> None:
+        """Create an officer account (console)."""
+        with self.db.transaction() as tx:
+            accounts.add_account(tx, username, role, password, region)
+            audit(tx, "console", "account.added", username, {"role": role, "region": region})
+
+    def list_cases(self, officer: accounts.Officer, state: str = "open") -> list[dict[str, Any]]:
+        """Duplicate cases in one state."""
+        officer.require("cases.read")
+        with self.db.transaction() as tx:
+            return cases.list_cases(tx, state)
+
+    def decide_case(
+        self, case_id: int, decision: str, officer: accounts.Officer, reason: str
+    ) -> dict[str, Any]:
+        """Same (merge, tell every holding site) or not same (close)."""
+        officer.require("cases.decide")
+        with self._writing():
+            with self.db.transaction() as tx:
+                body, touched = cases.decide(tx, case_id, decision, officer.username, reason)
+            self._follow({identity_id: [] for identity_id in touched})
+        return body
+
+    def transfer(
+        self, identity_id: str, to_site: str, officer: accounts.Officer, reason: str
+    ) -> dict[str, Any]:
+        """Send an inmate's record and templates to another site."""
+        officer.require("transfers.create")
+        with self.db.transaction() as tx:
+            return transfers.transfer(tx, identity_id, to_site, officer.username, reason)
+
+    def watchlist_add(
+        self, entry: watchlist.WatchlistEntry, officer: accounts.Officer
+    ) -> dict[str, Any]:
+        """Put a person on the national watchlist; every site receives them."""
+        officer.require("watchlist.add")
+        with self._writing():
+            with self.db.transaction() as tx:
+                body, template_ids = watchlist.add_entry(
+                    tx, entry, officer.username, self.policy.pack_id, self.policy.dimension
+                )
+            self._follow({body["identity_id"]: template_ids})
+        return body
+
+    def request_photo(
+        self, identity_id: str, officer: accounts.Officer, reason: str | None
+    ) -> tuple[dict[str, Any], bool]:
+        """Ask the owning site for a person's photo; (the request, whether it is new)."""
+        officer.require("photos.request")
+        with self.db.transaction() as tx:
+            return photos.request_photo(tx, identity_id, officer.username, reason)
+
+    def photo(self, identity_id: str, officer: accounts.Officer) -> tuple[bytes, str]:
+        """(bytes, content type) of a person's delivered photo; the read is audited."""
+        officer.require("photos.read")
+        with self.db.transaction() as tx:
+            return photos.read_photo(tx, identity_id, officer.username)
+
+    def watchlist_remove(
+        self, identity_id: str, officer: accounts.Officer, reason: str
+    ) -> dict[str, Any]:
+        """Take a person off the national watchlist; every site is told to let them go."""
+        officer.require("watchlist.remove")
+        with self._writing():
+            with self.db.transaction() as tx:
+                body = watchlist.remove_entry(tx, identity_id, officer.username, reason)
+            self._follow({identity_id: []})
+        return body
+
+    def verify_audit(self) -> AuditChainReport:
+        """Walk the audit chain; the first event that breaks it, if any."""
+        with self.db.transaction() as tx:
+            return verify_audit_chain(tx)
+
+    def site_reports(
+        self, officer: accounts.Officer, site_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The consolidation report; a regional monitor sees only its own region."""
+        officer.require("reports.read")
+        silent = timedelta(hours=self.settings.silent_after_hours)
+        with self.db.transaction() as tx:
+            return reports.site_reports(tx, officer.region, REPORT_PERIOD, silent, site_id)

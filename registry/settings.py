@@ -1,0 +1,92 @@
+"""The registry's configuration: one pydantic Settings, read from REGISTRY_* variables.
+
+Like the site's Settings, every field says what it is for and what values are safe; a value that
+would quietly weaken a decision (a duplicate threshold looser than FMR 1%, a signed request valid
+for hours) is refused at start rather than discovered in a merged record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from registry.db import POSTGRES_SCHEMES, SQLITE_SCHEME
+
+
+class RegistrySettings(BaseSettings):
+    """Everything the central registry reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REGISTRY_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    database_url: str = Field(
+        "sqlite:///var/registry.db",
+        description="postgresql://user@host:5432/name (libpq form) for a real network of sites;"
+        " the default, an SQLite file, is for a one-machine demo only.",
+    )
+    host: str = Field("127.0.0.1", description="Address the HTTP service listens on.")
+    port: int = Field(8090, ge=1, le=65535, description="Port the HTTP service listens on.")
+    pack: str = Field(
+        "open-yunet-dlib",
+        min_length=1,
+        description="Model pack whose templates make up the national gallery; others are stored, not searched.",
+    )
+    identify_fmr: float = Field(
+        1e-3,
+        gt=0,
+        le=1e-2,
+        description="Per-comparison false-match rate at which a national search opens a duplicate case.",
+    )
+    calibration_file: Path | None = Field(
+        None, description="Calibration JSON for the pack; default: the one shipped with Gerbang."
+    )
+    national_exact_limit: int = Field(
+        1_000_000,
+        ge=1,
+        description="Above this many templates the national search takes candidates from an IVF"
+        " index (held-out recall@10 >= 0.99, else exact) and checks them against the exact gallery.",
+    )
+    max_batch_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="Largest compressed batch accepted from a site.",
+    )
+    max_plain_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=4096,
+        le=512 * 1024 * 1024,
+        description="Largest batch once decompressed (a gzip bomb stops here).",
+    )
+    clock_skew_seconds: int = Field(
+        300,
+        ge=30,
+        le=900,
+        description="How far a site's signed pull timestamp may be from the registry's clock.",
+    )
+    key_grace_seconds: int = Field(
+        3600,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="How long a site key retired by a rotation is still accepted (a batch signed"
+        " just before the switch, a site that crashed before switching). A revoked key never is.",
+    )
+    silent_after_hours: int = Field(
+        24,
+        ge=1,
+        le=24 * 7,
+        description="A site not heard from for this long stands out in reports.",
+    )
+    pull_limit: int = Field(
+        500, ge=1, le=5000, description="Most changes a site may pull in one request."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith((*POSTGRES_SCHEMES, SQLITE_SCHEME)):
+            raise ValueError("database_url must be a postgresql:// or sqlite:/// URL")
+        return value

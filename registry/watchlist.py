@@ -1,0 +1,125 @@
+"""The national watchlist: banned visitors and wanted persons, sent to every site.
+
+An entry is a national identity owned by the registry (no site), status `banned`, with templates
+in the national gallery, so a later enrolment anywhere that matches it opens a duplicate case.
+
+Removal erases the entry (status `erased`, its templates deleted; the record and the audit trail
+stay), as every site does with a registry entry it receives: the watchlist was the only reason to
+hold that face, and no consent was taken for it. Only a registry entry can be removed: a visitor
+banned by their own site is that site's decision (the site lifts it, and its change arrives here).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, ConfigDict, Field
+
+from gallery_sync.partitions import UNIT_TOLERANCE
+from registry.db import Connection
+from registry.errors import NotOnWatchlist, RegistryInputInvalid, RegistryNotFound
+from registry.journal import append_change, audit
+from registry.payloads import TemplateIn
+from registry.transfers import templates_payload
+
+
+class WatchlistEntry(BaseModel):
+    """Who is put on the national watchlist, why, and their face templates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: str = Field(min_length=1, max_length=300)
+    role: Literal["visitor", "inmate", "staff"] = "visitor"
+    reason: str = Field(min_length=3, max_length=1000)
+    nik: str | None = Field(None, pattern=r"^\d{16}$")
+    details: dict[str, Any] = Field(default_factory=dict)
+    templates: list[str] = Field(
+        min_length=1, max_length=20, description="base64 float32 LE vectors of the registry's pack"
+    )
+
+
+def add_entry(
+    tx: Connection, entry: WatchlistEntry, officer: str, pack_id: str, dimension: int
+) -> tuple[dict[str, Any], list[int]]:
+    """Store the person and templates, queue `watchlist.added` for every site; (body, template ids)."""
+    vectors = [_vector(text, i, dimension) for i, text in enumerate(entry.templates)]
+    identity_id = str(uuid.uuid4())
+    record = {"id": identity_id, "role": entry.role, "status": "banned", "full_name": entry.full_name,
+              "nik": entry.nik, "details": entry.details, "watchlist_reason": entry.reason,
+              "created_at": datetime.now(UTC).isoformat(timespec="microseconds"), "version": 1}  # fmt: skip
+    tx.execute(
+        "INSERT INTO national_identities (id, site_id, role, status, record) VALUES (%s, NULL, %s, 'banned', %s)",
+        (identity_id, entry.role, Jsonb(record)),
+    )
+    template_ids = [_insert_template(tx, identity_id, pack_id, v) for v in vectors]
+    body = {
+        "identity": record,
+        "reason": entry.reason,
+        "templates": templates_payload(tx, identity_id),
+    }
+    seq = append_change(tx, None, "watchlist.added", body)
+    audit(tx, officer, "watchlist.added", identity_id, {"reason": entry.reason})
+    return {"identity_id": identity_id, "change_seq": seq}, template_ids
+
+
+class WatchlistRemoval(BaseModel):
+    """Why a person leaves the national watchlist (kept in the audit trail and sent to sites)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+def remove_entry(tx: Connection, identity_id: str, officer: str, reason: str) -> dict[str, Any]:
+    """Erase a registry entry and queue `watchlist.removed` for every site; the answer body."""
+    row = tx.execute(
+        "SELECT site_id, status, record FROM national_identities WHERE id = %s FOR UPDATE",
+        (identity_id,),
+    ).fetchone()
+    if row is None:
+        raise RegistryNotFound.missing("identity", identity_id)
+    if row["site_id"] is not None or row["status"] != "banned":
+        raise NotOnWatchlist.because(identity_id, row["status"], row["site_id"])
+    record = {**row["record"], "status": "erased",
+              "version": int(row["record"].get("version") or 1) + 1}  # fmt: skip
+    tx.execute(
+        "UPDATE national_identities SET status = 'erased', record = %s, version = %s,"
+        " updated_at = now() WHERE id = %s",
+        (Jsonb(record), record["version"], identity_id),
+    )
+    erased = tx.execute(
+        "DELETE FROM national_templates WHERE identity_id = %s RETURNING id", (identity_id,)
+    ).fetchall()
+    seq = append_change(
+        tx, None, "watchlist.removed", {"identity_id": identity_id, "reason": reason}
+    )
+    audit(tx, officer, "watchlist.removed", identity_id,
+          {"reason": reason, "templates_erased": len(erased)})  # fmt: skip
+    return {"identity_id": identity_id, "status": "erased", "change_seq": seq}
+
+
+def _insert_template(tx: Connection, identity_id: str, pack_id: str, vector: np.ndarray) -> int:
+    """Store one central template; return its national id."""
+    row = tx.execute(
+        "INSERT INTO national_templates (identity_id, pack_id, vector) VALUES (%s, %s, %s) RETURNING id",
+        (identity_id, pack_id, vector.astype("<f4").tobytes()),
+    ).fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+def _vector(text: str, index: int, dimension: int) -> np.ndarray:
+    """One submitted template, checked for the gallery's length and unit norm."""
+    try:
+        vector = TemplateIn(template_id=index + 1, vector_f32le_b64=text).vector()
+    except ValueError as exc:
+        raise RegistryInputInvalid.because(str(exc), template=index) from exc
+    if vector.shape != (dimension,) or abs(float(np.linalg.norm(vector)) - 1.0) > UNIT_TOLERANCE:
+        raise RegistryInputInvalid.because(
+            f"template {index} must be a unit vector of {dimension} float32", template=index
+        )
+    return vector

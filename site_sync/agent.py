@@ -1,0 +1,298 @@
+"""The site agent: pushes the site's outbox to the central registry and pulls what concerns it.
+
+Push: outbox rows after `site_state['sync.pushed_through']`, at most `batch_size` per batch and
+`max_batch_bytes` of JSON (photos sent on request are large), signed with the site key, carrying
+the audit chain head. One batch is encoded once and every retry
+sends the same bytes. On 200 the acknowledged seq is stored and those rows get `sent_at`, in one
+transaction; `sync_gap` rewinds the cursor to the seq the registry expects; `sync_conflict` stops
+pushing (an alarm in `site_state['sync.alarm']`, the log and the audit chain) until an officer
+clears it: history is never rewritten. Network errors and 5xx retry with exponential backoff and
+full jitter. Everything the agent needs to resume lives in the database, so a restart (a new
+agent on the same file) carries on from the stored cursor.
+
+Pull: pages of changes after `site_state['sync.pulled_through']`; each page is applied together
+with its cursor in one transaction (site_sync.apply holds the conflict rule), then the gallery
+follows for the identities the page touched. A conflict alarm stops pushing, not pulling: the
+national watchlist and merges still reach the gate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from enrollment.audit import append_event, chain_head, now_iso
+from enrollment.db import Database
+from enrollment.vault import Vault
+from gallery_sync.outbox import OutboxRow, drop_delivered_photos, pending
+from gallery_sync.protocol import MAX_BATCH_CHANGES, Batch, ChainHead, Change, Signer, encode
+from kernel.errors import Conflict, GerbangError, Message
+from site_sync.apply import apply_changes
+from site_sync.pulled import PulledChangeInvalid
+from site_sync.state import ALARM, PULL_ERROR, PULLED, PUSHED, forget, read_int, read_json, write
+from site_sync.uplink import (
+    Backoff,
+    ChangePage,
+    PulledChange,
+    PushAck,
+    RegistryUnreachable,
+    SyncConflict,
+    SyncGap,
+    SyncRefused,
+    describe,
+)
+
+log = logging.getLogger(__name__)
+ACTOR = "sync-agent"
+T = TypeVar("T")
+Applier = Callable[[sqlite3.Connection, Vault, str, Iterable[PulledChange]], set[str]]
+# Under the registry's default limits (32 MiB gzip, 64 MiB plain) with room to spare; a photo
+# row is at most about 11 MiB (protocol.MAX_PHOTO_BYTES as base64).
+DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
+
+
+class SyncHalted(Conflict):
+    code = "sync_halted"
+
+    @classmethod
+    def by(cls, alarm: dict[str, Any]) -> SyncHalted:
+        return cls(
+            Message(
+                "Pengiriman ke registri dihentikan karena konflik riwayat. Hubungi admin pusat, lalu hapus alarm.",
+                "Pushing to the registry is stopped by a history conflict. Call the central admin, then clear the alarm.",
+            ),
+            alarm,
+        )
+
+
+class Registry(Protocol):
+    """What the agent needs from the registry (uplink.RegistryClient, or a fake)."""
+
+    def push(self, body: bytes, signature: str) -> PushAck: ...
+
+    def changes(self, after: int, limit: int) -> ChangePage: ...
+
+
+class GalleryFollower(Protocol):
+    """Brings a live gallery in line with the database for some identities."""
+
+    def follow(self, identity_ids: Collection[str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one round did; `push_problem` is the code and details that stopped pushing."""
+
+    pushed: int
+    pulled: int
+    push_problem: dict[str, Any] | None = None
+
+
+class SiteAgent:
+    """Push and pull for one site database; all state in the database's site_state table."""
+
+    def __init__(
+        self,
+        db: Database,
+        vault: Vault,
+        site_id: str,
+        key: Signer,
+        registry: Registry,
+        follower: GalleryFollower | None = None,
+        *,
+        batch_size: int = 500,
+        max_batch_bytes: int = DEFAULT_BATCH_BYTES,
+        pull_limit: int = 500,
+        backoff: Backoff | None = None,
+        max_attempts: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        applier: Applier = apply_changes,
+    ) -> None:
+        if not 1 <= batch_size <= MAX_BATCH_CHANGES:
+            raise ValueError(f"batch_size must be in 1..{MAX_BATCH_CHANGES}, got {batch_size}")
+        self.db, self.vault, self.site_id, self._key = db, vault, site_id, key
+        self.registry, self.follower = registry, follower
+        self.batch_size, self.pull_limit = batch_size, pull_limit
+        self.max_batch_bytes = max_batch_bytes
+        self.backoff, self.max_attempts = backoff or Backoff(), max_attempts
+        self._sleep, self._applier = sleep, applier
+
+    # --- rounds -------------------------------------------------------------------------------
+
+    def run_once(self) -> SyncReport:
+        """Drain the outbox, then pull everything waiting.
+
+        A push the registry refuses (conflict alarm, 401, 422) does not stop the pull: the
+        watchlist and merges must still reach the gate. An unreachable registry stops both.
+        """
+        pushed, problem = 0, None
+        try:
+            pushed = self.push_pending()
+        except (SyncHalted, SyncRefused) as exc:
+            log.error("push stopped: %s", describe(exc))
+            problem = {"code": exc.code, "details": exc.details}
+        return SyncReport(pushed, self.pull_pending(), problem)
+
+    def run_forever(self, poll_s: float, stop: threading.Event) -> None:
+        """Rounds until `stop` is set; a failed round waits a backoff delay and tries again."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                report = self.run_once()
+                failures = 0
+                if report.pushed or report.pulled:
+                    log.info("sync: pushed %d, pulled %d", report.pushed, report.pulled)
+                wait = poll_s
+            except GerbangError as exc:
+                log.error("sync round failed: %s", describe(exc))
+                wait, failures = max(poll_s, self.backoff.delay(failures)), failures + 1
+            stop.wait(wait)
+
+    # --- push ---------------------------------------------------------------------------------
+
+    def push_pending(self) -> int:
+        """Push batches until the outbox is drained; return how many changes were acknowledged."""
+        total = 0
+        while (acknowledged := self.push_batch()) is not None:
+            total += acknowledged
+        return total
+
+    def push_batch(self) -> int | None:
+        """Push the next batch; return how far the cursor moved (None: nothing left to send)."""
+        with self.db.reading() as tx:
+            alarm = read_json(tx, ALARM)
+            cursor = read_int(tx, PUSHED)
+            rows = _contiguous(pending(tx, cursor, self.batch_size, self.max_batch_bytes))
+            head = chain_head(tx)
+        if alarm is not None:
+            raise SyncHalted.by(alarm)
+        if not rows:
+            return None
+        batch = Batch(
+            site_id=self.site_id,
+            changes=[Change(seq=r.seq, kind=r.kind, entity_id=r.entity_id, payload=r.payload,
+                            created_at=r.created_at) for r in rows],
+            audit_head=ChainHead(seq=head[0], hash=head[1]),
+            sent_at=now_iso(),
+        )  # fmt: skip
+        body, signature = encode(batch, self._key)
+        try:
+            ack = self._retrying(lambda: self.registry.push(body, signature))
+        except SyncGap as gap:
+            return self._rewind(cursor, gap.expected_seq)
+        except SyncConflict as conflict:
+            raise SyncHalted.by(self._raise_alarm(batch, conflict)) from conflict
+        return self._acknowledge(cursor, batch, ack)
+
+    def _acknowledge(self, cursor: int, batch: Batch, ack: PushAck) -> int:
+        through = min(ack.acknowledged_through, batch.last_seq)  # never past what was sent
+        if through <= cursor:
+            raise SyncRefused.because(200, "no_progress", {"cursor": cursor, "ack": ack.acknowledged_through})  # fmt: skip
+        with self.db.transaction() as tx:
+            write(tx, PUSHED, through)
+            tx.execute(
+                "UPDATE outbox SET sent_at = ? WHERE seq > ? AND seq <= ? AND sent_at IS NULL",
+                (now_iso(), cursor, through),
+            )
+            drop_delivered_photos(tx, cursor, through)
+        log.info("pushed %d..%d (registry: %s)", batch.first_seq, through, ack)
+        return through - cursor
+
+    def _rewind(self, cursor: int, expected_seq: int) -> int:
+        """Resend from the seq the registry expects; those rows are no longer acknowledged."""
+        if expected_seq < 1 or expected_seq - 1 == cursor:
+            raise SyncRefused.because(409, "sync_gap", {"cursor": cursor, "expected_seq": expected_seq})  # fmt: skip
+        with self.db.transaction() as tx:
+            write(tx, PUSHED, expected_seq - 1)
+            tx.execute("UPDATE outbox SET sent_at = NULL WHERE seq >= ?", (expected_seq,))
+        log.warning(
+            "registry expects seq %d: rewound the push cursor from %d", expected_seq, cursor
+        )
+        return 0  # nothing acknowledged; the next batch starts from the rewound cursor
+
+    def _raise_alarm(self, batch: Batch, conflict: SyncConflict) -> dict[str, Any]:
+        alarm = {
+            "code": conflict.code, "at": now_iso(), "first_seq": batch.first_seq,
+            "last_seq": batch.last_seq, "registry_details": conflict.details,
+        }  # fmt: skip
+        with self.db.transaction() as tx:
+            write(tx, ALARM, json.dumps(alarm, sort_keys=True, default=str))
+            append_event(tx, ACTOR, "sync.conflict", self.site_id, alarm)
+        log.error("SYNC CONFLICT: pushing stopped, the registry holds other content: %s", alarm)
+        return alarm
+
+    # --- pull ---------------------------------------------------------------------------------
+
+    def pull_pending(self) -> int:
+        """Apply pages of pulled changes until none are left; return how many were applied."""
+        total = 0
+        while True:
+            applied, full = self.pull_page()
+            total += applied
+            if not full:
+                return total
+
+    def pull_page(self) -> tuple[int, bool]:
+        """Apply one page with its cursor in one transaction; (changes applied, page was full)."""
+        with self.db.reading() as tx:
+            cursor = read_int(tx, PULLED)
+        page = self._retrying(lambda: self.registry.changes(cursor, self.pull_limit))
+        changes = _checked_page(cursor, page)
+        if not changes:
+            return 0, False
+        try:
+            with self.db.transaction() as tx:
+                affected = self._applier(tx, self.vault, self.site_id, changes)
+                write(tx, PULLED, changes[-1].seq)
+                forget(tx, PULL_ERROR)
+        except PulledChangeInvalid as exc:  # rolled back: nothing of the page is applied
+            with self.db.transaction() as tx:
+                write(tx, PULL_ERROR, json.dumps({"at": now_iso(), **exc.details}))
+            raise
+        if self.follower is not None and affected:
+            self._follow(affected)
+        return len(changes), len(changes) >= self.pull_limit
+
+    def _follow(self, identity_ids: Collection[str]) -> None:
+        try:
+            self.follower.follow(identity_ids)  # type: ignore[union-attr]
+        except Exception:  # the database is right; a gallery check or restart rebuilds it
+            log.exception("the gallery could not follow %d pulled identities", len(identity_ids))
+
+    # --- retries ------------------------------------------------------------------------------
+
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """Call until it does not raise RegistryUnreachable (or max_attempts is reached)."""
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except RegistryUnreachable as exc:
+                attempt += 1
+                if self.max_attempts is not None and attempt >= self.max_attempts:
+                    raise
+                delay = self.backoff.delay(attempt - 1)
+                log.warning("registry unreachable (%s); retry %d in %.1fs", describe(exc), attempt, delay)  # fmt: skip
+                self._sleep(delay)
+
+
+def _contiguous(rows: list[OutboxRow]) -> list[OutboxRow]:
+    """The leading run of consecutive seqs (a batch must be contiguous)."""
+    for index in range(1, len(rows)):
+        if rows[index].seq != rows[index - 1].seq + 1:
+            return rows[:index]
+    return rows
+
+
+def _checked_page(cursor: int, page: ChangePage) -> list[PulledChange]:
+    """The page's changes, refused unless strictly ascending and after the cursor."""
+    seqs = [c.seq for c in page.changes]
+    if any(b <= a for a, b in zip([cursor, *seqs], seqs, strict=False)):
+        raise SyncRefused.because(200, "changes_out_of_order", {"after": cursor, "seqs": seqs[:20]})
+    return page.changes

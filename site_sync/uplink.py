@@ -1,0 +1,246 @@
+"""The site agent's HTTP client for the central registry: signed pushes and pulls, and every
+answer turned into a result or a typed error the agent can act on.
+
+Errors say what the agent must do next: `RegistryUnreachable` (connection lost, timeout, 5xx,
+429, or an answer that is not the registry's: a captive portal on a bad link) means retry later;
+`SyncGap` means resend from the seq the registry expects; `SyncConflict` means the registry holds
+other content under seqs this site sent (a restored backup, a cloned disk): stop and alert, never
+rewrite history; `SyncRefused` (401, 422, other 4xx) needs a person (register the key, upgrade).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gallery_sync.protocol import Signer
+from gallery_sync.signed_requests import KEYS_PATH, KeyRotationRequest, sign_request
+from kernel.errors import Conflict, GerbangError, Message, Unavailable
+
+PUSH_PATH = "/v1/sync/batches"
+CHANGES_PATH = "/v1/sync/changes"
+RETRYABLE_STATUSES = frozenset({408, 429})
+
+
+class RegistryUnreachable(Unavailable):
+    code = "registry_unreachable"
+
+    @classmethod
+    def because(cls, reason: str, status: int | None = None) -> RegistryUnreachable:
+        return cls(
+            Message(
+                "Registri pusat tidak dapat dihubungi. Data tetap aman di situs; sinkronisasi dicoba lagi.",
+                "The central registry cannot be reached. Data stays safe at the site; sync will retry.",
+            ),
+            {"reason": reason, "status": status},
+        )
+
+
+class SyncGap(Conflict):
+    code = "sync_gap"
+
+    @classmethod
+    def expecting(cls, expected_seq: int) -> SyncGap:
+        return cls(
+            Message(
+                "Registri meminta pengiriman ulang dari nomor urut sebelumnya.",
+                "The registry asks to resend from an earlier sequence number.",
+            ),
+            {"expected_seq": expected_seq},
+        )
+
+    @property
+    def expected_seq(self) -> int:
+        """The first seq the registry has not received."""
+        return int(self.details["expected_seq"])
+
+
+class SyncConflict(Conflict):
+    code = "sync_conflict"
+
+    @classmethod
+    def reported(cls, details: dict[str, Any]) -> SyncConflict:
+        return cls(
+            Message(
+                "Registri menyimpan isi lain untuk nomor urut yang sama. Pengiriman dihentikan; hubungi admin pusat.",
+                "The registry holds other content for the same sequence numbers. Pushing stopped; call the central admin.",
+            ),
+            details,
+        )
+
+
+class SyncRefused(GerbangError):
+    code = "sync_refused"
+    status = 502
+
+    @classmethod
+    def because(cls, status: int, code: str, details: Any) -> SyncRefused:
+        return cls(
+            Message(
+                "Registri menolak permintaan situs ini. Hubungi admin situs (kunci situs, versi).",
+                "The registry refused this site's request. Call the site administrator (site key, version).",
+            ),
+            {"status": status, "registry_code": code, "registry_details": details},
+        )
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter: a delay drawn in [0, min(cap, base * 2**attempt)]."""
+
+    base_s: float = 1.0
+    cap_s: float = 300.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt` (0 for the first retry)."""
+        return self.rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** min(attempt, 30)))
+
+
+@dataclass(frozen=True)
+class PushAck:
+    """The registry's answer to an accepted batch."""
+
+    acknowledged_through: int
+    applied: int
+    already_applied: int
+
+
+@dataclass(frozen=True)
+class PulledChange:
+    """One change the registry sends down to this site."""
+
+    seq: int
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """Changes after a cursor, oldest first."""
+
+    changes: list[PulledChange]
+    last_seq: int
+
+
+def _error_of(response: httpx.Response) -> tuple[str, dict[str, Any]]:
+    """(code, details) of a registry error body; ("", {}) when it is not one."""
+    try:
+        error = response.json()["error"]
+        return str(error.get("code", "")), dict(error.get("details") or {})
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "", {}
+
+
+def raise_for_answer(response: httpx.Response) -> None:
+    """Turn a non-200 answer into the error that says what the agent must do."""
+    if response.status_code == 200:
+        return
+    code, details = _error_of(response)
+    if response.status_code >= 500 or response.status_code in RETRYABLE_STATUSES:
+        raise RegistryUnreachable.because(code or response.reason_phrase, response.status_code)
+    if code == "sync_gap" and isinstance(details.get("expected_seq"), int):
+        raise SyncGap.expecting(details["expected_seq"])
+    if code == "sync_conflict":
+        raise SyncConflict.reported(details)
+    raise SyncRefused.because(response.status_code, code, details or response.text[:300])
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of a 200 answer; anything else is not the registry talking."""
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise RegistryUnreachable.because("answer is not JSON", response.status_code) from exc
+    if not isinstance(body, dict):
+        raise RegistryUnreachable.because("answer is not a JSON object", response.status_code)
+    return body
+
+
+class RegistryClient:
+    """Talks to one registry on behalf of one site."""
+
+    def __init__(self, http: httpx.Client, site_id: str, key: Signer) -> None:
+        self._http, self.site_id, self._key = http, site_id, key
+
+    @classmethod
+    def connect(
+        cls, base_url: str, site_id: str, key: Signer, timeout_s: float = 30.0
+    ) -> RegistryClient:
+        """A client over a fresh connection pool to the registry at base_url."""
+        return cls(httpx.Client(base_url=base_url, timeout=timeout_s), site_id, key)
+
+    def push(self, body: bytes, signature: str) -> PushAck:
+        """POST one encoded batch (gzip body, base64 signature): the same bytes on every retry."""
+        headers = {
+            "X-Gerbang-Site": self.site_id,
+            "X-Gerbang-Signature": signature,
+            "Content-Encoding": "gzip",
+            "Content-Type": "application/json",
+        }
+        answer = _json(
+            self._send(self._http.build_request("POST", PUSH_PATH, content=body, headers=headers))
+        )
+        try:
+            return PushAck(
+                int(answer["acknowledged_through"]),
+                int(answer.get("applied", 0)),
+                int(answer.get("already_applied", 0)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SyncRefused.because(200, "answer_unreadable", str(exc)) from exc
+
+    def changes(self, after: int, limit: int) -> ChangePage:
+        """GET the changes for this site after a cursor, signed over method, path and time."""
+        request = self._http.build_request(
+            "GET", CHANGES_PATH, params={"after": after, "limit": limit}
+        )
+        path = request.url.raw_path.decode("ascii")
+        request.headers.update(
+            {"X-Gerbang-Site": self.site_id, **sign_request(self._key, "GET", path)}
+        )
+        answer = _json(self._send(request))
+        try:
+            changes = [
+                PulledChange(int(c["seq"]), str(c["kind"]), dict(c["payload"]))
+                for c in answer["changes"]
+            ]
+            return ChangePage(changes, int(answer.get("last_seq", 0)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SyncRefused.because(200, "answer_unreadable", str(exc)) from exc
+
+    def rotate_key(self, signer: Signer, new_key: Ed25519PrivateKey) -> dict[str, Any]:
+        """Ask the registry to make new_key this site's key; the request is signed by `signer`."""
+        timestamp = datetime.now(UTC).isoformat(timespec="seconds")
+        body = KeyRotationRequest.for_key(self.site_id, new_key, timestamp).model_dump_json()
+        content = body.encode()
+        headers = {
+            "X-Gerbang-Site": self.site_id,
+            "Content-Type": "application/json",
+            **sign_request(signer, "POST", KEYS_PATH, timestamp, content),
+        }
+        request = self._http.build_request("POST", KEYS_PATH, content=content, headers=headers)
+        return _json(self._send(request))
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._http.close()
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = self._http.send(request)
+        except httpx.TransportError as exc:  # refused, reset, timed out, DNS: the link, not us
+            raise RegistryUnreachable.because(f"{type(exc).__name__}: {exc}") from exc
+        raise_for_answer(response)
+        return response
+
+
+def describe(error: GerbangError) -> str:
+    """One log line: code and details."""
+    return f"{error.code} {json.dumps(error.details, default=str)[:300]}"
