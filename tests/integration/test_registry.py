@@ -28,7 +28,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from edge import cli, wiring
+from console import main as cli
+from edge import wiring
 from edge.settings import Settings
 from enrollment.captures import StoredCapture
 from enrollment.records import Identity

@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg.types.json import Jsonb
 
-from edge import cli
+from console import main as cli
 from gallery_sync.protocol import Signer, public_key_text
 from gallery_sync.signed_requests import KEYS_PATH, KeyRotationRequest, sign_request
 from registry.service import RegistryService

@@ -24,7 +24,8 @@ import httpx
 import numpy as np
 import pytest
 
-from edge import cli, sync_cli
+from console import main as cli
+from edge import sync_cli
 from edge.settings import Settings
 from edge.site import Site
 from enrollment.db import Database
