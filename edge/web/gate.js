@@ -1,143 +1,15 @@
 // The gate kiosk: a terminal at one gate, signed in with its device key, that checks faces for
 // visitor entry, visitor exit and staff in/out and shows each decision so nobody can misread it.
-// Plain browser JavaScript: no build step and nothing fetched from outside the site service.
-"use strict";
+// A native ES module: no build step and nothing fetched from outside the site service.
 
-// Every word the page shows, Indonesian first. Decision reasons arrive from the server in both.
-const STRINGS = {
-  id: {
-    title: "Kios Gerbang",
-    other_language: "English",
-    setup: "Pengaturan",
-    setup_title: "Pengaturan terminal",
-    gate_id: "ID gerbang",
-    device_key: "Kunci perangkat",
-    save: "Simpan",
-    gate_label: "Gerbang: {gate}",
-    mode_entry: "Kunjungan masuk",
-    mode_entry_other: "Visitor entry",
-    mode_exit: "Kunjungan keluar",
-    mode_exit_other: "Visitor exit",
-    mode_staff: "Petugas masuk/keluar",
-    mode_staff_other: "Staff in/out",
-    nik: "NIK pengunjung (16 angka, dari KTP)",
-    inmate: "Warga binaan yang dikunjungi (nomor registrasi, boleh kosong)",
-    direction_in: "Masuk",
-    direction_out: "Keluar",
-    check: "Periksa",
-    auto_start: "Otomatis",
-    auto_stop: "Berhenti otomatis",
-    inside_title: "Pengunjung di dalam",
-    inside_empty: "Tidak ada pengunjung di dalam.",
-    inside_visiting: "mengunjungi {inmate}",
-    inside_since: "masuk {time}",
-    choose_mode: "Pilih jenis perlintasan di atas.",
-    camera_starting: "Kamera sedang dinyalakan…",
-    camera_unavailable: "Kamera tidak dapat dipakai. Periksa kabel kamera dan izin kamera di peramban.",
-    camera_not_ready: "Kamera belum siap. Tunggu sebentar lalu coba lagi.",
-    checking: "Memeriksa…",
-    waiting_face: "Menunggu wajah di depan kamera…",
-    type_nik: "Ketik NIK pengunjung untuk mulai.",
-    next_person: "Silakan lewat. Menunggu orang berikutnya…",
-    dismiss: "Lanjut",
-    nik_length: "NIK harus 16 angka (sekarang {n}).",
-    nik_ok: "✓",
-    inmate_not_found: "Warga binaan dengan nomor registrasi itu tidak ditemukan.",
-    word_admit: "DITERIMA",
-    word_deny: "DITOLAK",
-    word_alarm: "ALARM",
-    role_inmate: "Warga binaan",
-    role_staff: "Petugas",
-    role_visitor: "Pengunjung",
-    ...STATUS_WORDS.id,
-    unknown_person: "Orang tidak dikenal",
-    alarm_open: "Alarm di gerbang ini belum dihentikan. Tahan orang ini dan panggil atasan.",
-    override: "Izinkan (atasan)",
-    clear_alarm: "Atasan: hentikan alarm",
-    override_title: "Atasan mengizinkan perlintasan ini",
-    clear_title: "Atasan menghentikan alarm",
-    username: "Nama pengguna atasan",
-    password: "Kata sandi",
-    reason: "Alasan (wajib)",
-    confirm: "Konfirmasi",
-    cancel: "Batal",
-    credentials_needed: "Isi nama pengguna dan kata sandi atasan.",
-    reason_needed: "Tulis alasannya (minimal 3 huruf).",
-    login_failed: "Nama pengguna atau kata sandi salah.",
-    not_supervisor: "Akun ini bukan atasan. Hanya atasan yang boleh melakukan ini.",
-    alarm_cleared: "Alarm dihentikan oleh {name}.",
-    device_key_wrong: "Kunci perangkat tidak dikenal atau sudah dicabut. Minta kunci baru ke admin.",
-    gate_unknown: "Gerbang \"{gate}\" tidak dikenal. Periksa ID gerbang.",
-    network: "Tidak dapat menghubungi server. Periksa jaringan.",
-    server_error: "Server mengalami masalah ({status}). Coba lagi atau hubungi admin.",
-  },
-  en: {
-    title: "Gate kiosk",
-    other_language: "Bahasa Indonesia",
-    setup: "Setup",
-    setup_title: "Terminal setup",
-    gate_id: "Gate ID",
-    device_key: "Device key",
-    save: "Save",
-    gate_label: "Gate: {gate}",
-    mode_entry: "Visitor entry",
-    mode_entry_other: "Kunjungan masuk",
-    mode_exit: "Visitor exit",
-    mode_exit_other: "Kunjungan keluar",
-    mode_staff: "Staff in/out",
-    mode_staff_other: "Petugas masuk/keluar",
-    nik: "Visitor's NIK (16 digits, from the ID card)",
-    inmate: "Inmate visited (registration number, may be empty)",
-    direction_in: "In",
-    direction_out: "Out",
-    check: "Check",
-    auto_start: "Automatic",
-    auto_stop: "Stop automatic",
-    inside_title: "Visitors inside now",
-    inside_empty: "No visitors inside.",
-    inside_visiting: "visiting {inmate}",
-    inside_since: "in since {time}",
-    choose_mode: "Choose the kind of passage above.",
-    camera_starting: "Starting the camera…",
-    camera_unavailable: "The camera cannot be used. Check the camera cable and the browser's camera permission.",
-    camera_not_ready: "The camera is not ready yet. Wait a moment and try again.",
-    checking: "Checking…",
-    waiting_face: "Waiting for a face in front of the camera…",
-    type_nik: "Type the visitor's NIK to start.",
-    next_person: "Go ahead. Waiting for the next person…",
-    dismiss: "Next",
-    nik_length: "The NIK must be 16 digits (now {n}).",
-    nik_ok: "✓",
-    inmate_not_found: "No inmate has that registration number.",
-    word_admit: "ADMIT",
-    word_deny: "DENY",
-    word_alarm: "ALARM",
-    role_inmate: "Inmate",
-    role_staff: "Staff",
-    role_visitor: "Visitor",
-    ...STATUS_WORDS.en,
-    unknown_person: "Unknown person",
-    alarm_open: "An alarm at this gate has not been cleared. Hold this person and call a supervisor.",
-    override: "Admit (supervisor)",
-    clear_alarm: "Supervisor: clear the alarm",
-    override_title: "A supervisor admits this passage",
-    clear_title: "A supervisor clears the alarm",
-    username: "Supervisor's username",
-    password: "Password",
-    reason: "Reason (required)",
-    confirm: "Confirm",
-    cancel: "Cancel",
-    credentials_needed: "Enter the supervisor's username and password.",
-    reason_needed: "Write the reason (at least 3 letters).",
-    login_failed: "Wrong username or password.",
-    not_supervisor: "This account is not a supervisor's. Only a supervisor may do this.",
-    alarm_cleared: "Alarm cleared by {name}.",
-    device_key_wrong: "The device key is unknown or revoked. Ask the administrator for a new one.",
-    gate_unknown: "Gate \"{gate}\" is unknown. Check the gate ID.",
-    network: "Cannot reach the server. Check the network.",
-    server_error: "The server had a problem ({status}). Try again or call the administrator.",
-  },
-};
+import { ApiError, apiClient, blobUrl, errorState, errorText } from "/web/shared/api.js";
+import { cameraAvailable, openCamera, videoFrame, videoReady } from "/web/shared/camera.js";
+import { $, $$, sleep } from "/web/shared/dom.js";
+import { Language } from "/web/shared/i18n.js";
+import { AlarmSound } from "./alarm-sound.js";
+import { STRINGS } from "./gate-strings.js";
+import { insideItem, renderDecision } from "./gate-views.js";
+import { addressWithoutKey, setupFromAddress } from "./kiosk-address.js";
 
 const AUTO_INTERVAL_MS = 1500; // one frame per 1.5 s keeps a 2-core gate PC responsive
 const RESULT_HOLD_MS = 4000; // how long a decision stays up before the next person
@@ -148,12 +20,14 @@ const SUPERVISOR_ROLES = ["supervisor", "site_admin"];
 const MIN_REASON = 3; // the API's ReasonBody minimum
 const NIK_SEPARATORS = /[\s.\-\u2010-\u2015\u2212]+/g;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SYMBOLS = { admit: "✓", deny: "✕", alarm: "⚠" };
 const PATHS = { entry: "visitor-entry", exit: "visitor-exit", staff: "staff" };
 
+// The kiosk's own settings live in localStorage: they belong to this terminal, not a shift.
+const language = new Language(STRINGS, localStorage, "gerbang.kiosk.lang");
+const t = (key, vars) => language.t(key, vars);
+const sound = new AlarmSound(BEEP_EVERY_MS);
+
 const state = {
-  // The kiosk's own settings live in localStorage: they belong to this terminal, not a shift.
-  lang: localStorage.getItem("gerbang.kiosk.lang") || "id",
   gate: localStorage.getItem("gerbang.kiosk.gate") || "",
   key: localStorage.getItem("gerbang.kiosk.key") || "",
   mode: null,
@@ -164,22 +38,20 @@ const state = {
   holdTimer: null,
   rearm: false, // after an admit, automatic mode waits for the face to leave first
   status: null, // {key, vars, kind} or {message, kind}
-  error: null, // {key, vars} or {server} (the API's error body)
+  error: null, // an errorState
   inside: [],
   // Counts alarm changes on this page, so a poll answered before one of them is ignored: it
   // would otherwise hide an alarm that just arrived, or revive one just cleared.
   alarmSerial: 0,
   dialog: null, // {action: "override" | "clear", eventId}
   stream: null,
-  audio: null,
-  beepTimer: null,
   pollTimer: null,
 };
 
 // ---------------------------------------------------------------- language
 
 function applyLanguage() {
-  translatePage();
+  language.translatePage(document, $("#lang-toggle"));
   $("#gate-label").textContent = state.gate ? t("gate_label", { gate: state.gate }) : "";
   $("#auto").textContent = t(state.auto ? "auto_stop" : "auto_start");
   if (formNik()) checkNikField();
@@ -193,20 +65,11 @@ function applyLanguage() {
 // ---------------------------------------------------------------- talking to the service
 
 // The kiosk calls as its device; a supervisor's one action passes their bearer token instead.
-async function api(method, path, { body, token } = {}) {
-  const headers = token ? { Authorization: `Bearer ${token}` } : { "X-Device-Key": state.key };
-  return request(method, path, body, headers);
-}
+const api = apiClient(() => ({ "X-Device-Key": state.key }));
+const asSupervisor = (token) => ({ Authorization: `Bearer ${token}` });
 
 // Photos need the device key too, so they are fetched and shown as blob: URLs.
-async function photoUrl(path) {
-  try {
-    const response = await fetch(path, { headers: { "X-Device-Key": state.key } });
-    return response.ok ? URL.createObjectURL(await response.blob()) : null;
-  } catch {
-    return null;
-  }
-}
+const photoUrl = (path) => blobUrl(path, { "X-Device-Key": state.key });
 
 // ---------------------------------------------------------------- messages
 
@@ -224,7 +87,7 @@ function clearError() { state.error = null; renderError(); }
 function renderError() {
   const box = $("#error");
   box.hidden = !state.error;
-  if (state.error) box.textContent = state.error.server ? messageText(state.error.server.message) : t(state.error.key, state.error.vars);
+  if (state.error) box.textContent = errorText(state.error, language);
 }
 
 function setStatus(key, kind = "", vars = {}) { state.status = key ? { key, vars, kind } : null; renderStatus(); }
@@ -233,19 +96,22 @@ function renderStatus() {
   const box = $("#status");
   const status = state.status;
   box.className = `status ${status?.kind || ""}`;
-  box.textContent = !status ? "" : status.message ? messageText(status.message) : t(status.key, status.vars);
+  box.textContent = !status ? "" : status.message ? language.message(status.message) : t(status.key, status.vars);
 }
 
 // ---------------------------------------------------------------- setup
 
-// A kiosk can be set up from its address (?gate=main&key=… or #gate=main&key=…); the key is
-// then stored and wiped from the address bar so it is neither shown nor bookmarked.
+// A kiosk is set up from its address (/gate?gate=main#key=…, see kiosk-address.js); the key is
+// then stored and wiped from the address bar so it is neither shown nor bookmarked. A key put in
+// the query is not used: it has already gone to the server's logs, and the kiosk says so.
 function readSetupFromAddress() {
-  const params = new URLSearchParams(location.hash.slice(1) || location.search);
-  const gate = params.get("gate");
-  const key = params.get("key");
-  if (gate && key) storeSetup(gate.trim(), key.trim());
-  if (params.has("key")) history.replaceState(null, "", location.pathname);
+  const found = setupFromAddress(location.search, location.hash);
+  if (found.gate && found.key) storeSetup(found.gate, found.key);
+  else if (found.gate && !state.key) state.gate = found.gate; // offered in the setup form
+  if (found.key || found.keyInQuery) {
+    history.replaceState(null, "", addressWithoutKey(location.pathname, location.search));
+  }
+  return found;
 }
 
 function storeSetup(gate, key) {
@@ -278,9 +144,9 @@ async function startKiosk() {
     await api("GET", `/v1/gates/${encodeURIComponent(state.gate)}/events?after=0&limit=1`);
   } catch (error) {
     showSetup();
-    if (error.status === 401) showError("device_key_wrong");
+    if (error.status === 401) state.error = { key: "device_key_wrong" };
     else if (error.code === "gate_not_found") state.error = { key: "gate_unknown", vars: { gate: state.gate } };
-    else showError(error);
+    else state.error = errorState(error);
     renderError();
     return;
   }
@@ -300,6 +166,22 @@ function deviceRefused() {
   showSetup();
   state.error = { key: "device_key_wrong" };
   renderError();
+}
+
+// Read the address, then run the kiosk or ask for its setup.
+function setUp() {
+  const found = readSetupFromAddress();
+  applyLanguage();
+  if (found.keyInQuery && !found.key) {
+    showSetup();
+    state.error = { key: "key_in_query", vars: { gate: found.gate || state.gate || "main" } };
+    renderError();
+  } else if (state.gate && state.key) {
+    clearError();
+    startKiosk();
+  } else {
+    showSetup();
+  }
 }
 
 // ---------------------------------------------------------------- modes and fields
@@ -366,10 +248,10 @@ function clearEntryFields() {
 
 async function startCamera() {
   if (state.stream) return;
-  if (!navigator.mediaDevices?.getUserMedia) { setStatus("camera_unavailable", "bad"); return; }
+  if (!cameraAvailable(navigator.mediaDevices)) { setStatus("camera_unavailable", "bad"); return; }
   setStatus("camera_starting");
   try {
-    state.stream = await openCamera();
+    state.stream = await openCamera(navigator.mediaDevices);
     const video = $("#preview");
     video.srcObject = state.stream;
     await video.play().catch(() => {});
@@ -384,10 +266,8 @@ async function startCamera() {
 // "Check" pressed right after choosing the mode does not fail.
 async function grabFrame() {
   const video = $("#preview");
-  const deadline = performance.now() + CAMERA_WAIT_MS;
-  while (!video.videoWidth && performance.now() < deadline) await sleep(100);
-  if (!video.videoWidth) return null;
-  return videoFrame(video);
+  if (!(await videoReady(video, CAMERA_WAIT_MS))) return null;
+  return videoFrame(video, $("#grab"));
 }
 
 // ---------------------------------------------------------------- deciding
@@ -512,7 +392,7 @@ async function showDecision(decision) {
   state.photo = decision.person?.photo_url ? await photoUrl(decision.person.photo_url) : null;
   state.decision = decision;
   renderResult();
-  if (decision.result === "alarm") startBeeping();
+  if (decision.result === "alarm") sound.start();
   // An admit must not stay green for whoever comes next; in automatic mode the loop moves on.
   // A denial in manual mode stays until the officer's next action, so a supervisor can override.
   else if (decision.result === "admit" || state.auto) state.holdTimer = setTimeout(holdEnded, RESULT_HOLD_MS);
@@ -534,77 +414,12 @@ function hideResult() {
 
 function clearAlarmShown() {
   state.alarmSerial += 1;
-  stopBeeping();
+  sound.stop();
   state.decision = null;
   hideResult();
 }
 
-function renderResult() {
-  const box = $("#result");
-  const decision = state.decision;
-  box.hidden = !decision;
-  if (!decision) return;
-  const result = decision.result;
-  box.className = `result ${result}`;
-  box.dataset.result = result;
-  $("#result-symbol").textContent = SYMBOLS[result] || "";
-  $("#result-word").textContent = t(`word_${result}`);
-  // The other language's word too, for a visitor or officer who reads the other one.
-  const other = STRINGS[state.lang === "id" ? "en" : "id"][`word_${result}`];
-  $("#result-word-other").textContent = other === t(`word_${result}`) ? "" : other;
-  renderPerson(decision.person);
-  $("#result-message").textContent = decision.message ? messageText(decision.message) : t("alarm_open");
-  // A ban is lifted by the site changing the person's status, never by an override at the gate
-  // (the server refuses it too).
-  const banned = ["visitor_banned", "watchlist_match"].includes(decision.reason);
-  $("#override").hidden = result !== "deny" || !decision.event_id || banned;
-  $("#dismiss").hidden = result === "alarm";
-  $("#clear-alarm").hidden = result !== "alarm";
-}
-
-function renderPerson(person) {
-  const photo = $("#result-photo");
-  photo.hidden = !state.photo;
-  if (state.photo) { photo.src = state.photo; photo.alt = person?.full_name || ""; }
-  $("#result-name").textContent = person ? person.full_name : t("unknown_person");
-  const words = person ? [t(`role_${person.role}`)] : [];
-  if (person && person.status !== "active") words.push(t(`status_${person.status}`));
-  $("#result-role").textContent = words.join(" · ");
-}
-
-// ---------------------------------------------------------------- the alarm sound
-
-// Browsers only let a page make sound after a click or key press: any press unlocks it.
-function unlockAudio() {
-  try {
-    state.audio ??= new AudioContext();
-    if (state.audio.state === "suspended") state.audio.resume();
-  } catch { /* no sound on this machine: the screen still flashes */ }
-}
-
-function beep() {
-  const audio = state.audio;
-  if (!audio || audio.state !== "running") return;
-  const tone = audio.createOscillator();
-  const volume = audio.createGain();
-  tone.type = "square";
-  tone.frequency.value = 880;
-  volume.gain.value = 0.25;
-  tone.connect(volume).connect(audio.destination);
-  tone.start();
-  tone.stop(audio.currentTime + 0.4);
-}
-
-function startBeeping() {
-  if (state.beepTimer) return;
-  beep();
-  state.beepTimer = setInterval(beep, BEEP_EVERY_MS);
-}
-
-function stopBeeping() {
-  clearInterval(state.beepTimer);
-  state.beepTimer = null;
-}
+function renderResult() { renderDecision($("#result"), state.decision, state.photo, language); }
 
 // ---------------------------------------------------------------- supervisor actions
 
@@ -629,10 +444,11 @@ function renderDialog() {
   if (state.dialog) $("#supervisor-title").textContent = t(state.dialog.action === "override" ? "override_title" : "clear_title");
 }
 
+// The dialog's error: one of the page's strings (`key`) or a server message ({id, en}).
 function dialogError(key, message) {
   const box = $("#supervisor-error");
   box.hidden = false;
-  box.textContent = message ? messageText(message) : t(key);
+  box.textContent = message ? language.message(message) : t(key);
 }
 
 // Sign the supervisor in for this one action, do it, and sign them out again: the kiosk never
@@ -649,28 +465,30 @@ async function submitSupervisor(event) {
   try {
     login = await api("POST", "/v1/auth/login", { body: { username, password } });
   } catch (error) {
-    dialogError(error.status === 401 ? "login_failed" : "", error.status === 401 ? null : errorMessage(error));
+    if (error.status === 401) dialogError("login_failed");
+    else dialogError("", errorMessage(error));
     return;
   }
   try {
     if (!SUPERVISOR_ROLES.includes(login.role)) { dialogError("not_supervisor"); return; }
     await supervisorAction(state.dialog, reason, login);
   } catch (error) {
-    dialogError(error.status === 403 ? "not_supervisor" : "", error.status === 403 ? null : errorMessage(error));
+    if (error.status === 403) dialogError("not_supervisor");
+    else dialogError("", errorMessage(error));
   } finally {
-    api("POST", "/v1/auth/logout", { token: login.token }).catch(() => {});
+    api("POST", "/v1/auth/logout", { headers: asSupervisor(login.token) }).catch(() => {});
   }
 }
 
+// A failed call as a message ({id, en}): the server's, or the page's words for what went wrong.
 function errorMessage(error) {
-  if (error?.payload?.message) return error.payload.message;
-  const key = error?.status === 0 ? "network" : "server_error";
-  return { [state.lang]: t(key, { status: error?.status }) };
+  const shown = errorState(error);
+  return shown.server?.message || { [language.lang]: errorText(shown, language) };
 }
 
 async function supervisorAction(dialog, reason, login) {
   const path = `/v1/gate-events/${dialog.eventId}/${dialog.action === "override" ? "override" : "clear-alarm"}`;
-  const answer = await api("POST", path, { body: { reason }, token: login.token });
+  const answer = await api("POST", path, { body: { reason }, headers: asSupervisor(login.token) });
   closeSupervisor();
   if (dialog.action === "override") {
     await showDecision(answer);
@@ -708,27 +526,7 @@ async function refreshInside() {
 function renderInside() {
   $("#inside-count").textContent = String(state.inside.length);
   $("#inside-empty").hidden = state.inside.length > 0;
-  $("#inside-list").replaceChildren(...state.inside.map(insideItem));
-}
-
-function insideItem(visit) {
-  const item = document.createElement("li");
-  item.dataset.testid = "inside-item";
-  const name = document.createElement("span");
-  name.className = "visitor";
-  name.textContent = visit.visitor_name;
-  const detail = document.createElement("small");
-  const parts = [t("inside_since", { time: clockTime(visit.entry_at) })];
-  if (visit.inmate_name) parts.unshift(t("inside_visiting", { inmate: visit.inmate_name }));
-  detail.textContent = parts.join(" · ");
-  item.append(name, detail);
-  return item;
-}
-
-function clockTime(iso) {
-  const at = new Date(iso);
-  if (Number.isNaN(at.getTime())) return iso || "";
-  return at.toLocaleTimeString(state.lang === "id" ? "id-ID" : "en-GB", { hour: "2-digit", minute: "2-digit" });
+  $("#inside-list").replaceChildren(...state.inside.map((visit) => insideItem(visit, language)));
 }
 
 // An alarm at this gate stays on screen while the server holds it open: reloading the page or
@@ -753,7 +551,7 @@ async function showStoredAlarm(event) {
 // ---------------------------------------------------------------- wiring
 
 function init() {
-  $("#lang-toggle").addEventListener("click", () => toggleLanguage(localStorage, "gerbang.kiosk.lang"));
+  $("#lang-toggle").addEventListener("click", () => { language.toggle(); applyLanguage(); });
   $("#setup-open").addEventListener("click", showSetup);
   $("#setup-form").addEventListener("submit", saveSetup);
   $$(".mode").forEach((b) => b.addEventListener("click", () => chooseMode(b.dataset.mode)));
@@ -766,12 +564,11 @@ function init() {
   $("#dismiss").addEventListener("click", hideResult);
   $("#supervisor-form").addEventListener("submit", submitSupervisor);
   $("#supervisor-cancel").addEventListener("click", closeSupervisor);
-  document.addEventListener("pointerdown", unlockAudio);
-  document.addEventListener("keydown", unlockAudio);
-  readSetupFromAddress();
-  applyLanguage();
-  if (state.gate && state.key) startKiosk();
-  else showSetup();
+  document.addEventListener("pointerdown", () => sound.unlock());
+  document.addEventListener("keydown", () => sound.unlock());
+  // A setup address pasted into a kiosk already open changes only the fragment: no reload.
+  window.addEventListener("hashchange", () => { if (location.hash.length > 1) setUp(); });
+  setUp();
 }
 
-document.addEventListener("DOMContentLoaded", init);
+init(); // a module runs once the document is parsed

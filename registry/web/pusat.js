@@ -1,122 +1,19 @@
 // The central registry's page: an adjudicator works through duplicate cases (both people side by
 // side, their photos asked from the owning sites on request), and every central or regional
-// officer reads the sites' consolidation report. Plain browser JavaScript, no build step; the
-// helpers shared with the site pages ($, t, request, errorState...) are in common.js.
-"use strict";
+// officer reads the sites' consolidation report. A native ES module, no build step; what it shares
+// with the site pages (API client, i18n, DOM helpers, vocabulary) is in /web/shared/.
 
-const STRINGS = {
-  id: {
-    ...STATUS_WORDS.id,
-    title: "Registri Pusat",
-    other_language: "English",
-    sign_out: "Keluar",
-    login_title: "Masuk",
-    username: "Nama pengguna",
-    password: "Kata sandi",
-    login_button: "Masuk",
-    signed_in_as: "{name} ({role})",
-    role_central_admin: "admin pusat",
-    role_adjudicator: "adjudikator",
-    role_kanwil_monitor: "pemantau Kanwil {region}",
-    tab_cases: "Kasus duplikat",
-    tab_reports: "Laporan situs",
-    refresh: "Muat ulang",
-    cases_help: "Orang yang wajahnya mirip di atas ambang nasional. Lihat kedua foto, lalu putuskan.",
-    no_cases: "Tidak ada kasus terbuka.",
-    case_heading: "Kasus #{id}: skor {score} (ambang {threshold})",
-    reason: "Alasan keputusan",
-    decide_same: "Orang yang sama — gabungkan",
-    decide_not_same: "Bukan orang yang sama",
-    need_reason: "Tulis alasan keputusan (paling sedikit 3 huruf).",
-    decided_same: "Kasus #{id}: digabung. Identitas yang dipertahankan: {survivor}. Semua situs terkait akan menerimanya.",
-    decided_not_same: "Kasus #{id} ditutup: bukan orang yang sama.",
-    full_name: "Nama",
-    role: "Peran",
-    status: "Status",
-    site: "Situs",
-    person_inmate: "Narapidana",
-    person_staff: "Pegawai",
-    person_visitor: "Pengunjung",
-    no_photo: "Foto belum ada di pusat (hanya templat yang dikirim).",
-    request_photo: "Minta foto dari situs",
-    photo_requested: "Foto diminta dari {site}. Foto tiba setelah situs tersambung lagi.",
-    photo_unavailable: "Situs tidak dapat mengirim foto: {note}",
-    request_again: "Minta lagi",
-    photo_loading: "Memuat foto…",
-    site_decision: "Petugas pendaftaran {site} ({officer}) menilai: {decision}. Alasan: {reason}",
-    sd_same_person: "orang yang sama",
-    sd_different_person: "orang berbeda",
-    col_site: "Situs",
-    col_region: "Kanwil",
-    col_contact: "Kontak terakhir",
-    col_arrived: "Masuk (24 jam)",
-    col_refused: "Ditolak",
-    col_quarantined: "Karantina",
-    col_cases: "Kasus terbuka",
-    never: "belum pernah",
-    silent: "DIAM lebih dari sehari",
-    no_sites: "Tidak ada situs.",
-    network: "Registri tidak dapat dihubungi. Periksa jaringan lalu coba lagi.",
-    server_error: "Terjadi kesalahan di registri ({status}). Coba lagi atau hubungi admin pusat.",
-  },
-  en: {
-    ...STATUS_WORDS.en,
-    title: "Central Registry",
-    other_language: "Bahasa Indonesia",
-    sign_out: "Sign out",
-    login_title: "Sign in",
-    username: "Username",
-    password: "Password",
-    login_button: "Sign in",
-    signed_in_as: "{name} ({role})",
-    role_central_admin: "central admin",
-    role_adjudicator: "adjudicator",
-    role_kanwil_monitor: "Kanwil monitor {region}",
-    tab_cases: "Duplicate cases",
-    tab_reports: "Site reports",
-    refresh: "Reload",
-    cases_help: "People whose faces match above the national threshold. Look at both photos, then decide.",
-    no_cases: "No open cases.",
-    case_heading: "Case #{id}: score {score} (threshold {threshold})",
-    reason: "Reason for the decision",
-    decide_same: "Same person — merge",
-    decide_not_same: "Not the same person",
-    need_reason: "Write the reason for the decision (at least 3 letters).",
-    decided_same: "Case #{id}: merged. Surviving identity: {survivor}. Every site concerned will receive it.",
-    decided_not_same: "Case #{id} closed: not the same person.",
-    full_name: "Name",
-    role: "Role",
-    status: "Status",
-    site: "Site",
-    person_inmate: "Inmate",
-    person_staff: "Staff",
-    person_visitor: "Visitor",
-    no_photo: "No photo at the centre yet (only templates travel).",
-    request_photo: "Ask the site for the photo",
-    photo_requested: "Photo asked from {site}. It arrives once the site is connected again.",
-    photo_unavailable: "The site cannot send a photo: {note}",
-    request_again: "Ask again",
-    photo_loading: "Loading photo…",
-    site_decision: "The enrolment officer at {site} ({officer}) judged: {decision}. Reason: {reason}",
-    sd_same_person: "the same person",
-    sd_different_person: "a different person",
-    col_site: "Site",
-    col_region: "Kanwil",
-    col_contact: "Last contact",
-    col_arrived: "Arrived (24 h)",
-    col_refused: "Refused",
-    col_quarantined: "Quarantined",
-    col_cases: "Open cases",
-    never: "never",
-    silent: "SILENT for over a day",
-    no_sites: "No sites.",
-    network: "The registry cannot be reached. Check the network and try again.",
-    server_error: "The registry had an error ({status}). Try again or call the central administrator.",
-  },
-};
+import { apiClient, blobUrl, errorState, errorText, request } from "/web/shared/api.js";
+import { $, $$, element, fromTemplate } from "/web/shared/dom.js";
+import { Language } from "/web/shared/i18n.js";
+import { STRINGS } from "./pusat-strings.js";
+
+const MIN_REASON = 3;
+
+const language = new Language(STRINGS, sessionStorage, "gerbang.pusat.lang");
+const t = (key, vars) => language.t(key, vars);
 
 const state = {
-  lang: sessionStorage.getItem("gerbang.pusat.lang") || "id",
   token: sessionStorage.getItem("gerbang.pusat.token"),
   officer: JSON.parse(sessionStorage.getItem("gerbang.pusat.officer") || "null"),
   tab: "cases",
@@ -129,22 +26,15 @@ const state = {
 
 // ---------------------------------------------------------------- calls
 
-async function api(method, path, body) {
-  try {
-    return await request(method, path, body, { Authorization: `Bearer ${state.token}` });
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401 && state.token) signOut();
-    throw error;
-  }
-}
+const api = apiClient(
+  () => ({ Authorization: `Bearer ${state.token}` }),
+  () => { if (state.token) signOut(); },
+);
 
 async function photoUrl(identityId) {
   if (state.photoUrls.has(identityId)) return state.photoUrls.get(identityId);
-  const response = await fetch(`/v1/identities/${identityId}/photo`,
-    { headers: { Authorization: `Bearer ${state.token}` } });
-  if (!response.ok) return null;
-  const url = URL.createObjectURL(await response.blob());
-  state.photoUrls.set(identityId, url);
+  const url = await blobUrl(`/v1/identities/${identityId}/photo`, { Authorization: `Bearer ${state.token}` });
+  if (url) state.photoUrls.set(identityId, url);
   return url;
 }
 
@@ -163,10 +53,7 @@ function showNotice(key, vars) {
 function renderBanners() {
   const box = $("#error");
   box.hidden = !state.error;
-  if (state.error) {
-    box.textContent = state.error.server ? messageText(state.error.server.message)
-      : t(state.error.key, state.error.vars);
-  }
+  if (state.error) box.textContent = errorText(state.error, language);
   const notice = $("#notice");
   notice.hidden = !state.notice;
   if (state.notice) notice.textContent = t(state.notice.key, state.notice.vars);
@@ -179,7 +66,7 @@ async function signIn(event) {
   const form = new FormData(event.target);
   try {
     const body = await request("POST", "/v1/auth/login",
-      { username: form.get("username"), password: form.get("password") });
+      { body: { username: form.get("username"), password: form.get("password") } });
     state.token = body.token;
     state.officer = { name: form.get("username"), role: body.role, region: body.region };
     sessionStorage.setItem("gerbang.pusat.token", body.token);
@@ -230,7 +117,7 @@ async function load() {
 
 async function askPhoto(person, caseId) {
   try {
-    await api("POST", `/v1/identities/${person.id}/photo-requests`, { reason: `case ${caseId}` });
+    await api("POST", `/v1/identities/${person.id}/photo-requests`, { body: { reason: `case ${caseId}` } });
     await load();
   } catch (error) {
     showError(error);
@@ -239,12 +126,12 @@ async function askPhoto(person, caseId) {
 
 async function decide(caseBody, decision, card) {
   const reason = $("[data-testid=case-reason]", card).value.trim();
-  if (reason.length < 3) {
+  if (reason.length < MIN_REASON) {
     showError("need_reason");
     return;
   }
   try {
-    const done = await api("POST", `/v1/cases/${caseBody.id}/decision`, { decision, reason });
+    const done = await api("POST", `/v1/cases/${caseBody.id}/decision`, { body: { decision, reason } });
     showError(null);
     if (decision === "same") showNotice("decided_same", { id: caseBody.id, survivor: done.survivor_id });
     else showNotice("decided_not_same", { id: caseBody.id });
@@ -257,26 +144,24 @@ async function decide(caseBody, decision, card) {
 function renderPhoto(slot, person, caseId) {
   slot.replaceChildren();
   const photo = person.photo || {};
-  const request = photo.request;
+  const asked = photo.request;
   if (photo.available) {
     slot.textContent = t("photo_loading");
     photoUrl(person.id).then((url) => {
       if (!url) return;
-      const img = document.createElement("img");
+      const img = element("img", { testid: "person-photo" });
       img.src = url;
       img.alt = person.full_name || "";
-      img.dataset.testid = "person-photo";
       slot.replaceChildren(img);
     });
     return;
   }
-  const text = document.createElement("p");
-  text.dataset.testid = "photo-state";
+  const text = element("p", { testid: "photo-state" });
   let button = null;
-  if (request && request.state === "requested") {
+  if (asked && asked.state === "requested") {
     text.textContent = t("photo_requested", { site: person.site_id });
-  } else if (request && request.state === "unavailable") {
-    text.textContent = t("photo_unavailable", { note: request.note || "" });
+  } else if (asked && asked.state === "unavailable") {
+    text.textContent = t("photo_unavailable", { note: asked.note || "" });
     button = t("request_again");
   } else {
     text.textContent = t("no_photo");
@@ -284,38 +169,34 @@ function renderPhoto(slot, person, caseId) {
   }
   slot.append(text);
   if (button) {
-    const ask = document.createElement("button");
+    const ask = element("button", { text: button, testid: "request-photo" });
     ask.type = "button";
-    ask.dataset.testid = "request-photo";
-    ask.textContent = button;
     ask.addEventListener("click", () => askPhoto(person, caseId));
     slot.append(ask);
   }
 }
 
 function renderCase(caseBody) {
-  const card = $("#case-template").content.firstElementChild.cloneNode(true);
+  const card = fromTemplate($("#case-template"));
   card.dataset.caseId = caseBody.id;
   $("[data-field=heading]", card).textContent = t("case_heading", {
     id: caseBody.id, score: caseBody.score.toFixed(3), threshold: caseBody.threshold.toFixed(3),
   });
-  $$("[data-i18n]", card).forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  language.translate(card);
   const said = $("[data-testid=site-decisions]", card);
-  said.replaceChildren(...(caseBody.site_decisions || []).map((d) => {
-    const line = document.createElement("li");
-    line.textContent = t("site_decision", {
+  said.replaceChildren(...(caseBody.site_decisions || []).map((d) => element("li", {
+    text: t("site_decision", {
       site: d.site_id, officer: d.officer, decision: t(`sd_${d.decision}`), reason: d.reason,
-    });
-    return line;
-  }));
+    }),
+  })));
   said.hidden = said.children.length === 0;
   const slots = $$("[data-testid=case-person]", card);
   caseBody.people.forEach((person, index) => {
     const slot = slots[index];
     slot.replaceChildren($("#person-template").content.cloneNode(true));
-    $$("[data-i18n]", slot).forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    language.translate(slot);
     $("[data-field=name]", slot).textContent = person.full_name || "—";
-    $("[data-field=role]", slot).textContent = t(`person_${person.role}`);
+    $("[data-field=role]", slot).textContent = t(`role_${person.role}`);
     $("[data-field=status]", slot).textContent = t(`status_${person.status}`);
     $("[data-field=site]", slot).textContent = person.site_id || "—";
     $("[data-field=id]", slot).textContent = person.id;
@@ -336,23 +217,17 @@ function arrivedText(arrived) {
 }
 
 function renderSite(site) {
-  const row = document.createElement("tr");
-  row.dataset.testid = "site-row";
+  const row = element("tr", { testid: "site-row" });
   row.dataset.siteId = site.id;
   row.classList.toggle("silent", Boolean(site.silent));
-  const contact = site.last_contact ? new Date(site.last_contact).toLocaleString(state.lang) : t("never");
+  const contact = site.last_contact ? new Date(site.last_contact).toLocaleString(language.lang) : t("never");
   const cells = [
     `${site.id} — ${site.name}`, site.region,
     site.silent ? `${contact} · ${t("silent")}` : contact,
     arrivedText(site.arrived), String((site.refused || []).length),
     String(site.quarantined?.count ?? 0), String(site.pending_cases ?? 0),
   ];
-  cells.forEach((text, index) => {
-    const cell = document.createElement("td");
-    cell.textContent = text;
-    if (index === 2) cell.className = "contact";
-    row.append(cell);
-  });
+  row.append(...cells.map((text, index) => element("td", { text, className: index === 2 ? "contact" : "" })));
   return row;
 }
 
@@ -383,7 +258,7 @@ function render() {
 }
 
 function applyLanguage() {
-  translatePage();
+  language.translatePage(document, $("#lang-toggle"));
   renderBanners();
   render();
 }
@@ -394,13 +269,15 @@ function switchTab(tab) {
   load();
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+function init() {
   $("#login-form").addEventListener("submit", signIn);
   $("#sign-out").addEventListener("click", signOutHere);
-  $("#lang-toggle").addEventListener("click", () => toggleLanguage(sessionStorage, "gerbang.pusat.lang"));
+  $("#lang-toggle").addEventListener("click", () => { language.toggle(); applyLanguage(); });
   $("#tab-cases").addEventListener("click", () => switchTab("cases"));
   $("#tab-reports").addEventListener("click", () => switchTab("reports"));
   $("#refresh").addEventListener("click", () => { state.notice = null; renderBanners(); load(); });
   applyLanguage();
   if (state.token && state.officer) startWork();
-});
+}
+
+init(); // a module runs once the document is parsed

@@ -1,0 +1,106 @@
+// The desk's checks of identity numbers as they are typed: the NIK (KTP), the NIP (civil servant
+// number) and the inmate registration number. They mirror enrollment/identifiers.py so the
+// officer sees a problem at once; the server stays the authority and refuses what these miss.
+// Each check returns null (nothing to say) or [key, vars]: a problem, or "ok"/"*_ok" when fine.
+// A `sex` in vars is "M" or "F", for the page to put into words.
+
+// The province codes enrollment/identifiers.py accepts; tests/unit/test_web_modules.py keeps the
+// two lists equal.
+export const PROVINCE_CODES = Object.freeze([
+  "11", "12", "13", "14", "15", "16", "17", "18", "19", "21", // Sumatra, Riau Islands
+  "31", "32", "33", "34", "35", "36", // Java
+  "51", "52", "53", // Bali, Nusa Tenggara
+  "61", "62", "63", "64", "65", // Kalimantan
+  "71", "72", "73", "74", "75", "76", // Sulawesi
+  "81", "82", // Maluku
+  "91", "92", "93", "94", "95", "96", // Papua
+]);
+const PROVINCES = new Set(PROVINCE_CODES);
+
+export const MAX_AGE_YEARS = 120;
+const FEMALE_DAY_OFFSET = 40;
+const REGISTRATION = /^([AB])\.?(I|II|IIa|IIb|III|IV|V)[.\- ]?(\d{1,6})\/(\d{4})$/i;
+const SEPARATORS = /[\s.\-\u2010-\u2015\u2212]+/g;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** {year, month, day} when that day exists, else null. */
+export function calendarDate(year, month, day) {
+  const d = new Date(Date.UTC(year, month - 1, day));
+  const real = d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day;
+  return real ? { year, month, day } : null;
+}
+
+/** A date input's value (YYYY-MM-DD) as {year, month, day}, or null. */
+export function parseDate(text) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text || "");
+  return m ? calendarDate(+m[1], +m[2], +m[3]) : null;
+}
+
+/** A date as Indonesians write it: DD-MM-YYYY. */
+export function showDate(d) {
+  return `${String(d.day).padStart(2, "0")}-${String(d.month).padStart(2, "0")}-${d.year}`;
+}
+
+function dayKey(d) { return d.year * 10000 + d.month * 100 + d.day; }
+
+/** A birth date in the future or over MAX_AGE_YEARS ago, as [key], or null. */
+export function ageProblem(d, now = new Date()) {
+  const today = { year: now.getFullYear(), month: now.getMonth() + 1, day: now.getDate() };
+  if (dayKey(d) > dayKey(today)) return ["date_future"];
+  const age = today.year - d.year - (dayKey({ ...today, year: 0 }) < dayKey({ ...d, year: 0 }) ? 1 : 0);
+  return age > MAX_AGE_YEARS ? ["date_too_old"] : null;
+}
+
+/** The NIK against its structure, and against the birth date and sex entered (either may be null). */
+export function checkNik(text, birth, sex) {
+  const d = text.replace(SEPARATORS, "");
+  if (!/^[0-9]*$/.test(d)) return ["digits_only"];
+  if (d.length !== 16) return ["nik_length", { n: d.length }];
+  if (!PROVINCES.has(d.slice(0, 2))) return ["nik_province"];
+  if (d.slice(2, 4) === "00" || d.slice(4, 6) === "00") return ["nik_region"];
+  if (d.slice(12) === "0000") return ["nik_serial"];
+  let day = +d.slice(6, 8);
+  const nikSex = day > FEMALE_DAY_OFFSET ? "F" : "M";
+  if (nikSex === "F") day -= FEMALE_DAY_OFFSET;
+  const month = +d.slice(8, 10);
+  const yy = +d.slice(10, 12);
+  if (!calendarDate(2000 + yy, month, day) && !calendarDate(1900 + yy, month, day)) return ["nik_date"];
+  const dateText = [day, month, yy].map((n) => String(n).padStart(2, "0")).join("-");
+  if (birth && (birth.day !== day || birth.month !== month || birth.year % 100 !== yy)) {
+    return ["nik_birth_mismatch", { date: dateText }];
+  }
+  if (sex && sex !== nikSex) return ["nik_sex_mismatch", { sex: nikSex }];
+  return ["nik_ok", { date: birth ? showDate(birth) : dateText, sex: nikSex }];
+}
+
+/** The NIP against its structure (birth date, appointment month, sex digit, serial) and entries. */
+export function checkNip(text, birth, sex, now = new Date()) {
+  const d = text.replace(SEPARATORS, "");
+  if (!/^[0-9]*$/.test(d)) return ["digits_only"];
+  if (d.length !== 18) return ["nip_length", { n: d.length }];
+  const born = calendarDate(+d.slice(0, 4), +d.slice(4, 6), +d.slice(6, 8));
+  if (!born) return ["nip_date"];
+  const tooOld = ageProblem(born, now);
+  if (tooOld) return tooOld;
+  const appointed = +d.slice(8, 12) * 100 + +d.slice(12, 14);
+  const month = +d.slice(12, 14);
+  if (month < 1 || month > 12 || appointed < (born.year + 18) * 100 + born.month
+      || appointed > now.getFullYear() * 100 + now.getMonth() + 1) return ["nip_appointment"];
+  if (!"12".includes(d[14])) return ["nip_sex_digit"];
+  if (d.slice(15) === "000") return ["nip_serial"];
+  if (birth && (birth.year !== born.year || birth.month !== born.month || birth.day !== born.day)) {
+    return ["nip_birth_mismatch", { date: showDate(born) }];
+  }
+  const nipSex = d[14] === "1" ? "M" : "F";
+  if (sex && sex !== nipSex) return ["nip_sex_mismatch", { sex: nipSex }];
+  return ["nip_ok", { date: showDate(born), sex: nipSex }];
+}
+
+/** An inmate registration number such as B.I-123/2024 or AIII.45/2023. */
+export function checkRegistration(text, now = new Date()) {
+  const cleaned = text.split(/\s+/).filter(Boolean).join(" ").replace(/\s*([./-])\s*/g, "$1");
+  const m = REGISTRATION.exec(cleaned);
+  if (!m) return ["registration_format"];
+  const year = +m[4];
+  return year < 1950 || year > now.getFullYear() ? ["registration_year"] : ["ok"];
+}
