@@ -186,7 +186,7 @@ def test_officer_enrols_an_inmate_then_decides_the_same_face_is_a_different_visi
     expect(candidate).to_have_count(1)
     expect(candidate.get_by_test_id("candidate-id")).to_have_text(inmate_id)
     expect(candidate.get_by_test_id("candidate-name")).to_have_text("Budi Santoso")
-    expect(candidate.get_by_test_id("candidate-role")).to_have_text("Narapidana / Tahanan")
+    expect(candidate.get_by_test_id("candidate-role")).to_have_text("Warga Binaan")
     expect(candidate.get_by_test_id("candidate-status")).to_have_text("Aktif")
     page.wait_for_function(
         "() => document.querySelector('[data-testid=candidate-photo]').naturalWidth > 0"

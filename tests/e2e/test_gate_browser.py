@@ -179,7 +179,14 @@ def test_automatic_mode_waits_without_deciding_while_nobody_is_at_the_gate(
 ) -> None:
     server, _, key = gate_site
     before = _gate_events(server)
+    # A key in the query reached the server's logs: the kiosk refuses it and shows the right form.
     with kiosk(playwright, server, clips["nobody"], f"/gate?gate={GATE}&key={key}") as page:
+        expect(page.get_by_test_id("setup")).to_be_visible()
+        expect(page.get_by_test_id("error-message")).to_contain_text(f"/gate?gate={GATE}#key=")
+        assert page.url.endswith(f"/gate?gate={GATE}")
+        page.goto(f"/gate?gate={GATE}#key={key}")  # the fragment alone changes: no reload
+        expect(page.get_by_test_id("gate-label")).to_have_text("Gerbang: main")
+        expect(page.get_by_test_id("error-message")).to_be_hidden()
         page.get_by_test_id("mode-entry").click()
         page.get_by_test_id("auto-button").click()
         status = page.get_by_test_id("status")
@@ -197,9 +204,11 @@ def test_visitor_entry_in_automatic_mode_admits_and_lists_the_visitor_inside(
     tmp_path: Path,
 ) -> None:  # fmt: skip
     server, _, key = gate_site
-    with kiosk(playwright, server, clips["visitor"], f"/gate?gate={GATE}&key={key}") as page:
+    # Exactly the README's address: the gate in the query, the key in the fragment.
+    with kiosk(playwright, server, clips["visitor"], f"/gate?gate={GATE}#key={key}") as page:
         expect(page.get_by_test_id("gate-label")).to_have_text("Gerbang: main")
         assert "key=" not in page.url  # the device key leaves the address bar at once
+        assert page.url.endswith(f"/gate?gate={GATE}")
         page.get_by_test_id("mode-entry").click()
         page.get_by_test_id("field-nik").fill("3201 0147 0385 0001")  # typed as printed on a KTP
         expect(page.get_by_test_id("hint-nik")).to_have_text("✓")
@@ -243,7 +252,7 @@ def test_an_inmate_leaving_raises_an_alarm_only_a_supervisor_can_clear(
         page.get_by_test_id("mode-exit").click()
         page.get_by_test_id("check-button").click()
         box = expect_result(page, "alarm", "ALARM", "Andi Pratama")
-        expect(box.get_by_test_id("result-role")).to_have_text("Warga binaan")
+        expect(box.get_by_test_id("result-role")).to_have_text("Warga Binaan")
         expect(box.get_by_test_id("result-message")).to_have_text(
             "ALARM: wajah cocok dengan warga binaan. Tahan orang ini!"
         )
