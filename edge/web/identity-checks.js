@@ -1,6 +1,7 @@
 // The desk's checks of identity numbers as they are typed: the NIK (KTP), the NIP (civil servant
 // number) and the inmate registration number. They mirror enrollment/identifiers.py so the
-// officer sees a problem at once; the server stays the authority and refuses what these miss.
+// officer sees a problem at once (tests/e2e/test_page_modules.py runs both on seeded numbers and
+// wants the same verdict); the server stays the authority.
 // Each check returns null (nothing to say) or [key, vars]: a problem, or "ok"/"*_ok" when fine.
 // A `sex` in vars is "M" or "F", for the page to put into words.
 
@@ -52,7 +53,7 @@ export function ageProblem(d, now = new Date()) {
 }
 
 /** The NIK against its structure, and against the birth date and sex entered (either may be null). */
-export function checkNik(text, birth, sex) {
+export function checkNik(text, birth, sex, now = new Date()) {
   const d = text.replace(SEPARATORS, "");
   if (!/^[0-9]*$/.test(d)) return ["digits_only"];
   if (d.length !== 16) return ["nik_length", { n: d.length }];
@@ -64,11 +65,17 @@ export function checkNik(text, birth, sex) {
   if (nikSex === "F") day -= FEMALE_DAY_OFFSET;
   const month = +d.slice(8, 10);
   const yy = +d.slice(10, 12);
-  if (!calendarDate(2000 + yy, month, day) && !calendarDate(1900 + yy, month, day)) return ["nik_date"];
+  const century = Math.floor(now.getFullYear() / 100) * 100;
+  const candidates = [century + yy, century - 100 + yy].map((y) => calendarDate(y, month, day)).filter(Boolean);
+  if (!candidates.length) return ["nik_date"];
   const dateText = [day, month, yy].map((n) => String(n).padStart(2, "0")).join("-");
   if (birth && (birth.day !== day || birth.month !== month || birth.year % 100 !== yy)) {
     return ["nik_birth_mismatch", { date: dateText }];
   }
+  // As the server: the entered date settles the century, else the latest one not in the future.
+  const born = birth || candidates.find((c) => ageProblem(c, now)?.[0] !== "date_future") || candidates[0];
+  const lifespan = ageProblem(born, now);
+  if (lifespan) return lifespan;
   if (sex && sex !== nikSex) return ["nik_sex_mismatch", { sex: nikSex }];
   return ["nik_ok", { date: birth ? showDate(birth) : dateText, sex: nikSex }];
 }
