@@ -8,6 +8,7 @@ import { $, $$, sleep } from "/web/shared/dom.js";
 import { Language } from "/web/shared/i18n.js";
 import { AlarmSound } from "./alarm-sound.js";
 import { STRINGS } from "./gate-strings.js";
+import { SupervisorDialog } from "./gate-supervisor.js";
 import { insideItem, renderDecision } from "./gate-views.js";
 import { addressWithoutKey, setupFromAddress } from "./kiosk-address.js";
 
@@ -16,8 +17,6 @@ const RESULT_HOLD_MS = 4000; // how long a decision stays up before the next per
 const POLL_MS = 3000; // visitors inside and open alarms
 const CAMERA_WAIT_MS = 3000; // a camera just switched on takes a moment to give frames
 const BEEP_EVERY_MS = 900;
-const SUPERVISOR_ROLES = ["supervisor", "site_admin"];
-const MIN_REASON = 3; // the API's ReasonBody minimum
 const NIK_SEPARATORS = /[\s.\-\u2010-\u2015\u2212]+/g;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PATHS = { entry: "visitor-entry", exit: "visitor-exit", staff: "staff" };
@@ -43,7 +42,6 @@ const state = {
   // Counts alarm changes on this page, so a poll answered before one of them is ignored: it
   // would otherwise hide an alarm that just arrived, or revive one just cleared.
   alarmSerial: 0,
-  dialog: null, // {action: "override" | "clear", eventId}
   stream: null,
   pollTimer: null,
 };
@@ -59,7 +57,7 @@ function applyLanguage() {
   renderError();
   renderInside();
   renderResult();
-  renderDialog();
+  supervisor.render();
 }
 
 // ---------------------------------------------------------------- talking to the service
@@ -304,7 +302,7 @@ async function checkOnce() {
   }
 }
 
-function readyForFrame() { return state.auto && state.mode && !state.busy && !state.decision && !state.dialog; }
+function readyForFrame() { return state.auto && state.mode && !state.busy && !state.decision && !supervisor.open; }
 
 // Automatic mode: a frame every 1.5 s; a decision pauses it while it is on show.
 async function autoLoop() {
@@ -399,7 +397,7 @@ async function showDecision(decision) {
 }
 
 function holdEnded() {
-  if (state.dialog) state.holdTimer = setTimeout(holdEnded, RESULT_HOLD_MS); // a supervisor is busy with it
+  if (supervisor.open) state.holdTimer = setTimeout(holdEnded, RESULT_HOLD_MS); // a supervisor is busy with it
   else hideResult();
 }
 
@@ -423,80 +421,22 @@ function renderResult() { renderDecision($("#result"), state.decision, state.pho
 
 // ---------------------------------------------------------------- supervisor actions
 
+const supervisor = new SupervisorDialog($("#supervisor"), {
+  api,
+  language,
+  onDone: async (action, answer, login) => {
+    if (action === "override") {
+      await showDecision(answer);
+      refreshInside();
+    } else {
+      clearAlarmShown();
+      setStatus("alarm_cleared", "", { name: login.full_name || login.name });
+    }
+  },
+});
+
 function openSupervisor(action) {
-  if (!state.decision) return;
-  state.dialog = { action, eventId: state.decision.event_id };
-  const form = $("#supervisor-form");
-  form.reset();
-  $("#supervisor-error").hidden = true;
-  renderDialog();
-  form.username.focus();
-}
-
-function closeSupervisor() {
-  state.dialog = null;
-  $("#supervisor-form").reset();
-  renderDialog();
-}
-
-function renderDialog() {
-  $("#supervisor").hidden = !state.dialog;
-  if (state.dialog) $("#supervisor-title").textContent = t(state.dialog.action === "override" ? "override_title" : "clear_title");
-}
-
-// The dialog's error: one of the page's strings (`key`) or a server message ({id, en}).
-function dialogError(key, message) {
-  const box = $("#supervisor-error");
-  box.hidden = false;
-  box.textContent = message ? language.message(message) : t(key);
-}
-
-// Sign the supervisor in for this one action, do it, and sign them out again: the kiosk never
-// keeps a supervisor's session.
-async function submitSupervisor(event) {
-  event.preventDefault();
-  const form = event.target;
-  const username = form.username.value.trim();
-  const password = form.password.value;
-  const reason = form.reason.value.trim();
-  if (!username || !password) { dialogError("credentials_needed"); return; }
-  if (reason.length < MIN_REASON) { dialogError("reason_needed"); form.reason.focus(); return; }
-  let login;
-  try {
-    login = await api("POST", "/v1/auth/login", { body: { username, password } });
-  } catch (error) {
-    if (error.status === 401) dialogError("login_failed");
-    else dialogError("", errorMessage(error));
-    return;
-  }
-  try {
-    if (!SUPERVISOR_ROLES.includes(login.role)) { dialogError("not_supervisor"); return; }
-    await supervisorAction(state.dialog, reason, login);
-  } catch (error) {
-    if (error.status === 403) dialogError("not_supervisor");
-    else dialogError("", errorMessage(error));
-  } finally {
-    api("POST", "/v1/auth/logout", { headers: asSupervisor(login.token) }).catch(() => {});
-  }
-}
-
-// A failed call as a message ({id, en}): the server's, or the page's words for what went wrong.
-function errorMessage(error) {
-  const shown = errorState(error);
-  return shown.server?.message || { [language.lang]: errorText(shown, language) };
-}
-
-async function supervisorAction(dialog, reason, login) {
-  const path = `/v1/gate-events/${dialog.eventId}/${dialog.action === "override" ? "override" : "clear-alarm"}`;
-  const answer = await api("POST", path, { body: { reason }, headers: asSupervisor(login.token) });
-  closeSupervisor();
-  if (dialog.action === "override") {
-    await showDecision(answer);
-    refreshInside();
-  } else {
-    clearAlarmShown();
-    setStatus("alarm_cleared", "", { name: login.full_name || login.name });
-  }
+  if (state.decision) supervisor.show(action, state.decision.event_id);
 }
 
 // ---------------------------------------------------------------- polling: inside now, alarms
@@ -562,8 +502,7 @@ function init() {
   $("#override").addEventListener("click", () => openSupervisor("override"));
   $("#clear-alarm").addEventListener("click", () => openSupervisor("clear"));
   $("#dismiss").addEventListener("click", hideResult);
-  $("#supervisor-form").addEventListener("submit", submitSupervisor);
-  $("#supervisor-cancel").addEventListener("click", closeSupervisor);
+  $("#supervisor-cancel").addEventListener("click", () => supervisor.close());
   document.addEventListener("pointerdown", () => sound.unlock());
   document.addEventListener("keydown", () => sound.unlock());
   // A setup address pasted into a kiosk already open changes only the fragment: no reload.
