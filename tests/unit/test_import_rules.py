@@ -73,3 +73,18 @@ def test_a_planted_violation_fails_the_check(tmp_path: Path, module: str, statem
     result = _lint(root)
     assert result.returncode != 0, result.stdout
     assert "BROKEN" in result.stdout
+
+
+def test_every_top_level_package_is_installed_and_under_the_contracts() -> None:
+    """A new top-level package must be packaged (setuptools) and placed in the layers."""
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    on_disk = {p.parent.name for p in REPO.glob("*/__init__.py")} - {"tests", "bench"}
+    installed = {
+        name.rstrip("*") for name in config["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    layered = set(config["tool"]["importlinter"]["root_packages"])
+    assert on_disk == set(PACKAGES)
+    assert on_disk <= installed
+    assert on_disk == layered
