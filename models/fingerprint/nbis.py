@@ -66,31 +66,27 @@ Rows = npt.NDArray[np.float64]
 
 class FingerprintImageInvalid(InputError):
     code = "fingerprint_image_invalid"
+    message = Message(
+        "Sidik jari tidak terbaca. Bersihkan jari dan kaca pemindai, lalu ulangi.",
+        "The fingerprint could not be read. Clean the finger and the scanner glass, then try again.",
+    )
 
     @classmethod
     def because(cls, reason: str, **details: object) -> FingerprintImageInvalid:
-        return cls(
-            Message(
-                "Sidik jari tidak terbaca. Bersihkan jari dan kaca pemindai, lalu ulangi.",
-                "The fingerprint could not be read. Clean the finger and the scanner glass, then try again.",
-            ),
-            {"reason": reason, **details},
-        )
+        return cls(reason=reason, **details)
 
 
 class FingerprintExtractorMissing(Unavailable):
     code = "fingerprint_extractor_missing"
+    message = Message(
+        "Pencocok sidik jari (NBIS) belum dibangun: jalankan scripts/build_nbis.sh.",
+        "The fingerprint matcher (NBIS) is not built: run scripts/build_nbis.sh"
+        " (or set GERBANG_NBIS_LIB).",
+    )
 
     @classmethod
     def at(cls, path: Path, reason: str) -> FingerprintExtractorMissing:
-        return cls(
-            Message(
-                "Pencocok sidik jari (NBIS) belum dibangun: jalankan scripts/build_nbis.sh.",
-                "The fingerprint matcher (NBIS) is not built: run scripts/build_nbis.sh"
-                " (or set GERBANG_NBIS_LIB).",
-            ),
-            {"path": str(path), "reason": reason, "fix": "bash scripts/build_nbis.sh"},
-        )
+        return cls(path=str(path), reason=reason, fix="bash scripts/build_nbis.sh")
 
 
 class _Minutia(ctypes.Structure):
