@@ -43,31 +43,33 @@ class CapturePolicy:
 
 class SessionNotFound(NotFound):
     code = "capture_session_not_found"
+    message = Message(
+        "Sesi pengambilan foto tidak ditemukan.",
+        "No such capture session.",
+    )
 
     @classmethod
     def with_id(cls, session_id: str) -> SessionNotFound:
-        return cls(
-            Message("Sesi pengambilan foto tidak ditemukan.", "No such capture session."),
-            {"session_id": session_id},
-        )
+        return cls(session_id=session_id)
 
 
 class SessionClosed(Conflict):
     code = "capture_session_closed"
+    message = Message(
+        "Sesi ini sudah selesai. Mulai sesi baru.",
+        "This session is finished. Start a new one.",
+    )
 
     @classmethod
     def with_state(cls, session_id: str, state: str) -> SessionClosed:
-        return cls(
-            Message(
-                "Sesi ini sudah selesai. Mulai sesi baru.",
-                "This session is finished. Start a new one.",
-            ),
-            {"session_id": session_id, "state": state},
-        )
+        return cls(session_id=session_id, state=state)
 
 
 class NotEnoughCaptures(InputError):
     code = "captures_insufficient"
+    message = Message(
+        "Foto yang baik belum cukup. Ambil foto lagi.", "Not enough good photos yet. Capture more."
+    )
 
     @classmethod
     def counted(cls, have: int, need: int) -> NotEnoughCaptures:
@@ -76,7 +78,8 @@ class NotEnoughCaptures(InputError):
                 f"Baru {have} foto yang baik; perlu {need}. Ambil foto lagi.",
                 f"Only {have} good photos so far; {need} are needed. Capture more.",
             ),
-            {"have": have, "need": need},
+            have=have,
+            need=need,
         )
 
 

@@ -27,16 +27,14 @@ _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 class StorageError(GerbangError):
     code = "storage_failed"
     status = 503
+    message = Message(
+        "Basis data situs tidak dapat diakses. Coba lagi atau hubungi admin situs.",
+        "The site database cannot be reached. Try again or call the site administrator.",
+    )
 
     @classmethod
     def because(cls, reason: str) -> StorageError:
-        return cls(
-            Message(
-                "Basis data situs tidak dapat diakses. Coba lagi atau hubungi admin situs.",
-                "The site database cannot be reached. Try again or call the site administrator.",
-            ),
-            {"reason": reason},
-        )
+        return cls(reason=reason)
 
 
 def migrations() -> list[tuple[int, str]]:

@@ -38,16 +38,14 @@ MIN_FINGERS, MIN_IMPRESSIONS = 2, 3
 class FingerNotEnrolled(InputError):
     code = "finger_not_enrolled"
     status = 409
+    message = Message(
+        "Sidik jari orang ini belum terdaftar.",
+        "This person's fingerprints are not enrolled.",
+    )
 
     @classmethod
     def for_identity(cls, identity_id: str, position: int | None) -> FingerNotEnrolled:
-        return cls(
-            Message(
-                "Sidik jari orang ini belum terdaftar.",
-                "This person's fingerprints are not enrolled.",
-            ),
-            {"identity_id": identity_id, "position": position},
-        )
+        return cls(identity_id=identity_id, position=position)
 
 
 @dataclass(frozen=True)

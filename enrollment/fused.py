@@ -77,13 +77,11 @@ class FusedVerifier:
 
 class NothingToVerify(InputError):
     code = "nothing_to_verify"
+    message = Message(
+        "Wajah dan sidik jari tidak dapat dipakai. Ambil ulang.",
+        "Neither the face nor the fingerprint can be used. Capture again.",
+    )
 
     @classmethod
     def because(cls, reason: str) -> NothingToVerify:
-        return cls(
-            Message(
-                "Wajah dan sidik jari tidak dapat dipakai. Ambil ulang.",
-                "Neither the face nor the fingerprint can be used. Capture again.",
-            ),
-            {"reason": reason},
-        )
+        return cls(reason=reason)

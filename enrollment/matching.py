@@ -22,16 +22,14 @@ from models.faces import FloatArray
 class NoTemplates(Unavailable):
     code = "identity_has_no_templates"
     status = 409
+    message = Message(
+        "Identitas ini belum punya foto wajah untuk model yang dipakai. Daftarkan ulang wajahnya.",
+        "This identity has no face template for the model in use. Re-enrol the face.",
+    )
 
     @classmethod
     def for_identity(cls, identity_id: str, pack_id: str) -> NoTemplates:
-        return cls(
-            Message(
-                "Identitas ini belum punya foto wajah untuk model yang dipakai. Daftarkan ulang wajahnya.",
-                "This identity has no face template for the model in use. Re-enrol the face.",
-            ),
-            {"identity_id": identity_id, "pack_id": pack_id},
-        )
+        return cls(identity_id=identity_id, pack_id=pack_id)
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,14 @@ from kernel.errors import Message, NotFound
 
 class IdentityNotFound(NotFound):
     code = "identity_not_found"
+    message = Message(
+        "Identitas tidak ditemukan.",
+        "No such identity.",
+    )
 
     @classmethod
     def with_id(cls, identity_id: str) -> IdentityNotFound:
-        return cls(
-            Message("Identitas tidak ditemukan.", "No such identity."), {"identity_id": identity_id}
-        )
+        return cls(identity_id=identity_id)
 
 
 @dataclass(frozen=True)

@@ -54,28 +54,27 @@ from kernel.errors import Conflict, InputError, Message
 
 class IdentityNumberTaken(Conflict):
     code = "identity_number_taken"
+    message = Message(
+        "Nomor identitas (NIK/NIP/registrasi) sudah dipakai identitas lain.",
+        "This identity number (NIK/NIP/registration) already belongs to another identity.",
+    )
 
     @classmethod
     def because(cls, reason: str) -> IdentityNumberTaken:
-        return cls(
-            Message(
-                "Nomor identitas (NIK/NIP/registrasi) sudah dipakai identitas lain.",
-                "This identity number (NIK/NIP/registration) already belongs to another identity.",
-            ),
-            {"reason": reason},
-        )
+        return cls(reason=reason)
 
 
 class StatusNotAllowed(InputError):
     code = "status_change_not_allowed"
     status = 409
+    message = Message(
+        "Perubahan status ini tidak diizinkan.",
+        "This status change is not allowed.",
+    )
 
     @classmethod
     def between(cls, role: str, old: str, new: str) -> StatusNotAllowed:
-        return cls(
-            Message("Perubahan status ini tidak diizinkan.", "This status change is not allowed."),
-            {"role": role, "from": old, "to": new},
-        )
+        return cls(None, {"role": role, "from": old, "to": new})
 
 
 # Which statuses each role can be moved to, by hand. A ban is for visitors: an inmate set to
