@@ -33,16 +33,14 @@ Payload = TypeVar("Payload", bound=BaseModel)
 class PulledChangeInvalid(GerbangError):
     code = "sync_change_invalid"
     status = 502
+    message = Message(
+        "Perubahan dari registri pusat tidak valid dan tidak diterapkan. Hubungi admin pusat.",
+        "A change from the central registry is invalid and was not applied. Call the central admin.",
+    )
 
     @classmethod
     def because(cls, seq: int, kind: str, reason: str) -> PulledChangeInvalid:
-        return cls(
-            Message(
-                "Perubahan dari registri pusat tidak valid dan tidak diterapkan. Hubungi admin pusat.",
-                "A change from the central registry is invalid and was not applied. Call the central admin.",
-            ),
-            {"seq": seq, "kind": kind, "reason": reason},
-        )
+        return cls(seq=seq, kind=kind, reason=reason)
 
 
 class RecordIn(BaseModel):

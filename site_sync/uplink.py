@@ -26,34 +26,34 @@ from kernel.errors import Conflict, GerbangError, Message, Unavailable
 PUSH_PATH = "/v1/sync/batches"
 CHANGES_PATH = "/v1/sync/changes"
 RETRYABLE_STATUSES = frozenset({408, 429})
+# The registry's codes (registry/errors.py) this client turns into the site's own errors below.
+REGISTRY_GAP, REGISTRY_CONFLICT = "sync_gap", "sync_conflict"
 
 
 class RegistryUnreachable(Unavailable):
     code = "registry_unreachable"
+    message = Message(
+        "Registri pusat tidak dapat dihubungi. Data tetap aman di situs; sinkronisasi dicoba lagi.",
+        "The central registry cannot be reached. Data stays safe at the site; sync will retry.",
+    )
 
     @classmethod
     def because(cls, reason: str, status: int | None = None) -> RegistryUnreachable:
-        return cls(
-            Message(
-                "Registri pusat tidak dapat dihubungi. Data tetap aman di situs; sinkronisasi dicoba lagi.",
-                "The central registry cannot be reached. Data stays safe at the site; sync will retry.",
-            ),
-            {"reason": reason, "status": status},
-        )
+        return cls(reason=reason, status=status)
 
 
 class SyncGap(Conflict):
-    code = "sync_gap"
+    """The registry answered `sync_gap`; the site's own code says it was reported, not found here."""
+
+    code = "sync_gap_reported"
+    message = Message(
+        "Registri meminta pengiriman ulang dari nomor urut sebelumnya.",
+        "The registry asks to resend from an earlier sequence number.",
+    )
 
     @classmethod
     def expecting(cls, expected_seq: int) -> SyncGap:
-        return cls(
-            Message(
-                "Registri meminta pengiriman ulang dari nomor urut sebelumnya.",
-                "The registry asks to resend from an earlier sequence number.",
-            ),
-            {"expected_seq": expected_seq},
-        )
+        return cls(expected_seq=expected_seq)
 
     @property
     def expected_seq(self) -> int:
@@ -62,32 +62,30 @@ class SyncGap(Conflict):
 
 
 class SyncConflict(Conflict):
-    code = "sync_conflict"
+    """The registry answered `sync_conflict`; details are the registry's."""
+
+    code = "sync_conflict_reported"
+    message = Message(
+        "Registri menyimpan isi lain untuk nomor urut yang sama. Pengiriman dihentikan; hubungi admin pusat.",
+        "The registry holds other content for the same sequence numbers. Pushing stopped; call the central admin.",
+    )
 
     @classmethod
     def reported(cls, details: dict[str, Any]) -> SyncConflict:
-        return cls(
-            Message(
-                "Registri menyimpan isi lain untuk nomor urut yang sama. Pengiriman dihentikan; hubungi admin pusat.",
-                "The registry holds other content for the same sequence numbers. Pushing stopped; call the central admin.",
-            ),
-            details,
-        )
+        return cls(None, details)
 
 
 class SyncRefused(GerbangError):
     code = "sync_refused"
     status = 502
+    message = Message(
+        "Registri menolak permintaan situs ini. Hubungi admin situs (kunci situs, versi).",
+        "The registry refused this site's request. Call the site administrator (site key, version).",
+    )
 
     @classmethod
     def because(cls, status: int, code: str, details: Any) -> SyncRefused:
-        return cls(
-            Message(
-                "Registri menolak permintaan situs ini. Hubungi admin situs (kunci situs, versi).",
-                "The registry refused this site's request. Call the site administrator (site key, version).",
-            ),
-            {"status": status, "registry_code": code, "registry_details": details},
-        )
+        return cls(status=status, registry_code=code, registry_details=details)
 
 
 @dataclass
@@ -145,9 +143,9 @@ def raise_for_answer(response: httpx.Response) -> None:
     code, details = _error_of(response)
     if response.status_code >= 500 or response.status_code in RETRYABLE_STATUSES:
         raise RegistryUnreachable.because(code or response.reason_phrase, response.status_code)
-    if code == "sync_gap" and isinstance(details.get("expected_seq"), int):
+    if code == REGISTRY_GAP and isinstance(details.get("expected_seq"), int):
         raise SyncGap.expecting(details["expected_seq"])
-    if code == "sync_conflict":
+    if code == REGISTRY_CONFLICT:
         raise SyncConflict.reported(details)
     raise SyncRefused.because(response.status_code, code, details or response.text[:300])
 
