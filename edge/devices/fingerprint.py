@@ -49,75 +49,65 @@ _GLIB_LOCK = threading.Lock()
 
 class FingerprintReaderMissing(Unavailable):
     code = "fingerprint_reader_missing"
+    message = Message(
+        "Pemindai sidik jari tidak ditemukan. Periksa kabel USB, lalu hubungi admin situs.",
+        "No fingerprint reader was found. Check the USB cable, then call the site administrator.",
+    )
 
     @classmethod
     def because(cls, reason: str, **details: Any) -> FingerprintReaderMissing:
-        return cls(
-            Message(
-                "Pemindai sidik jari tidak ditemukan. Periksa kabel USB, lalu hubungi admin situs.",
-                "No fingerprint reader was found. Check the USB cable, then call the site administrator.",
-            ),
-            {"reason": reason, **details},
-        )
+        return cls(reason=reason, **details)
 
 
 class FingerprintReaderUnsupported(Unavailable):
     code = "fingerprint_reader_unsupported"
+    message = Message(
+        "Pemindai ini mencocokkan sidik jari di dalam alat (match-on-chip) dan tidak "
+        "memberi gambar, jadi templat tidak bisa disimpan. Pasang pemindai jenis gambar.",
+        "This reader matches prints inside the sensor (match-on-chip) and gives no "
+        "image, so no portable template can be made. Install an image reader.",
+    )
 
     @classmethod
     def match_on_chip(cls, devices: list[dict[str, str]]) -> FingerprintReaderUnsupported:
-        return cls(
-            Message(
-                "Pemindai ini mencocokkan sidik jari di dalam alat (match-on-chip) dan tidak "
-                "memberi gambar, jadi templat tidak bisa disimpan. Pasang pemindai jenis gambar.",
-                "This reader matches prints inside the sensor (match-on-chip) and gives no "
-                "image, so no portable template can be made. Install an image reader.",
-            ),
-            {"reason": "no_image_capture", "devices": devices},
-        )
+        return cls(reason="no_image_capture", devices=devices)
 
 
 class FingerprintReaderFailed(Unavailable):
     code = "fingerprint_reader_failed"
+    message = Message(
+        "Pemindai sidik jari bermasalah. Cabut dan pasang lagi, lalu coba ulang.",
+        "The fingerprint reader failed. Unplug it, plug it in again and retry.",
+    )
 
     @classmethod
     def because(cls, reason: str, detail: str, driver: str) -> FingerprintReaderFailed:
-        return cls(
-            Message(
-                "Pemindai sidik jari bermasalah. Cabut dan pasang lagi, lalu coba ulang.",
-                "The fingerprint reader failed. Unplug it, plug it in again and retry.",
-            ),
-            {"reason": reason, "detail": detail, "driver": driver},
-        )
+        return cls(reason=reason, detail=detail, driver=driver)
 
 
 class FingerprintCaptureTimeout(InputError):
     code = "fingerprint_capture_timeout"
     status = 408
+    message = Message(
+        "Tidak ada jari di pemindai. Letakkan jari di tengah pemindai, lalu coba lagi.",
+        "No finger was placed on the reader. Place a finger in its middle and try again.",
+    )
 
     @classmethod
     def after(cls, timeout_s: float, reason: str = "no_finger") -> FingerprintCaptureTimeout:
-        return cls(
-            Message(
-                "Tidak ada jari di pemindai. Letakkan jari di tengah pemindai, lalu coba lagi.",
-                "No finger was placed on the reader. Place a finger in its middle and try again.",
-            ),
-            {"reason": reason, "timeout_s": timeout_s},
-        )
+        return cls(reason=reason, timeout_s=timeout_s)
 
 
 class FingerprintCaptureRetry(InputError):
     code = "fingerprint_capture_retry"
+    message = Message(
+        "Sidik jari kurang jelas. Angkat jari, bersihkan, lalu letakkan lagi di tengah.",
+        "The print was not clear. Lift the finger, wipe it and place it again, centred.",
+    )
 
     @classmethod
     def because(cls, reason: str, detail: str) -> FingerprintCaptureRetry:
-        return cls(
-            Message(
-                "Sidik jari kurang jelas. Angkat jari, bersihkan, lalu letakkan lagi di tengah.",
-                "The print was not clear. Lift the finger, wipe it and place it again, centred.",
-            ),
-            {"reason": reason, "detail": detail},
-        )
+        return cls(reason=reason, detail=detail)
 
 
 @dataclass(frozen=True)

@@ -26,46 +26,50 @@ PASSAGES = {
 
 class GateNotFound(NotFound):
     code = "gate_not_found"
+    message = Message(
+        "Gerbang tidak dikenal.",
+        "Unknown gate.",
+    )
 
     @classmethod
     def with_id(cls, gate_id: str) -> GateNotFound:
-        return cls(Message("Gerbang tidak dikenal.", "Unknown gate."), {"gate_id": gate_id})
+        return cls(gate_id=gate_id)
 
 
 class GateEventNotFound(NotFound):
     code = "gate_event_not_found"
+    message = Message(
+        "Kejadian gerbang tidak ditemukan.",
+        "No such gate event.",
+    )
 
     @classmethod
     def with_id(cls, event_id: int) -> GateEventNotFound:
-        return cls(
-            Message("Kejadian gerbang tidak ditemukan.", "No such gate event."),
-            {"event_id": event_id},
-        )
+        return cls(event_id=event_id)
 
 
 class OverrideRefused(Conflict):
     code = "override_refused"
+    message = Message(
+        "Keputusan ini tidak dapat diubah dengan cara ini.",
+        "This decision cannot be changed this way.",
+    )
 
     @classmethod
     def because(cls, reason: str) -> OverrideRefused:
-        return cls(
-            Message(
-                "Keputusan ini tidak dapat diubah dengan cara ini.",
-                "This decision cannot be changed this way.",
-            ),
-            {"reason": reason},
-        )
+        return cls(reason=reason)
 
 
 class InvalidGateConfig(InputError):
     code = "gate_config_invalid"
+    message = Message(
+        "Pengaturan gerbang tidak sah.",
+        "The gate configuration is invalid.",
+    )
 
     @classmethod
     def because(cls, reason: str) -> InvalidGateConfig:
-        return cls(
-            Message("Pengaturan gerbang tidak sah.", "The gate configuration is invalid."),
-            {"reason": reason},
-        )
+        return cls(reason=reason)
 
 
 @dataclass(frozen=True)

@@ -36,16 +36,14 @@ SourceKind = Literal["device", "url", "file", "folder"]
 
 class CameraUnavailable(Unavailable):
     code = "camera_unavailable"
+    message = Message(
+        "Kamera tidak dapat dibuka. Periksa kabel, daya dan alamat kamera.",
+        "The camera cannot be opened. Check its cable, power and address.",
+    )
 
     @classmethod
     def at(cls, spec: str, reason: str) -> CameraUnavailable:
-        return cls(
-            Message(
-                "Kamera tidak dapat dibuka. Periksa kabel, daya dan alamat kamera.",
-                "The camera cannot be opened. Check its cable, power and address.",
-            ),
-            {"source": spec, "reason": reason},
-        )
+        return cls(source=spec, reason=reason)
 
 
 @dataclass(frozen=True)

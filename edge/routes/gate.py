@@ -95,13 +95,14 @@ def add_gate(
 
 class GateExists(Conflict):
     code = "gate_exists"
+    message = Message(
+        "Gerbang dengan kode ini sudah ada.",
+        "A gate with this id exists.",
+    )
 
     @classmethod
     def with_id(cls, gate_id: str) -> GateExists:
-        return cls(
-            Message("Gerbang dengan kode ini sudah ada.", "A gate with this id exists."),
-            {"gate_id": gate_id},
-        )
+        return cls(gate_id=gate_id)
 
 
 @router.post("/gates/{gate_id}/visitor-entry")

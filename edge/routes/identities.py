@@ -24,16 +24,14 @@ router = APIRouter(prefix="/v1/identities")
 
 class PhotoNotFound(NotFound):
     code = "photo_not_found"
+    message = Message(
+        "Identitas ini tidak punya foto (belum ada atau sudah dihapus).",
+        "This identity has no photo (none yet, or erased).",
+    )
 
     @classmethod
     def for_identity(cls, identity_id: str) -> PhotoNotFound:
-        return cls(
-            Message(
-                "Identitas ini tidak punya foto (belum ada atau sudah dihapus).",
-                "This identity has no photo (none yet, or erased).",
-            ),
-            {"identity_id": identity_id},
-        )
+        return cls(identity_id=identity_id)
 
 
 # A kiosk key sits in a browser on a public terminal: it sees who a decision is about, never
