@@ -48,10 +48,6 @@ class SessionNotFound(NotFound):
         "No such capture session.",
     )
 
-    @classmethod
-    def with_id(cls, session_id: str) -> SessionNotFound:
-        return cls(session_id=session_id)
-
 
 class SessionClosed(Conflict):
     code = "capture_session_closed"
@@ -59,10 +55,6 @@ class SessionClosed(Conflict):
         "Sesi ini sudah selesai. Mulai sesi baru.",
         "This session is finished. Start a new one.",
     )
-
-    @classmethod
-    def with_state(cls, session_id: str, state: str) -> SessionClosed:
-        return cls(session_id=session_id, state=state)
 
 
 class NotEnoughCaptures(InputError):
@@ -142,9 +134,9 @@ class CaptureStore:
             "SELECT * FROM capture_sessions WHERE id = ?", (session_id,)
         ).fetchone()
         if row is None:
-            raise SessionNotFound.with_id(session_id)
+            raise SessionNotFound(session_id=session_id)
         if must_be_open and row["state"] != "open":
-            raise SessionClosed.with_state(session_id, row["state"])
+            raise SessionClosed(session_id=session_id, state=row["state"])
         return row
 
     def keep(

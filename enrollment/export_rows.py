@@ -41,10 +41,6 @@ class ExportFileInvalid(InputError):
         "The export file cannot be read. Check its CSV format and column names.",
     )
 
-    @classmethod
-    def because(cls, reason: str, **details: Any) -> ExportFileInvalid:
-        return cls(reason=reason, **details)
-
 
 class FieldInvalid(InputError):
     code = "field_invalid"
@@ -137,7 +133,7 @@ def read_export(data: bytes, import_id: str, officer: str) -> list[ExportRow]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ExportFileInvalid.because("not UTF-8 text", position=exc.start) from exc
+        raise ExportFileInvalid(reason="not UTF-8 text", position=exc.start) from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
     _check_header(reader.fieldnames)
     rows = [_parse(values, n, import_id, officer) for n, values in enumerate(reader, start=2)]
@@ -150,7 +146,7 @@ def _check_header(names: Iterable[str] | None) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in found]
     unknown = [c for c in found if c not in COLUMNS]
     if missing or unknown:
-        raise ExportFileInvalid.because("columns", missing=missing, unknown=unknown)
+        raise ExportFileInvalid(reason="columns", missing=missing, unknown=unknown)
 
 
 def _parse(values: dict[str, Any], line: int, import_id: str, officer: str) -> ExportRow:

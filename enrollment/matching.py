@@ -27,10 +27,6 @@ class NoTemplates(Unavailable):
         "This identity has no face template for the model in use. Re-enrol the face.",
     )
 
-    @classmethod
-    def for_identity(cls, identity_id: str, pack_id: str) -> NoTemplates:
-        return cls(identity_id=identity_id, pack_id=pack_id)
-
 
 @dataclass(frozen=True)
 class VerifyDecision:
@@ -81,7 +77,7 @@ class Matcher:
         probe = engine.analyse_bytes(image)
         score = self.best_score(probe.template, identity_id)
         if score is None:
-            raise NoTemplates.for_identity(identity_id, engine.pack_id)
+            raise NoTemplates(identity_id=identity_id, pack_id=engine.pack_id)
         return VerifyDecision(
             identity,
             score >= thresholds.verify,

@@ -59,10 +59,6 @@ class IdentityNumberTaken(Conflict):
         "This identity number (NIK/NIP/registration) already belongs to another identity.",
     )
 
-    @classmethod
-    def because(cls, reason: str) -> IdentityNumberTaken:
-        return cls(reason=reason)
-
 
 class StatusNotAllowed(InputError):
     code = "status_change_not_allowed"
@@ -302,7 +298,7 @@ class EnrolmentService:
                     "national_search": searched, "national_decisions": national,
                 })  # fmt: skip
         except sqlite3.IntegrityError as exc:
-            raise IdentityNumberTaken.because(str(exc)) from exc
+            raise IdentityNumberTaken(reason=str(exc)) from exc
         return CommitResult(identity_id, target is None, template_ids, searched)
 
     def _store_captures(
