@@ -38,10 +38,6 @@ class PulledChangeInvalid(GerbangError):
         "A change from the central registry is invalid and was not applied. Call the central admin.",
     )
 
-    @classmethod
-    def because(cls, seq: int, kind: str, reason: str) -> PulledChangeInvalid:
-        return cls(seq=seq, kind=kind, reason=reason)
-
 
 class RecordIn(BaseModel):
     """An identity record as the registry sends it (the fields of enrollment.records.Identity)."""
@@ -175,4 +171,4 @@ def parse(model: type[Payload], seq: int, kind: str, payload: dict[str, Any]) ->
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3]
         )
-        raise PulledChangeInvalid.because(seq, kind, problems) from exc
+        raise PulledChangeInvalid(seq=seq, kind=kind, reason=problems) from exc

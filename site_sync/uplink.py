@@ -51,10 +51,6 @@ class SyncGap(Conflict):
         "The registry asks to resend from an earlier sequence number.",
     )
 
-    @classmethod
-    def expecting(cls, expected_seq: int) -> SyncGap:
-        return cls(expected_seq=expected_seq)
-
     @property
     def expected_seq(self) -> int:
         """The first seq the registry has not received."""
@@ -82,10 +78,6 @@ class SyncRefused(GerbangError):
         "Registri menolak permintaan situs ini. Hubungi admin situs (kunci situs, versi).",
         "The registry refused this site's request. Call the site administrator (site key, version).",
     )
-
-    @classmethod
-    def because(cls, status: int, code: str, details: Any) -> SyncRefused:
-        return cls(status=status, registry_code=code, registry_details=details)
 
 
 @dataclass
@@ -144,10 +136,14 @@ def raise_for_answer(response: httpx.Response) -> None:
     if response.status_code >= 500 or response.status_code in RETRYABLE_STATUSES:
         raise RegistryUnreachable.because(code or response.reason_phrase, response.status_code)
     if code == REGISTRY_GAP and isinstance(details.get("expected_seq"), int):
-        raise SyncGap.expecting(details["expected_seq"])
+        raise SyncGap(expected_seq=details["expected_seq"])
     if code == REGISTRY_CONFLICT:
         raise SyncConflict.reported(details)
-    raise SyncRefused.because(response.status_code, code, details or response.text[:300])
+    raise SyncRefused(
+        status=response.status_code,
+        registry_code=code,
+        registry_details=details or response.text[:300],
+    )
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -192,7 +188,9 @@ class RegistryClient:
                 int(answer.get("already_applied", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise SyncRefused.because(200, "answer_unreadable", str(exc)) from exc
+            raise SyncRefused(
+                status=200, registry_code="answer_unreadable", registry_details=str(exc)
+            ) from exc
 
     def changes(self, after: int, limit: int) -> ChangePage:
         """GET the changes for this site after a cursor, signed over method, path and time."""
@@ -211,7 +209,9 @@ class RegistryClient:
             ]
             return ChangePage(changes, int(answer.get("last_seq", 0)))
         except (KeyError, TypeError, ValueError) as exc:
-            raise SyncRefused.because(200, "answer_unreadable", str(exc)) from exc
+            raise SyncRefused(
+                status=200, registry_code="answer_unreadable", registry_details=str(exc)
+            ) from exc
 
     def rotate_key(self, signer: Signer, new_key: Ed25519PrivateKey) -> dict[str, Any]:
         """Ask the registry to make new_key this site's key; the request is signed by `signer`."""
