@@ -40,10 +40,6 @@ class SyncUnauthenticated(GerbangError):
         "The registry refused the request: unknown site or bad signature. Check the site key.",
     )
 
-    @classmethod
-    def because(cls, reason: str, site_id: str | None) -> SyncUnauthenticated:
-        return cls(reason=reason, site_id=site_id)
-
 
 class SyncSchemaInvalid(InputError):
     code = "sync_schema_invalid"
@@ -93,10 +89,6 @@ class RegistryInputInvalid(InputError):
         "The request cannot be processed. Check the data and try again.",
     )
 
-    @classmethod
-    def because(cls, reason: str, **details: Any) -> RegistryInputInvalid:
-        return cls(reason=reason, **details)
-
 
 class RegistryNotFound(NotFound):
     code = "registry_not_found"
@@ -115,10 +107,6 @@ class CaseClosed(Conflict):
         "Kasus ini sudah diputuskan. Muat ulang daftar kasus.",
         "This case has already been decided. Reload the list of cases.",
     )
-
-    @classmethod
-    def already(cls, case_id: int, state: str) -> CaseClosed:
-        return cls(case_id=case_id, state=state)
 
 
 class PhotoNotAvailable(NotFound):
@@ -147,10 +135,6 @@ class PhotoHeldByNoSite(Conflict):
         "This record was created centrally (watchlist); no site holds a photo to send.",
     )
 
-    @classmethod
-    def watchlist_entry(cls, identity_id: str) -> PhotoHeldByNoSite:
-        return cls(identity_id=identity_id)
-
 
 class NotOnWatchlist(Conflict):
     code = "not_on_watchlist"
@@ -171,10 +155,6 @@ class SiteKeyConflict(Conflict):
         "The site key change was refused. Check which key is meant and try again.",
     )
 
-    @classmethod
-    def because(cls, reason: str, site_id: str, **details: Any) -> SiteKeyConflict:
-        return cls(reason=reason, site_id=site_id, **details)
-
 
 class RegistryStorageError(Unavailable):
     code = "registry_storage_failed"
@@ -182,10 +162,6 @@ class RegistryStorageError(Unavailable):
         "Basis data registri tidak dapat diakses. Coba lagi nanti.",
         "The registry database cannot be reached. Try again later.",
     )
-
-    @classmethod
-    def because(cls, reason: str) -> RegistryStorageError:
-        return cls(reason=reason)
 
 
 class SearchPackMismatch(InputError):
@@ -195,10 +171,6 @@ class SearchPackMismatch(InputError):
         "The central registry uses another face model; the national search cannot run.",
     )
 
-    @classmethod
-    def between(cls, sent: str, held: str) -> SearchPackMismatch:
-        return cls(pack_id=sent, registry_pack_id=held)
-
 
 class NationalSearchUnavailable(Unavailable):
     code = "national_search_unavailable"
@@ -206,7 +178,3 @@ class NationalSearchUnavailable(Unavailable):
         "Galeri nasional sedang dibangun ulang. Coba lagi sebentar lagi.",
         "The national gallery is being rebuilt. Try again shortly.",
     )
-
-    @classmethod
-    def because(cls, reason: str) -> NationalSearchUnavailable:
-        return cls(reason=reason)
