@@ -54,10 +54,6 @@ class FingerprintReaderMissing(Unavailable):
         "No fingerprint reader was found. Check the USB cable, then call the site administrator.",
     )
 
-    @classmethod
-    def because(cls, reason: str, **details: Any) -> FingerprintReaderMissing:
-        return cls(reason=reason, **details)
-
 
 class FingerprintReaderUnsupported(Unavailable):
     code = "fingerprint_reader_unsupported"
@@ -80,10 +76,6 @@ class FingerprintReaderFailed(Unavailable):
         "The fingerprint reader failed. Unplug it, plug it in again and retry.",
     )
 
-    @classmethod
-    def because(cls, reason: str, detail: str, driver: str) -> FingerprintReaderFailed:
-        return cls(reason=reason, detail=detail, driver=driver)
-
 
 class FingerprintCaptureTimeout(InputError):
     code = "fingerprint_capture_timeout"
@@ -104,10 +96,6 @@ class FingerprintCaptureRetry(InputError):
         "Sidik jari kurang jelas. Angkat jari, bersihkan, lalu letakkan lagi di tengah.",
         "The print was not clear. Lift the finger, wipe it and place it again, centred.",
     )
-
-    @classmethod
-    def because(cls, reason: str, detail: str) -> FingerprintCaptureRetry:
-        return cls(reason=reason, detail=detail)
 
 
 @dataclass(frozen=True)
@@ -162,7 +150,7 @@ def choose_image_device(devices: Sequence[D], capture_feature: Any, driver: str 
     candidates = [d for d in devices if driver is None or d.get_driver() == driver]
     if not candidates:
         found = [d.get_driver() for d in devices]
-        raise FingerprintReaderMissing.because("no_device", wanted_driver=driver, found=found)
+        raise FingerprintReaderMissing(reason="no_device", wanted_driver=driver, found=found)
     for device in candidates:
         if device.has_feature(capture_feature):
             return device
@@ -185,8 +173,10 @@ def _load_fprint() -> SimpleNamespace:
         gi.require_version("FPrint", "2.0")
         from gi.repository import FPrint, Gio, GLib
     except (ImportError, ValueError) as exc:  # ValueError: gi present, FPrint typelib absent
-        raise FingerprintReaderMissing.because(
-            "libfprint_stack_missing", detail=str(exc), fix="scripts/install_fingerprint_stack.sh"
+        raise FingerprintReaderMissing(
+            reason="libfprint_stack_missing",
+            detail=str(exc),
+            fix="scripts/install_fingerprint_stack.sh",
         ) from exc
     return SimpleNamespace(FPrint=FPrint, GLib=GLib, Gio=Gio)
 
@@ -201,14 +191,18 @@ def _translate(
     if timed_out and exc.matches(gio.io_error_quark(), gio.IOErrorEnum.CANCELLED):
         return FingerprintCaptureTimeout.after(timeout_s)
     if domain == fprint.device_retry_quark():
-        return FingerprintCaptureRetry.because(_nick(fprint.DeviceRetry, exc.code), exc.message)
+        return FingerprintCaptureRetry(
+            reason=_nick(fprint.DeviceRetry, exc.code), detail=exc.message
+        )
     if domain != fprint.device_error_quark():
-        return FingerprintReaderFailed.because(exc.domain, exc.message, driver)
+        return FingerprintReaderFailed(reason=exc.domain, detail=exc.message, driver=driver)
     if exc.code == fprint.DeviceError.REMOVED:
-        return FingerprintReaderMissing.because("removed", detail=exc.message, driver=driver)
+        return FingerprintReaderMissing(reason="removed", detail=exc.message, driver=driver)
     if exc.code == fprint.DeviceError.NOT_SUPPORTED:
         return FingerprintReaderUnsupported.match_on_chip([{"driver": driver, "name": ""}])
-    return FingerprintReaderFailed.because(_nick(fprint.DeviceError, exc.code), exc.message, driver)
+    return FingerprintReaderFailed(
+        reason=_nick(fprint.DeviceError, exc.code), detail=exc.message, driver=driver
+    )
 
 
 def _nick(enum: Any, code: int) -> str:
@@ -289,7 +283,7 @@ class LibfprintReader:
     def capture(self, timeout_s: float) -> CapturedImage:
         """Wait up to timeout_s for a finger and return the sensor's image."""
         if self._device is None:
-            raise FingerprintReaderMissing.because("closed", driver=self._driver)
+            raise FingerprintReaderMissing(reason="closed", driver=self._driver)
         with _GLIB_LOCK:
             deadline = _Deadline(self._gi, timeout_s)
             handler = self._device.connect("notify::finger-status", self._finger_status_changed)
@@ -323,7 +317,9 @@ class LibfprintReader:
         pixels = np.frombuffer(image.get_data(), dtype=np.uint8)
         if pixels.size != width * height:
             detail = f"{pixels.size} bytes for {width}x{height}"
-            raise FingerprintReaderFailed.because("image_size_mismatch", detail, self._driver)
+            raise FingerprintReaderFailed(
+                reason="image_size_mismatch", detail=detail, driver=self._driver
+            )
         ppi, assumed = resolution_from_ppmm(image.get_ppmm(), self._default_ppi)
         # copy(): frombuffer over bytes is read-only, and callers may enhance in place.
         frame = pixels.reshape(height, width).copy()
@@ -345,8 +341,8 @@ class FolderReader:
             raise ValueError(f"resolution_ppi {resolution_ppi} is outside 250..2000")
         self.files = sorted(Path(folder).glob(pattern))
         if not self.files:
-            raise FingerprintReaderMissing.because(
-                "empty_folder", folder=str(folder), pattern=pattern
+            raise FingerprintReaderMissing(
+                reason="empty_folder", folder=str(folder), pattern=pattern
             )
         self._folder = Path(folder)
         self._ppi = resolution_ppi

@@ -31,10 +31,6 @@ class GateNotFound(NotFound):
         "Unknown gate.",
     )
 
-    @classmethod
-    def with_id(cls, gate_id: str) -> GateNotFound:
-        return cls(gate_id=gate_id)
-
 
 class GateEventNotFound(NotFound):
     code = "gate_event_not_found"
@@ -42,10 +38,6 @@ class GateEventNotFound(NotFound):
         "Kejadian gerbang tidak ditemukan.",
         "No such gate event.",
     )
-
-    @classmethod
-    def with_id(cls, event_id: int) -> GateEventNotFound:
-        return cls(event_id=event_id)
 
 
 class OverrideRefused(Conflict):
@@ -55,10 +47,6 @@ class OverrideRefused(Conflict):
         "This decision cannot be changed this way.",
     )
 
-    @classmethod
-    def because(cls, reason: str) -> OverrideRefused:
-        return cls(reason=reason)
-
 
 class InvalidGateConfig(InputError):
     code = "gate_config_invalid"
@@ -66,10 +54,6 @@ class InvalidGateConfig(InputError):
         "Pengaturan gerbang tidak sah.",
         "The gate configuration is invalid.",
     )
-
-    @classmethod
-    def because(cls, reason: str) -> InvalidGateConfig:
-        return cls(reason=reason)
 
 
 @dataclass(frozen=True)
@@ -110,9 +94,9 @@ class GateStore:
 
     def add_gate(self, gate: Gate) -> None:
         if not gate.directions or set(gate.directions) - {"in", "out"}:
-            raise InvalidGateConfig.because("directions must be 'in' and/or 'out'")
+            raise InvalidGateConfig(reason="directions must be 'in' and/or 'out'")
         if not gate.roles or set(gate.roles) - {"inmate", "staff", "visitor"}:
-            raise InvalidGateConfig.because("roles must be inmate, staff and/or visitor")
+            raise InvalidGateConfig(reason="roles must be inmate, staff and/or visitor")
         self.db.execute(
             "INSERT INTO gates (id, name, directions, roles, created_at) VALUES (?, ?, ?, ?, ?)",
             (
@@ -127,7 +111,7 @@ class GateStore:
     def gate(self, gate_id: str) -> Gate:
         row = self.db.execute("SELECT * FROM gates WHERE id = ?", (gate_id,)).fetchone()
         if row is None:
-            raise GateNotFound.with_id(gate_id)
+            raise GateNotFound(gate_id=gate_id)
         return Gate(
             row["id"],
             row["name"],
@@ -151,7 +135,7 @@ class GateStore:
     def event(self, event_id: int) -> GateEvent:
         row = self.db.execute("SELECT * FROM gate_events WHERE id = ?", (event_id,)).fetchone()
         if row is None:
-            raise GateEventNotFound.with_id(event_id)
+            raise GateEventNotFound(event_id=event_id)
         return GateEvent(
             row["id"], row["gate_id"], row["at"], row["passage"], row["direction"], row["result"], row["reason"],
             row["claimed_identity_id"], row["matched_identity_id"], json.loads(row["evidence"]), row["actor"],

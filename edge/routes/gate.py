@@ -89,7 +89,7 @@ def add_gate(
             GateStore(tx).add_gate(gate)
             append_event(tx, principal.name, "gate.configured", gate.id, asdict(gate))
     except sqlite3.IntegrityError as exc:
-        raise GateExists.with_id(gate.id) from exc
+        raise GateExists(gate_id=gate.id) from exc
     return asdict(gate)
 
 
@@ -99,10 +99,6 @@ class GateExists(Conflict):
         "Gerbang dengan kode ini sudah ada.",
         "A gate with this id exists.",
     )
-
-    @classmethod
-    def with_id(cls, gate_id: str) -> GateExists:
-        return cls(gate_id=gate_id)
 
 
 @router.post("/gates/{gate_id}/visitor-entry")

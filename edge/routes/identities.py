@@ -29,10 +29,6 @@ class PhotoNotFound(NotFound):
         "This identity has no photo (none yet, or erased).",
     )
 
-    @classmethod
-    def for_identity(cls, identity_id: str) -> PhotoNotFound:
-        return cls(identity_id=identity_id)
-
 
 # A kiosk key sits in a browser on a public terminal: it sees who a decision is about, never
 # their identity numbers, birth date or case details.
@@ -105,7 +101,7 @@ def read_photo(
             "SELECT media_type FROM images WHERE id = ?", (identity.photo_image_id,)
         ).fetchone()
     if data is None:
-        raise PhotoNotFound.for_identity(identity_id)
+        raise PhotoNotFound(identity_id=identity_id)
     return Response(
         data, media_type=row[0] if row else "image/jpeg", headers={"Cache-Control": "no-store"}
     )
