@@ -6,6 +6,14 @@ Errors say what the agent must do next: `RegistryUnreachable` (connection lost, 
 `SyncGap` means resend from the seq the registry expects; `SyncConflict` means the registry holds
 other content under seqs this site sent (a restored backup, a cloned disk): stop and alert, never
 rewrite history; `SyncRefused` (401, 422, other 4xx) needs a person (register the key, upgrade).
+
+Conflict (kernel)
+├─ SyncGap              409 sync_gap_reported       the registry answered sync_gap: resend
+└─ SyncConflict         409 sync_conflict_reported  the registry answered sync_conflict: stop
+Unavailable (kernel)
+└─ RegistryUnreachable  503 registry_unreachable
+GerbangError (kernel)
+└─ SyncRefused          502 sync_refused            details carry the registry's status and code
 """
 
 from __future__ import annotations
