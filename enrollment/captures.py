@@ -43,31 +43,25 @@ class CapturePolicy:
 
 class SessionNotFound(NotFound):
     code = "capture_session_not_found"
-
-    @classmethod
-    def with_id(cls, session_id: str) -> SessionNotFound:
-        return cls(
-            Message("Sesi pengambilan foto tidak ditemukan.", "No such capture session."),
-            {"session_id": session_id},
-        )
+    message = Message(
+        "Sesi pengambilan foto tidak ditemukan.",
+        "No such capture session.",
+    )
 
 
 class SessionClosed(Conflict):
     code = "capture_session_closed"
-
-    @classmethod
-    def with_state(cls, session_id: str, state: str) -> SessionClosed:
-        return cls(
-            Message(
-                "Sesi ini sudah selesai. Mulai sesi baru.",
-                "This session is finished. Start a new one.",
-            ),
-            {"session_id": session_id, "state": state},
-        )
+    message = Message(
+        "Sesi ini sudah selesai. Mulai sesi baru.",
+        "This session is finished. Start a new one.",
+    )
 
 
 class NotEnoughCaptures(InputError):
     code = "captures_insufficient"
+    message = Message(
+        "Foto yang baik belum cukup. Ambil foto lagi.", "Not enough good photos yet. Capture more."
+    )
 
     @classmethod
     def counted(cls, have: int, need: int) -> NotEnoughCaptures:
@@ -76,7 +70,8 @@ class NotEnoughCaptures(InputError):
                 f"Baru {have} foto yang baik; perlu {need}. Ambil foto lagi.",
                 f"Only {have} good photos so far; {need} are needed. Capture more.",
             ),
-            {"have": have, "need": need},
+            have=have,
+            need=need,
         )
 
 
@@ -139,9 +134,9 @@ class CaptureStore:
             "SELECT * FROM capture_sessions WHERE id = ?", (session_id,)
         ).fetchone()
         if row is None:
-            raise SessionNotFound.with_id(session_id)
+            raise SessionNotFound(session_id=session_id)
         if must_be_open and row["state"] != "open":
-            raise SessionClosed.with_state(session_id, row["state"])
+            raise SessionClosed(session_id=session_id, state=row["state"])
         return row
 
     def keep(

@@ -27,16 +27,10 @@ _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 class StorageError(GerbangError):
     code = "storage_failed"
     status = 503
-
-    @classmethod
-    def because(cls, reason: str) -> StorageError:
-        return cls(
-            Message(
-                "Basis data situs tidak dapat diakses. Coba lagi atau hubungi admin situs.",
-                "The site database cannot be reached. Try again or call the site administrator.",
-            ),
-            {"reason": reason},
-        )
+    message = Message(
+        "Basis data situs tidak dapat diakses. Coba lagi atau hubungi admin situs.",
+        "The site database cannot be reached. Try again or call the site administrator.",
+    )
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -61,7 +55,7 @@ class Database:
                 path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise StorageError.because(f"cannot open {path}: {exc}") from exc
+            raise StorageError(reason=f"cannot open {path}: {exc}") from exc
         self._connection.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
@@ -92,7 +86,7 @@ class Database:
         except sqlite3.Error as exc:
             if self._connection.in_transaction:
                 self._connection.execute("ROLLBACK")
-            raise StorageError.because(f"migration {version} failed: {exc}") from exc
+            raise StorageError(reason=f"migration {version} failed: {exc}") from exc
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -30,6 +30,10 @@ SEARCHABLE_STATUSES = ("active", "released", "transferred_out", "banned")
 
 class PossibleDuplicate(Conflict):
     code = "possible_duplicate"
+    message = Message(
+        "Orang ini mirip dengan identitas yang sudah terdaftar. Periksa dan putuskan sebelum menyimpan.",
+        "This person resembles an enrolled identity. Check and decide before saving.",
+    )
 
     @classmethod
     def found(
@@ -39,30 +43,22 @@ class PossibleDuplicate(Conflict):
         national_search: dict[str, Any] | None = None,
     ) -> PossibleDuplicate:
         return cls(
-            Message(
-                "Orang ini mirip dengan identitas yang sudah terdaftar. Periksa dan putuskan sebelum menyimpan.",
-                "This person resembles an enrolled identity. Check and decide before saving.",
-            ),
-            {
-                "candidates": candidates,
-                "national_candidates": national or [],
-                "national_search": national_search or NOT_CONFIGURED.summary(),
-            },
+            candidates=candidates,
+            national_candidates=national or [],
+            national_search=national_search or NOT_CONFIGURED.summary(),
         )
 
 
 class InvalidDecision(InputError):
     code = "decision_invalid"
+    message = Message(
+        "Keputusan petugas tidak lengkap atau tidak sah.",
+        "The officer's decision is incomplete or invalid.",
+    )
 
     @classmethod
     def because(cls, reason: str, candidate: str | None = None) -> InvalidDecision:
-        return cls(
-            Message(
-                "Keputusan petugas tidak lengkap atau tidak sah.",
-                "The officer's decision is incomplete or invalid.",
-            ),
-            {"reason": reason, "candidate_identity_id": candidate},
-        )
+        return cls(reason=reason, candidate_identity_id=candidate)
 
 
 @dataclass(frozen=True)

@@ -36,20 +36,17 @@ LIST_SEPARATOR = ";"
 
 class ExportFileInvalid(InputError):
     code = "import_file_invalid"
-
-    @classmethod
-    def because(cls, reason: str, **details: Any) -> ExportFileInvalid:
-        return cls(
-            Message(
-                "Berkas ekspor tidak dapat dibaca. Periksa format CSV dan nama kolomnya.",
-                "The export file cannot be read. Check its CSV format and column names.",
-            ),
-            {"reason": reason, **details},
-        )
+    message = Message(
+        "Berkas ekspor tidak dapat dibaca. Periksa format CSV dan nama kolomnya.",
+        "The export file cannot be read. Check its CSV format and column names.",
+    )
 
 
 class FieldInvalid(InputError):
     code = "field_invalid"
+    message = Message(
+        "Isi kolom tidak sah. Periksa nilainya.", "A field's value is not valid. Check it."
+    )
 
     @classmethod
     def named(cls, name: str, expected: str) -> FieldInvalid:
@@ -58,12 +55,17 @@ class FieldInvalid(InputError):
                 f"Isi kolom '{name}' tidak sah; seharusnya {expected}.",
                 f"The value of '{name}' is not valid; expected {expected}.",
             ),
-            {"field": name, "expected": expected},
+            field=name,
+            expected=expected,
         )
 
 
 class IdentityNumberRepeated(InputError):
     code = "identity_number_repeated"
+    message = Message(
+        "Nomor identitas yang sama sudah dipakai baris lain dalam berkas ini.",
+        "The same identity number is already used by another row of this file.",
+    )
 
     @classmethod
     def first_in(cls, field: str, first_row_id: str) -> IdentityNumberRepeated:
@@ -73,12 +75,17 @@ class IdentityNumberRepeated(InputError):
                 f"{label or 'Nomor registrasi'} yang sama sudah dipakai baris {first_row_id} dalam berkas ini.",
                 f"The same {label or 'registration number'} is already used by row {first_row_id} of this file.",
             ),
-            {"field": field, "first_row_id": first_row_id},
+            field=field,
+            first_row_id=first_row_id,
         )
 
 
 class RowIdRepeated(InputError):
     code = "row_id_repeated"
+    message = Message(
+        "row_id ini sudah dipakai pada baris lain berkas ini.",
+        "This row_id is already used on another line of this file.",
+    )
 
     @classmethod
     def first_at(cls, line: int) -> RowIdRepeated:
@@ -87,12 +94,16 @@ class RowIdRepeated(InputError):
                 f"row_id ini sudah dipakai pada baris {line} berkas ini.",
                 f"This row_id is already used on line {line} of this file.",
             ),
-            {"first_line": line},
+            first_line=line,
         )
 
 
 class PhotoMissing(InputError):
     code = "photo_missing"
+    message = Message(
+        "Foto tidak ditemukan di folder foto. Periksa nama berkasnya.",
+        "The photo is not in the photo folder. Check the file name.",
+    )
 
     @classmethod
     def named(cls, name: str, reason: str) -> PhotoMissing:
@@ -101,7 +112,8 @@ class PhotoMissing(InputError):
                 f"Foto '{name}' tidak ditemukan di folder foto. Periksa nama berkasnya.",
                 f"The photo '{name}' is not in the photo folder. Check the file name.",
             ),
-            {"photo": name, "reason": reason},
+            photo=name,
+            reason=reason,
         )
 
 
@@ -121,7 +133,7 @@ def read_export(data: bytes, import_id: str, officer: str) -> list[ExportRow]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ExportFileInvalid.because("not UTF-8 text", position=exc.start) from exc
+        raise ExportFileInvalid(reason="not UTF-8 text", position=exc.start) from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
     _check_header(reader.fieldnames)
     rows = [_parse(values, n, import_id, officer) for n, values in enumerate(reader, start=2)]
@@ -134,7 +146,7 @@ def _check_header(names: Iterable[str] | None) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in found]
     unknown = [c for c in found if c not in COLUMNS]
     if missing or unknown:
-        raise ExportFileInvalid.because("columns", missing=missing, unknown=unknown)
+        raise ExportFileInvalid(reason="columns", missing=missing, unknown=unknown)
 
 
 def _parse(values: dict[str, Any], line: int, import_id: str, officer: str) -> ExportRow:

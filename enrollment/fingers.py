@@ -38,16 +38,10 @@ MIN_FINGERS, MIN_IMPRESSIONS = 2, 3
 class FingerNotEnrolled(InputError):
     code = "finger_not_enrolled"
     status = 409
-
-    @classmethod
-    def for_identity(cls, identity_id: str, position: int | None) -> FingerNotEnrolled:
-        return cls(
-            Message(
-                "Sidik jari orang ini belum terdaftar.",
-                "This person's fingerprints are not enrolled.",
-            ),
-            {"identity_id": identity_id, "position": position},
-        )
+    message = Message(
+        "Sidik jari orang ini belum terdaftar.",
+        "This person's fingerprints are not enrolled.",
+    )
 
 
 @dataclass(frozen=True)
@@ -201,7 +195,7 @@ class FingerService:
         """Best-of-N against the claimed identity's impressions (of one finger, or all)."""
         stored = self.templates(identity_id, position)
         if not stored:
-            raise FingerNotEnrolled.for_identity(identity_id, position)
+            raise FingerNotEnrolled(identity_id=identity_id, position=position)
         probe = mcc.with_cylinders(nbis.extract(image, ppi))
         score = max(self.matcher(probe, template) for _, template in stored)
         threshold, point = self.threshold(target_fmr, len(stored))
@@ -234,7 +228,7 @@ class FingerService:
         """All of an identity's impressions as one ISO/IEC 19794-2:2005 record."""
         stored = self.templates(identity_id)
         if not stored:
-            raise FingerNotEnrolled.for_identity(identity_id, None)
+            raise FingerNotEnrolled(identity_id=identity_id, position=None)
         # The format holds one image size and resolution per record: impressions from another
         # reader (a different size) would need a record of their own.
         first = stored[0][1]

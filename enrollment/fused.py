@@ -54,7 +54,7 @@ class FusedVerifier:
         try:
             stored = self.fingers.templates(identity_id, probe.position)
             if not stored:
-                raise FingerNotEnrolled.for_identity(identity_id, probe.position)
+                raise FingerNotEnrolled(identity_id=identity_id, position=probe.position)
             extracted = mcc.with_cylinders(nbis.extract(probe.image, probe.resolution_ppi))
         except (InputError, GerbangError) as exc:
             return None, exc.code
@@ -70,20 +70,14 @@ class FusedVerifier:
         """Decide on whatever is present; refuse only when neither modality can be used."""
         finger_score, problem = self.finger_score(identity_id, finger) if finger else (None, None)
         if face_score is None and finger_score is None:
-            raise NothingToVerify.because(problem or "no face and no fingerprint")
+            raise NothingToVerify(reason=problem or "no face and no fingerprint")
         decision = self._model().decide(face_score, finger_score, target_fmr)
         return FusedVerification(face_score, finger_score, problem, decision)
 
 
 class NothingToVerify(InputError):
     code = "nothing_to_verify"
-
-    @classmethod
-    def because(cls, reason: str) -> NothingToVerify:
-        return cls(
-            Message(
-                "Wajah dan sidik jari tidak dapat dipakai. Ambil ulang.",
-                "Neither the face nor the fingerprint can be used. Capture again.",
-            ),
-            {"reason": reason},
-        )
+    message = Message(
+        "Wajah dan sidik jari tidak dapat dipakai. Ambil ulang.",
+        "Neither the face nor the fingerprint can be used. Capture again.",
+    )

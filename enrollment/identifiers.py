@@ -6,7 +6,7 @@ failed and whose message tells the officer, Indonesian first, what to look at ag
 Details never echo the whole number: a NIK is personal data and error bodies end up in logs.
 
 InputError (kernel.errors)
-└─ InvalidIdentifier     422
+└─ InvalidIdentifier     422 identifier_invalid   (a branch: each leaf below is raised)
    ├─ InvalidNIK                  nik_invalid
    ├─ InvalidNIP                  nip_invalid
    └─ InvalidRegistrationNumber   registration_number_invalid
@@ -144,7 +144,11 @@ REGISTRATION_MESSAGES: dict[str, Message] = {
 class InvalidIdentifier(InputError):
     """An identity number refused at the desk; each subclass holds one message per reason."""
 
-    status = 422
+    code = "identifier_invalid"
+    message = Message(
+        "Nomor identitas tidak sah. Periksa lalu ketik ulang.",
+        "The identity number is not valid. Check it and type it again.",
+    )
     field_name: ClassVar[str] = "identifier"
     messages: ClassVar[dict[str, Message]] = {}
 

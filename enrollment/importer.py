@@ -215,7 +215,7 @@ class ExportImporter:
             return None
         if json.loads(found["details"]).get("import", {}).get("row_id") == row.row_id:
             return RowOutcome("imported", identity_id=found["id"], recovered=True)
-        taken = IdentityNumberTaken.because("the number belongs to an identity already enrolled")
+        taken = IdentityNumberTaken(reason="the number belongs to an identity already enrolled")
         taken.details["identity_id"] = found["id"]
         raise taken
 

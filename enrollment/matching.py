@@ -22,16 +22,10 @@ from models.faces import FloatArray
 class NoTemplates(Unavailable):
     code = "identity_has_no_templates"
     status = 409
-
-    @classmethod
-    def for_identity(cls, identity_id: str, pack_id: str) -> NoTemplates:
-        return cls(
-            Message(
-                "Identitas ini belum punya foto wajah untuk model yang dipakai. Daftarkan ulang wajahnya.",
-                "This identity has no face template for the model in use. Re-enrol the face.",
-            ),
-            {"identity_id": identity_id, "pack_id": pack_id},
-        )
+    message = Message(
+        "Identitas ini belum punya foto wajah untuk model yang dipakai. Daftarkan ulang wajahnya.",
+        "This identity has no face template for the model in use. Re-enrol the face.",
+    )
 
 
 @dataclass(frozen=True)
@@ -83,7 +77,7 @@ class Matcher:
         probe = engine.analyse_bytes(image)
         score = self.best_score(probe.template, identity_id)
         if score is None:
-            raise NoTemplates.for_identity(identity_id, engine.pack_id)
+            raise NoTemplates(identity_id=identity_id, pack_id=engine.pack_id)
         return VerifyDecision(
             identity,
             score >= thresholds.verify,

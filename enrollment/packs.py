@@ -25,17 +25,15 @@ from kernel.errors import Message, Unavailable
 
 class PackChanged(Unavailable):
     code = "pack_changed"
+    message = Message(
+        "Model wajah situs sudah diganti. Minta admin situs memulai ulang layanan, lalu ulangi.",
+        "The site's face model has changed. Ask the site administrator to restart the"
+        " service, then try again.",
+    )
 
     @classmethod
     def since_start(cls, loaded: str, active: str) -> PackChanged:
-        return cls(
-            Message(
-                "Model wajah situs sudah diganti. Minta admin situs memulai ulang layanan, lalu ulangi.",
-                "The site's face model has changed. Ask the site administrator to restart the"
-                " service, then try again.",
-            ),
-            {"loaded_pack": loaded, "active_pack": active, "fix": "restart the site service"},
-        )
+        return cls(loaded_pack=loaded, active_pack=active, fix="restart the site service")
 
 
 def switched_pack(tx: sqlite3.Connection) -> str | None:

@@ -33,6 +33,9 @@ STATUSES: tuple[Status, ...] = (
 
 class MissingField(InputError):
     code = "field_missing"
+    message = Message(
+        "Kolom wajib untuk peran ini belum diisi.", "A field required for this role is empty."
+    )
 
     @classmethod
     def named(cls, name: str, role: str) -> MissingField:
@@ -41,7 +44,8 @@ class MissingField(InputError):
                 f"Kolom '{name}' wajib diisi untuk peran ini.",
                 f"The field '{name}' is required for this role.",
             ),
-            {"field": name, "role": role},
+            field=name,
+            role=role,
         )
 
 

@@ -25,12 +25,10 @@ from kernel.errors import Message, NotFound
 
 class IdentityNotFound(NotFound):
     code = "identity_not_found"
-
-    @classmethod
-    def with_id(cls, identity_id: str) -> IdentityNotFound:
-        return cls(
-            Message("Identitas tidak ditemukan.", "No such identity."), {"identity_id": identity_id}
-        )
+    message = Message(
+        "Identitas tidak ditemukan.",
+        "No such identity.",
+    )
 
 
 @dataclass(frozen=True)
@@ -114,7 +112,7 @@ class IdentityRepository:
         """One identity, or IdentityNotFound."""
         row = self.db.execute("SELECT * FROM identities WHERE id = ?", (identity_id,)).fetchone()
         if row is None:
-            raise IdentityNotFound.with_id(identity_id)
+            raise IdentityNotFound(identity_id=identity_id)
         return _identity(row)
 
     def search(self, filters: dict[str, Any], limit: int = 50) -> list[Identity]:
@@ -142,7 +140,7 @@ class IdentityRepository:
             (status, merged_into, now_iso(), identity_id),
         )
         if cursor.rowcount == 0:
-            raise IdentityNotFound.with_id(identity_id)
+            raise IdentityNotFound(identity_id=identity_id)
 
     def update_fields(self, identity_id: str, fields: dict[str, Any]) -> None:
         """Update plain fields (name, aliases, details, photo); the caller validated them."""
@@ -160,7 +158,7 @@ class IdentityRepository:
             (*sets.values(), now_iso(), identity_id),
         )
         if cursor.rowcount == 0:
-            raise IdentityNotFound.with_id(identity_id)
+            raise IdentityNotFound(identity_id=identity_id)
 
     def add_image(
         self, identity_id: str, data: bytes, media_type: str, captured_at: str

@@ -54,28 +54,23 @@ from kernel.errors import Conflict, InputError, Message
 
 class IdentityNumberTaken(Conflict):
     code = "identity_number_taken"
-
-    @classmethod
-    def because(cls, reason: str) -> IdentityNumberTaken:
-        return cls(
-            Message(
-                "Nomor identitas (NIK/NIP/registrasi) sudah dipakai identitas lain.",
-                "This identity number (NIK/NIP/registration) already belongs to another identity.",
-            ),
-            {"reason": reason},
-        )
+    message = Message(
+        "Nomor identitas (NIK/NIP/registrasi) sudah dipakai identitas lain.",
+        "This identity number (NIK/NIP/registration) already belongs to another identity.",
+    )
 
 
 class StatusNotAllowed(InputError):
     code = "status_change_not_allowed"
     status = 409
+    message = Message(
+        "Perubahan status ini tidak diizinkan.",
+        "This status change is not allowed.",
+    )
 
     @classmethod
     def between(cls, role: str, old: str, new: str) -> StatusNotAllowed:
-        return cls(
-            Message("Perubahan status ini tidak diizinkan.", "This status change is not allowed."),
-            {"role": role, "from": old, "to": new},
-        )
+        return cls(None, {"role": role, "from": old, "to": new})
 
 
 # Which statuses each role can be moved to, by hand. A ban is for visitors: an inmate set to
@@ -303,7 +298,7 @@ class EnrolmentService:
                     "national_search": searched, "national_decisions": national,
                 })  # fmt: skip
         except sqlite3.IntegrityError as exc:
-            raise IdentityNumberTaken.because(str(exc)) from exc
+            raise IdentityNumberTaken(reason=str(exc)) from exc
         return CommitResult(identity_id, target is None, template_ids, searched)
 
     def _store_captures(

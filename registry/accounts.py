@@ -52,16 +52,16 @@ def add_account(
 ) -> None:
     """Create an officer account; a kanwil_monitor needs a region, the others must not have one."""
     if role not in REGISTRY_ROLES:
-        raise RegistryInputInvalid.because(f"unknown role {role!r}", roles=list(REGISTRY_ROLES))
+        raise RegistryInputInvalid(reason=f"unknown role {role!r}", roles=list(REGISTRY_ROLES))
     if (role == "kanwil_monitor") != bool(region):
-        raise RegistryInputInvalid.because("a region is given for kanwil_monitor and only for it")
+        raise RegistryInputInvalid(reason="a region is given for kanwil_monitor and only for it")
     try:
         tx.execute(
             "INSERT INTO accounts (username, role, region, password_hash) VALUES (%s, %s, %s, %s)",
             (username, role, region or None, hash_password(password)),
         )
     except DUPLICATE_KEY_ERRORS as exc:
-        raise RegistryInputInvalid.because(f"account {username!r} already exists") from exc
+        raise RegistryInputInvalid(reason=f"account {username!r} already exists") from exc
 
 
 def login(tx: Connection, username: str, password: str) -> tuple[str, Officer]:

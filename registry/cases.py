@@ -33,7 +33,7 @@ _CASE_COLUMNS = (
 def list_cases(tx: Connection, state: str = "open", limit: int = 100) -> list[dict[str, Any]]:
     """Cases in one state, highest score first, each with a summary of both people."""
     if state not in CASE_STATES:
-        raise RegistryInputInvalid.because(f"unknown case state {state!r}", states=CASE_STATES)
+        raise RegistryInputInvalid(reason=f"unknown case state {state!r}", states=CASE_STATES)
     rows = tx.execute(
         f"SELECT {_CASE_COLUMNS} FROM duplicate_cases c WHERE c.state = %s"
         " ORDER BY c.score DESC, c.id LIMIT %s".encode(),
@@ -87,12 +87,12 @@ def decide(
 ) -> tuple[dict[str, Any], list[str]]:
     """Record an officer's decision; return the case and the people whose gallery rows change."""
     if decision not in ("same", "not_same"):
-        raise RegistryInputInvalid.because("decision must be 'same' or 'not_same'")
+        raise RegistryInputInvalid(reason="decision must be 'same' or 'not_same'")
     if len(reason.strip()) < MIN_REASON:
-        raise RegistryInputInvalid.because("a decision needs a reason")
+        raise RegistryInputInvalid(reason="a decision needs a reason")
     case = get_case(tx, case_id, lock=True)
     if case["state"] != "open":
-        raise CaseClosed.already(case_id, case["state"])
+        raise CaseClosed(case_id=case_id, state=case["state"])
     survivor: str | None = None
     touched: list[str] = []
     if decision == "same":

@@ -50,7 +50,7 @@ def _connect(url: str, autocommit: bool = False) -> PgConnection:
             url, row_factory=dict_row, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S
         )
     except psycopg.OperationalError as exc:
-        raise RegistryStorageError.because(f"cannot connect: {exc}".strip()) from exc
+        raise RegistryStorageError(reason=f"cannot connect: {exc}".strip()) from exc
 
 
 def ensure_postgres_database(url: str) -> bool:
@@ -58,7 +58,7 @@ def ensure_postgres_database(url: str) -> bool:
     params = conninfo_to_dict(url)
     name = str(params.get("dbname") or "")
     if not name:
-        raise RegistryStorageError.because("the database URL names no database")
+        raise RegistryStorageError(reason="the database URL names no database")
     with _connect(make_conninfo(url, dbname="postgres"), autocommit=True) as admin:
         if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return False
@@ -80,7 +80,7 @@ class PostgresDatabase:
             with connection:  # psycopg: commit on success, roll back on exception, then close
                 yield connection
         except psycopg.OperationalError as exc:
-            raise RegistryStorageError.because(str(exc).strip()) from exc
+            raise RegistryStorageError(reason=str(exc).strip()) from exc
 
     def migrate(self) -> list[int]:
         """Apply every migration not yet applied, each in its own transaction; return them."""

@@ -130,7 +130,7 @@ def statements(script: str) -> Iterator[str]:
 def _storage_error(exc: sqlite3.OperationalError) -> Exception:
     """RegistryStorageError when the file cannot be used; anything else is a bug, kept as is."""
     if any(sign in str(exc).lower() for sign in _UNAVAILABLE):
-        return RegistryStorageError.because(str(exc))
+        return RegistryStorageError(reason=str(exc))
     return exc
 
 
@@ -138,7 +138,7 @@ def sqlite_path(url: str) -> Path:
     """`sqlite:///var/registry.db` → var/registry.db; `sqlite:////srv/r.db` → /srv/r.db."""
     path = url[len(SQLITE_SCHEME) :]
     if not path:
-        raise RegistryStorageError.because("the database URL names no file")
+        raise RegistryStorageError(reason="the database URL names no file")
     return Path(path)
 
 

@@ -21,7 +21,7 @@ GerbangError
    ├─ RegistryStorageError   registry_storage_failed the database cannot be reached
    └─ NationalSearchUnavailable national_search_unavailable the national gallery is being rebuilt
 
-Authentication of officers and refusals by role reuse `enrollment.accounts.Unauthenticated` (401)
+Authentication of officers and refusals by role reuse `kernel.errors.Unauthenticated` (401)
 and `Forbidden` (403). This module imports nothing from FastAPI.
 """
 
@@ -35,200 +35,146 @@ from kernel.errors import Conflict, GerbangError, InputError, Message, NotFound,
 class SyncUnauthenticated(GerbangError):
     code = "sync_unauthenticated"
     status = 401
-
-    @classmethod
-    def because(cls, reason: str, site_id: str | None) -> SyncUnauthenticated:
-        return cls(
-            Message(
-                "Registri menolak kiriman: situs atau tanda tangan tidak dikenali. Periksa kunci situs.",
-                "The registry refused the request: unknown site or bad signature. Check the site key.",
-            ),
-            {"reason": reason, "site_id": site_id},
-        )
+    message = Message(
+        "Registri menolak kiriman: situs atau tanda tangan tidak dikenali. Periksa kunci situs.",
+        "The registry refused the request: unknown site or bad signature. Check the site key.",
+    )
 
 
 class SyncSchemaInvalid(InputError):
     code = "sync_schema_invalid"
+    message = Message(
+        "Kiriman tidak sesuai format sinkronisasi dan dikarantina. Hubungi admin pusat.",
+        "The batch breaks the sync format and was quarantined. Call the central administrator.",
+    )
 
     @classmethod
     def because(cls, reason: str, seq: int | None = None) -> SyncSchemaInvalid:
         details: dict[str, Any] = {"reason": reason}
         if seq is not None:
             details["seq"] = seq
-        return cls(
-            Message(
-                "Kiriman tidak sesuai format sinkronisasi dan dikarantina. Hubungi admin pusat.",
-                "The batch breaks the sync format and was quarantined. Call the central administrator.",
-            ),
-            details,
-        )
+        return cls(None, details)
 
 
 class SyncConflict(Conflict):
     code = "sync_conflict"
+    message = Message(
+        "Nomor urut yang sudah diterima dikirim ulang dengan isi berbeda. Kiriman dikarantina;"
+        " hubungi admin pusat.",
+        "Sequence numbers already applied came back with different content. The batch was"
+        " quarantined; call the central administrator.",
+    )
 
     @classmethod
     def at(cls, seqs: list[int]) -> SyncConflict:
-        return cls(
-            Message(
-                "Nomor urut yang sudah diterima dikirim ulang dengan isi berbeda. Kiriman dikarantina;"
-                " hubungi admin pusat.",
-                "Sequence numbers already applied came back with different content. The batch was"
-                " quarantined; call the central administrator.",
-            ),
-            {"seqs": seqs[:20]},
-        )
+        return cls(seqs=seqs[:20])
 
 
 class SyncGap(Conflict):
     code = "sync_gap"
+    message = Message(
+        "Kiriman melompati nomor urut. Kirim ulang mulai dari nomor yang diharapkan.",
+        "The batch skips sequence numbers. Send again from the expected one.",
+    )
 
     @classmethod
     def expecting(cls, expected_seq: int, first_seq: int) -> SyncGap:
-        return cls(
-            Message(
-                "Kiriman melompati nomor urut. Kirim ulang mulai dari nomor yang diharapkan.",
-                "The batch skips sequence numbers. Send again from the expected one.",
-            ),
-            {"expected_seq": expected_seq, "first_seq": first_seq},
-        )
+        return cls(expected_seq=expected_seq, first_seq=first_seq)
 
 
 class RegistryInputInvalid(InputError):
     code = "registry_input_invalid"
-
-    @classmethod
-    def because(cls, reason: str, **details: Any) -> RegistryInputInvalid:
-        return cls(
-            Message(
-                "Permintaan tidak dapat diproses. Periksa data lalu coba lagi.",
-                "The request cannot be processed. Check the data and try again.",
-            ),
-            {"reason": reason, **details},
-        )
+    message = Message(
+        "Permintaan tidak dapat diproses. Periksa data lalu coba lagi.",
+        "The request cannot be processed. Check the data and try again.",
+    )
 
 
 class RegistryNotFound(NotFound):
     code = "registry_not_found"
+    message = Message("Data tidak ditemukan.", "Not found.")
 
     @classmethod
     def missing(cls, what: str, key: str) -> RegistryNotFound:
         return cls(
-            Message(f"Data tidak ditemukan ({what}).", f"Not found ({what})."),
-            {"what": what, "id": key},
+            Message(f"Data tidak ditemukan ({what}).", f"Not found ({what})."), what=what, id=key
         )
 
 
 class CaseClosed(Conflict):
     code = "case_closed"
-
-    @classmethod
-    def already(cls, case_id: int, state: str) -> CaseClosed:
-        return cls(
-            Message(
-                "Kasus ini sudah diputuskan. Muat ulang daftar kasus.",
-                "This case has already been decided. Reload the list of cases.",
-            ),
-            {"case_id": case_id, "state": state},
-        )
+    message = Message(
+        "Kasus ini sudah diputuskan. Muat ulang daftar kasus.",
+        "This case has already been decided. Reload the list of cases.",
+    )
 
 
 class PhotoNotAvailable(NotFound):
     code = "photo_not_available"
+    message = Message(
+        "Foto belum tersedia. Minta foto dari situs, atau tunggu jawabannya (lihat status).",
+        "No photo is available yet. Request it from the site, or wait for its answer (see state).",
+    )
 
     @classmethod
     def for_identity(
         cls, identity_id: str, request: dict[str, Any] | None, reason: str | None = None
     ) -> PhotoNotAvailable:
         return cls(
-            Message(
-                "Foto belum tersedia. Minta foto dari situs, atau tunggu jawabannya (lihat status).",
-                "No photo is available yet. Request it from the site, or wait for its answer (see state).",
-            ),
-            {"identity_id": identity_id, "state": request["state"] if request else None,
-             "request": request, "reason": reason or (request or {}).get("note")},
-        )  # fmt: skip
+            identity_id=identity_id,
+            state=request["state"] if request else None,
+            request=request,
+            reason=reason or (request or {}).get("note"),
+        )
 
 
 class PhotoHeldByNoSite(Conflict):
     code = "photo_no_site"
-
-    @classmethod
-    def watchlist_entry(cls, identity_id: str) -> PhotoHeldByNoSite:
-        return cls(
-            Message(
-                "Data ini dibuat oleh pusat (daftar pantauan); tidak ada situs yang menyimpan fotonya.",
-                "This record was created centrally (watchlist); no site holds a photo to send.",
-            ),
-            {"identity_id": identity_id},
-        )
+    message = Message(
+        "Data ini dibuat oleh pusat (daftar pantauan); tidak ada situs yang menyimpan fotonya.",
+        "This record was created centrally (watchlist); no site holds a photo to send.",
+    )
 
 
 class NotOnWatchlist(Conflict):
     code = "not_on_watchlist"
+    message = Message(
+        "Orang ini tidak ada dalam daftar cekal nasional. Periksa ID identitas.",
+        "This person is not on the national watchlist. Check the identity id.",
+    )
 
     @classmethod
     def because(cls, identity_id: str, status: str, owner: str | None) -> NotOnWatchlist:
-        return cls(
-            Message(
-                "Orang ini tidak ada dalam daftar cekal nasional. Periksa ID identitas.",
-                "This person is not on the national watchlist. Check the identity id.",
-            ),
-            {"identity_id": identity_id, "status": status, "owner": owner or "registry"},
-        )
+        return cls(identity_id=identity_id, status=status, owner=owner or "registry")
 
 
 class SiteKeyConflict(Conflict):
     code = "site_key_conflict"
-
-    @classmethod
-    def because(cls, reason: str, site_id: str, **details: Any) -> SiteKeyConflict:
-        return cls(
-            Message(
-                "Perubahan kunci situs ditolak. Periksa kunci yang dipakai lalu coba lagi.",
-                "The site key change was refused. Check which key is meant and try again.",
-            ),
-            {"reason": reason, "site_id": site_id, **details},
-        )
+    message = Message(
+        "Perubahan kunci situs ditolak. Periksa kunci yang dipakai lalu coba lagi.",
+        "The site key change was refused. Check which key is meant and try again.",
+    )
 
 
 class RegistryStorageError(Unavailable):
     code = "registry_storage_failed"
-
-    @classmethod
-    def because(cls, reason: str) -> RegistryStorageError:
-        return cls(
-            Message(
-                "Basis data registri tidak dapat diakses. Coba lagi nanti.",
-                "The registry database cannot be reached. Try again later.",
-            ),
-            {"reason": reason},
-        )
+    message = Message(
+        "Basis data registri tidak dapat diakses. Coba lagi nanti.",
+        "The registry database cannot be reached. Try again later.",
+    )
 
 
 class SearchPackMismatch(InputError):
     code = "search_pack_mismatch"
-
-    @classmethod
-    def between(cls, sent: str, held: str) -> SearchPackMismatch:
-        return cls(
-            Message(
-                "Registri pusat memakai model wajah lain; pencarian nasional tidak dapat dilakukan.",
-                "The central registry uses another face model; the national search cannot run.",
-            ),
-            {"pack_id": sent, "registry_pack_id": held},
-        )
+    message = Message(
+        "Registri pusat memakai model wajah lain; pencarian nasional tidak dapat dilakukan.",
+        "The central registry uses another face model; the national search cannot run.",
+    )
 
 
 class NationalSearchUnavailable(Unavailable):
     code = "national_search_unavailable"
-
-    @classmethod
-    def because(cls, reason: str) -> NationalSearchUnavailable:
-        return cls(
-            Message(
-                "Galeri nasional sedang dibangun ulang. Coba lagi sebentar lagi.",
-                "The national gallery is being rebuilt. Try again shortly.",
-            ),
-            {"reason": reason},
-        )
+    message = Message(
+        "Galeri nasional sedang dibangun ulang. Coba lagi sebentar lagi.",
+        "The national gallery is being rebuilt. Try again shortly.",
+    )

@@ -74,7 +74,7 @@ def verify_batch(
     except ProtocolError as exc:
         raise SyncSchemaInvalid.because(str(exc)) from exc
     if batch.site_id != keyring.site_id:
-        raise SyncUnauthenticated.because("the batch names another site", keyring.site_id)
+        raise SyncUnauthenticated(reason="the batch names another site", site_id=keyring.site_id)
     return batch
 
 
@@ -83,7 +83,7 @@ def apply_verified(tx: Connection, batch: Batch, ctx: ApplyContext) -> BatchRece
     row = tx.execute("SELECT last_seq FROM sites WHERE id = %s FOR UPDATE", (ctx.site_id,))
     found = row.fetchone()
     if found is None:
-        raise SyncUnauthenticated.because("unknown site", ctx.site_id)
+        raise SyncUnauthenticated(reason="unknown site", site_id=ctx.site_id)
     last_seq = int(found["last_seq"])
     fresh = _fresh_changes(tx, ctx.site_id, batch, last_seq)
     not_applied = []
@@ -123,7 +123,7 @@ def _fresh_changes(
         raise SyncConflict.at(conflicts)
     fresh = [(c, d) for c, d in digests if c.seq not in known]
     if fresh and fresh[0][0].seq != last_seq + 1:
-        raise SyncGap.expecting(last_seq + 1, fresh[0][0].seq)
+        raise SyncGap(expected_seq=last_seq + 1, first_seq=fresh[0][0].seq)
     return fresh
 
 

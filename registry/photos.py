@@ -73,7 +73,7 @@ def request_photo(
     """Ask the owning site for a person's photo; (the request, whether it is new)."""
     person = _person(tx, identity_id, lock=True)  # two officers asking at once make one request
     if person["site_id"] is None:
-        raise PhotoHeldByNoSite.watchlist_entry(identity_id)
+        raise PhotoHeldByNoSite(identity_id=identity_id)
     latest = latest_request(tx, identity_id)
     if person["status"] == "erased":
         raise PhotoNotAvailable.for_identity(identity_id, latest, ERASED_NOTE)

@@ -60,32 +60,30 @@ class Hit:
 def parse_request(body: bytes) -> SearchRequest:
     """The request body as a SearchRequest, or RegistryInputInvalid saying what is wrong."""
     if len(body) > MAX_SEARCH_BYTES:
-        raise RegistryInputInvalid.because(f"search body over {MAX_SEARCH_BYTES} bytes")
+        raise RegistryInputInvalid(reason=f"search body over {MAX_SEARCH_BYTES} bytes")
     try:
         return SearchRequest.model_validate(json.loads(body))
     except (ValueError, ValidationError) as exc:  # JSONDecodeError is a ValueError
-        raise RegistryInputInvalid.because(
-            f"search body: {str(exc).splitlines()[0][:300]}"
-        ) from exc
+        raise RegistryInputInvalid(reason=f"search body: {str(exc).splitlines()[0][:300]}") from exc
 
 
 def probe_vectors(request: SearchRequest, policy: MatchPolicy) -> np.ndarray:
     """The probes as unit float32 rows of the gallery's pack and length; refused otherwise."""
     if request.pack_id != policy.pack_id:
-        raise SearchPackMismatch.between(request.pack_id, policy.pack_id)
+        raise SearchPackMismatch(pack_id=request.pack_id, registry_pack_id=policy.pack_id)
     rows = []
     for number, text in enumerate(request.probes):
         try:
             raw = base64.b64decode(text, validate=True)
         except binascii.Error as exc:
-            raise RegistryInputInvalid.because(f"probe {number} is not base64") from exc
+            raise RegistryInputInvalid(reason=f"probe {number} is not base64") from exc
         if len(raw) != policy.dimension * 4 or policy.dimension > MAX_VECTOR_DIM:
-            raise RegistryInputInvalid.because(
-                f"probe {number} has {len(raw) // 4} values; pack {policy.pack_id} has {policy.dimension}"
+            raise RegistryInputInvalid(
+                reason=f"probe {number} has {len(raw) // 4} values; pack {policy.pack_id} has {policy.dimension}"
             )
         vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
         if not np.isfinite(vector).all() or abs(float(np.linalg.norm(vector)) - 1) > UNIT_TOLERANCE:
-            raise RegistryInputInvalid.because(f"probe {number} is not a unit-length template")
+            raise RegistryInputInvalid(reason=f"probe {number} is not a unit-length template")
         rows.append(vector)
     return np.stack(rows)
 

@@ -160,7 +160,7 @@ class RegistryService:
         request = search.parse_request(body)
         probes = search.probe_vectors(request, self.policy)
         if self._stale:
-            raise NationalSearchUnavailable.because("the national gallery is being rebuilt")
+            raise NationalSearchUnavailable(reason="the national gallery is being rebuilt")
         threshold = self.policy.threshold
         hits = search.search_index(
             self.gallery.index, threshold, probes, request.roles, request.limit

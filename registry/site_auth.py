@@ -28,13 +28,14 @@ def check_fresh(site_id: str, timestamp: str, max_skew: timedelta) -> None:
     try:
         when = datetime.fromisoformat(timestamp)
     except ValueError as exc:
-        raise SyncUnauthenticated.because("timestamp is not ISO 8601", site_id) from exc
+        raise SyncUnauthenticated(reason="timestamp is not ISO 8601", site_id=site_id) from exc
     if when.tzinfo is None:
-        raise SyncUnauthenticated.because("timestamp has no time zone", site_id)
+        raise SyncUnauthenticated(reason="timestamp has no time zone", site_id=site_id)
     skew = abs(datetime.now(UTC) - when)
     if skew > max_skew:
-        raise SyncUnauthenticated.because(
-            f"timestamp is {int(skew.total_seconds())} s from the registry clock", site_id
+        raise SyncUnauthenticated(
+            reason=f"timestamp is {int(skew.total_seconds())} s from the registry clock",
+            site_id=site_id,
         )
 
 
@@ -44,7 +45,7 @@ def parse_rotation(body: bytes, site_id: str, timestamp: str) -> KeyRotationRequ
         request = KeyRotationRequest.model_validate_json(body)
         public_key_from_text(request.public_key)
     except (ValidationError, ValueError) as exc:  # binascii.Error is a ValueError
-        raise RegistryInputInvalid.because("not a key rotation request", site_id=site_id) from exc
+        raise RegistryInputInvalid(reason="not a key rotation request", site_id=site_id) from exc
     if not request.proves_possession(site_id, timestamp):
-        raise RegistryInputInvalid.because("the new key's proof does not verify", site_id=site_id)
+        raise RegistryInputInvalid(reason="the new key's proof does not verify", site_id=site_id)
     return request

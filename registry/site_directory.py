@@ -43,7 +43,7 @@ class SiteDirectory:
         site_keys.checked_key(public_key)
         with self.db.transaction() as tx:
             if tx.execute("SELECT 1 FROM sites WHERE id = %s", (site_id,)).fetchone():
-                raise RegistryInputInvalid.because(f"site {site_id} is already registered")
+                raise RegistryInputInvalid(reason=f"site {site_id} is already registered")
             site_keys.refuse_reused(tx, site_id, public_key)
             tx.execute(
                 "INSERT INTO sites (id, name, region, public_key) VALUES (%s, %s, %s, %s)",
@@ -80,7 +80,7 @@ class SiteDirectory:
     ) -> dict[str, Any]:
         """The site's new key, asked for in a request signed with its current key."""
         if len(body) > MAX_KEY_REQUEST_BYTES:
-            raise RegistryInputInvalid.because("a key rotation request is a few hundred bytes")
+            raise RegistryInputInvalid(reason="a key rotation request is a few hundred bytes")
         signer = self.authenticate_request(site_id, "POST", path, timestamp, signature, body)
         request = parse_rotation(body, site_id, timestamp)
         with self.db.transaction() as tx:

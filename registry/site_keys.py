@@ -69,7 +69,7 @@ class SiteKeyring:
     def load(cls, tx: Connection, site_id: str) -> SiteKeyring:
         """The site's keys; SyncUnauthenticated for a site the registry does not know."""
         if tx.execute("SELECT 1 FROM sites WHERE id = %s", (site_id,)).fetchone() is None:
-            raise SyncUnauthenticated.because("unknown site", site_id)
+            raise SyncUnauthenticated(reason="unknown site", site_id=site_id)
         rows = tx.execute(
             "SELECT public_key, added_at, retired_at, revoked_at FROM site_keys"
             " WHERE site_id = %s ORDER BY added_at DESC",
@@ -88,8 +88,10 @@ class SiteKeyring:
                 return key
         for key in self.keys:  # a refused key that fits: say so, the site's admin needs to know
             if states[key.public_key] not in ACCEPTED and fits(key.verifier()):
-                raise SyncUnauthenticated.because(_REFUSED_BECAUSE[states[key.public_key]], self.site_id)  # fmt: skip
-        raise SyncUnauthenticated.because("bad signature", self.site_id)
+                raise SyncUnauthenticated(
+                    reason=_REFUSED_BECAUSE[states[key.public_key]], site_id=self.site_id
+                )
+        raise SyncUnauthenticated(reason="bad signature", site_id=self.site_id)
 
 
 def checked_key(public_key: str) -> str:
@@ -97,7 +99,7 @@ def checked_key(public_key: str) -> str:
     try:
         public_key_from_text(public_key)
     except ValueError as exc:  # binascii.Error is one too
-        raise RegistryInputInvalid.because("not a base64 raw Ed25519 public key") from exc
+        raise RegistryInputInvalid(reason="not a base64 raw Ed25519 public key") from exc
     return public_key
 
 
@@ -125,7 +127,9 @@ def rotate(
     if current == new_key:
         return {"site_id": site_id, "public_key": new_key, "status": "unchanged"}
     if signer != current:
-        raise SyncUnauthenticated.because("only the current key may rotate the site key", site_id)
+        raise SyncUnauthenticated(
+            reason="only the current key may rotate the site key", site_id=site_id
+        )
     _switch(tx, site_id, current, new_key, now)
     audit(tx, f"site:{site_id}", "site.key_rotated", site_id,
           {"previous_key": current, "public_key": new_key, "grace_until": (now + grace).isoformat()})  # fmt: skip
@@ -162,7 +166,9 @@ def revoke(
             raise RegistryNotFound.missing("site key", public_key)
     targets = [r for r in rows if r["revoked_at"] is None]
     if not targets:
-        raise SiteKeyConflict.because("no key left to revoke", site_id, public_key=public_key)
+        raise SiteKeyConflict(
+            reason="no key left to revoke", site_id=site_id, public_key=public_key
+        )
     for row in targets:
         tx.execute(
             "UPDATE site_keys SET revoked_at = %s, retired_at = %s WHERE public_key = %s",
@@ -200,8 +206,8 @@ def refuse_reused(tx: Connection, site_id: str, public_key: str) -> None:
     known = tx.execute("SELECT 1 FROM site_keys WHERE public_key = %s", (public_key,)).fetchone()
     named = tx.execute("SELECT 1 FROM sites WHERE public_key = %s", (public_key,)).fetchone()
     if known or named:  # which site had it is not said: the asking site may not be that one
-        raise SiteKeyConflict.because(
-            "this key was registered before; a key is never reused", site_id
+        raise SiteKeyConflict(
+            reason="this key was registered before; a key is never reused", site_id=site_id
         )
 
 

@@ -51,11 +51,13 @@ def _transferable(tx: Connection, identity_id: str, to_site: str) -> dict[str, A
     if tx.execute("SELECT 1 FROM sites WHERE id = %s", (to_site,)).fetchone() is None:
         raise RegistryNotFound.missing("site", to_site)
     if person["role"] != "inmate" or person["status"] != "active":
-        raise RegistryInputInvalid.because(
-            "only an active inmate can be transferred", role=person["role"], status=person["status"]
+        raise RegistryInputInvalid(
+            reason="only an active inmate can be transferred",
+            role=person["role"],
+            status=person["status"],
         )
     if person["site_id"] in (to_site, None):
-        raise RegistryInputInvalid.because("the inmate is not held by another site", site=to_site)
+        raise RegistryInputInvalid(reason="the inmate is not held by another site", site=to_site)
     return person
 
 

@@ -117,9 +117,9 @@ def _vector(text: str, index: int, dimension: int) -> np.ndarray:
     try:
         vector = TemplateIn(template_id=index + 1, vector_f32le_b64=text).vector()
     except ValueError as exc:
-        raise RegistryInputInvalid.because(str(exc), template=index) from exc
+        raise RegistryInputInvalid(reason=str(exc), template=index) from exc
     if vector.shape != (dimension,) or abs(float(np.linalg.norm(vector)) - 1.0) > UNIT_TOLERANCE:
-        raise RegistryInputInvalid.because(
-            f"template {index} must be a unit vector of {dimension} float32", template=index
+        raise RegistryInputInvalid(
+            reason=f"template {index} must be a unit vector of {dimension} float32", template=index
         )
     return vector

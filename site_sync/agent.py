@@ -37,6 +37,8 @@ from site_sync.apply import apply_changes
 from site_sync.pulled import PulledChangeInvalid
 from site_sync.state import ALARM, PULL_ERROR, PULLED, PUSHED, forget, read_int, read_json, write
 from site_sync.uplink import (
+    REGISTRY_CONFLICT,
+    REGISTRY_GAP,
     Backoff,
     ChangePage,
     PulledChange,
@@ -59,16 +61,14 @@ DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
 
 class SyncHalted(Conflict):
     code = "sync_halted"
+    message = Message(
+        "Pengiriman ke registri dihentikan karena konflik riwayat. Hubungi admin pusat, lalu hapus alarm.",
+        "Pushing to the registry is stopped by a history conflict. Call the central admin, then clear the alarm.",
+    )
 
     @classmethod
     def by(cls, alarm: dict[str, Any]) -> SyncHalted:
-        return cls(
-            Message(
-                "Pengiriman ke registri dihentikan karena konflik riwayat. Hubungi admin pusat, lalu hapus alarm.",
-                "Pushing to the registry is stopped by a history conflict. Call the central admin, then clear the alarm.",
-            ),
-            alarm,
-        )
+        return cls(None, alarm)
 
 
 class Registry(Protocol):
@@ -193,7 +193,11 @@ class SiteAgent:
     def _acknowledge(self, cursor: int, batch: Batch, ack: PushAck) -> int:
         through = min(ack.acknowledged_through, batch.last_seq)  # never past what was sent
         if through <= cursor:
-            raise SyncRefused.because(200, "no_progress", {"cursor": cursor, "ack": ack.acknowledged_through})  # fmt: skip
+            raise SyncRefused(
+                status=200,
+                registry_code="no_progress",
+                registry_details={"cursor": cursor, "ack": ack.acknowledged_through},
+            )
         with self.db.transaction() as tx:
             write(tx, PUSHED, through)
             tx.execute(
@@ -207,7 +211,11 @@ class SiteAgent:
     def _rewind(self, cursor: int, expected_seq: int) -> int:
         """Resend from the seq the registry expects; those rows are no longer acknowledged."""
         if expected_seq < 1 or expected_seq - 1 == cursor:
-            raise SyncRefused.because(409, "sync_gap", {"cursor": cursor, "expected_seq": expected_seq})  # fmt: skip
+            raise SyncRefused(
+                status=409,
+                registry_code=REGISTRY_GAP,
+                registry_details={"cursor": cursor, "expected_seq": expected_seq},
+            )
         with self.db.transaction() as tx:
             write(tx, PUSHED, expected_seq - 1)
             tx.execute("UPDATE outbox SET sent_at = NULL WHERE seq >= ?", (expected_seq,))
@@ -218,7 +226,7 @@ class SiteAgent:
 
     def _raise_alarm(self, batch: Batch, conflict: SyncConflict) -> dict[str, Any]:
         alarm = {
-            "code": conflict.code, "at": now_iso(), "first_seq": batch.first_seq,
+            "code": REGISTRY_CONFLICT, "at": now_iso(), "first_seq": batch.first_seq,
             "last_seq": batch.last_seq, "registry_details": conflict.details,
         }  # fmt: skip
         with self.db.transaction() as tx:
@@ -294,5 +302,9 @@ def _checked_page(cursor: int, page: ChangePage) -> list[PulledChange]:
     """The page's changes, refused unless strictly ascending and after the cursor."""
     seqs = [c.seq for c in page.changes]
     if any(b <= a for a, b in zip([cursor, *seqs], seqs, strict=False)):
-        raise SyncRefused.because(200, "changes_out_of_order", {"after": cursor, "seqs": seqs[:20]})
+        raise SyncRefused(
+            status=200,
+            registry_code="changes_out_of_order",
+            registry_details={"after": cursor, "seqs": seqs[:20]},
+        )
     return page.changes

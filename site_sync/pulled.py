@@ -33,16 +33,10 @@ Payload = TypeVar("Payload", bound=BaseModel)
 class PulledChangeInvalid(GerbangError):
     code = "sync_change_invalid"
     status = 502
-
-    @classmethod
-    def because(cls, seq: int, kind: str, reason: str) -> PulledChangeInvalid:
-        return cls(
-            Message(
-                "Perubahan dari registri pusat tidak valid dan tidak diterapkan. Hubungi admin pusat.",
-                "A change from the central registry is invalid and was not applied. Call the central admin.",
-            ),
-            {"seq": seq, "kind": kind, "reason": reason},
-        )
+    message = Message(
+        "Perubahan dari registri pusat tidak valid dan tidak diterapkan. Hubungi admin pusat.",
+        "A change from the central registry is invalid and was not applied. Call the central admin.",
+    )
 
 
 class RecordIn(BaseModel):
@@ -177,4 +171,4 @@ def parse(model: type[Payload], seq: int, kind: str, payload: dict[str, Any]) ->
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3]
         )
-        raise PulledChangeInvalid.because(seq, kind, problems) from exc
+        raise PulledChangeInvalid(seq=seq, kind=kind, reason=problems) from exc

@@ -37,16 +37,14 @@ UNAUTHENTICATED = 401
 class SiteKeyMissing(GerbangError):
     code = "site_key_missing"
     status = 503
+    message = Message(
+        "Kunci situs belum dibuat. Jalankan `gerbang sync keygen` dan daftarkan kunci publiknya.",
+        "The site key does not exist yet. Run `gerbang sync keygen` and register its public key.",
+    )
 
     @classmethod
     def at(cls, path: Path) -> SiteKeyMissing:
-        return cls(
-            Message(
-                "Kunci situs belum dibuat. Jalankan `gerbang sync keygen` dan daftarkan kunci publiknya.",
-                "The site key does not exist yet. Run `gerbang sync keygen` and register its public key.",
-            ),
-            {"path": str(path)},
-        )
+        return cls(path=str(path))
 
 
 class HasDataDir(Protocol):

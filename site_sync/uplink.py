@@ -6,6 +6,14 @@ Errors say what the agent must do next: `RegistryUnreachable` (connection lost, 
 `SyncGap` means resend from the seq the registry expects; `SyncConflict` means the registry holds
 other content under seqs this site sent (a restored backup, a cloned disk): stop and alert, never
 rewrite history; `SyncRefused` (401, 422, other 4xx) needs a person (register the key, upgrade).
+
+Conflict (kernel)
+├─ SyncGap              409 sync_gap_reported       the registry answered sync_gap: resend
+└─ SyncConflict         409 sync_conflict_reported  the registry answered sync_conflict: stop
+Unavailable (kernel)
+└─ RegistryUnreachable  503 registry_unreachable
+GerbangError (kernel)
+└─ SyncRefused          502 sync_refused            details carry the registry's status and code
 """
 
 from __future__ import annotations
@@ -26,34 +34,30 @@ from kernel.errors import Conflict, GerbangError, Message, Unavailable
 PUSH_PATH = "/v1/sync/batches"
 CHANGES_PATH = "/v1/sync/changes"
 RETRYABLE_STATUSES = frozenset({408, 429})
+# The registry's codes (registry/errors.py) this client turns into the site's own errors below.
+REGISTRY_GAP, REGISTRY_CONFLICT = "sync_gap", "sync_conflict"
 
 
 class RegistryUnreachable(Unavailable):
     code = "registry_unreachable"
+    message = Message(
+        "Registri pusat tidak dapat dihubungi. Data tetap aman di situs; sinkronisasi dicoba lagi.",
+        "The central registry cannot be reached. Data stays safe at the site; sync will retry.",
+    )
 
     @classmethod
     def because(cls, reason: str, status: int | None = None) -> RegistryUnreachable:
-        return cls(
-            Message(
-                "Registri pusat tidak dapat dihubungi. Data tetap aman di situs; sinkronisasi dicoba lagi.",
-                "The central registry cannot be reached. Data stays safe at the site; sync will retry.",
-            ),
-            {"reason": reason, "status": status},
-        )
+        return cls(reason=reason, status=status)
 
 
 class SyncGap(Conflict):
-    code = "sync_gap"
+    """The registry answered `sync_gap`; the site's own code says it was reported, not found here."""
 
-    @classmethod
-    def expecting(cls, expected_seq: int) -> SyncGap:
-        return cls(
-            Message(
-                "Registri meminta pengiriman ulang dari nomor urut sebelumnya.",
-                "The registry asks to resend from an earlier sequence number.",
-            ),
-            {"expected_seq": expected_seq},
-        )
+    code = "sync_gap_reported"
+    message = Message(
+        "Registri meminta pengiriman ulang dari nomor urut sebelumnya.",
+        "The registry asks to resend from an earlier sequence number.",
+    )
 
     @property
     def expected_seq(self) -> int:
@@ -62,32 +66,26 @@ class SyncGap(Conflict):
 
 
 class SyncConflict(Conflict):
-    code = "sync_conflict"
+    """The registry answered `sync_conflict`; details are the registry's."""
+
+    code = "sync_conflict_reported"
+    message = Message(
+        "Registri menyimpan isi lain untuk nomor urut yang sama. Pengiriman dihentikan; hubungi admin pusat.",
+        "The registry holds other content for the same sequence numbers. Pushing stopped; call the central admin.",
+    )
 
     @classmethod
     def reported(cls, details: dict[str, Any]) -> SyncConflict:
-        return cls(
-            Message(
-                "Registri menyimpan isi lain untuk nomor urut yang sama. Pengiriman dihentikan; hubungi admin pusat.",
-                "The registry holds other content for the same sequence numbers. Pushing stopped; call the central admin.",
-            ),
-            details,
-        )
+        return cls(None, details)
 
 
 class SyncRefused(GerbangError):
     code = "sync_refused"
     status = 502
-
-    @classmethod
-    def because(cls, status: int, code: str, details: Any) -> SyncRefused:
-        return cls(
-            Message(
-                "Registri menolak permintaan situs ini. Hubungi admin situs (kunci situs, versi).",
-                "The registry refused this site's request. Call the site administrator (site key, version).",
-            ),
-            {"status": status, "registry_code": code, "registry_details": details},
-        )
+    message = Message(
+        "Registri menolak permintaan situs ini. Hubungi admin situs (kunci situs, versi).",
+        "The registry refused this site's request. Call the site administrator (site key, version).",
+    )
 
 
 @dataclass
@@ -145,11 +143,15 @@ def raise_for_answer(response: httpx.Response) -> None:
     code, details = _error_of(response)
     if response.status_code >= 500 or response.status_code in RETRYABLE_STATUSES:
         raise RegistryUnreachable.because(code or response.reason_phrase, response.status_code)
-    if code == "sync_gap" and isinstance(details.get("expected_seq"), int):
-        raise SyncGap.expecting(details["expected_seq"])
-    if code == "sync_conflict":
+    if code == REGISTRY_GAP and isinstance(details.get("expected_seq"), int):
+        raise SyncGap(expected_seq=details["expected_seq"])
+    if code == REGISTRY_CONFLICT:
         raise SyncConflict.reported(details)
-    raise SyncRefused.because(response.status_code, code, details or response.text[:300])
+    raise SyncRefused(
+        status=response.status_code,
+        registry_code=code,
+        registry_details=details or response.text[:300],
+    )
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -194,7 +196,9 @@ class RegistryClient:
                 int(answer.get("already_applied", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise SyncRefused.because(200, "answer_unreadable", str(exc)) from exc
+            raise SyncRefused(
+                status=200, registry_code="answer_unreadable", registry_details=str(exc)
+            ) from exc
 
     def changes(self, after: int, limit: int) -> ChangePage:
         """GET the changes for this site after a cursor, signed over method, path and time."""
@@ -213,7 +217,9 @@ class RegistryClient:
             ]
             return ChangePage(changes, int(answer.get("last_seq", 0)))
         except (KeyError, TypeError, ValueError) as exc:
-            raise SyncRefused.because(200, "answer_unreadable", str(exc)) from exc
+            raise SyncRefused(
+                status=200, registry_code="answer_unreadable", registry_details=str(exc)
+            ) from exc
 
     def rotate_key(self, signer: Signer, new_key: Ed25519PrivateKey) -> dict[str, Any]:
         """Ask the registry to make new_key this site's key; the request is signed by `signer`."""

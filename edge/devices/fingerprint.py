@@ -49,75 +49,53 @@ _GLIB_LOCK = threading.Lock()
 
 class FingerprintReaderMissing(Unavailable):
     code = "fingerprint_reader_missing"
-
-    @classmethod
-    def because(cls, reason: str, **details: Any) -> FingerprintReaderMissing:
-        return cls(
-            Message(
-                "Pemindai sidik jari tidak ditemukan. Periksa kabel USB, lalu hubungi admin situs.",
-                "No fingerprint reader was found. Check the USB cable, then call the site administrator.",
-            ),
-            {"reason": reason, **details},
-        )
+    message = Message(
+        "Pemindai sidik jari tidak ditemukan. Periksa kabel USB, lalu hubungi admin situs.",
+        "No fingerprint reader was found. Check the USB cable, then call the site administrator.",
+    )
 
 
 class FingerprintReaderUnsupported(Unavailable):
     code = "fingerprint_reader_unsupported"
+    message = Message(
+        "Pemindai ini mencocokkan sidik jari di dalam alat (match-on-chip) dan tidak "
+        "memberi gambar, jadi templat tidak bisa disimpan. Pasang pemindai jenis gambar.",
+        "This reader matches prints inside the sensor (match-on-chip) and gives no "
+        "image, so no portable template can be made. Install an image reader.",
+    )
 
     @classmethod
     def match_on_chip(cls, devices: list[dict[str, str]]) -> FingerprintReaderUnsupported:
-        return cls(
-            Message(
-                "Pemindai ini mencocokkan sidik jari di dalam alat (match-on-chip) dan tidak "
-                "memberi gambar, jadi templat tidak bisa disimpan. Pasang pemindai jenis gambar.",
-                "This reader matches prints inside the sensor (match-on-chip) and gives no "
-                "image, so no portable template can be made. Install an image reader.",
-            ),
-            {"reason": "no_image_capture", "devices": devices},
-        )
+        return cls(reason="no_image_capture", devices=devices)
 
 
 class FingerprintReaderFailed(Unavailable):
     code = "fingerprint_reader_failed"
-
-    @classmethod
-    def because(cls, reason: str, detail: str, driver: str) -> FingerprintReaderFailed:
-        return cls(
-            Message(
-                "Pemindai sidik jari bermasalah. Cabut dan pasang lagi, lalu coba ulang.",
-                "The fingerprint reader failed. Unplug it, plug it in again and retry.",
-            ),
-            {"reason": reason, "detail": detail, "driver": driver},
-        )
+    message = Message(
+        "Pemindai sidik jari bermasalah. Cabut dan pasang lagi, lalu coba ulang.",
+        "The fingerprint reader failed. Unplug it, plug it in again and retry.",
+    )
 
 
 class FingerprintCaptureTimeout(InputError):
     code = "fingerprint_capture_timeout"
     status = 408
+    message = Message(
+        "Tidak ada jari di pemindai. Letakkan jari di tengah pemindai, lalu coba lagi.",
+        "No finger was placed on the reader. Place a finger in its middle and try again.",
+    )
 
     @classmethod
     def after(cls, timeout_s: float, reason: str = "no_finger") -> FingerprintCaptureTimeout:
-        return cls(
-            Message(
-                "Tidak ada jari di pemindai. Letakkan jari di tengah pemindai, lalu coba lagi.",
-                "No finger was placed on the reader. Place a finger in its middle and try again.",
-            ),
-            {"reason": reason, "timeout_s": timeout_s},
-        )
+        return cls(reason=reason, timeout_s=timeout_s)
 
 
 class FingerprintCaptureRetry(InputError):
     code = "fingerprint_capture_retry"
-
-    @classmethod
-    def because(cls, reason: str, detail: str) -> FingerprintCaptureRetry:
-        return cls(
-            Message(
-                "Sidik jari kurang jelas. Angkat jari, bersihkan, lalu letakkan lagi di tengah.",
-                "The print was not clear. Lift the finger, wipe it and place it again, centred.",
-            ),
-            {"reason": reason, "detail": detail},
-        )
+    message = Message(
+        "Sidik jari kurang jelas. Angkat jari, bersihkan, lalu letakkan lagi di tengah.",
+        "The print was not clear. Lift the finger, wipe it and place it again, centred.",
+    )
 
 
 @dataclass(frozen=True)
@@ -172,7 +150,7 @@ def choose_image_device(devices: Sequence[D], capture_feature: Any, driver: str 
     candidates = [d for d in devices if driver is None or d.get_driver() == driver]
     if not candidates:
         found = [d.get_driver() for d in devices]
-        raise FingerprintReaderMissing.because("no_device", wanted_driver=driver, found=found)
+        raise FingerprintReaderMissing(reason="no_device", wanted_driver=driver, found=found)
     for device in candidates:
         if device.has_feature(capture_feature):
             return device
@@ -195,8 +173,10 @@ def _load_fprint() -> SimpleNamespace:
         gi.require_version("FPrint", "2.0")
         from gi.repository import FPrint, Gio, GLib
     except (ImportError, ValueError) as exc:  # ValueError: gi present, FPrint typelib absent
-        raise FingerprintReaderMissing.because(
-            "libfprint_stack_missing", detail=str(exc), fix="scripts/install_fingerprint_stack.sh"
+        raise FingerprintReaderMissing(
+            reason="libfprint_stack_missing",
+            detail=str(exc),
+            fix="scripts/install_fingerprint_stack.sh",
         ) from exc
     return SimpleNamespace(FPrint=FPrint, GLib=GLib, Gio=Gio)
 
@@ -211,14 +191,18 @@ def _translate(
     if timed_out and exc.matches(gio.io_error_quark(), gio.IOErrorEnum.CANCELLED):
         return FingerprintCaptureTimeout.after(timeout_s)
     if domain == fprint.device_retry_quark():
-        return FingerprintCaptureRetry.because(_nick(fprint.DeviceRetry, exc.code), exc.message)
+        return FingerprintCaptureRetry(
+            reason=_nick(fprint.DeviceRetry, exc.code), detail=exc.message
+        )
     if domain != fprint.device_error_quark():
-        return FingerprintReaderFailed.because(exc.domain, exc.message, driver)
+        return FingerprintReaderFailed(reason=exc.domain, detail=exc.message, driver=driver)
     if exc.code == fprint.DeviceError.REMOVED:
-        return FingerprintReaderMissing.because("removed", detail=exc.message, driver=driver)
+        return FingerprintReaderMissing(reason="removed", detail=exc.message, driver=driver)
     if exc.code == fprint.DeviceError.NOT_SUPPORTED:
         return FingerprintReaderUnsupported.match_on_chip([{"driver": driver, "name": ""}])
-    return FingerprintReaderFailed.because(_nick(fprint.DeviceError, exc.code), exc.message, driver)
+    return FingerprintReaderFailed(
+        reason=_nick(fprint.DeviceError, exc.code), detail=exc.message, driver=driver
+    )
 
 
 def _nick(enum: Any, code: int) -> str:
@@ -299,7 +283,7 @@ class LibfprintReader:
     def capture(self, timeout_s: float) -> CapturedImage:
         """Wait up to timeout_s for a finger and return the sensor's image."""
         if self._device is None:
-            raise FingerprintReaderMissing.because("closed", driver=self._driver)
+            raise FingerprintReaderMissing(reason="closed", driver=self._driver)
         with _GLIB_LOCK:
             deadline = _Deadline(self._gi, timeout_s)
             handler = self._device.connect("notify::finger-status", self._finger_status_changed)
@@ -333,7 +317,9 @@ class LibfprintReader:
         pixels = np.frombuffer(image.get_data(), dtype=np.uint8)
         if pixels.size != width * height:
             detail = f"{pixels.size} bytes for {width}x{height}"
-            raise FingerprintReaderFailed.because("image_size_mismatch", detail, self._driver)
+            raise FingerprintReaderFailed(
+                reason="image_size_mismatch", detail=detail, driver=self._driver
+            )
         ppi, assumed = resolution_from_ppmm(image.get_ppmm(), self._default_ppi)
         # copy(): frombuffer over bytes is read-only, and callers may enhance in place.
         frame = pixels.reshape(height, width).copy()
@@ -355,8 +341,8 @@ class FolderReader:
             raise ValueError(f"resolution_ppi {resolution_ppi} is outside 250..2000")
         self.files = sorted(Path(folder).glob(pattern))
         if not self.files:
-            raise FingerprintReaderMissing.because(
-                "empty_folder", folder=str(folder), pattern=pattern
+            raise FingerprintReaderMissing(
+                reason="empty_folder", folder=str(folder), pattern=pattern
             )
         self._folder = Path(folder)
         self._ppi = resolution_ppi

@@ -93,7 +93,7 @@ def following_database(site: Site, every_s: float) -> Iterator[None]:
 def _check_source(spec: str) -> None:
     """A file or folder that is not there will not appear: fail now instead of retrying."""
     if source_kind(spec) in ("file", "folder") and not Path(spec).exists():
-        raise CameraUnavailable.at(spec, "no such file or folder")
+        raise CameraUnavailable(source=spec, reason="no such file or folder")
 
 
 def build_loop(site: Site, args: argparse.Namespace) -> PassageLoop[GateDecision]:

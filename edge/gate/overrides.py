@@ -29,12 +29,12 @@ class OfficerActions(GateSteps):
                 else None
             )
         if original.result != "deny":
-            raise OverrideRefused.because(
-                f"only a denial can be overridden; this was {original.result}"
+            raise OverrideRefused(
+                reason=f"only a denial can be overridden; this was {original.result}"
             )
         if original.reason in UNOVERRIDABLE:
-            raise OverrideRefused.because(
-                f"a '{original.reason}' denial is lifted by changing the ban, not at the gate"
+            raise OverrideRefused(
+                reason=f"a '{original.reason}' denial is lifted by changing the ban, not at the gate"
             )
         ctx = Passage(
             original.gate_id, original.passage, supervisor, claimed, original.order_reference
@@ -50,7 +50,7 @@ class OfficerActions(GateSteps):
             store = GateStore(tx)
             event = store.event(event_id)
             if event.result != "alarm" or event.alarm_cleared_by:
-                raise OverrideRefused.because("not an uncleared alarm")
+                raise OverrideRefused(reason="not an uncleared alarm")
             store.clear_alarm(event_id, supervisor, reason)
             append_event(tx, supervisor, "gate.alarm_cleared", str(event_id), {"reason": reason})
             append_change(

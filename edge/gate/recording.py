@@ -33,7 +33,7 @@ class DecisionRecorder:
             # Re-read the visit inside the write transaction: two gates (or the camera and the
             # kiosk) deciding on the same visitor at once must not both let them through.
             if overrides and store.overridden(overrides[0]):
-                raise OverrideRefused.because("this decision has already been overridden")
+                raise OverrideRefused(reason="this decision has already been overridden")
             subject = matched or claimed_id
             if close_visit and subject and store.open_visit_of(subject) is None:
                 result, reason, close_visit = "deny", "no_open_visit", False

@@ -26,46 +26,34 @@ PASSAGES = {
 
 class GateNotFound(NotFound):
     code = "gate_not_found"
-
-    @classmethod
-    def with_id(cls, gate_id: str) -> GateNotFound:
-        return cls(Message("Gerbang tidak dikenal.", "Unknown gate."), {"gate_id": gate_id})
+    message = Message(
+        "Gerbang tidak dikenal.",
+        "Unknown gate.",
+    )
 
 
 class GateEventNotFound(NotFound):
     code = "gate_event_not_found"
-
-    @classmethod
-    def with_id(cls, event_id: int) -> GateEventNotFound:
-        return cls(
-            Message("Kejadian gerbang tidak ditemukan.", "No such gate event."),
-            {"event_id": event_id},
-        )
+    message = Message(
+        "Kejadian gerbang tidak ditemukan.",
+        "No such gate event.",
+    )
 
 
 class OverrideRefused(Conflict):
     code = "override_refused"
-
-    @classmethod
-    def because(cls, reason: str) -> OverrideRefused:
-        return cls(
-            Message(
-                "Keputusan ini tidak dapat diubah dengan cara ini.",
-                "This decision cannot be changed this way.",
-            ),
-            {"reason": reason},
-        )
+    message = Message(
+        "Keputusan ini tidak dapat diubah dengan cara ini.",
+        "This decision cannot be changed this way.",
+    )
 
 
 class InvalidGateConfig(InputError):
     code = "gate_config_invalid"
-
-    @classmethod
-    def because(cls, reason: str) -> InvalidGateConfig:
-        return cls(
-            Message("Pengaturan gerbang tidak sah.", "The gate configuration is invalid."),
-            {"reason": reason},
-        )
+    message = Message(
+        "Pengaturan gerbang tidak sah.",
+        "The gate configuration is invalid.",
+    )
 
 
 @dataclass(frozen=True)
@@ -106,9 +94,9 @@ class GateStore:
 
     def add_gate(self, gate: Gate) -> None:
         if not gate.directions or set(gate.directions) - {"in", "out"}:
-            raise InvalidGateConfig.because("directions must be 'in' and/or 'out'")
+            raise InvalidGateConfig(reason="directions must be 'in' and/or 'out'")
         if not gate.roles or set(gate.roles) - {"inmate", "staff", "visitor"}:
-            raise InvalidGateConfig.because("roles must be inmate, staff and/or visitor")
+            raise InvalidGateConfig(reason="roles must be inmate, staff and/or visitor")
         self.db.execute(
             "INSERT INTO gates (id, name, directions, roles, created_at) VALUES (?, ?, ?, ?, ?)",
             (
@@ -123,7 +111,7 @@ class GateStore:
     def gate(self, gate_id: str) -> Gate:
         row = self.db.execute("SELECT * FROM gates WHERE id = ?", (gate_id,)).fetchone()
         if row is None:
-            raise GateNotFound.with_id(gate_id)
+            raise GateNotFound(gate_id=gate_id)
         return Gate(
             row["id"],
             row["name"],
@@ -147,7 +135,7 @@ class GateStore:
     def event(self, event_id: int) -> GateEvent:
         row = self.db.execute("SELECT * FROM gate_events WHERE id = ?", (event_id,)).fetchone()
         if row is None:
-            raise GateEventNotFound.with_id(event_id)
+            raise GateEventNotFound(event_id=event_id)
         return GateEvent(
             row["id"], row["gate_id"], row["at"], row["passage"], row["direction"], row["result"], row["reason"],
             row["claimed_identity_id"], row["matched_identity_id"], json.loads(row["evidence"]), row["actor"],

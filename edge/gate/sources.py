@@ -36,16 +36,10 @@ SourceKind = Literal["device", "url", "file", "folder"]
 
 class CameraUnavailable(Unavailable):
     code = "camera_unavailable"
-
-    @classmethod
-    def at(cls, spec: str, reason: str) -> CameraUnavailable:
-        return cls(
-            Message(
-                "Kamera tidak dapat dibuka. Periksa kabel, daya dan alamat kamera.",
-                "The camera cannot be opened. Check its cable, power and address.",
-            ),
-            {"source": spec, "reason": reason},
-        )
+    message = Message(
+        "Kamera tidak dapat dibuka. Periksa kabel, daya dan alamat kamera.",
+        "The camera cannot be opened. Check its cable, power and address.",
+    )
 
 
 @dataclass(frozen=True)
@@ -111,7 +105,7 @@ class VideoSource:
 def _open_capture(spec: str, kind: SourceKind, timeout_s: float) -> cv2.VideoCapture:
     """An opened VideoCapture, or CameraUnavailable."""
     if kind == "file" and not Path(spec).is_file():
-        raise CameraUnavailable.at(spec, "no such file")
+        raise CameraUnavailable(source=spec, reason="no such file")
     timeout_ms = int(timeout_s * 1000)
     if kind == "device":
         # V4L2 by name on Linux: with CAP_ANY a missing camera is tried by every backend in turn.
@@ -125,7 +119,7 @@ def _open_capture(spec: str, kind: SourceKind, timeout_s: float) -> cv2.VideoCap
         capture = cv2.VideoCapture(spec)
     if not capture.isOpened():
         capture.release()
-        raise CameraUnavailable.at(spec, "OpenCV could not open it")
+        raise CameraUnavailable(source=spec, reason="OpenCV could not open it")
     return capture
 
 
@@ -139,7 +133,7 @@ class FolderSource:
             raise ValueError(f"fps must be positive, got {fps}")
         self._paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self._paths:
-            raise CameraUnavailable.at(str(folder), "no images in the folder")
+            raise CameraUnavailable(source=str(folder), reason="no images in the folder")
         self.fps, self._pace = fps, pace
         self._started = time.monotonic()
         self._index = 0

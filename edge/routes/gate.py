@@ -89,19 +89,16 @@ def add_gate(
             GateStore(tx).add_gate(gate)
             append_event(tx, principal.name, "gate.configured", gate.id, asdict(gate))
     except sqlite3.IntegrityError as exc:
-        raise GateExists.with_id(gate.id) from exc
+        raise GateExists(gate_id=gate.id) from exc
     return asdict(gate)
 
 
 class GateExists(Conflict):
     code = "gate_exists"
-
-    @classmethod
-    def with_id(cls, gate_id: str) -> GateExists:
-        return cls(
-            Message("Gerbang dengan kode ini sudah ada.", "A gate with this id exists."),
-            {"gate_id": gate_id},
-        )
+    message = Message(
+        "Gerbang dengan kode ini sudah ada.",
+        "A gate with this id exists.",
+    )
 
 
 @router.post("/gates/{gate_id}/visitor-entry")

@@ -24,16 +24,10 @@ router = APIRouter(prefix="/v1/identities")
 
 class PhotoNotFound(NotFound):
     code = "photo_not_found"
-
-    @classmethod
-    def for_identity(cls, identity_id: str) -> PhotoNotFound:
-        return cls(
-            Message(
-                "Identitas ini tidak punya foto (belum ada atau sudah dihapus).",
-                "This identity has no photo (none yet, or erased).",
-            ),
-            {"identity_id": identity_id},
-        )
+    message = Message(
+        "Identitas ini tidak punya foto (belum ada atau sudah dihapus).",
+        "This identity has no photo (none yet, or erased).",
+    )
 
 
 # A kiosk key sits in a browser on a public terminal: it sees who a decision is about, never
@@ -107,7 +101,7 @@ def read_photo(
             "SELECT media_type FROM images WHERE id = ?", (identity.photo_image_id,)
         ).fetchone()
     if data is None:
-        raise PhotoNotFound.for_identity(identity_id)
+        raise PhotoNotFound(identity_id=identity_id)
     return Response(
         data, media_type=row[0] if row else "image/jpeg", headers={"Cache-Control": "no-store"}
     )

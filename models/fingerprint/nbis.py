@@ -66,31 +66,23 @@ Rows = npt.NDArray[np.float64]
 
 class FingerprintImageInvalid(InputError):
     code = "fingerprint_image_invalid"
-
-    @classmethod
-    def because(cls, reason: str, **details: object) -> FingerprintImageInvalid:
-        return cls(
-            Message(
-                "Sidik jari tidak terbaca. Bersihkan jari dan kaca pemindai, lalu ulangi.",
-                "The fingerprint could not be read. Clean the finger and the scanner glass, then try again.",
-            ),
-            {"reason": reason, **details},
-        )
+    message = Message(
+        "Sidik jari tidak terbaca. Bersihkan jari dan kaca pemindai, lalu ulangi.",
+        "The fingerprint could not be read. Clean the finger and the scanner glass, then try again.",
+    )
 
 
 class FingerprintExtractorMissing(Unavailable):
     code = "fingerprint_extractor_missing"
+    message = Message(
+        "Pencocok sidik jari (NBIS) belum dibangun: jalankan scripts/build_nbis.sh.",
+        "The fingerprint matcher (NBIS) is not built: run scripts/build_nbis.sh"
+        " (or set GERBANG_NBIS_LIB).",
+    )
 
     @classmethod
     def at(cls, path: Path, reason: str) -> FingerprintExtractorMissing:
-        return cls(
-            Message(
-                "Pencocok sidik jari (NBIS) belum dibangun: jalankan scripts/build_nbis.sh.",
-                "The fingerprint matcher (NBIS) is not built: run scripts/build_nbis.sh"
-                " (or set GERBANG_NBIS_LIB).",
-            ),
-            {"path": str(path), "reason": reason, "fix": "bash scripts/build_nbis.sh"},
-        )
+        return cls(path=str(path), reason=reason, fix="bash scripts/build_nbis.sh")
 
 
 class _Minutia(ctypes.Structure):
@@ -203,13 +195,13 @@ def read_image(data: bytes) -> npt.NDArray[np.uint8]:
         with Image.open(io.BytesIO(data)) as image:
             _check_size(*image.size)
             if image.mode not in _ACCEPTED_MODES:
-                raise FingerprintImageInvalid.because("not_greyscale", mode=image.mode)
+                raise FingerprintImageInvalid(reason="not_greyscale", mode=image.mode)
             image.load()
             return _to_grey(image)
     except Image.DecompressionBombError as exc:  # a header claiming hundreds of megapixels
-        raise FingerprintImageInvalid.because("too_large", error=str(exc)) from exc
+        raise FingerprintImageInvalid(reason="too_large", error=str(exc)) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise FingerprintImageInvalid.because("unreadable", error=str(exc)) from exc
+        raise FingerprintImageInvalid(reason="unreadable", error=str(exc)) from exc
 
 
 def _to_grey(image: Image.Image) -> npt.NDArray[np.uint8]:
@@ -222,9 +214,9 @@ def _to_grey(image: Image.Image) -> npt.NDArray[np.uint8]:
 def _check_size(width: int, height: int) -> None:
     """Refuse images too small to hold a usable print or larger than any single-finger scan."""
     if min(width, height) < MIN_SIDE:
-        raise FingerprintImageInvalid.because("too_small", width=width, height=height)
+        raise FingerprintImageInvalid(reason="too_small", width=width, height=height)
     if max(width, height) > MAX_SIDE:
-        raise FingerprintImageInvalid.because("too_large", width=width, height=height)
+        raise FingerprintImageInvalid(reason="too_large", width=width, height=height)
 
 
 def ridge_band_ratio(image: npt.NDArray[np.uint8]) -> float:
@@ -261,7 +253,7 @@ def _run_mindtct(image: npt.NDArray[np.uint8]) -> Rows:
         float(NBIS_PPI), ctypes.byref(out),
     )  # fmt: skip
     if rc != 0:
-        raise FingerprintImageInvalid.because("extractor_failed", nbis_code=rc)
+        raise FingerprintImageInvalid(reason="extractor_failed", nbis_code=rc)
     return rows_from_lfs(np.frombuffer(out.minutiae, dtype=_MINUTIA_DTYPE, count=out.n))
 
 
@@ -271,7 +263,7 @@ def _check_image(image: np.ndarray, resolution_ppi: int) -> None:
         raise ValueError(f"resolution_ppi must be in [{MIN_PPI}, {MAX_PPI}], got {resolution_ppi}")
     if not isinstance(image, np.ndarray) or image.ndim != 2 or image.dtype != np.uint8:
         shape, dtype = getattr(image, "shape", None), getattr(image, "dtype", None)
-        raise FingerprintImageInvalid.because("not_greyscale", shape=shape, dtype=str(dtype))
+        raise FingerprintImageInvalid(reason="not_greyscale", shape=shape, dtype=str(dtype))
     _check_size(image.shape[1], image.shape[0])
 
 
@@ -281,10 +273,10 @@ def extract(image: npt.NDArray[np.uint8], resolution_ppi: int) -> MinutiaeTempla
     work = _at_nbis_resolution(image, resolution_ppi)
     ratio = ridge_band_ratio(work)
     if ratio < MIN_RIDGE_BAND_RATIO:
-        raise FingerprintImageInvalid.because("no_ridges", ridge_band_ratio=round(ratio, 3))
+        raise FingerprintImageInvalid(reason="no_ridges", ridge_band_ratio=round(ratio, 3))
     rows = _run_mindtct(work)
     if len(rows) < MIN_MINUTIAE:
-        raise FingerprintImageInvalid.because("too_few_minutiae", minutiae=len(rows))
+        raise FingerprintImageInvalid(reason="too_few_minutiae", minutiae=len(rows))
     rows[:, :2] *= resolution_ppi / NBIS_PPI
     height, width = image.shape
     return MinutiaeTemplate(width, height, resolution_ppi, rows, EXTRACTOR)

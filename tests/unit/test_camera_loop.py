@@ -185,7 +185,7 @@ def test_the_loop_reconnects_with_backoff_after_the_stream_drops() -> None:
     def reopen() -> ScriptedSource:
         source = next(script)
         if source is None:
-            raise CameraUnavailable.at("rtsp://gate", "connection refused")
+            raise CameraUnavailable(source="rtsp://gate", reason="connection refused")
         opened.append(source)
         return source
 
@@ -214,7 +214,7 @@ def test_stop_ends_the_thread_promptly_and_closes_the_source() -> None:
 
 def test_stop_interrupts_the_backoff_wait() -> None:
     def refuse() -> ScriptedSource:
-        raise CameraUnavailable.at("0", "no device")
+        raise CameraUnavailable(source="0", reason="no device")
 
     loop = PassageLoop(refuse, BrightSquareDetector().detect, Decisions().decide,
                        backoff=Backoff(30.0, 30.0)).start()  # fmt: skip
