@@ -1,8 +1,9 @@
 """Central officers: accounts, login tokens, and the one table of what each role may do.
 
 Passwords use the shared scrypt hashing (`kernel.access`); a login gives a random bearer
-token of which only the sha256 is stored. `PERMISSIONS` is the whole policy: a regional (Kanwil)
-monitor only reads, and `visible_sites` limits what it reads to its own region.
+token of which only the sha256 is stored. `PERMISSIONS` says which roles hold each permission: a
+regional (Kanwil) monitor only reads, and reports limit what it reads to its own region. Which
+operation needs which permission is registry/routes/access.py's `ROUTE_PERMISSIONS`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Literal, get_args
 
 from kernel.access import TOKEN_LIFETIME, check_password, hash_password, new_secret, secret_digest
-from kernel.errors import Forbidden, Unauthenticated
+from kernel.errors import Unauthenticated
 from registry.db import DUPLICATE_KEY_ERRORS, Connection
 from registry.errors import RegistryInputInvalid
 
@@ -30,6 +31,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Photos are biometric data: only those who decide cases see them, never a regional monitor.
     "photos.request": CENTRAL,
     "photos.read": CENTRAL,
+    "session.end": frozenset(REGISTRY_ROLES),
 }
 
 
@@ -40,11 +42,6 @@ class Officer:
     username: str
     role: str
     region: str | None  # set for a kanwil_monitor: the only region it may see
-
-    def require(self, permission: str) -> None:
-        """Forbidden unless this officer's role has the permission."""
-        if self.role not in PERMISSIONS[permission]:
-            raise Forbidden.for_action(permission, self.role)
 
 
 def add_account(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 SITE_ID_PATTERN = r"^[A-Za-z0-9._-]+$"
 
@@ -68,3 +69,223 @@ class SiteKeyRevocation(BaseModel):
 
     reason: str = Field(min_length=3, max_length=1000)
     public_key: str | None = Field(None, min_length=40, max_length=60)
+
+
+# --- answers ----------------------------------------------------------------------------------
+# Every answer model lists the fields clients rely on. `extra="allow"` keeps a field added later
+# in a use case from being silently dropped before its model catches up; the integration test
+# checks that real answers carry no field their model does not name.
+
+
+def _iso(value: datetime | str) -> str:
+    """A time as the registry has always written it (`isoformat`, `+00:00`), text left as is."""
+    return value if isinstance(value, str) else value.isoformat()
+
+
+Timestamp = Annotated[datetime | str, PlainSerializer(_iso, return_type=str)]
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class HealthResponse(Answer):
+    status: Literal["ok"]
+    templates: int = Field(description="Templates in the national gallery")
+    pack: str
+    threshold: float = Field(description="Duplicate threshold (cosine) of the pack")
+    target_fmr: float
+
+
+class NotAppliedChange(Answer):
+    seq: int
+    outcome: Literal["ignored", "refused"]
+    note: str | None
+
+
+class BatchReceiptResponse(Answer):
+    """Everything through `acknowledged_through` is safely stored."""
+
+    acknowledged_through: int
+    applied: int
+    already_applied: int
+    not_applied: list[NotAppliedChange]
+
+
+class PulledChange(Answer):
+    seq: int
+    kind: str
+    payload: dict[str, Any]
+
+
+class ChangesResponse(Answer):
+    changes: list[PulledChange]
+    last_seq: int = Field(description="The cursor to send as `after` next time")
+
+
+class NationalCandidate(Answer):
+    identity_id: str
+    role: str
+    status: str
+    site_id: str | None
+    site_name: str | None
+    full_name: str | None
+    registration_number: str | None
+    nik: str | None
+    nip: str | None
+    score: float
+    threshold: float
+
+
+class NationalSearchResponse(Answer):
+    pack_id: str
+    threshold: float
+    target_fmr: float
+    candidates: list[NationalCandidate]
+
+
+class KeyRotationResponse(Answer):
+    site_id: str
+    public_key: str
+    status: Literal["rotated", "unchanged"]
+    previous_key_accepted_until: str | None = None
+
+
+class PhotoRequestSummary(Answer):
+    id: int
+    state: str
+    note: str | None
+    requested_at: Timestamp | None
+    answered_at: Timestamp | None
+
+
+class PhotoState(Answer):
+    available: bool
+    url: str | None
+    request: PhotoRequestSummary | None
+
+
+class CasePerson(Answer):
+    id: str
+    site_id: str | None
+    role: str
+    status: str
+    full_name: str | None
+    photo: PhotoState
+
+
+class SiteDecision(Answer):
+    identity_id: str
+    candidate_id: str
+    site_id: str
+    decision: str
+    reason: str | None
+    officer: str | None
+    score: float | None
+    decided_at: Timestamp | None
+
+
+class CaseResponse(Answer):
+    id: int
+    identity_a: str
+    identity_b: str
+    score: float
+    threshold: float
+    pack_id: str
+    state: Literal["open", "same", "not_same"]
+    opened_at: Timestamp
+    survivor_id: str | None
+    decided_by: str | None
+    decided_at: Timestamp | None
+    reason: str | None
+    people: list[CasePerson]
+    site_decisions: list[SiteDecision]
+
+
+class CaseList(Answer):
+    cases: list[CaseResponse]
+
+
+class TransferResponse(Answer):
+    identity_id: str
+    from_site: str | None
+    to_site: str
+    reason: str
+    change_seqs: list[int]
+
+
+class WatchlistAdded(Answer):
+    identity_id: str
+    change_seq: int
+
+
+class WatchlistRemoved(Answer):
+    identity_id: str
+    status: Literal["erased"]
+    change_seq: int
+
+
+class PhotoRequestResponse(Answer):
+    id: int
+    identity_id: str
+    site_id: str
+    requested_by: str
+    reason: str | None
+    state: str
+    note: str | None
+    requested_at: Timestamp | None
+    answered_at: Timestamp | None
+
+
+class SiteResponse(Answer):
+    id: str
+    name: str
+    region: str
+    public_key: str
+
+
+class SiteKeyReplaced(Answer):
+    site_id: str
+    public_key: str
+    status: Literal["replaced"]
+
+
+class SiteKeysRevoked(Answer):
+    site_id: str
+    revoked: list[str]
+    current_revoked: bool
+
+
+class RefusedChange(Answer):
+    seq: int
+    kind: str
+    outcome: str
+    note: str | None
+
+
+class QuarantinedBatch(Answer):
+    received_at: Timestamp
+    reason: str
+    detail: str | None
+
+
+class Quarantined(Answer):
+    count: int
+    recent: list[QuarantinedBatch]
+
+
+class SiteReport(Answer):
+    id: str
+    name: str
+    region: str
+    last_seq: int
+    last_contact: Timestamp | None
+    silent: bool
+    arrived: dict[str, dict[str, int]] = Field(description="kind -> outcome -> count, last day")
+    refused: list[RefusedChange]
+    quarantined: Quarantined
+    pending_cases: int
+
+
+class SiteReportList(Answer):
+    sites: list[SiteReport]

@@ -5,6 +5,10 @@ Writes that move the national gallery run one at a time under `_write_lock`: a b
 then the index follows and the new templates are searched. If the index cannot follow (the
 database vanished just after the commit), it is marked stale and rebuilt before the next write;
 the commit stands, and the searches still pending are found by `searched_at`.
+
+Officers' roles are checked once, before a use case runs, by the route policy
+(registry/routes/access.py); the use cases take the officer for the audit trail and scope a
+regional monitor's reads to its region.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from registry.audit_chain import AuditChainReport, verify_audit_chain
 from registry.db import open_database
 from registry.errors import (
     NationalSearchUnavailable,
+    RegistryNotFound,
     SyncConflict,
     SyncSchemaInvalid,
     SyncUnauthenticated,
@@ -72,6 +77,30 @@ class RegistryService:
     def add_site(self, site_id: str, name: str, region: str, public_key: str, actor: str) -> None:
         """Register a site and the public key its batches are signed with."""
         self.sites.add(site_id, name, region, public_key, actor)
+
+    def replace_site_key(
+        self, site_id: str, public_key: str, actor: str, reason: str
+    ) -> dict[str, Any]:
+        """Register a site's new key in place of its current one (after a revocation)."""
+        return self.sites.replace_key(site_id, public_key, actor, reason)
+
+    def revoke_site_key(
+        self, site_id: str, public_key: str | None, actor: str, reason: str
+    ) -> dict[str, Any]:
+        """Refuse a site's key (default: every key it still has) from now on."""
+        return self.sites.revoke_key(site_id, public_key, actor, reason)
+
+    def rotate_site_key(
+        self, site_id: str, path: str, timestamp: str, signature: str, body: bytes
+    ) -> dict[str, Any]:
+        """A site's new key, asked for in a request signed with its current key."""
+        return self.sites.rotate_key(site_id, path, timestamp, signature, body)
+
+    def health(self) -> dict[str, Any]:
+        """Liveness, and what the national gallery holds."""
+        policy = self.policy
+        return {"status": "ok", "templates": len(self.gallery.index), "pack": policy.pack_id,
+                "threshold": policy.threshold, "target_fmr": policy.target_fmr}  # fmt: skip
 
     # --- push ----------------------------------------------------------------------------
 
@@ -134,6 +163,19 @@ class RegistryService:
         return opened
 
     # --- pull ----------------------------------------------------------------------------
+
+    def pull_for_site(
+        self,
+        site_id: str,
+        path_with_query: str,
+        timestamp: str,
+        signature: str,
+        after: int,
+        limit: int,
+    ) -> dict[str, Any]:
+        """A site's signed `GET` of the changes after its cursor."""
+        self.sites.authenticate_request(site_id, "GET", path_with_query, timestamp, signature)
+        return self.changes_for(site_id, after, limit)
 
     def changes_for(self, site_id: str, after: int, limit: int) -> dict[str, Any]:
         """What the site must apply after its cursor: {changes: [{seq, kind, payload}], last_seq}."""
@@ -199,9 +241,8 @@ class RegistryService:
             accounts.add_account(tx, username, role, password, region)
             audit(tx, "console", "account.added", username, {"role": role, "region": region})
 
-    def list_cases(self, officer: accounts.Officer, state: str = "open") -> list[dict[str, Any]]:
+    def list_cases(self, state: str = "open") -> list[dict[str, Any]]:
         """Duplicate cases in one state."""
-        officer.require("cases.read")
         with self.db.transaction() as tx:
             return cases.list_cases(tx, state)
 
@@ -209,7 +250,6 @@ class RegistryService:
         self, case_id: int, decision: str, officer: accounts.Officer, reason: str
     ) -> dict[str, Any]:
         """Same (merge, tell every holding site) or not same (close)."""
-        officer.require("cases.decide")
         with self._writing():
             with self.db.transaction() as tx:
                 body, touched = cases.decide(tx, case_id, decision, officer.username, reason)
@@ -220,7 +260,6 @@ class RegistryService:
         self, identity_id: str, to_site: str, officer: accounts.Officer, reason: str
     ) -> dict[str, Any]:
         """Send an inmate's record and templates to another site."""
-        officer.require("transfers.create")
         with self.db.transaction() as tx:
             return transfers.transfer(tx, identity_id, to_site, officer.username, reason)
 
@@ -228,7 +267,6 @@ class RegistryService:
         self, entry: watchlist.WatchlistEntry, officer: accounts.Officer
     ) -> dict[str, Any]:
         """Put a person on the national watchlist; every site receives them."""
-        officer.require("watchlist.add")
         with self._writing():
             with self.db.transaction() as tx:
                 body, template_ids = watchlist.add_entry(
@@ -241,13 +279,11 @@ class RegistryService:
         self, identity_id: str, officer: accounts.Officer, reason: str | None
     ) -> tuple[dict[str, Any], bool]:
         """Ask the owning site for a person's photo; (the request, whether it is new)."""
-        officer.require("photos.request")
         with self.db.transaction() as tx:
             return photos.request_photo(tx, identity_id, officer.username, reason)
 
     def photo(self, identity_id: str, officer: accounts.Officer) -> tuple[bytes, str]:
         """(bytes, content type) of a person's delivered photo; the read is audited."""
-        officer.require("photos.read")
         with self.db.transaction() as tx:
             return photos.read_photo(tx, identity_id, officer.username)
 
@@ -255,7 +291,6 @@ class RegistryService:
         self, identity_id: str, officer: accounts.Officer, reason: str
     ) -> dict[str, Any]:
         """Take a person off the national watchlist; every site is told to let them go."""
-        officer.require("watchlist.remove")
         with self._writing():
             with self.db.transaction() as tx:
                 body = watchlist.remove_entry(tx, identity_id, officer.username, reason)
@@ -271,7 +306,13 @@ class RegistryService:
         self, officer: accounts.Officer, site_id: str | None = None
     ) -> list[dict[str, Any]]:
         """The consolidation report; a regional monitor sees only its own region."""
-        officer.require("reports.read")
         silent = timedelta(hours=self.settings.silent_after_hours)
         with self.db.transaction() as tx:
             return reports.site_reports(tx, officer.region, REPORT_PERIOD, silent, site_id)
+
+    def site_report(self, officer: accounts.Officer, site_id: str) -> dict[str, Any]:
+        """One site's report; a site outside a monitor's region does not exist for it."""
+        found = self.site_reports(officer, site_id)
+        if not found:
+            raise RegistryNotFound.missing("site", site_id)
+        return found[0]

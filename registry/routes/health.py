@@ -1,0 +1,32 @@
+"""Liveness for monitoring, and the central officers' page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from httpkit.pages import page
+from registry.routes.deps import Service
+from registry.schemas import HealthResponse
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+router = APIRouter()
+
+
+@router.get(
+    "/v1/health",
+    tags=["health"],
+    response_model=HealthResponse,
+)
+def health(service: Service) -> dict[str, Any]:
+    """Liveness, and what the national gallery holds (in memory: it has no error to give)."""
+    return service.health()
+
+
+@router.get("/pusat", include_in_schema=False)
+def central_page() -> FileResponse:
+    """The central officers' page: duplicate cases with photos on request, site reports."""
+    return page(WEB_DIR / "pusat.html")
