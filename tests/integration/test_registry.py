@@ -27,6 +27,7 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from console import main as cli
 from edge import wiring
@@ -37,8 +38,23 @@ from enrollment.service import _change_payload
 from gallery_sync.protocol import Batch, ChainHead, Change, encode, public_key_text
 from gallery_sync.signed_requests import sign_request
 from models.obtain import ensure_converted
+from registry.accounts import PERMISSIONS
 from registry.app import create_registry_app
 from registry.db import open_database
+from registry.routes.access import ROUTE_PERMISSIONS
+from registry.schemas import (
+    BatchReceiptResponse,
+    CaseList,
+    CasePerson,
+    CaseResponse,
+    ChangesResponse,
+    HealthResponse,
+    LoginResponse,
+    PhotoState,
+    Quarantined,
+    SiteReport,
+    SiteReportList,
+)
 from registry.service import RegistryService
 from registry.settings import RegistrySettings
 
@@ -658,3 +674,73 @@ def test_the_console_prints_the_daily_report_and_flags_silent_sites(
     assert cli.main(["registry", "report", "--region", "KW-NTT", "--json"]) == 0
     sites = json.loads(capsys.readouterr().out)["sites"]
     assert {s["id"]: s["silent"] for s in sites} == {heard.id: False, quiet.id: True}
+
+
+def test_each_officer_operation_refuses_every_role_without_its_permission(
+    registry: Registry,
+) -> None:
+    """Walk the one route policy: a role without the permission gets 403, one with it gets past."""
+    tokens = {}
+    for user, role in (("admin", "central_admin"), ("judge", "adjudicator"), ("jabar", "kanwil_monitor")):  # fmt: skip
+        login = registry.client.post(
+            "/v1/auth/login", json={"username": user, "password": PASSWORD}
+        )
+        tokens[role] = {"Authorization": f"Bearer {login.json()['token']}"}
+    operations = {
+        op["operationId"]: (method.upper(), path)
+        for path, ops in registry.client.app.openapi()["paths"].items()  # type: ignore[attr-defined]
+        for method, op in ops.items()
+    }
+    refused = 0
+    # Signing out last: it ends the token the other operations use.
+    for operation in sorted(ROUTE_PERMISSIONS, key=lambda name: name == "logout"):
+        method, template = operations[operation]
+        path = re.sub(r"\{[^}]+\}", "00000000-0000-4000-8000-000000000001", template)
+        allowed = PERMISSIONS[ROUTE_PERMISSIONS[operation]]
+        for role, headers in tokens.items():
+            response = registry.client.request(method, path, headers=headers)
+            if role in allowed:
+                assert response.status_code not in (401, 403), (operation, role)
+            else:
+                refused += 1
+                assert response.status_code == 403, (operation, role, response.status_code)
+                error = response.json()["error"]
+                assert error["code"] == "forbidden"
+                assert error["details"] == {"action": ROUTE_PERMISSIONS[operation], "role": role}
+    assert refused >= 15  # the walk met roles without permissions
+
+
+def _check_answer(model: type[BaseModel], body: Any) -> None:
+    """The body validates against its response model and carries no field the model does not name."""
+    model.model_validate(body)
+    undeclared = set(body) - set(model.model_fields)
+    assert not undeclared, (model.__name__, undeclared)
+
+
+def test_real_answers_match_their_published_models(registry: Registry) -> None:
+    client, admin = registry.client, registry.tokens["admin"]
+    _check_answer(HealthResponse, client.get("/v1/health").json())
+    login = client.post("/v1/auth/login", json={"username": "judge", "password": PASSWORD})
+    _check_answer(LoginResponse, login.json())
+
+    site = registry.site("KW-BALI")
+    _, enrolled = site.enrol("Made", [_random_unit(91)])
+    pushed = registry.push(site, site.batch([enrolled]))
+    _check_answer(BatchReceiptResponse, pushed.json())
+    _check_answer(ChangesResponse, registry.pull(site).json())
+
+    reports = client.get("/v1/reports/sites", headers=admin).json()
+    _check_answer(SiteReportList, reports)
+    for report in reports["sites"]:
+        _check_answer(SiteReport, report)
+        _check_answer(Quarantined, report["quarantined"])
+    _check_answer(SiteReport, client.get(f"/v1/reports/sites/{site.id}", headers=admin).json())
+
+    cases = client.get("/v1/cases", params={"state": "same"}, headers=admin).json()
+    _check_answer(CaseList, cases)
+    assert cases["cases"], "earlier tests in this module decided a case 'same'"
+    for case in cases["cases"]:
+        _check_answer(CaseResponse, case)
+        for person in case["people"]:
+            _check_answer(CasePerson, person)
+            _check_answer(PhotoState, person["photo"])
