@@ -1,7 +1,7 @@
 """Who may call what: the registry's whole route policy in one table, enforced by one dependency.
 
-Every officer operation (named like its route function, which is also its OpenAPI operationId) names the permission it needs; `accounts.PERMISSIONS`
-says which roles hold it. A route takes `AuthorisedOfficer` and gets the signed-in officer only
+Every officer operation (named like its route function, which is also its OpenAPI operationId)
+names the permission it needs; `accounts.PERMISSIONS` says which roles hold it. A route takes `AuthorisedOfficer` and gets the signed-in officer only
 when the role holds the operation's permission (401 without a live token, 403 without the role).
 Use cases still scope what an officer sees by region; they do not check roles again.
 `check_policy(routers)` refuses to build an app whose routes and this table disagree.
