@@ -56,7 +56,10 @@ class Block:
 
 def fenced_blocks(markdown: str) -> list[Block]:
     """Every fenced block of the README, in order."""
-    blocks, current, tag, start = [], [], None, 0
+    blocks: list[Block] = []
+    current: list[str] = []
+    tag: str | None = None
+    start = 0
     for number, line in enumerate(markdown.splitlines(), 1):
         if line.startswith("```"):
             if tag is None:
