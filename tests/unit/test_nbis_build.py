@@ -49,6 +49,7 @@ def test_a_failed_build_is_reported_with_the_end_of_its_log(tmp_path: Path) -> N
     build.wait(30)
     assert build.problem.code == "fingerprint_extractor_missing"
     assert "no network" in build.problem.details["reason"]
+    assert "internet" in build.problem.details["fix"]
 
 
 def test_a_successful_build_makes_fingerprints_available(
