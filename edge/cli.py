@@ -6,7 +6,8 @@ embed PATH... --out F.npz  embed every image (folders recursively) with all core
 eval DIR                   accuracy per pack on a folder-per-identity photo set, with a DET plot
 calibrate DIR              build a pack's calibration file (thresholds at target FMRs)
 operators add | devices add        accounts for officers and gate terminals
-gallery check              compare the gallery with the database
+gallery check | rebuild    ask the running service to compare its gallery with the database, or rebuild it
+reembed --pack P           re-embed every kept image with another pack; the site switches when complete
 audit verify               find any edited, deleted or reordered audit event
 
 Settings come from EDGE_* environment variables (see README); flags override a few of them.

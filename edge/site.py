@@ -12,6 +12,7 @@ import threading
 from edge import wiring
 from edge.gate.service import GatePolicy, GateService
 from edge.metrics import Metrics
+from edge.nbis_build import NbisBuild
 from edge.settings import Settings
 from enrollment.captures import CapturePolicy
 from enrollment.db import Database
@@ -48,6 +49,7 @@ class Site:
         self.metrics = Metrics()
         self._finger_calibration: Calibration | None = None
         self._load_lock = threading.Lock()
+        self.nbis = NbisBuild()
         policy = CapturePolicy(
             keep_best=settings.enrolment.keep_best,
             min_captures=settings.enrolment.min_captures,
@@ -73,7 +75,9 @@ class Site:
         )
 
     def start(self) -> None:
-        """Load the models and calibration, then rebuild the gallery from the database."""
+        """Load the models and calibration, then rebuild the gallery from the database; build the
+        fingerprint extractor in the background if this checkout lacks it."""
+        self.nbis.start()
         with self._load_lock:
             try:
                 spec = wiring.engine_spec(self.settings, active_pack(self.db, self.settings.pack))

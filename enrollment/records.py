@@ -113,13 +113,17 @@ REQUIRED_BY_ROLE: dict[str, tuple[str, ...]] = {
 }
 
 
+# Draft attributes that the desk and the API spell differently: the error names the field to fill.
+FIELD_NAMES = {"consent": "consent_purpose"}
+
+
 def check_required(draft: IdentityDraft) -> None:
-    """Refuse a draft that lacks a field its role needs."""
+    """Refuse a draft that lacks a field its role needs, naming the field as the API spells it."""
     if not draft.full_name.strip():
         raise MissingField.named("full_name", draft.role)
     for name in REQUIRED_BY_ROLE[draft.role]:
         if getattr(draft, name) in (None, ""):
-            raise MissingField.named(name, draft.role)
+            raise MissingField.named(FIELD_NAMES.get(name, name), draft.role)
 
 
 def validate_draft(draft: IdentityDraft) -> IdentityDraft:

@@ -49,6 +49,8 @@ class ModelStore:
     def verified_path(self, file: ModelFile) -> Path:
         """The file's path after checking its digest, or the error that explains what to do."""
         path = self.path_of(file)
+        if not path.is_file() and file.conversion is None:
+            raise ModelNotReady.missing(file.role, str(path), self.where_to_put(file))
         if not path.is_file():
             raise ModelNotReady.missing(file.role, str(path), file.obtainable)
         if file.conversion is None:
@@ -57,6 +59,14 @@ class ModelStore:
         expected = self._converted_digest(file)
         verify_file(path, expected)
         return path
+
+    def where_to_put(self, file: ModelFile) -> str:
+        """How to fix a missing pinned file: the folder it is looked for in, and how to fill it."""
+        folder = self.model_dir.resolve()
+        return (
+            f"the model directory is {folder} (EDGE_MODEL_DIR): set EDGE_MODEL_DIR to the folder"
+            f" that holds {file.path}, or {file.obtainable} into {folder}"
+        )
 
     def _converted_digest(self, file: ModelFile) -> str:
         assert file.conversion is not None

@@ -25,7 +25,8 @@ def health() -> HealthResponse:
 
 @router.get("/ready")
 def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
-    """Models loaded and verified, gallery consistent with the database; 503 with the fix when not."""
+    """Models loaded and verified, gallery consistent with the database, fingerprint extractor
+    loadable; 503 with the fix when not."""
     if not site.ready:
         problem = site.problem.to_payload()["error"] if site.problem else None
         return JSONResponse({"ready": False, "pack": site.settings.pack, "problem": problem}, 503)
@@ -50,7 +51,9 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
             "code": "gallery_inconsistent",
             "details": {"database": stored, "gallery": held},
         }
-    return JSONResponse(body, 200 if held == stored else 503)
+    elif site.nbis.problem is not None:  # faces work; fingerprints not yet (or not on this box)
+        body |= {"ready": False, "problem": site.nbis.problem.to_payload()["error"]}
+    return JSONResponse(body, 200 if body["ready"] else 503)
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

@@ -196,6 +196,8 @@ def test_bad_registration_data_is_refused_with_its_code(
     )
     response = commit(site_client, session, identity)
     assert (response.status_code, error_code(response)) == (422, code)
+    if code == "field_missing":  # named as the request spells it, so the caller knows what to add
+        assert response.json()["error"]["details"]["field"] == "consent_purpose"
 
 
 def test_frames_without_a_usable_face_get_reasons_not_errors(

@@ -79,7 +79,9 @@ def test_a_missing_file_says_how_to_obtain_it(tmp_path: Path) -> None:
     store = ModelStore(tmp_path, tmp_path / "cache")
     with pytest.raises(ModelNotReady) as caught:
         store.verified_path(_file(b"x"))
-    assert "gerbang models fetch" in caught.value.details["fix"]
+    fix = caught.value.details["fix"]
+    assert "gerbang models fetch" in fix
+    assert "EDGE_MODEL_DIR" in fix and str(tmp_path.resolve()) in fix  # where models go
 
 
 def _converted(tmp_path: Path) -> tuple[ModelStore, ModelFile]:

@@ -1,0 +1,146 @@
+"""`gerbang gallery check|rebuild` and `gerbang reembed` against a real site service served on
+127.0.0.1, as a site admin runs them at the console: separate processes, real HTTP, real models."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.test_sync_processes import _free_port, _spawn, _stop
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+ADMIN = ("admin", "admin password 1")
+PERSON = "facerec-obama"
+
+
+@dataclass
+class Served:
+    """A `gerbang serve` process, its environment and its address."""
+
+    env: dict[str, str]
+    port: int
+    data_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = self.data_dir / "serve.log"
+        self.process = _spawn(self.env, ["serve"], f"{self.url}/ready", log)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            _stop(self.process)
+
+
+def gerbang(
+    env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """One `gerbang` command run to completion, as at the console."""
+    return subprocess.run(
+        [sys.executable, "-m", "console.main", *args],
+        check=False,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def _enrol(url: str, dev_faces: Path) -> str:
+    """One inmate enrolled through the capture API by the admin; returns the identity id."""
+    with httpx.Client(base_url=url, timeout=60) as client:
+        login = client.post("/v1/auth/login", json={"username": ADMIN[0], "password": ADMIN[1]})
+        client.headers["Authorization"] = f"Bearer {login.json()['token']}"
+        session = client.post("/v1/captures", json={"role": "inmate"}).json()["session_id"]
+        for n in (1, 2, 3):
+            image = (dev_faces / PERSON / f"{n}.jpg").read_bytes()
+            added = client.post(
+                f"/v1/captures/{session}/frames", files={"image": ("f.jpg", image, "image/jpeg")}
+            )
+            assert added.status_code == 200 and added.json()["accepted"], added.text
+        identity = {
+            "full_name": "Budi Santoso",
+            "birth_date": "1990-12-01",
+            "sex": "M",
+            "registration_number": "B.I-123/2024",
+        }
+        saved = client.post(f"/v1/captures/{session}/commit", json={"identity": identity})
+        assert saved.status_code == 201, saved.text
+        return str(saved.json()["identity_id"])
+
+
+@pytest.fixture(scope="module")
+def site(
+    model_dir: Path, dev_faces: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """A served site with a site admin and one enrolled inmate; the admin's credentials in env."""
+    data_dir = tmp_path_factory.mktemp("admin-site")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EDGE_", "GERBANG_USER"))}
+    env |= {
+        "EDGE_MODEL_DIR": str(model_dir),
+        "EDGE_DATA_DIR": str(data_dir),
+        "EDGE_PORT": str(port),
+        "GERBANG_USERNAME": ADMIN[0],
+        "GERBANG_PASSWORD": ADMIN[1],
+    }
+    added = gerbang(
+        env, "operators", "add", ADMIN[0], "--role", "site_admin", "--password-stdin",
+        stdin=ADMIN[1] + "\n",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    served = Served(env, port, data_dir)
+    served.start()
+    try:
+        _enrol(served.url, dev_faces)
+        yield served
+    finally:
+        served.stop()
+
+
+def test_gallery_check_and_rebuild_ask_the_running_service(site: Served) -> None:
+    check = gerbang(site.env, "gallery", "check")
+    assert check.returncode == 0, check.stderr
+    assert '"ok": true' in check.stdout
+    rebuilt = gerbang(site.env, "gallery", "rebuild", "--url", site.url)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert json.loads(rebuilt.stdout) == {"templates": 3}
+
+
+def test_gallery_check_says_when_it_cannot_sign_in_or_reach_the_service(site: Served) -> None:
+    wrong = gerbang({**site.env, "GERBANG_PASSWORD": "not the password"}, "gallery", "check")
+    assert wrong.returncode != 0 and "sign-in refused" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    nobody = gerbang(site.env, "gallery", "check", "--url", f"http://127.0.0.1:{_free_port()}")
+    assert nobody.returncode != 0 and "cannot reach the site service" in nobody.stderr
+    assert "Traceback" not in nobody.stderr
+
+
+def test_reembed_switches_the_running_site_which_then_asks_for_a_restart(site: Served) -> None:
+    moved = gerbang(site.env, "reembed", "--pack", "scrfd-dlib", "--officer", "admin")
+    assert moved.returncode == 0, moved.stderr
+    assert "the site now uses scrfd-dlib" in moved.stdout
+    ready = httpx.get(f"{site.url}/ready", timeout=10)
+    assert (ready.status_code, ready.json()["problem"]["code"]) == (503, "pack_changed")
+    refused = gerbang(site.env, "gallery", "rebuild")
+    assert refused.returncode == 1 and "pack_changed" in refused.stdout
+    site.stop()
+    site.start()  # waits for /ready: the restarted service loads scrfd-dlib and its gallery
+    assert httpx.get(f"{site.url}/ready", timeout=10).json()["pack"] == "scrfd-dlib"
+    check = gerbang(site.env, "gallery", "check")
+    assert check.returncode == 0 and '"ok": true' in check.stdout, check.stdout + check.stderr
+    again = gerbang(site.env, "reembed", "--pack", "scrfd-dlib")  # nothing left: still fine
+    assert again.returncode == 0 and "0 embedded" in again.stdout, again.stdout + again.stderr
