@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from httpkit.errors import install_error_handlers
 from httpkit.pages import mount_assets, page
+from httpkit.tls import StrictTransportSecurity
 from kernel.errors import Unauthenticated
 from registry.accounts import Officer
 from registry.errors import RegistryNotFound
@@ -244,6 +245,7 @@ def create_registry_app(
     app = FastAPI(title="Gerbang central registry", version="0.1.0", lifespan=lifespan)
     app.state.service = service
     install_error_handlers(app)
+    app.add_middleware(StrictTransportSecurity)
 
     @app.get("/v1/health")
     def health() -> dict[str, Any]:
