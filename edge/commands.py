@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edge import wiring
 from edge.settings import Settings
+from httpkit.tls import init_tls, server_files, serving_options
 from models import calibration as cal
 from models.batch import embed_files, list_images, save_npz
 from models.evaluation import by_source, embed_labelled_set, format_results
@@ -31,8 +32,21 @@ def serve(args: argparse.Namespace) -> int:
     from edge.app import create_app
 
     settings = Settings()
+    host = args.host or settings.host
+    files = server_files(settings.tls_dir, settings.tls.cert_file, settings.tls.key_file)
+    tls = serving_options(host, files)  # refuses a network address without TLS, before loading
     app = create_app(settings)
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port)
+    uvicorn.run(app, host=host, port=args.port or settings.port, **tls)
+    return 0
+
+
+def tls_init(args: argparse.Namespace) -> int:
+    """Make the site CA (once) and a server certificate for the names given."""
+    settings = Settings()
+    folder = Path(args.out) if args.out else settings.tls_dir
+    files = init_tls(folder, args.host or ["localhost"], label=settings.site_id)
+    print(f"server certificate {files.cert}\nkey {files.key} (0600)\nCA {folder / 'ca.pem'}")
+    print("Desk PCs trust the site by importing ca.pem as a trusted root authority.")
     return 0
 
 

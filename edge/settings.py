@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from httpkit.tls import TlsSettings
+from kernel.network import is_loopback
 
 
 class ImageSettings(BaseModel):
@@ -100,8 +104,24 @@ class SyncSettings(BaseModel):
     registry_url: str | None = Field(
         None,
         pattern=r"^https?://",
-        description="The central registry's base URL; when set, the service runs the site agent.",
+        description="The central registry's base URL; when set, the service runs the site agent."
+        " https, except to a loopback address.",
     )
+    registry_ca_file: Path | None = Field(
+        None,
+        description="The CA certificate (PEM) the registry's certificate must chain to; default:"
+        " the system's trust store.",
+    )
+
+    @field_validator("registry_url")
+    @classmethod
+    def _no_plain_http_across_a_network(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("http://"):
+            host = urlsplit(value).hostname or ""
+            if not is_loopback(host):
+                raise ValueError("plain http is only allowed to a loopback registry; use https")
+        return value
+
     poll_seconds: float = Field(
         30.0, ge=0.2, le=3600, description="Seconds between sync rounds once both ways are drained."
     )
@@ -176,6 +196,7 @@ class Settings(BaseSettings):
     match: MatchSettings = Field(default_factory=MatchSettings)
     enrolment: EnrolmentSettings = Field(default_factory=EnrolmentSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    tls: TlsSettings = Field(default_factory=TlsSettings)
 
     @field_validator("providers")
     @classmethod
@@ -188,6 +209,11 @@ class Settings(BaseSettings):
     def database_path(self) -> Path:
         """The site's SQLite file."""
         return self.data_dir / "gerbang.db"
+
+    @property
+    def tls_dir(self) -> Path:
+        """Where `gerbang tls init` writes the site CA and the server certificate."""
+        return self.data_dir / "tls"
 
     @property
     def cache_dir(self) -> Path:

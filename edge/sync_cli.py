@@ -66,7 +66,9 @@ def rotate_key(args: argparse.Namespace) -> int:
     """Replace the site key: the registry accepts the new one first, then the site switches."""
     settings = Settings()
     signer = site_key(settings)  # SiteKeyMissing, with the fix, when there is no key to rotate
-    registry = RegistryClient.connect(args.registry, settings.site_id, signer)
+    registry = RegistryClient.connect(
+        args.registry, settings.site_id, signer, ca_file=settings.sync.registry_ca_file
+    )
     try:
         done = rotate_site_key(signer.path, registry)
     finally:
@@ -91,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
     """Push then pull; with --once drain both ways and exit (1 when pushing was stopped)."""
     settings = Settings()
     site = Site(settings)
-    registry = RegistryClient.connect(args.registry, settings.site_id, site_key(settings))
+    registry = RegistryClient.connect(
+        args.registry, settings.site_id, site_key(settings), ca_file=settings.sync.registry_ca_file
+    )
     agent = agent_for_site(
         site,
         registry,

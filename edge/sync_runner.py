@@ -44,7 +44,10 @@ class SyncRunner:
         """
         key = site_key(self.site.settings)
         url = str(self.settings.registry_url)
-        registry = RegistryClient.connect(url, self.site.settings.site_id, key, HTTP_TIMEOUT_S)
+        sync = self.site.settings.sync
+        registry = RegistryClient.connect(
+            url, self.site.settings.site_id, key, HTTP_TIMEOUT_S, sync.registry_ca_file
+        )
         agent = agent_for_site(
             self.site,
             registry,

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from httpkit.errors import install_error_handlers
 from httpkit.pages import mount_assets
+from httpkit.tls import StrictTransportSecurity
 from registry.routes import access, auth, cases, health, identities, reports, sites, sync, watchlist
 from registry.routes.health import WEB_DIR
 from registry.service import RegistryService
@@ -46,5 +47,6 @@ def create_registry_app(
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
+    app.add_middleware(StrictTransportSecurity)
     mount_assets(app, WEB_DIR)  # the page's script and style, after the API routes
     return app

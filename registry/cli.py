@@ -15,6 +15,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from httpkit.tls import server_files, serving_options
 from registry import site_keys
 from registry.accounts import REGISTRY_ROLES
 from registry.db import ensure_database, open_database
@@ -49,8 +50,11 @@ def serve(args: argparse.Namespace) -> int:
     from registry.app import create_registry_app
 
     settings = _ready_settings()
+    host = args.host or settings.host
+    files = server_files(settings.tls_dir, settings.tls.cert_file, settings.tls.key_file)
+    tls = serving_options(host, files)  # refuses a network address without TLS
     app = create_registry_app(settings)
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port)
+    uvicorn.run(app, host=host, port=args.port or settings.port, **tls)
     return 0
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from httpkit.tls import TlsSettings
 from registry.db import POSTGRES_SCHEMES, SQLITE_SCHEME
 
 
@@ -29,6 +30,12 @@ class RegistrySettings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the HTTP service listens on.")
     port: int = Field(8090, ge=1, le=65535, description="Port the HTTP service listens on.")
+    tls: TlsSettings = Field(default_factory=TlsSettings)
+    tls_dir: Path = Field(
+        Path("var/registry-tls"),
+        description="Where `gerbang tls init --out` put the registry's certificate; used when"
+        " REGISTRY_TLS__CERT_FILE is unset and the files exist.",
+    )
     pack: str = Field(
         "open-yunet-dlib",
         min_length=1,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ import numpy as np
 from enrollment.duplicates import NationalAnswer, NationalCandidate
 from gallery_sync.protocol import Signer
 from gallery_sync.signed_requests import sign_request
+from site_sync.transport import registry_http_client
 
 log = logging.getLogger(__name__)
 SEARCH_PATH = "/v1/sync/search"
@@ -35,9 +37,11 @@ class NationalLookup:
         self._http, self.site_id, self._key = http, site_id, key
 
     @classmethod
-    def connect(cls, base_url: str, site_id: str, key: Signer, timeout_s: float) -> NationalLookup:
+    def connect(
+        cls, base_url: str, site_id: str, key: Signer, timeout_s: float, ca_file: Path | None = None
+    ) -> NationalLookup:
         """A lookup against the registry at base_url, giving up after timeout_s per phase."""
-        return cls(httpx.Client(base_url=base_url, timeout=timeout_s), site_id, key)
+        return cls(registry_http_client(base_url, timeout_s, ca_file), site_id, key)
 
     def search(self, probes: np.ndarray, pack_id: str) -> NationalAnswer:
         """The registry's candidates for these templates, or 'unavailable' with the reason."""

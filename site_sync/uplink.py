@@ -22,6 +22,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gallery_sync.protocol import Signer
 from gallery_sync.signed_requests import KEYS_PATH, KeyRotationRequest, sign_request
 from kernel.errors import Conflict, GerbangError, Message, Unavailable
+from site_sync.transport import registry_http_client
 
 PUSH_PATH = "/v1/sync/batches"
 CHANGES_PATH = "/v1/sync/changes"
@@ -173,10 +175,15 @@ class RegistryClient:
 
     @classmethod
     def connect(
-        cls, base_url: str, site_id: str, key: Signer, timeout_s: float = 30.0
+        cls,
+        base_url: str,
+        site_id: str,
+        key: Signer,
+        timeout_s: float = 30.0,
+        ca_file: Path | None = None,
     ) -> RegistryClient:
-        """A client over a fresh connection pool to the registry at base_url."""
-        return cls(httpx.Client(base_url=base_url, timeout=timeout_s), site_id, key)
+        """A client over a fresh connection pool to the registry at base_url (see transport)."""
+        return cls(registry_http_client(base_url, timeout_s, ca_file), site_id, key)
 
     def push(self, body: bytes, signature: str) -> PushAck:
         """POST one encoded batch (gzip body, base64 signature): the same bytes on every retry."""

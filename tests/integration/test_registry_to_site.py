@@ -77,7 +77,9 @@ def _client(registry: Registry, site_id: str, key: Any) -> RegistryClient:
 
 def _connect_to(registry: Registry) -> Any:
     """A stand-in for RegistryClient.connect that reaches the test registry."""
-    return staticmethod(lambda url, site, key, timeout_s=30.0: _client(registry, site, key))
+    return staticmethod(
+        lambda url, site, key, timeout_s=30.0, ca_file=None: _client(registry, site, key)
+    )
 
 
 # --- watchlist removal reaches the gate -----------------------------------------------------------
@@ -266,7 +268,9 @@ def test_rotate_key_without_a_registry_answer_keeps_the_current_key_and_retries_
     path = sync_cli.key_path(settings)
     before = path.read_bytes()
 
-    def unreachable(url: str, site: str, key: Any, timeout_s: float = 30.0) -> RegistryClient:
+    def unreachable(
+        url: str, site: str, key: Any, timeout_s: float = 30.0, ca_file: Any = None
+    ) -> RegistryClient:
         def refuse(request: httpx.Request) -> httpx.Response:
             raise httpx.ConnectError("link down")
 

@@ -610,7 +610,9 @@ def test_sync_keygen_creates_the_key_once_and_run_once_drains(tmp_path, monkeypa
     assert lines[2] == lines[-1] and "already exists" in lines[3]  # same public key both times
     registry = FakeRegistry(tmp_path / "site")
 
-    def over_mock(url: str, site_id: str, key: Any, timeout_s: float = 30.0) -> RegistryClient:
+    def over_mock(
+        url: str, site_id: str, key: Any, timeout_s: float = 30.0, ca_file: Any = None
+    ) -> RegistryClient:
         http = httpx.Client(transport=httpx.MockTransport(registry.handle), base_url=url)
         return RegistryClient(http, site_id, key)
 

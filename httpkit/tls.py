@@ -1,0 +1,190 @@
+"""TLS for both services: a site CA and server certificate made on the spot, and the rules for serving.
+
+`gerbang tls init` (and `gerbang registry tls init`) writes, under `<data dir>/tls/`:
+- `ca.pem` / `ca.key`: a private certificate authority for this site (ECDSA P-256, 10 years); desk
+  PCs and the registry's agents trust `ca.pem` and nothing else;
+- `server.pem` / `server.key`: the service's certificate (2 years) for the names given, signed by it.
+Keys are written 0600. The service serves HTTPS from the configured files, or from these when
+present. Serving on an address other than loopback without TLS is refused at start: biometric
+data never crosses a network in clear.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as Message_
+
+from kernel.errors import Message, Unavailable
+from kernel.network import is_loopback
+
+HSTS = "max-age=31536000"
+
+
+class TlsRequired(Unavailable):
+    code = "tls_required"
+    message = Message(
+        "Layanan menolak berjalan tanpa TLS di alamat jaringan. Jalankan `gerbang tls init` "
+        "atau atur berkas sertifikat.",
+        "The service refuses to serve a network address without TLS. Run `gerbang tls init` "
+        "or configure the certificate files.",
+    )
+
+
+class TlsFilesMissing(Unavailable):
+    code = "tls_files_missing"
+    message = Message(
+        "Berkas sertifikat atau kunci TLS tidak ditemukan. Periksa pengaturan TLS.",
+        "The TLS certificate or key file was not found. Check the TLS settings.",
+    )
+
+
+class TlsSettings(BaseModel):
+    """HTTPS for a service; unset, the server files `gerbang tls init` wrote are used if present."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cert_file: Path | None = Field(None, description="PEM certificate chain the service presents.")
+    key_file: Path | None = Field(None, description="PEM private key of that certificate.")
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A server certificate chain and its private key."""
+
+    cert: Path
+    key: Path
+
+
+def server_files(folder: Path, cert: Path | None, key: Path | None) -> TlsFiles | None:
+    """The configured files, else `folder`'s server.pem/server.key when both exist, else None."""
+    if cert is not None or key is not None:
+        if cert is None or key is None or not cert.is_file() or not key.is_file():
+            raise TlsFilesMissing(cert_file=str(cert), key_file=str(key))
+        return TlsFiles(cert, key)
+    default = TlsFiles(folder / "server.pem", folder / "server.key")
+    return default if default.cert.is_file() and default.key.is_file() else None
+
+
+def serving_options(host: str, files: TlsFiles | None) -> dict[str, str]:
+    """uvicorn's ssl options; refuses a non-loopback address without TLS."""
+    if files is None:
+        if not is_loopback(host):
+            raise TlsRequired(host=host)
+        return {}
+    return {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key)}
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a key readable by its owner only, from the first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _subject_names(hosts: list[str]) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = []
+    for host in dict.fromkeys([*hosts, "localhost", "127.0.0.1"]):
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return names
+
+
+def _load_or_make_ca(
+    folder: Path, label: str
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The folder's CA, made once: re-running init re-issues the server certificate only."""
+    ca_pem, ca_key_path = folder / "ca.pem", folder / "ca.key"
+    if ca_pem.is_file() and ca_key_path.is_file():
+        key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return x509.load_pem_x509_certificate(ca_pem.read_bytes()), key
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Gerbang CA {label}")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    _write_private(ca_key_path, _pem_key(key))
+    ca_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert, key
+
+
+def init_tls(folder: Path, hosts: list[str], label: str) -> TlsFiles:
+    """Make (or keep) the CA under folder and issue a server certificate for hosts."""
+    ca_cert, ca_key = _load_or_make_ca(folder, label)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0] if hosts else "localhost")])
+        )
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=730))
+        .add_extension(x509.SubjectAlternativeName(_subject_names(hosts)), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = TlsFiles(folder / "server.pem", folder / "server.key")
+    _write_private(files.key, _pem_key(key))
+    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return files
+
+
+class StrictTransportSecurity:
+    """ASGI middleware: HSTS on every answer given over TLS (plain loopback answers lack it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("scheme") != "https":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_hsts(message: Message_) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Strict-Transport-Security", HSTS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_hsts)
