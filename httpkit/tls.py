@@ -77,12 +77,12 @@ def server_files(folder: Path, cert: Path | None, key: Path | None) -> TlsFiles 
     return default if default.cert.is_file() and default.key.is_file() else None
 
 
-def serving_options(host: str, files: TlsFiles | None) -> dict[str, str]:
-    """uvicorn's ssl options; refuses a non-loopback address without TLS."""
+def serving_options(host: str, files: TlsFiles | None) -> dict[str, str | None]:
+    """uvicorn's ssl_certfile/ssl_keyfile; refuses a non-loopback address without TLS."""
     if files is None:
         if not is_loopback(host):
             raise TlsRequired(host=host)
-        return {}
+        return {"ssl_certfile": None, "ssl_keyfile": None}
     return {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key)}
 
 

@@ -54,7 +54,13 @@ def serve(args: argparse.Namespace) -> int:
     files = server_files(settings.tls_dir, settings.tls.cert_file, settings.tls.key_file)
     tls = serving_options(host, files)  # refuses a network address without TLS
     app = create_registry_app(settings)
-    uvicorn.run(app, host=host, port=args.port or settings.port, **tls)
+    uvicorn.run(
+        app,
+        host=host,
+        port=args.port or settings.port,
+        ssl_certfile=tls["ssl_certfile"],
+        ssl_keyfile=tls["ssl_keyfile"],
+    )
     return 0
 
 
