@@ -1,5 +1,6 @@
 // The gate kiosk: a terminal at one gate, signed in with its device key, that checks faces for
-// visitor entry, visitor exit and staff in/out and shows each decision so nobody can misread it.
+// visitor entry, visitor exit, staff in/out and escorted inmate movements (court, transfer,
+// release), and shows each decision so nobody can misread it.
 // A native ES module: no build step and nothing fetched from outside the site service.
 
 import { ApiError, apiClient, blobUrl, errorState, errorText } from "/web/shared/api.js";
@@ -19,7 +20,7 @@ const CAMERA_WAIT_MS = 3000; // a camera just switched on takes a moment to give
 const BEEP_EVERY_MS = 900;
 const NIK_SEPARATORS = /[\s.\-\u2010-\u2015\u2212]+/g;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const PATHS = { entry: "visitor-entry", exit: "visitor-exit", staff: "staff" };
+const PATHS = { entry: "visitor-entry", exit: "visitor-exit", staff: "staff", movement: "inmate-movement" };
 
 // The kiosk's own settings live in localStorage: they belong to this terminal, not a shift.
 const language = new Language(STRINGS, localStorage, "gerbang.kiosk.lang");
@@ -196,6 +197,7 @@ function chooseMode(mode) {
   setStatus(null);
   startCamera();
   if (mode === "entry") $('#entry-form [name="nik"]').focus();
+  if (mode === "movement") { stopAuto(); $('#movement-form [name="inmate"]').focus(); }
 }
 
 function formNik() { return $('#entry-form [name="nik"]').value.replace(NIK_SEPARATORS, ""); }
@@ -213,9 +215,9 @@ function checkNikField() {
 
 function direction() { return $('#staff-form input[name="direction"]:checked').value; }
 
-// The inmate visited, typed as a registration number (or an identity id), as an identity id.
-async function inmateId() {
-  const text = $('#entry-form [name="inmate"]').value.trim();
+// An inmate typed as a registration number (or an identity id), as an identity id.
+async function inmateId(field) {
+  const text = field.value.trim();
   if (!text || UUID.test(text)) return text || null;
   const query = new URLSearchParams({ role: "inmate", registration_number: text, limit: "1" });
   const found = await api("GET", `/v1/identities?${query}`);
@@ -230,10 +232,23 @@ async function passageForm(blob) {
   if (state.mode === "entry") {
     if (!checkNikField()) { $('#entry-form [name="nik"]').focus(); return null; }
     form.append("nik", formNik());
-    const inmate = await inmateId();
+    const inmate = await inmateId($('#entry-form [name="inmate"]'));
     if (inmate) form.append("inmate_id", inmate);
   }
   if (state.mode === "staff") form.append("direction", direction());
+  if (state.mode === "movement") return movementForm(form);
+  return form;
+}
+
+// An escorted movement names the inmate and the order that allows it; the gate verifies 1:1.
+async function movementForm(form) {
+  const fields = $("#movement-form");
+  const order = fields.elements.order.value.trim();
+  if (!fields.elements.inmate.value.trim()) { setStatus("movement_needs_inmate", "bad"); fields.elements.inmate.focus(); return null; }
+  if (!order) { setStatus("movement_needs_order", "bad"); fields.elements.order.focus(); return null; }
+  form.append("inmate_id", await inmateId(fields.elements.inmate));
+  form.append("passage", fields.elements.passage.value);
+  form.append("order_reference", order);
   return form;
 }
 
@@ -280,6 +295,7 @@ async function decide(blob) {
   setStatus(null);
   await showDecision(decision);
   if (decision.result === "admit" && state.mode === "entry") clearEntryFields();
+  if (decision.result === "admit" && state.mode === "movement") $("#movement-form").reset();
   refreshInside();
   return decision;
 }
@@ -361,6 +377,8 @@ async function faceInFrame(blob) {
 function toggleAuto() {
   if (state.auto) { stopAuto(); return; }
   if (!state.mode) { setStatus("choose_mode", "bad"); return; }
+  // A movement changes an inmate's record and is escorted: an officer decides when to check.
+  if (state.mode === "movement") { setStatus("movement_manual_only", "bad"); return; }
   clearError();
   state.auto = true;
   state.rearm = false;

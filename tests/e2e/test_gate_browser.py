@@ -320,3 +320,36 @@ def test_a_banned_visitor_is_denied_and_the_ban_cannot_be_overridden_at_the_gate
             (people["banned"],),
         ).fetchall()
     assert [tuple(e)[:3] for e in events] == [("deny", "visitor_banned", people["banned"])]
+
+
+def test_an_escorted_court_movement_is_verified_against_the_inmate_and_the_order(
+    playwright: Any, gate_site: tuple[SiteServer, dict[str, str], str], clips: dict[str, Path]
+) -> None:
+    server, people, key = gate_site
+    before = _gate_events(server)
+    with kiosk(playwright, server, clips["inmate"], f"/gate?gate={GATE}#key={key}") as page:
+        page.get_by_test_id("mode-movement").click()
+        status = page.get_by_test_id("status")
+        page.get_by_test_id("auto-button").click()  # movements are never automatic
+        expect(status).to_have_text(
+            "Pergerakan Warga Binaan diperiksa satu per satu: tekan Periksa."
+        )
+        page.get_by_test_id("field-movement-inmate").fill(INMATE_REGISTRATION)
+        page.get_by_test_id("check-button").click()
+        expect(status).to_have_text("Isi nomor surat perintah atau putusan.")
+        assert _gate_events(server) == before  # nothing sent without the order
+
+        page.get_by_test_id("field-movement-passage").select_option("court_out")
+        page.get_by_test_id("field-movement-order").fill("W10.PAS.1-PK.01/2026")
+        page.get_by_test_id("check-button").click()
+        box = expect_result(page, "admit", "DITERIMA", "Andi Pratama")
+        expect(box.get_by_test_id("result-message")).to_have_text(
+            "Identitas warga binaan cocok dengan surat perintah."
+        )
+        expect(page.get_by_test_id("field-movement-order")).to_have_value("")
+    with server.site.db.reading() as tx:
+        row = tx.execute(
+            "SELECT passage, result, order_reference, matched_identity_id FROM gate_events"
+            " ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    assert tuple(row) == ("court_out", "admit", "W10.PAS.1-PK.01/2026", people["inmate"])
