@@ -20,11 +20,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from enrollment.audit import append_event, now_iso
+from enrollment.audit import now_iso
 from enrollment.db import Database
-from enrollment.repository import IdentityRepository
+from enrollment.unit_of_work import unit_of_work
 from enrollment.vault import Vault
-from gallery_sync.outbox import append_change
 from kernel.errors import InputError, Message
 from models.calibration import Calibration
 from models.fingerprint import iso19794, mcc, nbis
@@ -117,8 +116,9 @@ class FingerService:
     def _store(self, identity_id: str, position: int, image: npt.NDArray[np.uint8], template: MinutiaeTemplate,
                quality: FingerQuality, actor: str) -> None:  # fmt: skip
         png, record = png_bytes(image), iso19794.encode([(position, template)])
-        with self.db.transaction() as tx:
-            IdentityRepository(tx, self.vault).get(identity_id)
+        with unit_of_work(self.db, self.vault) as uow:
+            tx = uow.connection
+            uow.identities.get(identity_id)
             impression = (
                 1
                 + tx.execute(
@@ -140,14 +140,8 @@ class FingerService:
             )  # fmt: skip
             body = {"position": position, "impression": impression, "extractor": template.extractor,
                     "iso_record_b64": base64.b64encode(record).decode(), "quality": quality.score}  # fmt: skip
-            append_change(tx, "finger.enrolled", identity_id, body)
-            append_event(
-                tx,
-                actor,
-                "finger.enrolled",
-                identity_id,
-                {k: v for k, v in body.items() if k != "iso_record_b64"},
-            )
+            details = {k: v for k, v in body.items() if k != "iso_record_b64"}
+            uow.record("finger.enrolled", identity_id, body, actor, details)
 
     def _impressions(self, identity_id: str) -> dict[int, int]:
         with self.db.reading() as tx:

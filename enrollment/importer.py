@@ -28,8 +28,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from enrollment.audit import append_event, now_iso
-from enrollment.captures import CapturePolicy, CaptureStore
+from enrollment.audit import now_iso
+from enrollment.captures import CapturePolicy
 from enrollment.db import Database
 from enrollment.export_rows import ExportRow, identity_numbers, load_photos, read_export
 from enrollment.service import (
@@ -38,6 +38,7 @@ from enrollment.service import (
     IdentityNumberTaken,
     PossibleDuplicate,
 )
+from enrollment.unit_of_work import unit_of_work
 from kernel.errors import GerbangError, Message
 
 FINAL_STATES = ("imported", "rejected", "flagged")
@@ -253,19 +254,18 @@ class ExportImporter:
         return RowOutcome("imported", identity_id=result.identity_id, session_id=session_id)
 
     def _abandon(self, session_id: str) -> None:
-        with self.service.db.transaction() as tx:
-            store = CaptureStore(tx, self.service.vault)
-            if store.session(session_id, must_be_open=False)["state"] == "open":
-                store.close(session_id, "abandoned")
+        with unit_of_work(self.service.db, self.service.vault) as uow:
+            if uow.captures.session(session_id, must_be_open=False)["state"] == "open":
+                uow.captures.close(session_id, "abandoned")
 
     def _audit(self, summary: ImportSummary, csv_path: Path) -> None:
         counts = {
             k: getattr(summary, k)
             for k in ("total", "imported", "rejected", "flagged", "skipped", "recovered")
         }
-        with self.service.db.transaction() as tx:
-            append_event(
-                tx, self.officer, "import.run", summary.import_id, {"file": csv_path.name, **counts}
+        with unit_of_work(self.service.db, self.service.vault) as uow:
+            uow.audit(
+                self.officer, "import.run", summary.import_id, {"file": csv_path.name, **counts}
             )
 
 

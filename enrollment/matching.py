@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from enrollment.captures import FaceAnalyser
 from enrollment.db import Database
 from enrollment.records import Identity
-from enrollment.repository import IdentityRepository
 from enrollment.service import MatchThresholds
+from enrollment.unit_of_work import reading
 from enrollment.vault import Vault
 from gallery_sync.gallery import Candidate, GalleryIndex
 from kernel.errors import Message, Unavailable
@@ -71,8 +71,8 @@ class Matcher:
 
     def verify(self, identity_id: str, image: bytes) -> VerifyDecision:
         """Is the person in the image the identity claimed? Best score over their templates."""
-        with self.db.reading() as tx:
-            identity = IdentityRepository(tx, self.vault).get(identity_id)
+        with reading(self.db, self.vault) as uow:
+            identity = uow.identities.get(identity_id)
         engine, thresholds = self._engine(), self._thresholds()
         probe = engine.analyse_bytes(image)
         score = self.best_score(probe.template, identity_id)

@@ -17,11 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from enrollment.audit import append_event
 from enrollment.captures import (
     CaptureFeedback,
     CapturePolicy,
-    CaptureStore,
     FaceAnalyser,
     NotEnoughCaptures,
     StoredCapture,
@@ -46,9 +44,9 @@ from enrollment.duplicates import (
 )
 from enrollment.records import Identity, IdentityDraft, check_required, validate_draft
 from enrollment.repository import IdentityRepository, vector_to_blob
+from enrollment.unit_of_work import reading, unit_of_work
 from enrollment.vault import Vault
 from gallery_sync.gallery import Candidate, GalleryEntry, GalleryIndex
-from gallery_sync.outbox import append_change
 from kernel.errors import Conflict, InputError, Message
 
 
@@ -136,17 +134,16 @@ class EnrolmentService:
 
     def start_session(self, role: str, operator: str, target_identity_id: str | None = None) -> str:
         """Open a capture session (for a new person, or to re-enrol a known one)."""
-        with self.db.transaction() as tx:
+        with unit_of_work(self.db, self.vault) as uow:
             if target_identity_id:
-                IdentityRepository(tx, self.vault).get(target_identity_id)
-            return CaptureStore(tx, self.vault).open_session(role, operator, target_identity_id)
+                uow.identities.get(target_identity_id)
+            return uow.captures.open_session(role, operator, target_identity_id)
 
     def add_frame(self, session_id: str, data: bytes) -> CaptureFeedback:
         """Judge one frame and keep it if it is among the best; never raises for a bad frame."""
-        with self.db.reading() as tx:
-            store = CaptureStore(tx, self.vault)
-            store.session(session_id)
-            kept = store.count(session_id)
+        with reading(self.db, self.vault) as uow:
+            uow.captures.session(session_id)
+            kept = uow.captures.count(session_id)
         engine = self._engine()
         try:
             analysis = engine.analyse_bytes(data)
@@ -155,13 +152,12 @@ class EnrolmentService:
         reasons = judge_frame(analysis, self.policy)
         capture_id = None
         if not reasons:
-            with self.db.transaction() as tx:
-                store = CaptureStore(tx, self.vault)
-                store.session(session_id)
-                capture_id = store.keep(
+            with unit_of_work(self.db, self.vault) as uow:
+                uow.captures.session(session_id)
+                capture_id = uow.captures.keep(
                     session_id, data, analysis, engine.pack_id, self.policy.keep_best
                 )
-                kept = store.count(session_id)
+                kept = uow.captures.count(session_id)
         return CaptureFeedback(
             not reasons,
             reasons,
@@ -174,11 +170,10 @@ class EnrolmentService:
 
     def abandon_session(self, session_id: str, actor: str) -> None:
         """Give up an open session: its captures are deleted, nothing is enrolled."""
-        with self.db.transaction() as tx:
-            store = CaptureStore(tx, self.vault)
-            store.session(session_id)
-            store.close(session_id, "abandoned")
-            append_event(tx, actor, "capture.abandoned", session_id, {})
+        with unit_of_work(self.db, self.vault) as uow:
+            uow.captures.session(session_id)
+            uow.captures.close(session_id, "abandoned")
+            uow.audit(actor, "capture.abandoned", session_id, {})
 
     def duplicates(self, session_id: str) -> list[Candidate]:
         """Known people at this site the captures resemble above the 1:N threshold, best first."""
@@ -192,9 +187,9 @@ class EnrolmentService:
         return check, [self._describe(c) for c in check.local]
 
     def _session_captures(self, session_id: str) -> tuple[sqlite3.Row, list[StoredCapture]]:
-        with self.db.reading() as tx:
-            session = CaptureStore(tx, self.vault).session(session_id)
-            captures = CaptureStore(tx, self.vault).kept(session_id)
+        with reading(self.db, self.vault) as uow:
+            session = uow.captures.session(session_id)
+            captures = uow.captures.kept(session_id)
         return session, captures
 
     def _local(self, captures: list[StoredCapture], exclude: str | None) -> list[Candidate]:
@@ -215,8 +210,8 @@ class EnrolmentService:
         return DuplicateCheck(self._local(captures, exclude), elsewhere, national)
 
     def _describe(self, candidate: Candidate) -> dict[str, Any]:
-        with self.db.reading() as tx:
-            return local_body(IdentityRepository(tx, self.vault), candidate)
+        with reading(self.db, self.vault) as uow:
+            return local_body(uow.identities, candidate)
 
     def commit(
         self,
@@ -272,10 +267,11 @@ class EnrolmentService:
         pack_id, target = self._engine().pack_id, resolution.target
         threshold, searched = self._thresholds().identify, check.national_search.summary()
         try:
-            with self.db.transaction() as tx:
-                store = CaptureStore(tx, self.vault)
-                store.session(session_id)  # still open: a double commit fails here, not after
-                repo = IdentityRepository(tx, self.vault)
+            with unit_of_work(self.db, self.vault) as uow:
+                uow.captures.session(
+                    session_id
+                )  # still open: a double commit fails here, not after
+                repo = uow.identities
                 identity_id = target or repo.insert(draft, self.site_id)  # type: ignore[arg-type]
                 replaced = repo.template_ids(identity_id, pack_id) if replace_templates else []
                 repo.delete_templates(
@@ -283,15 +279,21 @@ class EnrolmentService:
                 )  # old captures' images stay: a model upgrade may want them
                 template_ids = self._store_captures(repo, identity_id, captures, pack_id)
                 national = record_decisions(
-                    tx, session_id, identity_id, check, decisions, resolution, officer, threshold
+                    uow.connection,
+                    session_id,
+                    identity_id,
+                    check,
+                    decisions,
+                    resolution,
+                    officer,
+                    threshold,
                 )
-                store.close(session_id, "committed")
+                uow.captures.close(session_id, "committed")
                 identity = repo.get(identity_id)
                 payload = _change_payload(identity, captures, template_ids, pack_id)
-                append_change(tx, "identity.enrolled", identity_id, {
+                uow.record("identity.enrolled", identity_id, {
                     **payload, "national_decisions": national, "national_search": searched,
-                })  # fmt: skip
-                append_event(tx, officer, "identity.enrolled", identity_id, {
+                }, officer, {
                     "session_id": session_id, "created": target is None, "role": identity.role,
                     "templates": template_ids, "replaced_templates": replaced, "pack_id": pack_id, "decisions": [asdict(d) for d in decisions],
                     "candidate_scores": check.local_scores(), "threshold": threshold,
@@ -335,10 +337,9 @@ class EnrolmentService:
     def _project(self, identity_id: str) -> None:
         """Bring the gallery in line with the database for one identity."""
         pack_id = self._engine().pack_id
-        with self.db.reading() as tx:
-            repo = IdentityRepository(tx, self.vault)
-            identity = repo.get(identity_id)
-            stored = list(repo.templates_for_pack(pack_id, identity_id))
+        with reading(self.db, self.vault) as uow:
+            identity = uow.identities.get(identity_id)
+            stored = list(uow.identities.templates_for_pack(pack_id, identity_id))
         gallery = self._gallery()
         gallery.remove_identity(identity_id)
         gallery.add(
@@ -350,29 +351,39 @@ class EnrolmentService:
 
     def change_status(self, identity_id: str, status: str, actor: str, reason: str) -> Identity:
         """Release, ban, deactivate...: one transaction, then the gallery follows."""
-        with self.db.transaction() as tx:
-            repo = IdentityRepository(tx, self.vault)
-            before = repo.get(identity_id)
+        with unit_of_work(self.db, self.vault) as uow:
+            before = uow.identities.get(identity_id)
             check_transition(before.role, before.status, status)
-            repo.set_status(identity_id, status)
-            identity = repo.get(identity_id)
-            append_change(
-                tx, "identity.status", identity_id, {"status": status, "version": identity.version}
-            )
-            append_event(
-                tx,
-                actor,
+            uow.identities.set_status(identity_id, status)
+            identity = uow.identities.get(identity_id)
+            uow.record(
                 "identity.status",
                 identity_id,
+                {"status": status, "version": identity.version},
+                actor,
                 {"from": before.status, "to": status, "reason": reason},
             )
         self._gallery().set_status(identity_id, status)
         return identity
 
+    def update_identity(self, identity_id: str, fields: dict[str, Any], actor: str) -> Identity:
+        """Correct a name, aliases or details (identity numbers are fixed at enrolment)."""
+        with unit_of_work(self.db, self.vault) as uow:
+            uow.identities.update_fields(identity_id, fields)
+            identity = uow.identities.get(identity_id)
+            uow.record(
+                "identity.updated",
+                identity_id,
+                {"fields": fields, "version": identity.version},
+                actor,
+                {"fields": sorted(fields)},
+            )
+        return identity
+
     def erase(self, identity_id: str, actor: str, reason: str) -> Identity:
         """Erase a visitor's biometrics on request: templates and images go, the audit record stays."""
-        with self.db.transaction() as tx:
-            repo = IdentityRepository(tx, self.vault)
+        with unit_of_work(self.db, self.vault) as uow:
+            repo = uow.identities
             if repo.get(identity_id).role != "visitor":
                 raise InvalidDecision.because(
                     "only a visitor's biometrics can be erased on request", identity_id
@@ -380,14 +391,11 @@ class EnrolmentService:
             templates, images = repo.erase_biometrics(identity_id)
             repo.set_status(identity_id, "erased")
             repo.update_fields(identity_id, {"photo_image_id": None})
-            append_change(
-                tx, "identity.erased", identity_id, {"templates": templates, "images": images}
-            )
-            append_event(
-                tx,
-                actor,
+            uow.record(
                 "identity.erased",
                 identity_id,
+                {"templates": templates, "images": images},
+                actor,
                 {"reason": reason, "templates": templates, "images": images},
             )
             identity = repo.get(identity_id)

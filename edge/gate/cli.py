@@ -18,9 +18,9 @@ from datetime import datetime
 from pathlib import Path
 
 from edge.gate.camera import PassageLoop, PassageSettings
-from edge.gate.records import GateStore
 from edge.gate.service import GateDecision, GateService
 from edge.gate.sources import CameraUnavailable, open_source, source_kind
+from edge.gate.unit_of_work import gate_reading
 from edge.settings import Settings
 from edge.site import Site
 
@@ -99,8 +99,8 @@ def _check_source(spec: str) -> None:
 def build_loop(site: Site, args: argparse.Namespace) -> PassageLoop[GateDecision]:
     """The loop for the gate and passage asked for, printing each decision."""
     engine = site.engine()  # raises the ModelNotReady that says what to fix
-    with site.db.reading() as tx:
-        GateStore(tx).gate(args.gate_id)  # unknown gate: GateNotFound, before any camera work
+    with gate_reading(site.db, site.vault) as uow:
+        uow.gates.gate(args.gate_id)  # unknown gate: GateNotFound, before any camera work
     actor = args.actor or f"camera:{args.gate_id}"
     return PassageLoop.with_engine(
         engine,

@@ -10,8 +10,8 @@ verified on the subject, the largest face.
 from __future__ import annotations
 
 from edge.gate.passage import GateDecision, Passage
-from edge.gate.records import GateStore
 from edge.gate.steps import INMATE_STATUSES, GateSteps
+from edge.gate.unit_of_work import gate_reading
 from enrollment.fused import FingerProbe
 from kernel.errors import GerbangError, InputError, Message
 
@@ -44,8 +44,8 @@ class StaffAndMovementPassages(GateSteps):
         staff = self._best(ctx, roles=("staff",), statuses=("active",))
         if staff is None:
             return self._decide(ctx, "deny", "staff_unknown")
-        with self.db.reading() as tx:
-            inside = GateStore(tx).is_inside(staff.identity_id)
+        with gate_reading(self.db, self.vault) as uow:
+            inside = uow.gates.is_inside(staff.identity_id)
         if inside is not None and inside == (direction == "in"):
             return self._decide(
                 ctx, "deny", "already_inside" if inside else "not_inside", matched=staff.identity_id

@@ -6,11 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from edge.gate.passage import GateDecision, Passage
-from edge.gate.records import GateEvent, GateStore, OverrideRefused
+from edge.gate.records import GateEvent, OverrideRefused
 from edge.gate.steps import GateSteps
-from enrollment.audit import append_event
-from enrollment.repository import IdentityRepository
-from gallery_sync.outbox import append_change
+from edge.gate.unit_of_work import gate_reading, gate_work
 
 # A ban is a decision about the person, taken by the site; a gate override must not undo it.
 UNOVERRIDABLE = frozenset({"visitor_banned", "watchlist_match"})
@@ -21,10 +19,10 @@ class OfficerActions(GateSteps):
 
     def override(self, event_id: int, supervisor: str, reason: str) -> GateDecision:
         """A supervisor admits someone the gate denied; an alarm can only be cleared, never admitted."""
-        with self.db.reading() as tx:
-            original = GateStore(tx).event(event_id)
+        with gate_reading(self.db, self.vault) as uow:
+            original = uow.gates.event(event_id)
             claimed = (
-                IdentityRepository(tx, self.vault).get(original.claimed_identity_id)
+                uow.identities.get(original.claimed_identity_id)
                 if original.claimed_identity_id
                 else None
             )
@@ -46,16 +44,14 @@ class OfficerActions(GateSteps):
 
     def clear_alarm(self, event_id: int, supervisor: str, reason: str) -> GateEvent:
         """A supervisor acknowledges an alarm with a reason; it stays in the log."""
-        with self.db.transaction() as tx:
-            store = GateStore(tx)
+        with gate_work(self.db, self.vault) as uow:
+            store = uow.gates
             event = store.event(event_id)
             if event.result != "alarm" or event.alarm_cleared_by:
                 raise OverrideRefused(reason="not an uncleared alarm")
             store.clear_alarm(event_id, supervisor, reason)
-            append_event(tx, supervisor, "gate.alarm_cleared", str(event_id), {"reason": reason})
-            append_change(
-                tx, "gate.alarm_cleared", str(event_id), {"by": supervisor, "reason": reason}
-            )
+            uow.record("gate.alarm_cleared", str(event_id), {"by": supervisor, "reason": reason},
+                       supervisor, {"reason": reason})  # fmt: skip
             return store.event(event_id)
 
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from edge.gate.messages import REASONS
 from edge.gate.passage import GateDecision, Passage
-from edge.gate.records import GateEvent, GateStore, OverrideRefused
-from enrollment.audit import append_event
+from edge.gate.records import GateEvent, OverrideRefused
+from edge.gate.unit_of_work import GateUnitOfWork, gate_work
 from enrollment.db import Database
 from enrollment.matching import Matcher
 from enrollment.records import Identity
 from enrollment.repository import IdentityNotFound, IdentityRepository
 from enrollment.vault import Vault
-from gallery_sync.outbox import append_change
 
 
 class DecisionRecorder:
@@ -28,8 +25,8 @@ class DecisionRecorder:
                count_failure: bool = True) -> GateDecision:  # fmt: skip
         """Store the decision and its consequences in one transaction."""
         claimed_id = ctx.claimed.id if ctx.claimed else None
-        with self.db.transaction() as tx:
-            store = GateStore(tx)
+        with gate_work(self.db, self.vault) as uow:
+            store = uow.gates
             # Re-read the visit inside the write transaction: two gates (or the camera and the
             # kiosk) deciding on the same visitor at once must not both let them through.
             if overrides and store.overridden(overrides[0]):
@@ -42,7 +39,7 @@ class DecisionRecorder:
             event = store.record(ctx.gate_id, ctx.passage, result, reason, ctx.evidence or {}, ctx.actor, claimed_id,
                                  matched, ctx.order_reference, *(overrides or (None, None)))  # fmt: skip
             visit_id = self._consequences(
-                tx, store, event, open_visit_for, close_visit, presence, movement
+                uow, event, open_visit_for, close_visit, presence, movement
             )
             if claimed_id and result == "admit":
                 store.reset_failures(claimed_id, ctx.gate_id)
@@ -50,21 +47,19 @@ class DecisionRecorder:
                 store.count_failure(claimed_id, ctx.gate_id)
             body = {"event_id": event.id, "passage": ctx.passage, "result": result, "reason": reason,
                     "claimed": claimed_id, "matched": matched, "visit_id": visit_id}  # fmt: skip
-            append_event(
-                tx, ctx.actor, f"gate.{result}", ctx.gate_id, {**body, "evidence": ctx.evidence}
-            )
-            append_change(tx, "gate.event", str(event.id), body)
-            who = identity_or_none(IdentityRepository(tx, self.vault), matched) or ctx.claimed
+            uow.record("gate.event", str(event.id), body, ctx.actor, {**body, "evidence": ctx.evidence},
+                       action=f"gate.{result}", subject=ctx.gate_id)  # fmt: skip
+            who = identity_or_none(uow.identities, matched) or ctx.claimed
         if movement in ("release", "transfer_out") and who is not None:
             self.matcher.gallery_of().set_status(
                 who.id, who.status
             )  # the gallery follows the commit
         return GateDecision(event, REASONS[reason], who, visit_id)
 
-    def _consequences(self, tx: Any, store: GateStore, event: GateEvent, open_visit_for: str | None,
+    def _consequences(self, uow: GateUnitOfWork, event: GateEvent, open_visit_for: str | None,
                       close_visit: bool, presence: bool | None, movement: str | None) -> str | None:  # fmt: skip
         """Open or close a visit, mark presence, or change an inmate's status, as decided."""
-        subject = event.matched_identity_id or event.claimed_identity_id
+        subject, store = event.matched_identity_id or event.claimed_identity_id, uow.gates
         if open_visit_for is not None and subject:
             return store.open_visit(subject, open_visit_for or None, event.gate_id, event.id)
         if close_visit and subject:
@@ -72,15 +67,15 @@ class DecisionRecorder:
         if presence is not None and subject:
             store.set_inside(subject, presence)
         if movement and subject:
-            self._apply_movement(tx, store, subject, movement)
+            self._apply_movement(uow, subject, movement)
         return None
 
-    def _apply_movement(self, tx: Any, store: GateStore, inmate_id: str, movement: str) -> None:
-        repo = IdentityRepository(tx, self.vault)
+    def _apply_movement(self, uow: GateUnitOfWork, inmate_id: str, movement: str) -> None:
         if movement in ("release", "transfer_out"):
-            repo.set_status(inmate_id, "released" if movement == "release" else "transferred_out")
+            status = "released" if movement == "release" else "transferred_out"
+            uow.identities.set_status(inmate_id, status)
         else:
-            store.set_inside(inmate_id, movement == "court_in")
+            uow.gates.set_inside(inmate_id, movement == "court_in")
 
 
 def identity_or_none(repo: IdentityRepository, identity_id: str | None) -> Identity | None:

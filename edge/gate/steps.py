@@ -14,11 +14,11 @@ from typing import Any, Protocol
 
 from edge.gate.passage import GateDecision, GatePolicy, Passage
 from edge.gate.recording import DecisionRecorder
-from edge.gate.records import PASSAGES, GateStore
+from edge.gate.records import PASSAGES
+from edge.gate.unit_of_work import gate_reading, gate_work
 from enrollment.db import Database
 from enrollment.fused import FusedVerifier
 from enrollment.matching import Matcher
-from enrollment.repository import IdentityRepository
 from enrollment.service import MatchThresholds
 from enrollment.vault import Vault
 from gallery_sync.gallery import Candidate
@@ -59,15 +59,15 @@ class GateSteps:
         self._decide = DecisionRecorder(db, vault, matcher).record
 
     def _gate_allows(self, ctx: Passage, role: str) -> GateDecision | None:
-        with self.db.reading() as tx:
-            gate = GateStore(tx).gate(ctx.gate_id)
+        with gate_reading(self.db, self.vault) as uow:
+            gate = uow.gates.gate(ctx.gate_id)
         if PASSAGES[ctx.passage] not in gate.directions or role not in gate.roles:
             return self._decide(ctx, "deny", "gate_not_for_passage")
         return None
 
     def _claim(self, ctx: Passage, identity_id: str, role: str) -> GateDecision | None:
-        with self.db.reading() as tx:
-            ctx.claimed = IdentityRepository(tx, self.vault).get(identity_id)
+        with gate_reading(self.db, self.vault) as uow:
+            ctx.claimed = uow.identities.get(identity_id)
         if ctx.claimed.role != role:
             return self._decide(ctx, "deny", "identity_role_mismatch")
         if ctx.claimed.status == "banned":
@@ -78,15 +78,15 @@ class GateSteps:
 
     def _cooldown(self, ctx: Passage) -> GateDecision | None:
         assert ctx.claimed is not None
-        with self.db.reading() as tx:
-            failures, last_at = GateStore(tx).failures(ctx.claimed.id, ctx.gate_id)
+        with gate_reading(self.db, self.vault) as uow:
+            failures, last_at = uow.gates.failures(ctx.claimed.id, ctx.gate_id)
         if failures < MAX_FAILURES or not last_at:
             return None
         until = datetime.fromisoformat(last_at) + COOLDOWN
         if until <= datetime.now(UTC):
             # The cool-down has run out: start counting afresh, or one more slip would lock again.
-            with self.db.transaction() as tx:
-                GateStore(tx).reset_failures(ctx.claimed.id, ctx.gate_id)
+            with gate_work(self.db, self.vault) as uow:
+                uow.gates.reset_failures(ctx.claimed.id, ctx.gate_id)
             return None
         ctx.note("failures", failures)
         ctx.note("retry_after", until.isoformat())

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from edge.gate.passage import GateDecision, Passage
 from edge.gate.recording import identity_or_none
-from edge.gate.records import GateStore
 from edge.gate.steps import INMATE_STATUSES, GateSteps
+from edge.gate.unit_of_work import gate_reading
 from enrollment.fused import FingerProbe
 from enrollment.identifiers import normalise_digits
-from enrollment.repository import IdentityRepository
 from gallery_sync.gallery import Candidate
 
 
@@ -44,8 +43,8 @@ class VisitorPassages(GateSteps):
     def _admit_visitor(self, ctx: Passage, inmate_id: str | None) -> GateDecision:
         """After the face checks: anti-passback and the inmate visited."""
         assert ctx.claimed is not None
-        with self.db.reading() as tx:
-            inside = GateStore(tx).open_visit_of(ctx.claimed.id)
+        with gate_reading(self.db, self.vault) as uow:
+            inside = uow.gates.open_visit_of(ctx.claimed.id)
         if inside is not None:
             return self._decide(ctx, "deny", "already_inside")
         return self._decide(
@@ -74,8 +73,8 @@ class VisitorPassages(GateSteps):
 
     def _visitor_inside(self, ctx: Passage) -> Candidate | None:
         """The visitor with an open visit whom the subject's face matches, if any."""
-        with self.db.reading() as tx:
-            inside = [row["visitor_id"] for row in GateStore(tx).visitors_inside()]
+        with gate_reading(self.db, self.vault) as uow:
+            inside = [row["visitor_id"] for row in uow.gates.visitors_inside()]
         return self._best(ctx, ("visitor",), None, only=inside) if inside else None
 
     def _banned_among_others(self, ctx: Passage) -> GateDecision | None:
@@ -93,10 +92,9 @@ class VisitorPassages(GateSteps):
     ) -> GateDecision | None:
         if visitor_id:
             return self._claim(ctx, visitor_id, "visitor")
-        with self.db.reading() as tx:
+        with gate_reading(self.db, self.vault) as uow:
             typed = normalise_digits(nik) if nik else None  # "3201 0147..." as typed on a kiosk
-            repo = IdentityRepository(tx, self.vault)
-            found = repo.search({"nik": typed, "role": "visitor"}, 1) if typed else []
+            found = uow.identities.search({"nik": typed, "role": "visitor"}, 1) if typed else []
         if not found:
             return self._decide(ctx, "deny", "visitor_not_enrolled")
         return self._claim(ctx, found[0].id, "visitor")
@@ -105,8 +103,8 @@ class VisitorPassages(GateSteps):
         """The inmate a visitor names must exist and be held here (checked before any 1:1)."""
         if not inmate_id:
             return None
-        with self.db.reading() as tx:
-            visited = identity_or_none(IdentityRepository(tx, self.vault), inmate_id)
+        with gate_reading(self.db, self.vault) as uow:
+            visited = identity_or_none(uow.identities, inmate_id)
         if visited is None or visited.role != "inmate" or visited.status != "active":
             ctx.note("inmate_id", inmate_id)
             return self._decide(ctx, "deny", "inmate_not_visitable", count_failure=False)
