@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
@@ -10,16 +9,17 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from edge.gate import queries
 from edge.gate.messages import REASONS
-from edge.gate.records import Gate, GateEvent, GateStore
+from edge.gate.records import Gate, GateEvent
 from edge.gate.service import GateDecision
+from edge.gate.setup import add_gate as configure_gate
 from edge.routes.uploads import read_upload
 from edge.security import allow, site_of
 from edge.site import Site
-from enrollment.audit import append_event
 from enrollment.fused import FingerProbe
 from kernel.access import Principal
-from kernel.errors import Conflict, Forbidden, Message
+from kernel.errors import Forbidden
 from models.fingerprint import nbis
 
 router = APIRouter(prefix="/v1")
@@ -84,21 +84,7 @@ def add_gate(
 ) -> dict[str, Any]:
     """Configure a gate: its directions and the roles that may pass."""
     gate = Gate(body.id, body.name, tuple(body.directions), tuple(body.roles))
-    try:
-        with site.db.transaction() as tx:
-            GateStore(tx).add_gate(gate)
-            append_event(tx, principal.name, "gate.configured", gate.id, asdict(gate))
-    except sqlite3.IntegrityError as exc:
-        raise GateExists(gate_id=gate.id) from exc
-    return asdict(gate)
-
-
-class GateExists(Conflict):
-    code = "gate_exists"
-    message = Message(
-        "Gerbang dengan kode ini sudah ada.",
-        "A gate with this id exists.",
-    )
+    return asdict(configure_gate(site.db, gate, principal.name))
 
 
 @router.post("/gates/{gate_id}/visitor-entry")
@@ -199,8 +185,7 @@ def visitors_inside(
     site: Annotated[Site, Depends(site_of)], _: Annotated[Principal, Depends(allow("gate.read"))]
 ) -> list[dict[str, Any]]:
     """Visitors inside now (open visits), oldest first: at closing time, these are still inside."""
-    with site.db.reading() as tx:
-        return [dict(row) for row in GateStore(tx).visitors_inside()]
+    return queries.visitors_inside(site.db)
 
 
 @router.get("/gate-events/alarms")
@@ -210,14 +195,7 @@ def open_alarms(
 ) -> list[dict[str, Any]]:
     """Alarms not yet cleared by a supervisor (a gate device sees its own gate's only)."""
     own = principal.gate_id if principal.kind == "device" else None
-    with site.db.reading() as tx:
-        rows = tx.execute(
-            "SELECT id FROM gate_events WHERE result = 'alarm' AND alarm_cleared_by IS NULL"
-            " AND (? IS NULL OR gate_id = ?) ORDER BY id",
-            (own, own),
-        ).fetchall()
-        store = GateStore(tx)
-        return [event_body(store.event(r[0])) for r in rows]
+    return [event_body(event) for event in queries.open_alarms(site.db, own)]
 
 
 @router.get("/gates/{gate_id}/events")
@@ -230,11 +208,4 @@ def gate_events(
 ) -> list[dict[str, Any]]:
     """Decisions at a gate after an event id, oldest first: how a kiosk follows a camera loop."""
     at_own_gate(principal, gate_id)
-    with site.db.reading() as tx:
-        store = GateStore(tx)
-        GateStore(tx).gate(gate_id)
-        rows = tx.execute(
-            "SELECT id FROM gate_events WHERE gate_id = ? AND id > ? ORDER BY id LIMIT ?",
-            (gate_id, after, min(max(limit, 1), 200)),
-        ).fetchall()
-        return [event_body(store.event(r[0])) for r in rows]
+    return [event_body(e) for e in queries.events_after(site.db, gate_id, after, limit)]
