@@ -18,16 +18,10 @@ from kernel.errors import Message, NotFound
 
 class PhotoNotFound(NotFound):
     code = "photo_not_found"
-
-    @classmethod
-    def for_identity(cls, identity_id: str) -> PhotoNotFound:
-        return cls(
-            Message(
-                "Identitas ini tidak punya foto (belum ada atau sudah dihapus).",
-                "This identity has no photo (none yet, or erased).",
-            ),
-            {"identity_id": identity_id},
-        )
+    message = Message(
+        "Identitas ini tidak punya foto (belum ada atau sudah dihapus).",
+        "This identity has no photo (none yet, or erased).",
+    )
 
 
 @dataclass(frozen=True)
@@ -62,7 +56,7 @@ def photo_of(db: Database, vault: Vault, identity_id: str) -> Photo:
             "SELECT media_type FROM images WHERE id = ?", (image_id,)
         ).fetchone()
     if data is None:
-        raise PhotoNotFound.for_identity(identity_id)
+        raise PhotoNotFound(identity_id=identity_id)
     return Photo(data, row[0] if row else "image/jpeg")
 
 

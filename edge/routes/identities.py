@@ -12,22 +12,12 @@ from starlette.concurrency import run_in_threadpool
 from edge.schemas import ErasureRequest, IdentityUpdate, StatusRequest
 from edge.security import allow, site_of
 from edge.site import Site
-from enrollment.audit import append_event
+from enrollment import queries
 from enrollment.records import Identity
-from enrollment.repository import IdentityRepository
-from gallery_sync.outbox import append_change
 from kernel.access import Principal
-from kernel.errors import Forbidden, Message, NotFound
+from kernel.errors import Forbidden
 
 router = APIRouter(prefix="/v1/identities")
-
-
-class PhotoNotFound(NotFound):
-    code = "photo_not_found"
-    message = Message(
-        "Identitas ini tidak punya foto (belum ada atau sudah dihapus).",
-        "This identity has no photo (none yet, or erased).",
-    )
 
 
 # A kiosk key sits in a browser on a public terminal: it sees who a decision is about, never
@@ -70,8 +60,7 @@ def search_identities(
         "registration_number": registration_number,
         "name": name,
     }
-    with site.db.reading() as tx:
-        found = IdentityRepository(tx, site.vault).search(filters, limit)
+    found = queries.search_identities(site.db, site.vault, filters, limit)
     return [identity_body(i, principal) for i in found]
 
 
@@ -82,8 +71,7 @@ def read_identity(
     principal: Annotated[Principal, Depends(allow("identity.read"))],
 ) -> dict[str, Any]:
     """One identity (name, role, status and photo only, for a gate device)."""
-    with site.db.reading() as tx:
-        return identity_body(IdentityRepository(tx, site.vault).get(identity_id), principal)
+    return identity_body(queries.identity(site.db, site.vault, identity_id), principal)
 
 
 @router.get("/{identity_id}/photo")
@@ -93,18 +81,8 @@ def read_photo(
     _: Annotated[Principal, Depends(allow("identity.read"))],
 ) -> Response:
     """The photo of record (the best enrolment capture)."""
-    with site.db.reading() as tx:
-        repo = IdentityRepository(tx, site.vault)
-        identity = repo.get(identity_id)
-        data = repo.image_bytes(identity.photo_image_id) if identity.photo_image_id else None
-        row = tx.execute(
-            "SELECT media_type FROM images WHERE id = ?", (identity.photo_image_id,)
-        ).fetchone()
-    if data is None:
-        raise PhotoNotFound(identity_id=identity_id)
-    return Response(
-        data, media_type=row[0] if row else "image/jpeg", headers={"Cache-Control": "no-store"}
-    )
+    photo = queries.photo_of(site.db, site.vault, identity_id)
+    return Response(photo.data, media_type=photo.media_type, headers={"Cache-Control": "no-store"})
 
 
 @router.patch("/{identity_id}")
@@ -116,17 +94,7 @@ def update_identity(
 ) -> dict[str, Any]:
     """Correct a name, aliases or details (identity numbers are fixed at enrolment)."""
     allowed = fields.model_dump(exclude_none=True)
-    with site.db.transaction() as tx:
-        repo = IdentityRepository(tx, site.vault)
-        repo.update_fields(identity_id, allowed)
-        identity = repo.get(identity_id)
-        append_change(
-            tx, "identity.updated", identity_id, {"fields": allowed, "version": identity.version}
-        )
-        append_event(
-            tx, principal.name, "identity.updated", identity_id, {"fields": sorted(allowed)}
-        )
-    return identity_body(identity)
+    return identity_body(site.enrolment.update_identity(identity_id, allowed, principal.name))
 
 
 @router.post("/{identity_id}/status")
