@@ -13,6 +13,7 @@ from edge.routes.uploads import read_upload
 from edge.schemas import CommitRequest, IdentityBody, StartSessionRequest
 from edge.security import allow, site_of
 from edge.site import Site
+from enrollment import queries
 from enrollment.audit import now_iso
 from enrollment.records import Consent, IdentityDraft, VisitLink
 from enrollment.service import OfficerDecision
@@ -92,9 +93,7 @@ async def commit(
 
     Refused with 409 `possible_duplicate` until every candidate has an officer decision.
     """
-    with site.db.reading() as tx:
-        row = tx.execute("SELECT role FROM capture_sessions WHERE id = ?", (session_id,)).fetchone()
-    role = row[0] if row else "visitor"
+    role = queries.session_role(site.db, session_id) or "visitor"  # unknown: commit says so
     draft = draft_from(role, body.identity, principal.name) if body.identity else None
     decisions = [
         OfficerDecision(d.candidate_identity_id, d.decision, d.reason) for d in body.decisions
