@@ -12,6 +12,7 @@ from edge.routes.uploads import read_upload
 from edge.schemas import AnalyseResponse, CompareResponse, analysis_body
 from edge.security import allow, site_of
 from edge.site import Site
+from enrollment import queries
 from enrollment.fused import FingerProbe
 from enrollment.matching import NoTemplates
 from kernel.access import Principal
@@ -138,7 +139,7 @@ async def identify(
     """1:N: candidates above the threshold among the roles and statuses given, or 'unknown'."""
     data = await read_upload(image, site.settings)
     result = await run_in_threadpool(site.matcher.identify, data, roles, statuses or ["active"])
-    names = site_names(site, [c.identity_id for c in result.candidates])
+    names = queries.full_names(site.db, [c.identity_id for c in result.candidates])
     return {
         "result": "candidates" if result.candidates else "unknown",
         "candidates": [
@@ -151,15 +152,3 @@ async def identify(
         "pack": result.pack_id,
         "live_score": result.probe.live_score,
     }  # fmt: skip
-
-
-def site_names(site: Site, identity_ids: list[str]) -> dict[str, str]:
-    """Full names for candidate ids (one query)."""
-    if not identity_ids:
-        return {}
-    marks = ",".join("?" * len(identity_ids))
-    with site.db.reading() as tx:
-        rows = tx.execute(
-            f"SELECT id, full_name FROM identities WHERE id IN ({marks})", identity_ids
-        )
-        return {r[0]: r[1] for r in rows}
