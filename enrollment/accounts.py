@@ -48,6 +48,12 @@ def sign_in(db: Database, username: str, password: str) -> tuple[str, Principal,
     return token, Principal("operator", row["id"], username, row["role"]), row["full_name"]
 
 
+def sign_out(db: Database, token: str) -> None:
+    """End a login token's session at once (an unknown token is already ended)."""
+    with db.transaction() as tx:
+        AccountStore(tx).logout(token)
+
+
 class AccountStore:
     """Operators, tokens and devices, inside the caller's transaction."""
 

@@ -11,7 +11,8 @@ from edge.metrics import render_metrics
 from edge.schemas import HealthResponse, LoginRequest, LoginResponse
 from edge.security import authenticate, site_of
 from edge.site import Site
-from enrollment.accounts import AccountStore, sign_in
+from enrollment import queries
+from enrollment.accounts import sign_in, sign_out
 from kernel.access import Principal
 
 router = APIRouter()
@@ -38,12 +39,7 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
     # Cheap enough for a probe every few seconds: counts only. The vector-by-vector comparison
     # is /v1/admin/gallery (it took ~1 s at 50k templates and held the database meanwhile).
     pack = site.engine().pack_id
-    with site.db.reading() as tx:
-        stored = tx.execute(
-            "SELECT COUNT(*) FROM templates t JOIN identities i ON i.id = t.identity_id"
-            " WHERE t.pack_id = ? AND i.status != 'erased'",
-            (pack,),
-        ).fetchone()[0]
+    stored = queries.templates_in_gallery(site.db, pack)
     held = len(site.gallery())
     body = {"ready": held == stored, "pack": pack, "gallery": held, "problem": None}
     if held != stored:
@@ -77,5 +73,4 @@ def logout(
 ) -> None:
     """End this token's session."""
     token = request.headers.get("authorization", "")[7:].strip()
-    with site.db.transaction() as tx:
-        AccountStore(tx).logout(token)
+    sign_out(site.db, token)
