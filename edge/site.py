@@ -21,6 +21,7 @@ from enrollment.fused import FusedVerifier
 from enrollment.matching import Matcher
 from enrollment.packs import PackChanged, active_pack
 from enrollment.service import EnrolmentService, MatchThresholds
+from enrollment.unit_of_work import unit_of_work
 from enrollment.vault import PlainVault, Vault
 from gallery_sync.gallery import GalleryIndex
 from kernel.errors import GerbangError
@@ -189,6 +190,13 @@ class Site:
         gallery = self.gallery()
         gallery.rebuild(stored_entries(self.db, self.vault, self.engine().pack_id))
         return len(gallery)
+
+    def rebuild_gallery_for(self, actor: str) -> int:
+        """`rebuild_gallery`, recorded in the audit log as done by `actor`."""
+        size = self.rebuild_gallery()
+        with unit_of_work(self.db, self.vault) as uow:
+            uow.audit(actor, "gallery.rebuilt", self.engine().pack_id, {"templates": size})
+        return size
 
     def close(self) -> None:
         """Release the database."""

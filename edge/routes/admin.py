@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 
 from edge.security import allow, site_of
 from edge.site import Site
-from enrollment.audit import append_event
 from kernel.access import Principal
 from site_sync.projection import check_gallery
 
@@ -40,9 +39,5 @@ async def gallery_rebuild(
     principal: Annotated[Principal, Depends(allow("gallery.admin"))],
 ) -> dict[str, Any]:
     """Rebuild the live gallery from the database (searches see the old one until it is done)."""
-    size = await run_in_threadpool(site.rebuild_gallery)
-    with site.db.transaction() as tx:
-        append_event(
-            tx, principal.name, "gallery.rebuilt", site.engine().pack_id, {"templates": size}
-        )
+    size = await run_in_threadpool(site.rebuild_gallery_for, principal.name)
     return {"templates": size}
