@@ -8,15 +8,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
+from edge.responses import GalleryCheckResponse, GalleryRebuilt
+from edge.routes.documented import refusals
 from edge.security import allow, site_of
 from edge.site import Site
+from enrollment.packs import PackChanged
 from kernel.access import Principal
+from models.errors import ModelNotReady
 from site_sync.projection import check_gallery
 
 router = APIRouter(prefix="/v1/admin")
 
 
-@router.get("/gallery")
+@router.get("/gallery", response_model=GalleryCheckResponse, responses=refusals(ModelNotReady))
 def gallery_check(
     site: Annotated[Site, Depends(site_of)],
     _: Annotated[Principal, Depends(allow("gallery.admin"))],
@@ -33,7 +37,11 @@ def gallery_check(
     }
 
 
-@router.post("/gallery/rebuild")
+@router.post(
+    "/gallery/rebuild",
+    response_model=GalleryRebuilt,
+    responses=refusals(ModelNotReady, PackChanged),
+)
 async def gallery_rebuild(
     site: Annotated[Site, Depends(site_of)],
     principal: Annotated[Principal, Depends(allow("gallery.admin"))],

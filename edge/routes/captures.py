@@ -9,20 +9,35 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from edge.responses import (
+    CommitResponse,
+    DuplicatesResponse,
+    FrameFeedback,
+    SessionStarted,
+)
+from edge.routes.documented import UPLOAD, refusals
 from edge.routes.uploads import read_upload
 from edge.schemas import CommitRequest, IdentityBody, StartSessionRequest
 from edge.security import allow, site_of
 from edge.site import Site
 from enrollment import queries
 from enrollment.audit import now_iso
-from enrollment.records import Consent, IdentityDraft, VisitLink
-from enrollment.service import OfficerDecision
+from enrollment.captures import NotEnoughCaptures, SessionClosed, SessionNotFound
+from enrollment.duplicates import InvalidDecision, PossibleDuplicate
+from enrollment.identifiers import InvalidNIK, InvalidNIP, InvalidRegistrationNumber
+from enrollment.packs import PackChanged
+from enrollment.records import Consent, IdentityDraft, MissingField, VisitLink
+from enrollment.repository import IdentityNotFound
+from enrollment.service import IdentityNumberTaken, OfficerDecision
 from kernel.access import Principal
+from models.errors import ModelNotReady
 
 router = APIRouter(prefix="/v1/captures")
 
 
-@router.post("", status_code=201)
+@router.post(
+    "", status_code=201, response_model=SessionStarted, responses=refusals(IdentityNotFound)
+)
 def start_session(
     body: StartSessionRequest,
     site: Annotated[Site, Depends(site_of)],
@@ -33,7 +48,11 @@ def start_session(
     return {"session_id": session_id, "needed": site.enrolment.policy.min_captures}
 
 
-@router.post("/{session_id}/frames")
+@router.post(
+    "/{session_id}/frames",
+    response_model=FrameFeedback,
+    responses=refusals(*UPLOAD, ModelNotReady, PackChanged, SessionNotFound, SessionClosed),
+)
 async def add_frame(
     session_id: str,
     image: Annotated[UploadFile, File()],
@@ -47,7 +66,11 @@ async def add_frame(
     return {**asdict(feedback), "ready": feedback.ready}
 
 
-@router.get("/{session_id}/duplicates")
+@router.get(
+    "/{session_id}/duplicates",
+    response_model=DuplicatesResponse,
+    responses=refusals(ModelNotReady, SessionNotFound, SessionClosed),
+)
 async def duplicates(
     session_id: str,
     site: Annotated[Site, Depends(site_of)],
@@ -82,7 +105,16 @@ def draft_from(role: str, body: IdentityBody, officer: str) -> IdentityDraft:
     )
 
 
-@router.post("/{session_id}/commit", status_code=201)
+@router.post(
+    "/{session_id}/commit",
+    status_code=201,
+    response_model=CommitResponse,
+    responses=refusals(
+        ModelNotReady, PackChanged, SessionNotFound, SessionClosed, NotEnoughCaptures,
+        PossibleDuplicate, InvalidDecision, MissingField, InvalidNIK, InvalidNIP, InvalidRegistrationNumber, IdentityNumberTaken,
+        IdentityNotFound,
+    ),
+)  # fmt: skip
 async def commit(
     session_id: str,
     body: CommitRequest,
@@ -109,7 +141,7 @@ async def commit(
     }
 
 
-@router.delete("/{session_id}", status_code=204)
+@router.delete("/{session_id}", status_code=204, responses=refusals(SessionNotFound, SessionClosed))
 def abandon_session(
     session_id: str,
     site: Annotated[Site, Depends(site_of)],

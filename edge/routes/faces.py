@@ -8,16 +8,21 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from edge.responses import IdentifyResponse, VerifyResponse
+from edge.routes.documented import FACE, FINGER, refusals
 from edge.routes.uploads import read_upload
 from edge.schemas import AnalyseResponse, CompareResponse, analysis_body
 from edge.security import allow, site_of
 from edge.site import Site
 from enrollment import queries
-from enrollment.fused import FingerProbe
+from enrollment.fingers import FingerNotEnrolled
+from enrollment.fused import FingerProbe, NothingToVerify
 from enrollment.matching import NoTemplates
+from enrollment.repository import IdentityNotFound
 from kernel.access import Principal
 from kernel.errors import InputError
 from models.engine import cosine
+from models.errors import ModelNotReady
 from models.fingerprint import nbis
 
 router = APIRouter(prefix="/v1")
@@ -25,7 +30,7 @@ Role = Literal["inmate", "staff", "visitor"]
 Status = Literal["active", "released", "transferred_out", "banned", "merged"]
 
 
-@router.post("/faces/analyse", response_model=AnalyseResponse)
+@router.post("/faces/analyse", response_model=AnalyseResponse, responses=refusals(*FACE))
 async def analyse_face(
     image: Annotated[UploadFile, File()],
     site: Annotated[Site, Depends(site_of)],
@@ -37,7 +42,7 @@ async def analyse_face(
     return AnalyseResponse(pack=engine.pack_id, **analysis_body(result))
 
 
-@router.post("/faces/compare", response_model=CompareResponse)
+@router.post("/faces/compare", response_model=CompareResponse, responses=refusals(*FACE))
 async def compare_faces(
     probe: Annotated[UploadFile, File()],
     reference: Annotated[UploadFile, File()],
@@ -63,7 +68,13 @@ async def compare_faces(
     )
 
 
-@router.post("/verify")
+@router.post(
+    "/verify",
+    response_model=VerifyResponse,
+    responses=refusals(
+        *FINGER, IdentityNotFound, FingerNotEnrolled, NothingToVerify, ModelNotReady
+    ),
+)
 async def verify(
     identity_id: Annotated[str, Form(min_length=36, max_length=36)],
     site: Annotated[Site, Depends(site_of)],
@@ -128,7 +139,7 @@ async def _face_score(site: Site, identity_id: str, image: UploadFile | None) ->
     return _FaceScore(decision.score, None, decision.pack_id, probe.quality.as_dict(), live)
 
 
-@router.post("/identify")
+@router.post("/identify", response_model=IdentifyResponse, responses=refusals(*FACE))
 async def identify(
     image: Annotated[UploadFile, File()],
     site: Annotated[Site, Depends(site_of)],

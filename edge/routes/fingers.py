@@ -9,10 +9,18 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from edge.responses import (
+    FingerFeedbackResponse,
+    FingerStatusResponse,
+    FingerVerifyResponse,
+    ShortlistResponse,
+)
+from edge.routes.documented import FINGER, binary, refusals
 from edge.routes.uploads import read_upload
 from edge.security import allow, site_of
 from edge.site import Site
-from enrollment.fingers import FingerFeedback
+from enrollment.fingers import FingerFeedback, FingerNotEnrolled
+from enrollment.repository import IdentityNotFound
 from kernel.access import Principal
 from models.fingerprint import nbis
 
@@ -34,7 +42,11 @@ def feedback_body(feedback: FingerFeedback) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.post("/identities/{identity_id}/fingers")
+@router.post(
+    "/identities/{identity_id}/fingers",
+    response_model=FingerFeedbackResponse,
+    responses=refusals(*FINGER, IdentityNotFound),
+)
 async def enrol_finger(
     identity_id: str, image: Annotated[UploadFile, File()], position: Annotated[int, Form(ge=1, le=10)],
     site: Annotated[Site, Depends(site_of)], principal: Annotated[Principal, Depends(allow("finger.enrol"))],
@@ -48,21 +60,34 @@ async def enrol_finger(
     return feedback_body(feedback)
 
 
-@router.get("/identities/{identity_id}/fingers")
+@router.get(
+    "/identities/{identity_id}/fingers", response_model=FingerStatusResponse, responses=refusals()
+)
 def finger_status(identity_id: str, site: Annotated[Site, Depends(site_of)],
                   _: Annotated[Principal, Depends(allow("identity.read"))]) -> dict[str, Any]:  # fmt: skip
     """Impressions per finger and whether the enrolment is complete."""
     return site.fingers.status(identity_id)
 
 
-@router.get("/identities/{identity_id}/fingers/iso")
+@router.get(
+    "/identities/{identity_id}/fingers/iso",
+    response_class=Response,
+    responses={
+        **binary("application/octet-stream", "An ISO/IEC 19794-2:2005 minutiae record"),
+        **refusals(FingerNotEnrolled),
+    },
+)
 def finger_iso(identity_id: str, site: Annotated[Site, Depends(site_of)],
                _: Annotated[Principal, Depends(allow("finger.enrol"))]) -> Response:  # fmt: skip
     """The identity's minutiae as an ISO/IEC 19794-2:2005 record, for another system."""
     return Response(site.fingers.iso_export(identity_id), media_type="application/octet-stream")
 
 
-@router.post("/identities/{identity_id}/fingers/verify")
+@router.post(
+    "/identities/{identity_id}/fingers/verify",
+    response_model=FingerVerifyResponse,
+    responses=refusals(*FINGER, FingerNotEnrolled),
+)
 async def verify_finger(
     identity_id: str, image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
     _: Annotated[Principal, Depends(allow("finger.verify"))],
@@ -82,7 +107,7 @@ async def verify_finger(
     }
 
 
-@router.post("/fingers/shortlist")
+@router.post("/fingers/shortlist", response_model=ShortlistResponse, responses=refusals(*FINGER))
 async def shortlist(
     image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
     _: Annotated[Principal, Depends(allow("finger.shortlist"))], resolution_ppi: Ppi = 500,

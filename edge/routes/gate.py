@@ -11,18 +11,41 @@ from starlette.concurrency import run_in_threadpool
 
 from edge.gate import queries
 from edge.gate.messages import REASONS
-from edge.gate.records import Gate, GateEvent
+from edge.gate.records import (
+    Gate,
+    GateEvent,
+    GateEventNotFound,
+    GateNotFound,
+    InvalidGateConfig,
+    OverrideRefused,
+)
 from edge.gate.service import GateDecision
+from edge.gate.setup import GateExists
 from edge.gate.setup import add_gate as configure_gate
+from edge.responses import (
+    AlarmCleared,
+    DecisionResponse,
+    GateEventResponse,
+    GateResponse,
+    VisitInside,
+)
+from edge.routes.documented import FACE, FINGER, refusals
 from edge.routes.uploads import read_upload
 from edge.security import allow, site_of
 from edge.site import Site
+from enrollment.fingers import FingerNotEnrolled
 from enrollment.fused import FingerProbe
+from enrollment.repository import IdentityNotFound
 from kernel.access import Principal
 from kernel.errors import Forbidden
 from models.fingerprint import nbis
 
 router = APIRouter(prefix="/v1")
+# A passage may be refused before any decision is taken: the image, the gate, the claimed person.
+PASSING = refusals(*FACE, GateNotFound, IdentityNotFound, OverrideRefused)
+PASSING_WITH_FINGER = refusals(
+    *FACE, *FINGER, GateNotFound, IdentityNotFound, OverrideRefused, FingerNotEnrolled
+)
 
 
 class GateBody(BaseModel):
@@ -76,7 +99,12 @@ def decision_body(decision: GateDecision) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.post("/gates", status_code=201)
+@router.post(
+    "/gates",
+    status_code=201,
+    response_model=GateResponse,
+    responses=refusals(GateExists, InvalidGateConfig),
+)
 def add_gate(
     body: GateBody,
     site: Annotated[Site, Depends(site_of)],
@@ -87,7 +115,9 @@ def add_gate(
     return asdict(configure_gate(site.db, gate, principal.name))
 
 
-@router.post("/gates/{gate_id}/visitor-entry")
+@router.post(
+    "/gates/{gate_id}/visitor-entry", response_model=DecisionResponse, responses=PASSING_WITH_FINGER
+)
 async def visitor_entry(
     gate_id: str, image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
     principal: Annotated[Principal, Depends(allow("gate.pass"))],
@@ -108,7 +138,7 @@ async def visitor_entry(
     return decision_body(decision)
 
 
-@router.post("/gates/{gate_id}/visitor-exit")
+@router.post("/gates/{gate_id}/visitor-exit", response_model=DecisionResponse, responses=PASSING)
 async def visitor_exit(
     gate_id: str, image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
     principal: Annotated[Principal, Depends(allow("gate.pass"))],
@@ -121,7 +151,7 @@ async def visitor_exit(
     )
 
 
-@router.post("/gates/{gate_id}/staff")
+@router.post("/gates/{gate_id}/staff", response_model=DecisionResponse, responses=PASSING)
 async def staff_passage(
     gate_id: str, image: Annotated[UploadFile, File()], direction: Annotated[Literal["in", "out"], Form()],
     site: Annotated[Site, Depends(site_of)], principal: Annotated[Principal, Depends(allow("gate.pass"))],
@@ -134,7 +164,11 @@ async def staff_passage(
     )
 
 
-@router.post("/gates/{gate_id}/inmate-movement")
+@router.post(
+    "/gates/{gate_id}/inmate-movement",
+    response_model=DecisionResponse,
+    responses=PASSING_WITH_FINGER,
+)
 async def inmate_movement(
     gate_id: str, image: Annotated[UploadFile, File()], inmate_id: Annotated[str, Form(min_length=36, max_length=36)],
     passage: Annotated[Literal["release", "transfer_out", "court_out", "court_in"], Form()],
@@ -161,14 +195,22 @@ async def inmate_movement(
     return decision_body(decision)
 
 
-@router.post("/gate-events/{event_id}/override")
+@router.post(
+    "/gate-events/{event_id}/override",
+    response_model=DecisionResponse,
+    responses=refusals(GateEventNotFound, OverrideRefused, IdentityNotFound),
+)
 def override(event_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: ReasonBody, site: Annotated[Site, Depends(site_of)],
              principal: Annotated[Principal, Depends(allow("gate.override"))]) -> dict[str, Any]:  # fmt: skip
     """A supervisor admits someone the gate denied, with a reason (alarms cannot be overridden)."""
     return decision_body(site.gate.override(event_id, principal.name, body.reason))
 
 
-@router.post("/gate-events/{event_id}/clear-alarm")
+@router.post(
+    "/gate-events/{event_id}/clear-alarm",
+    response_model=AlarmCleared,
+    responses=refusals(GateEventNotFound, OverrideRefused),
+)
 def clear_alarm(event_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: ReasonBody, site: Annotated[Site, Depends(site_of)],
                 principal: Annotated[Principal, Depends(allow("gate.override"))]) -> dict[str, Any]:  # fmt: skip
     """A supervisor acknowledges an alarm; it stays in the log with who cleared it and why."""
@@ -180,7 +222,7 @@ def clear_alarm(event_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: Reason
     }
 
 
-@router.get("/visits/inside")
+@router.get("/visits/inside", response_model=list[VisitInside], responses=refusals())
 def visitors_inside(
     site: Annotated[Site, Depends(site_of)], _: Annotated[Principal, Depends(allow("gate.read"))]
 ) -> list[dict[str, Any]]:
@@ -188,7 +230,7 @@ def visitors_inside(
     return queries.visitors_inside(site.db)
 
 
-@router.get("/gate-events/alarms")
+@router.get("/gate-events/alarms", response_model=list[GateEventResponse], responses=refusals())
 def open_alarms(
     site: Annotated[Site, Depends(site_of)],
     principal: Annotated[Principal, Depends(allow("gate.read"))],
@@ -198,7 +240,11 @@ def open_alarms(
     return [event_body(event) for event in queries.open_alarms(site.db, own)]
 
 
-@router.get("/gates/{gate_id}/events")
+@router.get(
+    "/gates/{gate_id}/events",
+    response_model=list[GateEventResponse],
+    responses=refusals(GateNotFound),
+)
 def gate_events(
     gate_id: str,
     site: Annotated[Site, Depends(site_of)],

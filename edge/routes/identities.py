@@ -9,13 +9,20 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from edge.responses import IdentityResponse
+from edge.routes.documented import binary, refusals
 from edge.schemas import ErasureRequest, IdentityUpdate, StatusRequest
 from edge.security import allow, site_of
 from edge.site import Site
 from enrollment import queries
+from enrollment.duplicates import InvalidDecision
+from enrollment.queries import PhotoNotFound
 from enrollment.records import Identity
+from enrollment.repository import IdentityNotFound
+from enrollment.service import StatusNotAllowed
 from kernel.access import Principal
 from kernel.errors import Forbidden
+from models.errors import ModelNotReady
 
 router = APIRouter(prefix="/v1/identities")
 
@@ -34,7 +41,12 @@ def identity_body(identity: Identity, principal: Principal | None = None) -> dic
     return body
 
 
-@router.get("")
+@router.get(
+    "",
+    response_model=list[IdentityResponse],
+    response_model_exclude_unset=True,
+    responses=refusals(),
+)
 def search_identities(
     site: Annotated[Site, Depends(site_of)],
     principal: Annotated[Principal, Depends(allow("identity.read"))],
@@ -64,7 +76,12 @@ def search_identities(
     return [identity_body(i, principal) for i in found]
 
 
-@router.get("/{identity_id}")
+@router.get(
+    "/{identity_id}",
+    response_model=IdentityResponse,
+    response_model_exclude_unset=True,
+    responses=refusals(IdentityNotFound),
+)
 def read_identity(
     identity_id: str,
     site: Annotated[Site, Depends(site_of)],
@@ -74,7 +91,14 @@ def read_identity(
     return identity_body(queries.identity(site.db, site.vault, identity_id), principal)
 
 
-@router.get("/{identity_id}/photo")
+@router.get(
+    "/{identity_id}/photo",
+    response_class=Response,
+    responses={
+        **binary("image/jpeg", "The photo of record (JPEG or PNG)"),
+        **refusals(IdentityNotFound, PhotoNotFound),
+    },
+)
 def read_photo(
     identity_id: str,
     site: Annotated[Site, Depends(site_of)],
@@ -85,7 +109,12 @@ def read_photo(
     return Response(photo.data, media_type=photo.media_type, headers={"Cache-Control": "no-store"})
 
 
-@router.patch("/{identity_id}")
+@router.patch(
+    "/{identity_id}",
+    response_model=IdentityResponse,
+    response_model_exclude_unset=True,
+    responses=refusals(IdentityNotFound),
+)
 def update_identity(
     identity_id: str,
     fields: IdentityUpdate,
@@ -97,7 +126,12 @@ def update_identity(
     return identity_body(site.enrolment.update_identity(identity_id, allowed, principal.name))
 
 
-@router.post("/{identity_id}/status")
+@router.post(
+    "/{identity_id}/status",
+    response_model=IdentityResponse,
+    response_model_exclude_unset=True,
+    responses=refusals(IdentityNotFound, StatusNotAllowed, ModelNotReady),
+)
 async def change_status(
     identity_id: str,
     body: StatusRequest,
@@ -111,7 +145,12 @@ async def change_status(
     return identity_body(identity)
 
 
-@router.post("/{identity_id}/erase")
+@router.post(
+    "/{identity_id}/erase",
+    response_model=IdentityResponse,
+    response_model_exclude_unset=True,
+    responses=refusals(IdentityNotFound, InvalidDecision, ModelNotReady),
+)
 async def erase_identity(
     identity_id: str,
     body: ErasureRequest,

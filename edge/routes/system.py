@@ -8,12 +8,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from edge.metrics import render_metrics
+from edge.responses import ReadyResponse
+from edge.routes.documented import refusals
 from edge.schemas import HealthResponse, LoginRequest, LoginResponse
 from edge.security import authenticate, site_of
 from edge.site import Site
 from enrollment import queries
 from enrollment.accounts import sign_in, sign_out
 from kernel.access import Principal
+from kernel.errors import Unauthenticated
 
 router = APIRouter()
 
@@ -24,7 +27,13 @@ def health() -> HealthResponse:
     return HealthResponse(status="ok")
 
 
-@router.get("/ready")
+@router.get(
+    "/ready",
+    response_model=ReadyResponse,
+    responses={
+        503: {"model": ReadyResponse, "description": "Not ready: `problem` says what to fix"}
+    },
+)
 def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
     """Models loaded and verified, gallery consistent with the database, fingerprint extractor
     loadable; 503 with the fix when not."""
@@ -58,14 +67,16 @@ def metrics(site: Annotated[Site, Depends(site_of)]) -> str:
     return render_metrics(site)
 
 
-@router.post("/v1/auth/login", response_model=LoginResponse)
+@router.post(
+    "/v1/auth/login", response_model=LoginResponse, responses=refusals(Unauthenticated, public=True)
+)
 def login(body: LoginRequest, site: Annotated[Site, Depends(site_of)]) -> LoginResponse:
     """A bearer token for an operator's shift."""
     token, principal, full_name = sign_in(site.db, body.username, body.password)
     return LoginResponse(token=token, role=principal.role, name=principal.name, full_name=full_name)
 
 
-@router.post("/v1/auth/logout", status_code=204)
+@router.post("/v1/auth/logout", status_code=204, responses=refusals())
 def logout(
     request: Request,
     site: Annotated[Site, Depends(site_of)],
