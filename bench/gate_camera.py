@@ -54,13 +54,13 @@ import numpy as np
 from face_engine import load_text, print_table
 
 from edge.gate.camera import LoopStats, PassageLoop, encode_jpeg
-from edge.gate.records import Gate, GateStore
+from edge.gate.records import Gate
 from edge.gate.service import GateDecision
 from edge.gate.sources import open_source
+from edge.gate.unit_of_work import gate_work
 from edge.settings import EnrolmentSettings, Settings
 from edge.site import Site
 from enrollment.records import Consent, IdentityDraft
-from enrollment.repository import IdentityRepository
 from enrollment.service import OfficerDecision, PossibleDuplicate
 from gallery_sync.gallery import GalleryEntry
 from models.runtime import physical_cores
@@ -154,8 +154,8 @@ def make_site(models: Path, data_dir: Path) -> Site:
     site.start()
     if not site.ready:
         raise SystemExit(f"site not ready: {site.problem}")
-    with site.db.transaction() as tx:
-        GateStore(tx).add_gate(Gate(GATE, "Pintu utama", ("in", "out"), ("visitor", "inmate")))
+    with gate_work(site.db, site.vault) as uow:
+        uow.gates.add_gate(Gate(GATE, "Pintu utama", ("in", "out"), ("visitor", "inmate")))
     return site
 
 
@@ -204,8 +204,8 @@ def enrol_cast(site: Site, dev: Path) -> Cast:
 
 def reopen_visit(site: Site, visitor_id: str) -> None:
     """The visitor comes in again (bench plumbing: an entry event and an open visit, no face)."""
-    with site.db.transaction() as tx:
-        store = GateStore(tx)
+    with gate_work(site.db, site.vault) as uow:
+        store = uow.gates
         event = store.record(GATE, "visitor_entry", "admit", "visitor_verified",
                              {"bench": "re-entry"}, "bench", visitor_id, visitor_id)  # fmt: skip
         store.open_visit(visitor_id, None, GATE, event.id)
@@ -213,8 +213,8 @@ def reopen_visit(site: Site, visitor_id: str) -> None:
 
 def fill_site(site: Site, inmates: int, visitors: int, inside: int, per_person: int) -> int:
     """The issue's site: visitors inside as DB rows with open visits; everyone in the gallery."""
-    with site.db.transaction() as tx:
-        repo, store = IdentityRepository(tx, site.vault), GateStore(tx)
+    with gate_work(site.db, site.vault) as uow:
+        repo, store = uow.identities, uow.gates
         inside_ids = []
         for n in range(inside):
             person = IdentityDraft("visitor", f"Pengunjung Sintetis {n}", nik=f"{9 * 10**15 + n:016d}")  # fmt: skip

@@ -65,8 +65,8 @@ from edge.settings import EnrolmentSettings, Settings
 from edge.site import Site
 from enrollment.audit import now_iso
 from enrollment.records import IdentityDraft
-from enrollment.repository import IdentityRepository
 from enrollment.service import OfficerDecision, PossibleDuplicate
+from enrollment.unit_of_work import unit_of_work
 from gallery_sync.gallery import GalleryEntry
 from kernel.errors import GerbangError
 from site_sync.projection import stored_entries
@@ -320,8 +320,8 @@ def insert_crowd(site: Site, model: CrowdModel, total: int, rng: np.random.Gener
     counts = template_counts(total, rng)
     vectors = iter(sample_templates(model, counts, rng))
     pack_id, now = site.engine().pack_id, now_iso()
-    with site.db.transaction() as tx:
-        repo = IdentityRepository(tx, site.vault)
+    with unit_of_work(site.db, site.vault) as uow:
+        repo, tx = uow.identities, uow.connection
         first = tx.execute("SELECT COUNT(*) FROM identities").fetchone()[0] + 1
         for number, count in enumerate(counts.tolist(), first):
             role = pick(ROLE_SHARES, rng)

@@ -13,10 +13,10 @@ import httpx
 
 from edge import wiring
 from edge.settings import Settings
-from enrollment.accounts import AccountStore
 from enrollment.audit import verify_chain
 from enrollment.db import Database
 from enrollment.reembed import reembed
+from enrollment.unit_of_work import unit_of_work
 from enrollment.vault import PlainVault
 from models.obtain import ensure_converted
 
@@ -34,8 +34,8 @@ def _password(args: argparse.Namespace) -> str:
 def operators_add(args: argparse.Namespace) -> int:
     """Create an operator account."""
     db = Database(Settings().database_path)
-    with db.transaction() as tx:
-        operator_id = AccountStore(tx).add_operator(
+    with unit_of_work(db) as uow:
+        operator_id = uow.accounts.add_operator(
             args.username, args.full_name or args.username, args.role, _password(args)
         )
     print(f"operator {args.username} ({args.role}) created: {operator_id}")
@@ -45,8 +45,8 @@ def operators_add(args: argparse.Namespace) -> int:
 def devices_add(args: argparse.Namespace) -> int:
     """Register a gate terminal and print its key once."""
     db = Database(Settings().database_path)
-    with db.transaction() as tx:
-        device_id, key = AccountStore(tx).add_device(args.name, args.gate)
+    with unit_of_work(db) as uow:
+        device_id, key = uow.accounts.add_device(args.name, args.gate)
     print(
         f"device {args.name} at gate {args.gate}: {device_id}\nkey (shown once; send as X-Device-Key): {key}"
     )

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from fastapi import Depends, Request
 
 from edge.site import Site
-from enrollment.accounts import AccountStore
+from enrollment.unit_of_work import reading
 from kernel.access import Principal
 from kernel.errors import Forbidden, Unauthenticated
 
@@ -47,8 +47,8 @@ def authenticate(request: Request) -> Principal:
     site = site_of(request)
     header = request.headers.get("authorization", "")
     device_key = request.headers.get("x-device-key")
-    with site.db.reading() as tx:
-        accounts = AccountStore(tx)
+    with reading(site.db, site.vault) as uow:
+        accounts = uow.accounts
         if header.lower().startswith("bearer "):
             return accounts.operator_for_token(header[7:].strip())
         if device_key:

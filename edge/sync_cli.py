@@ -20,9 +20,9 @@ from typing import Any
 
 from edge.settings import Settings
 from edge.site import Site
-from enrollment.audit import append_event
 from enrollment.db import Database
 from enrollment.reembed import active_pack
+from enrollment.unit_of_work import unit_of_work
 from gallery_sync.protocol import MAX_BATCH_CHANGES, load_site_key, new_site_key, public_key_text
 from site_sync.agent import Registry, SiteAgent
 from site_sync.follow import GalleryProjection
@@ -75,8 +75,8 @@ def rotate_key(args: argparse.Namespace) -> int:
         registry.close()
     database = Database(settings.database_path)
     try:
-        with database.transaction() as tx:
-            append_event(tx, args.actor, "sync.key_rotated", settings.site_id, {
+        with unit_of_work(database) as uow:
+            uow.audit(args.actor, "sync.key_rotated", settings.site_id, {
                 "public_key": done.public_key, "previous_key": done.previous_key,
                 "registry_status": done.registry_status, "backup": str(done.backup),
             })  # fmt: skip

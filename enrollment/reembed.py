@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from enrollment.audit import append_event, now_iso
+from enrollment.audit import now_iso
 from enrollment.captures import FaceAnalyser
 from enrollment.db import Database
 from enrollment.packs import active_pack
-from enrollment.repository import IdentityRepository
+from enrollment.unit_of_work import reading, unit_of_work
 from enrollment.vault import Vault
 from kernel.errors import GerbangError
 
@@ -79,23 +79,22 @@ def _embed_batch(
     db: Database, vault: Vault, engine: FaceAnalyser, image_ids: list[int], failed: dict[int, str]
 ) -> int:
     """Embed a batch and store its templates in one transaction; failures are remembered."""
-    with db.reading() as tx:
-        repo = IdentityRepository(tx, vault)
+    with reading(db, vault) as uow:
         rows = {
-            i: tx.execute(
+            i: uow.connection.execute(
                 "SELECT identity_id, captured_at FROM images WHERE id = ?", (i,)
             ).fetchone()
             for i in image_ids
         }
-        data = {i: repo.image_bytes(i) for i in image_ids}
+        data = {i: uow.identities.image_bytes(i) for i in image_ids}
     results = []
     for image_id in image_ids:
         try:
             results.append((image_id, engine.analyse_bytes(data[image_id] or b"")))
         except GerbangError as exc:
             failed[image_id] = exc.code
-    with db.transaction() as tx:
-        repo = IdentityRepository(tx, vault)
+    with unit_of_work(db, vault) as uow:
+        repo, tx = uow.identities, uow.connection
         for image_id, analysis in results:
             identity_id, captured_at = rows[image_id]
             sha = tx.execute("SELECT sha256 FROM images WHERE id = ?", (image_id,)).fetchone()[0]
@@ -109,7 +108,8 @@ def _switch_when_complete(
 ) -> tuple[bool, list[int]]:
     """In one write transaction: the images still missing a template, and the switch if none
     are. A commit racing it is either seen here (pending) or comes after it (and is refused)."""
-    with db.transaction() as tx:
+    with unit_of_work(db) as uow:
+        tx = uow.connection
         pending = _pending(tx, pack_id, set(failed))
         # A person whose every image failed would vanish from the new gallery: do not switch then.
         if pending or _uncovered(tx, pack_id):
@@ -119,7 +119,7 @@ def _switch_when_complete(
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (pack_id,),
         )
-        append_event(tx, actor, "site.pack_switched", pack_id, {
+        uow.audit(actor, "site.pack_switched", pack_id, {
             "embedded": embedded, "failed": json.dumps(failed), "at": now_iso(),
         })  # fmt: skip
     return True, []

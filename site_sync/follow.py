@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection
 
 from enrollment.db import Database
-from enrollment.repository import IdentityRepository
+from enrollment.unit_of_work import reading
 from enrollment.vault import Vault
 from gallery_sync.gallery import GalleryEntry, GalleryIndex
 
@@ -53,8 +53,8 @@ class GalleryProjection:
     def _entries(self, identity_ids: list[str], pack_id: str) -> dict[str, list[GalleryEntry]]:
         """Per identity, the templates the gallery should hold (none once erased)."""
         entries: dict[str, list[GalleryEntry]] = {}
-        with self.db.reading() as tx:
-            repo = IdentityRepository(tx, self.vault)
+        with reading(self.db, self.vault) as uow:
+            repo = uow.identities
             for identity_id in identity_ids:
                 entries[identity_id] = [
                     GalleryEntry(t.template_id, t.identity_id, t.role, t.status, t.vector)

@@ -7,18 +7,15 @@ and `gerbang gallery check` compares ids, metadata and vectors one by one.
 from __future__ import annotations
 
 from enrollment.db import Database
-from enrollment.repository import IdentityRepository, StoredTemplate
+from enrollment.repository import StoredTemplate
+from enrollment.unit_of_work import reading
 from enrollment.vault import Vault
 from gallery_sync.gallery import GalleryDiff, GalleryEntry, GalleryIndex
 
 
 def _stored(db: Database, vault: Vault, pack_id: str) -> list[StoredTemplate]:
-    with db.reading() as tx:
-        return [
-            t
-            for t in IdentityRepository(tx, vault).templates_for_pack(pack_id)
-            if t.status != "erased"
-        ]
+    with reading(db, vault) as uow:
+        return [t for t in uow.identities.templates_for_pack(pack_id) if t.status != "erased"]
 
 
 def stored_entries(db: Database, vault: Vault, pack_id: str) -> list[GalleryEntry]:
