@@ -29,7 +29,7 @@ from edge.responses import (
     GateResponse,
     VisitInside,
 )
-from edge.routes.documented import FACE, FINGER, refusals
+from edge.routes.documented import FINGER, UPLOAD, refusals
 from edge.routes.uploads import read_upload
 from edge.security import allow, site_of
 from edge.site import Site
@@ -38,13 +38,15 @@ from enrollment.fused import FingerProbe
 from enrollment.repository import IdentityNotFound
 from kernel.access import Principal
 from kernel.errors import Forbidden
+from models.errors import ModelNotReady
 from models.fingerprint import nbis
 
 router = APIRouter(prefix="/v1")
-# A passage may be refused before any decision is taken: the image, the gate, the claimed person.
-PASSING = refusals(*FACE, GateNotFound, IdentityNotFound, OverrideRefused)
+# A passage is refused before any decision only for what it was sent and where: a face that
+# cannot be used is a recorded denial, not an error.
+PASSING = refusals(*UPLOAD, ModelNotReady, GateNotFound, IdentityNotFound)
 PASSING_WITH_FINGER = refusals(
-    *FACE, *FINGER, GateNotFound, IdentityNotFound, OverrideRefused, FingerNotEnrolled
+    *UPLOAD, *FINGER, ModelNotReady, GateNotFound, IdentityNotFound, FingerNotEnrolled
 )
 
 
