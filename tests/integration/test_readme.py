@@ -145,9 +145,9 @@ def _sandbox(root: Path, model_dir: Path, dev_faces: Path, fingerprints: Path) -
     """<root>/gerbang: the checkout's files (linked) with an empty var/; <root>/shared beside it."""
     shared = root / "shared"
     (shared / "data" / "faces").mkdir(parents=True)
-    (shared / "models").symlink_to(model_dir)
-    (shared / "data" / "faces" / "dev").symlink_to(dev_faces)
-    (shared / "data" / "fingerprints").symlink_to(fingerprints)
+    (shared / "models").symlink_to(model_dir.resolve())
+    (shared / "data" / "faces" / "dev").symlink_to(dev_faces.resolve())
+    (shared / "data" / "fingerprints").symlink_to(fingerprints.resolve())
     checkout = root / "gerbang"
     checkout.mkdir()
     for entry in REPO.iterdir():
