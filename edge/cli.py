@@ -9,6 +9,7 @@ operators add | devices add        accounts for officers and gate terminals
 gallery check | rebuild    ask the running service to compare its gallery with the database, or rebuild it
 reembed --pack P           re-embed every kept image with another pack; the site switches when complete
 audit verify               find any edited, deleted or reordered audit event
+exchange export|import     inter-agency exchange (SPPT-TI) as ANSI/NIST-ITL 1-2011 files
 
 Settings come from EDGE_* environment variables (see README); flags override a few of them.
 """
@@ -17,7 +18,14 @@ from __future__ import annotations
 
 import argparse
 
-from edge import admin_commands, commands, finger_commands, import_command, sync_cli
+from edge import (
+    admin_commands,
+    commands,
+    exchange_commands,
+    finger_commands,
+    import_command,
+    sync_cli,
+)
 from edge.gate import cli as gate_cli
 
 
@@ -80,6 +88,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     _batch_parsers(sub)
     admin_commands.add_parsers(sub)
     import_command.add_parser(sub)
+    exchange_commands.add_parsers(sub)
     finger_commands.add_parsers(sub)
     gate_cli.add_parsers(sub)
     sync_cli.add_parsers(sub)

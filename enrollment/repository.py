@@ -42,6 +42,20 @@ class StoredTemplate:
     vector: np.ndarray
 
 
+@dataclass(frozen=True)
+class StoredFingerImage:
+    """A fingerprint impression's lossless master (PNG) and what was measured of it."""
+
+    position: int
+    impression: int
+    png: bytes
+    width: int
+    height: int
+    ppi: int
+    captured_at: str
+    quality: float | None
+
+
 def vector_to_blob(vector: np.ndarray) -> bytes:
     """float32 little-endian bytes."""
     return np.asarray(vector, dtype="<f4").tobytes()
@@ -175,6 +189,30 @@ class IdentityRepository:
         """The plain bytes of an image, or None when erased or absent."""
         row = self.db.execute("SELECT data FROM images WHERE id = ?", (image_id,)).fetchone()
         return self.vault.open(row[0]) if row and row[0] is not None else None
+
+    def image_ids(self, identity_id: str) -> list[tuple[int, str, str]]:
+        """(image id, media type, captured at) of an identity's kept face images, oldest first."""
+        rows = self.db.execute(
+            "SELECT id, media_type, captured_at FROM images WHERE identity_id = ?"
+            " AND data IS NOT NULL ORDER BY id",
+            (identity_id,),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def finger_images(self, identity_id: str) -> list[StoredFingerImage]:
+        """An identity's fingerprint masters (opened), by finger and impression, with quality."""
+        rows = self.db.execute(
+            "SELECT f.position, f.impression, f.data, f.width, f.height, f.resolution_ppi,"
+            " f.captured_at, MAX(t.quality) FROM finger_images f"
+            " LEFT JOIN finger_templates t ON t.image_id = f.id"
+            " WHERE f.identity_id = ? AND f.data IS NOT NULL"
+            " GROUP BY f.id ORDER BY f.position, f.impression",
+            (identity_id,),
+        )
+        return [
+            StoredFingerImage(p, i, self.vault.open(d), w, h, ppi, at, q)
+            for p, i, d, w, h, ppi, at, q in rows
+        ]
 
     def add_template(
         self,

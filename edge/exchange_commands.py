@@ -1,0 +1,139 @@
+"""`gerbang exchange export|import`: inter-agency exchange (SPPT-TI) as ANSI/NIST-ITL 1-2011 files.
+
+Both sign in at the console (GERBANG_USERNAME and GERBANG_PASSWORD, or asked for) against this
+site's operator accounts: an export needs a supervisor or site admin, an import also an enrolment
+officer. The signed-in operator is who the audit log names. Imports need the face models (the
+faces go through the desk's quality and duplicate checks); stop `gerbang serve` first or restart
+it after, as with `gerbang import`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+from edge.import_command import archive_importer
+from edge.settings import Settings
+from edge.site import Site
+from enrollment.accounts import AccountStore
+from enrollment.exchange.exports import ExchangeExporter
+from enrollment.exchange.imports import ExchangeImporter
+from kernel.access import check_password, dummy_hash
+from kernel.errors import Forbidden, InputError, Message, Unauthenticated
+
+EXPORT_ROLES = ("supervisor", "site_admin")
+IMPORT_ROLES = ("enrolment_officer", "supervisor", "site_admin")
+
+
+def signed_in(site: Site, roles: tuple[str, ...]) -> str:
+    """The operator at the console, if their password is right and their role may do this."""
+    username = os.environ.get("GERBANG_USERNAME") or input("Username: ")
+    password = os.environ.get("GERBANG_PASSWORD") or getpass.getpass("Password: ")
+    with site.db.reading() as tx:
+        row = AccountStore(tx).operator_row(username)
+    matches = check_password(password, row["password_hash"] if row else dummy_hash())
+    if row is None or not row["active"] or not matches:
+        raise Unauthenticated.wrong_credentials()
+    if row["role"] not in roles:
+        raise Forbidden(role=row["role"], allowed=list(roles))
+    return username
+
+
+def _day(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError as exc:
+        raise InputError(
+            Message("Tanggal harus berbentuk YYYY-MM-DD.", "The date must read YYYY-MM-DD."),
+            {"since": text},
+        ) from exc
+
+
+def export(args: argparse.Namespace) -> int:
+    """Write one person's transaction, or one per admission and release since a date."""
+    site = Site(Settings())
+    try:
+        actor = signed_in(site, EXPORT_ROLES)
+        exporter = ExchangeExporter(site.db, site.vault, site.settings.site_id, args.to)
+        compression = args.finger_compression.upper()
+        if args.person:
+            results = [
+                exporter.person(args.person, Path(args.out), actor, args.case_ref, compression)
+            ]
+        else:
+            results = exporter.since(
+                _day(args.since), Path(args.out), actor, args.case_ref, compression
+            )
+    finally:
+        site.close()
+    for r in results:
+        print(f"{r.path}: {r.faces} face, {r.fingers} finger images (sha256 {r.sha256})")
+    print(f"exported {len(results)} transaction(s) as {actor}")
+    return 0
+
+
+def import_transaction(args: argparse.Namespace) -> int:
+    """Hold a received transaction for the desk's decision; print whom it resembles."""
+    site = Site(Settings())
+    try:
+        actor = signed_in(site, IMPORT_ROLES)
+        site.start()
+        if site.problem is not None:
+            raise site.problem
+        outcome = ExchangeImporter(archive_importer(site, actor).service).run(
+            Path(args.file).read_bytes(), actor, args.case_ref
+        )
+    finally:
+        site.close()
+    print(json.dumps({
+        "import_id": outcome.import_id, "session_id": outcome.session_id, "sender": outcome.sender,
+        "tcn": outcome.tcn, "case_ref": outcome.case_ref, "faces": outcome.faces,
+        "fingers": outcome.fingers, "candidates": outcome.candidates,
+        "national_candidates": outcome.national_candidates,
+    }, indent=2, default=str))  # fmt: skip
+    print(
+        f"held for a decision: nobody was created. At the desk, commit session {outcome.session_id}"
+        " with the received data and an answer for every candidate."
+    )
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Attach `exchange export|import` to the main parser."""
+    exchange = sub.add_parser(
+        "exchange", help="inter-agency exchange (SPPT-TI): ANSI/NIST-ITL 1-2011 files"
+    ).add_subparsers(dest="action", required=True)
+    out = exchange.add_parser(
+        "export",
+        help="export a person, or every admission and release since a date",
+        description="Signs in with GERBANG_USERNAME and GERBANG_PASSWORD (a supervisor or site"
+        " admin), or asks for them. Every export is in the audit log.",
+    )
+    which = out.add_mutually_exclusive_group(required=True)
+    which.add_argument("--person", help="an identity id: write one file to --out")
+    which.add_argument(
+        "--since", help="YYYY-MM-DD: one file per inmate admitted or released since, into --out"
+    )
+    out.add_argument(
+        "--out", required=True, help="the file (--person) or folder (--since) to write"
+    )
+    out.add_argument("--case-ref", help="the case the exchange is for (audited, and in 2.905)")
+    out.add_argument("--to", default="SPPT-TI", help="destination agency (1.007 DAI)")
+    out.add_argument(
+        "--finger-compression", choices=["png", "none"], default="png",
+        help="Type-14 images as the stored PNG (default) or raw 8-bit grey; no WSQ encoder here",
+    )  # fmt: skip
+    out.set_defaults(handler=export)
+    received = exchange.add_parser(
+        "import",
+        help="hold a received transaction for the desk's duplicate decision",
+        description="Signs in with GERBANG_USERNAME and GERBANG_PASSWORD (an enrolment officer,"
+        " supervisor or site admin). Nobody is created or merged: the desk decides.",
+    )
+    received.add_argument("file", help="the ANSI/NIST-ITL file received")
+    received.add_argument("--case-ref", help="the case it is for (default: its field 2.905)")
+    received.set_defaults(handler=import_transaction)

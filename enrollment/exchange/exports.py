@@ -1,0 +1,118 @@
+"""Export a person, or every admission and release since a date, as ANSI/NIST-ITL transactions.
+
+An export is an officer's explicit act: the file is written inside the transaction that appends
+its audit event (who, whom, which case, which file and its sha256), so there is no export without
+its record and no record of an export that failed to write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from enrollment.audit import append_event
+from enrollment.db import Database
+from enrollment.exchange.transaction import FaceImage, FingerImage, PersonText, Transaction, build
+from enrollment.records import Identity
+from enrollment.repository import IdentityRepository, StoredFingerImage
+from enrollment.vault import Vault
+from kernel.errors import InputError, Message
+
+
+class NothingToExport(InputError):
+    code = "exchange_nothing_to_export"
+    status = 409
+    message = Message(
+        "Orang ini tidak punya foto wajah tersimpan (dihapus atau belum direkam); tidak ada yang bisa diekspor.",
+        "This person has no stored face image (erased or never captured); there is nothing to export.",
+    )
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """One written transaction."""
+
+    identity_id: str
+    path: Path
+    sha256: str
+    faces: int
+    fingers: int
+
+
+def _person(identity: Identity, case_ref: str | None) -> PersonText:
+    return PersonText(
+        full_name=identity.full_name, role=identity.role, birth_date=identity.birth_date,
+        sex=identity.sex, aliases=tuple(identity.aliases), registration_number=identity.registration_number,
+        nik=identity.nik, nip=identity.nip, identity_id=identity.id, status=identity.status,
+        case_ref=case_ref,
+    )  # fmt: skip
+
+
+def _finger(stored: StoredFingerImage, compression: str) -> FingerImage:
+    data = stored.png
+    if compression == "NONE":
+        with Image.open(io.BytesIO(stored.png)) as image:
+            data = image.convert("L").tobytes()
+    quality = None if stored.quality is None else round(stored.quality)
+    return FingerImage(stored.position, data, stored.width, stored.height, stored.ppi,
+                       stored.captured_at, quality, compression)  # fmt: skip
+
+
+class ExchangeExporter:
+    """Writes transactions from one site's database, through its vault."""
+
+    def __init__(self, db: Database, vault: Vault, site_id: str, receiver: str = "SPPT-TI") -> None:
+        self.db, self.vault, self.site_id, self.receiver = db, vault, site_id, receiver
+
+    def person(self, identity_id: str, out: Path, actor: str, case_ref: str | None = None,
+               finger_compression: str = "PNG") -> ExportResult:  # fmt: skip
+        """Write one person's transaction to `out` (write, audit, rename) and audit it."""
+        with self.db.transaction() as tx:
+            repo = IdentityRepository(tx, self.vault)
+            identity = repo.get(identity_id)
+            faces = [
+                FaceImage(data, media, captured)
+                for image_id, media, captured in repo.image_ids(identity_id)
+                if (data := repo.image_bytes(image_id)) is not None
+            ]
+            if not faces:
+                raise NothingToExport(identity_id=identity_id)
+            fingers = [_finger(f, finger_compression) for f in repo.finger_images(identity_id)]
+            data = build(
+                Transaction(
+                    self.site_id, self.receiver, _person(identity, case_ref), faces, fingers
+                )
+            )
+            digest = hashlib.sha256(data).hexdigest()
+            append_event(tx, actor, "exchange.exported", identity_id, {
+                "file": out.name, "sha256": digest, "case_ref": case_ref, "receiver": self.receiver,
+                "faces": len(faces), "fingers": len(fingers), "finger_compression": finger_compression,
+            })  # fmt: skip
+            partial = out.with_name(out.name + ".partial")
+            partial.write_bytes(data)  # a failed write rolls the audit event back
+        os.replace(partial, out)  # after the commit: no file without its audit event
+        return ExportResult(identity_id, out, digest, len(faces), len(fingers))
+
+    def since(self, day: str, out_dir: Path, actor: str, case_ref: str | None = None,
+              finger_compression: str = "PNG") -> list[ExportResult]:  # fmt: skip
+        """One file per inmate admitted or released on or after `day` (ISO date)."""
+        with self.db.reading() as tx:
+            ids = [r[0] for r in tx.execute(
+                "SELECT id FROM identities WHERE role = 'inmate' AND (created_at >= ?"
+                " OR (status = 'released' AND updated_at >= ?)) ORDER BY created_at, id",
+                (day, day),
+            )]  # fmt: skip
+        out_dir.mkdir(parents=True, exist_ok=True)
+        results = []
+        for identity_id in ids:
+            try:
+                results.append(self.person(identity_id, out_dir / f"{identity_id}.an2", actor,
+                                           case_ref, finger_compression))  # fmt: skip
+            except NothingToExport:
+                continue  # an erased record has nothing to send; the officer sees the count
+        return results
