@@ -5,7 +5,7 @@ The whole file is decoded and checked before anything is written (a damaged or t
 refused whole). Its face images become frames of a capture session, judged like desk frames
 (without liveness: they are photos of photos); the session stays open, with the received
 registration data as its draft, until an officer at the desk commits it with a decision about
-every candidate (`POST /v1/enrol/sessions/{id}/commit`). The import row (sender, case reference,
+every candidate (`POST /v1/captures/{id}/commit`). The import row (sender, case reference,
 candidates, the file sealed as received) and its audit event are written in one transaction.
 """
 
