@@ -61,17 +61,16 @@ def export(args: argparse.Namespace) -> int:
         exporter = ExchangeExporter(site.db, site.vault, site.settings.site_id, args.to)
         compression = args.finger_compression.upper()
         if args.person:
-            results = [
-                exporter.person(args.person, Path(args.out), actor, args.case_ref, compression)
-            ]
+            results = [exporter.person(args.person, Path(args.out), actor, args.case_ref,
+                                       compression, args.format)]  # fmt: skip
         else:
-            results = exporter.since(
-                _day(args.since), Path(args.out), actor, args.case_ref, compression
-            )
+            results = exporter.since(_day(args.since), Path(args.out), actor, args.case_ref,
+                                     compression, args.format)  # fmt: skip
     finally:
         site.close()
     for r in results:
-        print(f"{r.path}: {r.faces} face, {r.fingers} finger images (sha256 {r.sha256})")
+        files = ", ".join(str(p) for p in r.paths)
+        print(f"{files}: {r.faces} face, {r.fingers} finger images (sha256 {r.sha256})")
     print(f"exported {len(results)} transaction(s) as {actor}")
     return 0
 
@@ -126,6 +125,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     out.add_argument(
         "--finger-compression", choices=["png", "none"], default="png",
         help="Type-14 images as the stored PNG (default) or raw 8-bit grey; no WSQ encoder here",
+    )  # fmt: skip
+    out.add_argument(
+        "--format", choices=["ansi-nist", "iso"], default="ansi-nist",
+        help="an ANSI/NIST-ITL 1-2011 transaction (default), or ISO/IEC 19794-5 and 19794-4"
+        " records written to OUT.face.iso and OUT.finger.iso",
     )  # fmt: skip
     out.set_defaults(handler=export)
     received = exchange.add_parser(

@@ -17,6 +17,7 @@ from PIL import Image
 
 from enrollment.audit import append_event
 from enrollment.db import Database
+from enrollment.exchange import iso19794_4, iso19794_5
 from enrollment.exchange.transaction import FaceImage, FingerImage, PersonText, Transaction, build
 from enrollment.records import Identity
 from enrollment.repository import IdentityRepository, StoredFingerImage
@@ -42,6 +43,7 @@ class ExportResult:
     sha256: str
     faces: int
     fingers: int
+    paths: list[Path]
 
 
 def _person(identity: Identity, case_ref: str | None) -> PersonText:
@@ -70,8 +72,9 @@ class ExchangeExporter:
         self.db, self.vault, self.site_id, self.receiver = db, vault, site_id, receiver
 
     def person(self, identity_id: str, out: Path, actor: str, case_ref: str | None = None,
-               finger_compression: str = "PNG") -> ExportResult:  # fmt: skip
-        """Write one person's transaction to `out` (write, audit, rename) and audit it."""
+               finger_compression: str = "PNG", form: str = "ansi-nist") -> ExportResult:  # fmt: skip
+        """Write one person's transaction to `out` (or, `form="iso"`, the ISO/IEC 19794-5 and
+        19794-4 records to OUT.face.iso and OUT.finger.iso) and audit it, as one step."""
         with self.db.transaction() as tx:
             repo = IdentityRepository(tx, self.vault)
             identity = repo.get(identity_id)
@@ -83,23 +86,28 @@ class ExchangeExporter:
             if not faces:
                 raise NothingToExport(identity_id=identity_id)
             fingers = [_finger(f, finger_compression) for f in repo.finger_images(identity_id)]
-            data = build(
-                Transaction(
-                    self.site_id, self.receiver, _person(identity, case_ref), faces, fingers
-                )
-            )
-            digest = hashlib.sha256(data).hexdigest()
+            if form == "iso":
+                files = _iso_files(out, identity, faces, fingers, finger_compression)
+            else:
+                person = _person(identity, case_ref)
+                files = {
+                    out: build(Transaction(self.site_id, self.receiver, person, faces, fingers))
+                }
+            digests = {path.name: hashlib.sha256(data).hexdigest() for path, data in files.items()}
             append_event(tx, actor, "exchange.exported", identity_id, {
-                "file": out.name, "sha256": digest, "case_ref": case_ref, "receiver": self.receiver,
+                "files": digests, "format": form, "case_ref": case_ref, "receiver": self.receiver,
                 "faces": len(faces), "fingers": len(fingers), "finger_compression": finger_compression,
             })  # fmt: skip
-            partial = out.with_name(out.name + ".partial")
-            partial.write_bytes(data)  # a failed write rolls the audit event back
-        os.replace(partial, out)  # after the commit: no file without its audit event
-        return ExportResult(identity_id, out, digest, len(faces), len(fingers))
+            for path, data in files.items():  # a failed write rolls the audit event back
+                path.with_name(path.name + ".partial").write_bytes(data)
+        for path in files:  # after the commit: no file without its audit event
+            os.replace(path.with_name(path.name + ".partial"), path)
+        first = next(iter(files))
+        return ExportResult(identity_id, first, digests[first.name], len(faces), len(fingers),
+                            list(files))  # fmt: skip
 
     def since(self, day: str, out_dir: Path, actor: str, case_ref: str | None = None,
-              finger_compression: str = "PNG") -> list[ExportResult]:  # fmt: skip
+              finger_compression: str = "PNG", form: str = "ansi-nist") -> list[ExportResult]:  # fmt: skip
         """One file per inmate admitted or released on or after `day` (ISO date)."""
         with self.db.reading() as tx:
             ids = [r[0] for r in tx.execute(
@@ -111,8 +119,31 @@ class ExchangeExporter:
         results = []
         for identity_id in ids:
             try:
-                results.append(self.person(identity_id, out_dir / f"{identity_id}.an2", actor,
-                                           case_ref, finger_compression))  # fmt: skip
+                name = f"{identity_id}.an2" if form == "ansi-nist" else identity_id
+                results.append(self.person(identity_id, out_dir / name, actor, case_ref,
+                                           finger_compression, form))  # fmt: skip
             except NothingToExport:
                 continue  # an erased record has nothing to send; the officer sees the count
         return results
+
+
+def _iso_files(out: Path, identity: Identity, faces: list[FaceImage], fingers: list[FingerImage],
+               compression: str) -> dict[Path, bytes]:  # fmt: skip
+    """The 19794-5 record of the JPEG faces and the 19794-4 record of one reader's impressions."""
+    files = {}
+    jpegs = [f.data for f in faces if f.media_type == "image/jpeg"]
+    if jpegs:
+        files[out.with_name(out.name + ".face.iso")] = iso19794_5.encode(jpegs, identity.sex)
+    if fingers:
+        ppi = fingers[0].ppi  # one record holds one resolution: the first reader's impressions
+        views, seen = [], dict[int, int]()
+        for f in (f for f in fingers if f.ppi == ppi):
+            seen[f.position] = seen.get(f.position, 0) + 1
+            views.append(iso19794_4.FingerView(f.position, seen[f.position], f.data, f.width,
+                                               f.height, f.quality))  # fmt: skip
+        files[out.with_name(out.name + ".finger.iso")] = iso19794_4.encode(views, ppi, compression)
+    if not files:
+        raise NothingToExport(
+            identity_id=identity.id, reason="no JPEG face image for ISO/IEC 19794-5"
+        )
+    return files

@@ -17,6 +17,7 @@ from edge.settings import Settings
 from edge.site import Site
 from enrollment.accounts import AccountStore
 from enrollment.audit import verify_chain
+from enrollment.exchange import iso19794_4, iso19794_5
 from enrollment.repository import IdentityRepository
 from tests.integration.conftest import PASSWORD, SiteClient
 from tests.integration.test_enrolment_api import INMATE, capture, commit
@@ -208,3 +209,25 @@ def test_a_truncated_file_imports_nothing(
         for table in ("identities", "exchange_imports", "capture_sessions"):
             assert tx.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
     site.close()
+
+
+def test_the_iso_alternative_carries_the_same_images(
+    site_client: SiteClient, enrolled: str, model_dir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    _as(monkeypatch, site_client.site.settings.data_dir, model_dir, "site_admin")
+    prefix = tmp_path / "agus"
+    assert main(["exchange", "export", "--person", enrolled, "--out", str(prefix),
+                 "--format", "iso"]) == 0  # fmt: skip
+    site = site_client.site
+    with site.db.reading() as tx:
+        repo = IdentityRepository(tx, site.vault)
+        faces = [repo.image_bytes(i) for i, _, _ in repo.image_ids(enrolled)]
+        fingers = repo.finger_images(enrolled)
+    views = iso19794_5.decode((tmp_path / "agus.face.iso").read_bytes())
+    assert [v.jpeg for v in views] == faces and views[0].sex == "M"
+    ppi, compression, prints = iso19794_4.decode((tmp_path / "agus.finger.iso").read_bytes())
+    assert (ppi, compression) == (500, "PNG")
+    assert [(p.position, p.view, p.data) for p in prints] == [
+        (f.position, f.impression, f.png) for f in fingers
+    ]
