@@ -1,4 +1,4 @@
-"""`gerbang exchange export|import`: inter-agency exchange (SPPT-TI) as ANSI/NIST-ITL 1-2011 files.
+"""`gerbang exchange export|import|list|decide`: inter-agency exchange (SPPT-TI) as ANSI/NIST-ITL 1-2011 files.
 
 Both sign in at the console (GERBANG_USERNAME and GERBANG_PASSWORD, or asked for) against this
 site's operator accounts: an export needs a supervisor or site admin, an import also an enrolment
@@ -20,6 +20,7 @@ from edge.import_command import archive_importer
 from edge.settings import Settings
 from edge.site import Site
 from enrollment.accounts import AccountStore
+from enrollment.exchange.decisions import ImportDecider
 from enrollment.exchange.exports import ExchangeExporter
 from enrollment.exchange.imports import ExchangeImporter
 from kernel.access import check_password, dummy_hash
@@ -95,9 +96,52 @@ def import_transaction(args: argparse.Namespace) -> int:
         "national_candidates": outcome.national_candidates,
     }, indent=2, default=str))  # fmt: skip
     print(
-        f"held for a decision: nobody was created. At the desk, commit session {outcome.session_id}"
-        " with the received data and an answer for every candidate."
+        f"held for a decision: nobody was created. Decide with `gerbang exchange decide"
+        f" {outcome.import_id} --new|--same ID --reason ...`, or at the desk (session"
+        f" {outcome.session_id})."
     )
+    return 0
+
+
+def decide(args: argparse.Namespace) -> int:
+    """Enrol a held import as a new person or into the candidate it is, with the received fingers."""
+    site = Site(Settings())
+    try:
+        actor = signed_in(site, IMPORT_ROLES)
+        site.start()
+        if site.problem is not None:
+            raise site.problem
+        decider = ImportDecider(archive_importer(site, actor).service, site.fingers)
+        outcome = decider.decide(args.import_id, args.same, args.reason, actor)
+    finally:
+        site.close()
+    verb = "created" if outcome.created else "added to"
+    print(f"{verb} identity {outcome.identity_id}; fingerprints: {outcome.fingers_enrolled} enrolled,"
+          f" {len(outcome.fingers_refused)} refused")  # fmt: skip
+    for refused in outcome.fingers_refused:
+        print(
+            f"  impression {refused['impression']} (finger {refused['position']}): {refused['reasons']}"
+        )
+    return 0
+
+
+def held(_: argparse.Namespace) -> int:
+    """The imports waiting for a decision, oldest first."""
+    site = Site(Settings())
+    try:
+        signed_in(site, IMPORT_ROLES)
+        with site.db.reading() as tx:
+            rows = tx.execute(
+                "SELECT id, sender, tcn, case_ref, candidates, received_at FROM exchange_imports"
+                " WHERE identity_id IS NULL ORDER BY received_at"
+            ).fetchall()
+    finally:
+        site.close()
+    for r in rows:
+        names = ", ".join(c["identity_id"] for c in json.loads(r["candidates"])) or "none"
+        print(f"{r['id']}  from {r['sender']} ({r['tcn']}), case {r['case_ref'] or '-'},"
+              f" received {r['received_at']}; candidates: {names}")  # fmt: skip
+    print(f"{len(rows)} import(s) waiting for a decision")
     return 0
 
 
@@ -141,3 +185,17 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     received.add_argument("file", help="the ANSI/NIST-ITL file received")
     received.add_argument("--case-ref", help="the case it is for (default: its field 2.905)")
     received.set_defaults(handler=import_transaction)
+    exchange.add_parser("list", help="imports waiting for a decision").set_defaults(handler=held)
+    decision = exchange.add_parser(
+        "decide",
+        help="enrol a held import: a new person, or the same person as a candidate",
+        description="Every candidate is answered (--new: all 'different person'; --same ID: that"
+        " one 'same person', the rest 'different'), through the desk's own commit; then the"
+        " received fingerprints are enrolled through their quality check.",
+    )
+    decision.add_argument("import_id", help="as `exchange import` or `exchange list` printed it")
+    answer = decision.add_mutually_exclusive_group(required=True)
+    answer.add_argument("--new", action="store_true", help="a person not known here")
+    answer.add_argument("--same", metavar="IDENTITY_ID", help="the candidate this person is")
+    decision.add_argument("--reason", required=True, help="why (audited; required)")
+    decision.set_defaults(handler=decide)

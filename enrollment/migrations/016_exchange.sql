@@ -15,3 +15,6 @@ CREATE TABLE exchange_imports (
     received_at  TEXT NOT NULL,
     UNIQUE (sender, tcn)
 );
+ALTER TABLE exchange_imports ADD COLUMN identity_id TEXT REFERENCES identities(id);  -- once decided
+ALTER TABLE exchange_imports ADD COLUMN decided_by TEXT;
+ALTER TABLE exchange_imports ADD COLUMN decided_at TEXT;

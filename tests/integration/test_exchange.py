@@ -168,6 +168,31 @@ def test_import_into_another_site_holds_the_person_for_a_decision(
     # the same transaction again is refused, not held twice
     assert main(["exchange", "import", str(exported)]) == 2
     assert "exchange_already_received" in capsys.readouterr().err
+    # the officer decides: a person not known here; the received fingers are enrolled too
+    assert main(["exchange", "list"]) == 0
+    assert printed["import_id"] in capsys.readouterr().out
+    argv = [
+        "exchange",
+        "decide",
+        printed["import_id"],
+        "--new",
+        "--reason",
+        "tidak dikenal di sini",
+    ]
+    assert main(argv) == 0
+    assert "created identity" in capsys.readouterr().out
+    site = Site(Settings(data_dir=other, model_dir=model_dir))
+    with site.db.reading() as tx:
+        person = tx.execute("SELECT * FROM identities").fetchone()
+        fingers = tx.execute("SELECT COUNT(*) FROM finger_templates").fetchone()[0]
+        decided = tx.execute("SELECT identity_id FROM exchange_imports").fetchone()[0]
+        assert verify_chain(tx) is None
+    site.close()
+    assert (person["full_name"], person["registration_number"]) == ("Agus Pratama", "B.I-777/2026")
+    assert json.loads(person["details"])["exchange"]["case_ref"] == CASE
+    assert decided == person["id"] and fingers >= 4  # FVC impressions pass the desk's check
+    assert main(argv) == 2
+    assert "exchange_import_decided" in capsys.readouterr().err
 
 
 def test_import_into_the_same_site_finds_the_person_as_a_duplicate(
@@ -191,6 +216,12 @@ def test_import_into_the_same_site_finds_the_person_as_a_duplicate(
     )
     assert found.status_code == 200, found.text
     assert enrolled in found.text
+    # 'same person' adds the received images to them instead of creating anyone
+    argv = ["exchange", "decide", printed["import_id"], "--same", enrolled, "--reason", "sama"]
+    assert main(argv) == 0
+    assert f"added to identity {enrolled}" in capsys.readouterr().out
+    with site_client.site.db.reading() as tx:
+        assert tx.execute("SELECT COUNT(*) FROM identities").fetchone()[0] == before
 
 
 def test_a_truncated_file_imports_nothing(
