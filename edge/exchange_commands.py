@@ -19,12 +19,11 @@ from pathlib import Path
 from edge.import_command import archive_importer
 from edge.settings import Settings
 from edge.site import Site
-from enrollment.accounts import AccountStore
+from enrollment.accounts import check_operator
 from enrollment.exchange.decisions import ImportDecider
 from enrollment.exchange.exports import ExchangeExporter
-from enrollment.exchange.imports import ExchangeImporter
-from kernel.access import check_password, dummy_hash
-from kernel.errors import Forbidden, InputError, Message, Unauthenticated
+from enrollment.exchange.imports import ExchangeImporter, held_imports
+from kernel.errors import Forbidden, InputError, Message
 
 EXPORT_ROLES = ("supervisor", "site_admin")
 IMPORT_ROLES = ("enrolment_officer", "supervisor", "site_admin")
@@ -34,14 +33,10 @@ def signed_in(site: Site, roles: tuple[str, ...]) -> str:
     """The operator at the console, if their password is right and their role may do this."""
     username = os.environ.get("GERBANG_USERNAME") or input("Username: ")
     password = os.environ.get("GERBANG_PASSWORD") or getpass.getpass("Password: ")
-    with site.db.reading() as tx:
-        row = AccountStore(tx).operator_row(username)
-    matches = check_password(password, row["password_hash"] if row else dummy_hash())
-    if row is None or not row["active"] or not matches:
-        raise Unauthenticated.wrong_credentials()
-    if row["role"] not in roles:
-        raise Forbidden(role=row["role"], allowed=list(roles))
-    return username
+    principal, _ = check_operator(site.db, username, password)
+    if principal.role not in roles:
+        raise Forbidden(role=principal.role, allowed=list(roles))
+    return principal.name
 
 
 def _day(text: str) -> str:
@@ -130,11 +125,7 @@ def held(_: argparse.Namespace) -> int:
     site = Site(Settings())
     try:
         signed_in(site, IMPORT_ROLES)
-        with site.db.reading() as tx:
-            rows = tx.execute(
-                "SELECT id, sender, tcn, case_ref, candidates, received_at FROM exchange_imports"
-                " WHERE identity_id IS NULL ORDER BY received_at"
-            ).fetchall()
+        rows = held_imports(site.db)
     finally:
         site.close()
     for r in rows:

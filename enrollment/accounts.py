@@ -38,14 +38,20 @@ def sign_in(db: Database, username: str, password: str) -> tuple[str, Principal,
     The scrypt check (about 30 ms) runs outside the database lock, so sign-ins never hold up a
     gate decision, and an unknown user costs the same as a wrong password.
     """
+    principal, full_name = check_operator(db, username, password)
+    with db.transaction() as tx:
+        token = AccountStore(tx).issue_token(principal.id)
+    return token, principal, full_name
+
+
+def check_operator(db: Database, username: str, password: str) -> tuple[Principal, str]:
+    """(principal, full name) for valid credentials, issuing no token (a console command's sign-in)."""
     with db.reading() as tx:
         row = AccountStore(tx).operator_row(username)
     matches = check_password(password, row["password_hash"] if row else dummy_hash())
     if row is None or not row["active"] or not matches:
         raise Unauthenticated.wrong_credentials()
-    with db.transaction() as tx:
-        token = AccountStore(tx).issue_token(row["id"])
-    return token, Principal("operator", row["id"], username, row["role"]), row["full_name"]
+    return Principal("operator", row["id"], username, row["role"]), row["full_name"]
 
 
 def sign_out(db: Database, token: str) -> None:

@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from enrollment.audit import append_event, now_iso
+from enrollment.audit import now_iso
 from enrollment.duplicates import OfficerDecision
 from enrollment.exchange.transaction import FingerImage, parse
 from enrollment.fingers import FingerService
 from enrollment.records import IdentityDraft
 from enrollment.service import EnrolmentService
+from enrollment.unit_of_work import reading, unit_of_work
 from kernel.errors import Conflict, Message, NotFound
 
 
@@ -78,8 +79,10 @@ class ImportDecider:
         self, import_id: str, same_as: str | None, reason: str, actor: str
     ) -> DecisionOutcome:
         """Commit the held session: a new person (every candidate 'different'), or `same_as`."""
-        with self.service.db.reading() as tx:
-            row = tx.execute("SELECT * FROM exchange_imports WHERE id = ?", (import_id,)).fetchone()
+        with reading(self.service.db) as uow:
+            row = uow.connection.execute(
+                "SELECT * FROM exchange_imports WHERE id = ?", (import_id,)
+            ).fetchone()
         if row is None:
             raise ImportNotFound(import_id=import_id)
         if row["identity_id"] is not None:
@@ -96,13 +99,13 @@ class ImportDecider:
             row["session_id"], _draft(json.loads(row["draft"])), decisions, actor
         )
         enrolled, refused = self._fingers(row, result.identity_id, actor)
-        with self.service.db.transaction() as tx:
-            tx.execute(
+        with unit_of_work(self.service.db, self.service.vault) as uow:
+            uow.connection.execute(
                 "UPDATE exchange_imports SET identity_id = ?, state = 'decided', decided_by = ?,"
                 " decided_at = ? WHERE id = ?",
                 (result.identity_id, actor, now_iso(), import_id),
             )
-            append_event(tx, actor, "exchange.decided", import_id, {
+            uow.audit(actor, "exchange.decided", import_id, {
                 "identity_id": result.identity_id, "created": result.created, "same_as": same_as,
                 "reason": reason, "fingers_enrolled": enrolled, "fingers_refused": len(refused),
             })  # fmt: skip

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from PIL import Image
 
-from enrollment.audit import append_event
 from enrollment.db import Database
 from enrollment.exchange import iso19794_4, iso19794_5
 from enrollment.exchange.transaction import FaceImage, FingerImage, PersonText, Transaction, build
 from enrollment.records import Identity
-from enrollment.repository import IdentityRepository, StoredFingerImage
+from enrollment.repository import StoredFingerImage
+from enrollment.unit_of_work import reading, unit_of_work
 from enrollment.vault import Vault
 from kernel.errors import InputError, Message
 
@@ -75,8 +75,8 @@ class ExchangeExporter:
                finger_compression: str = "PNG", form: str = "ansi-nist") -> ExportResult:  # fmt: skip
         """Write one person's transaction to `out` (or, `form="iso"`, the ISO/IEC 19794-5 and
         19794-4 records to OUT.face.iso and OUT.finger.iso) and audit it, as one step."""
-        with self.db.transaction() as tx:
-            repo = IdentityRepository(tx, self.vault)
+        with unit_of_work(self.db, self.vault) as uow:
+            repo = uow.identities
             identity = repo.get(identity_id)
             faces = [
                 FaceImage(data, media, captured)
@@ -94,7 +94,7 @@ class ExchangeExporter:
                     out: build(Transaction(self.site_id, self.receiver, person, faces, fingers))
                 }
             digests = {path.name: hashlib.sha256(data).hexdigest() for path, data in files.items()}
-            append_event(tx, actor, "exchange.exported", identity_id, {
+            uow.audit(actor, "exchange.exported", identity_id, {
                 "files": digests, "format": form, "case_ref": case_ref, "receiver": self.receiver,
                 "faces": len(faces), "fingers": len(fingers), "finger_compression": finger_compression,
             })  # fmt: skip
@@ -109,8 +109,8 @@ class ExchangeExporter:
     def since(self, day: str, out_dir: Path, actor: str, case_ref: str | None = None,
               finger_compression: str = "PNG", form: str = "ansi-nist") -> list[ExportResult]:  # fmt: skip
         """One file per inmate admitted or released on or after `day` (ISO date)."""
-        with self.db.reading() as tx:
-            ids = [r[0] for r in tx.execute(
+        with reading(self.db) as uow:
+            ids = [r[0] for r in uow.connection.execute(
                 "SELECT id FROM identities WHERE role = 'inmate' AND (created_at >= ?"
                 " OR (status = 'released' AND updated_at >= ?)) ORDER BY created_at, id",
                 (day, day),

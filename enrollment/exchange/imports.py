@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from enrollment.audit import append_event, now_iso
-from enrollment.captures import CaptureStore
+from enrollment.audit import now_iso
+from enrollment.db import Database
 from enrollment.exchange.transaction import PersonText, Transaction, parse
 from enrollment.records import ROLES
 from enrollment.service import EnrolmentService
+from enrollment.unit_of_work import reading, unit_of_work
 from kernel.errors import Conflict, InputError, Message
 
 
@@ -87,9 +89,9 @@ class ExchangeImporter:
         if t.person.role not in ROLES:
             raise UnknownRole(role=t.person.role)
         case_ref = case_ref or t.person.case_ref
-        with self.service.db.reading() as tx:
-            if tx.execute("SELECT 1 FROM exchange_imports WHERE sender = ? AND tcn = ?",
-                          (t.sender, t.tcn)).fetchone():  # fmt: skip
+        with reading(self.service.db) as uow:
+            if uow.connection.execute("SELECT 1 FROM exchange_imports WHERE sender = ? AND tcn = ?",
+                                      (t.sender, t.tcn)).fetchone():  # fmt: skip
                 raise AlreadyReceived(sender=t.sender, tcn=t.tcn)
         session_id = self.service.start_session(t.person.role, actor)
         try:
@@ -116,15 +118,15 @@ class ExchangeImporter:
                 refused: list[dict[str, Any]]) -> ImportOutcome:  # fmt: skip
         import_id, digest = str(uuid.uuid4()), hashlib.sha256(data).hexdigest()
         candidates = [{"identity_id": c["identity_id"], "score": c["score"]} for c in local]
-        with self.service.db.transaction() as tx:
-            tx.execute(
+        with unit_of_work(self.service.db, self.service.vault) as uow:
+            uow.connection.execute(
                 "INSERT INTO exchange_imports (id, tcn, sender, case_ref, file_sha256, transaction_data,"
                 " draft, session_id, candidates, imported_by, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (import_id, t.tcn, t.sender, case_ref, digest, self.service.vault.seal(data),
                  json.dumps(draft_body(t.person, t, case_ref)), session_id,
                  json.dumps(candidates + national, default=str), actor, now_iso()),
             )  # fmt: skip
-            append_event(tx, actor, "exchange.imported", import_id, {
+            uow.audit(actor, "exchange.imported", import_id, {
                 "sender": t.sender, "tcn": t.tcn, "case_ref": case_ref, "sha256": digest,
                 "session_id": session_id, "candidates": candidates,
                 "national_candidates": [c["identity_id"] for c in national],
@@ -134,7 +136,15 @@ class ExchangeImporter:
                              len(t.faces), len(t.fingers))  # fmt: skip
 
     def _abandon(self, session_id: str) -> None:
-        with self.service.db.transaction() as tx:
-            store = CaptureStore(tx, self.service.vault)
-            if store.session(session_id, must_be_open=False)["state"] == "open":
-                store.close(session_id, "abandoned")
+        with unit_of_work(self.service.db, self.service.vault) as uow:
+            if uow.captures.session(session_id, must_be_open=False)["state"] == "open":
+                uow.captures.close(session_id, "abandoned")
+
+
+def held_imports(db: Database) -> list[sqlite3.Row]:
+    """The imports waiting for a decision, oldest first."""
+    with reading(db) as uow:
+        return uow.connection.execute(
+            "SELECT id, sender, tcn, case_ref, candidates, received_at FROM exchange_imports"
+            " WHERE identity_id IS NULL ORDER BY received_at"
+        ).fetchall()
