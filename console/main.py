@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except GerbangError as exc:
-        print(f"error [{exc.code}]: {exc.message.en}", file=sys.stderr)
+        print(f"error [{exc.code}]: {exc.message.id}\n  {exc.message.en}", file=sys.stderr)
         for key, value in exc.details.items():
             print(f"  {key}: {value}", file=sys.stderr)
         return 2
