@@ -43,6 +43,44 @@ def _models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         action.set_defaults(handler=getattr(commands, f"models_{name}"))
 
 
+def _open_set_flags(evaluate: argparse.ArgumentParser) -> None:
+    group = evaluate.add_argument_group("open-set identification (--open-set)")
+    group.add_argument(
+        "--open-set",
+        action="store_true",
+        help="galleries of enrolled people searched by mated and non-mated photos: FNIR at "
+        "FPIR 10/3/1/0.3%%, rank-1/5/10, DET of FNIR against FPIR",
+    )
+    group.add_argument(
+        "--gallery-sizes",
+        default="100,500,2000",
+        help="people enrolled (larger than the set: modelled)",
+    )
+    group.add_argument("--captures", default="1,3", help="captures per enrolled person (K)")
+    group.add_argument(
+        "--templates",
+        default="mean,max",
+        help="identity templates: mean, max, qmean (quality-weighted)",
+    )
+    group.add_argument(
+        "--group",
+        action="append",
+        help="a population NAME=prefix[,prefix] of identity names, repeatable",
+    )
+    group.add_argument("--repeats", type=int, default=5, help="seeded trials per measured row")
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument(
+        "--tail",
+        choices=("normal", "empirical"),
+        default="normal",
+        help="impostor tail model for galleries larger than the set",
+    )
+    group.add_argument(
+        "--embeddings", help="an .npz cache of the set's embeddings (read or written)"
+    )
+    group.add_argument("--out", help="the JSON report to write")
+
+
 def _batch_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     embed = sub.add_parser("embed", help="embed images into an .npz archive")
     embed.add_argument("paths", nargs="*", help="image files or folders (searched recursively)")
@@ -62,6 +100,7 @@ def _batch_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--by-source", action="store_true", help="also report per <source>- prefix"
     )
     evaluate.add_argument("--workers", type=int, help="processes (default: physical cores)")
+    _open_set_flags(evaluate)
     evaluate.set_defaults(handler=commands.evaluate)
 
     calibrate = sub.add_parser("calibrate", help="build a pack's calibration from a photo set")

@@ -153,6 +153,10 @@ def embed(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> int:
     """Print error rates per pack (and per source) and write a DET plot."""
     settings = Settings()
+    if args.open_set:
+        from edge.openset_commands import evaluate_open_set
+
+        return evaluate_open_set(args, _spec(settings, (args.pack or [None])[-1]), settings)
     results, curves = [], {}
     for pack_id in args.pack or [settings.pack]:
         data = embed_labelled_set(_spec(settings, pack_id), Path(args.dir), args.workers)
