@@ -53,7 +53,8 @@ def test_open_set_reports_measured_and_modelled_rows_and_reuses_its_cache(
     modelled = [r for r in rows if r["population"] == "all" and r["gallery_people"] == 200]
     assert measured and not measured[0]["modelled"] and measured[0]["rank"]["1"] >= 0
     assert modelled and modelled[0]["modelled"] and modelled[0]["how"].startswith("modelled")
-    assert {r["population"] for r in rows} >= {"all", "deepface", "facerec"}
+    # per source; facerec has two people, too few for an open-set gallery, and is left out
+    assert {r["population"] for r in rows} == {"all", "deepface"}
     first = capsys.readouterr().out
     assert "Modelled rows are not measurements" in first
 
