@@ -3,7 +3,8 @@
 serve                      run the site service (HTTP API) on the configured host and port
 models list|verify|fetch|convert   see, check and obtain the files of the model packs
 embed PATH... --out F.npz  embed every image (folders recursively) with all cores
-eval DIR                   accuracy per pack on a folder-per-identity photo set, with a DET plot
+eval DIR [--open-set]      accuracy per pack on a folder-per-identity photo set, with a DET plot
+                           (--open-set: FNIR at fixed FPIR by gallery size and population)
 calibrate DIR              build a pack's calibration file (thresholds at target FMRs)
 operators add | devices add        accounts for officers and gate terminals
 gallery check | rebuild    ask the running service to compare its gallery with the database, or rebuild it
