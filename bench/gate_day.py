@@ -28,9 +28,12 @@ service's FAISS gallery (gallery_sync.gallery.GalleryIndex) with templates from 
 embeddings; `--latency-exits` exits also run end to end from the photo's bytes (decode, detect,
 every face, embed, liveness, both searches) for p50/p99 decision latency.
 
-Thresholds: the service's own decision function when main has one (see `thresholds()`),
-otherwise the shipped per-comparison 1:N threshold of the pack's calibration (EDGE_MATCH
-identify FMR); the report says which. Photos, not cameras: the exit photos are web photos or lab
+Thresholds: the service's own 1:N rule when main has one (`service_rule()`: thresholds by target
+FPIR calibrated on the site's own gallery, per decision kind and people searched, and the
+visitor-exit look-alike rule), otherwise the shipped per-comparison 1:N threshold of the pack's
+calibration (EDGE_MATCH identify FMR); `--per-comparison` forces the latter and `--target-fpir`
+sets the inmate threshold by this bench's own calibration on the real inmates. The report says
+which it used, per population. Photos, not cameras: the exit photos are web photos or lab
 captures, and one face each (the archive holds the subject's template only).
 """
 
@@ -43,6 +46,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +70,58 @@ class Thresholds:
     inmate: float
     exit_match: float
     source: str
+    open_set: Any = None  # the service's OpenSetThresholds following the gallery, when main has it
+    lookalike: tuple[float, float] | None = None  # the service's look-alike margins, likewise
+
+    def for_search(self, gallery: GalleryIndex, roles: tuple[str, ...],
+                   statuses: tuple[str, ...] | None, only: list[str] | None) -> float:  # fmt: skip
+        """The threshold of one search: the service's own rule when present, else fixed."""
+        fixed = self.inmate if roles == ("inmate",) else self.exit_match
+        if self.open_set is None:
+            return fixed
+        from gallery_sync.openset import search_threshold  # type: ignore[import-not-found]
+
+        from edge.gate.steps import search_kind  # type: ignore[attr-defined]
+
+        kind = search_kind(roles, statuses, only)
+        return float(
+            search_threshold(gallery, self.open_set, fixed, kind, roles, statuses, only)[0]
+        )
+
+
+def service_rule(
+    settings: Settings, pack_id: str
+) -> Callable[[GalleryIndex, Thresholds], Thresholds] | None:
+    """How the service decides 1:N at the gate, when main has thresholds by target FPIR
+    (gallery_sync/openset.py): the site calibrates on its own gallery, each search's threshold
+    follows its kind and the people it scores, and the visitor exit withholds an alarm for a
+    visitor who looks like an inmate (GatePolicy margins). None on a main without them."""
+    try:
+        from edge.gate.passage import GatePolicy
+        from edge.wiring import open_set_thresholds  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    calibration = Calibration.load(wiring.calibration_path(settings, pack_id))
+    policy = GatePolicy()
+
+    def attach(gallery: GalleryIndex, base: Thresholds) -> Thresholds:
+        open_set = open_set_thresholds(settings, pack_id, calibration, gallery)
+        margins = (
+            (policy.lookalike_visitor_margin, policy.lookalike_margin)
+            if hasattr(policy, "lookalike_margin") else None
+        )  # fmt: skip
+        people = gallery.people(("inmate",), ("active",))  # type: ignore[attr-defined]
+        setting = open_set.for_search("gate_inmate", people)
+        return Thresholds(
+            setting.threshold, base.exit_match,
+            f"the service's own: gate_inmate target FPIR {setting.target_fpir:g} over {people} "
+            f"inmates -> {setting.threshold:.4f} ({setting.source}"
+            f"{', extrapolated' if setting.extrapolated else ''}); visitor_exit by its own "
+            f"target over the visitors inside; look-alike rule {'on' if margins else 'absent'}",
+            open_set, margins,
+        )  # fmt: skip
+
+    return attach
 
 
 def thresholds(settings: Settings, pack_id: str, inmates: int, inside: int) -> Thresholds:
@@ -267,21 +323,34 @@ def enrol(
 def decide(site: Enrolled, limits: Thresholds, template: np.ndarray,
            inside: list[str]) -> tuple[str, str | None]:  # fmt: skip
     """The visitor-exit decision of edge/gate/visitors.py on one face."""
-    found = site.gallery.search(template, K, roles=("inmate",), statuses=("active",))[0]
-    if found and found[0].score >= limits.inmate:
-        return "alarm", found[0].identity_id
-    match = site.gallery.search(template, K, roles=("visitor",), only_identities=inside)[0]
-    if match and match[0].score >= limits.exit_match:
-        return "admit", match[0].identity_id
+    gallery = site.gallery
+    found = gallery.search(template, K, roles=("inmate",), statuses=("active",))[0]
+    t_inmate = limits.for_search(gallery, ("inmate",), ("active",), None)
+    inmate = found[0] if found and found[0].score >= t_inmate else None
+    match = gallery.search(template, K, roles=("visitor",), only_identities=inside)[0]
+    t_visitor = limits.for_search(gallery, ("visitor",), None, inside)
+    visitor = match[0] if match and match[0].score >= t_visitor else None
+    if inmate is not None:
+        lookalike = (
+            limits.lookalike is not None
+            and visitor is not None
+            and visitor.score >= t_visitor + limits.lookalike[0]
+            and visitor.score >= inmate.score + limits.lookalike[1]
+        )
+        if not lookalike:
+            return "alarm", inmate.identity_id
+    if visitor is not None:
+        return "admit", visitor.identity_id
     return "deny", None
 
 
 def run_day(pop_name: str, pop: Population, args: argparse.Namespace,
-            choose: Callable[[list[np.ndarray]], Thresholds], engine: object | None) -> Day:  # fmt: skip
+            choose: Callable[[list[np.ndarray]], Thresholds], engine: object | None,
+            service: Callable[[GalleryIndex, Thresholds], Thresholds] | None) -> Day:  # fmt: skip
     """Enrol, then a thousand exits and every escape attempt."""
     rng = np.random.default_rng(args.seed)
     site = enrol(pop, args.inmates, choose, rng)
-    limits = site.limits
+    limits = site.limits if service is None else service(site.gallery, site.limits)
     leaving = rng.choice(list(site.exit_rows), size=args.exits)
     tally = {"alarm": 0, "alarm_real": 0, "right": 0, "wrong": 0, "deny": 0}
     latency: list[float] = []
@@ -399,6 +468,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="200 exits, 30 timed")
     parser.add_argument(
+        "--per-comparison",
+        action="store_true",
+        help="decide at the per-comparison 1:N threshold even where the service has its own rule",
+    )
+    parser.add_argument(
         "--target-fpir", type=float,
         help="set the inmate alarm threshold for this FPIR from the site's own inmates (a "
         "measurement of that idea; default: the service's thresholds)",
@@ -413,10 +487,13 @@ def main(argv: list[str] | None = None) -> int:
     choose: Callable[[list[np.ndarray]], Thresholds] = lambda _blocks: base  # noqa: E731
     if args.target_fpir:
         choose = site_fpir_thresholds(base, args.target_fpir, args.inmates)
+    service = (
+        None if args.target_fpir or args.per_comparison else service_rule(settings, spec.pack.id)
+    )
     days = []
     for name, prefixes in POPULATIONS.items():
         pop = load_population(Path(args.archive), prefixes)
-        days.append(run_day(name, pop, args, choose, engine))
+        days.append(run_day(name, pop, args, choose, engine, service))
         print(f"{name}: done", file=sys.stderr)
     print(report(days, args))
     return 0
