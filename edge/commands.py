@@ -154,9 +154,11 @@ def evaluate(args: argparse.Namespace) -> int:
     """Print error rates per pack (and per source) and write a DET plot."""
     settings = Settings()
     if args.open_set:
-        from edge.openset_commands import evaluate_open_set
+        from edge.openset_commands import OpenSetArgumentInvalid, evaluate_open_set
 
-        return evaluate_open_set(args, _spec(settings, (args.pack or [None])[-1]), settings)
+        if args.pack and len(args.pack) > 1:
+            raise OpenSetArgumentInvalid(detail="--open-set evaluates one --pack at a time")
+        return evaluate_open_set(args, _spec(settings, (args.pack or [None])[0]), settings)
     results, curves = [], {}
     for pack_id in args.pack or [settings.pack]:
         data = embed_labelled_set(_spec(settings, pack_id), Path(args.dir), args.workers)

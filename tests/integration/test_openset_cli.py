@@ -71,3 +71,6 @@ def test_open_set_refuses_bad_sizes_with_a_house_error(
 ) -> None:
     assert main(["eval", str(small_set), "--open-set", "--gallery-sizes", "ten"]) == 2
     assert "openset_argument_invalid" in capsys.readouterr().err
+    two_packs = ["--pack", "open-yunet-dlib", "--pack", "scrfd-dlib"]
+    assert main(["eval", str(small_set), "--open-set", *two_packs]) == 2
+    assert "one --pack at a time" in capsys.readouterr().err
