@@ -1,0 +1,247 @@
+"""Open-set (1:N) thresholds by target FPIR, from an impostor score distribution and the number of
+people searched.
+
+FPIR (false-positive identification rate) is the share of searches by someone NOT enrolled that
+return any candidate. A search scores the probe against N people (identity templates, one score
+per person) and returns those at or above the threshold t, so a non-enrolled probe raises a false
+candidate when the largest of its N impostor scores reaches t.
+
+Method (stated here and in the README):
+1. Per-comparison impostor tail. `ImpostorTail` holds the upper tail of the per-comparison
+   impostor distribution (probe capture against another person's identity template). Up to the
+   score where at least `TAIL_EXCEEDANCES` comparisons lie above it, FMR(t) is read off the data
+   (the empirical survival function). Beyond it the data is too thin, and FMR is extrapolated by
+   peaks over threshold with an exponential tail: FMR(t) = (k / n) exp(-(t - u) / sigma) for
+   t > u, where u is the k-th largest score (k = 50) and sigma the mean excess of the top
+   max(200, n / 1000) scores over the next one (the maximum-likelihood fit of an exponential).
+   Cosine scores are bounded by 1, so their true tail is lighter than exponential (a GPD with negative shape): the exponential fit over-states FMR far in the tail
+   and the thresholds it gives err on the strict side.
+2. From FMR to FPIR. With the N scores of one probe taken as independent draws,
+   FPIR(t, N) = 1 - (1 - FMR(t))^N, so the threshold for a target FPIR at N people is the one for
+   the per-comparison FMR 1 - (1 - FPIR)^(1/N). Scores of one probe are not independent (some
+   faces look like many others); for probes whose own exceedance rates q_p vary, the true FPIR
+   is the mean of 1 - (1 - q_p)^N, which by Jensen's inequality (the function is concave in q)
+   never exceeds 1 - (1 - mean q)^N: the pooled rule over-states FPIR, so the threshold it gives
+   meets the target or does better, at some cost in misses. `fpir_at` brute-forces the same
+   quantity on data for the tests and the evaluation.
+3. Expected misses (FNIR) at a threshold come from genuine identity scores (a capture against the
+   mean of the person's other captures); they are measured, never extrapolated.
+
+Everything here is pure (numpy only) and unit-tested against brute force on seeded data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from models.error_rates import as_scores
+
+TAIL_EXCEEDANCES = 50  # k: the data is read directly down to this many comparisons above t
+FIT_FRACTION = (
+    1e-3  # the tail scale is fitted to the top max(FIT_MIN, this share) of all comparisons
+)
+FIT_MIN = 200
+KEEP_TOP = 200_000  # highest impostor scores kept (enough for FMR down to KEEP_TOP / n)
+MAX_SCORE = 1.0  # cosine: no threshold above this; a target that needs more is unreachable
+FORMAT_VERSION = 1
+
+
+def fmr_for_fpir(target_fpir: float, people: int) -> float:
+    """The per-comparison FMR that gives this FPIR over `people` independent comparisons."""
+    if not 0.0 < target_fpir < 1.0:
+        raise ValueError(f"target FPIR must be in (0, 1), got {target_fpir}")
+    if people < 1:
+        raise ValueError(f"people searched must be at least 1, got {people}")
+    # -expm1(log1p(-p) / n) is 1 - (1 - p)^(1/n) without the cancellation at large n.
+    return -math.expm1(math.log1p(-target_fpir) / people)
+
+
+def fpir_for_fmr(fmr: float, people: int) -> float:
+    """FPIR of a search over `people` independent comparisons, each false with rate `fmr`."""
+    if people < 1:
+        return 0.0
+    return -math.expm1(people * math.log1p(-min(fmr, 1.0 - 1e-16)))
+
+
+@dataclass(frozen=True)
+class ImpostorTail:
+    """The upper tail of a per-comparison impostor distribution, and an exponential fit beyond it.
+
+    `top` holds the highest impostor scores (descending) out of `n` comparisons in all.
+    """
+
+    top: tuple[float, ...]
+    n: int
+    u: float  # tail start: the k-th largest score
+    k: int  # comparisons above u
+    sigma: float  # exponential scale: mean excess over its own start of the top max(k, share)
+
+    @classmethod
+    def fit(cls, impostor: npt.ArrayLike, keep: int = KEEP_TOP) -> ImpostorTail:
+        """Keep the top scores of a (possibly very large) impostor sample and fit the tail."""
+        scores = as_scores(np.ravel(np.asarray(impostor, dtype=np.float64)), "impostor")
+        n = int(scores.size)
+        kept = min(n, max(keep, TAIL_EXCEEDANCES + 1))
+        top = (
+            -np.sort(-np.partition(scores, n - kept)[n - kept :]) if kept < n else -np.sort(-scores)
+        )
+        return cls.from_top(top, n)
+
+    @classmethod
+    def from_top(cls, top: npt.ArrayLike, n: int) -> ImpostorTail:
+        """The tail from already-selected top scores (descending) out of n comparisons."""
+        ranked = np.asarray(top, dtype=np.float64)
+        if ranked.ndim != 1 or ranked.size < 2 or n < ranked.size:
+            raise ValueError("need at least two top scores out of n >= their number")
+        if np.any(np.diff(ranked) > 0):
+            raise ValueError("top scores must be in descending order")
+        k = min(ranked.size - 1, TAIL_EXCEEDANCES)
+        fitted = min(ranked.size - 1, max(FIT_MIN, int(FIT_FRACTION * n)))
+        sigma = max(float(np.mean(ranked[:fitted] - ranked[fitted])), 1e-6)
+        return cls(tuple(float(s) for s in ranked), int(n), float(ranked[k]), k, sigma)
+
+    def fmr_at(self, threshold: float) -> float:
+        """Share of impostor comparisons at or above the threshold (fitted tail beyond u)."""
+        if threshold > self.u:
+            return (self.k / self.n) * math.exp(-(threshold - self.u) / self.sigma)
+        ranked = np.asarray(self.top)
+        at_or_above = int(np.searchsorted(-ranked, -threshold, side="right"))
+        if at_or_above < ranked.size:
+            return at_or_above / self.n
+        return ranked.size / self.n  # below the kept scores: at least this (never used at scale)
+
+    def threshold_at_fmr(self, fmr: float) -> float:
+        """The lowest threshold whose FMR is at most `fmr` (capped at MAX_SCORE)."""
+        if not 0.0 < fmr < 1.0:
+            raise ValueError(f"FMR must be in (0, 1), got {fmr}")
+        allowed = fmr * self.n  # false matches allowed among the n comparisons
+        if allowed >= self.k:
+            index = min(int(math.floor(allowed)), len(self.top) - 1)
+            # a threshold just above the (index+1)-th largest score lets exactly `index` through
+            return float(np.nextafter(self.top[index], np.inf))
+        threshold = self.u + self.sigma * math.log(self.k / allowed)
+        return min(threshold, MAX_SCORE)
+
+    def threshold_for_fpir(self, target_fpir: float, people: int) -> float:
+        """The threshold for a target FPIR over `people` (1 - (1 - FPIR)^(1/N) per comparison)."""
+        return self.threshold_at_fmr(fmr_for_fpir(target_fpir, max(people, 1)))
+
+    def fpir_at(self, threshold: float, people: int) -> float:
+        """Predicted FPIR at a threshold over `people` (pooled, independent comparisons)."""
+        return fpir_for_fmr(self.fmr_at(threshold), people)
+
+    def extrapolated(self, target_fpir: float, people: int) -> bool:
+        """True when this threshold lies beyond the data, in the fitted tail."""
+        return fmr_for_fpir(target_fpir, max(people, 1)) * self.n < self.k
+
+    def as_dict(self, keep: int = 2_000) -> dict[str, Any]:
+        """For a JSON file: the top `keep` scores (enough for the tail) and the counts."""
+        return {"format_version": FORMAT_VERSION, "n": self.n, "top": list(self.top[:keep])}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImpostorTail:
+        """Read what as_dict wrote."""
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"impostor tail format {data.get('format_version')!r}")
+        return cls.from_top(np.asarray(data["top"], dtype=np.float64), int(data["n"]))
+
+
+def fnir_at(threshold: float, genuine: npt.ArrayLike) -> float:
+    """Share of genuine identity scores below the threshold (the enrolled person not found)."""
+    scores = np.asarray(genuine, dtype=np.float64)
+    if scores.size == 0:
+        return float("nan")
+    return float(np.mean(scores < threshold))
+
+
+def unit_rows(matrix: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    rows = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return np.asarray(rows / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+
+
+def identity_template(captures: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """A person's identity template: the normalised mean of their normalised captures."""
+    rows = unit_rows(np.atleast_2d(np.asarray(captures, dtype=np.float32)))
+    return unit_rows(rows.mean(axis=0, keepdims=True))[0]
+
+
+@dataclass(frozen=True)
+class IdentityScores:
+    """Scores of a gallery against itself, at the level the service decides on."""
+
+    impostor_top: ImpostorTail
+    genuine: tuple[float, ...]
+    people: int
+    captures: int
+
+
+def gallery_scores(
+    vectors: npt.ArrayLike,
+    people: Sequence[str],
+    same_person: frozenset[tuple[str, str]] = frozenset(),
+    chunk: int = 2048,
+) -> IdentityScores:
+    """Impostor and genuine identity scores of an enrolled gallery (known-different people).
+
+    Impostor: every capture against every OTHER person's identity template (the normalised mean of
+    their captures); pairs listed in `same_person` (either order: open duplicate cases, suspected
+    same people) are left out, so a duplicate never counts as an impostor. Genuine: each capture of
+    a person with two or more against the mean of their other captures (leave one out).
+    """
+    rows = unit_rows(vectors)
+    labels = np.asarray(people, dtype=object)
+    if rows.ndim != 2 or rows.shape[0] != labels.size:
+        raise ValueError("need one person per vector row")
+    names, codes = np.unique(labels.astype(str), return_inverse=True)
+    if names.size < 2:
+        raise ValueError("need at least two people to score impostors")
+    sums = np.zeros((names.size, rows.shape[1]), dtype=np.float64)
+    np.add.at(sums, codes, rows)
+    counts = np.bincount(codes, minlength=names.size)
+    means = unit_rows(sums)
+    excluded = np.zeros((names.size, names.size), dtype=bool)
+    index = {name: i for i, name in enumerate(names.tolist())}
+    for a, b in same_person:
+        if a in index and b in index:
+            excluded[index[a], index[b]] = excluded[index[b], index[a]] = True
+    np.fill_diagonal(excluded, True)
+    tops: list[npt.NDArray[np.float64]] = []
+    total = 0
+    for start in range(0, rows.shape[0], chunk):
+        block = rows[start : start + chunk] @ means.T
+        keep = ~excluded[codes[start : start + chunk]]
+        values = block[keep].astype(np.float64)
+        total += values.size
+        if values.size > KEEP_TOP:
+            values = np.partition(values, values.size - KEEP_TOP)[-KEEP_TOP:]
+        tops.append(values)
+    pooled = np.concatenate(tops)
+    if pooled.size > KEEP_TOP:
+        pooled = np.partition(pooled, pooled.size - KEEP_TOP)[-KEEP_TOP:]
+    tail = ImpostorTail.from_top(-np.sort(-pooled), total)
+    genuine: list[float] = []
+    for row, code in zip(rows, codes, strict=True):
+        if counts[code] < 2:
+            continue
+        others = sums[code] - row
+        norm = float(np.linalg.norm(others))
+        if norm > 0:
+            genuine.append(float(row @ others / norm))
+    return IdentityScores(tail, tuple(genuine), int(names.size), int(rows.shape[0]))
+
+
+def fpir_brute_force(
+    probe_rows: npt.ArrayLike, templates: npt.ArrayLike, people: int, threshold: float
+) -> float:
+    """Measured FPIR: the share of probes whose best score over `people` templates (the first
+    `people` columns) reaches the threshold. For the tests and the evaluation, not the service."""
+    scores = np.asarray(probe_rows, dtype=np.float64) @ np.asarray(templates, dtype=np.float64).T
+    return float(np.mean(scores[:, :people].max(axis=1) >= threshold))
