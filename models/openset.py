@@ -122,7 +122,7 @@ class ImpostorTail:
             raise ValueError(f"FMR must be in (0, 1), got {fmr}")
         allowed = fmr * self.n  # false matches allowed among the n comparisons
         if allowed >= self.k:
-            index = min(int(math.floor(allowed)), len(self.top) - 1)
+            index = min(math.floor(allowed), len(self.top) - 1)
             # a threshold just above the (index+1)-th largest score lets exactly `index` through
             return float(np.nextafter(self.top[index], np.inf))
         threshold = self.u + self.sigma * math.log(self.k / allowed)

@@ -80,7 +80,7 @@ def test_threshold_for_fpir_meets_the_target_by_brute_force() -> None:
 
     calib_rows, calib_people = people(400, 3)
     scores = gallery_scores(calib_rows, calib_people)
-    gallery_rows, gallery_people = people(300, 3)
+    gallery_rows, _ = people(300, 3)
     templates = np.stack([identity_template(gallery_rows[i * 3 : i * 3 + 3]) for i in range(300)])
     probes, _ = people(6_000, 1)
     for target, n in [(0.05, 300), (0.05, 30), (0.2, 300)]:
