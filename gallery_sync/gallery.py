@@ -1,5 +1,14 @@
 """The site gallery: enrolled templates searched by exact cosine, one FAISS index per (role, status).
 
+A person is scored as one identity: beside their capture templates the gallery keeps an identity
+template, the normalised mean of their captures (models/openset.py), in a second set of
+partitions, recomputed in the same call as every change to that person's templates (add, remove,
+status change, rebuild), so it is always in step with the database like the templates are.
+1:N searches rank people by the identity template (open-set: it misses fewer enrolled people at
+the same false-alarm rate than the best single capture, NOTES.md); each candidate also carries
+its best capture and that capture's score as evidence. 1:1 (`best_score_for`) stays per capture,
+at the FMR thresholds of the pack's calibration.
+
 The database is the truth; this index is a projection of it. The caller calls `add`, `remove`,
 `set_status` and `remove_identity` in the same code path as each database change, `rebuild` on
 start, and `compare_with` to check the two agree (`gerbang gallery check`).
@@ -31,6 +40,7 @@ from gallery_sync.partitions import (
     checked_vector,
     partition_filter,
 )
+from models.openset import identity_template
 
 VECTOR_TOLERANCE = 1e-5  # largest element difference `compare_with` accepts
 
@@ -55,13 +65,15 @@ class GalleryEntry(NamedTuple):
 
 
 class Candidate(NamedTuple):
-    """One person found by a search, represented by their best-scoring template."""
+    """One person found by a search: the score decided on (the identity template's, or the best
+    capture's in a per-capture search), their best-scoring capture and its own score."""
 
     identity_id: str
     template_id: int
     score: float
     role: str
     status: str
+    capture_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,12 @@ class GalleryIndex:
         self._partitions: dict[PartitionKey, Partition] = {}
         self._meta: dict[int, Metadata] = {}
         self._by_identity: dict[str, set[int]] = {}
+        # Identity templates: one vector per person, in partitions of their own.
+        self._means: dict[PartitionKey, Partition] = {}
+        self._mean_id: dict[str, int] = {}
+        self._mean_owner: dict[int, str] = {}
+        self._mean_key: dict[str, PartitionKey] = {}
+        self._next_mean_id = 1
 
     @property
     def dimension(self) -> int:
@@ -116,6 +134,9 @@ class GalleryIndex:
         with self._lock:
             self._partitions, self._meta = fresh._partitions, fresh._meta
             self._by_identity = fresh._by_identity
+            self._means, self._mean_id = fresh._means, fresh._mean_id
+            self._mean_owner, self._mean_key = fresh._mean_owner, fresh._mean_key
+            self._next_mean_id = fresh._next_mean_id
 
     def remove(self, template_ids: Iterable[int]) -> int:
         """Remove templates by id; unknown ids are ignored. Returns how many were removed."""
@@ -153,17 +174,23 @@ class GalleryIndex:
         roles: Collection[str] | None = None,
         statuses: Collection[str] | None = None,
         only_identities: Collection[str] | None = None,
+        by: str = "identity",
     ) -> list[list[Candidate]]:
-        """For each query row, the k best-matching people (best template each), best first.
+        """For each query row, the k best-matching people, best first.
 
-        A 1-d query is one row. `None` filters mean "any"; `only_identities` limits the search
-        to those people (unknown ones are ignored).
+        `by="identity"` (the service's decisions) ranks people by their identity template;
+        `by="capture"` by their best single capture. A 1-d query is one row. `None` filters mean
+        "any"; `only_identities` limits the search to those people (unknown ones are ignored).
         """
         queries = checked_queries(query, self._dimension)
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
+        if by not in ("identity", "capture"):
+            raise ValueError(f"by must be 'identity' or 'capture', got {by!r}")
         keys_wanted = partition_filter(roles, statuses)
         with self._lock:
+            if by == "identity":
+                return self._search_identities(queries, k, keys_wanted, only_identities)
             hits: list[list[tuple[float, int]]] = [[] for _ in range(len(queries))]
             for partition, selected in self._targets(keys_wanted, only_identities):
                 for row_hits, found in zip(
@@ -171,6 +198,85 @@ class GalleryIndex:
                 ):
                     row_hits.extend(found)
             return [self._best_per_identity(row_hits, k) for row_hits in hits]
+
+    def people(
+        self,
+        roles: Collection[str] | None = None,
+        statuses: Collection[str] | None = None,
+        only_identities: Collection[str] | None = None,
+    ) -> int:
+        """How many people a search with these filters scores (the N of its FPIR)."""
+        roles_wanted, statuses_wanted = partition_filter(roles, statuses)
+        with self._lock:
+            if only_identities is not None:
+                return sum(
+                    1
+                    for person in set(only_identities)
+                    if (key := self._mean_key.get(person)) is not None
+                    and key[0] in roles_wanted
+                    and key[1] in statuses_wanted
+                )
+            return sum(
+                len(p)
+                for key, p in self._means.items()
+                if key[0] in roles_wanted and key[1] in statuses_wanted
+            )
+
+    def identity_vector(self, identity_id: str) -> np.ndarray | None:
+        """A person's identity template (None if they have no templates)."""
+        with self._lock:
+            mean_id = self._mean_id.get(identity_id)
+            if mean_id is None:
+                return None
+            key = self._mean_key[identity_id]
+            stored: np.ndarray = self._means[key].vectors(np.asarray([mean_id], dtype=np.int64))[0]
+            return stored
+
+    def _search_identities(
+        self,
+        queries: np.ndarray,
+        k: int,
+        wanted: tuple[Collection[str], Collection[str]],
+        only: Collection[str] | None,
+    ) -> list[list[Candidate]]:
+        """Rank people by identity template; attach each one's best capture (lock held)."""
+        roles, statuses = wanted
+        keys = [key for key in self._means if key[0] in roles and key[1] in statuses]
+        targets: list[tuple[Partition, np.ndarray | None]]
+        if only is None:
+            targets = [(self._means[key], None) for key in keys]
+        else:
+            if isinstance(only, str):
+                raise ValueError("only_identities must be a collection of ids, not one string")
+            ids_by_key: dict[PartitionKey, list[int]] = defaultdict(list)
+            for person in set(only):
+                if person in self._mean_id:
+                    ids_by_key[self._mean_key[person]].append(self._mean_id[person])
+            targets = [
+                (self._means[key], np.asarray(ids_by_key[key], dtype=np.int64))
+                for key in keys
+                if ids_by_key.get(key)
+            ]
+        hits: list[list[tuple[float, int]]] = [[] for _ in range(len(queries))]
+        for partition, selected in targets:
+            for row_hits, found in zip(hits, partition.search(queries, k, selected), strict=True):
+                row_hits.extend(found)
+        out = []
+        for query, row_hits in zip(queries, hits, strict=True):
+            ranked = sorted(
+                ((score, self._mean_owner[mid]) for score, mid in row_hits),
+                key=lambda item: (-item[0], item[1]),
+            )[:k]
+            out.append([self._with_best_capture(query, person, score) for score, person in ranked])
+        return out
+
+    def _with_best_capture(self, query: np.ndarray, person: str, score: float) -> Candidate:
+        """A person found by identity template, with their best capture for the evidence."""
+        ids = np.asarray(sorted(self._by_identity[person]), dtype=np.int64)
+        role, status = self._mean_key[person]
+        scores = self._partitions[(role, status)].vectors(ids) @ query
+        best = int(np.argmax(scores))
+        return Candidate(person, int(ids[best]), score, role, status, float(scores[best]))
 
     def best_score_for(self, query: np.ndarray, identity_id: str) -> float | None:
         """1:1: the best cosine of a query against one person's templates (None if they have none).
@@ -287,18 +393,52 @@ class GalleryIndex:
         for tid, meta in zip(ids.tolist(), metas, strict=True):
             self._meta[tid] = meta
             self._by_identity.setdefault(meta[0], set()).add(tid)
+        self._refresh_identities({meta[0] for meta in metas})
 
     def _delete(self, template_ids: Sequence[int]) -> None:
         """Take known templates out of their partitions and the id maps."""
         for key, ids in self._by_partition(template_ids).items():
             people = [self._meta[t][0] for t in ids]
             self._partitions[key].remove(np.asarray(ids, dtype=np.int64), people)
+        touched = set()
         for tid in template_ids:
             identity_id = self._meta.pop(tid)[0]
+            touched.add(identity_id)
             held = self._by_identity[identity_id]
             held.discard(tid)
             if not held:
                 del self._by_identity[identity_id]
+        self._refresh_identities(touched)
+
+    def _refresh_identities(self, people: Collection[str]) -> None:
+        """Recompute the identity templates of these people from the captures now held."""
+        stale: dict[PartitionKey, list[str]] = defaultdict(list)
+        for person in people:
+            if person in self._mean_id:
+                stale[self._mean_key[person]].append(person)
+        for key, persons in stale.items():
+            ids = np.asarray([self._mean_id[p] for p in persons], dtype=np.int64)
+            self._means[key].remove(ids, persons)
+            for person in persons:
+                del self._mean_owner[self._mean_id.pop(person)]
+                del self._mean_key[person]
+        fresh: dict[PartitionKey, list[tuple[str, np.ndarray]]] = defaultdict(list)
+        for person in people:
+            held = self._by_identity.get(person)
+            if not held:
+                continue
+            ids = np.asarray(sorted(held), dtype=np.int64)
+            key = self._key_of(int(ids[0]))
+            fresh[key].append((person, identity_template(self._partitions[key].vectors(ids))))
+        for key, rows in fresh.items():
+            mean_ids = np.arange(self._next_mean_id, self._next_mean_id + len(rows), dtype=np.int64)
+            self._next_mean_id += len(rows)
+            vectors = np.ascontiguousarray(np.stack([v for _, v in rows]), dtype=np.float32)
+            persons = [p for p, _ in rows]
+            self._means.setdefault(key, Partition(self._dimension)).add(mean_ids, vectors, persons)
+            for mean_id, person in zip(mean_ids.tolist(), persons, strict=True):
+                self._mean_id[person], self._mean_owner[mean_id] = mean_id, person
+                self._mean_key[person] = key
 
     def _targets(
         self, wanted: tuple[Collection[str], Collection[str]], only: Collection[str] | None

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gallery_sync.gallery import Candidate, GalleryEntry, GalleryIndex
+from models.openset import identity_template
 
 DIM = 128
 KINDS = [
@@ -74,8 +75,11 @@ def brute_force(
     roles: set[str] | None = None,
     statuses: set[str] | None = None,
     only: set[str] | None = None,
+    by: str = "identity",
 ) -> Answer:
-    """Matrix product, per-identity max, sort: the answer the gallery must give."""
+    """Matrix product, per-identity score, sort: the answer the gallery must give. By identity:
+    the score against the normalised mean of the person's captures, with their best capture's
+    template id; by capture: the best capture's score."""
     kept = [
         e
         for e in entries
@@ -92,9 +96,20 @@ def brute_force(
         for entry, score in zip(kept, row.tolist(), strict=True):
             if entry.identity_id not in best or score > best[entry.identity_id][0]:
                 best[entry.identity_id] = (score, entry.template_id)
+        if by == "identity":
+            query = queries[len(answers)]
+            best = {
+                person: (float(query @ identity_template(vectors_of_person(kept, person))), tid)
+                for person, (_, tid) in best.items()
+            }
         ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:k]
         answers.append([(person, tid, score) for person, (score, tid) in ranked])
     return answers
+
+
+def vectors_of_person(entries: list[GalleryEntry], person: str) -> np.ndarray:
+    """One person's capture vectors, stacked."""
+    return np.stack([e.vector for e in entries if e.identity_id == person])
 
 
 def assert_same_answers(got: list[list[Candidate]], expected: Answer) -> None:
@@ -160,7 +175,7 @@ def test_one_query_vector_gives_one_result_list():
     entries = random_gallery(seed=10, people=20)
     (found,) = gallery_of(entries).search(entries[0].vector, 1)
     assert found[0].template_id == entries[0].template_id
-    assert found[0].score == pytest.approx(1.0, abs=1e-5)
+    assert found[0].capture_score == pytest.approx(1.0, abs=1e-5)
 
 
 def test_several_templates_of_one_person_collapse_to_their_best():
@@ -171,10 +186,47 @@ def test_several_templates_of_one_person_collapse_to_their_best():
     entries += [
         GalleryEntry(10 + i, person_id(rng), "inmate", "active", vectors[4 + i]) for i in range(2)
     ]
-    (found,) = gallery_of(entries).search(vectors[2], 10)
+    (found,) = gallery_of(entries).search(vectors[2], 10, by="capture")
     assert [c.identity_id for c in found].count(same) == 1
     assert len(found) == 3  # three people, although six templates
     assert found[0] == Candidate(same, 3, pytest.approx(1.0, abs=1e-5), "inmate", "active")
+    # By identity (the default): one score against the mean of the four, best capture as evidence
+    (by_identity,) = gallery_of(entries).search(vectors[2], 10)
+    mine = next(c for c in by_identity if c.identity_id == same)
+    assert mine.template_id == 3 and mine.capture_score == pytest.approx(1.0, abs=1e-5)
+    assert mine.score == pytest.approx(float(vectors[2] @ identity_template(vectors[:4])), abs=1e-5)
+
+
+def test_search_by_capture_matches_brute_force() -> None:
+    entries = random_gallery(seed=1)
+    queries = queries_for(entries, seed=2)
+    assert_same_answers(
+        gallery_of(entries).search(queries, 5, by="capture"),
+        brute_force(entries, queries, 5, by="capture"),
+    )
+
+
+def test_identity_templates_follow_every_change() -> None:
+    entries = random_gallery(seed=21, people=30)
+    gallery = gallery_of(entries)
+    person = entries[0].identity_id
+    theirs = [e for e in entries if e.identity_id == person]
+    gallery.remove([theirs[0].template_id])
+    left = [e for e in entries if e.template_id != theirs[0].template_id]
+    queries = queries_for(entries, seed=22)
+    assert_same_answers(gallery.search(queries, 5), brute_force(left, queries, 5))
+    if len(theirs) > 1:
+        np.testing.assert_allclose(
+            gallery.identity_vector(person),
+            identity_template(vectors_of_person(left, person)),
+            atol=1e-6,
+        )
+    gallery.remove_identity(person)
+    assert gallery.identity_vector(person) is None
+    assert gallery.people() == len({e.identity_id for e in left}) - 1
+    assert gallery.people(roles={"visitor"}) == len(
+        {e.identity_id for e in left if e.role == "visitor" and e.identity_id != person}
+    )
 
 
 def test_banned_visitor_is_no_longer_found_among_active_visitors():
