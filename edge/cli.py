@@ -3,6 +3,7 @@
 serve                      run the site service (HTTP API) on the configured host and port
 models list|verify|fetch|convert   see, check and obtain the files of the model packs
 embed PATH... --out F.npz  embed every image (folders recursively) with all cores
+search-batch --gallery G.csv --probes P.csv --out R.csv  1:N as the service decides it
 eval DIR [--open-set]      accuracy per pack on a folder-per-identity photo set, with a DET plot
                            (--open-set: FNIR at fixed FPIR by gallery size and population)
 calibrate DIR              build a pack's calibration file (thresholds at target FMRs)
@@ -25,6 +26,7 @@ from edge import (
     exchange_commands,
     finger_commands,
     import_command,
+    search_batch,
     sync_cli,
 )
 from edge.gate import cli as gate_cli
@@ -90,6 +92,7 @@ def _batch_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     embed.add_argument("--workers", type=int, help="processes (default: physical cores)")
     embed.add_argument("--pack", help="pack id (default: EDGE_PACK)")
     embed.set_defaults(handler=commands.embed)
+    search_batch.add_parser(sub)
 
     evaluate = sub.add_parser("eval", help="accuracy on a folder-per-identity photo set")
     evaluate.add_argument("dir", help="folder with one sub-folder of photos per identity")

@@ -80,6 +80,45 @@ class MatchSettings(BaseModel):
             " candidates per search grows with the people searched: about this times their number."
         ),
     )
+    # 1:N decisions by target FPIR: the share of searches by someone not enrolled that return any
+    # candidate, for the people searched at that moment (models/openset.py, enrollment/openset.py)
+    gate_inmate_fpir: float = Field(
+        0.01, gt=0, lt=0.5, description="Target FPIR of the gate's inmate ALARM (any passage)."
+    )
+    banned_visitor_fpir: float = Field(
+        0.01, gt=0, lt=0.5, description="Target FPIR of the banned-visitor check at the gate."
+    )
+    visitor_exit_fpir: float = Field(
+        0.01, gt=0, lt=0.5, description="Target FPIR of the exit match among visitors inside."
+    )
+    staff_fpir: float = Field(
+        0.01, gt=0, lt=0.5, description="Target FPIR of staff 1:N at the gate."
+    )
+    identify_fpir: float = Field(
+        0.01, gt=0, lt=0.5, description="Target FPIR of the desk's 1:N identify (/v1/identify)."
+    )
+    desk_duplicate_fpir: float = Field(
+        0.05,
+        gt=0,
+        lt=0.5,
+        description="Target FPIR of the desk's duplicate check (investigation: an officer reviews).",
+    )
+    open_set_min_people: int = Field(
+        100,
+        ge=2,
+        description="People enrolled before the site calibrates on its own gallery (the pack's shipped calibration until then).",
+    )
+
+    def fpir_targets(self) -> dict[str, float]:
+        """Target FPIR per 1:N decision kind."""
+        return {
+            "gate_inmate": self.gate_inmate_fpir,
+            "banned_visitor": self.banned_visitor_fpir,
+            "visitor_exit": self.visitor_exit_fpir,
+            "staff": self.staff_fpir,
+            "identify": self.identify_fpir,
+            "desk_duplicate": self.desk_duplicate_fpir,
+        }
 
 
 class EnrolmentSettings(BaseModel):

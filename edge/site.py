@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from edge import wiring
+from edge.gate.records import GateStore
 from edge.gate.service import GatePolicy, GateService
 from edge.metrics import Metrics
 from edge.nbis_build import NbisBuild
 from edge.settings import Settings
 from enrollment.captures import CapturePolicy
 from enrollment.db import Database
+from enrollment.duplicates import SEARCHABLE_STATUSES
 from enrollment.fingers import FingerService
 from enrollment.fused import FusedVerifier
 from enrollment.matching import Matcher
+from enrollment.openset import OpenSetThresholds
 from enrollment.packs import PackChanged, active_pack
 from enrollment.service import EnrolmentService, MatchThresholds
 from enrollment.unit_of_work import unit_of_work
 from enrollment.vault import PlainVault, Vault
 from gallery_sync.gallery import GalleryIndex
-from kernel.errors import GerbangError
+from kernel.errors import GerbangError, Message
 from models.calibration import Calibration
 from models.engine import FaceEngine
 from models.errors import ModelNotReady
@@ -46,6 +50,7 @@ class Site:
         self.engine_: FaceEngine | None = None
         self.calibration: Calibration | None = None
         self.gallery_: GalleryIndex | None = None
+        self.open_set: OpenSetThresholds | None = None
         self.problem: GerbangError | None = None
         self.metrics = Metrics()
         self._finger_calibration: Calibration | None = None
@@ -89,10 +94,14 @@ class Site:
                 )
                 self._check_usable(engine, calibration)
                 gallery = build_gallery(self.db, self.vault, engine.pack_id, engine.dimension)
+                open_set = wiring.open_set_thresholds(
+                    self.settings, engine.pack_id, calibration, gallery
+                )
                 # Together: a reload (gerbang gate run after a pack switch) must not pair the
                 # new engine with the old gallery for longer than it takes to assign them.
                 self.engine_, self.gallery_ = engine, gallery
                 self.calibration, self.problem = calibration, None
+                self.open_set = open_set
                 self._fusion = None  # fitted per face pack: a reload may have changed it
             except GerbangError as exc:
                 log.error("models not ready: %s %s", exc, exc.details)
@@ -163,6 +172,49 @@ class Site:
             self._fusion = FusionModel.load(path)
         return self._fusion
 
+    def open_set_report(self) -> dict[str, Any] | None:
+        """What the configured targets cost on this population at the current gallery sizes:
+        threshold, false alarms per 100 searches by people not enrolled, expected misses, and a
+        warning where the face alone cannot reach a target at a usable miss rate."""
+        if self.open_set is None or self.gallery_ is None:
+            return None
+        gallery = self.gallery_
+        with self.db.reading() as tx:
+            inside = len(GateStore(tx).visitors_inside())
+        sizes = {
+            "gate_inmate": gallery.people(("inmate",), ("active",)),
+            "banned_visitor": gallery.people(("visitor",), ("banned",)),
+            "visitor_exit": inside,
+            "staff": gallery.people(("staff",), ("active",)),
+            "identify": gallery.people(None, ("active",)),
+            "desk_duplicate": gallery.people(None, SEARCHABLE_STATUSES),
+        }
+        costs = self.open_set.costs({k: max(v, 1) for k, v in sizes.items()})
+        current = self.open_set.current
+        warnings = [
+            {
+                "code": "open_set_target_unreachable",
+                "kind": cost["kind"],
+                "message": Message(
+                    f"Wajah saja tidak mencapai target FPIR {cost['target_fpir']:g} untuk"
+                    f" {cost['kind']} dengan tingkat terlewat yang wajar (perkiraan"
+                    f" {cost['expected_fnir']}): tambahkan sidik jari atau periksa petugas.",
+                    f"The face alone cannot reach the target FPIR {cost['target_fpir']:g} for"
+                    f" {cost['kind']} at a usable miss rate (expected {cost['expected_fnir']}):"
+                    " add fingerprints or an officer's check.",
+                ).as_dict(),
+            }
+            for cost in costs
+            if not cost["usable"]
+        ]
+        return {
+            "calibration": current.source,
+            "dataset": current.dataset,
+            "calibrated_people": current.people,
+            "costs": costs,
+            "warnings": warnings,
+        }
+
     def thresholds(self) -> MatchThresholds:
         """Score thresholds for the configured target rates, from the pack's calibration."""
         if self.calibration is None:
@@ -173,6 +225,7 @@ class Site:
             identify_fmr=match.identify_fmr,
             verify=self.calibration.threshold_for(match.verify_fmr),
             verify_fmr=match.verify_fmr,
+            open_set=self.open_set,
         )
 
     def pack_changed(self) -> PackChanged | None:

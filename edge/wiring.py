@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge.settings import Settings
-from models.calibration import SHIPPED_CALIBRATIONS
+from enrollment.openset import OpenSetThresholds, fallback_calibration
+from gallery_sync.gallery import GalleryIndex
+from models.calibration import SHIPPED_CALIBRATIONS, Calibration
 from models.detector import DetectionPolicy
 from models.engine import EngineOptions
 from models.errors import ModelNotReady
@@ -56,3 +58,22 @@ def calibration_path(settings: Settings, pack_id: str) -> Path:
     """A site's own calibration wins over the shipped one."""
     local = settings.data_dir / "calibrations" / f"{pack_id}.json"
     return local if local.is_file() else SHIPPED_CALIBRATIONS / f"{pack_id}.json"
+
+
+def open_set_thresholds(
+    settings: Settings, pack_id: str, calibration: Calibration, gallery: GalleryIndex
+) -> OpenSetThresholds:
+    """Thresholds by target FPIR, calibrated on this gallery once it has enough people (until
+    then the site's own `<pack>.openset.json`, else the shipped one, else the FMR points).
+    Calibrated once here, off the decision path; later refreshed in the background."""
+    match = settings.match
+    own = settings.data_dir / "calibrations"
+    folder = own if (own / f"{pack_id}.openset.json").is_file() else SHIPPED_CALIBRATIONS
+    open_set = OpenSetThresholds(
+        fallback_calibration(pack_id, calibration, folder),
+        match.fpir_targets(),
+        match.open_set_min_people,
+    )
+    open_set.follow(lambda: gallery)
+    open_set.refresh_now()
+    return open_set

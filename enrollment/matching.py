@@ -5,10 +5,12 @@ decision: the pack, the threshold and the target rate it came from, and the scor
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from enrollment.captures import FaceAnalyser
 from enrollment.db import Database
+from enrollment.openset import OpenSetThreshold, search_threshold
 from enrollment.records import Identity
 from enrollment.service import MatchThresholds
 from enrollment.unit_of_work import reading
@@ -43,13 +45,69 @@ class VerifyDecision:
 
 @dataclass(frozen=True)
 class IdentifyResult:
-    """A 1:N answer: candidates at or above the threshold (empty means unknown)."""
+    """A 1:N answer: candidates at or above the threshold (empty means unknown), the best
+    `ranked` people whatever their score, and the open-set setting the threshold came from."""
 
     candidates: list[Candidate]
     threshold: float
     target_fmr: float
     pack_id: str
     probe: FaceAnalysis
+    ranked: list[Candidate] = field(default_factory=list)
+    open_set: OpenSetThreshold | None = None
+
+    def evidence(self) -> dict[str, Any]:
+        """The threshold's origin and the scores, as stored with a decision."""
+        setting = (
+            self.open_set.evidence()
+            if self.open_set is not None
+            else {
+                "threshold": round(self.threshold, 6),
+                "target_fmr_per_comparison": self.target_fmr,
+            }
+        )
+        return {
+            **setting,
+            "scores": [
+                {"identity_id": c.identity_id, "score": round(c.score, 4),
+                 "capture_score": None if c.capture_score is None else round(c.capture_score, 4)}
+                for c in self.ranked
+            ],
+        }  # fmt: skip
+
+
+# The kinds of 1:N search, with the people each one scores at a site (the gate's own choices:
+# edge/gate/steps.py search_kind). The batch command enrols and searches its gallery this way.
+SEARCH_KINDS: dict[str, tuple[str, str]] = {  # kind -> (role, status) the gallery is enrolled as
+    "gate_inmate": ("inmate", "active"),
+    "banned_visitor": ("visitor", "banned"),
+    "visitor_exit": ("visitor", "active"),
+    "staff": ("staff", "active"),
+    "identify": ("inmate", "active"),
+    "desk_duplicate": ("inmate", "active"),
+}
+
+
+def decide_search(
+    gallery: GalleryIndex,
+    template: FloatArray,
+    roles: Collection[str] | None,
+    statuses: Collection[str] | None,
+    only_identities: Collection[str] | None,
+    k: int,
+    thresholds: MatchThresholds,
+    kind: str,
+) -> tuple[list[Candidate], float, OpenSetThreshold | None]:
+    """One 1:N search as the service decides it: the k best people by identity score, and the
+    threshold for the kind's target FPIR over the people searched (a candidate is returned when
+    its score is at or above it). The service and `gerbang search-batch` both come through here."""
+    threshold, setting = search_threshold(
+        gallery, thresholds.open_set, thresholds.identify, kind, roles, statuses, only_identities
+    )
+    found = gallery.search(
+        template, k=k, roles=roles, statuses=statuses, only_identities=only_identities
+    )[0]
+    return found, threshold, setting
 
 
 class Matcher:
@@ -103,12 +161,13 @@ class Matcher:
         statuses: Collection[str] | None = ("active",),
         only_identities: Collection[str] | None = None,
         k: int = 5,
+        kind: str = "identify",
     ) -> IdentifyResult:
         """Who, among the people selected, is this? Only candidates above the threshold."""
         engine, thresholds = self._engine(), self._thresholds()
         probe = engine.analyse_bytes(image)
         return self.identify_template(
-            probe, roles, statuses, only_identities, k, engine.pack_id, thresholds
+            probe, roles, statuses, only_identities, k, engine.pack_id, thresholds, kind
         )
 
     def identify_template(
@@ -120,10 +179,14 @@ class Matcher:
         k: int,
         pack_id: str,
         thresholds: MatchThresholds,
+        kind: str = "identify",
     ) -> IdentifyResult:
-        """1:N for a probe already analysed (the gate runs several searches on one frame)."""
-        found = self._gallery().search(
-            probe.template, k=k, roles=roles, statuses=statuses, only_identities=only_identities
-        )[0]
-        above = [c for c in found if c.score >= thresholds.identify]
-        return IdentifyResult(above, thresholds.identify, thresholds.identify_fmr, pack_id, probe)
+        """1:N for a probe already analysed (the gate runs several searches on one frame), at
+        the threshold for the decision kind's target FPIR over the people searched."""
+        found, threshold, setting = decide_search(
+            self._gallery(), probe.template, roles, statuses, only_identities, k, thresholds, kind
+        )
+        above = [c for c in found if c.score >= threshold]
+        return IdentifyResult(
+            above, threshold, thresholds.identify_fmr, pack_id, probe, found, setting
+        )

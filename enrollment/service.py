@@ -29,6 +29,7 @@ from enrollment.captures import (
 from enrollment.db import Database
 from enrollment.duplicates import (
     NOT_CONFIGURED,
+    SEARCHABLE_STATUSES,
     DuplicateCheck,
     InvalidDecision,
     NationalAnswer,
@@ -42,6 +43,7 @@ from enrollment.duplicates import (
     record_decisions,
     resolve,
 )
+from enrollment.openset import OpenSetThresholds, search_threshold
 from enrollment.records import Identity, IdentityDraft, check_required, validate_draft
 from enrollment.repository import IdentityRepository, vector_to_blob
 from enrollment.unit_of_work import reading, unit_of_work
@@ -106,6 +108,9 @@ class MatchThresholds:
     identify_fmr: float
     verify: float
     verify_fmr: float
+    # 1:N by target FPIR for the people searched (enrollment/openset.py); None: the per-comparison
+    # `identify` threshold above (tools and tests that have no open-set calibration)
+    open_set: OpenSetThresholds | None = None
 
 
 class EnrolmentService:
@@ -194,7 +199,21 @@ class EnrolmentService:
 
     def _local(self, captures: list[StoredCapture], exclude: str | None) -> list[Candidate]:
         vectors = [c.vector for c in captures]
-        return local_candidates(self._gallery(), self._thresholds().identify, vectors, exclude)
+        return local_candidates(self._gallery(), self._duplicate_threshold(), vectors, exclude)
+
+    def _duplicate_threshold(self) -> float:
+        """The desk's duplicate check: investigation mode, its own target FPIR over everyone
+        searchable (enrollment/openset.py), or the per-comparison threshold without one."""
+        thresholds = self._thresholds()
+        threshold, _ = search_threshold(
+            self._gallery(),
+            thresholds.open_set,
+            thresholds.identify,
+            "desk_duplicate",
+            None,
+            SEARCHABLE_STATUSES,
+        )
+        return threshold
 
     def _ask_registry(self, captures: list[StoredCapture]) -> NationalAnswer:
         """The registry's candidates (never raises); asked with no lock held, as it may be slow."""
@@ -265,7 +284,7 @@ class EnrolmentService:
         replace_templates: bool = False,
     ) -> CommitResult:
         pack_id, target = self._engine().pack_id, resolution.target
-        threshold, searched = self._thresholds().identify, check.national_search.summary()
+        threshold, searched = self._duplicate_threshold(), check.national_search.summary()
         try:
             with unit_of_work(self.db, self.vault) as uow:
                 uow.captures.session(

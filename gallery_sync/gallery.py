@@ -110,6 +110,12 @@ class GalleryIndex:
         self._mean_owner: dict[int, str] = {}
         self._mean_key: dict[str, PartitionKey] = {}
         self._next_mean_id = 1
+        self._version = 0  # bumped by every change: callers tell when to recompute derived data
+
+    @property
+    def version(self) -> int:
+        """A counter of template changes (adds, removals, moves, rebuilds)."""
+        return self._version
 
     @property
     def dimension(self) -> int:
@@ -137,6 +143,7 @@ class GalleryIndex:
             self._means, self._mean_id = fresh._means, fresh._mean_id
             self._mean_owner, self._mean_key = fresh._mean_owner, fresh._mean_key
             self._next_mean_id = fresh._next_mean_id
+            self._version += max(1, len(self._meta))
 
     def remove(self, template_ids: Iterable[int]) -> int:
         """Remove templates by id; unknown ids are ignored. Returns how many were removed."""
@@ -394,6 +401,7 @@ class GalleryIndex:
             self._meta[tid] = meta
             self._by_identity.setdefault(meta[0], set()).add(tid)
         self._refresh_identities({meta[0] for meta in metas})
+        self._version += len(metas)
 
     def _delete(self, template_ids: Sequence[int]) -> None:
         """Take known templates out of their partitions and the id maps."""
@@ -409,6 +417,7 @@ class GalleryIndex:
             if not held:
                 del self._by_identity[identity_id]
         self._refresh_identities(touched)
+        self._version += len(template_ids)
 
     def _refresh_identities(self, people: Collection[str]) -> None:
         """Recompute the identity templates of these people from the captures now held."""

@@ -32,15 +32,18 @@ Everything here is pure (numpy only) and unit-tested against brute force on seed
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from models.error_rates import as_scores
+from models.json_files import write_json
 
 TAIL_EXCEEDANCES = 50  # k: the data is read directly down to this many comparisons above t
 FIT_FRACTION = (
@@ -245,3 +248,136 @@ def fpir_brute_force(
     `people` columns) reaches the threshold. For the tests and the evaluation, not the service."""
     scores = np.asarray(probe_rows, dtype=np.float64) @ np.asarray(templates, dtype=np.float64).T
     return float(np.mean(scores[:, :people].max(axis=1) >= threshold))
+
+
+@dataclass(frozen=True)
+class PointsTail:
+    """A fallback tail from a pack's FMR operating points (per capture, measured elsewhere):
+    log FMR linear in the threshold between the points, extended beyond the strictest point with
+    the slope of the last two. Used only while no identity-level tail exists for the pack."""
+
+    points: tuple[tuple[float, float], ...]  # (target FMR, threshold), FMR falling
+    n: int = 0
+
+    def fmr_at(self, threshold: float) -> float:
+        """FMR at a threshold, interpolated in log FMR."""
+        fmrs = [math.log(p[0]) for p in self.points]
+        thresholds = [p[1] for p in self.points]
+        if threshold <= thresholds[0]:
+            return self.points[0][0]
+        for i in range(1, len(thresholds)):
+            if threshold <= thresholds[i] or i == len(thresholds) - 1:
+                t0, t1, f0, f1 = thresholds[i - 1], thresholds[i], fmrs[i - 1], fmrs[i]
+                slope = (f1 - f0) / (t1 - t0) if t1 > t0 else -1e6
+                return math.exp(f0 + slope * (threshold - t0))
+        raise AssertionError("unreachable")
+
+    def threshold_at_fmr(self, fmr: float) -> float:
+        """The threshold for an FMR, interpolated in log FMR and capped at MAX_SCORE."""
+        if fmr >= self.points[0][0]:
+            return self.points[0][1]
+        target = math.log(fmr)
+        for i in range(1, len(self.points)):
+            if fmr >= self.points[i][0] or i == len(self.points) - 1:
+                (f0, t0), (f1, t1) = self.points[i - 1], self.points[i]
+                lf0, lf1 = math.log(f0), math.log(f1)
+                return min(t0 + (target - lf0) * (t1 - t0) / (lf1 - lf0), MAX_SCORE)
+        raise AssertionError("unreachable")
+
+    def threshold_for_fpir(self, target_fpir: float, people: int) -> float:
+        return self.threshold_at_fmr(fmr_for_fpir(target_fpir, max(people, 1)))
+
+    def fpir_at(self, threshold: float, people: int) -> float:
+        return fpir_for_fmr(self.fmr_at(threshold), people)
+
+    def extrapolated(self, target_fpir: float, people: int) -> bool:
+        return fmr_for_fpir(target_fpir, max(people, 1)) < self.points[-1][0]
+
+
+# The decision kinds of 1:N, and their default target FPIR (share of searches by someone not
+# enrolled that return any candidate). The desk's duplicate check is investigation mode: an
+# officer looks at every candidate, so it accepts more of them to miss fewer duplicates.
+DEFAULT_TARGET_FPIR: dict[str, float] = {
+    "gate_inmate": 0.01,
+    "banned_visitor": 0.01,
+    "visitor_exit": 0.01,
+    "staff": 0.01,
+    "identify": 0.01,
+    "desk_duplicate": 0.05,
+    "national_duplicate": 0.001,
+}
+USABLE_FNIR = 0.10  # above this miss rate the face alone cannot serve a target: say so
+
+
+@dataclass(frozen=True)
+class OpenSetCalibration:
+    """Where thresholds come from: an impostor tail (identity level), the genuine identity scores
+    when known, and what they were measured on."""
+
+    tail: ImpostorTail | PointsTail
+    genuine: tuple[float, ...]
+    source: str  # "site" (this gallery), "shipped" (the pack's file), "fmr-points" (fallback)
+    dataset: str
+    people: int
+
+    def threshold(self, target_fpir: float, people: int) -> float:
+        """The threshold for a target FPIR over `people` searched."""
+        return self.tail.threshold_for_fpir(target_fpir, people)
+
+    def expected_fnir(self, threshold: float) -> float | None:
+        """Share of enrolled people missed at the threshold (None without genuine scores)."""
+        return fnir_at(threshold, self.genuine) if len(self.genuine) >= 30 else None
+
+    def cost(self, kind: str, target_fpir: float, people: int) -> dict[str, Any]:
+        """What a target costs at this gallery size: the threshold, false candidates per 100
+        searches by people not enrolled, the expected miss rate, and whether it is usable."""
+        threshold = self.threshold(target_fpir, people)
+        fnir = self.expected_fnir(threshold)
+        return {
+            "kind": kind,
+            "target_fpir": target_fpir,
+            "people": people,
+            "threshold": round(threshold, 6),
+            "false_alarms_per_100": round(100 * self.tail.fpir_at(threshold, people), 3),
+            "expected_fnir": None if fnir is None else round(fnir, 4),
+            "extrapolated": self.tail.extrapolated(target_fpir, people),
+            "usable": fnir is None or (fnir <= USABLE_FNIR and threshold < MAX_SCORE),
+        }
+
+    def save(self, path: Path) -> None:
+        """Write an identity-level calibration (ImpostorTail only) as JSON."""
+        if not isinstance(self.tail, ImpostorTail):
+            raise ValueError("only an impostor tail can be saved")
+        write_json(
+            path,
+            {
+                "tail": self.tail.as_dict(),
+                "genuine": [round(g, 6) for g in self.genuine],
+                "dataset": self.dataset,
+                "people": self.people,
+            },
+        )
+
+    @classmethod
+    def load(cls, path: Path, source: str = "shipped") -> OpenSetCalibration:
+        """Read what save wrote."""
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(
+            ImpostorTail.from_dict(data["tail"]),
+            tuple(float(g) for g in data["genuine"]),
+            source,
+            str(data["dataset"]),
+            int(data["people"]),
+        )
+
+
+def calibrate_gallery(
+    vectors: npt.ArrayLike,
+    people: Sequence[str],
+    dataset: str,
+    same_person: frozenset[tuple[str, str]] = frozenset(),
+    source: str = "site",
+) -> OpenSetCalibration:
+    """An identity-level calibration from a gallery of known-different people."""
+    scores = gallery_scores(vectors, people, same_person)
+    return OpenSetCalibration(scores.impostor_top, scores.genuine, source, dataset, scores.people)

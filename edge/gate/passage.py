@@ -18,6 +18,12 @@ class GatePolicy:
 
     liveness_threshold: float = 0.5
     require_liveness: bool = True
+    # Visitor exit: an inmate candidate is a look-alike, not an escape, only when the face matches
+    # a visitor inside far above that search's threshold AND much better than the inmate: an
+    # inmate's face scores high against their own identity template, so an escaping inmate
+    # would have to look more like someone else than like themselves. 1.0 disables the rule.
+    lookalike_visitor_margin: float = 0.02  # visitor score at least its threshold plus this
+    lookalike_margin: float = 0.03  # and at least the inmate score plus this
 
 
 @dataclass(frozen=True)

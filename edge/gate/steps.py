@@ -164,20 +164,46 @@ class GateSteps:
               only: list[str] | None = None, everyone: bool = False) -> Candidate | None:  # fmt: skip
         """The best candidate above the 1:N threshold among the people selected, for the subject
         (or for every face in the frame), noted as evidence with the face each one matched."""
+        return self._best_scored(ctx, roles, statuses, only, everyone)[0]
+
+    def _best_scored(self, ctx: Passage, roles: tuple[str, ...], statuses: tuple[str, ...] | None,
+                     only: list[str] | None = None, everyone: bool = False
+                     ) -> tuple[Candidate | None, float]:  # fmt: skip
+        """_best and the threshold it was decided at: the target FPIR of the decision kind over
+        the people searched (enrollment/openset.py)."""
         assert ctx.probe is not None
-        thresholds = self._thresholds()
+        thresholds, kind = self._thresholds(), search_kind(roles, statuses, only)
         found: list[tuple[Candidate, int]] = []
+        results = []
         for face, probe in enumerate(ctx.people if everyone else [ctx.probe]):
-            result = self.matcher.identify_template(probe, roles, statuses, only, 3, "", thresholds)
+            result = self.matcher.identify_template(
+                probe, roles, statuses, only, 3, "", thresholds, kind
+            )
+            results.append(result)
             found += [(candidate, face) for candidate in result.candidates]
         found.sort(key=lambda pair: -pair[0].score)
         searched = f"{'+'.join(roles)}/{'+'.join(statuses or ('any',))}{'/inside' if only is not None else ''}"
         ctx.note(f"search:{searched}", {
             "candidates": [{"identity_id": c.identity_id, "score": round(c.score, 4), "face": face} for c, face in found],
             "faces_searched": len(ctx.people) if everyone else 1,
-            "threshold": thresholds.identify, "target_fmr_per_comparison": thresholds.identify_fmr,
+            **results[0].evidence(),
+            "top_scores": [result.evidence()["scores"] for result in results],
+            "threshold": results[0].threshold,
         })  # fmt: skip
-        return found[0][0] if found else None
+        return (found[0][0] if found else None), results[0].threshold
+
+
+def search_kind(
+    roles: tuple[str, ...], statuses: tuple[str, ...] | None, only: list[str] | None
+) -> str:
+    """The open-set decision kind of a gate search (its target FPIR)."""
+    if roles == ("inmate",):
+        return "gate_inmate"
+    if roles == ("visitor",) and statuses == ("banned",):
+        return "banned_visitor"
+    if roles == ("visitor",) and only is not None:
+        return "visitor_exit"
+    return "staff" if roles == ("staff",) else "identify"
 
 
 def _person(face: FaceAnalysis) -> dict[str, Any]:

@@ -57,7 +57,8 @@ class VisitorPassages(GateSteps):
         refusal = self._gate_allows(ctx, "visitor") or self._analyse(ctx, image)
         if refusal:
             return refusal
-        if inmate := self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True):
+        inmate = self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True)
+        if inmate and not self._lookalike(ctx, inmate):
             return self._decide(ctx, "alarm", "inmate_leaving", matched=inmate.identity_id)
         if len(ctx.people) > 1:  # the subject is named, so that an override closes their visit
             visitor = self._visitor_inside(ctx)
@@ -73,9 +74,37 @@ class VisitorPassages(GateSteps):
 
     def _visitor_inside(self, ctx: Passage) -> Candidate | None:
         """The visitor with an open visit whom the subject's face matches, if any."""
+        return self._visitor_inside_scored(ctx)[0]
+
+    def _visitor_inside_scored(self, ctx: Passage) -> tuple[Candidate | None, float]:
         with gate_reading(self.db, self.vault) as uow:
             inside = [row["visitor_id"] for row in uow.gates.visitors_inside()]
-        return self._best(ctx, ("visitor",), None, only=inside) if inside else None
+        if not inside:
+            return None, 1.0
+        return self._best_scored(ctx, ("visitor",), None, only=inside)
+
+    def _lookalike(self, ctx: Passage, inmate: Candidate) -> bool:
+        """True when the inmate candidate is better explained as a visitor inside who looks like
+        them: one face at the gate, and it matches a visitor inside far above the visitor
+        threshold and by a wide margin over the inmate (GatePolicy). Noted either way."""
+        if len(ctx.people) != 1:
+            return False
+        visitor, threshold = self._visitor_inside_scored(ctx)
+        policy = self.policy
+        lookalike = (
+            visitor is not None
+            and visitor.score >= threshold + policy.lookalike_visitor_margin
+            and visitor.score >= inmate.score + policy.lookalike_margin
+        )
+        ctx.note("lookalike", {
+            "inmate_id": inmate.identity_id, "inmate_score": round(inmate.score, 4),
+            "visitor_id": visitor.identity_id if visitor else None,
+            "visitor_score": round(visitor.score, 4) if visitor else None,
+            "visitor_threshold": round(threshold, 6),
+            "visitor_margin": policy.lookalike_visitor_margin, "margin": policy.lookalike_margin,
+            "alarm_withheld": lookalike,
+        })  # fmt: skip
+        return lookalike
 
     def _banned_among_others(self, ctx: Passage) -> GateDecision | None:
         """With several people at the gate, a banned face beside the claimed visitor is named

@@ -50,7 +50,8 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
     pack = site.engine().pack_id
     stored = queries.templates_in_gallery(site.db, pack)
     held = len(site.gallery())
-    body = {"ready": held == stored, "pack": pack, "gallery": held, "problem": None}
+    body = {"ready": held == stored, "pack": pack, "gallery": held, "problem": None,
+            "open_set": site.open_set_report()}  # fmt: skip
     if held != stored:
         body["problem"] = {
             "code": "gallery_inconsistent",
