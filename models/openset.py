@@ -49,7 +49,7 @@ TAIL_EXCEEDANCES = 50  # k: the data is read directly down to this many comparis
 FIT_FRACTION = (
     1e-3  # the tail scale is fitted to the top max(FIT_MIN, this share) of all comparisons
 )
-FIT_MIN = 200
+FIT_MIN = 50
 KEEP_TOP = 200_000  # highest impostor scores kept (enough for FMR down to KEEP_TOP / n)
 MAX_SCORE = 1.0  # cosine: no threshold above this; a target that needs more is unreachable
 FORMAT_VERSION = 1

@@ -43,10 +43,10 @@ def test_empirical_threshold_lets_through_at_most_the_target_share() -> None:
 
 
 def test_exponential_tail_extrapolates_an_exponential_distribution() -> None:
-    # Exact exponential tail: the fit on 20k scores must predict FMR far beyond the data.
+    # Exact exponential tail: the fit on 200k scores must predict FMR far beyond the data.
     rng = np.random.default_rng(2)
     scale = 0.02
-    scores = 0.5 + rng.exponential(scale, 20_000)
+    scores = 0.5 + rng.exponential(scale, 200_000)
     tail = ImpostorTail.fit(scores)
     for fmr in (1e-5, 1e-7):
         true = 0.5 + scale * math.log(1 / fmr)
