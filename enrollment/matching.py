@@ -56,18 +56,17 @@ class IdentifyResult:
     ranked: list[Candidate] = field(default_factory=list)
     open_set: OpenSetThreshold | None = None
 
+    def setting(self) -> dict[str, Any]:
+        """Where the threshold came from: the kind's target FPIR, the people searched, the
+        calibration, the threshold; or the per-comparison FMR without an open-set calibration."""
+        if self.open_set is not None:
+            return self.open_set.evidence()
+        return {"threshold": self.threshold, "target_fmr_per_comparison": self.target_fmr}
+
     def evidence(self) -> dict[str, Any]:
-        """The threshold's origin and the scores, as stored with a decision."""
-        setting = (
-            self.open_set.evidence()
-            if self.open_set is not None
-            else {
-                "threshold": round(self.threshold, 6),
-                "target_fmr_per_comparison": self.target_fmr,
-            }
-        )
+        """The threshold's origin and the best people's scores, as stored with a decision."""
         return {
-            **setting,
+            **self.setting(),
             "scores": [
                 {"identity_id": c.identity_id, "score": round(c.score, 4),
                  "capture_score": None if c.capture_score is None else round(c.capture_score, 4)}

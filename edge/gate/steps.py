@@ -186,9 +186,8 @@ class GateSteps:
         ctx.note(f"search:{searched}", {
             "candidates": [{"identity_id": c.identity_id, "score": round(c.score, 4), "face": face} for c, face in found],
             "faces_searched": len(ctx.people) if everyone else 1,
-            **results[0].evidence(),
+            **results[0].setting(),
             "top_scores": [result.evidence()["scores"] for result in results],
-            "threshold": results[0].threshold,
         })  # fmt: skip
         return (found[0][0] if found else None), results[0].threshold
 

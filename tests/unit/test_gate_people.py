@@ -6,7 +6,7 @@ a time"; an escorted inmate movement is not. Each frame is analysed once per pas
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -17,12 +17,14 @@ from edge.gate.records import Gate, GateStore
 from edge.gate.service import GatePolicy, GateService
 from enrollment.db import Database
 from enrollment.matching import Matcher
+from enrollment.openset import OpenSetThresholds
 from enrollment.records import Consent, IdentityDraft
 from enrollment.repository import IdentityRepository
 from enrollment.service import MatchThresholds
 from enrollment.vault import PlainVault
 from gallery_sync.gallery import GalleryEntry, GalleryIndex
 from models.engine import FaceAnalysis
+from models.openset import OpenSetCalibration, PointsTail
 from models.quality import QualityMeasures, QualityReport
 from tests.factories import face_at
 
@@ -61,6 +63,8 @@ class GateSite:
     db: Database
     engine: FakeEngine
     ids: dict[str, str]
+    gallery: GalleryIndex
+    vault: PlainVault
 
 
 @pytest.fixture
@@ -96,7 +100,7 @@ def site(tmp_path: Path) -> Iterator[GateSite]:
     entry = gate.visitor_entry("main", b"sari", "kiosk", nik="3201014703850001", inmate_id=ids["inmate"])  # fmt: skip
     assert entry.event.result == "admit", entry.event
     engine.calls.clear()
-    yield GateSite(gate, db, engine, ids)
+    yield GateSite(gate, db, engine, ids, gallery, vault)
     db.close()
 
 
@@ -193,6 +197,74 @@ def test_an_escorted_inmate_movement_is_verified_on_the_subject(site: GateSite) 
 def test_one_person_alone_passes_as_before(site: GateSite) -> None:
     decision = site.gate.visitor_exit("main", b"sari", "camera:main")
     assert (decision.event.result, decision.event.reason) == ("admit", "visitor_exit_matched")
-    assert decision.event.evidence["search:inmate/active"] == {
+    search = dict(decision.event.evidence["search:inmate/active"])
+    top_scores = search.pop("top_scores")
+    assert search == {
         "candidates": [], "faces_searched": 1, "threshold": 0.8, "target_fmr_per_comparison": 1e-4,
     }  # fmt: skip
+    # the best inmates' scores are kept though none reached the threshold
+    assert len(top_scores[0]) == 2 and all(s["score"] < 0.8 for s in top_scores[0])
+
+
+def test_gate_searches_decide_by_target_fpir_over_the_people_searched(site: GateSite) -> None:
+    points = PointsTail(((1e-2, 0.5), (1e-3, 0.6), (1e-4, 0.7)))
+    open_set = OpenSetThresholds(OpenSetCalibration(points, (), "fmr-points", "test", 0))
+    thresholds = replace(THRESHOLDS, open_set=open_set)
+    matcher = Matcher(site.db, site.vault, lambda: site.engine, lambda: site.gallery, lambda: thresholds)  # type: ignore[arg-type,return-value]  # fmt: skip
+    gate = GateService(site.db, site.vault, lambda: site.engine, matcher, lambda: thresholds, GatePolicy())  # type: ignore[arg-type]  # fmt: skip
+    event = gate.visitor_exit("main", b"sari", "camera:main").event
+    assert (event.result, event.reason) == ("admit", "visitor_exit_matched")
+    inmate = event.evidence["search:inmate/active"]
+    # two inmates: FPIR 1% -> FMR 1 - 0.99^(1/2) = 0.005 per comparison, between the points
+    assert inmate["kind"] == "gate_inmate" and inmate["gallery_people"] == 2
+    assert inmate["target_fpir"] == 0.01 and inmate["calibration"] == "fmr-points"
+    assert inmate["threshold"] == pytest.approx(points.threshold_at_fmr(1 - 0.99**0.5), abs=1e-6)
+    visitors = event.evidence["search:visitor/any/inside"]
+    assert visitors["kind"] == "visitor_exit" and visitors["gallery_people"] == 1
+    assert visitors["threshold"] == pytest.approx(0.5)  # one person: FMR = FPIR = 1%
+
+
+def _add_twin_inmate(site: GateSite, cos: float = 0.88) -> None:
+    """An inmate who looks like Sari (the visitor inside): their templates' cosine is `cos`."""
+    sari = site.engine.vectors["sari"]
+    other = unit(np.random.default_rng(9).normal(size=DIM))
+    other = unit(other - (other @ sari) * sari)
+    twin = unit(cos * sari + np.sqrt(1 - cos**2) * other)
+    with site.db.transaction() as tx:
+        draft = IdentityDraft("inmate", "Kembar", registration_number="B.I-9/2024")
+        site.ids["twin"] = IdentityRepository(tx, site.vault).insert(draft, "UPT-T")
+    site.gallery.add([GalleryEntry(99, site.ids["twin"], "inmate", "active", twin)])
+    site.engine.vectors["twin"] = twin
+
+
+def test_a_visitor_inside_who_looks_like_an_inmate_is_not_an_escape(site: GateSite) -> None:
+    _add_twin_inmate(site)
+    decision = site.gate.visitor_exit("main", b"sari", "camera:main")
+    event = decision.event
+    assert (event.result, event.reason) == ("admit", "visitor_exit_matched"), event.evidence
+    lookalike = event.evidence["lookalike"]
+    assert lookalike["alarm_withheld"] is True
+    assert (
+        lookalike["inmate_id"] == site.ids["twin"] and lookalike["visitor_id"] == site.ids["sari"]
+    )
+    assert lookalike["visitor_score"] >= lookalike["inmate_score"] + lookalike["margin"]
+    assert (
+        event.evidence["search:inmate/active"]["candidates"][0]["identity_id"] == site.ids["twin"]
+    )
+
+
+def test_the_inmate_who_looks_like_a_visitor_inside_still_raises_the_alarm(site: GateSite) -> None:
+    _add_twin_inmate(site)
+    decision = site.gate.visitor_exit("main", b"twin", "camera:main")
+    event = decision.event
+    assert (event.result, event.reason) == ("alarm", "inmate_leaving")
+    assert event.matched_identity_id == site.ids["twin"]
+    assert event.evidence["lookalike"]["alarm_withheld"] is False
+
+
+def test_a_close_call_between_inmate_and_visitor_raises_the_alarm(site: GateSite) -> None:
+    # Almost the same face: the visitor match does not beat the inmate by the margin
+    _add_twin_inmate(site, cos=0.995)
+    decision = site.gate.visitor_exit("main", b"sari", "camera:main")
+    assert (decision.event.result, decision.event.reason) == ("alarm", "inmate_leaving")
+    assert decision.event.evidence["lookalike"]["alarm_withheld"] is False

@@ -1,0 +1,108 @@
+"""`gerbang search-batch` and a running site service (real models, dev photos) give the same
+scores and decisions: people enrolled at the desk, then the same captures as GALLERY.csv."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from enrollment.captures import CaptureStore
+from tests.integration.conftest import SiteClient, make_site_client, photo
+
+pytestmark = pytest.mark.model
+
+PEOPLE = ["deepface-img26", "facerec-obama", "deepface-img13"]
+PROBES = ["deepface-img26/7.jpg", "deepface-img26/8.jpg", "faceapi-howard/1.jpg"]
+
+
+@pytest.fixture(scope="module")
+def site(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteClient]:
+    yield from make_site_client(model_dir, tmp_path_factory.mktemp("batch-site"))
+
+
+def _photos(dev_faces: Path, person: str) -> list[str]:
+    return sorted(f"{person}/{p.name}" for p in (dev_faces / person).glob("*.jpg"))[:6]
+
+
+def _enrol(sc: SiteClient, dev_faces: Path, person: str, folder: Path) -> list[str]:
+    """Enrol a person at the desk; return the files holding the captures the desk kept."""
+    headers = sc.as_role("enrolment_officer")
+    session = sc.client.post("/v1/captures", json={"role": "inmate"}, headers=headers).json()[
+        "session_id"
+    ]
+    for relative in _photos(dev_faces, person):
+        feedback = sc.client.post(
+            f"/v1/captures/{session}/frames",
+            files={"image": photo(dev_faces, relative)},
+            headers=headers,
+        ).json()
+        if feedback["ready"]:
+            break
+    with sc.site.db.reading() as tx:
+        kept = CaptureStore(tx, sc.site.vault).kept(session)
+    draft = {"full_name": person, "birth_date": "1990-01-01", "sex": "M",
+             "registration_number": f"B.I-{PEOPLE.index(person) + 1}/2024"}  # fmt: skip
+    response = sc.client.post(
+        f"/v1/captures/{session}/commit", json={"identity": draft, "decisions": []}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    identity = response.json()["identity_id"]
+    files = []
+    for number, capture in enumerate(kept):
+        path = folder / f"{person}-{number}.jpg"
+        path.write_bytes(capture.data)
+        files.append(str(path))
+    return [identity, *files]
+
+
+def test_batch_command_decides_as_the_service(
+    site: SiteClient, dev_faces: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    gallery_rows = []
+    for person in PEOPLE:
+        identity, *files = _enrol(site, dev_faces, person, tmp_path)
+        gallery_rows += [(f, identity) for f in files]
+    with (tmp_path / "gallery.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([("path", "person"), *gallery_rows])
+    with (tmp_path / "probes.csv").open("w", newline="") as handle:
+        rows = [("path",)] + [(str(dev_faces / p),) for p in PROBES] + [("missing-face.png",)]
+        csv.writer(handle).writerows(rows)
+    (tmp_path / "missing-face.png").write_bytes(b"not an image")
+    env = {**os.environ, "EDGE_MODEL_DIR": str(model_dir), "EDGE_DATA_DIR": str(tmp_path / "d")}
+    done = subprocess.run(
+        [sys.executable, "-m", "console.main", "search-batch", "--gallery",
+         str(tmp_path / "gallery.csv"), "--probes", str(tmp_path / "probes.csv"),
+         "--out", str(tmp_path / "results.csv"), "--top", "3", "--kind", "identify",
+         "--workers", "1"],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    with (tmp_path / "results.csv").open(newline="") as handle:
+        results = list(csv.DictReader(handle))
+    assert list(results[0]) == ["probe", "rank", "person", "score", "threshold", "above"]
+    missing = [r for r in results if r["probe"].endswith("missing-face.png")]
+    assert missing == [{"probe": missing[0]["probe"], "rank": "0", "person": "", "score": "",
+                        "threshold": "", "above": "0"}]  # fmt: skip
+    for relative in PROBES:
+        rows = [r for r in results if r["probe"] == str(dev_faces / relative)]
+        assert [r["rank"] for r in rows] == ["1", "2", "3"]
+        answer = site.client.post(
+            "/v1/identify",
+            files={"image": photo(dev_faces, relative)},
+            data={"roles": ["inmate"]},
+            headers=site.as_role("enrolment_officer"),
+        ).json()
+        assert float(rows[0]["threshold"]) == pytest.approx(answer["threshold"], abs=2e-6)
+        returned = {c["identity_id"]: c["score"] for c in answer["candidates"]}
+        above = {r["person"]: float(r["score"]) for r in rows if r["above"] == "1"}
+        assert above.keys() == returned.keys()
+        for person, score in above.items():
+            assert score == pytest.approx(returned[person], abs=1e-4)
+    # the enrolled person's other photos are found, the stranger is not
+    assert any(r["above"] == "1" for r in results if "img26" in r["probe"])
