@@ -160,6 +160,7 @@ async def identify(
         ],
         "threshold": round(result.threshold, 6),
         "target_fmr_per_comparison": result.target_fmr,
+        "open_set": result.open_set.evidence() if result.open_set else None,
         "pack": result.pack_id,
         "live_score": result.probe.live_score,
     }  # fmt: skip
