@@ -74,6 +74,5 @@ def open_set_thresholds(
         match.fpir_targets(),
         match.open_set_min_people,
     )
-    open_set.follow(lambda: gallery)
-    open_set.refresh_now()
+    open_set.follow(gallery)
     return open_set

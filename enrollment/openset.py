@@ -6,18 +6,20 @@ genuine one (models/openset.py). While the site has fewer than `min_people` peop
 shipped calibration serves (an identity-level file `<pack>.openset.json` when there is one, else
 the pack's per-capture FMR points); from then on the site's own.
 
-The calibration is refreshed off the decision path: each decision reads the current one, and when
-the gallery has changed enough since the last calibration (`refresh_changes` changes or
-`refresh_share` of its size, whichever is more) a background thread computes the next one; the
-decisions keep the old one until it is ready. People merged into another (status `merged`) and
-erased people never enter the impostor set; pairs an officer has judged the same person are left
-out through `same_person`.
+The calibration is refreshed off the decision path: a decision only reads the current one. The
+gallery tells this object of every change (in the enrolment, sync or admin thread that made it);
+once the changes since the last calibration reach `refresh_changes` or `refresh_share` of the
+gallery, whichever is more, the next one is computed: at once while the gallery is small (a few
+milliseconds), in a background thread beyond `sync_limit` captures, the decisions keeping the
+previous one until it is ready. People merged into another (status `merged`) and erased people
+never enter the impostor set: a merge leaves one identity holding the person's captures, so a
+person is never scored as their own impostor.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,32 +82,36 @@ class OpenSetThresholds:
         fallback: OpenSetCalibration,
         targets: Mapping[str, float] | None = None,
         min_people: int = 100,
-        refresh_changes: int = 50,
+        refresh_changes: int = 10,
         refresh_share: float = 0.05,
+        sync_limit: int = 5_000,
     ) -> None:
         self.fallback = fallback
         self.targets = {**DEFAULT_TARGET_FPIR, **(targets or {})}
         self.min_people = min_people
         self.refresh_changes = refresh_changes
         self.refresh_share = refresh_share
+        self.sync_limit = sync_limit
         self._current = fallback
         self._calibrated_at_version = -1
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
-        self._gallery: Callable[[], GalleryIndex] | None = None
+        self._gallery: GalleryIndex | None = None
 
     @property
     def current(self) -> OpenSetCalibration:
         """The calibration decisions use now."""
         return self._current
 
-    def follow(self, gallery: Callable[[], GalleryIndex]) -> None:
-        """Calibrate on this gallery (the site's), refreshed as it changes."""
+    def follow(self, gallery: GalleryIndex) -> None:
+        """Calibrate on this gallery (the site's) now, and again as it changes."""
         self._gallery = gallery
+        gallery.subscribe(self.gallery_changed)
+        self.refresh_now()
 
     def for_search(self, kind: str, people: int) -> OpenSetThreshold:
-        """The threshold for a search of this kind over `people` people (cheap: no scoring)."""
-        self._maybe_refresh()
+        """The threshold for a search of this kind over `people` people: a lookup in the
+        current calibration, never a calibration (those follow gallery changes)."""
         target = self.targets[kind]
         calibration = self._current
         return OpenSetThreshold(
@@ -120,24 +126,32 @@ class OpenSetThresholds:
     def refresh_now(self) -> OpenSetCalibration:
         """Calibrate on the gallery now, in this thread (start-up, tests, the batch command)."""
         if self._gallery is not None:
-            gallery = self._gallery()
-            self._install(self._calibrate(gallery), gallery.version)
+            version = self._gallery.version
+            self._install(self._calibrate(self._gallery), version)
         return self._current
 
-    def _maybe_refresh(self) -> None:
-        """Start a background calibration when the gallery has changed enough since the last."""
-        if self._gallery is None:
-            return
-        gallery = self._gallery()
-        changes = gallery.version - self._calibrated_at_version
+    def wait(self, timeout: float | None = None) -> None:
+        """Until a background calibration under way has finished (tests, shutdown)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
+    def gallery_changed(self, gallery: GalleryIndex) -> None:
+        """After a gallery change (enrolment, sync, admin; never a search): recalibrate once
+        `refresh_changes` changes or `refresh_share` of the gallery have accumulated, at once
+        while the gallery is small (milliseconds), in a background thread beyond `sync_limit`
+        captures; decisions keep the previous calibration meanwhile."""
         due = max(self.refresh_changes, int(self.refresh_share * len(gallery)))
-        if self._calibrated_at_version >= 0 and changes < due:
+        if gallery.version - self._calibrated_at_version < due:
+            return
+        if len(gallery) <= self.sync_limit:
+            self._install(self._calibrate(gallery), gallery.version)
             return
         with self._lock:
             if self._worker is not None and self._worker.is_alive():
                 return
-            self._calibrated_at_version = gallery.version  # not again until more changes
             version = gallery.version
+            self._calibrated_at_version = version  # not again until more changes
             self._worker = threading.Thread(
                 target=lambda: self._install(self._calibrate(gallery), version),
                 name="openset-calibration",
@@ -154,7 +168,7 @@ class OpenSetThresholds:
         meta = gallery.snapshot()
         ids = [tid for tid, (_, _, status) in meta.items() if status not in NOT_IMPOSTORS]
         people = {meta[tid][0] for tid in ids}
-        if len(people) < self.min_people:
+        if len(people) < max(self.min_people, 2):
             return self.fallback
         held, vectors = gallery.vectors_of(ids)
         labels = [meta[int(tid)][0] for tid in held]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -111,6 +111,16 @@ class GalleryIndex:
         self._mean_key: dict[str, PartitionKey] = {}
         self._next_mean_id = 1
         self._version = 0  # bumped by every change: callers tell when to recompute derived data
+        self._listeners: list[Callable[[GalleryIndex], None]] = []
+
+    def subscribe(self, listener: Callable[[GalleryIndex], None]) -> None:
+        """Call `listener(gallery)` after every change, outside the lock, in the changing thread
+        (the enrolment, sync or admin path, never a search)."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener(self)
 
     @property
     def version(self) -> int:
@@ -132,6 +142,7 @@ class GalleryIndex:
             ids, vectors = self._validated(entries)
             metas = [(e.identity_id, e.role, e.status) for e in entries]
             self._insert(ids, vectors, metas)
+        self._changed()
 
     def rebuild(self, entries: Iterable[GalleryEntry]) -> None:
         """Replace the whole gallery; searches see the old one until the new one is complete."""
@@ -144,18 +155,22 @@ class GalleryIndex:
             self._mean_owner, self._mean_key = fresh._mean_owner, fresh._mean_key
             self._next_mean_id = fresh._next_mean_id
             self._version += max(1, len(self._meta))
+        self._changed()
 
     def remove(self, template_ids: Iterable[int]) -> int:
         """Remove templates by id; unknown ids are ignored. Returns how many were removed."""
         with self._lock:
             known = [t for t in dict.fromkeys(template_ids) if t in self._meta]
             self._delete(known)
-            return len(known)
+        if known:
+            self._changed()
+        return len(known)
 
     def remove_identity(self, identity_id: str) -> int:
         """Remove every template of one person. Returns how many were removed."""
         with self._lock:
-            return self.remove(list(self._by_identity.get(identity_id, ())))
+            held = list(self._by_identity.get(identity_id, ()))
+        return self.remove(held)
 
     def set_status(self, identity_id: str, status: str) -> int:
         """Move one person's templates to another status. Returns how many moved.
@@ -172,7 +187,8 @@ class GalleryIndex:
             vectors = self._partitions[(role, old_status)].vectors(id_array)
             self._delete(ids)
             self._insert(id_array, vectors, [(identity_id, role, status)] * len(ids))
-            return len(ids)
+        self._changed()
+        return len(ids)
 
     def search(
         self,

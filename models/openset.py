@@ -13,7 +13,8 @@ Method (stated here and in the README):
    (the empirical survival function). Beyond it the data is too thin, and FMR is extrapolated by
    peaks over threshold with an exponential tail: FMR(t) = (k / n) exp(-(t - u) / sigma) for
    t > u, where u is the k-th largest score (k = 50) and sigma the mean excess of the top
-   max(200, n / 1000) scores over the next one (the maximum-likelihood fit of an exponential).
+   max(50, n / 1000) scores over the next one (the maximum-likelihood fit of an exponential);
+   both at most a tenth of the sample, so a small sample's body is never taken for its tail.
    Cosine scores are bounded by 1, so their true tail is lighter than exponential (a GPD with negative shape): the exponential fit over-states FMR far in the tail
    and the thresholds it gives err on the strict side.
 2. From FMR to FPIR. With the N scores of one probe taken as independent draws,
@@ -104,8 +105,10 @@ class ImpostorTail:
             raise ValueError("need at least two top scores out of n >= their number")
         if np.any(np.diff(ranked) > 0):
             raise ValueError("top scores must be in descending order")
-        k = min(ranked.size - 1, TAIL_EXCEEDANCES)
-        fitted = min(ranked.size - 1, max(FIT_MIN, int(FIT_FRACTION * n)))
+        # Only the top tenth of a small sample is tail: fitting from its minimum would be the body.
+        upper = max(1, min(ranked.size - 1, n // 10))
+        k = min(upper, TAIL_EXCEEDANCES)
+        fitted = min(upper, max(FIT_MIN, int(FIT_FRACTION * n)))
         sigma = max(float(np.mean(ranked[:fitted] - ranked[fitted])), 1e-6)
         return cls(tuple(float(s) for s in ranked), int(n), float(ranked[k]), k, sigma)
 

@@ -234,7 +234,9 @@ class NationalSearch:
                 or only_identities is not None
                 or eligible <= self.config.exact_limit
             ):
-                return self.gallery.search(queries, k, roles, statuses, only_identities)
+                return self.gallery.search(
+                    queries, k, roles, statuses, only_identities, by="capture"
+                )
             return self._search_approximate(ann, queries, k, roles, statuses)
 
     def _search_approximate(
@@ -341,7 +343,7 @@ class NationalSearch:
         ordered = sorted(rows)
         if not ordered:
             return
-        found = self.gallery.search(queries[ordered], k, roles, statuses)
+        found = self.gallery.search(queries[ordered], k, roles, statuses, by="capture")
         self.rows_answered["exact"] += len(ordered)
         for row, candidates in zip(ordered, found, strict=True):
             results[row] = candidates

@@ -31,7 +31,7 @@ ROWS = (
     ("r5", "inmate", "Tanpa Foto", "1970-01-01", "M", "", "", "B.I-103/2024", "nobody.jpg"),
     ("r3", "visitor", "Agus Pratama", "1990-03-12", "M", KIT_NIK, "", "", "kit/1.jpg"),
     ("r6", "inmate", "Bukan Gambar", "1975-05-05", "M", "", "", "B.I-104/2024", "notes.jpg"),
-    ("r7", "inmate", "Bambang Susilo", "1961-08-04", "M", "", "", "B.I-102/2024", "obama/2.jpg"),
+    ("r7", "inmate", "Bambang Susilo", "1961-08-04", "M", "", "", "B.I-102/2024", "obama/1.jpg"),  # the same mugshot exported twice
     ("r8", "visitor", "Joko Widodo", "1990-03-12", "M", KIT_NIK, "", "", "woz/1.jpg"),
     ("r9", "staff", "Andi Wijaya", "1990-01-15", "M", "", "199001152015031002", "", "img8/1.jpg"),
     ("r10", "inmate", "Dewi Lestari", "1980-02-02", "F", "", "", "AIII.45/2023", "img26/1.jpg"),

@@ -233,7 +233,8 @@ def _gallery_matches_database(site: Site) -> bool:
 
 
 def best(site: Site, vector: np.ndarray, role: str, status: str) -> tuple[str, float]:
-    found = site.gallery().search(vector, k=1, roles=(role,), statuses=(status,))[0]
+    """The person whose capture best matches the vector there, and that capture's own score."""
+    found = site.gallery().search(vector, k=1, roles=(role,), statuses=(status,), by="capture")[0]
     return (found[0].identity_id, found[0].score) if found else ("", 0.0)
 
 
