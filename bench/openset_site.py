@@ -7,7 +7,7 @@ Per population (Western = celeba-*, East Asian = casia5-* + asianfaces-*, and bo
 every person with at least 4 usable photos is enrolled from 3 of them (chosen at random: the
 gallery of inmates), the rest of their photos are probes. Leave one person out: a person's probes
 against everyone else are searches by someone NOT enrolled (N = the others), against everyone
-they are searches by an enrolled person. Thresholds are the service's (enrollment/openset.py):
+they are searches by an enrolled person. Thresholds are the service's (gallery_sync/openset.py):
 the gallery's own calibration from `--min-people` people on, the shipped file below that (note:
 the shipped file was fitted on this very set, so below that size the figures are in-sample), the
 gate inmate ALARM at its target FPIR of 1%. Reported: the false ALARM rate measured at the size

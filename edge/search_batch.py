@@ -4,7 +4,7 @@ site service decides them, so anyone can evaluate the shipped configuration on t
 GALLERY.csv (`path,person`): several rows of a person are several captures of one identity,
 enrolled as one identity (its identity template, gallery_sync/gallery.py) in the role and status
 the decision kind searches (enrollment/matching.py SEARCH_KINDS), and the gallery calibrates
-itself as a site's does (enrollment/openset.py: its own population from `open_set_min_people`
+itself as a site's does (gallery_sync/openset.py: its own population from `open_set_min_people`
 people on, the pack's shipped calibration below that). Every face found enrols: the desk's
 capture policy (quality, liveness, the best `keep_best`) is not applied, since the photos are the
 user's choice. PROBES.csv (`path`). Paths are absolute or relative to their CSV's folder.

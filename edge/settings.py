@@ -81,7 +81,7 @@ class MatchSettings(BaseModel):
         ),
     )
     # 1:N decisions by target FPIR: the share of searches by someone not enrolled that return any
-    # candidate, for the people searched at that moment (models/openset.py, enrollment/openset.py)
+    # candidate, for the people searched at that moment (models/openset.py, gallery_sync/openset.py)
     gate_inmate_fpir: float = Field(
         0.01, gt=0, lt=0.5, description="Target FPIR of the gate's inmate ALARM (any passage)."
     )

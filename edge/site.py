@@ -22,12 +22,12 @@ from enrollment.duplicates import SEARCHABLE_STATUSES
 from enrollment.fingers import FingerService
 from enrollment.fused import FusedVerifier
 from enrollment.matching import Matcher
-from enrollment.openset import OpenSetThresholds
 from enrollment.packs import PackChanged, active_pack
 from enrollment.service import EnrolmentService, MatchThresholds
 from enrollment.unit_of_work import unit_of_work
 from enrollment.vault import PlainVault, Vault
 from gallery_sync.gallery import GalleryIndex
+from gallery_sync.openset import OpenSetThresholds
 from kernel.errors import GerbangError, Message
 from models.calibration import Calibration
 from models.engine import FaceEngine

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge.settings import Settings
-from enrollment.openset import OpenSetThresholds, fallback_calibration
 from gallery_sync.gallery import GalleryIndex
+from gallery_sync.openset import OpenSetThresholds, fallback_calibration
 from models.calibration import SHIPPED_CALIBRATIONS, Calibration
 from models.detector import DetectionPolicy
 from models.engine import EngineOptions

@@ -10,12 +10,12 @@ from typing import Any
 
 from enrollment.captures import FaceAnalyser
 from enrollment.db import Database
-from enrollment.openset import OpenSetThreshold, search_threshold
 from enrollment.records import Identity
 from enrollment.service import MatchThresholds
 from enrollment.unit_of_work import reading
 from enrollment.vault import Vault
 from gallery_sync.gallery import Candidate, GalleryIndex
+from gallery_sync.openset import OpenSetThreshold, search_threshold
 from kernel.errors import Message, Unavailable
 from models.engine import FaceAnalysis
 from models.faces import FloatArray

@@ -43,12 +43,12 @@ from enrollment.duplicates import (
     record_decisions,
     resolve,
 )
-from enrollment.openset import OpenSetThresholds, search_threshold
 from enrollment.records import Identity, IdentityDraft, check_required, validate_draft
 from enrollment.repository import IdentityRepository, vector_to_blob
 from enrollment.unit_of_work import reading, unit_of_work
 from enrollment.vault import Vault
 from gallery_sync.gallery import Candidate, GalleryEntry, GalleryIndex
+from gallery_sync.openset import OpenSetThresholds, search_threshold
 from kernel.errors import Conflict, InputError, Message
 
 
@@ -108,7 +108,7 @@ class MatchThresholds:
     identify_fmr: float
     verify: float
     verify_fmr: float
-    # 1:N by target FPIR for the people searched (enrollment/openset.py); None: the per-comparison
+    # 1:N by target FPIR for the people searched (gallery_sync/openset.py); None: the per-comparison
     # `identify` threshold above (tools and tests that have no open-set calibration)
     open_set: OpenSetThresholds | None = None
 
@@ -203,7 +203,7 @@ class EnrolmentService:
 
     def _duplicate_threshold(self) -> float:
         """The desk's duplicate check: investigation mode, its own target FPIR over everyone
-        searchable (enrollment/openset.py), or the per-comparison threshold without one."""
+        searchable (gallery_sync/openset.py), or the per-comparison threshold without one."""
         thresholds = self._thresholds()
         threshold, _ = search_threshold(
             self._gallery(),

@@ -194,6 +194,7 @@ def gallery_scores(
     people: Sequence[str],
     same_person: frozenset[tuple[str, str]] = frozenset(),
     chunk: int = 2048,
+    level: str = "identity",
 ) -> IdentityScores:
     """Impostor and genuine identity scores of an enrolled gallery (known-different people).
 
@@ -201,7 +202,11 @@ def gallery_scores(
     their captures); pairs listed in `same_person` (either order: open duplicate cases, suspected
     same people) are left out, so a duplicate never counts as an impostor. Genuine: each capture of
     a person with two or more against the mean of their other captures (leave one out).
+    `level="capture"` scores a person by their best capture instead (the registry's search):
+    impostor = the best of the other person's captures, genuine = the best of one's other ones.
     """
+    if level not in ("identity", "capture"):
+        raise ValueError(f"level must be 'identity' or 'capture', got {level!r}")
     rows = unit_rows(vectors)
     labels = np.asarray(people, dtype=object)
     if rows.ndim != 2 or rows.shape[0] != labels.size:
@@ -211,18 +216,17 @@ def gallery_scores(
         raise ValueError("need at least two people to score impostors")
     sums = np.zeros((names.size, rows.shape[1]), dtype=np.float64)
     np.add.at(sums, codes, rows)
-    counts = np.bincount(codes, minlength=names.size)
     means = unit_rows(sums)
-    excluded = np.zeros((names.size, names.size), dtype=bool)
-    index = {name: i for i, name in enumerate(names.tolist())}
-    for a, b in same_person:
-        if a in index and b in index:
-            excluded[index[a], index[b]] = excluded[index[b], index[a]] = True
-    np.fill_diagonal(excluded, True)
+    excluded = _excluded_pairs(names.tolist(), same_person)
     tops: list[npt.NDArray[np.float64]] = []
     total = 0
+    order = np.argsort(codes, kind="stable")
+    by_person, starts = rows[order], np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
     for start in range(0, rows.shape[0], chunk):
-        block = rows[start : start + chunk] @ means.T
+        if level == "capture":
+            block = np.maximum.reduceat(rows[start : start + chunk] @ by_person.T, starts, axis=1)
+        else:
+            block = rows[start : start + chunk] @ means.T
         keep = ~excluded[codes[start : start + chunk]]
         values = block[keep].astype(np.float64)
         total += values.size
@@ -233,15 +237,44 @@ def gallery_scores(
     if pooled.size > KEEP_TOP:
         pooled = np.partition(pooled, pooled.size - KEEP_TOP)[-KEEP_TOP:]
     tail = ImpostorTail.from_top(-np.sort(-pooled), total)
+    genuine = _genuine_scores(rows, codes, sums, level)
+    return IdentityScores(tail, genuine, int(names.size), int(rows.shape[0]))
+
+
+def _excluded_pairs(
+    names: list[str], same_person: frozenset[tuple[str, str]]
+) -> npt.NDArray[np.bool_]:
+    """People x people: True where a pair is not an impostor pair (oneself, or the same person)."""
+    excluded = np.zeros((len(names), len(names)), dtype=bool)
+    index = {name: i for i, name in enumerate(names)}
+    for a, b in same_person:
+        if a in index and b in index:
+            excluded[index[a], index[b]] = excluded[index[b], index[a]] = True
+    np.fill_diagonal(excluded, True)
+    return excluded
+
+
+def _genuine_scores(
+    rows: npt.NDArray[np.float32],
+    codes: npt.NDArray[np.intp],
+    sums: npt.NDArray[np.float64],
+    level: str,
+) -> tuple[float, ...]:
+    """Each capture of a person with two or more against the rest of them (leave one out)."""
+    counts = np.bincount(codes, minlength=sums.shape[0])
     genuine: list[float] = []
-    for row, code in zip(rows, codes, strict=True):
+    for number, (row, code) in enumerate(zip(rows, codes, strict=True)):
         if counts[code] < 2:
+            continue
+        if level == "capture":
+            mine = np.flatnonzero(codes == code)
+            genuine.append(float(np.max(rows[mine[mine != number]] @ row)))
             continue
         others = sums[code] - row
         norm = float(np.linalg.norm(others))
         if norm > 0:
             genuine.append(float(row @ others / norm))
-    return IdentityScores(tail, tuple(genuine), int(names.size), int(rows.shape[0]))
+    return tuple(genuine)
 
 
 def fpir_brute_force(
@@ -380,7 +413,8 @@ def calibrate_gallery(
     dataset: str,
     same_person: frozenset[tuple[str, str]] = frozenset(),
     source: str = "site",
+    level: str = "identity",
 ) -> OpenSetCalibration:
-    """An identity-level calibration from a gallery of known-different people."""
-    scores = gallery_scores(vectors, people, same_person)
+    """A calibration from a gallery of known-different people, at the level searches score."""
+    scores = gallery_scores(vectors, people, same_person, level=level)
     return OpenSetCalibration(scores.impostor_top, scores.genuine, source, dataset, scores.people)

@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from gallery_sync.gallery import Candidate, GalleryEntry, GalleryIndex
+from gallery_sync.openset import OpenSetThreshold, OpenSetThresholds
 from models.calibration import SHIPPED_CALIBRATIONS, Calibration
 from models.manifest import load_packs
+from models.openset import OpenSetCalibration, PointsTail
 from registry.db import Connection
 from registry.journal import audit
 from registry.national_index import NationalIndexConfig
@@ -27,22 +29,79 @@ SEARCH_K = 5  # people per probe: more than one case per enrolment is rare and a
 SEARCH_BATCH = 2000
 
 
-@dataclass(frozen=True)
+@dataclass
 class MatchPolicy:
-    """The pack the national gallery holds, its vector length, and the duplicate threshold."""
+    """The pack the national gallery holds, its vector length, and the duplicate threshold.
+
+    The threshold follows a target FPIR (share of enrolments of someone new that open a false
+    case) for the people in the national gallery at that moment (models/openset.py), calibrated on
+    the national gallery itself once it has enough people (on a sample of them: the tail beyond is
+    the fitted one), on the pack's FMR points until then. The registry scores a person by their
+    best capture (its IVF shortlist is per capture), so it calibrates at that level, and the FMR
+    points (per template) are taken over every template, not every person.
+    """
 
     pack_id: str
     dimension: int
-    threshold: float
+    fmr_threshold: float
     target_fmr: float
+    target_fpir: float | None = None
+    open_set: OpenSetThresholds | None = None
+    gallery: GalleryIndex | None = None
 
     @classmethod
-    def for_pack(cls, pack_id: str, target_fmr: float, calibration: Path | None) -> MatchPolicy:
-        """Dimension from the pack manifest, threshold from its calibration at the target FMR."""
+    def for_pack(
+        cls,
+        pack_id: str,
+        target_fmr: float,
+        calibration: Path | None,
+        target_fpir: float | None = None,
+        min_people: int = 1_000,
+    ) -> MatchPolicy:
+        """Dimension from the pack manifest, thresholds from its calibration."""
         pack = load_packs()[pack_id]
         path = calibration or SHIPPED_CALIBRATIONS / f"{pack_id}.json"
-        threshold = Calibration.load(path).threshold_for(target_fmr)
-        return cls(pack_id, pack.embedding_dim, threshold, target_fmr)
+        loaded = Calibration.load(path)
+        open_set = None
+        if target_fpir is not None:
+            points = tuple((p.target_fmr, p.threshold) for p in loaded.operating_points)
+            fallback = OpenSetCalibration(
+                PointsTail(points), (), "fmr-points", loaded.dataset, loaded.n_identities
+            )
+            open_set = OpenSetThresholds(
+                fallback, {"national_duplicate": target_fpir}, min_people, level="capture"
+            )
+        return cls(
+            pack_id,
+            pack.embedding_dim,
+            loaded.threshold_for(target_fmr),
+            target_fmr,
+            target_fpir,
+            open_set,
+        )
+
+    def follow(self, gallery: GalleryIndex) -> None:
+        """Calibrate on the national gallery as it changes."""
+        self.gallery = gallery
+        if self.open_set is not None:
+            self.open_set.follow(gallery)
+
+    @property
+    def threshold(self) -> float:
+        """The duplicate threshold now: for the target FPIR at the gallery's size, or the
+        per-comparison one without a target."""
+        setting = self.setting()
+        return self.fmr_threshold if setting is None else setting.threshold
+
+    def setting(self) -> OpenSetThreshold | None:
+        """The open-set setting of a national search now (evidence), None without a target."""
+        if self.open_set is None or self.gallery is None:
+            return None
+        # A national search looks at everyone held (erased people are not in the gallery).
+        people = self.gallery.people()
+        if self.open_set.current.source == "fmr-points":  # per template: count every template
+            people = len(self.gallery)
+        return self.open_set.for_search("national_duplicate", max(people, 1))
 
 
 class NationalGallery:
@@ -52,7 +111,9 @@ class NationalGallery:
         self.policy = policy
         # The exact gallery stays the truth; above exact_limit an IVF snapshot proposes candidates.
         config = NationalIndexConfig(exact_limit=exact_limit)
-        self.index = NationalSearch(GalleryIndex(policy.dimension), config)
+        exact = GalleryIndex(policy.dimension)
+        policy.follow(exact)
+        self.index = NationalSearch(exact, config)
 
     def rebuild(self, tx: Connection) -> int:
         """Reload every template of the pack from the database; return how many."""

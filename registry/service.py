@@ -58,7 +58,11 @@ class RegistryService:
         self.settings = settings
         self.db = open_database(settings.database_url)
         self.policy = policy or MatchPolicy.for_pack(
-            settings.pack, settings.identify_fmr, settings.calibration_file
+            settings.pack,
+            settings.identify_fmr,
+            settings.calibration_file,
+            settings.duplicate_fpir,
+            settings.open_set_min_people,
         )
         self.gallery = NationalGallery(self.policy, settings.national_exact_limit)
         self.sites = SiteDirectory(self.db, settings)
@@ -100,7 +104,8 @@ class RegistryService:
         """Liveness, and what the national gallery holds."""
         policy = self.policy
         return {"status": "ok", "templates": len(self.gallery.index), "pack": policy.pack_id,
-                "threshold": policy.threshold, "target_fmr": policy.target_fmr}  # fmt: skip
+                "threshold": policy.threshold, "target_fmr": policy.target_fmr,
+                "open_set": (setting.evidence() if (setting := policy.setting()) else None)}  # fmt: skip
 
     # --- push ----------------------------------------------------------------------------
 
@@ -203,6 +208,7 @@ class RegistryService:
         probes = search.probe_vectors(request, self.policy)
         if self._stale:
             raise NationalSearchUnavailable(reason="the national gallery is being rebuilt")
+        setting = self.policy.setting()
         threshold = self.policy.threshold
         hits = search.search_index(
             self.gallery.index, threshold, probes, request.roles, request.limit
@@ -211,11 +217,12 @@ class RegistryService:
             found = search.national_candidates(tx, hits, threshold, request.limit)
             audit(tx, site_id, "national.searched", site_id, {
                 "probes": len(probes), "roles": request.roles, "pack_id": self.policy.pack_id,
-                "threshold": threshold,
+                "threshold": threshold, "open_set": setting.evidence() if setting else None,
                 "hits": [{"identity_id": c["identity_id"], "score": c["score"]} for c in found],
             })  # fmt: skip
         return {"pack_id": self.policy.pack_id, "threshold": threshold,
-                "target_fmr": self.policy.target_fmr, "candidates": found}  # fmt: skip
+                "target_fmr": self.policy.target_fmr, "candidates": found,
+                "open_set": setting.evidence() if setting else None}  # fmt: skip
 
     # --- officers ------------------------------------------------------------------------
 

@@ -47,6 +47,19 @@ class RegistrySettings(BaseSettings):
         le=1e-2,
         description="Per-comparison false-match rate at which a national search opens a duplicate case.",
     )
+    duplicate_fpir: float | None = Field(
+        1e-3,
+        gt=0,
+        lt=0.5,
+        description="Target FPIR of the national duplicate search: the share of enrolments of a"
+        " new person that open a false case, for the people in the national gallery at that moment"
+        " (None: the per-comparison identify_fmr).",
+    )
+    open_set_min_people: int = Field(
+        1_000,
+        ge=2,
+        description="People in the national gallery before it calibrates on itself (the pack's FMR points until then).",
+    )
     calibration_file: Path | None = Field(
         None, description="Calibration JSON for the pack; default: the one shipped with Gerbang."
     )

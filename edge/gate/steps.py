@@ -170,7 +170,7 @@ class GateSteps:
                      only: list[str] | None = None, everyone: bool = False
                      ) -> tuple[Candidate | None, float]:  # fmt: skip
         """_best and the threshold it was decided at: the target FPIR of the decision kind over
-        the people searched (enrollment/openset.py)."""
+        the people searched (gallery_sync/openset.py)."""
         assert ctx.probe is not None
         thresholds, kind = self._thresholds(), search_kind(roles, statuses, only)
         found: list[tuple[Candidate, int]] = []

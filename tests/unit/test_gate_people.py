@@ -17,12 +17,12 @@ from edge.gate.records import Gate, GateStore
 from edge.gate.service import GatePolicy, GateService
 from enrollment.db import Database
 from enrollment.matching import Matcher
-from enrollment.openset import OpenSetThresholds
 from enrollment.records import Consent, IdentityDraft
 from enrollment.repository import IdentityRepository
 from enrollment.service import MatchThresholds
 from enrollment.vault import PlainVault
 from gallery_sync.gallery import GalleryEntry, GalleryIndex
+from gallery_sync.openset import OpenSetThresholds
 from models.engine import FaceAnalysis
 from models.openset import OpenSetCalibration, PointsTail
 from models.quality import QualityMeasures, QualityReport

@@ -123,3 +123,24 @@ def test_tail_round_trips_through_a_dict() -> None:
         assert math.isclose(
             again.threshold_for_fpir(fpir, n), tail.threshold_for_fpir(fpir, n), rel_tol=1e-12
         )
+
+
+def test_capture_level_gallery_scores_match_a_loop() -> None:
+    rng = np.random.default_rng(7)
+    rows = unit_rows(rng.normal(size=(8, 5)))
+    people = ["a", "b", "a", "c", "b", "a", "c", "d"]
+    out = gallery_scores(rows, people, level="capture")
+    impostor = [
+        max(float(rows[i] @ rows[j]) for j, q in enumerate(people) if q == other)
+        for i, p in enumerate(people)
+        for other in sorted(set(people))
+        if other != p
+    ]
+    assert out.impostor_top.n == len(impostor)
+    assert np.allclose(out.impostor_top.top, sorted(impostor, reverse=True), atol=1e-6)
+    genuine = [
+        max(float(rows[i] @ rows[j]) for j, q in enumerate(people) if q == p and j != i)
+        for i, p in enumerate(people)
+        if people.count(p) > 1
+    ]
+    assert np.allclose(sorted(out.genuine), sorted(genuine), atol=1e-6)

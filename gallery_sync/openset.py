@@ -1,4 +1,5 @@
-"""Open-set thresholds for the people actually enrolled: the site's gallery calibrates itself.
+"""Open-set thresholds for the people actually enrolled: a gallery calibrates itself (a site's, and
+the registry's national one).
 
 The gallery is a sample of known-different people: their captures scored against each other's
 identity templates are the local impostor distribution, and their several captures the local
@@ -85,6 +86,8 @@ class OpenSetThresholds:
         refresh_changes: int = 10,
         refresh_share: float = 0.05,
         sync_limit: int = 5_000,
+        level: str = "identity",
+        sample_people: int = 3_000,
     ) -> None:
         self.fallback = fallback
         self.targets = {**DEFAULT_TARGET_FPIR, **(targets or {})}
@@ -92,6 +95,8 @@ class OpenSetThresholds:
         self.refresh_changes = refresh_changes
         self.refresh_share = refresh_share
         self.sync_limit = sync_limit
+        self.level = level  # what searches score: "identity" (sites) or "capture" (registry)
+        self.sample_people = sample_people  # a larger gallery is calibrated on a sample of people
         self._current = fallback
         self._calibrated_at_version = -1
         self._lock = threading.Lock()
@@ -170,12 +175,18 @@ class OpenSetThresholds:
         people = {meta[tid][0] for tid in ids}
         if len(people) < max(self.min_people, 2):
             return self.fallback
+        if len(people) > self.sample_people:
+            # the tail beyond the sample is the fitted one (models/openset.py)
+            chosen = set(np.random.default_rng(0).choice(sorted(people), self.sample_people, False))
+            ids = [tid for tid in ids if meta[tid][0] in chosen]
         held, vectors = gallery.vectors_of(ids)
         labels = [meta[int(tid)][0] for tid in held]
         return calibrate_gallery(
             np.asarray(vectors),
             labels,
-            f"this site's gallery: {len(people)} people, {len(labels)} captures",
+            f"this gallery: {len(set(labels))} of its {len(people)} people,"
+            f" {len(labels)} captures, scored by {self.level}",
+            level=self.level,
         )
 
     def costs(self, people_by_kind: Mapping[str, int]) -> list[dict[str, Any]]:
