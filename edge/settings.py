@@ -109,6 +109,15 @@ class MatchSettings(BaseModel):
         description="People enrolled before the site calibrates on its own gallery (the pack's shipped calibration until then).",
     )
 
+    open_set_fallback: Literal["shipped", "fmr-points"] = Field(
+        "shipped",
+        description=(
+            "Calibration while the site has too few people: the pack's shipped open-set file (the"
+            " strictest population measured, East-Asian faces) or its per-capture FMR points"
+            " (the dev set, mostly Western faces: far looser on East-Asian faces)."
+        ),
+    )
+
     def fpir_targets(self) -> dict[str, float]:
         """Target FPIR per 1:N decision kind."""
         return {

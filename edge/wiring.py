@@ -69,6 +69,8 @@ def open_set_thresholds(
     match = settings.match
     own = settings.data_dir / "calibrations"
     folder = own if (own / f"{pack_id}.openset.json").is_file() else SHIPPED_CALIBRATIONS
+    if match.open_set_fallback == "fmr-points":
+        folder = None
     open_set = OpenSetThresholds(
         fallback_calibration(pack_id, calibration, folder),
         match.fpir_targets(),

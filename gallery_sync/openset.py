@@ -63,11 +63,12 @@ class OpenSetThreshold:
 
 
 def fallback_calibration(
-    pack_id: str, fmr_calibration: Calibration, folder: Path
+    pack_id: str, fmr_calibration: Calibration, folder: Path | None
 ) -> OpenSetCalibration:
-    """The shipped identity-level calibration of the pack, or its FMR points when it has none."""
-    path = folder / f"{pack_id}.openset.json"
-    if path.is_file():
+    """The pack's identity-level calibration in `folder`, or its FMR points when there is none
+    (or no folder is given)."""
+    path = folder / f"{pack_id}.openset.json" if folder is not None else None
+    if path is not None and path.is_file():
         return OpenSetCalibration.load(path, "shipped")
     points = tuple((p.target_fmr, p.threshold) for p in fmr_calibration.operating_points)
     return OpenSetCalibration(

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from edge.app import create_app
-from edge.settings import EnrolmentSettings, ImageSettings, Settings
+from edge.settings import EnrolmentSettings, ImageSettings, MatchSettings, Settings
 from edge.site import Site
 from enrollment.accounts import AccountStore
 
@@ -34,6 +34,10 @@ class SiteClient:
 
 def make_site_client(model_dir: Path, data_dir: Path, **overrides: Any) -> Iterator[SiteClient]:
     """Start a site with accounts (and any other settings); yield it; close it."""
+    # The dev photos are mostly Western faces, a handful per test: the shipped open-set fallback
+    # (East-Asian faces, the strictest) would miss them, so these sites start on the pack's FMR
+    # points; tests of the open-set path itself pass their own `match`.
+    overrides.setdefault("match", MatchSettings(open_set_fallback="fmr-points"))
     settings = Settings(
         model_dir=model_dir,
         data_dir=data_dir,

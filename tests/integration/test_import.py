@@ -11,7 +11,7 @@ import pytest
 
 from console.main import main
 from edge.import_command import archive_importer
-from edge.settings import Settings
+from edge.settings import MatchSettings, Settings
 from edge.site import Site
 from enrollment.audit import verify_chain
 from enrollment.service import CommitResult
@@ -31,7 +31,7 @@ ROWS = (
     ("r5", "inmate", "Tanpa Foto", "1970-01-01", "M", "", "", "B.I-103/2024", "nobody.jpg"),
     ("r3", "visitor", "Agus Pratama", "1990-03-12", "M", KIT_NIK, "", "", "kit/1.jpg"),
     ("r6", "inmate", "Bukan Gambar", "1975-05-05", "M", "", "", "B.I-104/2024", "notes.jpg"),
-    ("r7", "inmate", "Bambang Susilo", "1961-08-04", "M", "", "", "B.I-102/2024", "obama/1.jpg"),  # the same mugshot exported twice
+    ("r7", "inmate", "Bambang Susilo", "1961-08-04", "M", "", "", "B.I-102/2024", "obama/2.jpg"),
     ("r8", "visitor", "Joko Widodo", "1990-03-12", "M", KIT_NIK, "", "", "woz/1.jpg"),
     ("r9", "staff", "Andi Wijaya", "1990-01-15", "M", "", "199001152015031002", "", "img8/1.jpg"),
     ("r10", "inmate", "Dewi Lestari", "1980-02-02", "F", "", "", "AIII.45/2023", "img26/1.jpg"),
@@ -73,7 +73,9 @@ def export(dev_faces: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
 
 
 def _site(model_dir: Path, data_dir: Path) -> Site:
-    site = Site(Settings(model_dir=model_dir, data_dir=data_dir))
+    # Western dev faces, a few people: the pack's FMR points, not the strict shipped fallback
+    match = MatchSettings(open_set_fallback="fmr-points")
+    site = Site(Settings(model_dir=model_dir, data_dir=data_dir, match=match))
     site.start()
     assert site.ready, site.problem
     return site
@@ -178,6 +180,7 @@ def test_cli_imports_and_refuses_a_file_with_an_unknown_column(
 ) -> None:
     monkeypatch.setenv("EDGE_MODEL_DIR", str(model_dir))
     monkeypatch.setenv("EDGE_DATA_DIR", str(tmp_path / "site"))
+    monkeypatch.setenv("EDGE_MATCH__OPEN_SET_FALLBACK", "fmr-points")  # as _site: Western dev faces
     csv_path, photos = export
     argv = ["import", str(csv_path), "--photos", str(photos), "--report", str(tmp_path / "r.csv")]
     assert main([*argv, "--officer", "Petugas"]) == 1  # some rows need an officer

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.settings import MatchSettings
 from enrollment.captures import CaptureStore
 from tests.integration.conftest import SiteClient, make_site_client, photo
 
@@ -23,7 +24,10 @@ PROBES = ["deepface-img26/7.jpg", "deepface-img26/8.jpg", "faceapi-howard/1.jpg"
 
 @pytest.fixture(scope="module")
 def site(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteClient]:
-    yield from make_site_client(model_dir, tmp_path_factory.mktemp("batch-site"))
+    # the shipped configuration, as `gerbang search-batch` runs it by default
+    yield from make_site_client(
+        model_dir, tmp_path_factory.mktemp("batch-site"), match=MatchSettings()
+    )
 
 
 def _photos(dev_faces: Path, person: str) -> list[str]:
@@ -106,3 +110,25 @@ def test_batch_command_decides_as_the_service(
             assert score == pytest.approx(returned[person], abs=1e-4)
     # the enrolled person's other photos are found, the stranger is not
     assert any(r["above"] == "1" for r in results if "img26" in r["probe"])
+
+
+def test_ready_reports_what_each_target_costs_on_this_population(site: SiteClient) -> None:
+    body = site.client.get("/ready").json()
+    open_set = body["open_set"]
+    assert open_set["calibration"] == "shipped"  # fewer than 100 people enrolled
+    costs = {c["kind"]: c for c in open_set["costs"]}
+    assert set(costs) == {
+        "gate_inmate", "banned_visitor", "visitor_exit", "staff", "identify", "desk_duplicate",
+    }  # fmt: skip
+    inmate = costs["gate_inmate"]
+    assert inmate["target_fpir"] == 0.01 and inmate["people"] >= 1
+    # the threshold is the one a gate search over that many inmates would use
+    setting = site.site.thresholds().open_set.for_search("gate_inmate", inmate["people"])  # type: ignore[union-attr]
+    assert inmate["threshold"] == pytest.approx(setting.threshold, abs=1e-6)
+    assert 0 <= inmate["false_alarms_per_100"] <= 1.0 + 1e-9
+    assert 0 <= inmate["expected_fnir"] <= 1
+    unusable = [c["kind"] for c in open_set["costs"] if not c["usable"]]
+    assert [w["kind"] for w in open_set["warnings"]] == unusable
+    for warning in open_set["warnings"]:
+        assert warning["code"] == "open_set_target_unreachable"
+        assert warning["message"]["id"] and warning["message"]["en"]
