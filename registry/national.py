@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -92,6 +93,14 @@ class MatchPolicy:
         per-comparison one without a target."""
         setting = self.setting()
         return self.fmr_threshold if setting is None else setting.threshold
+
+    def cost(self) -> dict[str, Any] | None:
+        """What the target costs at the gallery's size now (threshold, false cases per 100
+        enrolments of new people, expected misses, usable), for the health answer."""
+        setting = self.setting()
+        if setting is None or self.open_set is None:
+            return None
+        return self.open_set.current.cost("national_duplicate", setting.target_fpir, setting.people)
 
     def setting(self) -> OpenSetThreshold | None:
         """The open-set setting of a national search now (evidence), None without a target."""

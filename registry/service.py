@@ -105,7 +105,8 @@ class RegistryService:
         policy = self.policy
         return {"status": "ok", "templates": len(self.gallery.index), "pack": policy.pack_id,
                 "threshold": policy.threshold, "target_fmr": policy.target_fmr,
-                "open_set": (setting.evidence() if (setting := policy.setting()) else None)}  # fmt: skip
+                "open_set": (setting.evidence() if (setting := policy.setting()) else None),
+                "open_set_cost": policy.cost()}  # fmt: skip
 
     # --- push ----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from edge.settings import EnrolmentSettings, Settings
+from edge.settings import EnrolmentSettings, MatchSettings, Settings
 from edge.site import Site
 from enrollment.accounts import AccountStore
 from enrollment.duplicates import NationalAnswer, NationalCandidate
@@ -47,6 +47,8 @@ def desk(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         model_dir=model_dir,
         data_dir=tmp_path_factory.mktemp("desk-site"),
         enrolment=EnrolmentSettings(min_captures=3, keep_best=3),
+        # Western dev faces, a handful of people: the pack's FMR points (tests/integration/conftest.py)
+        match=MatchSettings(open_set_fallback="fmr-points"),
     )
     site = Site(settings)
     with site.db.transaction() as tx:

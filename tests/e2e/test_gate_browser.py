@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from edge.gate.records import Gate, GateStore
-from edge.settings import EnrolmentSettings, Settings
+from edge.settings import EnrolmentSettings, MatchSettings, Settings
 from edge.site import Site
 from enrollment.accounts import AccountStore
 from enrollment.audit import now_iso
@@ -63,6 +63,8 @@ def gate_site(
         model_dir=model_dir,
         data_dir=tmp_path_factory.mktemp("gate-site"),
         enrolment=EnrolmentSettings(min_captures=2, keep_best=3),
+        # Western dev faces, a handful of people: the pack's FMR points (tests/integration/conftest.py)
+        match=MatchSettings(open_set_fallback="fmr-points"),
     )
     site = Site(settings)
     with site.db.transaction() as tx:

@@ -21,7 +21,7 @@ from edge.gate.cli import follow_database
 from edge.gate.records import Gate, GateStore
 from edge.gate.service import GateDecision
 from edge.gate.sources import open_source
-from edge.settings import EnrolmentSettings, Settings
+from edge.settings import EnrolmentSettings, MatchSettings, Settings
 from edge.site import Site
 from enrollment.records import Consent, IdentityDraft
 from enrollment.service import OfficerDecision, PossibleDuplicate
@@ -108,6 +108,8 @@ def site(
         model_dir=model_dir,
         data_dir=tmp_path_factory.mktemp("camera-site"),
         enrolment=EnrolmentSettings(min_captures=2, keep_best=3),
+        # Western dev faces, a handful of people: the pack's FMR points (tests/integration/conftest.py)
+        match=MatchSettings(open_set_fallback="fmr-points"),
     )
     site = Site(settings)
     site.start()
