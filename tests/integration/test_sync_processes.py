@@ -243,7 +243,9 @@ def _new_site(site_id: str, region: str, registry: RegistryProcess, root: Path, 
     env = {**os.environ, "EDGE_MODEL_DIR": str(model_dir), "EDGE_DATA_DIR": str(data_dir),
            "EDGE_SITE_ID": site_id, "EDGE_LIVENESS": "false", "EDGE_ENROLMENT__MIN_CAPTURES": "2",
            "EDGE_SYNC__REGISTRY_URL": registry.url, "EDGE_SYNC__POLL_SECONDS": "0.3",
-           "EDGE_SYNC__BATCH_SIZE": "25", "EDGE_SYNC__MAX_BACKOFF_SECONDS": "1"}  # fmt: skip
+           "EDGE_SYNC__BATCH_SIZE": "25", "EDGE_SYNC__MAX_BACKOFF_SECONDS": "1",
+           # Western dev faces, two people: the pack's FMR points, not the strict shipped fallback
+           "EDGE_MATCH__OPEN_SET_FALLBACK": "fmr-points"}  # fmt: skip
     public_key = _gerbang(env, "sync", "keygen").strip().splitlines()[-1]
     _gerbang(registry.env, "registry", "sites", "add", site_id, "--name", f"Lapas {site_id}",
              "--region", region, "--public-key", public_key, cwd=registry.cwd)  # fmt: skip
