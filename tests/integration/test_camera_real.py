@@ -173,6 +173,7 @@ def test_gate_run_prints_each_decision_of_a_video_and_ends_with_it(
     video = write_video(tmp_path / "inmate.avi", standing(dev_faces / INMATE / "5.jpg", 1.5))
     monkeypatch.setenv("EDGE_MODEL_DIR", str(gate_site.settings.model_dir))
     monkeypatch.setenv("EDGE_DATA_DIR", str(gate_site.settings.data_dir))
+    monkeypatch.setenv("EDGE_MATCH__OPEN_SET_FALLBACK", "fmr-points")  # as the gate_site fixture
     argv = ["gate", "run", "main", "--source", str(video), "--passage", "visitor_exit"]
     assert gerbang([*argv, "--no-pacing"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if "inmate_leaving" in line]
