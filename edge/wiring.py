@@ -65,10 +65,12 @@ def open_set_thresholds(
 ) -> OpenSetThresholds:
     """Thresholds by target FPIR, calibrated on this gallery once it has enough people (until
     then the site's own `<pack>.openset.json`, else the shipped one, else the FMR points).
-    Calibrated once here, off the decision path; later refreshed in the background."""
+    Calibrated once here, off the decision path; later as the gallery changes."""
     match = settings.match
     own = settings.data_dir / "calibrations"
-    folder = own if (own / f"{pack_id}.openset.json").is_file() else SHIPPED_CALIBRATIONS
+    folder: Path | None = (
+        own if (own / f"{pack_id}.openset.json").is_file() else SHIPPED_CALIBRATIONS
+    )
     if match.open_set_fallback == "fmr-points":
         folder = None
     open_set = OpenSetThresholds(
