@@ -89,12 +89,31 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class OpenSetSetting(Answer):
+    """The open-set setting of a national duplicate search (models/openset.py)."""
+
+    kind: str
+    target_fpir: float
+    gallery_people: int = Field(description="People (templates, on the FMR points) searched")
+    threshold: float
+    calibration: str = Field(description="site (the national gallery), or fmr-points")
+    extrapolated: bool = Field(description="Threshold in the fitted tail, beyond the data")
+
+
 class HealthResponse(Answer):
     status: Literal["ok"]
     templates: int = Field(description="Templates in the national gallery")
     pack: str
     threshold: float = Field(description="Duplicate threshold (cosine) of the pack")
     target_fmr: float
+    open_set: OpenSetSetting | None = Field(
+        None, description="Where the threshold comes from: target FPIR over the people searched"
+    )
+    open_set_cost: dict[str, Any] | None = Field(
+        None,
+        description="What the target costs at this size: threshold, false cases per 100"
+        " enrolments of new people, expected misses, usable",
+    )
 
 
 class NotAppliedChange(Answer):
@@ -142,6 +161,7 @@ class NationalSearchResponse(Answer):
     threshold: float
     target_fmr: float
     candidates: list[NationalCandidate]
+    open_set: OpenSetSetting | None = None
 
 
 class KeyRotationResponse(Answer):
