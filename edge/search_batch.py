@@ -45,11 +45,14 @@ class BadSearchCsv(InputError):
 
 def read_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     """Rows of a CSV with exactly these header columns; paths resolved against its folder."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if tuple(reader.fieldnames or ()) != columns:
-            raise BadSearchCsv(file=str(path), header=reader.fieldnames, expected=list(columns))
-        rows = list(reader)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if tuple(reader.fieldnames or ()) != columns:
+                raise BadSearchCsv(file=str(path), header=reader.fieldnames, expected=list(columns))
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise BadSearchCsv(file=str(path), reason=str(exc)) from exc
     for row in rows:
         resolved = Path(row["path"])
         row["path"] = str(resolved if resolved.is_absolute() else path.parent / resolved)
