@@ -79,9 +79,8 @@ class Thresholds:
         fixed = self.inmate if roles == ("inmate",) else self.exit_match
         if self.open_set is None:
             return fixed
-        from gallery_sync.openset import search_threshold  # type: ignore[import-not-found]
-
         from edge.gate.steps import search_kind  # type: ignore[attr-defined]
+        from gallery_sync.openset import search_threshold  # type: ignore[import-not-found]
 
         kind = search_kind(roles, statuses, only)
         return float(
