@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from models.engine import FaceAnalysis
 
@@ -55,6 +56,18 @@ def analysis_body(result: FaceAnalysis, include_template: bool = True) -> dict[s
     }
 
 
+def _calendar_date(text: str) -> str:
+    """A YYYY-MM-DD that exists (1990-02-30 does not)."""
+    try:
+        date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{text} is not a date that exists (YYYY-MM-DD)") from exc
+    return text
+
+
+DateText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_calendar_date)]
+
+
 class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
@@ -76,14 +89,14 @@ class IdentityBody(BaseModel):
     """Registration data typed at the enrolment desk (role-specific fields checked server-side)."""
 
     full_name: str = Field(min_length=1, max_length=200)
-    birth_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    birth_date: DateText | None = None
     sex: Literal["F", "M"] | None = None
     aliases: list[str] = Field(default_factory=list, max_length=20)
     nik: str | None = Field(None, max_length=30)
     nip: str | None = Field(None, max_length=30)
     registration_number: str | None = Field(None, max_length=40)
     phone: str | None = Field(None, max_length=20)
-    admission_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    admission_date: DateText | None = None
     case_reference: str | None = Field(None, max_length=80)
     cell_block: str | None = Field(None, max_length=40)
     visits: list[VisitLinkBody] = Field(default_factory=list, max_length=10)

@@ -13,7 +13,7 @@ from edge.schemas import ErasureRequest, IdentityUpdate, StatusRequest
 from edge.security import allow, site_of
 from edge.site import Site
 from enrollment.audit import append_event
-from enrollment.records import Identity
+from enrollment.records import Identity, check_corrections
 from enrollment.repository import IdentityRepository
 from gallery_sync.outbox import append_change
 from kernel.access import Principal
@@ -118,7 +118,7 @@ def update_identity(
     allowed = fields.model_dump(exclude_none=True)
     with site.db.transaction() as tx:
         repo = IdentityRepository(tx, site.vault)
-        repo.update_fields(identity_id, allowed)
+        repo.update_fields(identity_id, check_corrections(allowed))
         identity = repo.get(identity_id)
         append_change(
             tx, "identity.updated", identity_id, {"fields": allowed, "version": identity.version}

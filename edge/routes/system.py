@@ -13,6 +13,7 @@ from edge.security import authenticate, site_of
 from edge.site import Site
 from enrollment.accounts import AccountStore, sign_in
 from kernel.access import Principal
+from site_sync import dead_letters
 
 router = APIRouter()
 
@@ -44,8 +45,11 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
             " WHERE t.pack_id = ? AND i.status != 'erased'",
             (pack,),
         ).fetchone()[0]
+        withheld = dead_letters.open_count(tx)  # an alarm for officers, not a reason to stop
     held = len(site.gallery())
-    body = {"ready": held == stored, "pack": pack, "gallery": held, "problem": None}
+    warnings = [{"code": "sync_dead_letters", "details": {"open": withheld}}] if withheld else []
+    body = {"ready": held == stored, "pack": pack, "gallery": held, "problem": None,
+            "warnings": warnings}  # fmt: skip
     if held != stored:
         body["problem"] = {
             "code": "gallery_inconsistent",
