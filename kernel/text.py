@@ -98,3 +98,30 @@ def unstorable_path(value: Any, path: str = "$", depth: int = 64) -> str | None:
         if found := unstorable_path(item, f"{path}.{key}", depth - 1):
             return found
     return None
+
+
+# For request schemas (pydantic `AfterValidator`): a ValueError becomes the usual 422 there.
+def one_line(value: str) -> str:
+    """A single-line text field: no control characters (sizes are the schema's own)."""
+    if found := _SINGLE_LINE_BAD.search(value):
+        raise ValueError(
+            f"holds a control character (U+{ord(found.group()):04X}) at {found.start()}"
+        )
+    return value
+
+
+def free_text(value: str) -> str:
+    """A multi-line text field (a reason, a note): tabs and newlines allowed, other controls not."""
+    if found := _MULTILINE_BAD.search(value):
+        raise ValueError(
+            f"holds a control character (U+{ord(found.group()):04X}) at {found.start()}"
+        )
+    return value
+
+
+def free_json(value: Any, max_bytes: int = 16 * 1024) -> Any:
+    """Free-form JSON (details): keys and strings checked, depth and size capped."""
+    try:
+        return check_json(value, "details", max_bytes)
+    except (TextInvalid, FieldTooLarge) as exc:
+        raise ValueError(f"{exc.message.en} {exc.details}") from exc

@@ -58,12 +58,8 @@ def test_a_name_with_a_nul_is_refused_at_the_edge(site_client: SiteClient) -> No
         headers=site_client.as_role("enrolment_officer"),
     )
     assert response.status_code == 422, response.text
-    assert error_code(response) == "text_invalid"
-    assert response.json()["error"]["details"] == {
-        "field": "full_name",
-        "position": 1,
-        "character": "U+0000",
-    }
+    assert error_code(response) == "input_invalid"  # the schema's check; the use case checks too
+    assert "full_name" in response.text and "U+0000" in response.text
 
 
 def test_a_48_mib_details_field_is_refused_at_the_edge(site_client: SiteClient) -> None:
@@ -172,3 +168,27 @@ def test_the_registry_report_lists_withheld_changes_until_resolved(registry: Reg
     note = site.change(dead_letters.RESOLVED_KIND, "x", {"withheld_seq": withheld.seq})
     assert registry.push(site, site.batch([note])).status_code == 200
     assert registry.client.get(url, headers=registry.tokens["admin"]).json()["withheld"] == []
+
+
+def test_every_free_form_field_refuses_a_nul_at_both_services(
+    registry: Registry, site_client: SiteClient
+) -> None:
+    officer = site_client.as_role("supervisor")
+    status = site_client.client.post(
+        f"/v1/identities/{uuid.uuid4()}/status",
+        json={"status": "released", "reason": "bebas\u0000"},
+        headers=officer,
+    )
+    assert status.status_code == 422, status.text
+    admin = registry.tokens["admin"]
+    for path, body in (
+        ("/v1/auth/login", {"username": "admin\u0000", "password": "x"}),
+        ("/v1/watchlist", {"full_name": "a\u0000b", "reason": "escaped", "templates": []}),
+        ("/v1/watchlist", {"full_name": "ab", "reason": "escaped", "details": {"k": "\u0000"}}),
+        (
+            "/v1/transfers",
+            {"identity_id": str(uuid.uuid4()), "to_site": "UPT-X", "reason": "\u0000ab"},
+        ),
+    ):
+        response = registry.client.post(path, json=body, headers=admin)
+        assert response.status_code == 422, (path, response.text)
