@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+from httpkit.limits import BodyLimits
 from kernel.errors import GerbangError
 from registry import (
     accounts,
@@ -72,6 +73,12 @@ class RegistryService:
         with self._writing():  # the index starts stale: this rebuilds it and runs pending searches
             pass
 
+    def body_limits(self) -> BodyLimits:
+        """Request body caps: a sync batch up to its setting, anything else small."""
+        json_bytes = self.settings.max_json_bytes
+        batches = ("POST", "/v1/sync/batches", self.settings.max_batch_bytes)
+        return BodyLimits(json_bytes, json_bytes, (batches,))
+
     # --- sites ---------------------------------------------------------------------------
 
     def add_site(self, site_id: str, name: str, region: str, public_key: str, actor: str) -> None:
@@ -105,11 +112,18 @@ class RegistryService:
     # --- push ----------------------------------------------------------------------------
 
     def apply_batch(self, site_id: str, signature: str, body: bytes) -> BatchReceipt:
-        """Verify and apply one batch in one transaction; a bad batch is quarantined and refused."""
+        """Verify and apply one batch in one transaction; a bad batch is quarantined and refused.
+
+        The signature is checked before anything is stored: a refused batch's body is kept only
+        when the site's key proved who sent it (intake.quarantine bounds both kinds).
+        """
+        proved = False
         try:
             limits = (self.settings.max_batch_bytes, self.settings.max_plain_bytes)
             keyring = self.sites.keyring(site_id)
-            batch = intake.verify_batch(keyring, signature, body, limits, self.sites.grace)
+            plain = intake.authenticate(keyring, signature, body, limits, self.sites.grace)
+            proved = True
+            batch = intake.parse_signed(keyring, plain)
             with self._writing():
                 ctx = ApplyContext(site_id, self.policy.pack_id, self.policy.dimension)
                 with self.db.transaction() as tx:
@@ -117,10 +131,12 @@ class RegistryService:
                 self._follow(ctx.touched)
             return receipt
         except (SyncUnauthenticated, SyncSchemaInvalid, SyncConflict) as exc:
-            self._quarantine(site_id, signature, body, exc)
+            self._quarantine(site_id, signature, body if proved else None, exc)
             raise
 
-    def _quarantine(self, site_id: str, signature: str, body: bytes, error: GerbangError) -> None:
+    def _quarantine(
+        self, site_id: str, signature: str, body: bytes | None, error: GerbangError
+    ) -> None:
         """Keep the refused batch; a failure to do so is logged, the refusal still stands."""
         try:
             with self.db.transaction() as tx:
