@@ -17,7 +17,13 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gallery_sync.protocol import MAX_PHOTO_BYTES, Change, photo_media_type
+from gallery_sync.protocol import (
+    MAX_PHOTO_BYTES,
+    Change,
+    change_cap,
+    payload_bytes,
+    photo_media_type,
+)
 from kernel.text import unstorable_path
 from registry.errors import SyncSchemaInvalid
 
@@ -207,6 +213,9 @@ def parse_payload(change: Change) -> BaseModel | None:
     }
     if where := unstorable_path(fields):
         reason = f"{change.kind}: {where} holds a character no database can store (NUL)"
+        raise SyncSchemaInvalid.because(reason, change.seq)
+    if (size := payload_bytes(change.payload)) > change_cap(change.kind):
+        reason = f"{change.kind}: {size} bytes, more than {change_cap(change.kind)}"
         raise SyncSchemaInvalid.because(reason, change.seq)
     model = PAYLOADS.get(change.kind)
     if model is None:

@@ -8,7 +8,7 @@ transaction; `sync_gap` rewinds the cursor to the seq the registry expects; `syn
 pushing (an alarm in `site_state['sync.alarm']`, the log and the audit chain) until an officer
 clears it: history is never rewritten. Network errors and 5xx retry with exponential backoff and
 full jitter. A change the registry refuses on its own (422/413 naming its seq, or a batch
-narrowed by halves down to that one change; or a change larger than a whole batch) is set aside
+narrowed by halves down to that one change; or a change heavier than protocol.change_cap) is set aside
 as a dead letter (site_sync.dead_letters) and a `sync.withheld` placeholder travels under its
 seq, so one poisoned record never halts the site. Everything the agent needs to resume lives in the database, so a restart (a new
 agent on the same file) carries on from the stored cursor.
@@ -34,7 +34,16 @@ from enrollment.audit import append_event, chain_head, now_iso
 from enrollment.db import Database
 from enrollment.vault import Vault
 from gallery_sync.outbox import OutboxRow, drop_delivered_photos, pending
-from gallery_sync.protocol import MAX_BATCH_CHANGES, Batch, ChainHead, Change, Signer, encode
+from gallery_sync.protocol import (
+    MAX_BATCH_CHANGES,
+    Batch,
+    ChainHead,
+    Change,
+    Signer,
+    change_cap,
+    encode,
+    payload_bytes,
+)
 from kernel.errors import Conflict, GerbangError, Message
 from site_sync import dead_letters
 from site_sync.apply import apply_changes
@@ -188,9 +197,10 @@ class SiteAgent:
             raise SyncHalted.by(alarm)
         if not rows:
             return None
-        if rows[0].seq not in withheld and _size(rows[0]) > self.max_batch_bytes:
-            too_large = {"bytes": _size(rows[0]), "max_batch_bytes": self.max_batch_bytes}
-            return self._set_aside(rows[0], "change_too_large", too_large)
+        if oversized := _oversized(rows, withheld):  # the registry would refuse it: never send it
+            row, size = oversized
+            too_large = {"bytes": size, "max_bytes": change_cap(row.kind)}
+            return self._set_aside(row, "change_too_large", too_large)
         batch = Batch(
             site_id=self.site_id,
             changes=[_travelling(r, withheld.get(r.seq)) for r in rows],
@@ -337,9 +347,12 @@ class SiteAgent:
                 self._sleep(delay)
 
 
-def _size(row: OutboxRow) -> int:
-    """The bytes a change weighs in a batch (its payload's JSON)."""
-    return len(json.dumps(row.payload, ensure_ascii=False, default=str).encode("utf-8", "replace"))
+def _oversized(rows: list[OutboxRow], withheld: dict[int, str]) -> tuple[OutboxRow, int] | None:
+    """The first change heavier than any change may be (protocol.change_cap), and its size."""
+    for row in rows:
+        if row.seq not in withheld and (size := payload_bytes(row.payload)) > change_cap(row.kind):
+            return row, size
+    return None
 
 
 def _travelling(row: OutboxRow, withheld_code: str | None) -> Change:

@@ -192,3 +192,16 @@ def test_every_free_form_field_refuses_a_nul_at_both_services(
     ):
         response = registry.client.post(path, json=body, headers=admin)
         assert response.status_code == 422, (path, response.text)
+
+
+def test_the_registry_refuses_a_change_heavier_than_any_change_may_be_by_seq(
+    registry: Registry,
+) -> None:
+    site = registry.site()
+    person, enrolled = site.enrol("Budi", [_random_unit(42)])
+    heavy = site.change(
+        "identity.updated", person, {"fields": {"details": {"note": "a" * (2 * 1024 * 1024)}}}
+    )
+    response = registry.push(site, site.batch([enrolled, heavy]))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"]["seq"] == heavy.seq

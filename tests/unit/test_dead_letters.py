@@ -97,16 +97,21 @@ def test_the_refused_change_is_set_aside_and_everything_else_reaches_the_registr
     assert registry.refused <= (1 if name_the_seq else 5)  # halving: log2(10) + 1 at most
 
 
-def test_a_change_larger_than_a_whole_batch_is_set_aside_without_being_sent(site: Any) -> None:
+def test_a_change_heavier_than_any_change_may_be_is_set_aside_without_being_sent(
+    site: Any,
+) -> None:
     registry = FakeRegistry(site.settings.data_dir)
+    details = {"note": "a" * (48 * 1024 * 1024)}  # the 48 MiB details of issue 13
     with site.db.transaction() as tx:
-        append_change(tx, "identity.updated", "x", {"fields": {"details": {"n": "a" * 4096}}})
-        append_change(tx, "gate.event", "y", {"n": 2})
-    report = agent_for(site, registry, max_batch_bytes=2048).run_once()
+        append_change(tx, "gate.event", "w", {"n": 1})
+        append_change(tx, "identity.updated", "x", {"fields": {"details": details}})
+        append_change(tx, "gate.event", "y", {"n": 3})
+    report = agent_for(site, registry).run_once()
 
-    assert report.pushed == 2 and sorted(registry.held) == [1, 2]
-    assert all(len(body) < 2048 for body, _ in registry.posts)
-    assert summary(site.db)["dead_letters"][0]["code"] == "change_too_large"
+    assert report.pushed == 3 and sorted(registry.held) == [1, 2, 3]
+    assert all(len(body) < 64 * 1024 for body, _ in registry.attempts)  # never sent
+    letter = summary(site.db)["dead_letters"][0]
+    assert (letter["seq"], letter["code"]) == (2, "change_too_large")
 
 
 def test_dropping_a_dead_letter_is_audited_and_clears_the_alarm_at_the_registry_too(
