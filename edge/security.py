@@ -47,12 +47,17 @@ def authenticate(request: Request) -> Principal:
     site = site_of(request)
     header = request.headers.get("authorization", "")
     device_key = request.headers.get("x-device-key")
-    with site.db.reading() as tx:
-        accounts = AccountStore(tx)
-        if header.lower().startswith("bearer "):
-            return accounts.operator_for_token(header[7:].strip())
-        if device_key:
-            return accounts.device_for_key(device_key.strip())
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+        with site.db.reading() as tx:
+            principal, touch_due = AccountStore(tx).operator_session(token)
+        if touch_due:  # at most once a minute per token: the idle clock (kernel.access)
+            with site.db.transaction() as tx:
+                AccountStore(tx).touch(token)
+        return principal
+    if device_key:
+        with site.db.reading() as tx:
+            return AccountStore(tx).device_for_key(device_key.strip())
     raise Unauthenticated.because("no bearer token or device key")
 
 

@@ -23,6 +23,7 @@ from enrollment.packs import PackChanged, active_pack
 from enrollment.service import EnrolmentService, MatchThresholds
 from enrollment.vault import PlainVault, Vault
 from gallery_sync.gallery import GalleryIndex
+from kernel.access import SignInThrottle
 from kernel.errors import GerbangError
 from models.calibration import Calibration
 from models.engine import FaceEngine
@@ -47,6 +48,7 @@ class Site:
         self.gallery_: GalleryIndex | None = None
         self.problem: GerbangError | None = None
         self.metrics = Metrics()
+        self.sign_ins = SignInThrottle()  # failed sign-ins per account and source (kernel.access)
         self._finger_calibration: Calibration | None = None
         self._load_lock = threading.Lock()
         self.nbis = NbisBuild()

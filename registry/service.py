@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from httpkit.limits import BodyLimits
-from kernel.errors import GerbangError
+from kernel.access import SignInThrottle
+from kernel.errors import GerbangError, Unauthenticated
 from registry import (
     accounts,
     cases,
@@ -64,6 +66,7 @@ class RegistryService:
         self.gallery = NationalGallery(self.policy, settings.national_exact_limit)
         self.sites = SiteDirectory(self.db, settings)
         self._write_lock = threading.Lock()
+        self.sign_ins = SignInThrottle()  # failed sign-ins per account and source (kernel.access)
         self._stale = True
 
     def start(self) -> None:
@@ -235,10 +238,17 @@ class RegistryService:
 
     # --- officers ------------------------------------------------------------------------
 
-    def login(self, username: str, password: str) -> tuple[str, accounts.Officer]:
-        """A bearer token for an officer."""
-        with self.db.transaction() as tx:
-            return accounts.login(tx, username, password)
+    def login(self, username: str, password: str, source: str = "") -> tuple[str, accounts.Officer]:
+        """A bearer token for an officer; failures throttled per account and source (429)."""
+        self.sign_ins.check(username, source, time.monotonic())
+        try:
+            with self.db.transaction() as tx:
+                found = accounts.login(tx, username, password)
+        except Unauthenticated:
+            self.sign_ins.failed(username, source, time.monotonic())
+            raise
+        self.sign_ins.succeeded(username, source)
+        return found
 
     def logout(self, token: str, officer: accounts.Officer) -> None:
         """End the officer's session on this token (a shared PC at the centre is signed out)."""

@@ -67,9 +67,14 @@ def metrics(site: Annotated[Site, Depends(site_of)]) -> str:
 
 
 @router.post("/v1/auth/login", response_model=LoginResponse)
-def login(body: LoginRequest, site: Annotated[Site, Depends(site_of)]) -> LoginResponse:
-    """A bearer token for an operator's shift."""
-    token, principal, full_name = sign_in(site.db, body.username, body.password)
+def login(
+    body: LoginRequest, request: Request, site: Annotated[Site, Depends(site_of)]
+) -> LoginResponse:
+    """A bearer token for an operator's shift (throttled per account and per source: 429)."""
+    source = request.client.host if request.client else ""
+    token, principal, full_name = sign_in(
+        site.db, body.username, body.password, site.sign_ins, source
+    )
     return LoginResponse(token=token, role=principal.role, name=principal.name, full_name=full_name)
 
 
