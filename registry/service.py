@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -286,6 +287,7 @@ class RegistryService:
         self, identity_id: str, to_site: str, officer: accounts.Officer, reason: str
     ) -> dict[str, Any]:
         """Send an inmate's record and templates to another site."""
+        _known_form(identity_id)
         with self.db.transaction() as tx:
             return transfers.transfer(tx, identity_id, to_site, officer.username, reason)
 
@@ -305,11 +307,13 @@ class RegistryService:
         self, identity_id: str, officer: accounts.Officer, reason: str | None
     ) -> tuple[dict[str, Any], bool]:
         """Ask the owning site for a person's photo; (the request, whether it is new)."""
+        _known_form(identity_id)
         with self.db.transaction() as tx:
             return photos.request_photo(tx, identity_id, officer.username, reason)
 
     def photo(self, identity_id: str, officer: accounts.Officer) -> tuple[bytes, str]:
         """(bytes, content type) of a person's delivered photo; the read is audited."""
+        _known_form(identity_id)
         with self.db.transaction() as tx:
             return photos.read_photo(tx, identity_id, officer.username)
 
@@ -342,3 +346,11 @@ class RegistryService:
         if not found:
             raise RegistryNotFound.missing("site", site_id)
         return found[0]
+
+
+def _known_form(identity_id: str) -> None:
+    """RegistryNotFound unless the id is a UUID (PostgreSQL would fail the cast: a 500)."""
+    try:
+        uuid.UUID(identity_id)
+    except ValueError as exc:
+        raise RegistryNotFound.missing("identity", identity_id[:64]) from exc

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from edge.gate.records import decided_recently
 from edge.schemas import ErasureRequest, IdentityUpdate, StatusRequest
 from edge.security import allow, site_of
 from edge.site import Site
@@ -90,10 +91,12 @@ def read_identity(
 def read_photo(
     identity_id: str,
     site: Annotated[Site, Depends(site_of)],
-    _: Annotated[Principal, Depends(allow("identity.read"))],
+    principal: Annotated[Principal, Depends(allow("identity.read"))],
 ) -> Response:
-    """The photo of record (the best enrolment capture)."""
+    """The photo of record (the best enrolment capture); a gate device's only for its decision."""
     with site.db.reading() as tx:
+        if principal.kind == "device" and not decided_recently(tx, principal.gate_id, identity_id):
+            raise Forbidden.for_action("a photo not of this gate's decision", "device")
         repo = IdentityRepository(tx, site.vault)
         identity = repo.get(identity_id)
         data = repo.image_bytes(identity.photo_image_id) if identity.photo_image_id else None
