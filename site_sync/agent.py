@@ -241,7 +241,8 @@ class SiteAgent:
     def _set_aside(self, row: OutboxRow, code: str, reason: dict[str, Any]) -> int:
         with self.db.transaction() as tx:
             if dead_letters.open_count(tx) >= dead_letters.MAX_OPEN:
-                raise SyncRefused.because(422, "too_many_dead_letters", {"seq": row.seq, "code": code})  # fmt: skip
+                raise SyncRefused(status=422, registry_code="too_many_dead_letters",
+                                  registry_details={"seq": row.seq, "code": code})  # fmt: skip
             dead_letters.set_aside(tx, row, code, reason, ACTOR)
         self._narrow = None
         log.error("change %d (%s) set aside, refused: %s %s", row.seq, row.kind, code, reason)
