@@ -109,19 +109,13 @@ def test_the_registry_never_answers_a_server_error(
 
 
 def test_a_server_error_is_caught(
-    registry_api: Any, registry_app: tuple[Any, dict[str, str]]
+    registry_api: Any, registry_app: tuple[Any, dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The harness can fail: a route that breaks on every call is reported."""
-    app = registry_app[0]
-    broken = next(r for r in app.router.routes if getattr(r, "path", "") == "/v1/health")
-    endpoint = broken.dependant.call
+    """The harness can fail: a use case that breaks on every call is reported."""
 
     def failing() -> None:
         raise RuntimeError("deliberately broken")
 
-    broken.dependant.call = failing
-    try:
-        failures, _ = _fuzz(registry_api.include(path="/v1/health"), {})
-    finally:
-        broken.dependant.call = endpoint
+    monkeypatch.setattr(registry_app[0].state.service, "health", failing)
+    failures, _ = _fuzz(registry_api.include(path="/v1/health"), {})
     assert failures and "/v1/health" in failures[0]
