@@ -279,6 +279,16 @@ class Quarantined(Answer):
     recent: list[QuarantinedBatch]
 
 
+class WithheldChange(Answer):
+    """A change the site set aside after it was refused here, not yet retried or dropped."""
+
+    seq: int
+    entity_id: str
+    created_at: str
+    kind: str = Field(description="The kind of the change withheld")
+    code: str = Field(description="Why it was refused")
+
+
 class SiteReport(Answer):
     id: str
     name: str
@@ -290,6 +300,9 @@ class SiteReport(Answer):
     refused: list[RefusedChange]
     quarantined: Quarantined
     pending_cases: int
+    withheld: list[WithheldChange] = Field(
+        description="Changes refused one by one, an alarm until the site resolves them"
+    )
 
 
 class SiteReportList(Answer):
