@@ -22,6 +22,7 @@ from edge.site import Site
 from edge.sync_cli import site_key
 from edge.sync_runner import SyncRunner
 from httpkit.errors import install_error_handlers
+from httpkit.limits import BodyLimits, RequestLimits
 from httpkit.pages import mount_assets
 from httpkit.tls import StrictTransportSecurity
 from site_sync.national_lookup import NationalLookup
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
     app.state.metrics = site.metrics
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(StrictTransportSecurity)
+    limits = BodyLimits(settings.max_json_bytes, settings.upload_bytes)
+    app.add_middleware(RequestLimits, limits=limits)  # outermost: refused before anything reads
     install_error_handlers(app)
     for module in (system, faces, identities, captures, admin, gate, fingers, web):
         app.include_router(module.router)

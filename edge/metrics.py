@@ -13,6 +13,8 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import Response
 
+from site_sync import dead_letters
+
 if TYPE_CHECKING:
     from edge.site import Site
 
@@ -34,6 +36,11 @@ class Metrics:
         )  # fmt: skip
         self.gallery = Gauge(
             "gerbang_gallery_templates", "Templates in the gallery", registry=self.registry
+        )
+        self.dead_letters = Gauge(
+            "gerbang_sync_dead_letters",
+            "Changes the registry refused, set aside until an officer retries or drops them",
+            registry=self.registry,
         )
         self.ready = Gauge(
             "gerbang_ready", "1 when models and gallery are loaded", registry=self.registry
@@ -59,4 +66,6 @@ def render_metrics(site: Site) -> str:
     metrics: Metrics = site.metrics
     metrics.ready.set(1 if site.ready else 0)
     metrics.gallery.set(len(site.gallery_) if site.gallery_ is not None else 0)
+    with site.db.reading() as tx:
+        metrics.dead_letters.set(dead_letters.open_count(tx))
     return generate_latest(metrics.registry).decode()

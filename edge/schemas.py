@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from kernel.text import free_text, one_line
 from models.engine import FaceAnalysis
+
+Line = Annotated[str, AfterValidator(one_line)]  # no control characters (NUL, bidi overrides...)
+Text = Annotated[str, AfterValidator(free_text)]  # the same, newlines and tabs allowed
 
 
 class HealthResponse(BaseModel):
@@ -55,8 +60,20 @@ def analysis_body(result: FaceAnalysis, include_template: bool = True) -> dict[s
     }
 
 
+def _calendar_date(text: str) -> str:
+    """A YYYY-MM-DD that exists (1990-02-30 does not)."""
+    try:
+        date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{text} is not a date that exists (YYYY-MM-DD)") from exc
+    return text
+
+
+DateText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_calendar_date)]
+
+
 class LoginRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    username: Line = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -69,25 +86,27 @@ class LoginResponse(BaseModel):
 
 class VisitLinkBody(BaseModel):
     inmate_id: str = Field(min_length=36, max_length=36)
-    relationship: str = Field(min_length=1, max_length=40)
+    relationship: Line = Field(min_length=1, max_length=40)
 
 
 class IdentityBody(BaseModel):
     """Registration data typed at the enrolment desk (role-specific fields checked server-side)."""
 
-    full_name: str = Field(min_length=1, max_length=200)
-    birth_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    full_name: Line = Field(min_length=1, max_length=200)
+    birth_date: DateText | None = None
     sex: Literal["F", "M"] | None = None
-    aliases: list[str] = Field(default_factory=list, max_length=20)
-    nik: str | None = Field(None, max_length=30)
-    nip: str | None = Field(None, max_length=30)
-    registration_number: str | None = Field(None, max_length=40)
-    phone: str | None = Field(None, max_length=20)
-    admission_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
-    case_reference: str | None = Field(None, max_length=80)
-    cell_block: str | None = Field(None, max_length=40)
+    aliases: list[Annotated[Line, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=20
+    )
+    nik: Line | None = Field(None, max_length=30)
+    nip: Line | None = Field(None, max_length=30)
+    registration_number: Line | None = Field(None, max_length=40)
+    phone: Line | None = Field(None, max_length=20)
+    admission_date: DateText | None = None
+    case_reference: Line | None = Field(None, max_length=80)
+    cell_block: Line | None = Field(None, max_length=40)
     visits: list[VisitLinkBody] = Field(default_factory=list, max_length=10)
-    consent_purpose: str | None = Field(
+    consent_purpose: Text | None = Field(
         None, max_length=200, description="Visitors: what they consented to"
     )
 
@@ -95,7 +114,7 @@ class IdentityBody(BaseModel):
 class DecisionBody(BaseModel):
     candidate_identity_id: str = Field(min_length=36, max_length=36)
     decision: Literal["same_person", "different_person"]
-    reason: str = Field("", max_length=500)
+    reason: Text = Field("", max_length=500)
 
 
 class CommitRequest(BaseModel):
@@ -118,8 +137,8 @@ class IdentityUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    full_name: str | None = Field(None, min_length=1, max_length=200)
-    aliases: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+    full_name: Line | None = Field(None, min_length=1, max_length=200)
+    aliases: list[Annotated[Line, Field(min_length=1, max_length=200)]] | None = Field(
         None, max_length=20
     )
     details: dict[str, str | int | float | bool | None] | None = None
@@ -127,8 +146,8 @@ class IdentityUpdate(BaseModel):
 
 class StatusRequest(BaseModel):
     status: Literal["active", "released", "transferred_out", "banned"]
-    reason: str = Field(min_length=3, max_length=500)
+    reason: Text = Field(min_length=3, max_length=500)
 
 
 class ErasureRequest(BaseModel):
-    reason: str = Field(min_length=3, max_length=500)
+    reason: Text = Field(min_length=3, max_length=500)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from fastapi import Depends, Request
 
 from edge.site import Site
-from enrollment.unit_of_work import reading
+from enrollment.unit_of_work import reading, unit_of_work
 from kernel.access import Principal
 from kernel.errors import Forbidden, Unauthenticated
 
@@ -47,12 +47,17 @@ def authenticate(request: Request) -> Principal:
     site = site_of(request)
     header = request.headers.get("authorization", "")
     device_key = request.headers.get("x-device-key")
-    with reading(site.db, site.vault) as uow:
-        accounts = uow.accounts
-        if header.lower().startswith("bearer "):
-            return accounts.operator_for_token(header[7:].strip())
-        if device_key:
-            return accounts.device_for_key(device_key.strip())
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+        with reading(site.db, site.vault) as uow:
+            principal, touch_due = uow.accounts.operator_session(token)
+        if touch_due:  # at most once a minute per token: the idle clock (kernel.access)
+            with unit_of_work(site.db, site.vault) as uow:
+                uow.accounts.touch(token)
+        return principal
+    if device_key:
+        with reading(site.db, site.vault) as uow:
+            return uow.accounts.device_for_key(device_key.strip())
     raise Unauthenticated.because("no bearer token or device key")
 
 

@@ -239,6 +239,12 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the HTTP service listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the HTTP service listens on.")
+    max_json_bytes: int = Field(
+        1024 * 1024,
+        ge=16 * 1024,
+        le=64 * 1024 * 1024,
+        description="Largest request body that is not an upload (JSON); refused with 413 unread.",
+    )
     images: ImageSettings = Field(default_factory=ImageSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
@@ -262,6 +268,11 @@ class Settings(BaseSettings):
     def tls_dir(self) -> Path:
         """Where `gerbang tls init` writes the site CA and the server certificate."""
         return self.data_dir / "tls"
+
+    @property
+    def upload_bytes(self) -> int:
+        """Largest upload request: two images (a comparison, a face with a finger) and the form."""
+        return 2 * self.images.max_bytes + 1024 * 1024
 
     @property
     def cache_dir(self) -> Path:

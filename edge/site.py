@@ -28,6 +28,7 @@ from enrollment.unit_of_work import unit_of_work
 from enrollment.vault import PlainVault, Vault
 from gallery_sync.gallery import GalleryIndex
 from gallery_sync.openset import OpenSetThresholds
+from kernel.access import SignInThrottle
 from kernel.errors import GerbangError, Message
 from models.calibration import Calibration
 from models.engine import FaceEngine
@@ -53,6 +54,7 @@ class Site:
         self.open_set: OpenSetThresholds | None = None
         self.problem: GerbangError | None = None
         self.metrics = Metrics()
+        self.sign_ins = SignInThrottle()  # failed sign-ins per account and source (kernel.access)
         self._finger_calibration: Calibration | None = None
         self._load_lock = threading.Lock()
         self.nbis = NbisBuild()

@@ -1,9 +1,10 @@
-"""`gerbang sync keygen|rotate-key|run|status|clear-alarm`: the site agent from the console or cron.
+"""`gerbang sync keygen|rotate-key|run|status|clear-alarm|retry|drop`: the site agent from the console or cron.
 
     gerbang sync keygen                                   # once; register the printed key
     gerbang sync rotate-key --registry URL                # a new key, registry first (site_key.py)
     gerbang sync run --registry https://registry.example  # push, pull, poll until Ctrl-C
     gerbang sync run --registry URL --once                # drain both ways and exit (cron, tests)
+    gerbang sync drop 42 --reason "..." --actor budi      # give up a change the registry refused
 
 The site key lives at <EDGE_DATA_DIR>/keys/site_ed25519.pem (0600). Run as its own process, the
 agent changes the database only: the service's gallery is rebuilt from it on start, and
@@ -16,6 +17,7 @@ import argparse
 import json
 import logging
 import threading
+from dataclasses import asdict
 from typing import Any
 
 from edge.settings import Settings
@@ -24,6 +26,7 @@ from enrollment.db import Database
 from enrollment.reembed import active_pack
 from enrollment.unit_of_work import unit_of_work
 from gallery_sync.protocol import MAX_BATCH_CHANGES, load_site_key, new_site_key, public_key_text
+from site_sync import dead_letters
 from site_sync.agent import Registry, SiteAgent
 from site_sync.follow import GalleryProjection
 from site_sync.site_key import key_path, rotate_site_key, site_key
@@ -138,6 +141,18 @@ def clear(args: argparse.Namespace) -> int:
     return 0
 
 
+def resolve(args: argparse.Namespace) -> int:
+    """Retry or drop one change the registry refused (a dead letter); audited."""
+    site = Site(Settings())
+    try:
+        action: dead_letters.Resolution = "retried" if args.action == "retry" else "dropped"
+        letter = dead_letters.resolve(site.db, args.seq, action, args.actor, args.reason)
+    finally:
+        site.close()
+    print(json.dumps(asdict(letter), indent=2, default=str))
+    return 0
+
+
 def _batch_size(text: str) -> int:
     value = int(text)
     if not 1 <= value <= MAX_BATCH_CHANGES:
@@ -170,3 +185,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     clearing.add_argument("--reason", required=True, help="what was resolved, for the audit log")
     clearing.add_argument("--actor", required=True, help="who clears it (an officer's name)")
     clearing.set_defaults(handler=clear)
+    for name, what in (("retry", "send a withheld change again, as a new change"),
+                       ("drop", "give up a withheld change")):  # fmt: skip
+        resolving = actions.add_parser(name, help=f"{what} (see `sync status`: dead_letters)")
+        resolving.add_argument("seq", type=int, help="the withheld change's outbox seq")
+        resolving.add_argument("--reason", required=True, help="why, for the audit log")
+        resolving.add_argument("--actor", required=True, help="who decides (an officer's name)")
+        resolving.set_defaults(handler=resolve)

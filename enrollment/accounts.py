@@ -6,6 +6,7 @@ The hashing, token and principal primitives are `kernel.access`, shared with the
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Literal
@@ -13,8 +14,12 @@ from typing import Literal
 from enrollment.audit import now_iso
 from enrollment.db import Database
 from kernel.access import (
+    IDLE_TIMEOUT,
     TOKEN_LIFETIME,
+    TOUCH_EVERY,
     Principal,
+    SignInThrottle,
+    check_new_password,
     check_password,
     dummy_hash,
     hash_password,
@@ -32,25 +37,44 @@ OPERATOR_ROLES: tuple[OperatorRole, ...] = (
 )
 
 
-def sign_in(db: Database, username: str, password: str) -> tuple[str, Principal, str]:
+def sign_in(
+    db: Database,
+    username: str,
+    password: str,
+    throttle: SignInThrottle | None = None,
+    source: str = "",
+) -> tuple[str, Principal, str]:
     """(token, principal, full name) for valid credentials; the same refusal for every failure.
 
     The scrypt check (about 30 ms) runs outside the database lock, so sign-ins never hold up a
-    gate decision, and an unknown user costs the same as a wrong password.
+    gate decision, and an unknown user costs the same as a wrong password. With a throttle, a
+    locked account or source is refused (429) before any password is checked.
     """
-    principal, full_name = check_operator(db, username, password)
+    principal, full_name = check_operator(db, username, password, throttle, source)
     with db.transaction() as tx:
         token = AccountStore(tx).issue_token(principal.id)
     return token, principal, full_name
 
 
-def check_operator(db: Database, username: str, password: str) -> tuple[Principal, str]:
+def check_operator(
+    db: Database,
+    username: str,
+    password: str,
+    throttle: SignInThrottle | None = None,
+    source: str = "",
+) -> tuple[Principal, str]:
     """(principal, full name) for valid credentials, issuing no token (a console command's sign-in)."""
+    if throttle is not None:
+        throttle.check(username, source, time.monotonic())
     with db.reading() as tx:
         row = AccountStore(tx).operator_row(username)
     matches = check_password(password, row["password_hash"] if row else dummy_hash())
     if row is None or not row["active"] or not matches:
+        if throttle is not None:
+            throttle.failed(username, source, time.monotonic())
         raise Unauthenticated.wrong_credentials()
+    if throttle is not None:
+        throttle.succeeded(username, source)
     return Principal("operator", row["id"], username, row["role"]), row["full_name"]
 
 
@@ -69,6 +93,7 @@ class AccountStore:
     def add_operator(self, username: str, full_name: str, role: str, password: str) -> str:
         if role not in OPERATOR_ROLES:
             raise ValueError(f"unknown operator role {role!r}; one of {OPERATOR_ROLES}")
+        check_new_password(password, username)
         operator_id = str(uuid.uuid4())
         self.db.execute(
             "INSERT INTO operators (id, username, full_name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -85,22 +110,45 @@ class AccountStore:
 
     def issue_token(self, operator_id: str) -> str:
         """A fresh bearer token for a shift; only its sha256 is stored."""
-        token = new_secret()
-        expires = (datetime.now(UTC) + TOKEN_LIFETIME).isoformat()
+        token, now = new_secret(), datetime.now(UTC)
         self.db.execute(
-            "INSERT INTO auth_tokens VALUES (?, ?, ?)", (secret_digest(token), operator_id, expires)
+            "INSERT INTO auth_tokens (token_sha256, operator_id, expires_at, last_used_at)"
+            " VALUES (?, ?, ?, ?)",
+            (
+                secret_digest(token),
+                operator_id,
+                (now + TOKEN_LIFETIME).isoformat(),
+                now.isoformat(),
+            ),
         )
         return token
 
     def operator_for_token(self, token: str) -> Principal:
+        """The operator of a live token (not expired, not idle past IDLE_TIMEOUT)."""
+        return self.operator_session(token)[0]
+
+    def operator_session(self, token: str) -> tuple[Principal, bool]:
+        """(operator, whether the token's last use should be written now: see `touch`)."""
         row = self.db.execute(
-            "SELECT o.id, o.username, o.role, o.active, t.expires_at FROM auth_tokens t"
-            " JOIN operators o ON o.id = t.operator_id WHERE t.token_sha256 = ?",
+            "SELECT o.id, o.username, o.role, o.active, t.expires_at, t.last_used_at"
+            " FROM auth_tokens t JOIN operators o ON o.id = t.operator_id WHERE t.token_sha256 = ?",
             (secret_digest(token),),
         ).fetchone()
-        if row is None or not row["active"] or row["expires_at"] < datetime.now(UTC).isoformat():
+        now = datetime.now(UTC)
+        if row is None or not row["active"] or row["expires_at"] < now.isoformat():
             raise Unauthenticated.because("token unknown or expired")
-        return Principal("operator", row["id"], row["username"], row["role"])
+        last = row["last_used_at"]  # None: a token issued before idle tracking
+        if last is not None and last < (now - IDLE_TIMEOUT).isoformat():
+            raise Unauthenticated.because("token idle for too long; sign in again")
+        due = last is None or last < (now - TOUCH_EVERY).isoformat()
+        return Principal("operator", row["id"], row["username"], row["role"]), due
+
+    def touch(self, token: str) -> None:
+        """Record that a token was used now (its idle clock restarts)."""
+        self.db.execute(
+            "UPDATE auth_tokens SET last_used_at = ? WHERE token_sha256 = ?",
+            (datetime.now(UTC).isoformat(), secret_digest(token)),
+        )
 
     def logout(self, token: str) -> None:
         self.db.execute("DELETE FROM auth_tokens WHERE token_sha256 = ?", (secret_digest(token),))

@@ -17,6 +17,7 @@ from enrollment.identifiers import (
     validate_registration_number,
 )
 from kernel.errors import InputError, Message
+from kernel.text import FieldTooLarge, check_json, check_text
 
 Role = Literal["inmate", "staff", "visitor"]
 Status = Literal["active", "released", "transferred_out", "banned", "merged", "erased"]
@@ -106,6 +107,10 @@ class Identity:
     version: int
 
 
+# Caps on what an officer types (or an import carries); `details` is free-form JSON.
+MAX_NAME_CHARS, MAX_ALIASES, MAX_NUMBER_CHARS = 200, 20, 40
+MAX_NOTE_CHARS, MAX_DETAILS_BYTES = 500, 16 * 1024
+
 REQUIRED_BY_ROLE: dict[str, tuple[str, ...]] = {
     "visitor": ("nik", "birth_date", "sex", "consent"),
     "staff": ("nip", "birth_date", "sex"),
@@ -118,7 +123,9 @@ FIELD_NAMES = {"consent": "consent_purpose"}
 
 
 def check_required(draft: IdentityDraft) -> None:
-    """Refuse a draft that lacks a field its role needs, naming the field as the API spells it."""
+    """Refuse a draft that lacks a field its role needs (naming the field as the API spells it),
+    or whose text cannot be stored."""
+    check_draft_text(draft)
     if not draft.full_name.strip():
         raise MissingField.named("full_name", draft.role)
     for name in REQUIRED_BY_ROLE[draft.role]:
@@ -138,3 +145,32 @@ def validate_draft(draft: IdentityDraft) -> IdentityDraft:
         registration = validate_registration_number(draft.registration_number)
         return replace(draft, registration_number=registration.normalised)
     return draft
+
+
+def check_draft_text(draft: IdentityDraft) -> None:
+    """Every free-form field of a draft: no control characters, within its size."""
+    check_corrections(
+        {"full_name": draft.full_name, "aliases": list(draft.aliases), "details": draft.details}
+    )
+    for name in ("nik", "nip", "registration_number"):
+        if (value := getattr(draft, name)) is not None:
+            check_text(value, name, MAX_NUMBER_CHARS)
+    for index, visit in enumerate(draft.visits):
+        check_text(visit.inmate_id, f"visits[{index}].inmate_id", 64)
+        check_text(visit.relationship, f"visits[{index}].relationship", 100)
+    if draft.consent is not None:
+        check_text(draft.consent.purpose, "consent_purpose", MAX_NOTE_CHARS, multiline=True)
+
+
+def check_corrections(fields: dict[str, Any]) -> dict[str, Any]:
+    """The corrected plain fields of an identity (name, aliases, details), checked; returned."""
+    if (name := fields.get("full_name")) is not None:
+        check_text(name, "full_name", MAX_NAME_CHARS)
+    if (aliases := fields.get("aliases")) is not None:
+        if len(aliases) > MAX_ALIASES:
+            raise FieldTooLarge(field="aliases", max_items=MAX_ALIASES, items=len(aliases))
+        for index, alias in enumerate(aliases):
+            check_text(alias, f"aliases[{index}]", MAX_NAME_CHARS)
+    if (details := fields.get("details")) is not None:
+        check_json(details, "details", MAX_DETAILS_BYTES)
+    return fields

@@ -137,8 +137,9 @@ class IdentityRepository:
                 clauses.append(f"{column} = ?")
                 values.append(filters[column])
         if filters.get("name"):
-            clauses.append("(full_name LIKE ? OR aliases LIKE ?)")
-            values += [f"%{filters['name']}%"] * 2
+            clauses.append("(full_name LIKE ? ESCAPE '\\' OR aliases LIKE ? ESCAPE '\\')")
+            part = filters["name"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            values += [f"%{part}%"] * 2  # `%` and `_` typed by an officer are plain characters
         where = " AND ".join(clauses) or "1 = 1"
         rows = self.db.execute(
             f"SELECT * FROM identities WHERE {where} ORDER BY full_name LIMIT ?",

@@ -43,7 +43,13 @@ from enrollment.duplicates import (
     record_decisions,
     resolve,
 )
-from enrollment.records import Identity, IdentityDraft, check_required, validate_draft
+from enrollment.records import (
+    Identity,
+    IdentityDraft,
+    check_corrections,
+    check_required,
+    validate_draft,
+)
 from enrollment.repository import IdentityRepository, vector_to_blob
 from enrollment.unit_of_work import reading, unit_of_work
 from enrollment.vault import Vault
@@ -386,7 +392,12 @@ class EnrolmentService:
         return identity
 
     def update_identity(self, identity_id: str, fields: dict[str, Any], actor: str) -> Identity:
-        """Correct a name, aliases or details (identity numbers are fixed at enrolment)."""
+        """Correct a name, aliases or details (identity numbers are fixed at enrolment).
+
+        The text is checked before anything is written: a NUL or an oversized field would be
+        refused by the registry and must never reach the outbox.
+        """
+        fields = check_corrections(fields)
         with unit_of_work(self.db, self.vault) as uow:
             uow.identities.update_fields(identity_id, fields)
             identity = uow.identities.get(identity_id)

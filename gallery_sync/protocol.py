@@ -32,6 +32,10 @@ PROTOCOL_VERSION = 1
 # A photo sent on request (`photo.provided`) travels base64 inside one change: 8 MiB of image is
 # about 11 MiB of JSON, inside a site's default batch budget and the registry's batch limits.
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
+# The most one change's payload may weigh as JSON: a photo (base64, with room to spare), and
+# every other kind (records, events). Past it a site sets the change aside, the registry refuses it.
+MAX_PHOTO_CHANGE_BYTES = 12 * 1024 * 1024
+MAX_CHANGE_BYTES = 1024 * 1024
 _PHOTO_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 PHOTO_TYPES = tuple(media_type for _, media_type in _PHOTO_SIGNATURES)
 
@@ -92,6 +96,17 @@ class Batch(BaseModel):
     @property
     def last_seq(self) -> int:
         return self.changes[-1].seq
+
+
+def change_cap(kind: str) -> int:
+    """The most a change of this kind may weigh (its payload as JSON, in bytes)."""
+    return MAX_PHOTO_CHANGE_BYTES if kind == "photo.provided" else MAX_CHANGE_BYTES
+
+
+def payload_bytes(payload: dict[str, Any]) -> int:
+    """What a payload weighs as JSON (UTF-8)."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+    return len(text.encode("utf-8", "replace"))
 
 
 def canonical(batch: Batch) -> bytes:

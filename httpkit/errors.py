@@ -1,21 +1,30 @@
 """One rendering of every error: `{"error": {"code", "message": {"id", "en"}, "details"}}`.
 
-`install_error_handlers(app)` makes a FastAPI app answer house errors and request validation
-failures in that shape; `error_responses(...)` declares them in a route's OpenAPI entry, so the
+`install_error_handlers(app)` makes a FastAPI app answer house errors, request validation
+failures, the framework's own refusals (an unknown route 404, a wrong method 405, a body it
+could not parse, JSON nested too deep) and any unexpected failure (500, without internals) in
+that shape, and marks every response `X-Content-Type-Options: nosniff` so no stored upload is
+ever sniffed into HTML; `error_responses(...)` declares them in a route's OpenAPI entry, so the
 published document says what a client will really receive.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import MutableMapping
+from typing import Any, ClassVar
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kernel.errors import GerbangError, InputError, Message
+from kernel.errors import GerbangError, InputError, Message, NotFound
+
+log = logging.getLogger(__name__)
 
 MALFORMED = Message(
     "Permintaan tidak lengkap atau salah format.", "The request is incomplete or malformed."
@@ -52,10 +61,95 @@ def validation_response(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, InputError(MALFORMED, problems=problems))
 
 
+class RouteNotFound(NotFound):
+    code = "route_not_found"
+    message = Message(
+        "Alamat ini tidak ada. Periksa alamat dan versi aplikasi.",
+        "There is no such address. Check the address and the application version.",
+    )
+
+
+class MethodNotAllowed(GerbangError):
+    code = "method_not_allowed"
+    status: ClassVar[int] = 405
+    message = Message(
+        "Alamat ini tidak menerima cara permintaan itu. Periksa aplikasi yang mengirimnya.",
+        "This address does not take that kind of request. Check the client that sent it.",
+    )
+
+
+class BodyUnreadable(GerbangError):
+    code = "body_unreadable"
+    status: ClassVar[int] = 400
+    message = Message(
+        "Isi permintaan tidak dapat dibaca (rusak atau bersarang terlalu dalam).",
+        "The request body cannot be read (corrupt, or nested too deeply).",
+    )
+
+
+class HttpRefusal(GerbangError):
+    """Any other refusal by the framework, with its own status."""
+
+    code = "http_error"
+    message = Message(
+        "Permintaan ditolak. Periksa aplikasi yang mengirimnya.",
+        "The request was refused. Check the client that sent it.",
+    )
+
+
+def http_error_response(request: Request, exc: Exception) -> JSONResponse:
+    """The framework's own refusals (404, 405, an unreadable body...) in the house format."""
+    assert isinstance(exc, StarletteHTTPException)
+    error: GerbangError
+    if exc.status_code == 404:
+        error = RouteNotFound(path=request.url.path[:200])
+    elif exc.status_code == 405:
+        error = MethodNotAllowed(method=request.method)
+    elif exc.status_code == 400:
+        error = BodyUnreadable()
+    else:
+        error = HttpRefusal(status=exc.status_code)
+    response = JSONResponse(error.to_payload(), status_code=exc.status_code)
+    for name, value in (exc.headers or {}).items():  # e.g. Allow on a 405
+        response.headers[name] = value
+    return response
+
+
+def unexpected_response(request: Request, exc: Exception) -> JSONResponse:
+    """A failure nobody foresaw: logged with its traceback, answered without internals."""
+    log.error("unexpected failure on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(request, GerbangError())
+
+
+class NoSniff:
+    """Every response says `X-Content-Type-Options: nosniff` (a stored upload is never HTML)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def marked(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"x-content-type-options" for k, _ in headers):
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, marked)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Render house errors and validation failures alike in `app`."""
+    """Render every error of `app` alike, and mark its responses nosniff."""
     app.add_exception_handler(GerbangError, error_response)
     app.add_exception_handler(RequestValidationError, validation_response)
+    app.add_exception_handler(StarletteHTTPException, http_error_response)
+    app.add_exception_handler(Exception, unexpected_response)
+    app.add_middleware(NoSniff)
 
 
 def error_responses(*errors: type[GerbangError]) -> dict[int | str, dict[str, Any]]:

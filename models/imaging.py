@@ -1,7 +1,8 @@
 """Turning untrusted image bytes into a BGR array: format sniffing, limits, EXIF, odd pixel types.
 
 Limits are checked on the header before any pixel is decoded, so a decompression bomb costs
-nothing. Grayscale, infrared (16-bit) and alpha images come out as plain 8-bit BGR, because the
+nothing: bytes, pixels, and the memory decoding will take (pixels times the working bytes per
+pixel of the image's mode), so a 16-bit PNG under the pixel cap cannot cost a gigabyte. Grayscale, infrared (16-bit) and alpha images come out as plain 8-bit BGR, because the
 detectors and recognisers all want three channels.
 """
 
@@ -25,6 +26,10 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"MM\x00*", "image/tiff"),
     (b"BM", "image/bmp"),
 )
+# Bytes per pixel held while decoding and converting one image of a mode to 8-bit BGR: the
+# decoded pixels, any float working copy (16-bit and float sensors), and the BGR result.
+WORKING_BYTES_PER_PIXEL = {"1": 4, "L": 4, "P": 7, "LA": 8, "RGB": 6, "YCbCr": 6, "RGBA": 10,
+                           "CMYK": 10, "I;16": 12, "I;16B": 12, "I;16L": 12, "I": 14, "F": 14}  # fmt: skip
 MAX_ASPECT = 8  # longest side over shortest: no camera or ID photo is narrower than this
 ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff", "image/bmp")
 
@@ -36,6 +41,12 @@ class ImageLimits:
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 40_000_000
     min_side: int = 32
+    max_decode_bytes: int | None = None  # default: max_pixels of 8-bit RGB (6 bytes a pixel)
+
+    @property
+    def decode_budget(self) -> int:
+        """Most memory decoding one image may take, in bytes."""
+        return self.max_decode_bytes or self.max_pixels * WORKING_BYTES_PER_PIXEL["RGB"]
 
 
 def sniff_media_type(data: bytes) -> str | None:
@@ -87,6 +98,9 @@ def _open_checked(data: bytes, limits: ImageLimits) -> Image.Image:
     width, height = image.size
     if width * height > limits.max_pixels:
         raise ImageTooLarge.exceeding("pixels", width * height, limits.max_pixels)
+    cost = width * height * WORKING_BYTES_PER_PIXEL.get(image.mode, 14)
+    if cost > limits.decode_budget:
+        raise ImageTooLarge.exceeding("decode_bytes", cost, limits.decode_budget)
     if min(width, height) < limits.min_side:
         raise ImageTooSmall.below(width, height, limits.min_side)
     if max(width, height) > MAX_ASPECT * min(width, height):
@@ -98,7 +112,7 @@ def _open_checked(data: bytes, limits: ImageLimits) -> Image.Image:
 def _to_bgr(image: Image.Image) -> ImageBGR:
     """Any PIL mode to contiguous uint8 BGR."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        image = _stretch_to_8bit(np.asarray(image, dtype=np.float64))
+        image = _stretch_to_8bit(np.asarray(image))
     if image.mode != "RGB":
         image = image.convert("RGB")  # drops alpha, expands grayscale and palettes
     rgb = np.asarray(image, dtype=np.uint8)
@@ -106,9 +120,18 @@ def _to_bgr(image: Image.Image) -> ImageBGR:
 
 
 def _stretch_to_8bit(values: np.ndarray) -> Image.Image:
-    """Infrared and 16-bit sensors: map the 1st-99th percentile onto 0-255 instead of clipping."""
-    low, high = np.percentile(values, [1, 99])
-    scaled = np.clip((values - low) / max(high - low, 1e-6) * 255.0, 0, 255)
+    """Infrared and 16-bit sensors: map the 1st-99th percentile onto 0-255 instead of clipping.
+
+    The percentiles come from at most about a million evenly spaced pixels, and the scaling is
+    done in place in float32: the working memory stays within WORKING_BYTES_PER_PIXEL.
+    """
+    flat = values.reshape(-1)
+    step = max(1, flat.size // 1_000_000)
+    low, high = np.percentile(flat[::step].astype(np.float32), [1, 99])
+    scaled = values.astype(np.float32)
+    scaled -= np.float32(low)
+    scaled *= np.float32(255.0 / max(float(high - low), 1e-6))
+    np.clip(scaled, 0, 255, out=scaled)
     return Image.fromarray(scaled.astype(np.uint8), mode="L")
 
 

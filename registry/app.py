@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from httpkit.errors import install_error_handlers
+from httpkit.limits import RequestLimits
 from httpkit.pages import mount_assets
 from httpkit.tls import StrictTransportSecurity
 from registry.routes import access, auth, cases, health, identities, reports, sites, sync, watchlist
@@ -48,5 +49,6 @@ def create_registry_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(StrictTransportSecurity)
+    app.add_middleware(RequestLimits, limits=service.body_limits())  # outermost: before reading
     mount_assets(app, WEB_DIR)  # the page's script and style, after the API routes
     return app

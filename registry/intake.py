@@ -37,6 +37,8 @@ from registry.payloads import parse_payload, redacted
 from registry.site_keys import SiteKeyring
 
 QUARANTINE_MAX_BYTES = 8 * 1024 * 1024  # beyond this only the head of a refused body is kept
+QUARANTINE_SITE_BYTES = 64 * 1024 * 1024  # bodies kept per proved site, all refusals together
+UNPROVEN_PER_HOUR, UNPROVEN_ALL_PER_HOUR = 20, 500  # refusals recorded from unproved senders
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,16 @@ def verify_batch(
     limits: (largest compressed body, largest decompressed body) in bytes; grace: how long a
     retired key is still accepted.
     """
+    return parse_signed(keyring, authenticate(keyring, signature, body, limits, grace))
+
+
+def authenticate(
+    keyring: SiteKeyring, signature: str, body: bytes, limits: tuple[int, int], grace: timedelta
+) -> bytes:
+    """The batch's plain bytes once a key the site may use is proved to have signed them.
+
+    Everything refused before this returns came from an unproven sender: its body is not kept.
+    """
     max_body, max_plain = limits
     if len(body) > max_body:
         raise SyncSchemaInvalid.because("batch too large")
@@ -69,6 +81,11 @@ def verify_batch(
     except ProtocolError as exc:
         raise SyncSchemaInvalid.because(str(exc)) from exc
     keyring.signer(lambda key: signed_by(plain, signature, key), datetime.now(UTC), grace)
+    return plain
+
+
+def parse_signed(keyring: SiteKeyring, plain: bytes) -> Batch:
+    """The batch in signed bytes, checked against the schema and the site that signed it."""
     try:
         batch = parse_batch(plain)
     except ProtocolError as exc:
@@ -128,12 +145,36 @@ def _fresh_changes(
 
 
 def quarantine(
-    tx: Connection, site_id: str, signature: str, body: bytes, error: GerbangError
-) -> None:
-    """Keep a refused batch, and why, for the report and for an administrator to inspect."""
+    tx: Connection, site_id: str, signature: str, body: bytes | None, error: GerbangError
+) -> bool:
+    """Keep a refused batch, and why, for the report and an administrator; False if not kept.
+
+    `body` is None when the sender was not proved (no valid signature yet): then only the
+    reason is kept, and at most UNPROVEN_PER_HOUR such rows per claimed site (and in all), so
+    a flood with any `X-Gerbang-Site` header costs the database nothing. A proved site's bodies
+    are kept up to QUARANTINE_SITE_BYTES in all; past it, only the reason.
+    """
+    since = datetime.now(UTC) - timedelta(hours=1)
+    if body is None:
+        recent = tx.execute(
+            "SELECT count(*) AS n, count(*) FILTER (WHERE site_id = %s) AS mine FROM quarantine"
+            " WHERE received_at > %s AND length(body) = 0 AND signature = ''",
+            (site_id or None, since),
+        ).fetchone()
+        if recent["mine"] >= UNPROVEN_PER_HOUR or recent["n"] >= UNPROVEN_ALL_PER_HOUR:
+            return False
+        body, signature = b"", ""
+    else:
+        held = tx.execute(
+            "SELECT coalesce(sum(length(body)), 0) AS bytes FROM quarantine WHERE site_id = %s",
+            (site_id,),
+        ).fetchone()["bytes"]
+        if int(held) + min(len(body), QUARANTINE_MAX_BYTES) > QUARANTINE_SITE_BYTES:
+            body = b""
     tx.execute(
         "INSERT INTO quarantine (site_id, reason, detail, signature, body)"
         " VALUES (%s, %s, %s, %s, %s)",
         (site_id or None, error.code, str(error.details)[:2000], signature[:200],
          body[:QUARANTINE_MAX_BYTES]),
     )  # fmt: skip
+    return True

@@ -17,7 +17,14 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gallery_sync.protocol import MAX_PHOTO_BYTES, Change, photo_media_type
+from gallery_sync.protocol import (
+    MAX_PHOTO_BYTES,
+    Change,
+    change_cap,
+    payload_bytes,
+    photo_media_type,
+)
+from kernel.text import unstorable_path
 from registry.errors import SyncSchemaInvalid
 
 RoleName = Literal["inmate", "staff", "visitor"]
@@ -194,7 +201,22 @@ def redacted(change: Change) -> Change | None:
 
 
 def parse_payload(change: Change) -> BaseModel | None:
-    """The typed payload of a known kind (None for kinds stored as sent), or SyncSchemaInvalid."""
+    """The typed payload of a known kind (None for kinds stored as sent), or SyncSchemaInvalid.
+
+    Any kind is refused, with its seq, when it holds text no column can store (a NUL): the
+    site then sets that one change aside instead of retrying the whole batch forever.
+    """
+    fields = {
+        "entity_id": change.entity_id,
+        "created_at": change.created_at,
+        "payload": change.payload,
+    }
+    if where := unstorable_path(fields):
+        reason = f"{change.kind}: {where} holds a character no database can store (NUL)"
+        raise SyncSchemaInvalid.because(reason, change.seq)
+    if (size := payload_bytes(change.payload)) > change_cap(change.kind):
+        reason = f"{change.kind}: {size} bytes, more than {change_cap(change.kind)}"
+        raise SyncSchemaInvalid.because(reason, change.seq)
     model = PAYLOADS.get(change.kind)
     if model is None:
         return None

@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-COLUMNS = ("site", "region", "last contact", "arrived", "refused", "quarantined", "open cases")
+COLUMNS = ("site", "region", "last contact", "arrived", "refused", "quarantined", "withheld",
+           "open cases")  # fmt: skip
 SILENT_MARK = "SILENT / DIAM"
 
 
@@ -27,7 +28,8 @@ def report_lines(sites: list[dict[str, Any]], now: datetime, silent_hours: int) 
     """The report: a heading, an aligned table, and a count of silent sites."""
     rows = [
         (f"{s['id']} ({s['name']})", s["region"], _contact(s), str(_arrived(s)),
-         str(len(s["refused"])), str(s["quarantined"]["count"]), str(s["pending_cases"]))
+         str(len(s["refused"])), str(s["quarantined"]["count"]), str(len(s.get("withheld", []))),
+         str(s["pending_cases"]))
         for s in sites
     ]  # fmt: skip
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]

@@ -1,9 +1,11 @@
 """The daily consolidation report: per site what arrived, what is pending, what failed and why,
-and when it was last heard from. A regional (Kanwil) monitor gets only its own region's sites.
+and when it was last heard from, and the changes it withheld after they were refused here (an
+alarm until the site resolves them). A regional (Kanwil) monitor gets only its own region's sites.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,12 +35,13 @@ def site_reports(
     since = now - period
     arrived, refused = _arrivals(tx, ids, since), _refusals(tx, ids, since)
     quarantined, cases = _quarantined(tx, ids, since), _pending_cases(tx, ids)
+    withheld = _withheld(tx, ids)
     return [
         {**site, "last_contact": site["last_contact"] and site["last_contact"].isoformat(),
          "silent": bool(site["silent"]),
          "arrived": arrived.get(site["id"], {}), "refused": refused.get(site["id"], []),
          "quarantined": quarantined.get(site["id"], {"count": 0, "recent": []}),
-         "pending_cases": cases.get(site["id"], 0)}
+         "pending_cases": cases.get(site["id"], 0), "withheld": withheld.get(site["id"], [])}
         for site in sites
     ]  # fmt: skip
 
@@ -86,6 +89,28 @@ def _quarantined(tx: Connection, ids: list[str], since: datetime) -> dict[str, d
             entry["recent"].append({**r, "received_at": r["received_at"].isoformat()})
             del entry["recent"][-1]["site_id"]
     return out
+
+
+def _withheld(tx: Connection, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """site → the changes it set aside (refused here one by one) that no officer resolved yet.
+
+    Whatever their age: each stays an alarm until the site sends `sync.withheld_resolved`.
+    """
+    rows = tx.execute(
+        "SELECT site_id, seq, kind, entity_id, payload, created_at FROM site_events"
+        " WHERE site_id = ANY(%s) AND kind IN ('sync.withheld', 'sync.withheld_resolved')"
+        " ORDER BY site_id, seq",
+        (ids,),
+    ).fetchall()
+    open_: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+    for r in rows:
+        payload = r["payload"] if isinstance(r["payload"], dict) else json.loads(r["payload"])
+        if r["kind"] == "sync.withheld":
+            open_[r["site_id"]][r["seq"]] = {"seq": r["seq"], "entity_id": r["entity_id"],
+                                             "created_at": r["created_at"], **payload}  # fmt: skip
+        else:
+            open_[r["site_id"]].pop(int(payload.get("withheld_seq") or 0), None)
+    return {site: list(by_seq.values()) for site, by_seq in open_.items() if by_seq}
 
 
 def _pending_cases(tx: Connection, ids: list[str]) -> dict[str, int]:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+
+from kernel.text import free_text, one_line
+
+Line = Annotated[str, AfterValidator(one_line)]  # no control characters: PostgreSQL refuses a NUL
+Text = Annotated[str, AfterValidator(free_text)]  # the same, newlines and tabs allowed
 
 SITE_ID_PATTERN = r"^[A-Za-z0-9._-]+$"
 
@@ -13,7 +18,7 @@ SITE_ID_PATTERN = r"^[A-Za-z0-9._-]+$"
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=1, max_length=100)
+    username: Line = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=1000)
 
 
@@ -27,7 +32,7 @@ class DecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["same", "not_same"]
-    reason: str = Field(min_length=3, max_length=2000)
+    reason: Text = Field(min_length=3, max_length=2000)
 
 
 class TransferRequest(BaseModel):
@@ -35,22 +40,22 @@ class TransferRequest(BaseModel):
 
     identity_id: str = Field(min_length=36, max_length=36)
     to_site: str = Field(min_length=2, max_length=40, pattern=SITE_ID_PATTERN)
-    reason: str = Field(min_length=3, max_length=2000)
+    reason: Text = Field(min_length=3, max_length=2000)
 
 
 class SiteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=2, max_length=40, pattern=SITE_ID_PATTERN)
-    name: str = Field(min_length=1, max_length=200)
-    region: str = Field(min_length=1, max_length=40, description="Kanwil code")
+    name: Line = Field(min_length=1, max_length=200)
+    region: Line = Field(min_length=1, max_length=40, description="Kanwil code")
     public_key: str = Field(min_length=40, max_length=60, description="base64 raw Ed25519 key")
 
 
 class PhotoRequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(None, max_length=2000, description="Why the photo is needed")
+    reason: Text | None = Field(None, max_length=2000, description="Why the photo is needed")
 
 
 class SiteKeyRequest(BaseModel):
@@ -59,7 +64,7 @@ class SiteKeyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     public_key: str = Field(min_length=40, max_length=60, description="base64 raw Ed25519 key")
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: Text = Field(min_length=3, max_length=1000)
 
 
 class SiteKeyRevocation(BaseModel):
@@ -67,7 +72,7 @@ class SiteKeyRevocation(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: Text = Field(min_length=3, max_length=1000)
     public_key: str | None = Field(None, min_length=40, max_length=60)
 
 
@@ -294,6 +299,16 @@ class Quarantined(Answer):
     recent: list[QuarantinedBatch]
 
 
+class WithheldChange(Answer):
+    """A change the site set aside after it was refused here, not yet retried or dropped."""
+
+    seq: int
+    entity_id: str
+    created_at: str
+    kind: str = Field(description="The kind of the change withheld")
+    code: str = Field(description="Why it was refused")
+
+
 class SiteReport(Answer):
     id: str
     name: str
@@ -305,6 +320,9 @@ class SiteReport(Answer):
     refused: list[RefusedChange]
     quarantined: Quarantined
     pending_cases: int
+    withheld: list[WithheldChange] = Field(
+        description="Changes refused one by one, an alarm until the site resolves them"
+    )
 
 
 class SiteReportList(Answer):

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from kernel.errors import GerbangError
+from httpkit.limits import BodyLimits
+from kernel.access import SignInThrottle
+from kernel.errors import GerbangError, Unauthenticated
 from registry import (
     accounts,
     cases,
@@ -67,6 +71,7 @@ class RegistryService:
         self.gallery = NationalGallery(self.policy, settings.national_exact_limit)
         self.sites = SiteDirectory(self.db, settings)
         self._write_lock = threading.Lock()
+        self.sign_ins = SignInThrottle()  # failed sign-ins per account and source (kernel.access)
         self._stale = True
 
     def start(self) -> None:
@@ -75,6 +80,12 @@ class RegistryService:
         self.sites.adopt_registered_keys()
         with self._writing():  # the index starts stale: this rebuilds it and runs pending searches
             pass
+
+    def body_limits(self) -> BodyLimits:
+        """Request body caps: a sync batch up to its setting, anything else small."""
+        json_bytes = self.settings.max_json_bytes
+        batches = ("POST", "/v1/sync/batches", self.settings.max_batch_bytes)
+        return BodyLimits(json_bytes, json_bytes, (batches,))
 
     # --- sites ---------------------------------------------------------------------------
 
@@ -111,11 +122,18 @@ class RegistryService:
     # --- push ----------------------------------------------------------------------------
 
     def apply_batch(self, site_id: str, signature: str, body: bytes) -> BatchReceipt:
-        """Verify and apply one batch in one transaction; a bad batch is quarantined and refused."""
+        """Verify and apply one batch in one transaction; a bad batch is quarantined and refused.
+
+        The signature is checked before anything is stored: a refused batch's body is kept only
+        when the site's key proved who sent it (intake.quarantine bounds both kinds).
+        """
+        proved = False
         try:
             limits = (self.settings.max_batch_bytes, self.settings.max_plain_bytes)
             keyring = self.sites.keyring(site_id)
-            batch = intake.verify_batch(keyring, signature, body, limits, self.sites.grace)
+            plain = intake.authenticate(keyring, signature, body, limits, self.sites.grace)
+            proved = True
+            batch = intake.parse_signed(keyring, plain)
             with self._writing():
                 ctx = ApplyContext(site_id, self.policy.pack_id, self.policy.dimension)
                 with self.db.transaction() as tx:
@@ -123,10 +141,12 @@ class RegistryService:
                 self._follow(ctx.touched)
             return receipt
         except (SyncUnauthenticated, SyncSchemaInvalid, SyncConflict) as exc:
-            self._quarantine(site_id, signature, body, exc)
+            self._quarantine(site_id, signature, body if proved else None, exc)
             raise
 
-    def _quarantine(self, site_id: str, signature: str, body: bytes, error: GerbangError) -> None:
+    def _quarantine(
+        self, site_id: str, signature: str, body: bytes | None, error: GerbangError
+    ) -> None:
         """Keep the refused batch; a failure to do so is logged, the refusal still stands."""
         try:
             with self.db.transaction() as tx:
@@ -227,10 +247,17 @@ class RegistryService:
 
     # --- officers ------------------------------------------------------------------------
 
-    def login(self, username: str, password: str) -> tuple[str, accounts.Officer]:
-        """A bearer token for an officer."""
-        with self.db.transaction() as tx:
-            return accounts.login(tx, username, password)
+    def login(self, username: str, password: str, source: str = "") -> tuple[str, accounts.Officer]:
+        """A bearer token for an officer; failures throttled per account and source (429)."""
+        self.sign_ins.check(username, source, time.monotonic())
+        try:
+            with self.db.transaction() as tx:
+                found = accounts.login(tx, username, password)
+        except Unauthenticated:
+            self.sign_ins.failed(username, source, time.monotonic())
+            raise
+        self.sign_ins.succeeded(username, source)
+        return found
 
     def logout(self, token: str, officer: accounts.Officer) -> None:
         """End the officer's session on this token (a shared PC at the centre is signed out)."""
@@ -268,6 +295,7 @@ class RegistryService:
         self, identity_id: str, to_site: str, officer: accounts.Officer, reason: str
     ) -> dict[str, Any]:
         """Send an inmate's record and templates to another site."""
+        _known_form(identity_id)
         with self.db.transaction() as tx:
             return transfers.transfer(tx, identity_id, to_site, officer.username, reason)
 
@@ -287,11 +315,13 @@ class RegistryService:
         self, identity_id: str, officer: accounts.Officer, reason: str | None
     ) -> tuple[dict[str, Any], bool]:
         """Ask the owning site for a person's photo; (the request, whether it is new)."""
+        _known_form(identity_id)
         with self.db.transaction() as tx:
             return photos.request_photo(tx, identity_id, officer.username, reason)
 
     def photo(self, identity_id: str, officer: accounts.Officer) -> tuple[bytes, str]:
         """(bytes, content type) of a person's delivered photo; the read is audited."""
+        _known_form(identity_id)
         with self.db.transaction() as tx:
             return photos.read_photo(tx, identity_id, officer.username)
 
@@ -324,3 +354,11 @@ class RegistryService:
         if not found:
             raise RegistryNotFound.missing("site", site_id)
         return found[0]
+
+
+def _known_form(identity_id: str) -> None:
+    """RegistryNotFound unless the id is a UUID (PostgreSQL would fail the cast: a 500)."""
+    try:
+        uuid.UUID(identity_id)
+    except ValueError as exc:
+        raise RegistryNotFound.missing("identity", identity_id[:64]) from exc

@@ -100,6 +100,12 @@ class RegistrySettings(BaseSettings):
         le=24 * 7,
         description="A site not heard from for this long stands out in reports.",
     )
+    max_json_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=16 * 1024,
+        le=64 * 1024 * 1024,
+        description="Largest request body other than a sync batch (JSON); refused with 413 unread.",
+    )
     pull_limit: int = Field(
         500, ge=1, le=5000, description="Most changes a site may pull in one request."
     )

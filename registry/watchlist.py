@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from gallery_sync.partitions import UNIT_TOLERANCE
+from kernel.text import free_json, free_text, one_line
 from registry.db import Connection
 from registry.errors import NotOnWatchlist, RegistryInputInvalid, RegistryNotFound
 from registry.journal import append_change, audit
@@ -32,11 +33,11 @@ class WatchlistEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    full_name: str = Field(min_length=1, max_length=300)
+    full_name: Annotated[str, AfterValidator(one_line)] = Field(min_length=1, max_length=300)
     role: Literal["visitor", "inmate", "staff"] = "visitor"
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: Annotated[str, AfterValidator(free_text)] = Field(min_length=3, max_length=1000)
     nik: str | None = Field(None, pattern=r"^\d{16}$")
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: Annotated[dict[str, Any], AfterValidator(free_json)] = Field(default_factory=dict)
     templates: list[str] = Field(
         min_length=1, max_length=20, description="base64 float32 LE vectors of the registry's pack"
     )
@@ -71,7 +72,7 @@ class WatchlistRemoval(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: Annotated[str, AfterValidator(free_text)] = Field(min_length=3, max_length=1000)
 
 
 def remove_entry(tx: Connection, identity_id: str, officer: str, reason: str) -> dict[str, Any]:

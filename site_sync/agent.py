@@ -7,7 +7,10 @@ sends the same bytes. On 200 the acknowledged seq is stored and those rows get `
 transaction; `sync_gap` rewinds the cursor to the seq the registry expects; `sync_conflict` stops
 pushing (an alarm in `site_state['sync.alarm']`, the log and the audit chain) until an officer
 clears it: history is never rewritten. Network errors and 5xx retry with exponential backoff and
-full jitter. Everything the agent needs to resume lives in the database, so a restart (a new
+full jitter. A change the registry refuses on its own (422/413 naming its seq, or a batch
+narrowed by halves down to that one change; or a change heavier than protocol.change_cap) is set aside
+as a dead letter (site_sync.dead_letters) and a `sync.withheld` placeholder travels under its
+seq, so one poisoned record never halts the site. Everything the agent needs to resume lives in the database, so a restart (a new
 agent on the same file) carries on from the stored cursor.
 
 Pull: pages of changes after `site_state['sync.pulled_through']`; each page is applied together
@@ -31,8 +34,18 @@ from enrollment.audit import append_event, chain_head, now_iso
 from enrollment.db import Database
 from enrollment.vault import Vault
 from gallery_sync.outbox import OutboxRow, drop_delivered_photos, pending
-from gallery_sync.protocol import MAX_BATCH_CHANGES, Batch, ChainHead, Change, Signer, encode
+from gallery_sync.protocol import (
+    MAX_BATCH_CHANGES,
+    Batch,
+    ChainHead,
+    Change,
+    Signer,
+    change_cap,
+    encode,
+    payload_bytes,
+)
 from kernel.errors import Conflict, GerbangError, Message
+from site_sync import dead_letters
 from site_sync.apply import apply_changes
 from site_sync.pulled import PulledChangeInvalid
 from site_sync.state import ALARM, PULL_ERROR, PULLED, PUSHED, forget, read_int, read_json, write
@@ -57,6 +70,9 @@ Applier = Callable[[sqlite3.Connection, Vault, str, Iterable[PulledChange]], set
 # Under the registry's default limits (32 MiB gzip, 64 MiB plain) with room to spare; a photo
 # row is at most about 11 MiB (protocol.MAX_PHOTO_BYTES as base64).
 DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
+# Refusals that may be about one change's content (the registry's schema check, a size cap);
+# 401/403 (keys) and everything else stop pushing instead.
+ISOLATING_STATUSES = frozenset({413, 422})
 
 
 class SyncHalted(Conflict):
@@ -122,6 +138,7 @@ class SiteAgent:
         self.max_batch_bytes = max_batch_bytes
         self.backoff, self.max_attempts = backoff or Backoff(), max_attempts
         self._sleep, self._applier = sleep, applier
+        self._narrow: int | None = None  # while looking for the one change a batch is refused for
 
     # --- rounds -------------------------------------------------------------------------------
 
@@ -159,8 +176,11 @@ class SiteAgent:
     def push_pending(self) -> int:
         """Push batches until the outbox is drained; return how many changes were acknowledged."""
         total = 0
-        while (acknowledged := self.push_batch()) is not None:
-            total += acknowledged
+        try:
+            while (acknowledged := self.push_batch()) is not None:
+                total += acknowledged
+        finally:
+            self._narrow = None  # a narrowed search lasts one round at most
         return total
 
     def push_batch(self) -> int | None:
@@ -168,19 +188,25 @@ class SiteAgent:
         with self.db.reading() as tx:
             alarm = read_json(tx, ALARM)
             cursor = read_int(tx, PUSHED)
-            rows = _contiguous(pending(tx, cursor, self.batch_size, self.max_batch_bytes))
+            rows = _contiguous(
+                pending(tx, cursor, self._narrow or self.batch_size, self.max_batch_bytes)
+            )
             head = chain_head(tx)
+            withheld = dead_letters.withheld(tx, rows[0].seq, rows[-1].seq) if rows else {}
         if alarm is not None:
             raise SyncHalted.by(alarm)
         if not rows:
             return None
+        if oversized := _oversized(rows, withheld):  # the registry would refuse it: never send it
+            row, size = oversized
+            too_large = {"bytes": size, "max_bytes": change_cap(row.kind)}
+            return self._set_aside(row, "change_too_large", too_large)
         batch = Batch(
             site_id=self.site_id,
-            changes=[Change(seq=r.seq, kind=r.kind, entity_id=r.entity_id, payload=r.payload,
-                            created_at=r.created_at) for r in rows],
+            changes=[_travelling(r, withheld.get(r.seq)) for r in rows],
             audit_head=ChainHead(seq=head[0], hash=head[1]),
             sent_at=now_iso(),
-        )  # fmt: skip
+        )
         body, signature = encode(batch, self._key)
         try:
             ack = self._retrying(lambda: self.registry.push(body, signature))
@@ -188,7 +214,39 @@ class SiteAgent:
             return self._rewind(cursor, gap.expected_seq)
         except SyncConflict as conflict:
             raise SyncHalted.by(self._raise_alarm(batch, conflict)) from conflict
+        except SyncRefused as refusal:
+            return self._isolate(refusal, rows, withheld)
         return self._acknowledge(cursor, batch, ack)
+
+    def _isolate(
+        self, refusal: SyncRefused, rows: list[OutboxRow], withheld: dict[int, str]
+    ) -> int:
+        """Find the one change a refused batch is refused for and set it aside; or re-raise."""
+        if refusal.details.get("status") not in ISOLATING_STATUSES:
+            raise refusal
+        named = (refusal.details.get("registry_details") or {}).get("seq")
+        by_seq = {r.seq: r for r in rows}
+        culprit = by_seq.get(named) if isinstance(named, int) else None
+        if culprit is None and len(rows) == 1:
+            culprit = rows[0]
+        if culprit is None:  # the registry did not say which: halve the batch until it is one
+            self._narrow = max(1, len(rows) // 2)
+            log.warning("registry refused a batch of %d; narrowing to %d", len(rows), self._narrow)
+            return 0
+        if culprit.seq in withheld:  # even the placeholder is refused: not about the content
+            raise refusal
+        return self._set_aside(culprit, str(refusal.details.get("registry_code") or refusal.code),
+                               refusal.details)  # fmt: skip
+
+    def _set_aside(self, row: OutboxRow, code: str, reason: dict[str, Any]) -> int:
+        with self.db.transaction() as tx:
+            if dead_letters.open_count(tx) >= dead_letters.MAX_OPEN:
+                raise SyncRefused(status=422, registry_code="too_many_dead_letters",
+                                  registry_details={"seq": row.seq, "code": code})  # fmt: skip
+            dead_letters.set_aside(tx, row, code, reason, ACTOR)
+        self._narrow = None
+        log.error("change %d (%s) set aside, refused: %s %s", row.seq, row.kind, code, reason)
+        return 0  # nothing acknowledged; the next batch carries a placeholder in its place
 
     def _acknowledge(self, cursor: int, batch: Batch, ack: PushAck) -> int:
         through = min(ack.acknowledged_through, batch.last_seq)  # never past what was sent
@@ -288,6 +346,23 @@ class SiteAgent:
                 delay = self.backoff.delay(attempt - 1)
                 log.warning("registry unreachable (%s); retry %d in %.1fs", describe(exc), attempt, delay)  # fmt: skip
                 self._sleep(delay)
+
+
+def _oversized(rows: list[OutboxRow], withheld: dict[int, str]) -> tuple[OutboxRow, int] | None:
+    """The first change heavier than any change may be (protocol.change_cap), and its size."""
+    for row in rows:
+        if row.seq not in withheld and (size := payload_bytes(row.payload)) > change_cap(row.kind):
+            return row, size
+    return None
+
+
+def _travelling(row: OutboxRow, withheld_code: str | None) -> Change:
+    """The change as it travels: itself, or the placeholder of a change set aside."""
+    kind, payload = (row.kind, row.payload)
+    if withheld_code is not None:
+        kind, payload = dead_letters.placeholder(row, withheld_code)
+    return Change(seq=row.seq, kind=kind, entity_id=row.entity_id, payload=payload,
+                  created_at=row.created_at)  # fmt: skip
 
 
 def _contiguous(rows: list[OutboxRow]) -> list[OutboxRow]:

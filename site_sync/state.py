@@ -1,5 +1,5 @@
 """The agent's memory in the site database (`site_state`): cursors, the conflict alarm, and a
-summary for `gerbang sync status`.
+summary for `gerbang sync status` (with the changes set aside, site_sync.dead_letters).
 
 Keeping it in the same SQLite file as the outbox and the records is what makes a pulled page and
 its cursor commit together, and what lets a restarted agent resume exactly where it stopped.
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import asdict
 from typing import Any
 
 from enrollment.audit import append_event
 from enrollment.db import Database
+from site_sync import dead_letters
 
 PUSHED = "sync.pushed_through"  # highest outbox seq the registry acknowledged
 PULLED = "sync.pulled_through"  # highest registry change seq applied here
@@ -76,4 +78,5 @@ def summary(db: Database) -> dict[str, Any]:
             "pulled_through": read_int(tx, PULLED),
             "alarm": read_json(tx, ALARM),
             "pull_error": read_json(tx, PULL_ERROR),
+            "dead_letters": [asdict(d) for d in dead_letters.listed(tx)],
         }

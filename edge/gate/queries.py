@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge.gate.records import GateEvent
+from edge.gate.records import GateEvent, decided_recently
 from edge.gate.unit_of_work import gate_reading
 from enrollment.db import Database
 
@@ -35,3 +35,9 @@ def events_after(db: Database, gate_id: str, after: int, limit: int) -> list[Gat
             (gate_id, after, min(max(limit, 1), 200)),
         ).fetchall()
         return [uow.gates.event(r[0]) for r in rows]
+
+
+def photo_needed_at_gate(db: Database, gate_id: str | None, identity_id: str) -> bool:
+    """Whether a decision at this gate just named the person, so its kiosk may show their photo."""
+    with gate_reading(db) as uow:
+        return decided_recently(uow.connection, gate_id, identity_id)

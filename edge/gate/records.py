@@ -7,6 +7,7 @@ import json
 import sqlite3
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from enrollment.audit import now_iso
@@ -220,3 +221,24 @@ class GateStore:
         self.db.execute(
             "DELETE FROM gate_failures WHERE subject = ? AND gate_id = ?", (subject, gate_id)
         )
+
+
+# A gate terminal shows the photo of the person its decision was about, for this long after.
+DEVICE_PHOTO_WINDOW = timedelta(minutes=10)
+
+
+def decided_recently(tx: sqlite3.Connection, gate_id: str | None, identity_id: str) -> bool:
+    """Whether a decision at this gate named the person (claimed or matched) just now.
+
+    A kiosk key lives in a browser on a public terminal: it may see the photo a passage needs,
+    never browse everyone's photos of record.
+    """
+    if gate_id is None:
+        return False
+    since = (datetime.now(UTC) - DEVICE_PHOTO_WINDOW).isoformat(timespec="microseconds")
+    found = tx.execute(
+        "SELECT 1 FROM gate_events WHERE gate_id = ? AND at >= ?"
+        " AND (matched_identity_id = ? OR claimed_identity_id = ?) LIMIT 1",
+        (gate_id, since, identity_id, identity_id),
+    )
+    return found.fetchone() is not None

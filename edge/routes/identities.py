@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from edge.gate import queries as gate_queries
 from edge.responses import IdentityResponse
 from edge.routes.documented import binary, refusals
 from edge.schemas import ErasureRequest, IdentityUpdate, StatusRequest
@@ -102,9 +103,13 @@ def read_identity(
 def read_photo(
     identity_id: str,
     site: Annotated[Site, Depends(site_of)],
-    _: Annotated[Principal, Depends(allow("identity.read"))],
+    principal: Annotated[Principal, Depends(allow("identity.read"))],
 ) -> Response:
-    """The photo of record (the best enrolment capture)."""
+    """The photo of record (the best enrolment capture); a gate device's only for its decision."""
+    if principal.kind == "device" and not gate_queries.photo_needed_at_gate(
+        site.db, principal.gate_id, identity_id
+    ):
+        raise Forbidden.for_action("a photo not of this gate's decision", "device")
     photo = queries.photo_of(site.db, site.vault, identity_id)
     return Response(photo.data, media_type=photo.media_type, headers={"Cache-Control": "no-store"})
 

@@ -15,8 +15,9 @@ from edge.security import authenticate, site_of
 from edge.site import Site
 from enrollment import queries
 from enrollment.accounts import sign_in, sign_out
-from kernel.access import Principal
+from kernel.access import Principal, SignInThrottled
 from kernel.errors import Unauthenticated
+from site_sync import dead_letters
 
 router = APIRouter()
 
@@ -50,8 +51,10 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
     pack = site.engine().pack_id
     stored = queries.templates_in_gallery(site.db, pack)
     held = len(site.gallery())
+    withheld = dead_letters.open_count_now(site.db)  # an alarm for officers, not a reason to stop
+    warnings = [{"code": "sync_dead_letters", "details": {"open": withheld}}] if withheld else []
     body = {"ready": held == stored, "pack": pack, "gallery": held, "problem": None,
-            "open_set": site.open_set_report()}  # fmt: skip
+            "open_set": site.open_set_report(), "warnings": warnings}  # fmt: skip
     if held != stored:
         body["problem"] = {
             "code": "gallery_inconsistent",
@@ -69,11 +72,18 @@ def metrics(site: Annotated[Site, Depends(site_of)]) -> str:
 
 
 @router.post(
-    "/v1/auth/login", response_model=LoginResponse, responses=refusals(Unauthenticated, public=True)
+    "/v1/auth/login",
+    response_model=LoginResponse,
+    responses=refusals(Unauthenticated, SignInThrottled, public=True),
 )
-def login(body: LoginRequest, site: Annotated[Site, Depends(site_of)]) -> LoginResponse:
-    """A bearer token for an operator's shift."""
-    token, principal, full_name = sign_in(site.db, body.username, body.password)
+def login(
+    body: LoginRequest, request: Request, site: Annotated[Site, Depends(site_of)]
+) -> LoginResponse:
+    """A bearer token for an operator's shift (throttled per account and per source: 429)."""
+    source = request.client.host if request.client else ""
+    token, principal, full_name = sign_in(
+        site.db, body.username, body.password, site.sign_ins, source
+    )
     return LoginResponse(token=token, role=principal.role, name=principal.name, full_name=full_name)
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from httpkit.errors import error_responses
+from kernel.access import SignInThrottled
 from kernel.errors import Forbidden, InputError, Unauthenticated
 from registry.errors import RegistryStorageError
 from registry.routes.access import AuthorisedOfficer, Token
@@ -17,11 +18,12 @@ router = APIRouter(prefix="/v1/auth", tags=["officers"])
 @router.post(
     "/login",
     response_model=LoginResponse,
-    responses=error_responses(Unauthenticated, InputError, RegistryStorageError),
+    responses=error_responses(Unauthenticated, InputError, SignInThrottled, RegistryStorageError),
 )
-def login(body: LoginRequest, service: Service) -> LoginResponse:
-    """A bearer token for an officer's shift."""
-    token, officer = service.login(body.username, body.password)
+def login(body: LoginRequest, request: Request, service: Service) -> LoginResponse:
+    """A bearer token for an officer's shift (throttled per account and per source: 429)."""
+    source = request.client.host if request.client else ""
+    token, officer = service.login(body.username, body.password, source)
     return LoginResponse(token=token, role=officer.role, region=officer.region)
 
 

@@ -672,7 +672,7 @@ def test_the_console_prints_the_daily_report_and_flags_silent_sites(
     lines = capsys.readouterr().out.splitlines()
     heard_line = next(line for line in lines if line.startswith(heard.id))
     quiet_line = next(line for line in lines if line.startswith(quiet.id))
-    assert "SILENT" not in heard_line and heard_line.split()[-4:] == ["1", "0", "0", "0"]
+    assert "SILENT" not in heard_line and heard_line.split()[-5:] == ["1", "0", "0", "0", "0"]
     assert "never" in quiet_line and "SILENT" in quiet_line
     assert lines[-1] == "2 sites; 1 silent for more than 24 hours"
     assert cli.main(["registry", "report", "--region", "KW-NTT", "--fail-if-silent"]) == 1

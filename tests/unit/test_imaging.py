@@ -98,3 +98,36 @@ def test_declared_content_type_outside_images_is_refused() -> None:
     with pytest.raises(UnsupportedMediaType) as caught:
         check_content_type("text/plain; charset=utf-8")
     assert caught.value.status == 415
+
+
+def _png16(side: int) -> bytes:
+    import io
+
+    values = (np.arange(side * side, dtype=np.uint32) % 65536).astype(np.uint16)
+    buffer = io.BytesIO()
+    Image.fromarray(values.reshape(side, side)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_16_bit_png_under_the_pixel_cap_is_refused_by_its_decoding_cost() -> None:
+    limits = ImageLimits(max_pixels=1_000_000)  # budget: 1 MP of 8-bit RGB, 6 MB
+    data = _png16(900)  # 0.81 MP: under the pixel cap, but 16-bit costs 12 bytes a pixel
+    with pytest.raises(ImageTooLarge) as refused:
+        decode_image(data, limits)
+    assert refused.value.details["limit_kind"] == "decode_bytes"
+    rgb = np.zeros((900, 900, 3), np.uint8)
+    assert decode_image(encode(rgb, "PNG"), limits).shape == (900, 900, 3)  # 8-bit RGB fits
+
+
+def test_decoding_a_16_bit_frame_stays_within_its_working_bytes_per_pixel() -> None:
+    import tracemalloc
+
+    side = 1000
+    data = _png16(side)
+    tracemalloc.start()
+    try:
+        decode_image(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 * side * side  # float64 working copies used to take over 24 bytes a pixel
