@@ -122,7 +122,8 @@ class FingerIndex:
     @property
     def nbytes(self) -> int:
         """Memory held for the templates (pooled vectors, compact cylinders, minutiae)."""
-        full = sum(c.values.nbytes + c.cells.nbytes + c.minutiae.nbytes for c in self._full)
+        held = {id(c): c for c in self._full}.values()
+        full = sum(c.values.nbytes + c.cells.nbytes + c.minutiae.nbytes for c in held)
         return int(self._vectors.nbytes + self._dirs.nbytes + full + 16 * len(self._keys))
 
     def add(self, key: Hashable, template: MccTemplate) -> None:
@@ -132,14 +133,15 @@ class FingerIndex:
     def add_many(self, items: Iterable[tuple[Hashable, MccTemplate]]) -> None:
         """Index several templates at once (one concatenation, for a rebuild)."""
         items = list(items)
-        for key, _ in items:
-            if key in self._where:
-                self.remove(key)
+        self.remove_many(key for key, _ in items)
         vectors, dirs, counts = [self._vectors], [self._dirs], []
+        compacted: dict[int, _Compact] = {}  # a template added under several keys is held once
         for key, template in items:
             self._where[key] = len(self._keys)
             self._keys.append(key)
-            self._full.append(_Compact.of(template))
+            if id(template) not in compacted:
+                compacted[id(template)] = _Compact.of(template)
+            self._full.append(compacted[id(template)])
             vectors.append(pooled(template))
             dirs.append(_directions(template.minutiae[:, 2]))
             counts.append(template.count)
@@ -150,14 +152,22 @@ class FingerIndex:
 
     def remove(self, key: Hashable) -> None:
         """Forget a template (an erased identity); unknown keys are ignored."""
-        index = self._where.pop(key, None)
-        if index is None:
+        self.remove_many([key])
+
+    def remove_many(self, keys: Iterable[Hashable]) -> None:
+        """Forget several templates at once; unknown keys are ignored."""
+        drop = {self._where[k] for k in keys if k in self._where}
+        if not drop:
             return
-        start, count = int(self._starts[index]), int(self._counts[index])
-        self._vectors = np.delete(self._vectors, np.s_[start : start + count], axis=0)
-        self._dirs = np.delete(self._dirs, np.s_[start : start + count], axis=0)
-        del self._keys[index], self._full[index]
-        self._counts = np.delete(self._counts, index)
+        rows = np.concatenate(
+            [np.arange(self._starts[i], self._starts[i] + self._counts[i]) for i in drop]
+        ).astype(np.intp)
+        self._vectors = np.delete(self._vectors, rows, axis=0)
+        self._dirs = np.delete(self._dirs, rows, axis=0)
+        keep = [i for i in range(len(self._keys)) if i not in drop]
+        self._keys = [self._keys[i] for i in keep]
+        self._full = [self._full[i] for i in keep]
+        self._counts = self._counts[keep]
         self._starts = np.concatenate([[0], np.cumsum(self._counts)[:-1]]).astype(np.intp)
         self._where = {k: i for i, k in enumerate(self._keys)}
 
