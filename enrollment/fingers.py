@@ -87,6 +87,7 @@ class FingerIdentification:
     calibrated_fmr_point: float  # per-comparison FMR of the calibrated threshold used
     templates_searched: int
     position: int | None
+    strict_enough: bool  # the calibration reaches the per-comparison FMR the target needs
 
 
 def png_bytes(image: npt.NDArray[np.uint8]) -> bytes:
@@ -295,15 +296,16 @@ class FingerService:
         compares the probe with T templates (max-fused into people) false-matches with
         probability at most about T x FMR, so the point used is the strictest one whose FMR
         meets fmr_for_fpir(target, T). When no calibrated point is that strict, the strictest
-        is used and `calibrated_fmr_point` says which.
+        is used, `calibrated_fmr_point` says which and `strict_enough` is False.
         """
         candidates, searched = self._search(image, ppi, position, None)
         per_comparison = fmr_for_fpir(target_fpir, max(searched, 1))
         threshold, point = self.threshold(per_comparison, 1)
         matches = [c for c in candidates if c.score >= threshold]
         return FingerIdentification(
-            candidates, matches, threshold, target_fpir, point, searched, position
-        )
+            candidates, matches, threshold, target_fpir, point, searched, position,
+            point <= per_comparison * (1 + 1e-9),
+        )  # fmt: skip
 
     def iso_export(self, identity_id: str) -> bytes:
         """All of an identity's impressions as one ISO/IEC 19794-2:2005 record."""

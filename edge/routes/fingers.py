@@ -137,4 +137,5 @@ async def identify(
         "calibrated_fmr_point": found.calibrated_fmr_point,
         "templates_searched": found.templates_searched,
         "position": found.position,
+        "strict_enough": found.strict_enough,
     }

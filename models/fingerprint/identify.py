@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -86,7 +87,7 @@ class Candidate:
 
 def person_scores(
     scores: Iterable[tuple[Hashable, float]],
-    owners: Mapping[Hashable, tuple[Hashable, int | None]],
+    owners: Mapping[Any, tuple[Hashable, int | None]],
     position: int | None = None,
 ) -> list[Candidate]:
     """Template scores (key, score) fused per person by max, best person first.

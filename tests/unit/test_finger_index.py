@@ -51,11 +51,11 @@ def _impression(rows: np.ndarray, rng: np.random.Generator) -> MccTemplate:
 
 @pytest.fixture(scope="module")
 def gallery() -> tuple[list[MccTemplate], list[MccTemplate]]:
-    """60 seeded fingers enrolled once each, and a second impression of the first 15."""
+    """40 seeded fingers enrolled once each, and a second impression of the first 12."""
     rng = np.random.default_rng(7)
-    fingers = [_finger(rng) for _ in range(60)]
+    fingers = [_finger(rng) for _ in range(40)]
     enrolled = [_impression(f, rng) for f in fingers]
-    probes = [_impression(f, rng) for f in fingers[:15]]
+    probes = [_impression(f, rng) for f in fingers[:12]]
     return enrolled, probes
 
 
