@@ -29,7 +29,8 @@ enrolled) is in the gallery. Per size it reports:
   at their mean size per template times the size), MB;
 - mate recall, on every probe at every size: whether the probe's mate is shortlisted whenever its
   full MCC score reaches the FPIR 1% threshold (one comparison per probe, so it scales to 100k).
-Thresholds: identify.threshold_for_fpir on the non-mated template scores of the exhaustive runs.
+Thresholds: identify.threshold_for_fpir on the non-mated template scores of the exhaustive runs,
+leaving out modelled templates made from half of the probe's own finger (near-mates).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def real_templates(root: Path) -> list[tuple[str, int, MinutiaeTemplate]]:
 
 def modelled(
     reals: list[tuple[str, int, MinutiaeTemplate]], rng: np.random.Generator
-) -> MinutiaeTemplate:
+) -> tuple[MinutiaeTemplate, tuple[str, str]]:
     """A new finger-like template: halves of two real fingers, jittered, thinned, turned."""
     i, j = rng.choice(len(reals), 2, replace=False)
     while reals[i][0] == reals[j][0]:
@@ -104,7 +105,7 @@ def modelled(
     rows[:, 0] = centre[0] + c * xy[:, 0] + s * xy[:, 1]
     rows[:, 1] = centre[1] - s * xy[:, 0] + c * xy[:, 1]
     rows[:, 2] = (rows[:, 2] + turn + rng.normal(0, 0.1, len(rows))) % (2 * np.pi)
-    return MinutiaeTemplate(a.width, a.height, 500, rows, "modelled")
+    return MinutiaeTemplate(a.width, a.height, 500, rows, "modelled"), (reals[i][0], reals[j][0])
 
 
 def percentiles(values: list[float]) -> tuple[float, float, float]:
@@ -122,7 +123,16 @@ class Data:
     probes: list[int]
     cylinders: dict[int, MccTemplate]
     fakes: list[MccTemplate]
+    sources: list[tuple[str, str]]  # the two real fingers each modelled template is made of
     impostor: list[float] = field(default_factory=list)  # per-template non-mated scores
+
+    def related(self, probe: int, key: Hashable) -> bool:
+        """The probe's mate, or a modelled template made from half of the probe's finger."""
+        finger = self.reals[probe][0]
+        kind, number = key  # type: ignore[misc]
+        if kind == "real":
+            return bool(self.reals[number][0] == finger)
+        return finger in self.sources[number % len(self.sources)]
 
     def mate_of(self, probe: int) -> int:
         """The enrolled impression of the probe's finger."""
@@ -141,10 +151,11 @@ def prepare(args: argparse.Namespace, rng: np.random.Generator) -> Data:
     probes = [int(k) for k in rng.choice(pool, min(args.probes, len(pool)), replace=False)]
     cylinders = {k: build(reals[k][2]) for k in enrolled + probes}
     distinct = min(max(args.sizes) - len(enrolled), args.distinct)
-    fakes = [build(modelled(reals, rng)) for _ in range(distinct)]
+    made = [modelled(reals, rng) for _ in range(distinct)]
+    fakes, sources = [build(t) for t, _ in made], [src for _, src in made]
     print(f"{len(reals)} real templates, {len(enrolled)} enrolled fingers, {len(probes)} probes,"
           f" {distinct} modelled templates built ({time.perf_counter() - start:.0f} s)")  # fmt: skip
-    return Data(reals, enrolled, probes, cylinders, fakes)
+    return Data(reals, enrolled, probes, cylinders, fakes, sources)
 
 
 def measure(size: int, data: Data, args: argparse.Namespace) -> dict[str, float]:
@@ -177,8 +188,7 @@ def measure(size: int, data: Data, args: argparse.Namespace) -> dict[str, float]
         exh_ms.append((time.perf_counter() - t0) * 1e3)
         best.append(full[0].score)
         found.append(any(h.key == full[0].key or h.score >= full[0].score for h in answer))
-        mate = ("real", data.mate_of(k))
-        data.impostor += [h.score for h in full if h.key != mate]
+        data.impostor += [h.score for h in full if not data.related(k, h.key)]
     threshold = threshold_for_fpir(data.impostor, size, 0.01).threshold if data.impostor else 1.0
     decided = np.asarray(best) >= threshold
     row.update(
