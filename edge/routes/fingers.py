@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from edge.responses import (
     FingerFeedbackResponse,
+    FingerIdentifyResponse,
     FingerStatusResponse,
     FingerVerifyResponse,
     ShortlistResponse,
@@ -119,7 +120,9 @@ async def shortlist(
     return {"shortlist": [{"identity_id": i, "score": s} for i, s in found], "decision": None}
 
 
-@router.post("/fingers/identify")
+@router.post(
+    "/fingers/identify", response_model=FingerIdentifyResponse, responses=refusals(*FINGER)
+)
 async def identify(
     image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
     _: Annotated[Principal, Depends(allow("finger.identify"))],
