@@ -7,13 +7,18 @@ import datetime as dt
 from pathlib import Path
 
 from models import calibration as cal
-from models.fingerprint import evaluation
+from models.fingerprint import evaluation, openset_eval
 
 _FOLDER_HELP = "folder of <finger>_<impression>.tif images (FVC naming)"
 
 
 def finger_eval(args: argparse.Namespace) -> int:
-    """Print EER, FNMR at FMR 1% and 0.1%, ZeroFMR, failures and timings for each folder."""
+    """Print EER, FNMR at FMR 1% and 0.1%, ZeroFMR, failures and timings for each folder;
+    with --open-set, FNIR at FPIR over the folders pooled (models/fingerprint/openset_eval.py)."""
+    if args.open_set:
+        fingers = openset_eval.load_fingers([Path(f) for f in args.dirs], args.dpi)
+        print(openset_eval.format_open_set(openset_eval.evaluate_open_set(fingers), len(fingers)))
+        return 0
     for folder in args.dirs:
         report = evaluation.evaluate_folder(Path(folder), args.dpi, args.protocol, args.matcher)
         print(evaluation.format_evaluation(report))
@@ -63,6 +68,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     actions = finger.add_subparsers(dest="action", required=True)
     evaluate = actions.add_parser("eval", help="EER and FNMR at FMR on FVC-style folders")
     _common(evaluate)
+    evaluate.add_argument(
+        "--open-set",
+        action="store_true",
+        help="1:N instead: FNIR at FPIR 10/3/1/0.3%% by gallery size, 1 or 2 fingers a person"
+        " (MCC with the index; folders pooled)",
+    )
     evaluate.set_defaults(handler=finger_eval)
     calibrate = actions.add_parser("calibrate", help="write a calibration from FVC-style folders")
     _common(calibrate)

@@ -247,6 +247,24 @@ class ShortlistResponse(BaseModel):
     decision: None = Field(description="Always null: a shortlist decides nothing by itself")
 
 
+class FingerCandidate(BaseModel):
+    person: str = Field(description="Identity id")
+    score: float = Field(description="Best MCC score of the person's fingers compared")
+    position: int | None = Field(description="ISO position of the finger that gave it")
+    templates: int = Field(description="The person's impressions scored")
+
+
+class FingerIdentifyResponse(BaseModel):
+    matches: list[FingerCandidate] = Field(description="People at or above the threshold")
+    candidates: list[FingerCandidate] = Field(description="The best five people, decided or not")
+    threshold: float
+    target_fpir: float
+    calibrated_fmr_point: float = Field(description="Per-comparison FMR of the threshold used")
+    templates_searched: int
+    position: int | None
+    strict_enough: bool = Field(description="False when the calibration is not strict enough")
+
+
 # --- gate ---------------------------------------------------------------------------------------
 
 

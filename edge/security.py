@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "finger.enrol": frozenset({"enrolment_officer", "supervisor", "site_admin"}),
     "finger.verify": OPERATORS | {"device"},
     "finger.shortlist": OPERATORS,
+    "finger.identify": OPERATORS | {"device"},
     "gate.pass": frozenset({"gate_officer", "supervisor", "site_admin", "device"}),
     "gate.read": OPERATORS | {"device"},
     "gate.override": frozenset({"supervisor", "site_admin"}),

@@ -118,6 +118,17 @@ class MatchSettings(BaseModel):
         ),
     )
 
+    finger_fpir: float = Field(
+        0.01,
+        gt=0,
+        lt=0.5,
+        description=(
+            "Target false-positive identification rate of a fingerprint 1:N search: the share of"
+            " searches by someone not enrolled that name anyone. The threshold grows with the"
+            " fingers searched."
+        ),
+    )
+
     def fpir_targets(self) -> dict[str, float]:
         """Target FPIR per 1:N decision kind."""
         return {

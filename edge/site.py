@@ -112,6 +112,8 @@ class Site:
                 self.problem = ModelNotReady.missing(
                     "calibration", str(exc), "gerbang calibrate DIR"
                 )
+            # The fingerprint 1:N index is a projection of the database like the face gallery.
+            self.fingers.refresh_index()
 
     @property
     def ready(self) -> bool:

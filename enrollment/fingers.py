@@ -1,5 +1,9 @@
 """Fingerprint use cases: enrol impressions with quality feedback, verify 1:1 against a claimed
-identity at a calibrated threshold, and shortlist 1:N (never an open decision on its own).
+identity at a calibrated threshold, and search 1:N: a shortlist, or a decision at a target FPIR.
+
+1:N runs on a FingerIndex (models/fingerprint/index.py), a projection of finger_templates like
+the face gallery: rebuilt on start (Site.start), brought in line with the table before each search
+(templates enrolled, synced in or erased since are added or dropped), so no writer has to tell it.
 
 The master record is the lossless image; the template is an ISO/IEC 19794-2 record, so it can be
 exported to other systems and re-extracted when a better extractor comes. Several impressions of
@@ -12,6 +16,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,11 +33,14 @@ from enrollment.vault import Vault
 from kernel.errors import InputError, Message
 from models.calibration import Calibration
 from models.fingerprint import iso19794, mcc, nbis
+from models.fingerprint.identify import Candidate, fmr_for_fpir, person_scores
+from models.fingerprint.index import FingerIndex
 from models.fingerprint.minutiae import MinutiaeTemplate
 from models.fingerprint.quality import FingerQuality, FingerQualityRules, assess
 
 Matcher = Callable[[MinutiaeTemplate, MinutiaeTemplate], float]
 MIN_FINGERS, MIN_IMPRESSIONS = 2, 3
+log = logging.getLogger(__name__)
 
 
 class FingerNotEnrolled(InputError):
@@ -67,6 +76,20 @@ class FingerDecision:
     matcher: str
 
 
+@dataclass(frozen=True)
+class FingerIdentification:
+    """A 1:N fingerprint answer: people above the threshold for the target FPIR, best first."""
+
+    candidates: list[Candidate]  # everyone shortlisted, with their fused (max) score
+    matches: list[Candidate]  # those at or above the threshold: the decision
+    threshold: float
+    target_fpir: float
+    calibrated_fmr_point: float  # per-comparison FMR of the calibrated threshold used
+    templates_searched: int
+    position: int | None
+    strict_enough: bool  # the calibration reaches the per-comparison FMR the target needs
+
+
 def png_bytes(image: npt.NDArray[np.uint8]) -> bytes:
     """Lossless master copy of a grey impression."""
     buffer = io.BytesIO()
@@ -92,6 +115,9 @@ class FingerService:
         # Decoded templates with their MCC cylinders, by template id: building cylinders costs
         # 6-13 ms each, so a shortlist over every stored impression must not rebuild them.
         self._cache: dict[int, MinutiaeTemplate] = {}
+        self.index = FingerIndex()
+        self._owners: dict[int, tuple[str, int]] = {}  # template id -> (identity, position)
+        self._index_lock = threading.Lock()
 
     def enrol(
         self, identity_id: str, position: int, image: npt.NDArray[np.uint8], ppi: int, actor: str
@@ -205,18 +231,81 @@ class FingerService:
         chosen = fitting[0] if fitting else points[-1]
         return chosen.threshold, chosen.target_fmr
 
+    def refresh_index(self) -> int:
+        """Bring the 1:N index in line with finger_templates; return the templates indexed."""
+        with self.db.reading() as tx:
+            rows = tx.execute("SELECT id, identity_id, position FROM finger_templates").fetchall()
+        current = {int(tid): (str(iid), int(pos)) for tid, iid, pos in rows}
+        with self._index_lock:
+            gone = [tid for tid in self._owners if tid not in current]
+            self.index.remove_many(gone)
+            for tid in gone:
+                del self._owners[tid]
+                self._cache.pop(tid, None)
+            new = [tid for tid in current if tid not in self._owners]
+            for start in range(0, len(new), 500):
+                chunk = new[start : start + 500]
+                with self.db.reading() as tx:
+                    blobs = tx.execute(
+                        "SELECT id, iso_record FROM finger_templates WHERE id IN"
+                        f" ({','.join('?' * len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                built = []
+                for tid, blob in blobs:
+                    try:
+                        decoded = iso19794.decode(self.vault.open(blob))[0][1]
+                    except (ValueError, InputError) as exc:  # a damaged record: skip, say so
+                        log.error("finger template %s not indexed: %s", tid, exc)
+                        continue
+                    built.append((tid, mcc.with_cylinders(decoded).cylinders))
+                self.index.add_many(built)
+                self._owners.update({tid: current[tid] for tid, _ in built})
+            return len(self.index)
+
+    def _search(
+        self, image: npt.NDArray[np.uint8], ppi: int, position: int | None, shortlist: int | None
+    ) -> tuple[list[Candidate], int]:
+        """Index search fused per person, and how many templates were searched."""
+        self.refresh_index()
+        probe = mcc.with_cylinders(nbis.extract(image, ppi))
+        with self._index_lock:
+            hits = self.index.search(probe.cylinders, shortlist)
+            owners = dict(self._owners)
+        searched = sum(1 for _, p in owners.values() if position is None or p == position)
+        scored = [(h.key, h.score) for h in hits]
+        return person_scores(scored, owners, position), searched
+
     def shortlist(
         self, image: npt.NDArray[np.uint8], ppi: int, limit: int = 5
     ) -> list[tuple[str, float]]:
-        """The identities whose fingers score highest: a shortlist for the face or an officer, never a decision."""
-        probe = mcc.with_cylinders(nbis.extract(image, ppi))
-        with self.db.reading() as tx:
-            rows = tx.execute("SELECT id, identity_id, iso_record FROM finger_templates").fetchall()
-        best: dict[str, float] = {}
-        for template_id, identity_id, blob in rows:
-            score = self.matcher(probe, self._template(template_id, blob))
-            best[identity_id] = max(score, best.get(identity_id, 0.0))
-        return sorted(best.items(), key=lambda item: -item[1])[:limit]
+        """The identities whose fingers score highest (full MCC on the index's shortlist)."""
+        found, _ = self._search(image, ppi, None, None)
+        return [(str(c.person), c.score) for c in found[:limit]]
+
+    def identify(
+        self,
+        image: npt.NDArray[np.uint8],
+        ppi: int,
+        target_fpir: float,
+        position: int | None = None,
+    ) -> FingerIdentification:
+        """1:N that decides: people whose best finger reaches the threshold for the target FPIR.
+
+        The threshold comes from the calibrated per-comparison operating points: a search that
+        compares the probe with T templates (max-fused into people) false-matches with
+        probability at most about T x FMR, so the point used is the strictest one whose FMR
+        meets fmr_for_fpir(target, T). When no calibrated point is that strict, the strictest
+        is used, `calibrated_fmr_point` says which and `strict_enough` is False.
+        """
+        candidates, searched = self._search(image, ppi, position, None)
+        per_comparison = fmr_for_fpir(target_fpir, max(searched, 1))
+        threshold, point = self.threshold(per_comparison, 1)
+        matches = [c for c in candidates if c.score >= threshold]
+        return FingerIdentification(
+            candidates, matches, threshold, target_fpir, point, searched, position,
+            point <= per_comparison * (1 + 1e-9),
+        )  # fmt: skip
 
     def iso_export(self, identity_id: str) -> bytes:
         """All of an identity's impressions as one ISO/IEC 19794-2:2005 record."""

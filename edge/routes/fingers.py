@@ -1,4 +1,5 @@
-"""Fingerprints: enrol impressions, enrolment status, 1:1 verification, 1:N shortlist, ISO export."""
+"""Fingerprints: enrol impressions, enrolment status, 1:1 verification, 1:N shortlist and
+decision, ISO export."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from edge.responses import (
     FingerFeedbackResponse,
+    FingerIdentifyResponse,
     FingerStatusResponse,
     FingerVerifyResponse,
     ShortlistResponse,
@@ -116,3 +118,27 @@ async def shortlist(
     pixels = nbis.read_image(await read_upload(image, site.settings))
     found = await run_in_threadpool(site.fingers.shortlist, pixels, resolution_ppi)
     return {"shortlist": [{"identity_id": i, "score": s} for i, s in found], "decision": None}
+
+
+@router.post(
+    "/fingers/identify", response_model=FingerIdentifyResponse, responses=refusals(*FINGER)
+)
+async def identify(
+    image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
+    _: Annotated[Principal, Depends(allow("finger.identify"))],
+    position: Annotated[int | None, Form(ge=1, le=10)] = None, resolution_ppi: Ppi = 500,
+) -> dict[str, Any]:  # fmt: skip
+    """1:N that decides: the people whose best finger reaches the threshold for the target FPIR."""
+    pixels = nbis.read_image(await read_upload(image, site.settings))
+    target = site.settings.match.finger_fpir
+    found = await run_in_threadpool(site.fingers.identify, pixels, resolution_ppi, target, position)
+    return {
+        "matches": [asdict(c) for c in found.matches],
+        "candidates": [asdict(c) for c in found.candidates[:5]],
+        "threshold": found.threshold,
+        "target_fpir": found.target_fpir,
+        "calibrated_fmr_point": found.calibrated_fmr_point,
+        "templates_searched": found.templates_searched,
+        "position": found.position,
+        "strict_enough": found.strict_enough,
+    }

@@ -94,6 +94,30 @@ def test_shortlist_puts_the_right_person_first_but_decides_nothing(
     assert refused.status_code == 403
 
 
+def test_identify_decides_at_the_target_fpir_over_fingers_as_people(
+    site_client: SiteClient, enrolled: str, fingerprints: Path
+) -> None:
+    db1 = fingerprints / "fvc2002-db1_b"
+    headers = site_client.as_role("device")
+
+    def identify(name: str, **data: int) -> dict:
+        response = site_client.client.post(
+            "/v1/fingers/identify", files={"image": _tif(db1, name)}, data=data, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    mate = identify("102_7.tif")
+    assert [m["person"] for m in mate["matches"]] == [enrolled]
+    assert mate["matches"][0]["position"] == 2 and mate["matches"][0]["score"] >= mate["threshold"]
+    assert mate["templates_searched"] >= 6 and mate["target_fpir"] == 0.01
+    # the probe said it is a right thumb (1): finger 102 (enrolled as 2) is not compared with it
+    wrong_finger = identify("102_7.tif", position=1)
+    assert wrong_finger["matches"] == [] and wrong_finger["templates_searched"] >= 3
+    stranger = identify("108_2.tif")
+    assert stranger["matches"] == [] and stranger["threshold"] == mate["threshold"]
+
+
 def test_the_iso_export_decodes_to_the_enrolled_impressions(
     site_client: SiteClient, enrolled: str
 ) -> None:
@@ -221,6 +245,15 @@ def test_erasing_a_visitor_removes_fingerprints_and_unsent_biometrics(
         data={"position": 2},
         headers=headers,
     )
+
+    def shortlisted() -> set[str]:
+        found = site_client.client.post(
+            "/v1/fingers/shortlist", files={"image": _tif(db3, "101_2.tif")},
+            headers=site_client.as_role("supervisor"),
+        ).json()  # fmt: skip
+        return {c["identity_id"] for c in found["shortlist"]}
+
+    assert visitor_id in shortlisted()  # indexed once enrolled...
     erased = site_client.client.post(
         f"/v1/identities/{visitor_id}/erase",
         json={"reason": "asked"},
@@ -229,6 +262,7 @@ def test_erasing_a_visitor_removes_fingerprints_and_unsent_biometrics(
     assert erased.status_code == 200
     export = site_client.client.get(f"/v1/identities/{visitor_id}/fingers/iso", headers=headers)
     assert (export.status_code, error_code(export)) == (409, "finger_not_enrolled")
+    assert visitor_id not in shortlisted()  # ...and gone from the 1:N index once erased
     with site_client.site.db.reading() as tx:
         payloads = [
             json.loads(r[0])
