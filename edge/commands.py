@@ -8,7 +8,8 @@ from pathlib import Path
 
 from edge import wiring
 from edge.settings import Settings
-from httpkit.tls import init_tls, server_files, serving_options
+from httpkit.tls import init_tls
+from httpkit.tls import serve as serve_https
 from models import calibration as cal
 from models.batch import embed_files, list_images, save_npz
 from models.evaluation import by_source, embed_labelled_set, format_results
@@ -27,21 +28,16 @@ def _spec(settings: Settings, pack_id: str | None) -> EngineSpec:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the HTTP service until interrupted."""
-    import uvicorn
-
     from edge.app import create_app
 
     settings = Settings()
     host = args.host or settings.host
-    files = server_files(settings.tls_dir, settings.tls.cert_file, settings.tls.key_file)
-    tls = serving_options(host, files)  # refuses a network address without TLS, before loading
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=host,
-        port=args.port or settings.port,
-        ssl_certfile=tls["ssl_certfile"],
-        ssl_keyfile=tls["ssl_keyfile"],
+    serve_https(
+        lambda: create_app(settings),
+        host,
+        args.port or settings.port,
+        settings.tls_dir,
+        settings.tls,
     )
     return 0
 

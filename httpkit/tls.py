@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,3 +189,22 @@ class StrictTransportSecurity:
             await send(message)
 
         await self.app(scope, receive, send_with_hsts)
+
+
+def serve(
+    build_app: Callable[[], ASGIApp], host: str, port: int, tls_dir: Path, tls: TlsSettings
+) -> None:
+    """Serve the app built by build_app: HTTPS when certificates exist, plain only on loopback.
+
+    The TLS rule is checked before the app is built, so a refused start loads no models.
+    """
+    import uvicorn
+
+    options = serving_options(host, server_files(tls_dir, tls.cert_file, tls.key_file))
+    uvicorn.run(
+        build_app(),
+        host=host,
+        port=port,
+        ssl_certfile=options["ssl_certfile"],
+        ssl_keyfile=options["ssl_keyfile"],
+    )

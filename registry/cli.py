@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from httpkit.tls import server_files, serving_options
+from httpkit.tls import serve as serve_https
 from registry import site_keys
 from registry.accounts import REGISTRY_ROLES
 from registry.db import ensure_database, open_database
@@ -45,21 +45,16 @@ def _service() -> RegistryService:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the registry's HTTP service until interrupted."""
-    import uvicorn
-
     from registry.app import create_registry_app
 
     settings = _ready_settings()
     host = args.host or settings.host
-    files = server_files(settings.tls_dir, settings.tls.cert_file, settings.tls.key_file)
-    tls = serving_options(host, files)  # refuses a network address without TLS
-    app = create_registry_app(settings)
-    uvicorn.run(
-        app,
-        host=host,
-        port=args.port or settings.port,
-        ssl_certfile=tls["ssl_certfile"],
-        ssl_keyfile=tls["ssl_keyfile"],
+    serve_https(
+        lambda: create_registry_app(settings),
+        host,
+        args.port or settings.port,
+        settings.tls_dir,
+        settings.tls,
     )
     return 0
 

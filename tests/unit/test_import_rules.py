@@ -9,18 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from kernel.catalogue import PROJECT_PACKAGES
+
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = (
-    "kernel",
-    "models",
-    "gallery_sync",
-    "enrollment",
-    "site_sync",
-    "httpkit",
-    "edge",
-    "registry",
-    "console",
-)
+PACKAGES = PROJECT_PACKAGES
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
