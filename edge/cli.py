@@ -2,6 +2,7 @@
 
 serve                      run the site service (HTTP API) on the configured host and port
 models list|verify|fetch|convert   see, check and obtain the files of the model packs
+models bundle | install    carry packs to a site without internet in one checked file
 embed PATH... --out F.npz  embed every image (folders recursively) with all cores
 eval DIR                   accuracy per pack on a folder-per-identity photo set, with a DET plot
 calibrate DIR              build a pack's calibration file (thresholds at target FMRs)
@@ -41,6 +42,16 @@ def _models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         action = actions.add_parser(name, help=text)
         action.add_argument("--pack", help="a pack id (default: EDGE_PACK; `list`: all packs)")
         action.set_defaults(handler=getattr(commands, f"models_{name}"))
+    bundle = actions.add_parser("bundle", help="write packs and their manifest to one file (USB)")
+    bundle.add_argument(
+        "--pack", action="append", help="a pack id, repeatable (default: EDGE_PACK)"
+    )
+    bundle.add_argument("--out", required=True, help="the bundle file to write")
+    bundle.set_defaults(handler=commands.models_bundle)
+    install = actions.add_parser("install", help="check every digest of a bundle, then install it")
+    install.add_argument("file", help="a bundle written by `gerbang models bundle`")
+    install.add_argument("--to", help="model folder to install into (default: EDGE_MODEL_DIR)")
+    install.set_defaults(handler=commands.models_install)
 
 
 def _batch_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
