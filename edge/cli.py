@@ -11,6 +11,7 @@ gallery check | rebuild    ask the running service to compare its gallery with t
 reembed --pack P           re-embed every kept image with another pack; the site switches when complete
 audit verify               find any edited, deleted or reordered audit event
 exchange export|import     inter-agency exchange (SPPT-TI) as ANSI/NIST-ITL 1-2011 files
+backup | restore           a running site to one sealed file, and back into a data folder
 
 Settings come from EDGE_* environment variables (see README); flags override a few of them.
 """
@@ -21,6 +22,7 @@ import argparse
 
 from edge import (
     admin_commands,
+    backup_cli,
     commands,
     exchange_commands,
     finger_commands,
@@ -104,6 +106,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     gate_cli.add_parsers(sub)
     sync_cli.add_parsers(sub)
     _tls_parser(sub)
+    backup_cli.add_parsers(sub)
 
 
 def _tls_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
