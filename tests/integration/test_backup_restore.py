@@ -30,7 +30,12 @@ PEOPLE = {
 
 
 def _inmate(name: str, number: str) -> dict[str, str]:
-    return {"full_name": name, "birth_date": "1990-12-01", "sex": "M", "registration_number": number}
+    return {
+        "full_name": name,
+        "birth_date": "1990-12-01",
+        "sex": "M",
+        "registration_number": number,
+    }
 
 
 def _enrol(sc, dev_faces: Path, folder: str) -> str:  # type: ignore[no-untyped-def]
