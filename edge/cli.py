@@ -11,6 +11,7 @@ gallery check | rebuild    ask the running service to compare its gallery with t
 reembed --pack P           re-embed every kept image with another pack; the site switches when complete
 audit verify               find any edited, deleted or reordered audit event
 exchange export|import     inter-agency exchange (SPPT-TI) as ANSI/NIST-ITL 1-2011 files
+doctor                     check everything the site needs, with fixes in both languages
 backup | restore           a running site to one sealed file, and back into a data folder
 
 Settings come from EDGE_* environment variables (see README); flags override a few of them.
@@ -107,6 +108,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     sync_cli.add_parsers(sub)
     _tls_parser(sub)
     backup_cli.add_parsers(sub)
+    doctor = sub.add_parser("doctor", help="check models, readers, TLS, disk, database, registry")
+    doctor.add_argument("--camera", default="0", help="camera index or address to try (default 0)")
+    doctor.set_defaults(handler=commands.doctor)
 
 
 def _tls_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

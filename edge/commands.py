@@ -48,6 +48,20 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def doctor(args: argparse.Namespace) -> int:
+    """Check everything the site needs; exit 1 on any FAIL."""
+    from edge import doctor as checks
+
+    findings = checks.run(Settings(), args.camera)
+    print(checks.format_findings(findings))
+    failed = [f.check for f in findings if f.status == "FAIL"]
+    print(
+        f"{len(findings)} checks: {len(failed)} FAIL"
+        + (f" ({', '.join(failed)})" if failed else "")
+    )
+    return 1 if failed else 0
+
+
 def tls_init(args: argparse.Namespace) -> int:
     """Make the site CA (once) and a server certificate for the names given."""
     settings = Settings()
