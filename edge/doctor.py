@@ -82,9 +82,9 @@ def models(settings: Settings) -> Finding:
 def fingerprint_extractor(_: Settings) -> Finding:
     """The NBIS library loads (or this machine can build it at start)."""
     build = NbisBuild()
-    if build._loadable():
+    if build.loadable():
         return ok("fingerprint_extractor", f"NBIS at {build.library}")
-    reason = build._cannot_build()
+    reason = build.cannot_build()
     fix = Message(
         "Pasang gcc dan make lalu jalankan `bash scripts/build_nbis.sh`, atau atur GERBANG_NBIS_LIB.",
         "Install gcc and make, then run `bash scripts/build_nbis.sh`, or set GERBANG_NBIS_LIB.",
