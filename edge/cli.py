@@ -2,6 +2,7 @@
 
 serve                      run the site service (HTTP API) on the configured host and port
 models list|verify|fetch|convert   see, check and obtain the files of the model packs
+models bundle | install    carry packs to a site without internet in one checked file
 embed PATH... --out F.npz  embed every image (folders recursively) with all cores
 search-batch --gallery G.csv --probes P.csv --out R.csv  1:N as the service decides it
 eval DIR [--open-set]      accuracy per pack on a folder-per-identity photo set, with a DET plot
@@ -12,6 +13,8 @@ gallery check | rebuild    ask the running service to compare its gallery with t
 reembed --pack P           re-embed every kept image with another pack; the site switches when complete
 audit verify               find any edited, deleted or reordered audit event
 exchange export|import     inter-agency exchange (SPPT-TI) as ANSI/NIST-ITL 1-2011 files
+doctor                     check everything the site needs, with fixes in both languages
+backup | restore           a running site to one sealed file, and back into a data folder
 
 Settings come from EDGE_* environment variables (see README); flags override a few of them.
 """
@@ -22,6 +25,7 @@ import argparse
 
 from edge import (
     admin_commands,
+    backup_cli,
     commands,
     exchange_commands,
     finger_commands,
@@ -44,6 +48,16 @@ def _models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         action = actions.add_parser(name, help=text)
         action.add_argument("--pack", help="a pack id (default: EDGE_PACK; `list`: all packs)")
         action.set_defaults(handler=getattr(commands, f"models_{name}"))
+    bundle = actions.add_parser("bundle", help="write packs and their manifest to one file (USB)")
+    bundle.add_argument(
+        "--pack", action="append", help="a pack id, repeatable (default: EDGE_PACK)"
+    )
+    bundle.add_argument("--out", required=True, help="the bundle file to write")
+    bundle.set_defaults(handler=commands.models_bundle)
+    install = actions.add_parser("install", help="check every digest of a bundle, then install it")
+    install.add_argument("file", help="a bundle written by `gerbang models bundle`")
+    install.add_argument("--to", help="model folder to install into (default: EDGE_MODEL_DIR)")
+    install.set_defaults(handler=commands.models_install)
 
 
 def _open_set_flags(evaluate: argparse.ArgumentParser) -> None:
@@ -136,6 +150,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     gate_cli.add_parsers(sub)
     sync_cli.add_parsers(sub)
     _tls_parser(sub)
+    backup_cli.add_parsers(sub)
+    doctor = sub.add_parser("doctor", help="check models, readers, TLS, disk, database, registry")
+    doctor.add_argument("--camera", default="0", help="camera index or address to try (default 0)")
+    doctor.set_defaults(handler=commands.doctor)
 
 
 def _tls_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,6 +10,7 @@ from edge import wiring
 from edge.settings import Settings
 from httpkit.tls import init_tls
 from httpkit.tls import serve as serve_https
+from models import bundle
 from models import calibration as cal
 from models.batch import embed_files, list_images, save_npz
 from models.evaluation import by_source, embed_labelled_set, format_results
@@ -17,6 +18,7 @@ from models.evaluation import evaluate as evaluate_set
 from models.loader import EngineSpec
 from models.manifest import load_packs
 from models.obtain import FetchError, convert, ensure_converted, fetch
+from models.store import ModelStore
 
 
 def _spec(settings: Settings, pack_id: str | None) -> EngineSpec:
@@ -40,6 +42,20 @@ def serve(args: argparse.Namespace) -> int:
         settings.tls,
     )
     return 0
+
+
+def doctor(args: argparse.Namespace) -> int:
+    """Check everything the site needs; exit 1 on any FAIL."""
+    from edge import doctor as checks
+
+    findings = checks.run(Settings(), args.camera)
+    print(checks.format_findings(findings))
+    failed = [f.check for f in findings if f.status == "FAIL"]
+    print(
+        f"{len(findings)} checks: {len(failed)} FAIL"
+        + (f" ({', '.join(failed)})" if failed else "")
+    )
+    return 1 if failed else 0
 
 
 def tls_init(args: argparse.Namespace) -> int:
@@ -112,6 +128,35 @@ def models_convert(args: argparse.Namespace) -> int:
             print(f"converted {convert(store, status.file)}")
         elif status.file.conversion:
             print(f"already converted and verified: {status.path}")
+    return 0
+
+
+def models_bundle(args: argparse.Namespace) -> int:
+    """Write the packs' verified files and a manifest of their sha256s into one file."""
+    settings = Settings()
+    packs = [wiring.pack_named(settings, pack_id) for pack_id in args.pack or [settings.pack]]
+    store = wiring.model_store(settings)
+    for pack in packs:
+        ensure_converted(store, pack)
+    entries = bundle.write_bundle(store, packs, Path(args.out))
+    size = sum(e.size for e in entries)
+    print(
+        f"wrote {args.out}: {len(entries)} files, {size / 1e6:.1f} MB, packs {args.pack or [settings.pack]}"
+    )
+    return 0
+
+
+def models_install(args: argparse.Namespace) -> int:
+    """Check every digest in a bundle, then install it into the model and cache folders."""
+    settings = Settings()
+    model_dir = Path(args.to) if args.to else settings.model_dir
+    store = ModelStore(model_dir, settings.cache_dir)
+    installed = bundle.install_bundle(Path(args.file), store, load_packs(model_dir))
+    for path in installed.paths:
+        print(f"installed {path}")
+    print(f"packs {installed.packs}: {len(installed.paths)} files checked and installed")
+    if args.to:
+        print(f"set EDGE_MODEL_DIR={model_dir.resolve()} for the service to use them")
     return 0
 
 

@@ -54,9 +54,9 @@ class NbisBuild:
         """Check the library; if it is missing and can be built here, start building it."""
         if self._thread is not None and self._thread.is_alive():
             return
-        if self._loadable():
+        if self.loadable():
             return
-        reason = self._cannot_build()
+        reason = self.cannot_build()
         if reason:
             self.problem = self._missing(reason)
             log.warning("fingerprints unavailable: %s", reason)
@@ -72,7 +72,8 @@ class NbisBuild:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _loadable(self) -> bool:
+    def loadable(self) -> bool:
+        """Whether the library loads now; if not, `problem` says why."""
         try:
             nbis.load_library(self.library)
         except nbis.FingerprintExtractorMissing as exc:
@@ -81,7 +82,7 @@ class NbisBuild:
         self.problem = None
         return True
 
-    def _cannot_build(self) -> str:
+    def cannot_build(self) -> str:
         """Why this machine cannot build the library itself; '' when it can."""
         if os.environ.get("GERBANG_NBIS_LIB"):
             return f"GERBANG_NBIS_LIB={self.library} is not a loadable NBIS library"
@@ -112,7 +113,7 @@ class NbisBuild:
                 text=True,
                 check=False,
             )
-        if done.returncode == 0 and self._loadable():
+        if done.returncode == 0 and self.loadable():
             log.info("NBIS built: %s", self.library)
             return
         tail = " | ".join(done.stderr.strip().splitlines()[-3:])

@@ -208,6 +208,19 @@ class SyncSettings(BaseModel):
     )
 
 
+class BackupSettings(BaseModel):
+    """How `gerbang backup` seals its file; the key is kept apart from the backups."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key_file: Path | None = Field(
+        None,
+        description="A file of 32 random bytes (or their base64) that seals backups (AES-256-GCM);"
+        " keep a copy off the site machine, apart from the backups. Without it, `gerbang backup`"
+        " needs --passphrase-stdin.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything the site service reads from its environment."""
 
@@ -262,6 +275,7 @@ class Settings(BaseSettings):
     enrolment: EnrolmentSettings = Field(default_factory=EnrolmentSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
 
     @field_validator("providers")
     @classmethod

@@ -7,7 +7,8 @@ InputError (kernel)
 ├─ ImageTooSmall         422 image_too_small        fewer pixels than any face could need
 ├─ NoFaceFound           422 face_not_found
 ├─ MultipleFaces         422 face_multiple          several faces of similar size when one is required
-└─ LowQualityFace        422 face_low_quality       details carry the reasons an officer can act on
+├─ LowQualityFace        422 face_low_quality       details carry the reasons an officer can act on
+└─ BundleRejected        422 model_bundle_rejected  a model bundle whose manifest or a digest does not hold
 Unavailable (kernel)
 ├─ ModelNotReady         503 model_not_ready        a model file is missing or not yet converted
 └─ ModelLoadError        503 model_load_failed      a file is present but corrupt, wrong digest or unloadable
@@ -139,3 +140,17 @@ class DigestMismatch(ModelLoadError):
     @classmethod
     def for_file_digests(cls, path: str, expected: str, actual: str) -> DigestMismatch:
         return cls(path=path, expected_sha256=expected, actual_sha256=actual)
+
+
+class BundleRejected(InputError):
+    code = "model_bundle_rejected"
+    message = Message(
+        "Berkas paket model rusak atau telah diubah; tidak ada yang dipasang. Buat ulang paket di"
+        " komputer yang memiliki model lalu salin kembali.",
+        "The model bundle is damaged or was altered; nothing was installed. Make the bundle again"
+        " on a machine that has the models and copy it again.",
+    )
+
+    @classmethod
+    def because(cls, bundle: str, reason: str, **details: object) -> BundleRejected:
+        return cls(bundle=bundle, reason=reason, **details)

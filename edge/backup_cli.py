@@ -1,0 +1,92 @@
+"""`gerbang backup` and `gerbang restore`: a site's data folder to one sealed file and back."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from edge.backup import BackupKeyMissing, restore_backup, write_backup
+from edge.settings import Settings
+from kernel import sealed
+
+
+def _passphrase(args: argparse.Namespace, confirm: bool) -> str | None:
+    if args.passphrase_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not getattr(args, "ask_passphrase", False):
+        return None
+    first = getpass.getpass("Passphrase: ")
+    if confirm and first != getpass.getpass("Again: "):
+        raise SystemExit("passphrases differ")
+    return first
+
+
+def _sealing_key(args: argparse.Namespace, settings: Settings) -> sealed.SealingKey | None:
+    key_file = Path(args.key_file) if args.key_file else settings.backup.key_file
+    passphrase = _passphrase(args, confirm=True)
+    try:
+        if passphrase is not None:
+            return sealed.key_from_passphrase(passphrase)
+        if key_file is not None:
+            return sealed.key_from_file(key_file)
+    except sealed.SealError as exc:
+        raise BackupKeyMissing(reason=str(exc)) from exc
+    if args.insecure_plain:
+        return None
+    raise BackupKeyMissing()
+
+
+def backup(args: argparse.Namespace) -> int:
+    """Write a sealed snapshot of the running site's data folder."""
+    settings = Settings()
+    key = _sealing_key(args, settings)
+    key_file = Path(args.key_file) if args.key_file else settings.backup.key_file
+    apart = frozenset({key_file.resolve()} if key_file else set())
+    summary = write_backup(settings.data_dir, Path(args.out), key, settings.site_id, apart)
+    sealed_how = "unencrypted (--insecure-plain)" if key is None else f"sealed ({key.kdf['kind']})"
+    print(f"wrote {args.out}, {sealed_how}: database {summary.counts}")
+    for name in summary.files:
+        print(f"  kept {name}")
+    print("The key-encryption key (KEK) of the biometrics is not in the backup: keep it apart.")
+    return 0
+
+
+def restore(args: argparse.Namespace) -> int:
+    """Open, check and unpack a backup into a data folder."""
+    settings = Settings()
+    key_file = Path(args.key_file) if args.key_file else settings.backup.key_file
+    passphrase = _passphrase(args, confirm=False)
+    summary = restore_backup(Path(args.file), Path(args.to), key_file, passphrase, args.force)
+    manifest = summary.manifest
+    print(f"restored site {manifest['site_id']} as of {manifest['created_at']} into {args.to}")
+    print(f"database {summary.counts}; {len(summary.files)} kept files")
+    print(
+        f"Start the service with EDGE_DATA_DIR={Path(args.to).resolve()} and the site's KEK, then"
+        " run `gerbang audit verify`."
+    )
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Attach `backup` and `restore`."""
+    out = sub.add_parser("backup", help="write a sealed snapshot of the site (it may be running)")
+    out.add_argument("--out", required=True, help="the backup file to write")
+    back = sub.add_parser("restore", help="unpack a backup into a data folder")
+    back.add_argument("file", help="a file written by `gerbang backup`")
+    back.add_argument("--to", required=True, help="the data folder to restore into")
+    back.add_argument("--force", action="store_true", help="overwrite a non-empty folder")
+    for parser in (out, back):
+        parser.add_argument("--key-file", help="override EDGE_BACKUP__KEY_FILE")
+        parser.add_argument(
+            "--passphrase-stdin", action="store_true", help="read a passphrase from standard input"
+        )
+        parser.add_argument(
+            "--ask-passphrase", action="store_true", help="ask for a passphrase at the terminal"
+        )
+    out.add_argument(
+        "--insecure-plain", action="store_true", help="write an unencrypted backup (not advised)"
+    )
+    out.set_defaults(handler=backup)
+    back.set_defaults(handler=restore)

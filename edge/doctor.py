@@ -1,0 +1,325 @@
+"""`gerbang doctor`: everything a site needs, checked one by one, each with what to fix.
+
+Each check returns a `Finding`: OK, WARN (the site works, something is missing or soon will
+be) or FAIL (a part of the site will not work), with the fix in Indonesian and English. A check
+never raises: whatever goes wrong inside one is that check's FAIL. The command exits 1 on any
+FAIL, so it can gate an install script or a monitoring probe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import shutil
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from edge import wiring
+from edge.nbis_build import NbisBuild
+from edge.settings import Settings
+from httpkit.tls import server_files
+from kernel.errors import Message
+from kernel.network import is_loopback
+from site_sync.site_key import key_path
+
+Status = Literal["OK", "WARN", "FAIL"]
+CERT_WARN_DAYS = 30
+DISK_WARN_BYTES, DISK_FAIL_BYTES = 2 * 1024**3, 200 * 1024**2
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's result: its status, what was seen, and (unless OK) what to do."""
+
+    check: str
+    status: Status
+    seen: str
+    fix: Message | None = None
+
+
+def ok(check: str, seen: str) -> Finding:
+    """A check that passed."""
+    return Finding(check, "OK", seen)
+
+
+def models(settings: Settings) -> Finding:
+    """Every file of the pack in use is present and matches its sha256."""
+    pack = wiring.pack_named(settings)
+    states = wiring.model_store(settings).pack_status(pack)
+    bad = [s for s in states if s.state != "verified"]
+    if not bad:
+        return ok("models", f"pack {pack.id}: {len(states)} files verified")
+    only_conversions = all(s.file.conversion and s.state == "missing" for s in bad)
+    seen = "; ".join(f"{s.file.name} {s.state} ({s.path})" for s in bad)
+    if only_conversions:
+        return Finding(
+            "models",
+            "WARN",
+            seen,
+            Message(
+                "Model akan dikonversi saat layanan pertama kali berjalan, atau jalankan"
+                " `gerbang models convert`.",
+                "The model is converted when the service first starts, or run"
+                " `gerbang models convert`.",
+            ),
+        )
+    return Finding(
+        "models",
+        "FAIL",
+        seen,
+        Message(
+            f"Letakkan berkas model di {settings.model_dir} (EDGE_MODEL_DIR): `gerbang models"
+            " fetch`, atau `gerbang models install BERKAS` dari USB.",
+            f"Put the model files in {settings.model_dir} (EDGE_MODEL_DIR): `gerbang models"
+            " fetch`, or `gerbang models install FILE` from a USB stick.",
+        ),
+    )
+
+
+def fingerprint_extractor(_: Settings) -> Finding:
+    """The NBIS library loads (or this machine can build it at start)."""
+    build = NbisBuild()
+    if build.loadable():
+        return ok("fingerprint_extractor", f"NBIS at {build.library}")
+    reason = build.cannot_build()
+    fix = Message(
+        "Pasang gcc dan make lalu jalankan `bash scripts/build_nbis.sh`, atau atur GERBANG_NBIS_LIB.",
+        "Install gcc and make, then run `bash scripts/build_nbis.sh`, or set GERBANG_NBIS_LIB.",
+    )
+    if reason:
+        return Finding("fingerprint_extractor", "FAIL", reason, fix)
+    return Finding(
+        "fingerprint_extractor", "WARN", f"not built yet at {build.library}; built at start", fix
+    )
+
+
+def reader(_: Settings) -> Finding:
+    """libfprint is importable and lists a reader; none attached is a warning."""
+    try:
+        import gi
+
+        gi.require_version("FPrint", "2.0")
+        from gi.repository import FPrint
+    except (ImportError, ValueError) as exc:
+        return Finding(
+            "reader",
+            "WARN",
+            f"libfprint not importable: {exc}",
+            Message(
+                "Untuk pemindai sidik jari, jalankan `bash scripts/install_fingerprint_stack.sh`.",
+                "For a fingerprint reader, run `bash scripts/install_fingerprint_stack.sh`.",
+            ),
+        )
+    devices = FPrint.Context().get_devices()
+    if not devices:
+        return Finding(
+            "reader",
+            "WARN",
+            "libfprint present, no reader attached",
+            Message(
+                "Colokkan pemindai sidik jari (USB) bila situs ini memakainya.",
+                "Plug in the fingerprint reader (USB) if this site uses one.",
+            ),
+        )
+    names = ", ".join(f"{d.get_driver()} ({d.get_name()})" for d in devices)
+    return ok("reader", names)
+
+
+def camera(source: str) -> Callable[[Settings], Finding]:
+    """OpenCV opens the camera; none is a warning (a server has no camera)."""
+
+    def check(_: Settings) -> Finding:
+        import cv2
+
+        with contextlib.suppress(AttributeError):  # OpenCV's own log would bury the answer
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        capture = cv2.VideoCapture(int(source) if source.isdigit() else source)
+        try:
+            opened = bool(capture.isOpened()) and capture.read()[0]
+        finally:
+            capture.release()
+        if opened:
+            return ok("camera", f"source {source} gives frames")
+        return Finding(
+            "camera",
+            "WARN",
+            f"OpenCV cannot read source {source}",
+            Message(
+                "Pasang kamera atau beri alamatnya: `gerbang doctor --camera rtsp://...`"
+                " (abaikan di server tanpa kamera).",
+                "Attach the camera or give its address: `gerbang doctor --camera rtsp://...`"
+                " (ignore on a server without a camera).",
+            ),
+        )
+
+    return check
+
+
+def tls(settings: Settings, today: dt.datetime | None = None) -> Finding:
+    """Certificate files present, readable and not expiring within 30 days."""
+    files = server_files(settings.tls_dir, settings.tls.cert_file, settings.tls.key_file)
+    init = Message(
+        "Jalankan `gerbang tls init --host NAMA` (atau atur EDGE_TLS__CERT_FILE/KEY_FILE).",
+        "Run `gerbang tls init --host NAME` (or set EDGE_TLS__CERT_FILE/KEY_FILE).",
+    )
+    if files is None:
+        status: Status = "WARN" if is_loopback(settings.host) else "FAIL"
+        return Finding("tls", status, f"no certificate; listening on {settings.host}", init)
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+    if not files.key.is_file():
+        return Finding("tls", "FAIL", f"key file missing: {files.key}", init)
+    left = cert.not_valid_after_utc - (today or dt.datetime.now(dt.UTC))
+    seen = f"{files.cert} valid until {cert.not_valid_after_utc:%Y-%m-%d} ({left.days} days)"
+    if left.total_seconds() <= 0:
+        return Finding("tls", "FAIL", seen, init)
+    if left.days < CERT_WARN_DAYS:
+        return Finding("tls", "WARN", seen, init)
+    return ok("tls", seen)
+
+
+def clock(_: Settings) -> Finding:
+    """The system clock is plausibly set (certificates and audit times depend on it)."""
+    now = dt.datetime.now(dt.UTC)
+    if 2025 <= now.year < 2100:
+        return ok("clock", f"{now:%Y-%m-%d %H:%M} UTC")
+    return Finding(
+        "clock",
+        "FAIL",
+        f"{now:%Y-%m-%d %H:%M} UTC",
+        Message(
+            "Jam sistem salah. Setel jam (NTP: `timedatectl set-ntp true`).",
+            "The system clock is wrong. Set it (NTP: `timedatectl set-ntp true`).",
+        ),
+    )
+
+
+def disk(settings: Settings) -> Finding:
+    """Free space where the database and images grow."""
+    folder = settings.data_dir if settings.data_dir.exists() else Path()
+    free = shutil.disk_usage(folder).free
+    seen = f"{free / 1024**3:.1f} GB free in {folder.resolve()}"
+    if free >= DISK_WARN_BYTES:
+        return ok("disk", seen)
+    fix = Message(
+        "Kosongkan disk atau pindahkan EDGE_DATA_DIR ke disk yang lebih besar.",
+        "Free disk space or move EDGE_DATA_DIR to a larger disk.",
+    )
+    return Finding("disk", "FAIL" if free < DISK_FAIL_BYTES else "WARN", seen, fix)
+
+
+def database(settings: Settings) -> Finding:
+    """The SQLite file opens and passes a quick integrity check."""
+    path = settings.database_path
+    if not path.is_file():
+        return Finding(
+            "database",
+            "WARN",
+            f"no database at {path}",
+            Message(
+                "Basis data dibuat saat layanan pertama kali berjalan; periksa EDGE_DATA_DIR.",
+                "The database is created when the service first starts; check EDGE_DATA_DIR.",
+            ),
+        )
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        result = connection.execute("PRAGMA quick_check").fetchone()[0]
+    finally:
+        connection.close()
+    if result == "ok":
+        return ok("database", f"{path}: quick_check ok")
+    return Finding(
+        "database",
+        "FAIL",
+        f"{path}: {result}",
+        Message(
+            "Basis data rusak. Hentikan layanan lalu pulihkan dari cadangan: `gerbang restore`.",
+            "The database is damaged. Stop the service and restore the last backup:"
+            " `gerbang restore`.",
+        ),
+    )
+
+
+def registry(settings: Settings) -> Finding:
+    """When the site syncs: its key exists and the registry answers /v1/health."""
+    url = settings.sync.registry_url
+    if url is None:
+        return ok("registry", "no registry configured (EDGE_SYNC__REGISTRY_URL unset)")
+    if not key_path(settings).is_file():
+        return Finding(
+            "registry",
+            "FAIL",
+            f"site key missing: {key_path(settings)}",
+            Message(
+                "Jalankan `gerbang sync keygen` dan daftarkan kunci publiknya di registri.",
+                "Run `gerbang sync keygen` and register its public key at the registry.",
+            ),
+        )
+    import httpx
+
+    verify: str | bool = str(settings.sync.registry_ca_file or "") or True
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/v1/health", timeout=5.0, verify=verify)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        return Finding(
+            "registry",
+            "FAIL",
+            f"{url}: {exc}",
+            Message(
+                "Registri pusat tidak terjangkau. Periksa jaringan, EDGE_SYNC__REGISTRY_URL dan"
+                " EDGE_SYNC__REGISTRY_CA_FILE. Situs tetap bekerja dan menyinkron nanti.",
+                "The central registry cannot be reached. Check the network,"
+                " EDGE_SYNC__REGISTRY_URL and EDGE_SYNC__REGISTRY_CA_FILE. The site keeps"
+                " working and syncs later.",
+            ),
+        )
+    return ok("registry", f"{url} answers; site key {key_path(settings)}")
+
+
+def checks(camera_source: str) -> list[tuple[str, Callable[[Settings], Finding]]]:
+    """Every check, in the order they are printed."""
+    return [
+        ("models", models),
+        ("fingerprint_extractor", fingerprint_extractor),
+        ("reader", reader),
+        ("camera", camera(camera_source)),
+        ("tls", tls),
+        ("clock", clock),
+        ("disk", disk),
+        ("database", database),
+        ("registry", registry),
+    ]
+
+
+def run(settings: Settings, camera_source: str = "0") -> list[Finding]:
+    """Run every check; an unexpected error inside one is that check's FAIL."""
+    findings = []
+    for name, check in checks(camera_source):
+        try:
+            findings.append(check(settings))
+        except Exception as exc:
+            findings.append(
+                Finding(
+                    name,
+                    "FAIL",
+                    f"{type(exc).__name__}: {exc}",
+                    Message("Lihat pesan di atas.", "See the message above."),
+                )
+            )
+    return findings
+
+
+def format_findings(findings: list[Finding]) -> str:
+    """One line per check, then the fix in both languages under anything not OK."""
+    lines = []
+    for finding in findings:
+        lines.append(f"[{finding.status:<4}] {finding.check:<22} {finding.seen}")
+        if finding.fix is not None:
+            lines.append(f"{'':7} perbaiki: {finding.fix.id}")
+            lines.append(f"{'':7} fix:      {finding.fix.en}")
+    return "\n".join(lines)

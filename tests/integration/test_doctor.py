@@ -1,0 +1,81 @@
+"""`gerbang doctor` on real folders: a fresh one fails on what is missing, by name, and each
+check turns when its cause is fixed or broken."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from console.main import main
+from edge import doctor
+from edge.settings import Settings, SyncSettings
+from enrollment.db import Database
+from httpkit.tls import init_tls
+from kernel.errors import Message
+
+
+def _by_check(settings: Settings) -> dict[str, doctor.Finding]:
+    return {f.check: f for f in doctor.run(settings)}
+
+
+def test_a_fresh_data_folder_without_models_fails_on_the_models_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EDGE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("EDGE_MODEL_DIR", str(tmp_path / "no-models"))
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] models" in out and "gerbang models install" in out
+    assert "perbaiki:" in out and "fix:" in out
+    assert "[WARN] database" in out and "[WARN] tls" in out
+    assert "[OK  ] clock" in out and "[OK  ] disk" in out and "[OK  ] registry" in out
+    assert out.count("[") == len(doctor.checks("0"))  # one line per check, none crashed unseen
+
+
+def test_a_ready_folder_passes_models_tls_and_database(tmp_path: Path, model_dir: Path) -> None:
+    data = tmp_path / "data"
+    Database(data / "gerbang.db")
+    init_tls(data / "tls", ["localhost"], label="UPT-T")
+    found = _by_check(Settings(model_dir=model_dir, data_dir=data))
+    assert found["models"].status == "WARN"  # the recogniser is converted at first start
+    assert found["tls"].status == "OK" and "days" in found["tls"].seen
+    assert found["database"].status == "OK"
+
+
+def test_a_certificate_near_or_past_its_end_is_named(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    init_tls(tmp_path / "tls", ["localhost"], label="UPT-T")
+    from cryptography import x509
+
+    end = x509.load_pem_x509_certificate((tmp_path / "tls/server.pem").read_bytes())
+    ends = end.not_valid_after_utc
+    assert doctor.tls(settings, today=ends - dt.timedelta(days=10)).status == "WARN"
+    assert doctor.tls(settings, today=ends + dt.timedelta(days=1)).status == "FAIL"
+    assert doctor.tls(settings, today=ends - dt.timedelta(days=90)).status == "OK"
+
+
+def test_no_certificate_on_a_network_address_fails(tmp_path: Path) -> None:
+    assert doctor.tls(Settings(data_dir=tmp_path, host="0.0.0.0")).status == "FAIL"
+
+
+def test_a_damaged_database_fails(tmp_path: Path) -> None:
+    (tmp_path / "gerbang.db").write_bytes(b"this is not SQLite" * 100)
+    found = _by_check(Settings(data_dir=tmp_path))["database"]
+    assert found.status == "FAIL" and "DatabaseError" in found.seen
+
+
+def test_a_syncing_site_without_its_key_or_its_registry_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path, sync=SyncSettings(registry_url="http://127.0.0.1:9", poll_seconds=1)
+    )
+    assert doctor.registry(settings).status == "FAIL"
+    assert "keygen" in (doctor.registry(settings).fix or Message("", "")).en
+    monkeypatch.setenv("EDGE_DATA_DIR", str(tmp_path))
+    assert main(["sync", "keygen"]) == 0
+    unreachable = doctor.registry(settings)
+    assert unreachable.status == "FAIL" and "127.0.0.1:9" in unreachable.seen
+    assert unreachable.fix is not None and "EDGE_SYNC__REGISTRY_URL" in unreachable.fix.en
