@@ -15,9 +15,9 @@ from edge import wiring
 from edge.settings import Settings
 from enrollment.audit import verify_chain
 from enrollment.db import Database
+from enrollment.keyring import SealedVault, resolve_kek
 from enrollment.reembed import reembed
 from enrollment.unit_of_work import unit_of_work
-from enrollment.vault import PlainVault
 from models.obtain import ensure_converted
 
 
@@ -113,7 +113,8 @@ def reembed_command(args: argparse.Namespace) -> int:
     spec = wiring.engine_spec(settings, args.pack)
     ensure_converted(spec.store, spec.pack)
     db = Database(settings.database_path)
-    report = reembed(db, PlainVault(), spec.build(), actor=args.officer or _login_name())
+    kek = resolve_kek(settings.key.passphrase_file, settings.key.kek_file, settings.data_dir)
+    report = reembed(db, SealedVault(db, kek), spec.build(), actor=args.officer or _login_name())
     print(
         f"pack {report.pack_id}: {report.embedded} embedded, {len(report.failed)} failed, {report.remaining} left"
     )

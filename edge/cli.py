@@ -30,6 +30,7 @@ from edge import (
     exchange_commands,
     finger_commands,
     import_command,
+    key_commands,
     search_batch,
     sync_cli,
 )
@@ -149,6 +150,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     finger_commands.add_parsers(sub)
     gate_cli.add_parsers(sub)
     sync_cli.add_parsers(sub)
+    key_commands.add_parsers(sub)
     _tls_parser(sub)
     backup_cli.add_parsers(sub)
     doctor = sub.add_parser("doctor", help="check models, readers, TLS, disk, database, registry")

@@ -221,6 +221,25 @@ class BackupSettings(BaseModel):
     )
 
 
+class KeySettings(BaseModel):
+    """The key-encryption key (KEK) that unlocks the biometric data at rest.
+
+    Neither set and no systemd credential (`$CREDENTIALS_DIRECTORY/gerbang-kek` or
+    `gerbang-passphrase`): a development key file is created beside the database, and /ready
+    warns that a stolen disk would then hold the key with the data.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    passphrase_file: Path | None = Field(
+        None, description="A file holding the passphrase (12+ characters; scrypt-derived KEK)."
+    )
+    kek_file: Path | None = Field(
+        None,
+        description="A 32-byte key file (raw or base64) on separate media, e.g. a USB key.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything the site service reads from its environment."""
 
@@ -276,6 +295,7 @@ class Settings(BaseSettings):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
+    key: KeySettings = Field(default_factory=KeySettings)
 
     @field_validator("providers")
     @classmethod

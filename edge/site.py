@@ -21,11 +21,13 @@ from enrollment.db import Database
 from enrollment.duplicates import SEARCHABLE_STATUSES
 from enrollment.fingers import FingerService
 from enrollment.fused import FusedVerifier
+from enrollment.keyring import Kek, SealedVault, resolve_kek
 from enrollment.matching import Matcher
 from enrollment.packs import PackChanged, active_pack
+from enrollment.resealing import seal_clear_rows
 from enrollment.service import EnrolmentService, MatchThresholds
 from enrollment.unit_of_work import unit_of_work
-from enrollment.vault import PlainVault, Vault
+from enrollment.vault import Vault
 from gallery_sync.gallery import GalleryIndex
 from gallery_sync.openset import OpenSetThresholds
 from kernel.access import SignInThrottle
@@ -47,7 +49,8 @@ class Site:
     def __init__(self, settings: Settings, vault: Vault | None = None) -> None:
         self.settings = settings
         self.db = Database(settings.database_path)
-        self.vault = vault or PlainVault()
+        self.kek: Kek | None = None
+        self.vault = vault or self._sealed_vault()
         self.engine_: FaceEngine | None = None
         self.calibration: Calibration | None = None
         self.gallery_: GalleryIndex | None = None
@@ -81,6 +84,29 @@ class Site:
         self.gate = GateService(
             self.db, self.vault, self.engine, self.matcher, self.thresholds, gate_policy, self.fused
         )
+
+    def _sealed_vault(self) -> SealedVault:
+        """Unlock the data key (refusing a wrong KEK), then seal what an older version left clear."""
+        key = self.settings.key
+        self.kek = resolve_kek(key.passphrase_file, key.kek_file, self.settings.data_dir)
+        vault = SealedVault(self.db, self.kek)
+        seal_clear_rows(self.db, vault)
+        return vault
+
+    @property
+    def key_warning(self) -> dict[str, str] | None:
+        """What /ready says while the data key is wrapped by the key file beside the database."""
+        if self.kek is None or not self.kek.development:
+            return None
+        return {
+            "code": "development_key",
+            "message": "Kunci data biometrik tersimpan di samping basis data (hanya untuk"
+            " pengembangan): atur EDGE_KEY__PASSPHRASE_FILE atau EDGE_KEY__KEK_FILE lalu jalankan"
+            " `gerbang keys rewrap`. / The biometric data key sits beside the database"
+            " (development only): set EDGE_KEY__PASSPHRASE_FILE or EDGE_KEY__KEK_FILE and run"
+            " `gerbang keys rewrap`.",
+            "file": self.kek.source,
+        }
 
     def start(self) -> None:
         """Load the models and calibration, then rebuild the gallery from the database; build the

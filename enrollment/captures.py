@@ -17,7 +17,7 @@ import numpy as np
 from enrollment.audit import now_iso
 from enrollment.packs import require_active
 from enrollment.repository import blob_to_vector, vector_to_blob
-from enrollment.vault import Vault
+from enrollment.vault import Vault, aad_for
 from kernel.errors import Conflict, GerbangError, InputError, Message, NotFound
 from models.engine import FaceAnalysis
 from models.imaging import sniff_media_type
@@ -153,7 +153,8 @@ class CaptureStore:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 session_id, hashlib.sha256(data).hexdigest(), sniff_media_type(data) or "application/octet-stream",
-                self.vault.seal(data), self.vault.seal(vector_to_blob(analysis.template)), pack_id,
+                self.vault.seal(data, aad_for("captures", "data", session_id)),
+                self.vault.seal(vector_to_blob(analysis.template), aad_for("captures", "vector", session_id)), pack_id,
                 analysis.quality.score, analysis.live_score, now_iso(),
             ),
         )  # fmt: skip
@@ -188,10 +189,10 @@ class CaptureStore:
         return [
             StoredCapture(
                 r[0],
-                self.vault.open(r[1]),
+                self.vault.open(r[1], aad_for("captures", "data", session_id)),
                 r[2],
                 r[3],
-                blob_to_vector(self.vault.open(r[4])),
+                blob_to_vector(self.vault.open(r[4], aad_for("captures", "vector", session_id))),
                 r[5],
                 r[6],
             )

@@ -10,6 +10,7 @@ BEGIN IMMEDIATE so two writers queue on the busy timeout instead of failing half
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
@@ -44,12 +45,25 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
+def _private_files(path: Path) -> None:
+    """The data folder 0700 and the database 0600 from its first byte: SQLite gives its -wal and
+    -shm files the database file's mode, so creating the file first covers them too."""
+    folder = path.parent
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_uid == os.getuid():
+        folder.chmod(0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if name.exists() and name.stat().st_uid == os.getuid():
+            name.chmod(0o600)
+
+
 class Database:
     """One SQLite file, one connection guarded by a lock (SQLite serialises writers anyway)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_files(path)
         try:
             self._connection = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
@@ -58,7 +72,9 @@ class Database:
             raise StorageError(reason=f"cannot open {path}: {exc}") from exc
         self._connection.row_factory = sqlite3.Row
         self._lock = threading.RLock()
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+        # secure_delete: deleted rows and erased biometrics are overwritten, not left in free pages.
+        pragmas = ("secure_delete=ON", "journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON")
+        for pragma in pragmas:
             self._connection.execute(f"PRAGMA {pragma}")
         self.migrate()
 
@@ -110,6 +126,11 @@ class Database:
                 yield self._connection
             finally:
                 self._connection.execute("COMMIT")
+
+    def query(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        """Rows of one statement, inside whatever transaction this thread has open (or none)."""
+        with self._lock:
+            return self._connection.execute(sql, args).fetchall()
 
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""

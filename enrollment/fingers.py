@@ -28,8 +28,9 @@ from PIL import Image
 
 from enrollment.audit import now_iso
 from enrollment.db import Database
+from enrollment.keyring import SealBroken
 from enrollment.unit_of_work import unit_of_work
-from enrollment.vault import Vault
+from enrollment.vault import Vault, aad_for
 from kernel.errors import InputError, Message
 from models.calibration import Calibration
 from models.fingerprint import iso19794, mcc, nbis
@@ -155,13 +156,15 @@ class FingerService:
             image_id = tx.execute(
                 "INSERT INTO finger_images (identity_id, position, impression, sha256, data, width, height,"
                 " resolution_ppi, captured_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (identity_id, position, impression, hashlib.sha256(png).hexdigest(), self.vault.seal(png),
+                (identity_id, position, impression, hashlib.sha256(png).hexdigest(),
+                 self.vault.seal(png, aad_for("finger_images", "data", identity_id)),
                  image.shape[1], image.shape[0], template.resolution_ppi, now_iso()),
             ).lastrowid  # fmt: skip
             tx.execute(
                 "INSERT INTO finger_templates (image_id, identity_id, position, extractor, iso_record, minutiae,"
                 " quality, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (image_id, identity_id, position, template.extractor, self.vault.seal(record), template.count,
+                (image_id, identity_id, position, template.extractor,
+                 self.vault.seal(record, aad_for("finger_templates", "iso_record", identity_id)), template.count,
                  quality.score, now_iso()),
             )  # fmt: skip
             body = {"position": position, "impression": impression, "extractor": template.extractor,
@@ -201,12 +204,13 @@ class FingerService:
             sql, args = sql + " AND position = ?", [*args, position]
         with self.db.reading() as tx:
             rows = tx.execute(sql + " ORDER BY id", args).fetchall()
-        return [(p, self._template(tid, blob)) for tid, p, blob in rows]
+        return [(p, self._template(tid, identity_id, blob)) for tid, p, blob in rows]
 
-    def _template(self, template_id: int, sealed: bytes) -> MinutiaeTemplate:
+    def _template(self, template_id: int, identity_id: str, sealed: bytes) -> MinutiaeTemplate:
         """A stored template, decoded once and carrying its MCC cylinders."""
         if template_id not in self._cache:
-            decoded = iso19794.decode(self.vault.open(sealed))[0][1]
+            record = self.vault.open(sealed, aad_for("finger_templates", "iso_record", identity_id))
+            decoded = iso19794.decode(record)[0][1]
             self._cache[template_id] = mcc.with_cylinders(decoded)
         return self._cache[template_id]
 
@@ -254,8 +258,9 @@ class FingerService:
                 built = []
                 for tid, blob in blobs:
                     try:
-                        decoded = iso19794.decode(self.vault.open(blob))[0][1]
-                    except (ValueError, InputError) as exc:  # a damaged record: skip, say so
+                        aad = aad_for("finger_templates", "iso_record", current[tid][0])
+                        decoded = iso19794.decode(self.vault.open(blob, aad))[0][1]
+                    except (ValueError, InputError, SealBroken) as exc:  # damaged: skip, say so
                         log.error("finger template %s not indexed: %s", tid, exc)
                         continue
                     built.append((tid, mcc.with_cylinders(decoded).cylinders))

@@ -19,7 +19,7 @@ import numpy as np
 from enrollment.audit import now_iso
 from enrollment.packs import require_active
 from enrollment.records import Identity, IdentityDraft
-from enrollment.vault import Vault
+from enrollment.vault import Vault, aad_for
 from kernel.errors import Message, NotFound
 
 
@@ -182,14 +182,24 @@ class IdentityRepository:
         digest = hashlib.sha256(data).hexdigest()
         cursor = self.db.execute(
             "INSERT INTO images (identity_id, sha256, media_type, data, captured_at) VALUES (?, ?, ?, ?, ?)",
-            (identity_id, digest, media_type, self.vault.seal(data), captured_at),
+            (
+                identity_id,
+                digest,
+                media_type,
+                self.vault.seal(data, aad_for("images", "data", identity_id)),
+                captured_at,
+            ),
         )
         return int(cursor.lastrowid or 0), digest
 
     def image_bytes(self, image_id: int) -> bytes | None:
         """The plain bytes of an image, or None when erased or absent."""
-        row = self.db.execute("SELECT data FROM images WHERE id = ?", (image_id,)).fetchone()
-        return self.vault.open(row[0]) if row and row[0] is not None else None
+        row = self.db.execute(
+            "SELECT data, identity_id FROM images WHERE id = ?", (image_id,)
+        ).fetchone()
+        if not row or row[0] is None:
+            return None
+        return self.vault.open(row[0], aad_for("images", "data", row[1]))
 
     def image_ids(self, identity_id: str) -> list[tuple[int, str, str]]:
         """(image id, media type, captured at) of an identity's kept face images, oldest first."""
@@ -242,7 +252,9 @@ class IdentityRepository:
                 image_id,
                 image_sha256,
                 pack_id,
-                self.vault.seal(vector_to_blob(vector)),
+                self.vault.seal(
+                    vector_to_blob(vector), aad_for("templates", "vector", identity_id)
+                ),
                 quality,
                 captured_at,
             ),
@@ -273,7 +285,8 @@ class IdentityRepository:
             sql, args = sql + " AND t.identity_id = ?", (pack_id, identity_id)
         rows = self.db.execute(sql + " ORDER BY t.id", args)
         for tid, iid, role, status, blob in rows:
-            yield StoredTemplate(tid, iid, role, status, blob_to_vector(self.vault.open(blob)))
+            plain = self.vault.open(blob, aad_for("templates", "vector", iid))
+            yield StoredTemplate(tid, iid, role, status, blob_to_vector(plain))
 
     def erase_biometrics(self, identity_id: str) -> tuple[int, int]:
         """Delete an identity's templates and image bytes; the row and audit stay. Return counts."""
@@ -286,11 +299,12 @@ class IdentityRepository:
         self.db.execute(
             "UPDATE finger_images SET data = NULL WHERE identity_id = ?", (identity_id,)
         )
-        # Changes not yet pushed must not carry the biometrics out after the erasure either.
+        # Changes not yet pushed must not carry the biometrics out after the erasure, and pushed
+        # ones must not keep a copy here either (secure_delete overwrites the freed bytes).
         self.db.execute(
             "UPDATE outbox SET payload = json_remove(payload, '$.templates', '$.iso_record_b64',"
-            " '$.image_b64')"
-            " WHERE entity_id = ? AND sent_at IS NULL",
+            " '$.image_b64', '$.sealed_b64')"
+            " WHERE entity_id = ?",
             (identity_id,),
         )
         images = self.db.execute(

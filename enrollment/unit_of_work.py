@@ -19,7 +19,7 @@ from enrollment.audit import append_event
 from enrollment.captures import CaptureStore
 from enrollment.db import Database
 from enrollment.repository import IdentityRepository
-from enrollment.vault import PlainVault, Vault
+from enrollment.vault import PlainVault, Vault, seal_payload
 from gallery_sync.outbox import append_change
 
 
@@ -47,7 +47,9 @@ class UnitOfWork:
 
         The event's action defaults to the change's kind, its subject to the changed entity.
         """
-        seq = append_change(self.connection, kind, entity_id, payload)
+        # Biometric fields (templates, ISO records, photos) wait sealed under the site's data key.
+        sealed = seal_payload(self.vault, kind, entity_id, payload)
+        seq = append_change(self.connection, kind, entity_id, sealed)
         append_event(self.connection, actor, action or kind, subject or entity_id, details)
         return seq
 

@@ -52,8 +52,12 @@ def pending(
     The first change is always included, whatever its size, so the outbox never stalls.
     Sizes are read first, so a window of large photos is not loaded only to be cut.
     """
+    # Biometrics wait sealed, base64 inside the JSON (enrollment/vault.py): they travel opened,
+    # a quarter smaller, so that is the size counted.
     sizes = connection.execute(
-        "SELECT seq, length(CAST(payload AS BLOB)) FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+        "SELECT seq, length(CAST(payload AS BLOB))"
+        " - COALESCE(length(json_extract(payload, '$.sealed_b64')), 0) / 4"
+        " FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
         (after_seq, limit),
     )
     last, total = None, 0
@@ -79,7 +83,7 @@ def drop_delivered_photos(connection: sqlite3.Connection, after_seq: int, throug
     sent, not a second, unsealed copy of the image.
     """
     return connection.execute(
-        "UPDATE outbox SET payload = json_remove(payload, '$.image_b64')"
+        "UPDATE outbox SET payload = json_remove(payload, '$.image_b64', '$.sealed_b64')"
         " WHERE seq > ? AND seq <= ? AND kind = 'photo.provided'",
         (after_seq, through),
     ).rowcount

@@ -27,12 +27,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from enrollment.audit import append_event, chain_head, now_iso
 from enrollment.db import Database
-from enrollment.vault import Vault
+from enrollment.vault import Vault, open_payload
 from gallery_sync.outbox import OutboxRow, drop_delivered_photos, pending
 from gallery_sync.protocol import (
     MAX_BATCH_CHANGES,
@@ -191,6 +191,11 @@ class SiteAgent:
             rows = _contiguous(
                 pending(tx, cursor, self._narrow or self.batch_size, self.max_batch_bytes)
             )
+            # Biometric fields wait sealed in the outbox; they travel opened (TLS, signed batch).
+            rows = [
+                replace(r, payload=open_payload(self.vault, r.kind, r.entity_id, r.payload))
+                for r in rows
+            ]
             head = chain_head(tx)
             withheld = dead_letters.withheld(tx, rows[0].seq, rows[-1].seq) if rows else {}
         if alarm is not None:

@@ -54,7 +54,7 @@ from enrollment.audit import append_event, now_iso
 from enrollment.records import Identity
 from enrollment.repository import IdentityNotFound, IdentityRepository, vector_to_blob
 from enrollment.service import ALLOWED_STATUSES, FINAL_STATUSES
-from enrollment.vault import Vault
+from enrollment.vault import Vault, aad_for
 from site_sync.photo_answers import answer_photo_request
 from site_sync.pulled import (
     IdentityRef,
@@ -279,7 +279,8 @@ class PulledApplier:
             self.tx.execute(
                 "INSERT INTO templates (identity_id, image_id, image_sha256, pack_id, vector, quality,"
                 " captured_at) VALUES (?, NULL, ?, ?, ?, ?, ?)",
-                (identity_id, key[1], pack_id, self.vault.seal(vector_to_blob(template.vector())),
+                (identity_id, key[1], pack_id,
+                 self.vault.seal(vector_to_blob(template.vector()), aad_for("templates", "vector", identity_id)),
                  template.quality or 0.0, now_iso()),
             )  # fmt: skip
             held.add(key)

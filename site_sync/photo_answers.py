@@ -27,7 +27,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from enrollment.repository import IdentityNotFound, IdentityRepository
-from enrollment.vault import Vault
+from enrollment.vault import Vault, seal_payload
 from gallery_sync.outbox import append_change
 from gallery_sync.protocol import MAX_PHOTO_BYTES, photo_media_type
 from site_sync.pulled import PhotoRequest
@@ -54,7 +54,8 @@ def answer_photo_request(
     digest = hashlib.sha256(photo.data).hexdigest()
     body = {"request_id": request.request_id, "content_type": photo.content_type, "sha256": digest,
             "source": photo.source, "image_b64": base64.b64encode(photo.data).decode()}  # fmt: skip
-    seq = append_change(tx, "photo.provided", request.identity_id, body)
+    sealed = seal_payload(vault, "photo.provided", request.identity_id, body)
+    seq = append_change(tx, "photo.provided", request.identity_id, sealed)
     return {"answer": "photo.provided", "sha256": digest, "bytes": len(photo.data), "outbox_seq": seq}  # fmt: skip
 
 

@@ -53,6 +53,8 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
     held = len(site.gallery())
     withheld = dead_letters.open_count_now(site.db)  # an alarm for officers, not a reason to stop
     warnings = [{"code": "sync_dead_letters", "details": {"open": withheld}}] if withheld else []
+    if key_warning := site.key_warning:  # a warning, not a failure: the README's first run works
+        warnings.append(key_warning)
     body = {"ready": held == stored, "pack": pack, "gallery": held, "problem": None,
             "open_set": site.open_set_report(), "warnings": warnings}  # fmt: skip
     if held != stored:

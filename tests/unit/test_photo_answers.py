@@ -17,6 +17,7 @@ from PIL import Image
 
 from enrollment.records import IdentityDraft
 from enrollment.repository import IdentityRepository
+from enrollment.vault import open_payload
 from gallery_sync.protocol import canonical, decode
 from site_sync.state import PULLED
 from tests.unit import test_agent as world
@@ -54,7 +55,10 @@ def outbox(site: Any) -> list[tuple[int, str, str, dict[str, Any]]]:
         rows = tx.execute(
             "SELECT seq, kind, entity_id, payload FROM outbox ORDER BY seq"
         ).fetchall()
-    return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+    # The image travels sealed in the outbox row: open it as the agent does before a push.
+    return [
+        (r[0], r[1], r[2], open_payload(site.vault, r[1], r[2], json.loads(r[3]))) for r in rows
+    ]
 
 
 def ask(registry: FakeRegistry, *identity_ids: str) -> None:

@@ -1,0 +1,97 @@
+"""`gerbang keys ...`: the data key that seals biometrics at rest, and the KEK that wraps it.
+
+`rotate` makes a new data key and re-seals every value under it while the service keeps running
+(it picks the new key up within seconds); `rewrap` wraps the same data key under a new KEK (a new
+passphrase, or a key file moved to separate media); `status` says which KEK is in use.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from edge.settings import Settings
+from enrollment.audit import append_event
+from enrollment.db import Database
+from enrollment.keyring import (
+    Kek,
+    passphrase_kek,
+    read_key_file,
+    resolve_kek,
+    write_key_file,
+)
+from enrollment.resealing import rewrap, rotate
+
+ACTOR = "console"
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = sub.add_parser("keys", help="encryption at rest: rotate the data key, rewrap it")
+    actions = keys.add_subparsers(dest="action", required=True)
+    rotate_parser = actions.add_parser("rotate", help="new data key; re-seal everything, online")
+    rotate_parser.add_argument("--batch", type=int, default=200, help="rows per transaction")
+    rotate_parser.set_defaults(handler=rotate_command)
+    rewrap_parser = actions.add_parser("rewrap", help="wrap the data key under a new KEK")
+    new = rewrap_parser.add_mutually_exclusive_group(required=True)
+    new.add_argument("--new-passphrase-file", type=Path, help="file holding the new passphrase")
+    new.add_argument("--new-kek-file", type=Path, help="new 32-byte key file (created if absent)")
+    rewrap_parser.set_defaults(handler=rewrap_command)
+    status = actions.add_parser("status", help="which KEK wraps the data key")
+    status.set_defaults(handler=status_command)
+
+
+def _current(settings: Settings) -> Kek:
+    return resolve_kek(settings.key.passphrase_file, settings.key.kek_file, settings.data_dir)
+
+
+def rotate_command(args: argparse.Namespace) -> int:
+    """Re-seal every stored biometric under a new data key; the old one is then deleted."""
+    settings = Settings()
+    db = Database(settings.database_path)
+    try:
+        changed = rotate(db, _current(settings), batch=args.batch)
+        with db.transaction() as tx:
+            append_event(tx, ACTOR, "vault.key_rotated", settings.site_id, {"resealed": changed})
+    finally:
+        db.close()
+    print(f"data key rotated: {changed} values re-sealed; the old key is deleted")
+    return 0
+
+
+def rewrap_command(args: argparse.Namespace) -> int:
+    """Wrap the data key under a new KEK; set the matching EDGE_KEY__* before the next start."""
+    settings = Settings()
+    if args.new_kek_file is not None:
+        if not args.new_kek_file.exists():
+            write_key_file(args.new_kek_file)
+        new = Kek("key_file", read_key_file(args.new_kek_file), False, str(args.new_kek_file))
+        setting = f"EDGE_KEY__KEK_FILE={args.new_kek_file}"
+    else:
+        new = passphrase_kek(args.new_passphrase_file)
+        setting = f"EDGE_KEY__PASSPHRASE_FILE={args.new_passphrase_file}"
+    db = Database(settings.database_path)
+    try:
+        count = rewrap(db, _current(settings), new)
+        with db.transaction() as tx:
+            append_event(tx, ACTOR, "vault.key_rewrapped", settings.site_id, {"kek": new.kind})
+    finally:
+        db.close()
+    print(f"{count} data key(s) now wrapped by the new KEK; start the service with {setting}")
+    return 0
+
+
+def status_command(_args: argparse.Namespace) -> int:
+    """Print the KEK in use and the data keys (ids and states only)."""
+    settings = Settings()
+    db = Database(settings.database_path)
+    try:
+        kek = _current(settings)
+        rows = db.query("SELECT id, kek_kind, state, created_at FROM vault_keys ORDER BY id")
+    finally:
+        db.close()
+    print(f"KEK: {kek.kind} ({kek.source})")
+    for key_id, kind, state, created in rows:
+        print(f"  data key {key_id}: {state}, wrapped by {kind}, created {created}")
+    if kek.development:
+        print("warning: the KEK is a development key file beside the database")
+    return 0
