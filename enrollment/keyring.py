@@ -158,19 +158,22 @@ def unwrap(kek: Kek, key_id: int, salt: bytes, wrapped: bytes, kind: str) -> byt
 
 
 def load_keys(db: Database, kek: Kek) -> tuple[dict[int, bytes], int]:
-    """Every data key (unwrapped) and the active one's id; the first start creates one."""
-    with db.transaction() as tx:
-        rows = tx.execute("SELECT id, salt, wrapped, kek_kind, state FROM vault_keys").fetchall()
-        if not rows:
-            salt, wrapped = wrap(kek, 1, secrets.token_bytes(KEY_BYTES))
-            tx.execute(
-                "INSERT INTO vault_keys (id, salt, wrapped, kek_kind, state, created_at)"
-                " VALUES (1, ?, ?, ?, 'active', ?)",
-                (salt, wrapped, kek.kind, now_iso()),
-            )
-            rows = tx.execute(
-                "SELECT id, salt, wrapped, kek_kind, state FROM vault_keys"
-            ).fetchall()
+    """Every data key (unwrapped) and the active one's id; the first start creates one.
+
+    Reads without a transaction of its own: a value may be opened inside the caller's.
+    """
+    select = "SELECT id, salt, wrapped, kek_kind, state FROM vault_keys"
+    rows = db.query(select)
+    if not rows:
+        with db.transaction() as tx:
+            if not tx.execute(select).fetchall():
+                salt, wrapped = wrap(kek, 1, secrets.token_bytes(KEY_BYTES))
+                tx.execute(
+                    "INSERT INTO vault_keys (id, salt, wrapped, kek_kind, state, created_at)"
+                    " VALUES (1, ?, ?, ?, 'active', ?)",
+                    (salt, wrapped, kek.kind, now_iso()),
+                )
+        rows = db.query(select)
     keys = {r[0]: unwrap(kek, r[0], r[1], r[2], r[3]) for r in rows}
     active = [r[0] for r in rows if r[4] == "active"]
     return keys, max(active)
