@@ -97,11 +97,21 @@ def read_key_file(path: Path) -> bytes:
 
 
 def write_key_file(path: Path) -> None:
-    """A new random key file, readable by its owner only."""
+    """A new random key file, readable by its owner only; kept as it is if one appeared meanwhile
+    (two processes starting together: the link makes the file whole or absent, never half)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(base64.b64encode(secrets.token_bytes(KEY_BYTES)) + b"\n")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(base64.b64encode(secrets.token_bytes(KEY_BYTES)) + b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(partial, path)
+    except FileExistsError:
+        pass
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def passphrase_kek(path: Path, kind: str = "passphrase") -> Kek:

@@ -424,12 +424,16 @@ def test_the_outbox_row_carries_the_templates_but_no_photo(
 
     import numpy as np
 
+    from enrollment.vault import open_payload
+
     with site_client.site.db.reading() as tx:
         row = tx.execute(
             "SELECT payload FROM outbox WHERE entity_id = ? AND kind = 'identity.enrolled' ORDER BY seq LIMIT 1",
             (inmate_id,),
         ).fetchone()
-    payload = json.loads(row[0])
+    stored = json.loads(row[0])
+    assert "templates" not in stored and "sealed_b64" in stored  # the vectors wait sealed
+    payload = open_payload(site_client.site.vault, "identity.enrolled", inmate_id, stored)
     assert (
         payload["identity"]["full_name"] == "Budi Santoso"
         and "photo" not in json.dumps(payload).lower()
