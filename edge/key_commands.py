@@ -15,6 +15,8 @@ from enrollment.audit import append_event
 from enrollment.db import Database
 from enrollment.keyring import (
     Kek,
+    KeyUnavailable,
+    SealedVault,
     passphrase_kek,
     read_key_file,
     resolve_kek,
@@ -71,27 +73,35 @@ def rewrap_command(args: argparse.Namespace) -> int:
         setting = f"EDGE_KEY__PASSPHRASE_FILE={args.new_passphrase_file}"
     db = Database(settings.database_path)
     try:
-        count = rewrap(db, _current(settings), new)
+        old = _current(settings)
+        count = rewrap(db, old, new)
         with db.transaction() as tx:
             append_event(tx, ACTOR, "vault.key_rewrapped", settings.site_id, {"kek": new.kind})
     finally:
         db.close()
+    if old.development:  # it unwraps nothing now; left beside the database it would mislead
+        Path(old.source).unlink(missing_ok=True)
     print(f"{count} data key(s) now wrapped by the new KEK; start the service with {setting}")
     return 0
 
 
 def status_command(_args: argparse.Namespace) -> int:
-    """Print the KEK in use and the data keys (ids and states only)."""
+    """Print the KEK in use and the data keys (ids and states only); 1 if the KEK does not fit."""
     settings = Settings()
     db = Database(settings.database_path)
     try:
         kek = _current(settings)
+        try:
+            SealedVault(db, kek)
+            opens, code = "it unwraps the data key", 0
+        except KeyUnavailable:
+            opens, code = "it does NOT unwrap the data key", 1
         rows = db.query("SELECT id, kek_kind, state, created_at FROM vault_keys ORDER BY id")
     finally:
         db.close()
-    print(f"KEK: {kek.kind} ({kek.source})")
+    print(f"KEK: {kek.kind} ({kek.source}); {opens}")
     for key_id, kind, state, created in rows:
         print(f"  data key {key_id}: {state}, wrapped by {kind}, created {created}")
     if kek.development:
         print("warning: the KEK is a development key file beside the database")
-    return 0
+    return code

@@ -140,11 +140,11 @@ def seal_clear_rows(db: Database, vault: SealedVault, batch: int = BATCH) -> int
     return changed
 
 
-def rotate(db: Database, kek: Kek, batch: int = BATCH, settle: float = 2 * REFRESH_SECONDS) -> int:
+def rotate(db: Database, kek: Kek, batch: int = BATCH, settle: float | None = None) -> int:
     """A new data key: seal new values with it, re-seal every old one, then forget the old key.
 
-    `settle` gives running processes time to notice the new key (they check every
-    REFRESH_SECONDS) before the last pass, so nothing is sealed under the old key after it.
+    `settle` (default twice REFRESH_SECONDS) gives running processes time to notice the new key
+    before the last pass, so nothing is sealed under the old key after it.
     """
     with db.transaction() as tx:
         new_id = int(tx.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM vault_keys").fetchone()[0])
@@ -156,7 +156,7 @@ def rotate(db: Database, kek: Kek, batch: int = BATCH, settle: float = 2 * REFRE
             (new_id, salt, wrapped, kek.kind, now_iso()),
         )
     vault = SealedVault(db, kek)  # holds every key, the new one active
-    time.sleep(settle)
+    time.sleep(2 * REFRESH_SECONDS if settle is None else settle)
     changed = reseal_stale(db, vault, batch)
     while (late := reseal_stale(db, vault, batch)) > 0:  # a process that sealed late: once more
         changed += late

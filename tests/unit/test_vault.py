@@ -252,3 +252,27 @@ def test_database_files_are_private_from_the_first_write(tmp_path: Path) -> None
     Database(folder / "gerbang.db").close()
     assert stat.S_IMODE((folder / "gerbang.db").stat().st_mode) == 0o600
     assert sqlite3.sqlite_version
+
+
+def test_the_keys_commands_move_a_site_off_the_development_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from console.main import main
+
+    monkeypatch.setenv("EDGE_DATA_DIR", str(tmp_path / "var"))
+    site = Site(Settings(model_dir=tmp_path / "models"))
+    person = enrol(site.db, site.vault)
+    site.close()
+    usb = tmp_path / "usb" / "gerbang.kek"
+    assert main(["keys", "rewrap", "--new-kek-file", str(usb)]) == 0
+    assert not (tmp_path / "var" / "vault-dev.key").exists()
+    assert main(["keys", "status"]) == 1  # a new development key does not fit
+    monkeypatch.setenv("EDGE_KEY__KEK_FILE", str(usb))
+    assert main(["keys", "status"]) == 0
+    assert "unwraps the data key" in capsys.readouterr().out
+    monkeypatch.setattr("enrollment.resealing.REFRESH_SECONDS", 0.0)
+    assert main(["keys", "rotate", "--batch", "2"]) == 0
+    site = Site(Settings(model_dir=tmp_path / "models"))
+    assert {key_id_of(v) for v in stored_values(site.db)} == {2}
+    with site.db.reading() as tx:
+        assert len(list(IdentityRepository(tx, site.vault).templates_for_pack(PACK, person))) == 3
