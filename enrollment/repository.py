@@ -221,9 +221,12 @@ class IdentityRepository:
             (identity_id,),
         )
         return [
-            StoredFingerImage(p, i, self.vault.open(d), w, h, ppi, at, q)
+            StoredFingerImage(p, i, self._finger_image(d, identity_id), w, h, ppi, at, q)
             for p, i, d, w, h, ppi, at, q in rows
         ]
+
+    def _finger_image(self, sealed: bytes, identity_id: str) -> bytes:
+        return self.vault.open(sealed, aad_for("finger_images", "data", identity_id))
 
     def add_template(
         self,

@@ -25,6 +25,7 @@ from enrollment.fingers import FingerService
 from enrollment.records import IdentityDraft
 from enrollment.service import EnrolmentService
 from enrollment.unit_of_work import reading, unit_of_work
+from enrollment.vault import aad_for
 from kernel.errors import Conflict, Message, NotFound
 
 
@@ -114,7 +115,8 @@ class ImportDecider:
     def _fingers(self, row: Any, identity_id: str, actor: str) -> tuple[int, list[dict[str, Any]]]:
         if self.fingers is None:
             return 0, []
-        received = parse(self.service.vault.open(row["transaction_data"])).fingers
+        aad = aad_for("exchange_imports", "transaction_data", row["id"])
+        received = parse(self.service.vault.open(row["transaction_data"], aad)).fingers
         enrolled, refused = 0, []
         for number, finger in enumerate(received, start=1):
             feedback = self.fingers.enrol(

@@ -24,6 +24,7 @@ from enrollment.exchange.transaction import PersonText, Transaction, parse
 from enrollment.records import ROLES
 from enrollment.service import EnrolmentService
 from enrollment.unit_of_work import reading, unit_of_work
+from enrollment.vault import aad_for
 from kernel.errors import Conflict, InputError, Message
 
 
@@ -122,7 +123,7 @@ class ExchangeImporter:
             uow.connection.execute(
                 "INSERT INTO exchange_imports (id, tcn, sender, case_ref, file_sha256, transaction_data,"
                 " draft, session_id, candidates, imported_by, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (import_id, t.tcn, t.sender, case_ref, digest, self.service.vault.seal(data),
+                (import_id, t.tcn, t.sender, case_ref, digest, self.service.vault.seal(data, aad_for("exchange_imports", "transaction_data", import_id)),
                  json.dumps(draft_body(t.person, t, case_ref)), session_id,
                  json.dumps(candidates + national, default=str), actor, now_iso()),
             )  # fmt: skip
