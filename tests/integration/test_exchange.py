@@ -19,6 +19,7 @@ from enrollment.accounts import AccountStore
 from enrollment.audit import verify_chain
 from enrollment.exchange import iso19794_4, iso19794_5
 from enrollment.repository import IdentityRepository
+from enrollment.vault import aad_for
 from tests.integration.conftest import PASSWORD, SiteClient
 from tests.integration.test_enrolment_api import INMATE, capture, commit
 
@@ -154,7 +155,9 @@ def test_import_into_another_site_holds_the_person_for_a_decision(
         event = tx.execute(
             "SELECT actor, details FROM audit_events WHERE action = 'exchange.imported'"
         ).fetchone()
-        assert site.vault.open(row["transaction_data"]) == exported.read_bytes()
+        assert row["transaction_data"] != exported.read_bytes()  # sealed at rest, bound to the row
+        aad = aad_for("exchange_imports", "transaction_data", row["id"])
+        assert site.vault.open(row["transaction_data"], aad) == exported.read_bytes()
     site.close()
     faces = sum(r.type == 10 for r in _read(exported))
     assert (session["state"], session["role"], kept) == ("open", "inmate", faces)
