@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -52,7 +52,9 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
     stored = queries.templates_in_gallery(site.db, pack)
     held = len(site.gallery())
     withheld = dead_letters.open_count_now(site.db)  # an alarm for officers, not a reason to stop
-    warnings = [{"code": "sync_dead_letters", "details": {"open": withheld}}] if withheld else []
+    warnings: list[dict[str, Any]] = (
+        [{"code": "sync_dead_letters", "details": {"open": withheld}}] if withheld else []
+    )
     if key_warning := site.key_warning:  # a warning, not a failure: the README's first run works
         warnings.append(key_warning)
     body = {"ready": held == stored, "pack": pack, "gallery": held, "problem": None,
