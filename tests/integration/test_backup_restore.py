@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from console.main import main
 from edge.app import create_app
-from edge.settings import EnrolmentSettings, ImageSettings, Settings
+from edge.settings import EnrolmentSettings, ImageSettings, MatchSettings, Settings
 from edge.site import Site
 from tests.integration.conftest import PASSWORD, make_site_client, photo
 from tests.integration.test_enrolment_api import capture, commit
@@ -105,6 +105,8 @@ def test_a_backup_taken_while_the_site_runs_restores_every_person_and_event(
         data_dir=restored,
         images=ImageSettings(max_bytes=2 * 1024 * 1024),
         enrolment=EnrolmentSettings(min_captures=2, keep_best=3),
+        # Two Western dev faces: the strict shipped fallback (East-Asian) would find neither.
+        match=MatchSettings(open_set_fallback="fmr-points"),
     )
     with TestClient(create_app(settings, Site(settings))) as client:
         token = client.post(
