@@ -132,6 +132,16 @@ class Database:
         with self._lock:
             return self._connection.execute(sql, args).fetchall()
 
+    def checkpoint(self) -> bool:
+        """Move the WAL into the database and empty it; False if a reader elsewhere held it back.
+
+        After an erasure the WAL still holds the pages as they were before it, so the erased
+        (sealed) values stay in the -wal file until a checkpoint rewrites them away.
+        """
+        with self._lock:
+            busy = self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        return busy == 0
+
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
         with self._lock:

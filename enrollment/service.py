@@ -429,6 +429,7 @@ class EnrolmentService:
                 {"reason": reason, "templates": templates, "images": images},
             )
             identity = repo.get(identity_id)
+        self.db.checkpoint()  # the WAL's copies of the erased pages go too (best effort)
         self._gallery().remove_identity(identity_id)
         return identity
 

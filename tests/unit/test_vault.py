@@ -238,6 +238,20 @@ def test_erasure_leaves_no_sealed_copy_in_any_outbox_row(db: Database, tmp_path:
     assert stored_values(db) == []
 
 
+def test_a_checkpoint_leaves_no_copy_of_deleted_rows_in_the_wal(tmp_path: Path) -> None:
+    db = Database(tmp_path / "gerbang.db")
+    marker = b"ERASE-ME-" * 64
+    with db.transaction() as tx:
+        tx.execute("INSERT INTO site_state (key, value) VALUES ('x', ?)", (marker.hex(),))
+    with db.transaction() as tx:
+        tx.execute("DELETE FROM site_state WHERE key = 'x'")
+    files = [tmp_path / "gerbang.db", tmp_path / "gerbang.db-wal"]
+    assert any(marker.hex().encode() in f.read_bytes() for f in files if f.exists())
+    assert db.checkpoint()
+    assert not any(marker.hex().encode() in f.read_bytes() for f in files if f.exists())
+    db.close()
+
+
 def test_database_files_are_private_from_the_first_write(tmp_path: Path) -> None:
     folder = tmp_path / "fresh"
     db = Database(folder / "gerbang.db")
