@@ -1,4 +1,5 @@
-"""`gerbang exchange export|import|list|decide`: inter-agency exchange (SPPT-TI) as ANSI/NIST-ITL 1-2011 files.
+"""`gerbang exchange export|import|list|decide|keygen`: inter-agency exchange (SPPT-TI) as
+ANSI/NIST-ITL 1-2011 files, sealed for their receiver.
 
 Both sign in at the console (GERBANG_USERNAME and GERBANG_PASSWORD, or asked for) against this
 site's operator accounts: an export needs a supervisor or site admin, an import also an enrolment
@@ -23,6 +24,8 @@ from enrollment.accounts import check_operator
 from enrollment.exchange.decisions import ImportDecider
 from enrollment.exchange.exports import ExchangeExporter
 from enrollment.exchange.imports import ExchangeImporter, held_imports
+from enrollment.exchange.sealing import chosen, opened
+from kernel import recipients
 from kernel.errors import Forbidden, InputError, Message
 
 EXPORT_ROLES = ("supervisor", "site_admin")
@@ -54,20 +57,22 @@ def export(args: argparse.Namespace) -> int:
     site = Site(Settings())
     try:
         actor = signed_in(site, EXPORT_ROLES)
+        protection = chosen(args.to_key, args.passphrase_file, args.plain)
         exporter = ExchangeExporter(site.db, site.vault, site.settings.site_id, args.to)
         compression = args.finger_compression.upper()
         if args.person:
             results = [exporter.person(args.person, Path(args.out), actor, args.case_ref,
-                                       compression, args.format)]  # fmt: skip
+                                       compression, args.format, protection, args.minutiae)]  # fmt: skip
         else:
             results = exporter.since(_day(args.since), Path(args.out), actor, args.case_ref,
-                                     compression, args.format)  # fmt: skip
+                                     compression, args.format, protection, args.minutiae)  # fmt: skip
     finally:
         site.close()
     for r in results:
         files = ", ".join(str(p) for p in r.paths)
         print(f"{files}: {r.faces} face, {r.fingers} finger images (sha256 {r.sha256})")
-    print(f"exported {len(results)} transaction(s) as {actor}")
+    sealing = protection.described.get("encryption", "none")
+    print(f"exported {len(results)} transaction(s) as {actor}, sealed: {sealing}")
     return 0
 
 
@@ -79,8 +84,9 @@ def import_transaction(args: argparse.Namespace) -> int:
         site.start()
         if site.problem is not None:
             raise site.problem
+        data = opened(Path(args.file).read_bytes(), args.key, args.passphrase_file)
         outcome = ExchangeImporter(archive_importer(site, actor).service).run(
-            Path(args.file).read_bytes(), actor, args.case_ref
+            data, actor, args.case_ref
         )
     finally:
         site.close()
@@ -136,6 +142,34 @@ def held(_: argparse.Namespace) -> int:
     return 0
 
 
+def keygen(args: argparse.Namespace) -> int:
+    """Make this agency's key pair: the public half goes to senders, the private half stays."""
+    key_path, pub_path = recipients.generate(Path(args.out))
+    public = recipients.read_public(pub_path)
+    print(f"private key {key_path} (keep it; mode 0600), public key {pub_path}"
+          f" (give it to senders), fingerprint {recipients.fingerprint(public)}")  # fmt: skip
+    return 0
+
+
+def add_protection(parser: argparse.ArgumentParser) -> None:
+    """--to-key | --passphrase-file | --plain: how an export is sealed (one is required)."""
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--to-key", type=Path, metavar="AGENCY.pub",
+                     help="seal for the receiving agency's X25519 public key (`exchange keygen`)")  # fmt: skip
+    how.add_argument("--passphrase-file", type=Path,
+                     help="seal under the passphrase in this file (tell the receiver another way)")  # fmt: skip
+    how.add_argument("--plain", action="store_true",
+                     help="write the file unsealed (only for a receiver that cannot open sealed files; audited)")  # fmt: skip
+
+
+def add_opening(parser: argparse.ArgumentParser) -> None:
+    """--key | --passphrase-file: how a sealed file received is opened."""
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--key", type=Path, metavar="OURS.key",
+                     help="our private key, for a file sealed for our public key")  # fmt: skip
+    how.add_argument("--passphrase-file", type=Path, help="the passphrase the sender told us")
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Attach `exchange export|import` to the main parser."""
     exchange = sub.add_parser(
@@ -166,6 +200,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="an ANSI/NIST-ITL 1-2011 transaction (default), or ISO/IEC 19794-5 and 19794-4"
         " records written to OUT.face.iso and OUT.finger.iso",
     )  # fmt: skip
+    out.add_argument("--minutiae", action="store_true",
+                     help="add Type-9 minutiae beside each Type-14 finger image")  # fmt: skip
+    add_protection(out)
     out.set_defaults(handler=export)
     received = exchange.add_parser(
         "import",
@@ -175,7 +212,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     received.add_argument("file", help="the ANSI/NIST-ITL file received")
     received.add_argument("--case-ref", help="the case it is for (default: its field 2.905)")
+    add_opening(received)
     received.set_defaults(handler=import_transaction)
+    keys = exchange.add_parser(
+        "keygen", help="make this agency's key pair for sealed exchange files",
+        description="Writes PREFIX.key (private, 0600) and PREFIX.pub (for senders).",
+    )  # fmt: skip
+    keys.add_argument("--out", required=True, metavar="PREFIX", help="where to write the two files")
+    keys.set_defaults(handler=keygen)
     exchange.add_parser("list", help="imports waiting for a decision").set_defaults(handler=held)
     decision = exchange.add_parser(
         "decide",

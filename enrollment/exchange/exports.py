@@ -1,8 +1,9 @@
 """Export a person, or every admission and release since a date, as ANSI/NIST-ITL transactions.
 
 An export is an officer's explicit act: the file is written inside the transaction that appends
-its audit event (who, whom, which case, which file and its sha256), so there is no export without
-its record and no record of an export that failed to write.
+its audit event (who, whom, which case, which file and its sha256, how it was sealed), so there is
+no export without its record and no record of an export that failed to write. Files are sealed for
+their receiver (`sealing.py`) and created readable by their owner only.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +19,15 @@ from PIL import Image
 
 from enrollment.db import Database
 from enrollment.exchange import iso19794_4, iso19794_5
+from enrollment.exchange.sealing import PLAIN, Protection
 from enrollment.exchange.transaction import FaceImage, FingerImage, PersonText, Transaction, build
+from enrollment.exchange.type9 import MinutiaeView
 from enrollment.records import Identity
 from enrollment.repository import StoredFingerImage
 from enrollment.unit_of_work import reading, unit_of_work
-from enrollment.vault import Vault
+from enrollment.vault import Vault, aad_for
 from kernel.errors import InputError, Message
+from models.fingerprint import iso19794
 
 
 class NothingToExport(InputError):
@@ -72,9 +77,11 @@ class ExchangeExporter:
         self.db, self.vault, self.site_id, self.receiver = db, vault, site_id, receiver
 
     def person(self, identity_id: str, out: Path, actor: str, case_ref: str | None = None,
-               finger_compression: str = "PNG", form: str = "ansi-nist") -> ExportResult:  # fmt: skip
+               finger_compression: str = "PNG", form: str = "ansi-nist",
+               protection: Protection = PLAIN, minutiae: bool = False) -> ExportResult:  # fmt: skip
         """Write one person's transaction to `out` (or, `form="iso"`, the ISO/IEC 19794-5 and
-        19794-4 records to OUT.face.iso and OUT.finger.iso) and audit it, as one step."""
+        19794-4 records to OUT.face.iso and OUT.finger.iso), sealed as `protection` says, with
+        Type-9 minutiae beside the finger images when `minutiae`, and audit it, as one step."""
         with unit_of_work(self.db, self.vault) as uow:
             repo = uow.identities
             identity = repo.get(identity_id)
@@ -85,21 +92,25 @@ class ExchangeExporter:
             ]
             if not faces:
                 raise NothingToExport(identity_id=identity_id)
-            fingers = [_finger(f, finger_compression) for f in repo.finger_images(identity_id)]
+            stored = repo.finger_images(identity_id)
+            fingers = [_finger(f, finger_compression) for f in stored]
+            views = _minutiae(uow.connection, self.vault, identity_id, stored) if minutiae else []
             if form == "iso":
-                files = _iso_files(out, identity, faces, fingers, finger_compression)
+                plain = _iso_files(out, identity, faces, fingers, finger_compression)
             else:
                 person = _person(identity, case_ref)
-                files = {
-                    out: build(Transaction(self.site_id, self.receiver, person, faces, fingers))
-                }
+                t = Transaction(self.site_id, self.receiver, person, faces, fingers, views)
+                plain = {out: build(t)}
+            files = {path: protection.wrap(data, {"content": "exchange", "sender": self.site_id})
+                     for path, data in plain.items()}  # fmt: skip
             digests = {path.name: hashlib.sha256(data).hexdigest() for path, data in files.items()}
             uow.audit(actor, "exchange.exported", identity_id, {
                 "files": digests, "format": form, "case_ref": case_ref, "receiver": self.receiver,
                 "faces": len(faces), "fingers": len(fingers), "finger_compression": finger_compression,
+                "minutiae": len(views), **protection.described,
             })  # fmt: skip
             for path, data in files.items():  # a failed write rolls the audit event back
-                path.with_name(path.name + ".partial").write_bytes(data)
+                write_private(path.with_name(path.name + ".partial"), data)
         for path in files:  # after the commit: no file without its audit event
             os.replace(path.with_name(path.name + ".partial"), path)
         first = next(iter(files))
@@ -107,7 +118,8 @@ class ExchangeExporter:
                             list(files))  # fmt: skip
 
     def since(self, day: str, out_dir: Path, actor: str, case_ref: str | None = None,
-              finger_compression: str = "PNG", form: str = "ansi-nist") -> list[ExportResult]:  # fmt: skip
+              finger_compression: str = "PNG", form: str = "ansi-nist",
+              protection: Protection = PLAIN, minutiae: bool = False) -> list[ExportResult]:  # fmt: skip
         """One file per inmate admitted or released on or after `day` (ISO date)."""
         with reading(self.db) as uow:
             ids = [r[0] for r in uow.connection.execute(
@@ -121,10 +133,36 @@ class ExchangeExporter:
             try:
                 name = f"{identity_id}.an2" if form == "ansi-nist" else identity_id
                 results.append(self.person(identity_id, out_dir / name, actor, case_ref,
-                                           finger_compression, form))  # fmt: skip
+                                           finger_compression, form, protection, minutiae))  # fmt: skip
             except NothingToExport:
                 continue  # an erased record has nothing to send; the officer sees the count
         return results
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file readable by its owner only, from its first byte."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(data)
+
+
+def _minutiae(connection: sqlite3.Connection, vault: Vault, identity_id: str,
+              stored: list[StoredFingerImage]) -> list[MinutiaeView]:  # fmt: skip
+    """One Type-9 view per exported impression: the newest template extracted from its image."""
+    views = []
+    for image in stored:
+        row = connection.execute(
+            "SELECT t.iso_record FROM finger_templates t JOIN finger_images f ON f.id = t.image_id"
+            " WHERE f.identity_id = ? AND f.position = ? AND f.impression = ?"
+            " ORDER BY t.id DESC LIMIT 1",
+            (identity_id, image.position, image.impression),
+        ).fetchone()
+        if row is None:
+            raise NothingToExport(identity_id=identity_id, reason="an impression has no minutiae")
+        record = vault.open(row[0], aad_for("finger_templates", "iso_record", identity_id))
+        position, template = iso19794.decode(record)[0]
+        views.append(MinutiaeView(position or image.position, template))
+    return views
 
 
 def _iso_files(out: Path, identity: Identity, faces: list[FaceImage], fingers: list[FingerImage],

@@ -17,7 +17,9 @@ from datetime import UTC, date, datetime
 
 from PIL import Image, UnidentifiedImageError
 
+from enrollment.exchange import type9
 from enrollment.exchange.codec import IMAGE_TAG, MalformedTransaction, Record, decode, encode
+from enrollment.exchange.type9 import MinutiaeView
 from kernel.errors import InputError, Message
 
 VERSION = "0500"  # ANSI/NIST-ITL 1-2011
@@ -99,6 +101,9 @@ class Transaction:
     person: PersonText
     faces: list[FaceImage] = field(default_factory=list)
     fingers: list[FingerImage] = field(default_factory=list)
+    # Type-9 minutiae: with `fingers`, the i-th view belongs to the i-th impression (same IDC);
+    # alone (the registry holds no finger images), each view has its own IDC.
+    minutiae: list[MinutiaeView] = field(default_factory=list)
     tcn: str = ""  # transaction control number; made up when empty
     created: datetime | None = None
 
@@ -179,8 +184,13 @@ def build(t: Transaction) -> bytes:
     images: list[Record] = [_type10(f, i, t.sender) for i, f in enumerate(t.faces, start=1)]
     first = len(images) + 1
     images += [_type14(f, i, t.sender) for i, f in enumerate(t.fingers, start=first)]
-    content = [(2, 0)] + [(r.type, int(str(r.fields[2]))) for r in images]
-    return encode([_type1(t, tcn, now, content), _type2(t.person), *images])
+    if t.fingers and len(t.minutiae) not in (0, len(t.fingers)):
+        raise ValueError("minutiae go with every finger image or with none")
+    start = first if t.fingers else len(images) + 1
+    minutiae = [type9.record(v, i) for i, v in enumerate(t.minutiae, start=start)]
+    records = [*images, *minutiae]
+    content = [(2, 0)] + [(r.type, int(str(r.fields[2]))) for r in records]
+    return encode([_type1(t, tcn, now, content), _type2(t.person), *records])
 
 
 def parse(data: bytes) -> Transaction:
@@ -194,8 +204,21 @@ def parse(data: bytes) -> Transaction:
     fingers = [_finger(r) for r in records if r.type == 14]
     return Transaction(
         sender=header.text(8), receiver=header.text(7), person=_person(described[0]),
-        faces=faces, fingers=fingers, tcn=header.text(9),
+        faces=faces, fingers=fingers, minutiae=_minutiae(records), tcn=header.text(9),
     )  # fmt: skip
+
+
+def _minutiae(records: list[Record]) -> list[MinutiaeView]:
+    """Type-9 views, each read at the resolution of the Type-14 image it names (500 ppi without)."""
+    images = {r.text(2): r for r in records if r.type == 14}
+    views = []
+    for r in (r for r in records if r.type == 9):
+        image = images.get(r.text(2))
+        if image is None:
+            views.append(type9.parse(r))
+        else:
+            views.append(type9.parse(r, _number(image, 9), _number(image, 6), _number(image, 7)))
+    return views
 
 
 def _person(r: Record) -> PersonText:

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import nistitl
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -18,8 +19,11 @@ from edge.site import Site
 from enrollment.accounts import AccountStore
 from enrollment.audit import verify_chain
 from enrollment.exchange import iso19794_4, iso19794_5
+from enrollment.exchange.sealing import is_sealed
+from enrollment.exchange.transaction import parse
 from enrollment.repository import IdentityRepository
 from enrollment.vault import aad_for
+from models.fingerprint import iso19794
 from tests.integration.conftest import PASSWORD, SiteClient
 from tests.integration.test_enrolment_api import INMATE, capture, commit
 
@@ -70,7 +74,7 @@ def exported(site_client: SiteClient, enrolled: str, model_dir: Path,
     with pytest.MonkeyPatch.context() as mp:
         _as(mp, site_client.site.settings.data_dir, model_dir, "supervisor")
         assert main(["exchange", "export", "--person", enrolled, "--out", str(out),
-                     "--case-ref", CASE]) == 0  # fmt: skip
+                     "--case-ref", CASE, "--plain", "--minutiae"]) == 0  # fmt: skip
     return out
 
 
@@ -104,7 +108,82 @@ def test_the_export_reads_back_with_every_record_and_image(
             (enrolled,),
         ).fetchone()
         assert verify_chain(tx) is None
-    assert event["actor"] == "supervisor" and json.loads(event["details"])["case_ref"] == CASE
+    details = json.loads(event["details"])
+    assert event["actor"] == "supervisor" and details["case_ref"] == CASE
+    assert details["encryption"] == "none" and details["minutiae"] == 6
+
+
+def test_type9_minutiae_go_with_every_finger_image(
+    site_client: SiteClient, enrolled: str, exported: Path
+) -> None:
+    records = _read(exported)
+    type14 = [r for r in records if r.type == 14]
+    type9 = [r for r in records if r.type == 9]
+    assert [r._2 for r in type9] == [r._2 for r in type14]  # the same IDC: one impression each
+    assert [r._6 for r in type9] == [r._13 for r in type14]
+    site = site_client.site
+    with site.db.reading() as tx:
+        rows = tx.execute(
+            "SELECT t.iso_record FROM finger_templates t JOIN finger_images f ON f.id = t.image_id"
+            " WHERE f.identity_id = ? ORDER BY f.position, f.impression",
+            (enrolled,),
+        ).fetchall()
+        stored = [
+            iso19794.decode(
+                site.vault.open(r[0], aad_for("finger_templates", "iso_record", enrolled))
+            )[0][1]
+            for r in rows
+        ]
+    assert [int(r._10) for r in type9] == [t.count for t in stored]
+    received = parse(exported.read_bytes()).minutiae  # our own reader: back to pixels
+    for view, template in zip(received, stored, strict=True):
+        assert np.abs(view.template.minutiae[:, :2] - template.minutiae[:, :2]).max() < 0.25
+        turned = np.abs(
+            np.angle(np.exp(1j * (view.template.minutiae[:, 2] - template.minutiae[:, 2])))
+        )
+        assert turned.max() < np.radians(0.51)
+
+
+def test_an_export_is_sealed_unless_plain_is_asked_for_by_name(
+    site_client: SiteClient, enrolled: str, model_dir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    _as(monkeypatch, site_client.site.settings.data_dir, model_dir, "supervisor")
+    out = tmp_path / "x.an2"
+    assert main(["exchange", "export", "--person", enrolled, "--out", str(out)]) == 2
+    assert "exchange_protection_required" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_sealed_export_opens_only_with_the_receivers_key(
+    site_client: SiteClient, enrolled: str, model_dir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    assert main(["exchange", "keygen", "--out", str(tmp_path / "polda")]) == 0
+    assert main(["exchange", "keygen", "--out", str(tmp_path / "other")]) == 0
+    assert (tmp_path / "polda.key").stat().st_mode & 0o777 == 0o600
+    _as(monkeypatch, site_client.site.settings.data_dir, model_dir, "supervisor")
+    out = tmp_path / "agus.an2"
+    assert main(["exchange", "export", "--person", enrolled, "--out", str(out),
+                 "--to-key", str(tmp_path / "polda.pub")]) == 0  # fmt: skip
+    capsys.readouterr()
+    data = out.read_bytes()
+    assert is_sealed(data) and b"Agus" not in data and b"JFIF" not in data
+    assert out.stat().st_mode & 0o777 == 0o600
+    with site_client.site.db.reading() as tx:
+        details = json.loads(tx.execute(
+            "SELECT details FROM audit_events WHERE action = 'exchange.exported' ORDER BY seq DESC"
+        ).fetchone()[0])  # fmt: skip
+    assert details["encryption"] == "x25519+aes-256-gcm" and len(details["recipient"]) == 16
+    receiver = tmp_path / "receiver"
+    _new_site(receiver, model_dir)
+    _as(monkeypatch, receiver, model_dir, "enrolment_officer")
+    for extra in ([], ["--key", str(tmp_path / "other.key")]):
+        assert main(["exchange", "import", str(out), *extra]) == 2
+        assert "exchange_file_sealed" in capsys.readouterr().err
+    assert main(["exchange", "import", str(out), "--key", str(tmp_path / "polda.key")]) == 0
+    printed = json.loads(capsys.readouterr().out.split("\nheld for")[0])
+    assert printed["faces"] >= 2 and printed["fingers"] == 6
 
 
 def test_an_enrolment_officer_may_not_export_and_a_wrong_password_is_refused(
@@ -113,11 +192,12 @@ def test_an_enrolment_officer_may_not_export_and_a_wrong_password_is_refused(
 ) -> None:  # fmt: skip
     out = tmp_path / "x.an2"
     _as(monkeypatch, site_client.site.settings.data_dir, model_dir, "enrolment_officer")
-    assert main(["exchange", "export", "--person", enrolled, "--out", str(out)]) == 2
+    argv = ["exchange", "export", "--person", enrolled, "--out", str(out), "--plain"]
+    assert main(argv) == 2
     assert "[forbidden]" in capsys.readouterr().err
     monkeypatch.setenv("GERBANG_USERNAME", "site_admin")
     monkeypatch.setenv("GERBANG_PASSWORD", "wrong")
-    assert main(["exchange", "export", "--person", enrolled, "--out", str(out)]) == 2
+    assert main(argv) == 2
     assert not out.exists()
 
 
@@ -252,7 +332,7 @@ def test_the_iso_alternative_carries_the_same_images(
     _as(monkeypatch, site_client.site.settings.data_dir, model_dir, "site_admin")
     prefix = tmp_path / "agus"
     assert main(["exchange", "export", "--person", enrolled, "--out", str(prefix),
-                 "--format", "iso"]) == 0  # fmt: skip
+                 "--format", "iso", "--plain"]) == 0  # fmt: skip
     site = site_client.site
     with site.db.reading() as tx:
         repo = IdentityRepository(tx, site.vault)

@@ -20,6 +20,8 @@ from enrollment.exchange.transaction import (
     build,
     parse,
 )
+from enrollment.exchange.type9 import MinutiaeView
+from models.fingerprint.minutiae import BIFURCATION, ENDING, OTHER, MinutiaeTemplate
 
 
 def _jpeg(seed: int) -> bytes:
@@ -138,3 +140,44 @@ def test_lengths_count_their_own_digits() -> None:
         encoded = encode([Record(1, {2: "0500", 3: [["1", "1"], ["2", "00"]]}), record])
         first = decode(encoded)
         assert first[1].fields[18] == "x" * size
+
+
+def _view(position: int, seed: int) -> MinutiaeView:
+    rng = np.random.default_rng(seed)
+    rows = np.column_stack([
+        rng.integers(10, 380, 30), rng.integers(10, 370, 30), rng.uniform(0, 2 * np.pi, 30),
+        rng.integers(0, 101, 30), rng.choice([ENDING, BIFURCATION, OTHER], 30),
+    ]).astype(np.float64)  # fmt: skip
+    return MinutiaeView(position, MinutiaeTemplate(388, 374, 500, rows, "nbis-mindtct test"))
+
+
+def test_minutiae_alone_travel_as_type9_records_an_independent_reader_reads() -> None:
+    views = [_view(2, 1), _view(7, 2)]
+    data = build(Transaction("PUSAT", "POLRI", PERSON, [FaceImage(_jpeg(1), "image/jpeg", "2026-01-02")],
+                             minutiae=views))  # fmt: skip
+    message = nistitl.Message()
+    message.parse(data)
+    type9 = [r for r in message if r.type == 9]
+    assert [(r._2, r._4, r._6, r._10) for r in type9] == [(2, "S", "2", "30"), (3, "S", "7", "30")]
+    first = views[0].template.minutiae[0]
+    xx, yy = round(first[0] * 2540 / 500), round((373 - first[1]) * 2540 / 500)
+    assert type9[0]._12[0] == ["1", f"{xx:04d}{yy:04d}{round(np.degrees(first[2])) % 360:03d}",
+                               str(2 + round(first[3] * 61 / 100)), {0: "D", 1: "A", 2: "B"}[int(first[4])]]  # fmt: skip
+    assert type9[0]._5 == [["GERBANG", "A", "nbis-mindtct test"]]
+    back = parse(data).minutiae
+    for sent, received in zip(views, back, strict=True):
+        assert received.position == sent.position
+        assert received.template.count == sent.template.count
+        # y is sent from the bottom edge; without the image height it comes back measured so
+        y_up = sent.template.height - 1 - sent.template.minutiae[:, 1]
+        assert np.abs(received.template.minutiae[:, 0] - sent.template.minutiae[:, 0]).max() < 0.25
+        assert np.abs(received.template.minutiae[:, 1] - y_up).max() < 0.25
+        assert list(received.template.minutiae[:, 4]) == list(sent.template.minutiae[:, 4])
+        assert np.abs(received.template.minutiae[:, 3] - sent.template.minutiae[:, 3]).max() <= 1
+
+
+def test_minutiae_must_go_with_every_finger_image_or_none() -> None:
+    finger = FingerImage(2, _finger_png(1), 48, 64, 500, "2026-01-02")
+    face = FaceImage(_jpeg(1), "image/jpeg", "2026-01-02")
+    with pytest.raises(ValueError, match="every finger image"):
+        build(Transaction("S", "R", PERSON, [face], [finger, finger], [_view(2, 1)]))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kernel import sealed
+from kernel import recipients, sealed
 
 
 @pytest.fixture(autouse=True)
@@ -86,3 +86,36 @@ def test_plain_streams_open_without_a_key_and_keys_must_be_32_bytes(tmp_path: Pa
         sealed.key_from_file(bad)
     with pytest.raises(sealed.SealError, match="not a sealed"):
         _open(b"PK\x03\x04 a zip file")
+
+
+def test_a_file_sealed_for_a_recipient_opens_only_with_its_private_key(tmp_path: Path) -> None:
+    own_key, own_pub = recipients.generate(tmp_path / "polda")
+    other_key, _ = recipients.generate(tmp_path / "kejaksaan")
+    assert own_key.stat().st_mode & 0o777 == 0o600
+    data = b"ANSI/NIST-ITL transaction " * 1000
+    blob = _seal(data, recipients.key_for_recipient(recipients.read_public(own_pub)))
+    assert data[:20] not in blob
+
+    def opened(private: Path | None) -> bytes:
+        out = io.BytesIO()
+        sealed.unseal(io.BytesIO(blob), out, recipients.opener(None, None, private))
+        return out.getvalue()
+
+    assert opened(own_key) == data
+    with pytest.raises(sealed.SealError, match="sealed for key"):
+        opened(other_key)
+    with pytest.raises(sealed.SealError, match="private key"):
+        opened(None)
+    tampered = bytearray(blob)
+    tampered[-5] ^= 1
+    with pytest.raises(sealed.SealError, match="altered"):
+        sealed.unseal(
+            io.BytesIO(bytes(tampered)), io.BytesIO(), recipients.opener(None, None, own_key)
+        )
+
+
+def test_each_file_for_the_same_recipient_has_its_own_key(tmp_path: Path) -> None:
+    _, pub = recipients.generate(tmp_path / "polda")
+    public = recipients.read_public(pub)
+    first, second = recipients.key_for_recipient(public), recipients.key_for_recipient(public)
+    assert first.key != second.key and first.kdf["recipient"] == second.kdf["recipient"]
