@@ -24,7 +24,7 @@ from enrollment.accounts import check_operator
 from enrollment.exchange.decisions import ImportDecider
 from enrollment.exchange.exports import ExchangeExporter
 from enrollment.exchange.imports import ExchangeImporter, held_imports
-from enrollment.exchange.sealing import chosen, opened
+from enrollment.exchange.sealing import add_opening, add_protection, chosen, opened
 from kernel import recipients
 from kernel.errors import Forbidden, InputError, Message
 
@@ -149,25 +149,6 @@ def keygen(args: argparse.Namespace) -> int:
     print(f"private key {key_path} (keep it; mode 0600), public key {pub_path}"
           f" (give it to senders), fingerprint {recipients.fingerprint(public)}")  # fmt: skip
     return 0
-
-
-def add_protection(parser: argparse.ArgumentParser) -> None:
-    """--to-key | --passphrase-file | --plain: how an export is sealed (one is required)."""
-    how = parser.add_mutually_exclusive_group()
-    how.add_argument("--to-key", type=Path, metavar="AGENCY.pub",
-                     help="seal for the receiving agency's X25519 public key (`exchange keygen`)")  # fmt: skip
-    how.add_argument("--passphrase-file", type=Path,
-                     help="seal under the passphrase in this file (tell the receiver another way)")  # fmt: skip
-    how.add_argument("--plain", action="store_true",
-                     help="write the file unsealed (only for a receiver that cannot open sealed files; audited)")  # fmt: skip
-
-
-def add_opening(parser: argparse.ArgumentParser) -> None:
-    """--key | --passphrase-file: how a sealed file received is opened."""
-    how = parser.add_mutually_exclusive_group()
-    how.add_argument("--key", type=Path, metavar="OURS.key",
-                     help="our private key, for a file sealed for our public key")  # fmt: skip
-    how.add_argument("--passphrase-file", type=Path, help="the passphrase the sender told us")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

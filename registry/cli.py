@@ -1,4 +1,5 @@
-"""`gerbang registry serve | sites add|set-key|revoke-key | accounts add | report | audit verify`:
+"""`gerbang registry serve | sites add|set-key|revoke-key | accounts add | report | audit verify |
+exchange export|import|list|decide`:
 the central registry at the console.
 
 Settings come from REGISTRY_* variables (REGISTRY_DATABASE_URL first); the database is created
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from httpkit.tls import serve as serve_https
-from registry import site_keys
+from registry import exchange_cli, site_keys
 from registry.accounts import REGISTRY_ROLES
 from registry.db import ensure_database, open_database
 from registry.settings import RegistrySettings
@@ -187,3 +188,4 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     audit.add_parser("verify", help="check the hash chain; exit 1 at a broken link").set_defaults(
         handler=audit_verify
     )
+    exchange_cli.add_parsers(actions)

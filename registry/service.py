@@ -17,10 +17,12 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
+
+import numpy as np
 
 from httpkit.limits import BodyLimits
 from kernel.access import SignInThrottle
@@ -227,17 +229,26 @@ class RegistryService:
         )
         request = search.parse_request(body)
         probes = search.probe_vectors(request, self.policy)
+        return self.search_national(probes, request.roles, request.limit, site_id, site_id)
+
+    def search_national(
+        self,
+        probes: np.ndarray,
+        roles: Collection[str] | None,
+        limit: int,
+        actor: str,
+        subject: str,
+    ) -> dict[str, Any]:
+        """National candidates for unit probes of the gallery's pack, audited as `actor`'s search."""
         if self._stale:
             raise NationalSearchUnavailable(reason="the national gallery is being rebuilt")
         setting = self.policy.setting()
         threshold = self.policy.threshold
-        hits = search.search_index(
-            self.gallery.index, threshold, probes, request.roles, request.limit
-        )
+        hits = search.search_index(self.gallery.index, threshold, probes, roles, limit)
         with self.db.transaction() as tx:
-            found = search.national_candidates(tx, hits, threshold, request.limit)
-            audit(tx, site_id, "national.searched", site_id, {
-                "probes": len(probes), "roles": request.roles, "pack_id": self.policy.pack_id,
+            found = search.national_candidates(tx, hits, threshold, limit)
+            audit(tx, actor, "national.searched", subject, {
+                "probes": len(probes), "roles": roles, "pack_id": self.policy.pack_id,
                 "threshold": threshold, "open_set": setting.evidence() if setting else None,
                 "hits": [{"identity_id": c["identity_id"], "score": c["score"]} for c in found],
             })  # fmt: skip

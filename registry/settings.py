@@ -109,6 +109,22 @@ class RegistrySettings(BaseSettings):
     pull_limit: int = Field(
         500, ge=1, le=5000, description="Most changes a site may pull in one request."
     )
+    agency: str = Field(
+        "DITJENPAS",
+        min_length=1,
+        max_length=20,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="The registry's originating agency code (1.008 ORI) in the exchange files it writes.",
+    )
+    model_dir: Path = Field(
+        Path("var/models"),
+        description="Folder with the pinned face model files (the site's EDGE_MODEL_DIR layout);"
+        " only `registry exchange import` reads it, to search received faces nationally.",
+    )
+    model_cache_dir: Path = Field(
+        Path("var/registry-model-cache"),
+        description="Writable folder for models the registry converts (the dlib recogniser).",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -10,6 +10,7 @@ ANSI/NIST-ITL (or ISO) file exactly as it would be written plain.
 
 from __future__ import annotations
 
+import argparse
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,3 +111,22 @@ def opened(data: bytes, private_key_file: Path | None = None,
     except sealed.SealError as exc:
         raise ExchangeSealError(reason=str(exc)) from exc
     return out.getvalue()
+
+
+def add_protection(parser: argparse.ArgumentParser) -> None:
+    """--to-key | --passphrase-file | --plain: how an export is sealed (one is required)."""
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--to-key", type=Path, metavar="AGENCY.pub",
+                     help="seal for the receiving agency's X25519 public key (`exchange keygen`)")  # fmt: skip
+    how.add_argument("--passphrase-file", type=Path,
+                     help="seal under the passphrase in this file (tell the receiver another way)")  # fmt: skip
+    how.add_argument("--plain", action="store_true",
+                     help="write the file unsealed (only for a receiver that cannot open sealed files; audited)")  # fmt: skip
+
+
+def add_opening(parser: argparse.ArgumentParser) -> None:
+    """--key | --passphrase-file: how a sealed file received is opened."""
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--key", type=Path, metavar="OURS.key",
+                     help="our private key, for a file sealed for our public key")  # fmt: skip
+    how.add_argument("--passphrase-file", type=Path, help="the passphrase the sender told us")
