@@ -255,6 +255,12 @@ class Settings(BaseSettings):
     pack: str = Field(
         "open-yunet-dlib", min_length=1, description="Model pack id (see `gerbang models list`)."
     )
+    fetch_models: bool = Field(
+        True,
+        description="At start, download the pack's files missing from model_dir from their pinned"
+        " addresses (each checked against its sha256) in the background; false for a site that must"
+        " never reach out (then /ready says which file to place where).",
+    )
     providers: list[str] = Field(
         default_factory=lambda: [
             "CUDAExecutionProvider",

@@ -14,6 +14,7 @@ from edge import wiring
 from edge.gate.records import GateStore
 from edge.gate.service import GatePolicy, GateService
 from edge.metrics import Metrics
+from edge.model_fetch import ModelFetch, ModelsFetching, missing_files
 from edge.nbis_build import NbisBuild
 from edge.settings import Settings
 from enrollment.captures import CapturePolicy
@@ -37,7 +38,9 @@ from models.engine import FaceEngine
 from models.errors import ModelNotReady
 from models.fusion import FusionModel
 from models.liveness import DEFAULT_THRESHOLD
+from models.manifest import ModelPack
 from models.obtain import ensure_converted
+from models.store import ModelStore
 from site_sync.projection import build_gallery, stored_entries
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,7 @@ class Site:
         self._finger_calibration: Calibration | None = None
         self._load_lock = threading.Lock()
         self.nbis = NbisBuild()
+        self.model_fetch = ModelFetch()
         policy = CapturePolicy(
             keep_best=settings.enrolment.keep_best,
             min_captures=settings.enrolment.min_captures,
@@ -115,6 +119,8 @@ class Site:
         with self._load_lock:
             try:
                 spec = wiring.engine_spec(self.settings, active_pack(self.db, self.settings.pack))
+                if self._fetching(spec.store, spec.pack):
+                    raise self.model_fetch.problem or ModelNotReady.missing("pack", "", "wait")
                 ensure_converted(spec.store, spec.pack)
                 engine = spec.build()
                 calibration = Calibration.load(
@@ -131,6 +137,8 @@ class Site:
                 self.calibration, self.problem = calibration, None
                 self.open_set = open_set
                 self._fusion = None  # fitted per face pack: a reload may have changed it
+            except ModelsFetching as exc:
+                self.problem = exc  # /ready shows its progress; the fetch reloads when done
             except GerbangError as exc:
                 log.error("models not ready: %s %s", exc, exc.details)
                 self.problem = exc
@@ -140,6 +148,23 @@ class Site:
                 )
             # The fingerprint 1:N index is a projection of the database like the face gallery.
             self.fingers.refresh_index()
+
+    def _fetching(self, store: ModelStore, pack: ModelPack) -> bool:
+        """Start fetching the pack's missing files, if any and allowed; whether the load waits."""
+        missing = missing_files(store, pack)
+        if not missing or not self.settings.fetch_models:
+            return False
+        self.model_fetch.start(store, missing, self._fetched)
+        return True
+
+    def _fetched(self) -> None:
+        """The fetch ended: load the pack, or keep what to place where (under the load lock, so a
+        start() still reporting the fetch cannot overwrite its outcome)."""
+        with self._load_lock:
+            if self.model_fetch.problem is not None:
+                self.problem = self.model_fetch.problem
+                return
+        self.start()
 
     @property
     def ready(self) -> bool:

@@ -108,6 +108,9 @@ def test_a_missing_field_is_a_clear_422(client: TestClient) -> None:
 def test_without_models_the_service_starts_but_is_not_ready(tmp_path: Path) -> None:
     for empty in make_site_client(tmp_path / "no-models", tmp_path / "data"):
         assert empty.client.get("/health").status_code == 200
+        empty.site.model_fetch.wait(
+            60
+        )  # the first start tries the pinned addresses: none answers here
         ready = empty.client.get("/ready")
         assert ready.status_code == 503
         assert ready.json()["problem"]["code"] == "model_not_ready"
