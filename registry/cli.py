@@ -1,5 +1,5 @@
 """`gerbang registry serve | sites add|set-key|revoke-key | accounts add | report | audit verify |
-exchange export|import|list|decide`:
+exchange export|import|list|decide | backup | restore`:
 the central registry at the console.
 
 Settings come from REGISTRY_* variables (REGISTRY_DATABASE_URL first); the database is created
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from httpkit.tls import serve as serve_https
-from registry import exchange_cli, site_keys
+from registry import backup_cli, exchange_cli, site_keys
 from registry.accounts import REGISTRY_ROLES
 from registry.db import ensure_database, open_database
 from registry.settings import RegistrySettings
@@ -189,3 +189,4 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         handler=audit_verify
     )
     exchange_cli.add_parsers(actions)
+    backup_cli.add_parsers(actions)
