@@ -68,6 +68,8 @@ def test_a_sealed_backup_restores_into_a_new_database_and_the_registry_carries_o
         header["cipher"] == "aes-256-gcm-stream" and header["content"] == "gerbang-registry-backup"
     )
     before = _counts(registry.url)
+    late_person, late = site.enrol("Warga Binaan sesudah cadangan", [_random_unit(110)])
+    assert registry.push(site, site.batch([late])).status_code == 200  # after the snapshot
 
     restore = ["registry", "restore", str(out), "--database-url", target]
     assert cli.main([*restore, "--key-file", str(wrong)]) == 2
@@ -80,10 +82,13 @@ def test_a_sealed_backup_restores_into_a_new_database_and_the_registry_carries_o
     with TestClient(create_registry_app(restored.settings, restored)) as client:
         moved = Registry(client, restored, target, registry.tokens)
         person, change = site.enrol("Warga Binaan 3", [_random_unit(103)])
-        answer = moved.push(site, site.batch([change]))
+        gap = moved.push(site, site.batch([change]))  # the restored registry lacks `late`
+        assert gap.status_code == 409 and gap.json()["error"]["code"] == "sync_gap"
+        assert gap.json()["error"]["details"]["expected_seq"] == late.seq
+        answer = moved.push(site, site.batch([late, change]))  # the site resends from there
         assert answer.status_code == 200, answer.text
-        assert moved.query("SELECT status FROM national_identities WHERE id = %s", person) == [
-            ("active",)
-        ]
+        for someone in (late_person, person):
+            status = moved.query("SELECT status FROM national_identities WHERE id = %s", someone)
+            assert status == [("active",)]
     assert cli.main([*restore, "--key-file", str(key)]) == 2  # it holds a registry now
     assert "registry_restore_not_empty" in capsys.readouterr().err
