@@ -27,6 +27,7 @@ from edge import (
     admin_commands,
     backup_cli,
     commands,
+    daily_report,
     exchange_commands,
     finger_commands,
     import_command,
@@ -146,6 +147,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     _batch_parsers(sub)
     admin_commands.add_parsers(sub)
     import_command.add_parser(sub)
+    daily_report.add_parser(sub)
     exchange_commands.add_parsers(sub)
     finger_commands.add_parsers(sub)
     gate_cli.add_parsers(sub)

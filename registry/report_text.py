@@ -1,6 +1,7 @@
-"""The daily consolidation report as text, for the console and a daily cron job: one line per site,
-what arrived in the last 24 hours, what was refused or quarantined, open duplicate cases, and
-when the site was last heard from. Sites silent for longer than the registry's limit stand out.
+"""The daily report as text, for the console and a daily cron job, in words an officer reads:
+per site what it did (enrolments by role, visits, alarms, denials by reason) and how its sync
+stands (last contact, changes received and refused, quarantined batches, withheld changes, open
+duplicate cases), then a summary naming the silent sites. Indonesian first, then English.
 """
 
 from __future__ import annotations
@@ -8,41 +9,61 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-COLUMNS = ("site", "region", "last contact", "arrived", "refused", "quarantined", "withheld",
-           "open cases")  # fmt: skip
-SILENT_MARK = "SILENT / DIAM"
+from gallery_sync.daily_activity import DailyActivity, activity_lines, total
+
+SILENT_MARK = "DIAM / SILENT"
 
 
-def _arrived(site: dict[str, Any]) -> int:
-    """Changes applied in the period, every kind and outcome together."""
-    return sum(sum(outcomes.values()) for outcomes in site["arrived"].values())
+def _activity(site: dict[str, Any]) -> DailyActivity:
+    """The site's activity back from its JSON form."""
+    a = site["activity"]
+    return DailyActivity(
+        enrolled=dict(a["enrolled"]), visits_in=a["visits_in"], visits_out=a["visits_out"],
+        alarms_raised=a["alarms_raised"], alarms_cleared=a["alarms_cleared"],
+        alarms_open=a["alarms_open"], denials={d["reason"]: d["count"] for d in a["denials"]},
+    )  # fmt: skip
 
 
-def _contact(site: dict[str, Any]) -> str:
-    when = site["last_contact"]
-    text = "never" if when is None else datetime.fromisoformat(when).strftime("%Y-%m-%d %H:%M %Z")
-    return f"{text}  ** {SILENT_MARK} **" if site["silent"] else text
+def _when(iso: str | None) -> str:
+    return (
+        "belum pernah / never"
+        if iso is None
+        else f"{datetime.fromisoformat(iso):%d/%m/%Y %H:%M %Z}"
+    )
+
+
+def _sync_lines(site: dict[str, Any], silent_hours: int) -> list[str]:
+    """How the site's sync stands, in words; problems first named, then counted."""
+    state = (
+        f"** {SILENT_MARK}: tidak ada kabar lebih dari {silent_hours} jam / not heard from for"
+        f" more than {silent_hours} hours **"
+        if site["silent"]
+        else "tersambung / in touch"
+    )
+    received = sum(sum(outcomes.values()) for outcomes in site["arrived"].values())
+    return [
+        f"  Sinkronisasi / sync: kontak terakhir / last contact {_when(site['last_contact'])}, {state}",
+        f"    {received} perubahan diterima / changes received, {len(site['refused'])} ditolak /"
+        f" refused, {site['quarantined']['count']} kiriman dikarantina / batches quarantined,"
+        f" {len(site.get('withheld', []))} ditahan di situs / withheld at the site",
+        f"    {site['pending_cases']} kasus duplikat terbuka / open duplicate cases",
+    ]
 
 
 def report_lines(sites: list[dict[str, Any]], now: datetime, silent_hours: int) -> list[str]:
-    """The report: a heading, an aligned table, and a count of silent sites."""
-    rows = [
-        (f"{s['id']} ({s['name']})", s["region"], _contact(s), str(_arrived(s)),
-         str(len(s["refused"])), str(s["quarantined"]["count"]), str(len(s.get("withheld", []))),
-         str(s["pending_cases"]))
-        for s in sites
-    ]  # fmt: skip
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
-    table = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in (COLUMNS, *rows)
+    """The report: a heading, one block per site, and a summary naming the silent sites."""
+    lines = [
+        f"Laporan harian / daily report, {now:%d/%m/%Y %H:%M %Z}, 24 jam terakhir / last 24 hours",
+        "(dihitung saat data tiba di pusat / counted when the data reached the registry)",
     ]
-    silent = sum(1 for s in sites if s["silent"])
-    return [
-        f"Laporan konsolidasi harian / daily consolidation report, {now:%Y-%m-%d %H:%M %Z},"
-        " last 24 hours",
-        "",
-        *table,
-        "",
-        f"{len(sites)} sites; {silent} silent for more than {silent_hours} hours",
-    ]
+    for site in sites:
+        lines += ["", f"{site['id']} ({site['name']}), {site['region']}"]
+        lines += activity_lines(_activity(site)) + _sync_lines(site, silent_hours)
+    silent = [s["id"] for s in sites if s["silent"]]
+    lines += ["", f"Ringkasan / summary: {len(sites)} situs / sites"]
+    lines += activity_lines(total(_activity(s) for s in sites))
+    lines.append(
+        f"  {len(silent)} situs diam lebih dari {silent_hours} jam / sites silent for more than"
+        f" {silent_hours} hours" + (f": {', '.join(silent)}" if silent else "")
+    )
+    return lines

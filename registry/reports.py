@@ -1,4 +1,5 @@
-"""The daily consolidation report: per site what arrived, what is pending, what failed and why,
+"""The daily consolidation report: per site what it did (enrolments by role, visits, alarms,
+denials by reason: registry/activity.py), what arrived, what is pending, what failed and why,
 and when it was last heard from, and the changes it withheld after they were refused here (an
 alarm until the site resolves them). A regional (Kanwil) monitor gets only its own region's sites.
 """
@@ -10,6 +11,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from registry.activity import site_activity
 from registry.db import Connection
 
 RECENT_PROBLEMS = 5  # failures listed per site; the counts cover them all
@@ -35,13 +37,14 @@ def site_reports(
     since = now - period
     arrived, refused = _arrivals(tx, ids, since), _refusals(tx, ids, since)
     quarantined, cases = _quarantined(tx, ids, since), _pending_cases(tx, ids)
-    withheld = _withheld(tx, ids)
+    withheld, activity = _withheld(tx, ids), site_activity(tx, ids, since)
     return [
         {**site, "last_contact": site["last_contact"] and site["last_contact"].isoformat(),
          "silent": bool(site["silent"]),
          "arrived": arrived.get(site["id"], {}), "refused": refused.get(site["id"], []),
          "quarantined": quarantined.get(site["id"], {"count": 0, "recent": []}),
-         "pending_cases": cases.get(site["id"], 0), "withheld": withheld.get(site["id"], [])}
+         "pending_cases": cases.get(site["id"], 0), "withheld": withheld.get(site["id"], []),
+         "activity": activity[site["id"]].as_json()}
         for site in sites
     ]  # fmt: skip
 

@@ -309,6 +309,26 @@ class WithheldChange(Answer):
     code: str = Field(description="Why it was refused")
 
 
+class DenialCount(Answer):
+    reason: str = Field(description="The gate's stable reason code")
+    count: int
+    id: str = Field(description="The reason in Indonesian, as the kiosk says it")
+    en: str = Field(description="The reason in English")
+
+
+class SiteActivity(Answer):
+    """What the site did, by the changes that arrived in the period (gate days arrive late
+    when a site was offline)."""
+
+    enrolled: dict[str, int] = Field(description="role (inmate, staff, visitor) -> people enrolled")
+    visits_in: int = Field(description="Visitor entries admitted: visits opened")
+    visits_out: int = Field(description="Visitor exits admitted: visits closed")
+    alarms_raised: int
+    alarms_cleared: int = Field(description="Alarms cleared in the period, whenever raised")
+    alarms_open: int = Field(description="Alarms raised at any time and not cleared yet")
+    denials: list[DenialCount] = Field(description="Most frequent first")
+
+
 class SiteReport(Answer):
     id: str
     name: str
@@ -323,6 +343,7 @@ class SiteReport(Answer):
     withheld: list[WithheldChange] = Field(
         description="Changes refused one by one, an alarm until the site resolves them"
     )
+    activity: SiteActivity
 
 
 class SiteReportList(Answer):

@@ -669,12 +669,15 @@ def test_the_console_prints_the_daily_report_and_flags_silent_sites(
     _, enrolled = heard.enrol("Yohanes", [_random_unit(71)])
     assert registry.push(heard, heard.batch([enrolled])).status_code == 200
     assert cli.main(["registry", "report", "--region", "KW-NTT"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    heard_line = next(line for line in lines if line.startswith(heard.id))
-    quiet_line = next(line for line in lines if line.startswith(quiet.id))
-    assert "SILENT" not in heard_line and heard_line.split()[-5:] == ["1", "0", "0", "0", "0"]
-    assert "never" in quiet_line and "SILENT" in quiet_line
-    assert lines[-1] == "2 sites; 1 silent for more than 24 hours"
+    out = capsys.readouterr().out
+    heard_block = out.split(f"\n{heard.id} ")[1].split("\n\n")[0]
+    quiet_block = out.split(f"\n{quiet.id} ")[1].split("\n\n")[0]
+    assert "SILENT" not in heard_block and "1 warga binaan / inmates" in heard_block
+    assert "1 perubahan diterima / changes received, 0 ditolak / refused" in heard_block
+    assert "never" in quiet_block and "SILENT" in quiet_block
+    assert out.splitlines()[-1] == (
+        f"  1 situs diam lebih dari 24 jam / sites silent for more than 24 hours: {quiet.id}"
+    )
     assert cli.main(["registry", "report", "--region", "KW-NTT", "--fail-if-silent"]) == 1
     capsys.readouterr()
     assert cli.main(["registry", "report", "--region", "KW-NTT", "--json"]) == 0

@@ -1,0 +1,85 @@
+"""`gerbang report [--hours 24] [--json]`: the site's own daily report, in the words the registry's
+report uses (gallery_sync/daily_activity.py): enrolments by role, visits, alarms raised, cleared
+and still open, denials by reason, and how its sync stands. Read from the site database, so it
+works with the link down; counted by when things happened at this site.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from edge.settings import Settings
+from edge.site import Site
+from gallery_sync.daily_activity import DailyActivity, activity_lines
+from site_sync.state import summary
+
+
+def site_activity(tx: sqlite3.Connection, since: str) -> DailyActivity:
+    """What happened here after `since` (ISO UTC); open alarms whenever raised."""
+    activity = DailyActivity()
+    for role, n in tx.execute(
+        "SELECT role, COUNT(*) FROM identities WHERE created_at > ? GROUP BY role", (since,)
+    ):
+        activity.enrolled[role] = n
+    for passage, result, reason, n in tx.execute(
+        "SELECT passage, result, reason, COUNT(*) FROM gate_events WHERE at > ? GROUP BY 1, 2, 3",
+        (since,),
+    ):
+        activity.count_gate(passage, result, reason, n)
+    activity.alarms_cleared = tx.execute(
+        "SELECT COUNT(*) FROM gate_events WHERE result = 'alarm' AND alarm_cleared_at > ?", (since,)
+    ).fetchone()[0]
+    activity.alarms_open = tx.execute(
+        "SELECT COUNT(*) FROM gate_events WHERE result = 'alarm' AND alarm_cleared_by IS NULL"
+    ).fetchone()[0]
+    return activity
+
+
+def sync_lines(sync: dict[str, Any]) -> list[str]:
+    """The sync backlog and its alarms, in words."""
+    lines = [
+        f"  Sinkronisasi / sync: {sync['waiting']} perubahan menunggu dikirim / changes waiting"
+        f" to be sent, {len(sync['dead_letters'])} ditahan / withheld"
+    ]
+    if sync["alarm"]:
+        lines.append("  ** Sinkronisasi berhenti: konflik, lihat `gerbang sync status` /"
+                     " sync stopped on a conflict, see `gerbang sync status` **")  # fmt: skip
+    return lines
+
+
+def report(args: argparse.Namespace) -> int:
+    """Print the site's report for the last `--hours` hours."""
+    settings = Settings()
+    now = datetime.now(UTC)
+    since = (now - timedelta(hours=args.hours)).isoformat(timespec="microseconds")
+    site = Site(settings)
+    try:
+        with site.db.reading() as tx:
+            activity = site_activity(tx, since)
+        sync = summary(site.db)
+    finally:
+        site.close()
+    if args.json:
+        body = {"site_id": settings.site_id, "since": since, "until": now.isoformat(),
+                "activity": activity.as_json(), "sync": sync}  # fmt: skip
+        print(json.dumps(body, indent=2, default=str))
+        return 0
+    print(f"Laporan harian / daily report: {settings.site_id}, {now:%d/%m/%Y %H:%M %Z},"
+          f" {args.hours} jam terakhir / last {args.hours} hours")  # fmt: skip
+    print("\n".join(activity_lines(activity) + sync_lines(sync)))
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Attach `report` to the main parser."""
+    command = sub.add_parser(
+        "report", help="this site's daily report: enrolments, visits, alarms, denials, sync"
+    )
+    command.add_argument("--hours", type=int, default=24, choices=range(1, 24 * 31 + 1),
+                         metavar="1..744", help="the period, in hours back from now (default 24)")  # fmt: skip
+    command.add_argument("--json", action="store_true", help="the report as JSON, for machines")
+    command.set_defaults(handler=report)
