@@ -1,4 +1,5 @@
-"""`gerbang import CSV --photos DIR`: migrate a prison-database export into this site.
+"""`gerbang import CSV --photos DIR [--mapping FILE]`: migrate a prison-database export into this
+site; with a column mapping (enrollment/column_mapping.py), an SDP export or a spreadsheet as is.
 
 Run the same file again to resume after a crash or an interruption: finished rows are skipped.
 Exit status 0 when every row is imported, 1 when some were rejected or flagged (see the report).
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from edge.settings import Settings
 from edge.site import Site
+from enrollment.column_mapping import load_mapping
 from enrollment.importer import ExportImporter, ImportSummary, archive_policy
 from enrollment.service import EnrolmentService
 
@@ -44,13 +46,15 @@ def summary_text(summary: ImportSummary) -> str:
 
 def import_export(args: argparse.Namespace) -> int:
     """Start the site's models, import the file, print the summary."""
+    mapping = load_mapping(Path(args.mapping)) if args.mapping else None  # before the models load
     site = Site(Settings())
     try:
         site.start()
         if site.problem is not None:
             raise site.problem
         importer = archive_importer(site, args.officer)
-        summary = importer.run(Path(args.csv), Path(args.photos), args.report and Path(args.report))
+        report = args.report and Path(args.report)
+        summary = importer.run(Path(args.csv), Path(args.photos), report, mapping=mapping)
     finally:
         site.close()
     print(summary_text(summary))
@@ -65,6 +69,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     command.add_argument("csv", help="the export: one row per person (see enrollment/export_rows)")
     command.add_argument(
         "--photos", required=True, help="folder the `photos` column is relative to"
+    )
+    command.add_argument(
+        "--mapping",
+        help="column mapping (.toml or .json) for another system's export;"
+        " see docs/examples/sdp-mapping.toml",
     )
     command.add_argument("--report", help="report CSV to write (default: <CSV stem>.report.csv)")
     command.add_argument(

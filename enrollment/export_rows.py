@@ -1,7 +1,8 @@
 """Rows of a prison-database export read into identity drafts, each checked before any photo is.
 
 Every row becomes an `ExportRow` carrying either a validated draft or the error that refuses it,
-so one bad row never stops the file. Numbers repeated inside the file are refused on the second
+so one bad row never stops the file. Another system's export is read through a column mapping
+(enrollment/column_mapping.py) into the same cells before any check. Numbers repeated inside the file are refused on the second
 and later rows: the first row owns the number, which keeps the outcome the same on every re-run.
 """
 
@@ -15,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from enrollment.column_mapping import DATE_FIELDS, ColumnMapping, parse_date
 from enrollment.identifiers import (
     normalise_digits,
     validate_nik,
@@ -128,16 +130,54 @@ class ExportRow:
     error: GerbangError | None = None
 
 
-def read_export(data: bytes, import_id: str, officer: str) -> list[ExportRow]:
+def read_export(
+    data: bytes, import_id: str, officer: str, mapping: ColumnMapping | None = None
+) -> list[ExportRow]:
     """Every row of the CSV, validated on its own, then against the rows before it."""
+    encoding = mapping.source.encoding if mapping else "utf-8-sig"
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise ExportFileInvalid(reason="not UTF-8 text", position=exc.start) from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    _check_header(reader.fieldnames)
-    rows = [_parse(values, n, import_id, officer) for n, values in enumerate(reader, start=2)]
+        raise ExportFileInvalid(reason=f"not {encoding} text", position=exc.start) from exc
+    delimiter = mapping.source.delimiter if mapping else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    if mapping is None:
+        _check_header(reader.fieldnames)
+        rows = [_parse(_cells(v), n, import_id, officer) for n, v in enumerate(reader, start=2)]
+    else:
+        _check_mapped_header(reader.fieldnames, mapping)
+        rows = [_mapped(v, n, mapping, import_id, officer) for n, v in enumerate(reader, start=2)]
     return _refuse_repeats(rows)
+
+
+def _check_mapped_header(names: Iterable[str] | None, mapping: ColumnMapping) -> None:
+    """Refuse a file that lacks a column the mapping reads (a wrong mapping, or a wrong file)."""
+    found = {n.strip() for n in names or []}
+    missing = [c for c in mapping.source_columns() if c not in found]
+    if missing:
+        raise ExportFileInvalid(reason="columns named by the mapping are missing", missing=missing)
+
+
+def _mapped(
+    values: dict[str, Any], line: int, mapping: ColumnMapping, import_id: str, officer: str
+) -> ExportRow:
+    """A source row through the mapping, then the same checks as the project's own format."""
+    cells = mapping.cells(_cells(values))
+    shown = mapping.source.date_format.replace("%d", "dd").replace("%m", "mm").replace("%Y", "yyyy")
+    for name in DATE_FIELDS:
+        if cells.get(name):
+            try:
+                cells[name] = parse_date(cells[name], mapping.source.date_format)
+            except ValueError:
+                error = FieldInvalid.named(name, f"a date as {shown}")
+                row_id = cells.get("row_id") or f"line-{line}"
+                return ExportRow(row_id, line, _split(cells.get("photos", "")), None, error)
+    return _parse(cells, line, import_id, officer)
+
+
+def _cells(values: dict[str, Any]) -> dict[str, str]:
+    """A CSV row with its names and values stripped (a short row's missing cells are None)."""
+    return {k.strip(): (v or "").strip() for k, v in values.items() if isinstance(k, str)}
 
 
 def _check_header(names: Iterable[str] | None) -> None:
@@ -149,8 +189,7 @@ def _check_header(names: Iterable[str] | None) -> None:
         raise ExportFileInvalid(reason="columns", missing=missing, unknown=unknown)
 
 
-def _parse(values: dict[str, Any], line: int, import_id: str, officer: str) -> ExportRow:
-    cells = {k.strip(): (v or "").strip() for k, v in values.items() if isinstance(k, str)}
+def _parse(cells: dict[str, str], line: int, import_id: str, officer: str) -> ExportRow:
     row_id = cells.get("row_id") or f"line-{line}"
     photos = _split(cells.get("photos", ""))
     try:

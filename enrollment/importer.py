@@ -8,7 +8,7 @@ file) is flagged with its candidates and its session left open for the desk; not
 Archive photos are scans of prints, so the importer's service skips the liveness check and needs
 one accepted photo per person; every other frame rule still applies.
 
-Resume: `import_id` is the sha256 of the file and `import_rows` records each row's state, so the
+Resume: `import_id` is the sha256 of the file (and of its column mapping, if any) and `import_rows` records each row's state, so the
 same file run again skips finished rows. The commit and the row's mark are two transactions (the
 service owns its own); a crash between them leaves the row `pending` with its identity committed.
 That identity carries `details.import = {import_id, row_id}`, and the re-run, which checks every
@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from enrollment.audit import now_iso
 from enrollment.captures import CapturePolicy
+from enrollment.column_mapping import ColumnMapping
 from enrollment.db import Database
 from enrollment.export_rows import ExportRow, identity_numbers, load_photos, read_export
 from enrollment.service import (
@@ -144,14 +145,18 @@ class ExportImporter:
         photos_dir: Path,
         report: Path | None = None,
         after_commit: AfterCommit | None = None,
+        mapping: ColumnMapping | None = None,
     ) -> ImportSummary:
-        """Import (or resume) a file; write the report; return the counts.
+        """Import (or resume) a file, read through `mapping` if given; write the report.
 
         `after_commit` runs between a row's commit and its mark: the crash tests raise there.
         """
         data = csv_path.read_bytes()
-        import_id = hashlib.sha256(data).hexdigest()
-        rows = read_export(data, import_id, self.officer)
+        digest = hashlib.sha256(data)
+        if mapping is not None:  # a corrected mapping is a new import: its rows are read again
+            digest.update(mapping.model_dump_json().encode())
+        import_id = digest.hexdigest()
+        rows = read_export(data, import_id, self.officer, mapping)
         ledger = ImportLedger(self.service.db, import_id)
         recorded = ledger.rows()
         for entry in recorded.values():

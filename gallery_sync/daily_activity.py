@@ -19,6 +19,31 @@ ROLE_WORDS = {  # the directorate's terms, as the desk and the kiosk say them
     "visitor": ("pengunjung", "visitors"),
 }
 OTHER_REASON = ("alasan lain", "other reason")
+DENIAL_LABELS = {  # short words for a report line; a reason not here reads as the kiosk says it
+    "gate_not_for_passage": (
+        "gerbang tidak melayani perlintasan ini",
+        "gate does not serve the passage",
+    ),
+    "visitor_not_enrolled": ("pengunjung belum terdaftar", "visitor not enrolled"),
+    "visitor_banned": ("pengunjung dilarang berkunjung", "visitor banned"),
+    "watchlist_match": ("cocok dengan daftar larangan", "matched the watchlist"),
+    "identity_role_mismatch": (
+        "identitas bukan untuk perlintasan ini",
+        "identity not for this passage",
+    ),
+    "identity_not_active": ("identitas tidak aktif", "identity not active"),
+    "face_mismatch": ("wajah tidak cocok dengan data", "face did not match the record"),
+    "face_unusable": ("wajah tidak terbaca", "face could not be read"),
+    "face_quality": ("foto wajah kurang baik", "face photo not good enough"),
+    "not_live": ("wajah tampak seperti foto atau layar", "face looked like a photo or a screen"),
+    "already_inside": ("tercatat sudah di dalam", "already recorded inside"),
+    "not_inside": ("tidak tercatat masuk", "no entry on record"),
+    "no_open_visit": ("tidak ada kunjungan terbuka", "no open visit"),
+    "cooldown": ("terlalu banyak percobaan gagal", "too many failed attempts"),
+    "staff_unknown": ("tidak dikenali sebagai petugas", "not recognised as staff"),
+    "inmate_not_visitable": ("warga binaan tidak dapat dikunjungi", "inmate cannot be visited"),
+    "more_than_one_person": ("lebih dari satu orang", "more than one person"),
+}
 
 
 @dataclass
@@ -65,6 +90,8 @@ class DailyActivity:
 
 def reason_words(code: str) -> dict[str, str]:
     """A denial reason in both languages; a code this version does not know says so."""
+    if code in DENIAL_LABELS:
+        return dict(zip(("id", "en"), DENIAL_LABELS[code], strict=True))
     message = REASONS.get(code)
     if message is None:
         return {"id": f"{OTHER_REASON[0]} ({code})", "en": f"{OTHER_REASON[1]} ({code})"}
@@ -82,7 +109,7 @@ def activity_lines(activity: DailyActivity, indent: str = "  ") -> list[str]:
         f"Kunjungan / visits: {activity.visits_in} masuk / in, {activity.visits_out} keluar / out",
         f"Alarm: {activity.alarms_raised} berbunyi / raised, {activity.alarms_cleared} diselesaikan"
         f" / cleared, {activity.alarms_open} belum diselesaikan / still open",
-        f"Penolakan / denials: {denied}" + (":" if denied else ""),
+        f"Penolakan / denials: {denied}",
     ]
     lines = [indent + line for line in lines]
     for code, n in sorted(activity.denials.items(), key=lambda kv: (-kv[1], kv[0])):

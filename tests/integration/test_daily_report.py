@@ -23,7 +23,6 @@ from edge.gate.records import Gate, GateStore
 from edge.settings import EnrolmentSettings, MatchSettings, Settings
 from edge.site import Site
 from enrollment.records import Consent, IdentityDraft
-from gallery_sync.gate_reasons import REASONS
 from gallery_sync.protocol import new_site_key
 from tests.integration import test_registry as base
 from tests.integration.test_camera_real import enrol
@@ -114,7 +113,7 @@ def test_the_site_report_counts_the_day_in_words(
     )
     assert "Kunjungan / visits: 1 masuk / in, 1 keluar / out" in text
     assert "Alarm: 2 berbunyi / raised, 1 diselesaikan / cleared, 1 belum diselesaikan" in text
-    assert f"1  {REASONS['already_inside'].id} / {REASONS['already_inside'].en}" in text
+    assert "1  tercatat sudah di dalam / already recorded inside" in text
     assert "already_inside" not in text  # words, not codes
 
 
@@ -147,7 +146,7 @@ def test_the_registry_report_says_the_same_after_the_site_pushes(
     text = capsys.readouterr().out
     block = text.split(f"\n{settings.site_id} ")[1].split("\n\n")[0]
     assert "2 berbunyi / raised, 1 diselesaikan / cleared, 1 belum diselesaikan" in block
-    assert REASONS["already_inside"].en in block and "already_inside" not in block
+    assert "already recorded inside" in block and "already_inside" not in block
     assert "tersambung / in touch" in block
     assert "situs diam lebih dari 24 jam / sites silent for more than 24 hours: " in text
     assert quiet.id in text.splitlines()[-1] and settings.site_id not in text.splitlines()[-1]

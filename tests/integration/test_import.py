@@ -191,3 +191,48 @@ def test_cli_imports_and_refuses_a_file_with_an_unknown_column(
     typo.write_text("row_id,role,full_name,photos,cel_block\n", encoding="utf-8")
     assert main(["import", str(typo), "--photos", str(photos)]) == 2
     assert "import_file_invalid" in capsys.readouterr().err
+
+
+def test_cli_imports_an_sdp_export_through_the_documented_mapping(
+    model_dir: Path,
+    export: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docs/examples/sdp-mapping.toml as the README shows it: ';', dd/mm/yyyy, LAKI-LAKI, NAPI."""
+    monkeypatch.setenv("EDGE_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("EDGE_DATA_DIR", str(tmp_path / "site"))
+    monkeypatch.setenv("EDGE_MATCH__OPEN_SET_FALLBACK", "fmr-points")
+    _, photos = export
+    sdp = tmp_path / "sdp.csv"
+    sdp.write_text(
+        "NO_INDUK;JENIS;NAMA_LENGKAP;TGL_LAHIR;JENIS_KELAMIN;NIK;NO_REGISTRASI;ALIAS;TGL_MASUK;"
+        "NO_PUTUSAN;BLOK_KAMAR;FOTO_DEPAN;FOTO_SAMPING;KETERANGAN\n"
+        "S1;Napi;Budi Santoso;04/08/1961;Laki-laki;;B.I-101/2024;Bams, Pak Budi;10/01/2024;"
+        "PN-BDG/12;A-3;obama/1.jpg;obama/3.jpg;residivis\n"
+        "S2;Pegawai;Sri Wahyuni;1985-03-07;P;;;;;;;rose/1.jpg;;\n"
+        f"S3;PENGUNJUNG;Agus Pratama;12/03/1990;L;{KIT_NIK};;;;;;kit/1.jpg;;\n",
+        encoding="utf-8",
+    )
+    mapping = Path(__file__).parents[2] / "docs" / "examples" / "sdp-mapping.toml"
+    argv = ["import", str(sdp), "--photos", str(photos), "--mapping", str(mapping)]
+    assert main([*argv, "--report", str(tmp_path / "r.csv")]) == 1  # S2's date needs an officer
+    assert "imported 2, rejected 1, flagged 0" in capsys.readouterr().out
+    report = _report(tmp_path / "r.csv")
+    assert (report["S2"]["code"], "dd/mm/yyyy" in report["S2"]["reason_en"]) == (
+        "field_invalid",
+        True,
+    )
+    site = Site(Settings())
+    try:
+        with site.db.reading() as tx:
+            rows = tx.execute(
+                "SELECT role, sex, birth_date, aliases, registration_number FROM identities"
+                " ORDER BY role"
+            ).fetchall()
+    finally:
+        site.close()
+    assert tuple(rows[0])[:3] == ("inmate", "M", "1961-08-04")
+    assert "Pak Budi" in rows[0]["aliases"] and rows[0]["registration_number"] == "B.I-101/2024"
+    assert tuple(rows[1])[:3] == ("visitor", "M", "1990-03-12")
