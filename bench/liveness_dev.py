@@ -1,10 +1,14 @@
-"""Live-score distribution and BPCER of the fused MiniFASNet models on the dev photos.
+"""Live-score distribution, BPCER and APCER per attack type of the fused MiniFASNet models.
 
 Run from the repository root:
     python -m bench.liveness_dev --models ../shared/models --dev ../shared/data/faces/dev
+    python -m bench.liveness_dev --models ../shared/models --dev ../shared/data/faces/dev --attacks
 
-Every dev photo is a bona fide capture, so this measures BPCER (live people refused) only.
-APCER (attacks let through) needs presentation-attack samples, which the dev set does not have.
+Every dev photo is a bona fide capture: the first table is BPCER (live people refused) per
+source. With --attacks, each colour photo is also turned into the presentation attacks of
+bench/presentation_attacks.py (printed photo, screen replay; method stated there), scored the
+same way, and the second table gives APCER per attack type (ISO/IEC 30107-3: the share of attack
+presentations of one species accepted as live) next to BPCER on the same bona fide photos.
 ORL (92x112 grey scans) and faceapi (150x150 TV stills) are tight crops: the 2.7x/4x window is
 capped to the whole photo and the image is itself a re-digitised copy, so they score as spoofs;
 only the colour web photos stand in for a gate camera when choosing the threshold.
@@ -21,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench.presentation_attacks import ATTACKS
 from models.faces import DetectedFace, ImageBGR
 from models.liveness import DEFAULT_THRESHOLD, LivenessModel, load_liveness_model
 
@@ -129,6 +134,50 @@ def print_table(rows: list[list[str]]) -> None:
         print("| " + " | ".join(row) + " |")
 
 
+def score_attacks(
+    model: LivenessModel, detector: cv2.FaceDetectorYN, dev_dir: Path, seed: int
+) -> tuple[list[float | None], dict[str, list[float | None]]]:
+    """Bona fide scores of the colour photos, and per attack type the scores of their attacks
+    (None: no face found in the attack image)."""
+    bona_fide: list[float | None] = []
+    attacks: dict[str, list[float | None]] = {name: [] for name in ATTACKS}
+    colour = (image for source, image in dev_images(dev_dir) if source in COLOUR_SOURCES)
+    for n, image in enumerate(colour):
+        bona_fide.append(live_score_of_photo(model, detector, image))
+        for k, (name, attack) in enumerate(ATTACKS.items()):
+            rng = np.random.default_rng([seed, n, k])
+            attacks[name].append(live_score_of_photo(model, detector, attack(image, rng)))
+    return bona_fide, attacks
+
+
+def attack_rows(
+    bona_fide: list[float | None], attacks: dict[str, list[float | None]], threshold: float
+) -> list[list[str]]:
+    """Per attack type: presentations, faces not found, median score, APCER at the threshold
+    (not found counts as refused, as at the gate) and at the other candidate thresholds."""
+    rows = []
+    groups: dict[str, list[float | None]] = {"bona fide (colour photos)": bona_fide, **attacks}
+    for name, scores in groups.items():
+        found = np.asarray([s for s in scores if s is not None])
+        accepted = [float(np.sum(found >= t)) / len(scores) for t in (threshold, *THRESHOLDS)]
+        if name.startswith("bona fide"):  # BPCER: refused, not-found included
+            accepted = [1 - a for a in accepted]
+        median = f"{np.median(found):.3f}" if found.size else "-"
+        rows.append([name, str(len(scores)), str(len(scores) - found.size), median,
+                     *[f"{100 * a:.1f}" for a in accepted]])  # fmt: skip
+    return rows
+
+
+def print_attack_table(rows: list[list[str]], threshold: float) -> None:
+    """Markdown table: APCER (%) per attack type, BPCER (%) for the bona fide row."""
+    header = ["presentations", "n", "no face", "median score", f"APCER/BPCER@{threshold}"]
+    header += [f"@{t}" for t in THRESHOLDS]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Score the dev set and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -140,6 +189,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="crop from the original photo, not from it shrunk to 640 px (for comparison)",
     )
+    parser.add_argument(
+        "--attacks", action="store_true", help="also APCER per synthesised attack type"
+    )
+    parser.add_argument("--seed", type=int, default=2026, help="seed of the attack synthesis")
+    parser.add_argument(
+        "--save-examples", type=Path, help="write the first photo's attacks here (to look at)"
+    )
     args = parser.parse_args(argv)
     model = load_liveness_model(args.models, threads=args.threads)
     if args.full_resolution:
@@ -147,7 +203,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     scores, missed = score_dev_set(model, create_yunet(args.models), args.dev)
     print_table(table_rows(scores, missed))
     print(f"\nDefault threshold in models/liveness.py: {DEFAULT_THRESHOLD}")
-    print("APCER: not measurable, the dev set holds no presentation attacks.")
+    if args.save_examples:
+        save_examples(args.dev, args.save_examples, args.seed)
+    if not args.attacks:
+        return
+    bona_fide, attacks = score_attacks(model, create_yunet(args.models), args.dev, args.seed)
+    print(f"\nSynthesised attacks (bench/presentation_attacks.py, seed {args.seed}):\n")
+    print_attack_table(attack_rows(bona_fide, attacks, DEFAULT_THRESHOLD), DEFAULT_THRESHOLD)
+
+
+def save_examples(dev_dir: Path, folder: Path, seed: int) -> None:
+    """The first colour photo and its attacks as JPEG files, to check the synthesis by eye."""
+    folder.mkdir(parents=True, exist_ok=True)
+    image = next(img for src, img in dev_images(dev_dir) if src in COLOUR_SOURCES)
+    cv2.imwrite(str(folder / "bona-fide.jpg"), image)
+    for k, (name, attack) in enumerate(ATTACKS.items()):
+        cv2.imwrite(str(folder / f"{name}.jpg"), attack(image, np.random.default_rng([seed, 0, k])))
 
 
 if __name__ == "__main__":

@@ -104,3 +104,17 @@ def test_real_sessions_score_several_faces_one_at_a_time(liveness, detector, por
     assert all(not branch.batches for branch in liveness.branches)  # exported with batch 1
     pair = liveness.live_scores(image, [face, face])
     assert pair == pytest.approx([liveness.live_score(image, face)] * 2, abs=1e-6)
+
+
+@pytest.mark.parametrize("attack", ["print", "screen"])
+def test_the_bench_s_bordered_attacks_score_far_below_the_originals(
+    liveness, detector, portraits, attack
+):
+    """bench/presentation_attacks.py as bench/liveness_dev.py --attacks runs it (README table)."""
+    from bench.presentation_attacks import ATTACKS
+
+    sample = portraits[::4]
+    made = [ATTACKS[attack](img, np.random.default_rng([7, n])) for n, img in enumerate(sample)]
+    attacks = live_scores(liveness, detector, made)
+    assert np.isnan(attacks).mean() < 0.1
+    assert np.nanmean(attacks) < np.nanmean(live_scores(liveness, detector, sample)) - 0.3
