@@ -19,9 +19,10 @@ from enrollment.importer import ExportImporter, ImportSummary, archive_policy
 from enrollment.service import EnrolmentService
 
 
-def archive_importer(site: Site, officer: str, progress: bool = True) -> ExportImporter:
-    """An importer over the site's own database, engine and gallery, with archive capture rules."""
-    service = EnrolmentService(
+def archive_service(site: Site) -> EnrolmentService:
+    """Enrolment over the site's own database, engine and gallery, with archive capture rules
+    (the importer's, and the desk's when it finishes a flagged import row)."""
+    return EnrolmentService(
         site.db,
         site.vault,
         site.engine,
@@ -30,7 +31,11 @@ def archive_importer(site: Site, officer: str, progress: bool = True) -> ExportI
         site.settings.site_id,
         archive_policy(site.enrolment.policy),
     )
-    return ExportImporter(service, officer, progress)
+
+
+def archive_importer(site: Site, officer: str, progress: bool = True) -> ExportImporter:
+    """An importer over the site's own database, engine and gallery, with archive capture rules."""
+    return ExportImporter(archive_service(site), officer, progress)
 
 
 def summary_text(summary: ImportSummary) -> str:

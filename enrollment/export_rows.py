@@ -305,6 +305,19 @@ def load_photos(row: ExportRow, photos_dir: Path) -> list[tuple[str, bytes]]:
     return photos
 
 
+def draft_fields(draft: IdentityDraft | None) -> dict[str, Any]:
+    """A row's typed data as the desk's form takes it (flagged rows are finished there)."""
+    if draft is None:
+        return {}
+    details = {c: draft.details[c] for c in DETAIL_COLUMNS if draft.details.get(c)}
+    return {
+        "role": draft.role, "full_name": draft.full_name, "sex": draft.sex,
+        "birth_date": draft.birth_date.isoformat() if draft.birth_date else None,
+        "aliases": list(draft.aliases), "nik": draft.nik, "nip": draft.nip,
+        "registration_number": draft.registration_number, **details,
+    }  # fmt: skip
+
+
 def identity_numbers(draft: IdentityDraft) -> dict[str, str]:
     """The draft's unique identity numbers by column."""
     return {f: getattr(draft, f) for f in NUMBER_COLUMNS if getattr(draft, f)}

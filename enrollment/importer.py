@@ -32,7 +32,13 @@ from enrollment.audit import now_iso
 from enrollment.captures import CapturePolicy
 from enrollment.column_mapping import ColumnMapping
 from enrollment.db import Database
-from enrollment.export_rows import ExportRow, identity_numbers, load_photos, read_export
+from enrollment.export_rows import (
+    ExportRow,
+    draft_fields,
+    identity_numbers,
+    load_photos,
+    read_export,
+)
 from enrollment.service import (
     CommitResult,
     EnrolmentService,
@@ -250,6 +256,7 @@ class ExportImporter:
             for candidate in exc.details["candidates"]:
                 candidate["row_id"] = ledger.row_of(candidate["identity_id"])
             exc.details["session_id"] = session_id  # left open: the desk decides, then commits
+            exc.details["draft"] = draft_fields(row.draft)  # what the desk's form is filled with
             return RowOutcome.refused("flagged", exc, session_id)
         except GerbangError as exc:
             self._abandon(session_id)

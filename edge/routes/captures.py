@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from edge.import_command import archive_service
 from edge.responses import (
     CommitResponse,
     DuplicatesResponse,
@@ -20,7 +22,7 @@ from edge.routes.uploads import read_upload
 from edge.schemas import CommitRequest, IdentityBody, StartSessionRequest
 from edge.security import allow, site_of
 from edge.site import Site
-from enrollment import queries
+from enrollment import flagged_imports, queries
 from enrollment.audit import now_iso
 from enrollment.captures import NotEnoughCaptures, SessionClosed, SessionNotFound
 from enrollment.duplicates import InvalidDecision, PossibleDuplicate
@@ -130,8 +132,15 @@ async def commit(
     decisions = [
         OfficerDecision(d.candidate_identity_id, d.decision, d.reason) for d in body.decisions
     ]
+    # A flagged import row's session was captured from archive photos: it saves under the
+    # importer's capture rules, and the row is marked imported.
+    commit_session = (
+        partial(flagged_imports.finish, archive_service(site))
+        if flagged_imports.import_row_of(site.db, session_id)
+        else site.enrolment.commit
+    )
     result = await run_in_threadpool(
-        site.enrolment.commit, session_id, draft, decisions, principal.name, body.replace_templates
+        commit_session, session_id, draft, decisions, principal.name, body.replace_templates
     )
     return {
         "identity_id": result.identity_id,

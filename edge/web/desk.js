@@ -7,6 +7,7 @@ import { cameraAvailable, openCamera, stopCamera, videoFrame } from "/web/shared
 import { $, $$, sleep } from "/web/shared/dom.js";
 import { Language } from "/web/shared/i18n.js";
 import { allCandidates, candidateCard } from "./desk-candidates.js";
+import { fillForm, renderFlaggedImports } from "./desk-imports.js";
 import {
   clearForm, formValue, identityBody, revalidateTouched, setHint, showRoleFields, validateAll,
   validateField,
@@ -39,6 +40,8 @@ const state = {
   nationalSearch: null, // {status, reason} of the last duplicate check
   photoUrls: [],
   stream: null,
+  flagged: [], // import rows waiting for a decision (desk-imports.js)
+  importRow: null, // the row_id when the open session is a flagged import row's
 };
 
 // ---------------------------------------------------------------- language
@@ -53,6 +56,7 @@ function applyLanguage() {
   renderNotice();
   renderCandidates();
   renderNationalNotice();
+  renderFlaggedImports(state.flagged, language, openImportRow);
   if (state.role) revalidateTouched(form, state.role, language);
 }
 
@@ -114,6 +118,7 @@ async function signIn(event) {
     login.password.value = "";
     if (!ENROLLING_ROLES.includes(body.role)) showError("not_enrolment_role");
     showView("enrol");
+    loadFlaggedImports();
   } catch (error) {
     // The service answers every refused login alike ("please sign in first"): say what happened.
     showError(error.status === 401 ? "login_failed" : error);
@@ -421,6 +426,7 @@ async function commit() {
 
 function showSaved(result) {
   state.sessionId = null; // committed: nothing to abandon
+  state.importRow = null;
   $("#saved-id").textContent = result.identity_id;
   $("#saved-text").dataset.i18n = result.created ? "saved_new" : "saved_existing";
   const national = $("#saved-national");
@@ -435,8 +441,10 @@ function showSaved(result) {
 // Give up the open capture session, so its photos do not linger on the server.
 async function abandonSession() {
   const id = state.sessionId;
+  const fromImport = state.importRow;
   state.sessionId = null;
-  if (!id || !state.token) return;
+  state.importRow = null;
+  if (!id || !state.token || fromImport) return; // an import row's photos stay for later
   try { await api("DELETE", `/v1/captures/${id}`); } catch { /* already closed or gone */ }
 }
 
@@ -468,6 +476,34 @@ function nextPerson() {
   resetEnrolment();
   clearError();
   showView("enrol");
+  loadFlaggedImports();
+}
+
+// ---------------------------------------------------------------- flagged import rows
+
+async function loadFlaggedImports() {
+  try {
+    state.flagged = (await api("GET", "/v1/imports/flagged")).rows;
+  } catch {
+    state.flagged = []; // an account that may not enrol sees none
+  }
+  renderFlaggedImports(state.flagged, language, openImportRow);
+}
+
+// Open a flagged row as if it had just been captured here: its data in the form, its photos'
+// session, then the look-alikes to decide on.
+async function openImportRow(row) {
+  clearError();
+  resetEnrolment();
+  chooseRole(row.role);
+  fillForm(form, row.draft);
+  revalidateTouched(form, row.role, language);
+  Object.assign(state, { sessionId: row.session_id, importRow: row.row_id,
+    kept: row.captures, needed: row.captures, ready: true });
+  renderCounter();
+  setNotice("import_opened", { row: row.row_id }, "info");
+  await checkDuplicates();
+  $("#save-card").scrollIntoView({ block: "start" });
 }
 
 // ---------------------------------------------------------------- wiring
@@ -486,6 +522,7 @@ function init() {
   $("#restart").addEventListener("click", () => { clearError(); resetCaptures(); });
   $("#next").addEventListener("click", nextPerson);
   showView(state.token ? "enrol" : "login");
+  if (state.token) loadFlaggedImports();
 }
 
 init(); // a module runs once the document is parsed

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from edge.import_command import archive_importer
 from edge.settings import EnrolmentSettings, MatchSettings, Settings
 from edge.site import Site
 from enrollment.accounts import AccountStore
@@ -30,6 +31,7 @@ from tests.e2e.conftest import (
     write_y4m_clip,
 )
 from tests.e2e.conftest import SiteServer as DeskServer
+from tests.e2e.guide_shots import save_for_guide
 
 pytestmark = [pytest.mark.model, pytest.mark.e2e]
 
@@ -114,6 +116,7 @@ def saved_identity_id(page: Any) -> str:
 def test_language_switch_and_identity_number_hints_as_the_officer_types(page: Any) -> None:
     submit = page.get_by_test_id("login-submit")
     expect(submit).to_have_text("Masuk")
+    save_for_guide(page, "desk-sign-in")
     page.get_by_test_id("lang-toggle").click()
     expect(submit).to_have_text("Sign in")
     page.get_by_test_id("lang-toggle").click()
@@ -136,6 +139,7 @@ def test_language_switch_and_identity_number_hints_as_the_officer_types(page: An
     expect(hint).to_have_text("NIK harus 16 angka (sekarang 8).")
     page.get_by_test_id("field-nik").fill("3201011705900001")  # a man's NIK, born 17-05-90
     expect(hint).to_contain_text("tidak cocok dengan jenis kelamin")
+    save_for_guide(page, "desk-nik-hint")
     page.get_by_test_id("lang-toggle").click()
     expect(hint).to_contain_text("does not match the sex chosen")
     page.get_by_test_id("field-nik").fill("3201015705910001")  # a woman, born 17-05-91
@@ -168,8 +172,10 @@ def test_officer_enrols_an_inmate_then_decides_the_same_face_is_a_different_visi
     expect(page.get_by_test_id("notice")).to_have_text(
         "Tidak ada orang terdaftar yang mirip. Silakan simpan."
     )
+    save_for_guide(page, "desk-capture")
     page.get_by_test_id("commit-button").click()
     inmate_id = saved_identity_id(page)
+    save_for_guide(page, "desk-saved")
 
     # The same face again, now claiming to be a visitor.
     page.get_by_test_id("new-enrolment").click()
@@ -195,7 +201,7 @@ def test_officer_enrols_an_inmate_then_decides_the_same_face_is_a_different_visi
         " && document.querySelector('[data-testid=candidate-current]').naturalWidth > 0"
     )
     candidate.scroll_into_view_if_needed()
-    page.screenshot(path=str(tmp_path / "duplicate-step.png"), full_page=True)
+    save_for_guide(page, "desk-duplicate", panel)
 
     candidate.get_by_test_id("decision-different").click()
     page.get_by_test_id("commit-button").click()  # no reason yet: the page asks for one
@@ -276,3 +282,51 @@ def test_national_candidates_are_shown_without_a_photo_and_decided_like_local_on
     assert [tuple(r) for r in linked] == [
         (inmate_id, elsewhere.identity_id, "UPT-NK", "same_person")
     ]
+
+
+def test_a_flagged_import_row_is_opened_at_the_desk_decided_and_saved(
+    page: Any, desk: DeskServer, dev_faces: Path, tmp_path: Path
+) -> None:
+    """`gerbang import` flags a row whose archive photo is the inmate enrolled above; the desk
+    lists it, opens it with the row's data in the form, and saves it after the decision."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "arsip.jpg").write_bytes((dev_faces / "deepface-img26" / "1.jpg").read_bytes())
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "row_id,role,full_name,birth_date,sex,registration_number,photos\n"
+        "SDP-9,inmate,Budi Santosa,1985-03-12,M,B.I-901/2023,arsip.jpg\n",
+        encoding="utf-8",
+    )
+    summary = archive_importer(desk.site, "import", progress=False).run(
+        export, photos, tmp_path / "report.csv"
+    )
+    assert summary.flagged == 1, summary
+
+    sign_in(page)
+    row = page.get_by_test_id("flagged-row")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Budi Santosa · Warga Binaan · baris SDP-9")
+    save_for_guide(page, "desk-import-flagged", page.get_by_test_id("flagged-imports"))
+    row.get_by_test_id("open-import").click()
+    expect(page.get_by_test_id("field-full_name")).to_have_value("Budi Santosa")
+    expect(page.get_by_test_id("field-registration_number")).to_have_value("B.I-901/2023")
+    panel = page.get_by_test_id("duplicate-panel")
+    expect(panel).to_be_visible()
+    expect(panel.get_by_test_id("candidate").first).to_be_visible()
+    for card in panel.get_by_test_id("candidate").all():
+        card.get_by_test_id("decision-different").click()
+        card.get_by_test_id("decision-reason").fill("Nomor registrasi berbeda, putusan berbeda.")
+    page.get_by_test_id("commit-button").click()
+    identity_id = saved_identity_id(page)
+
+    with desk.site.db.reading() as tx:
+        state = tx.execute(
+            "SELECT state, identity_id FROM import_rows WHERE row_id = 'SDP-9'"
+        ).fetchone()
+        name = tx.execute(
+            "SELECT full_name FROM identities WHERE id = ?", (identity_id,)
+        ).fetchone()
+    assert tuple(state) == ("imported", identity_id) and name[0] == "Budi Santosa"
+    page.get_by_test_id("new-enrolment").click()
+    expect(page.get_by_test_id("flagged-imports")).to_be_hidden()

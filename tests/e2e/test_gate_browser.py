@@ -33,6 +33,7 @@ from tests.e2e.conftest import (
     launch_chromium,
     write_y4m_clip,
 )
+from tests.e2e.guide_shots import save_for_guide
 
 pytestmark = [pytest.mark.model, pytest.mark.e2e]
 
@@ -185,6 +186,7 @@ def test_automatic_mode_waits_without_deciding_while_nobody_is_at_the_gate(
     with kiosk(playwright, server, clips["nobody"], f"/gate?gate={GATE}&key={key}") as page:
         expect(page.get_by_test_id("setup")).to_be_visible()
         expect(page.get_by_test_id("error-message")).to_contain_text(f"/gate?gate={GATE}#key=")
+        save_for_guide(page, "gate-setup")
         assert page.url.endswith(f"/gate?gate={GATE}")
         page.goto(f"/gate?gate={GATE}#key={key}")  # the fragment alone changes: no reload
         expect(page.get_by_test_id("gate-label")).to_have_text("Gerbang: main")
@@ -223,7 +225,7 @@ def test_visitor_entry_in_automatic_mode_admits_and_lists_the_visitor_inside(
         expect(box.get_by_test_id("result-message")).to_have_text(
             "Pengunjung terverifikasi. Silakan masuk."
         )
-        page.screenshot(path=str(tmp_path / "admit.png"))
+        save_for_guide(page, "gate-admit")
 
         inside = page.get_by_test_id("inside-item")
         expect(inside).to_have_count(1)
@@ -259,7 +261,7 @@ def test_an_inmate_leaving_raises_an_alarm_only_a_supervisor_can_clear(
             "ALARM: wajah cocok dengan warga binaan. Tahan orang ini!"
         )
         assert box.evaluate("b => getComputedStyle(b).animationName") == "alarm-flash"
-        page.screenshot(path=str(tmp_path / "alarm.png"))
+        save_for_guide(page, "gate-alarm")
 
         # The gate officer cannot make it go away: no button, no key, not even a reload.
         expect(box.get_by_test_id("result-dismiss")).to_be_hidden()
@@ -270,6 +272,8 @@ def test_an_inmate_leaving_raises_an_alarm_only_a_supervisor_can_clear(
         box = expect_result(page, "alarm", "ALARM", "Andi Pratama")
 
         box.get_by_test_id("clear-alarm-button").click()
+        expect(page.get_by_test_id("supervisor-dialog")).to_be_visible()
+        save_for_guide(page, "gate-supervisor")
         supervisor_signs(page, "gate_officer", "sudah dicek")
         expect(page.get_by_test_id("supervisor-error")).to_have_text(
             "Akun ini bukan atasan. Hanya atasan yang boleh melakukan ini."
@@ -304,7 +308,7 @@ def test_a_banned_visitor_is_denied_and_the_ban_cannot_be_overridden_at_the_gate
         expect(box.get_by_test_id("result-message")).to_have_text(
             "Pengunjung ini dilarang berkunjung. Panggil petugas."
         )
-        page.screenshot(path=str(tmp_path / "deny.png"))
+        save_for_guide(page, "gate-deny")
         page.get_by_test_id("lang-toggle").click()
         expect(box.get_by_test_id("result-word")).to_have_text("DENY")
         expect(box.get_by_test_id("result-message")).to_have_text(

@@ -23,6 +23,7 @@ from registry.app import create_registry_app
 from registry.service import RegistryService
 from registry.settings import RegistrySettings
 from tests.e2e.conftest import CHROMIUM_FLAGS, _chromium, _playwright, expect
+from tests.e2e.guide_shots import save_for_guide
 from tests.integration import test_registry as shared
 from tests.integration.test_registry import PASSWORD, Registry
 from tests.integration.test_registry_photos import provided, requested
@@ -134,6 +135,7 @@ def test_an_adjudicator_asks_for_a_photo_sees_it_and_merges(
     photo = budi_slot.get_by_test_id("person-photo")
     expect(photo).to_be_visible()
     assert photo.evaluate("img => img.naturalWidth") > 0  # the real JPEG, decoded
+    save_for_guide(page, "registry-case", card)
 
     card.get_by_test_id("decide-same").click()  # no reason yet: refused on the page
     expect(page.get_by_test_id("error-message")).to_contain_text("alasan")
@@ -169,3 +171,6 @@ def test_a_regional_monitor_sees_its_own_sites_and_the_silent_one_stands_out(
     quiet_row = page.locator(f"[data-site-id='{quiet.id}']")
     expect(quiet_row).to_have_class("silent")
     expect(quiet_row).to_contain_text("SILENT")  # the page is in English since the last test
+    page.get_by_test_id("lang-toggle").click()  # the guide is in Indonesian
+    expect(page.get_by_test_id("tab-cases")).to_be_hidden()
+    save_for_guide(page, "registry-monitor")
