@@ -210,10 +210,24 @@ function renderCase(caseBody) {
 
 // ---------------------------------------------------------------- reports
 
-function arrivedText(arrived) {
-  return Object.entries(arrived || {})
-    .map(([kind, outcomes]) => `${kind}: ${Object.values(outcomes).reduce((a, b) => a + b, 0)}`)
-    .join(", ") || "0";
+function arrivedCount(arrived) {
+  return Object.values(arrived || {})
+    .reduce((sum, outcomes) => sum + Object.values(outcomes).reduce((a, b) => a + b, 0), 0);
+}
+
+// What the site did, in words; the denials' reasons (words from the server) in the cell's title.
+function activityCell(activity) {
+  const cell = element("td", { className: "activity" });
+  if (!activity) return cell;
+  const denials = activity.denials || [];
+  cell.textContent = t("activity", {
+    inmates: activity.enrolled.inmate, staff: activity.enrolled.staff,
+    visitors: activity.enrolled.visitor, visits_in: activity.visits_in,
+    visits_out: activity.visits_out, alarms: activity.alarms_raised, open: activity.alarms_open,
+    denials: denials.reduce((sum, d) => sum + d.count, 0),
+  });
+  cell.title = denials.map((d) => `${d.count} × ${language.message(d)}`).join("\n");
+  return cell;
 }
 
 function renderSite(site) {
@@ -224,10 +238,10 @@ function renderSite(site) {
   const cells = [
     `${site.id} — ${site.name}`, site.region,
     site.silent ? `${contact} · ${t("silent")}` : contact,
-    arrivedText(site.arrived), String((site.refused || []).length),
-    String(site.quarantined?.count ?? 0), String(site.pending_cases ?? 0),
-  ];
-  row.append(...cells.map((text, index) => element("td", { text, className: index === 2 ? "contact" : "" })));
+  ].map((text, index) => element("td", { text, className: index === 2 ? "contact" : "" }));
+  const counts = [arrivedCount(site.arrived), (site.refused || []).length,
+    site.quarantined?.count ?? 0, site.pending_cases ?? 0];
+  row.append(...cells, activityCell(site.activity), ...counts.map((n) => element("td", { text: String(n) })));
   return row;
 }
 

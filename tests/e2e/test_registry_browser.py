@@ -173,4 +173,7 @@ def test_a_regional_monitor_sees_its_own_sites_and_the_silent_one_stands_out(
     expect(quiet_row).to_contain_text("SILENT")  # the page is in English since the last test
     page.get_by_test_id("lang-toggle").click()  # the guide is in Indonesian
     expect(page.get_by_test_id("tab-cases")).to_be_hidden()
+    # the first test's site A (the region's first) enrolled Budi: its day, in words
+    expect(rows.first).to_contain_text("Pendaftaran: 1 Warga Binaan, 0 petugas, 0 pengunjung")
+    expect(quiet_row).to_contain_text("Penolakan di gerbang: 0")
     save_for_guide(page, "registry-monitor")
