@@ -770,3 +770,36 @@ def test_real_answers_match_their_published_models(registry: Registry) -> None:
         for person in case["people"]:
             _check_answer(CasePerson, person)
             _check_answer(PhotoState, person["photo"])
+
+
+def test_the_report_counts_a_site_s_day_from_its_gate_events_on_either_backend(
+    registry: Registry,
+) -> None:
+    """Gate events as the site's recorder writes them (edge/gate/recording.py)."""
+    site = registry.site("KW-MALUKU")
+    _, inmate = site.enrol("Yakob", [_random_unit(81)])
+    _, visitor = site.enrol("Maria", [_random_unit(82)], role="visitor")
+
+    def gate(event_id: int, passage: str, result: str, reason: str) -> Change:
+        body = {"event_id": event_id, "passage": passage, "result": result, "reason": reason}
+        return site.change("gate.event", str(event_id), body)
+
+    changes = [inmate, visitor, gate(1, "visitor_entry", "admit", "visitor_verified"),
+               gate(2, "visitor_entry", "deny", "face_mismatch"),
+               gate(3, "visitor_entry", "deny", "face_mismatch"),
+               gate(4, "visitor_exit", "alarm", "inmate_leaving"),
+               gate(5, "visitor_exit", "alarm", "inmate_leaving"),
+               site.change("gate.alarm_cleared", "4", {"by": "spv", "reason": "kembali ke blok"}),
+               gate(6, "visitor_exit", "admit", "visitor_exit_matched"),
+               gate(7, "staff_in", "admit", "staff_verified")]  # fmt: skip
+    assert registry.push(site, site.batch(changes)).status_code == 200
+    report = registry.client.get(
+        f"/v1/reports/sites/{site.id}", headers=registry.tokens["admin"]
+    ).json()
+    _check_answer(SiteReport, report)
+    assert report["activity"] == {
+        "enrolled": {"inmate": 1, "staff": 0, "visitor": 1}, "visits_in": 1, "visits_out": 1,
+        "alarms_raised": 2, "alarms_cleared": 1, "alarms_open": 1,
+        "denials": [{"reason": "face_mismatch", "count": 2, "id": "wajah tidak cocok dengan data",
+                     "en": "face did not match the record"}],
+    }  # fmt: skip
