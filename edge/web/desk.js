@@ -7,6 +7,7 @@ import { cameraAvailable, openCamera, stopCamera, videoFrame } from "/web/shared
 import { $, $$, sleep } from "/web/shared/dom.js";
 import { Language } from "/web/shared/i18n.js";
 import { allCandidates, candidateCard } from "./desk-candidates.js";
+import { DeskFingers, fingerPanel } from "./desk-finger.js";
 import {
   clearForm, formValue, identityBody, revalidateTouched, setHint, showRoleFields, validateAll,
   validateField,
@@ -53,6 +54,7 @@ function applyLanguage() {
   renderNotice();
   renderCandidates();
   renderNationalNotice();
+  fingers.render();
   if (state.role) revalidateTouched(form, state.role, language);
 }
 
@@ -63,6 +65,7 @@ const api = apiClient(
   () => (state.token ? { Authorization: `Bearer ${state.token}` } : {}),
   (error, path) => { if (path !== "/v1/auth/login") signedOut(error); },
 );
+const fingers = new DeskFingers(fingerPanel(), { api, language }); // desk-finger.js
 
 async function photoUrl(path) {
   const url = await blobUrl(path, { Authorization: `Bearer ${state.token}` });
@@ -428,6 +431,7 @@ function showSaved(result) {
   if (!national.hidden) national.textContent = t("national_unavailable", { reason: result.national_search.reason || "?" });
   state.auto = false;
   showView("done");
+  fingers.show(result.identity_id);
 }
 
 // ---------------------------------------------------------------- starting over
@@ -465,6 +469,7 @@ function resetEnrolment() {
 }
 
 function nextPerson() {
+  fingers.hide();
   resetEnrolment();
   clearError();
   showView("enrol");
