@@ -351,6 +351,7 @@ def test_an_escorted_court_movement_is_verified_against_the_inmate_and_the_order
         page.get_by_test_id("officer-username").fill("gate_officer")
         page.get_by_test_id("officer-password").fill(PASSWORD)
         page.get_by_test_id("officer-sign-in").click()
+        expect(page.get_by_test_id("officer-name")).to_have_text("Petugas: Gate Officer")
         page.get_by_test_id("check-button").click()
         box = expect_result(page, "admit", "DITERIMA", "Andi Pratama")
         expect(box.get_by_test_id("result-message")).to_have_text(

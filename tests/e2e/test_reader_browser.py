@@ -269,3 +269,27 @@ def _officer_sessions(server: SiteServer) -> int:
             return 0
         time.sleep(0.1)
     return live
+
+
+def test_an_officer_who_walks_away_is_signed_out_after_two_idle_minutes(
+    playwright: Any, reader_site: tuple[SiteServer, dict[str, str], str], clips: dict[str, Path]
+) -> None:
+    server, _, key = reader_site
+    address = f"/gate?gate={GATE}#key={key}"
+    with kiosk(playwright, server, clips["inmate"], address) as page:
+        page.clock.install()  # the page's timers run on a clock the test moves
+        page.goto(address)
+        page.get_by_test_id("mode-movement").click()
+        officer = page.get_by_test_id("officer-panel")
+        officer.get_by_test_id("officer-username").fill("gate_officer")
+        officer.get_by_test_id("officer-password").fill(PASSWORD)
+        officer.get_by_test_id("officer-sign-in").click()
+        expect(officer.get_by_test_id("officer-name")).to_have_text("Petugas: Gate Officer")
+        page.clock.fast_forward(119_000)
+        expect(officer.get_by_test_id("officer-name")).to_be_visible()
+        page.clock.fast_forward(2_000)
+        expect(officer.get_by_test_id("officer-note")).to_have_text(
+            "Petugas dikeluarkan otomatis karena tidak ada aktivitas."
+        )
+        expect(officer.get_by_test_id("officer-username")).to_be_visible()
+    assert _officer_sessions(server) == 0
