@@ -44,8 +44,9 @@ const WORDS = {
 
 export class KioskOfficer {
   /** `root` is the (empty) panel; `api` the kiosk's caller; `language` the page's Language. */
-  constructor(root, { api, language, idleMs = IDLE_SIGN_OUT_MS }) {
+  constructor(root, { api, language, onSignedIn = () => {}, idleMs = IDLE_SIGN_OUT_MS }) {
     this.root = root;
+    this.onSignedIn = onSignedIn; // the kiosk drops its "sign in first" status
     this.api = api;
     this.language = language;
     this.idleMs = idleMs;
@@ -109,6 +110,7 @@ export class KioskOfficer {
     this.username.value = "";
     this.active();
     this.say(null);
+    this.onSignedIn(login);
   }
 
   /** Sign out (the button, leaving the mode, idle); `why` is the key shown after, if any. */

@@ -76,7 +76,11 @@ const photoUrl = (path) => blobUrl(path, { "X-Device-Key": state.key });
 
 // The finger pressed before "Check" (gate-finger.js) and the officer a movement needs (gate-officer.js).
 const finger = new KioskFinger($("#finger-panel"), { api, language });
-const officer = new KioskOfficer($("#officer-panel"), { api, language });
+const officer = new KioskOfficer($("#officer-panel"), {
+  api,
+  language,
+  onSignedIn: () => { if (state.status?.key === "movement_needs_officer") setStatus(null); },
+});
 
 // ---------------------------------------------------------------- messages
 

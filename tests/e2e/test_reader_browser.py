@@ -178,6 +178,9 @@ def test_desk_enrols_two_fingers_from_the_reader_with_what_it_saw(
                 expect(status).to_contain_text(f"tersimpan ({impression} dari 3 kali)")
         expect(panel.get_by_test_id("finger-progress")).to_have_text("Sidik jari lengkap.")
         expect(panel.get_by_test_id("finger-preview")).to_be_visible()
+        page.wait_for_function(  # the impression itself is on show, not a broken image
+            "() => document.querySelector('[data-testid=finger-preview]').naturalWidth === 388"
+        )
     assert server.site.fingers.status(staff_id)["fingers"] == {"1": 1, "2": 3, "7": 3}
 
 
@@ -243,6 +246,7 @@ def test_a_movement_waits_for_an_escorting_officer_who_the_record_names(
         officer.get_by_test_id("officer-password").fill(PASSWORD)
         officer.get_by_test_id("officer-sign-in").click()
         expect(officer.get_by_test_id("officer-name")).to_have_text("Petugas: Gate Officer")
+        expect(page.get_by_test_id("status")).to_have_text("")  # "sign in first" is gone
 
         page.get_by_test_id("check-button").click()
         expect_result(page, "admit", "DITERIMA", "Andi Pratama")
