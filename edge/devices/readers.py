@@ -34,6 +34,7 @@ from kernel.errors import Conflict, Message, NotFound
 
 log = logging.getLogger(__name__)
 
+STATE_CHECK_GRACE_S = 2.0  # longer than opening a reader takes; far shorter than a capture
 ReaderState = Literal["ready", "busy", "absent", "closed"]
 Opener = Callable[[ReaderSettings], FingerprintReader]
 
@@ -125,7 +126,8 @@ class ReaderPool:
         """Wait for a finger on the named reader, at most timeout_s (and the reader's own limit)."""
         slot = self._slot(name)
         wait = min(timeout_s, slot.settings.max_wait_s)
-        if not slot.lock.acquire(blocking=False):
+        # A status check holds the lock for the moment an open takes: wait that out, not a capture.
+        if not slot.lock.acquire(timeout=STATE_CHECK_GRACE_S):
             raise ReaderBusy(reader=name)
         try:
             device = self._open(slot)

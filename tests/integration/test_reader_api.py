@@ -105,7 +105,7 @@ def test_no_finger_is_a_timeout_and_a_busy_reader_refuses_a_second_capture(
     sc: SiteClient,
 ) -> None:
     answers: list[Any] = []
-    waiting = threading.Thread(target=lambda: answers.append(capture(sc, timeout_s=2)))
+    waiting = threading.Thread(target=lambda: answers.append(capture(sc, timeout_s=4)))
     waiting.start()
     while sc.site.readers.state("gate-main")[0] != "busy" and waiting.is_alive():
         time.sleep(0.02)  # until the first capture holds the reader

@@ -150,3 +150,21 @@ def test_folder_reader_settings_open_a_folder_reader(tmp_path: Path) -> None:
     reader = ReaderSettings(name="demo", driver="folder", folder=tmp_path)
     pool = ReaderPool([reader])
     assert pool.capture("demo", 1).source == str(tmp_path / "a.tif")
+
+
+def test_a_status_check_under_way_does_not_refuse_a_capture() -> None:
+    opening = threading.Event()
+    release = threading.Event()
+
+    def slow_opener(_: ReaderSettings) -> FakeReader:
+        opening.set()
+        release.wait(5)  # the open a status check does, still under way
+        return FakeReader([IMAGE])
+
+    pool = ReaderPool([ReaderSettings(name="desk-1")], slow_opener)
+    checking = threading.Thread(target=pool.state, args=("desk-1",))
+    checking.start()
+    opening.wait(5)
+    threading.Timer(0.2, release.set).start()
+    assert pool.capture("desk-1", 5) is IMAGE
+    checking.join()
