@@ -16,7 +16,18 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from edge.metrics import MetricsMiddleware
-from edge.routes import admin, captures, faces, fingers, gate, identities, imports, system, web
+from edge.routes import (
+    admin,
+    captures,
+    faces,
+    fingers,
+    gate,
+    identities,
+    imports,
+    readers,
+    system,
+    web,
+)
 from edge.settings import Settings
 from edge.site import Site
 from edge.sync_cli import site_key
@@ -80,7 +91,7 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
     limits = BodyLimits(settings.max_json_bytes, settings.upload_bytes)
     app.add_middleware(RequestLimits, limits=limits)  # outermost: refused before anything reads
     install_error_handlers(app)
-    for module in (system, faces, identities, captures, imports, admin, gate, fingers, web):
+    for module in (system, faces, identities, captures, imports, admin, gate, fingers, readers, web):
         app.include_router(module.router)
     mount_assets(app, web.WEB_DIR)
     return app

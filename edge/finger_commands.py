@@ -1,4 +1,5 @@
-"""`gerbang finger eval|calibrate`: fingerprint accuracy and thresholds on FVC-style folders."""
+"""`gerbang finger eval|calibrate`: fingerprint accuracy and thresholds on FVC-style folders;
+`gerbang finger readers|read`: the readers named in EDGE_READERS, checked from the site machine."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from edge.devices.feedback import finger_name, impression_feedback
+from edge.devices.readers import ReaderPool
+from edge.settings import Settings
+from enrollment.fingers import png_bytes
+from kernel.errors import GerbangError
 from models import calibration as cal
 from models.fingerprint import evaluation, openset_eval
+from models.fingerprint.quality import FingerQualityRules
 
 _FOLDER_HELP = "folder of <finger>_<impression>.tif images (FVC naming)"
 
@@ -41,6 +48,51 @@ def finger_calibrate(args: argparse.Namespace) -> int:
     calibration.save(out)
     print(cal.format_report(calibration))
     print(f"wrote {out}")
+    return 0
+
+
+def finger_readers(_: argparse.Namespace) -> int:
+    """Each reader of EDGE_READERS, whether it opens now, and the problem if not (exit 1 then)."""
+    readers = Settings().readers
+    if not readers:
+        print("no readers: set EDGE_READERS (README: Readers where people stand)")
+        return 1
+    pool = ReaderPool(readers)
+    try:
+        states = {reader.name: pool.state(reader.name) for reader in readers}
+    finally:
+        pool.close()
+    for reader in readers:
+        state, problem = states[reader.name]
+        where = f"gate {reader.gate}" if reader.gate else "officers only"
+        print(
+            f"{reader.name:16} {reader.driver or 'first found':16} {where:16} {state} {problem or ''}"
+        )
+    return 0 if all(state == "ready" for state, _ in states.values()) else 1
+
+
+def finger_read(args: argparse.Namespace) -> int:
+    """Wait for one finger on a named reader; print what the desk would say; save it if asked."""
+    pool = ReaderPool(Settings().readers)
+    try:
+        shot = pool.capture(args.reader, args.timeout)
+    except GerbangError as exc:
+        print(f"{exc.code}: {exc.message.en} / {exc.message.id}")
+        return 1
+    finally:
+        pool.close()
+    feedback = impression_feedback(shot.pixels, shot.resolution_ppi, FingerQualityRules())
+    quality = feedback.quality
+    finger = f"{finger_name(args.position).en}: " if args.position else ""
+    verdict = "usable" if feedback.usable else "not usable"
+    print(f"{finger}{shot.width}x{shot.height} at {shot.resolution_ppi} ppi ({shot.driver}), {verdict}:"
+          f" {quality.minutiae} minutiae, reliability {quality.mean_reliability},"
+          f" contact {quality.contact}, ridge share {feedback.ridge_share}")  # fmt: skip
+    for reason in feedback.messages():
+        print(f"- {reason['en']} / {reason['id']}")
+    if args.out:
+        Path(args.out).write_bytes(png_bytes(shot.pixels))
+        print(f"wrote {args.out}")
     return 0
 
 
@@ -80,3 +132,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     calibrate.add_argument("--out", required=True, help="calibration JSON to write")
     calibrate.add_argument("--dataset", help="a sentence saying what the images are")
     calibrate.set_defaults(handler=finger_calibrate)
+    readers = actions.add_parser(
+        "readers", help="the readers of EDGE_READERS and whether they open"
+    )
+    readers.set_defaults(handler=finger_readers)
+    read = actions.add_parser("read", help="wait for a finger on a named reader and judge it")
+    read.add_argument("reader", help="its name in EDGE_READERS")
+    read.add_argument("--position", type=int, choices=range(1, 11), metavar="1-10",
+                      help="ISO finger position, to name it back")  # fmt: skip
+    read.add_argument("--timeout", type=float, default=20.0, help="seconds to wait (default 20)")
+    read.add_argument("--out", help="PNG file to write the impression to")
+    read.set_defaults(handler=finger_read)

@@ -31,9 +31,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "finger.shortlist": OPERATORS,
     "finger.identify": OPERATORS | {"device"},
     "gate.pass": frozenset({"gate_officer", "supervisor", "site_admin", "device"}),
+    # An inmate leaves or comes back on an order an officer answers for: never the kiosk alone.
+    "gate.move": frozenset({"gate_officer", "supervisor", "site_admin"}),
     "gate.read": OPERATORS | {"device"},
     "gate.override": frozenset({"supervisor", "site_admin"}),
     "gate.admin": frozenset({"site_admin"}),
+    "reader.read": OPERATORS | {"device"},
+    "reader.capture": OPERATORS | {"device"},  # a device only at its own gate's readers
 }
 
 

@@ -240,6 +240,42 @@ class KeySettings(BaseModel):
     )
 
 
+class ReaderSettings(BaseModel):
+    """One fingerprint reader attached to this machine, by the name pages call it with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="The reader's name at this site (desk-1, gate-main): pages call it by this.",
+    )
+    driver: str | None = Field(
+        None,
+        min_length=1,
+        max_length=40,
+        pattern=r"^[a-z0-9_]+$",
+        description=(
+            "libfprint driver id (uru4000, virtual_image...); none: the first image reader found;"
+            " `folder`: images from `folder` in turn (demos, training)."
+        ),
+    )
+    folder: Path | None = Field(None, description="With driver `folder`: where the images are.")
+    gate: str | None = Field(
+        None,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="The gate whose kiosk (device key) may use it; officers may use every reader.",
+    )
+    resolution_ppi: int = Field(
+        500, ge=250, le=1000, description="Resolution assumed when the reader does not say."
+    )
+    max_wait_s: float = Field(
+        20.0, ge=1.0, le=60.0, description="Longest a capture waits for a finger."
+    )
+
+
 class Settings(BaseSettings):
     """Everything the site service reads from its environment."""
 
@@ -302,12 +338,28 @@ class Settings(BaseSettings):
     tls: TlsSettings = Field(default_factory=TlsSettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
     key: KeySettings = Field(default_factory=KeySettings)
+    readers: list[ReaderSettings] = Field(
+        default_factory=list,
+        max_length=16,
+        description='Fingerprint readers of this machine, as JSON: [{"name": "desk-1"}, ...].',
+    )
 
     @field_validator("providers")
     @classmethod
     def _providers_not_empty(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("at least one execution provider is needed")
+        return value
+
+    @field_validator("readers")
+    @classmethod
+    def _readers_named_once(cls, value: list[ReaderSettings]) -> list[ReaderSettings]:
+        names = [reader.name for reader in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"reader names must be unique: {names}")
+        for reader in value:
+            if (reader.driver == "folder") != (reader.folder is not None):
+                raise ValueError(f"reader {reader.name}: a folder goes with driver `folder` only")
         return value
 
     @property

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from edge import wiring
+from edge.devices.readers import ReaderPool
 from edge.gate.records import GateStore
 from edge.gate.service import GatePolicy, GateService
 from edge.metrics import Metrics
@@ -83,6 +84,7 @@ class Site:
         self.matcher = Matcher(self.db, self.vault, self.engine, self.gallery, self.thresholds)
         self.fingers = FingerService(self.db, self.vault, self.finger_calibration)
         self.fused = FusedVerifier(self.fingers, self.fusion_model)
+        self.readers = ReaderPool(settings.readers)  # opened on first use, not at start
         self._fusion: FusionModel | None = None
         gate_policy = GatePolicy(policy.liveness_threshold, settings.liveness)
         self.gate = GateService(
@@ -307,5 +309,6 @@ class Site:
         return size
 
     def close(self) -> None:
-        """Release the database."""
+        """Release the fingerprint readers and the database."""
+        self.readers.close()
         self.db.close()

@@ -175,12 +175,13 @@ async def inmate_movement(
     gate_id: str, image: Annotated[UploadFile, File()], inmate_id: Annotated[str, Form(min_length=36, max_length=36)],
     passage: Annotated[Literal["release", "transfer_out", "court_out", "court_in"], Form()],
     order_reference: Annotated[str, Form(min_length=1, max_length=80)],
-    site: Annotated[Site, Depends(site_of)], principal: Annotated[Principal, Depends(allow("gate.pass"))],
+    site: Annotated[Site, Depends(site_of)], principal: Annotated[Principal, Depends(allow("gate.move"))],
     finger_image: Annotated[UploadFile | None, File()] = None,
     finger_position: Annotated[int | None, Form(ge=1, le=10)] = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Release, transfer or court movement, verified 1:1 (face, fused with a finger if presented)
-    against the inmate's own record, with the order reference."""
+    against the inmate's own record, with the order reference; an officer signed in is the actor
+    (a kiosk's device key alone cannot move an inmate)."""
     at_own_gate(principal, gate_id)
     data = await read_upload(image, site.settings)
     finger = await finger_probe(site, finger_image, finger_position)

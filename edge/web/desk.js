@@ -8,6 +8,7 @@ import { $, $$, sleep } from "/web/shared/dom.js";
 import { Language } from "/web/shared/i18n.js";
 import { allCandidates, candidateCard } from "./desk-candidates.js";
 import { fillForm, renderFlaggedImports } from "./desk-imports.js";
+import { DeskFingers, fingerPanel } from "./desk-finger.js";
 import {
   clearForm, formValue, identityBody, revalidateTouched, setHint, showRoleFields, validateAll,
   validateField,
@@ -57,6 +58,7 @@ function applyLanguage() {
   renderCandidates();
   renderNationalNotice();
   renderFlaggedImports(state.flagged, language, openImportRow);
+  fingers.render();
   if (state.role) revalidateTouched(form, state.role, language);
 }
 
@@ -67,6 +69,7 @@ const api = apiClient(
   () => (state.token ? { Authorization: `Bearer ${state.token}` } : {}),
   (error, path) => { if (path !== "/v1/auth/login") signedOut(error); },
 );
+const fingers = new DeskFingers(fingerPanel(), { api, language }); // desk-finger.js
 
 async function photoUrl(path) {
   const url = await blobUrl(path, { Authorization: `Bearer ${state.token}` });
@@ -434,6 +437,7 @@ function showSaved(result) {
   if (!national.hidden) national.textContent = t("national_unavailable", { reason: result.national_search.reason || "?" });
   state.auto = false;
   showView("done");
+  fingers.show(result.identity_id);
 }
 
 // ---------------------------------------------------------------- starting over
@@ -473,6 +477,7 @@ function resetEnrolment() {
 }
 
 function nextPerson() {
+  fingers.hide();
   resetEnrolment();
   clearError();
   showView("enrol");

@@ -8,6 +8,8 @@ import { cameraAvailable, openCamera, videoFrame, videoReady } from "/web/shared
 import { $, $$, sleep } from "/web/shared/dom.js";
 import { Language } from "/web/shared/i18n.js";
 import { AlarmSound } from "./alarm-sound.js";
+import { KioskFinger } from "./gate-finger.js";
+import { KioskOfficer } from "./gate-officer.js";
 import { STRINGS } from "./gate-strings.js";
 import { SupervisorDialog } from "./gate-supervisor.js";
 import { insideItem, renderDecision } from "./gate-views.js";
@@ -59,6 +61,8 @@ function applyLanguage() {
   renderInside();
   renderResult();
   supervisor.render();
+  finger.render();
+  officer.render();
 }
 
 // ---------------------------------------------------------------- talking to the service
@@ -69,6 +73,14 @@ const asSupervisor = (token) => ({ Authorization: `Bearer ${token}` });
 
 // Photos need the device key too, so they are fetched and shown as blob: URLs.
 const photoUrl = (path) => blobUrl(path, { "X-Device-Key": state.key });
+
+// The finger pressed before "Check" (gate-finger.js) and the officer a movement needs (gate-officer.js).
+const finger = new KioskFinger($("#finger-panel"), { api, language });
+const officer = new KioskOfficer($("#officer-panel"), {
+  api,
+  language,
+  onSignedIn: () => { if (state.status?.key === "movement_needs_officer") setStatus(null); },
+});
 
 // ---------------------------------------------------------------- messages
 
@@ -153,6 +165,7 @@ async function startKiosk() {
   $("#kiosk-view").hidden = false;
   $("#setup-open").hidden = false;
   applyLanguage();
+  finger.load();
   const mode = state.mode || localStorage.getItem("gerbang.kiosk.mode");
   if (PATHS[mode]) chooseMode(mode);
   else setStatus("choose_mode");
@@ -186,6 +199,8 @@ function setUp() {
 // ---------------------------------------------------------------- modes and fields
 
 function chooseMode(mode) {
+  if (state.mode === "movement" && mode !== "movement") officer.signOut(); // no session left behind
+  if (state.mode !== mode) finger.reset();
   state.mode = mode;
   localStorage.setItem("gerbang.kiosk.mode", mode); // a kiosk usually serves one passage all day
   state.rearm = false;
@@ -236,6 +251,7 @@ async function passageForm(blob) {
     if (inmate) form.append("inmate_id", inmate);
   }
   if (state.mode === "staff") form.append("direction", direction());
+  finger.attach(form);
   if (state.mode === "movement") return movementForm(form);
   return form;
 }
@@ -246,6 +262,7 @@ async function movementForm(form) {
   const order = fields.elements.order.value.trim();
   if (!fields.elements.inmate.value.trim()) { setStatus("movement_needs_inmate", "bad"); fields.elements.inmate.focus(); return null; }
   if (!order) { setStatus("movement_needs_order", "bad"); fields.elements.order.focus(); return null; }
+  if (!officer.headers()) { setStatus("movement_needs_officer", "bad"); officer.say({ key: "officer_needed" }); return null; }
   form.append("inmate_id", await inmateId(fields.elements.inmate));
   form.append("passage", fields.elements.passage.value);
   form.append("order_reference", order);
@@ -291,13 +308,29 @@ async function decide(blob) {
   if (!form) return null;
   setStatus("checking");
   const path = `/v1/gates/${encodeURIComponent(state.gate)}/${PATHS[state.mode]}`;
-  const decision = await api("POST", path, { body: form });
+  const decision = await sendPassage(path, form);
+  if (!decision) return null;
+  finger.reset(); // the next person presses their own
   setStatus(null);
   await showDecision(decision);
   if (decision.result === "admit" && state.mode === "entry") clearEntryFields();
   if (decision.result === "admit" && state.mode === "movement") $("#movement-form").reset();
   refreshInside();
   return decision;
+}
+
+// A movement goes as the signed-in officer (the record names them), everything else as the kiosk.
+// An officer's token the service no longer takes signs them out here, not the kiosk's key.
+async function sendPassage(path, form) {
+  if (state.mode !== "movement") return api("POST", path, { body: form });
+  try {
+    return await api("POST", path, { body: form, headers: officer.headers() });
+  } catch (error) {
+    if (error.status !== 401) throw error;
+    officer.expired();
+    setStatus("movement_needs_officer", "bad");
+    return null;
+  }
 }
 
 // The officer's "Check" button: one frame, sent whatever the camera sees.

@@ -348,6 +348,15 @@ def test_an_escorted_court_movement_is_verified_against_the_inmate_and_the_order
         page.get_by_test_id("field-movement-passage").select_option("court_out")
         page.get_by_test_id("field-movement-order").fill("W10.PAS.1-PK.01/2026")
         page.get_by_test_id("check-button").click()
+        expect(status).to_have_text(  # the kiosk's key alone cannot move an inmate (issue 14)
+            "Petugas pengawal harus masuk dulu (nama pengguna dan kata sandi)."
+        )
+        assert _gate_events(server) == before
+        page.get_by_test_id("officer-username").fill("gate_officer")
+        page.get_by_test_id("officer-password").fill(PASSWORD)
+        page.get_by_test_id("officer-sign-in").click()
+        expect(page.get_by_test_id("officer-name")).to_have_text("Petugas: Gate Officer")
+        page.get_by_test_id("check-button").click()
         box = expect_result(page, "admit", "DITERIMA", "Andi Pratama")
         expect(box.get_by_test_id("result-message")).to_have_text(
             "Identitas warga binaan cocok dengan surat perintah."
@@ -355,7 +364,9 @@ def test_an_escorted_court_movement_is_verified_against_the_inmate_and_the_order
         expect(page.get_by_test_id("field-movement-order")).to_have_value("")
     with server.site.db.reading() as tx:
         row = tx.execute(
-            "SELECT passage, result, order_reference, matched_identity_id FROM gate_events"
+            "SELECT passage, result, order_reference, matched_identity_id, actor FROM gate_events"
             " ORDER BY id DESC LIMIT 1"
         ).fetchone()
-    assert tuple(row) == ("court_out", "admit", "W10.PAS.1-PK.01/2026", people["inmate"])
+    assert tuple(row) == (
+        "court_out", "admit", "W10.PAS.1-PK.01/2026", people["inmate"], "gate_officer"
+    )  # fmt: skip

@@ -134,7 +134,8 @@ def _pass(sc: SiteClient, path: str, dev: Path, relative: str, **form: str) -> d
         f"/v1/gates/main/{path}",
         files={"image": photo(dev, relative)},
         data=form,
-        headers=sc.as_role("device"),
+        # A movement is an officer's act (issue 14): the kiosk's key alone is refused.
+        headers=sc.as_role("gate_officer" if path == "inmate-movement" else "device"),
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -197,6 +198,9 @@ def test_a_day_at_the_gate(
     assert (wrong["result"], wrong["reason"]) == ("deny", "face_mismatch")
     right = _pass(sc, "inmate-movement", dev_faces, "facerec-paul_allen/5.jpg", **order)
     assert right["result"] == "admit", right
+    with sc.site.db.reading() as tx:
+        actor = tx.execute("SELECT actor FROM gate_events WHERE id = ?", (right["event_id"],))
+        assert actor.fetchone()[0] == "gate_officer"  # the officer answers for the release
     record = sc.client.get(
         f"/v1/identities/{people['leaving']}", headers=sc.as_role("gate_officer")
     ).json()
@@ -384,7 +388,7 @@ def test_a_finger_presented_with_the_claim_is_fused_with_the_face(
         "/v1/gates/main/inmate-movement",
         files={"image": photo(dev_faces, "facerec-paul_allen/5.jpg"), "finger_image": finger},
         data=order,
-        headers=sc.as_role("device"),
+        headers=sc.as_role("gate_officer"),
     )
     body = response.json()
     assert body["result"] == "admit", body
@@ -395,7 +399,7 @@ def test_a_finger_presented_with_the_claim_is_fused_with_the_face(
         "/v1/gates/main/inmate-movement",
         files={"image": photo(dev_faces, "deepface-img13/1.jpg"), "finger_image": wrong_finger},
         data=order,
-        headers=sc.as_role("device"),
+        headers=sc.as_role("gate_officer"),
     ).json()
     assert (stranger["result"], stranger["reason"]) == ("deny", "face_mismatch")
 
