@@ -91,7 +91,18 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
     limits = BodyLimits(settings.max_json_bytes, settings.upload_bytes)
     app.add_middleware(RequestLimits, limits=limits)  # outermost: refused before anything reads
     install_error_handlers(app)
-    for module in (system, faces, identities, captures, imports, admin, gate, fingers, readers, web):
+    for module in (
+        system,
+        faces,
+        identities,
+        captures,
+        imports,
+        admin,
+        gate,
+        fingers,
+        readers,
+        web,
+    ):
         app.include_router(module.router)
     mount_assets(app, web.WEB_DIR)
     return app
