@@ -118,6 +118,23 @@ class MatchSettings(BaseModel):
         ),
     )
 
+    cohort_size: int = Field(
+        1000,
+        ge=0,
+        le=20_000,
+        description=(
+            "Cohort score normalisation (S-norm) of 1:N scores against up to this many of the"
+            " site's own enrolled people, drawn at each calibration (0: raw cosines). Only with"
+            " the site's own calibration; the shipped fallbacks are raw cosines."
+        ),
+    )
+    cohort_k: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="S-norm statistics: the mean of the k best scores against the cohort.",
+    )
+
     finger_fpir: float = Field(
         0.01,
         gt=0,

@@ -77,6 +77,8 @@ def open_set_thresholds(
         fallback_calibration(pack_id, calibration, folder),
         match.fpir_targets(),
         match.open_set_min_people,
+        cohort_size=match.cohort_size,
+        cohort_k=match.cohort_k,
     )
     open_set.follow(gallery)
     return open_set

@@ -69,7 +69,8 @@ class IdentifyResult:
             **self.setting(),
             "scores": [
                 {"identity_id": c.identity_id, "score": round(c.score, 4),
-                 "capture_score": None if c.capture_score is None else round(c.capture_score, 4)}
+                 "capture_score": None if c.capture_score is None else round(c.capture_score, 4),
+                 "identity_cosine": None if c.raw_score is None else round(c.raw_score, 4)}
                 for c in self.ranked
             ],
         }  # fmt: skip
@@ -99,13 +100,18 @@ def decide_search(
 ) -> tuple[list[Candidate], float, OpenSetThreshold | None]:
     """One 1:N search as the service decides it: the k best people by identity score, and the
     threshold for the kind's target FPIR over the people searched (a candidate is returned when
-    its score is at or above it). The service and `gerbang search-batch` both come through here."""
+    its score is at or above it). Score and threshold come from one calibration snapshot: when
+    it carries a cohort, people are scored by S-norm against it (models/cohort.py), the scale
+    its thresholds were computed on. The service and `gerbang search-batch` both come through
+    here."""
     threshold, setting = search_threshold(
         gallery, thresholds.open_set, thresholds.identify, kind, roles, statuses, only_identities
     )
+    cohort = setting.cohort if setting is not None else None
     found = gallery.search(
-        template, k=k, roles=roles, statuses=statuses, only_identities=only_identities
-    )[0]
+        template, k=k, roles=roles, statuses=statuses, only_identities=only_identities,
+        cohort=cohort,
+    )[0]  # fmt: skip
     return found, threshold, setting
 
 

@@ -40,6 +40,7 @@ from gallery_sync.partitions import (
     checked_vector,
     partition_filter,
 )
+from models.cohort import CohortNorm
 from models.openset import identity_template
 
 VECTOR_TOLERANCE = 1e-5  # largest element difference `compare_with` accepts
@@ -65,8 +66,9 @@ class GalleryEntry(NamedTuple):
 
 
 class Candidate(NamedTuple):
-    """One person found by a search: the score decided on (the identity template's, or the best
-    capture's in a per-capture search), their best-scoring capture and its own score."""
+    """One person found by a search: the score decided on (the identity template's cosine, its
+    S-norm, or the best capture's in a per-capture search), their best-scoring capture and its
+    own score."""
 
     identity_id: str
     template_id: int
@@ -74,6 +76,7 @@ class Candidate(NamedTuple):
     role: str
     status: str
     capture_score: float | None = None
+    raw_score: float | None = None  # the identity template's cosine, when `score` is S-norm
 
 
 @dataclass(frozen=True)
@@ -198,22 +201,29 @@ class GalleryIndex:
         statuses: Collection[str] | None = None,
         only_identities: Collection[str] | None = None,
         by: str = "identity",
+        cohort: CohortNorm | None = None,
     ) -> list[list[Candidate]]:
         """For each query row, the k best-matching people, best first.
 
         `by="identity"` (the service's decisions) ranks people by their identity template;
         `by="capture"` by their best single capture. A 1-d query is one row. `None` filters mean
         "any"; `only_identities` limits the search to those people (unknown ones are ignored).
+        With a `cohort` (identity searches only) every person selected is scored and ranked by
+        S-norm against it (models/cohort.py): the normalisation reorders people, so no shortlist
+        by raw cosine would be exact. The score is then the normalised one, and `raw_score` the
+        identity template's cosine.
         """
         queries = checked_queries(query, self._dimension)
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         if by not in ("identity", "capture"):
             raise ValueError(f"by must be 'identity' or 'capture', got {by!r}")
+        if cohort is not None and by != "identity":
+            raise ValueError("cohort normalisation scores identities, not captures")
         keys_wanted = partition_filter(roles, statuses)
         with self._lock:
             if by == "identity":
-                return self._search_identities(queries, k, keys_wanted, only_identities)
+                return self._search_identities(queries, k, keys_wanted, only_identities, cohort)
             hits: list[list[tuple[float, int]]] = [[] for _ in range(len(queries))]
             for partition, selected in self._targets(keys_wanted, only_identities):
                 for row_hits, found in zip(
@@ -245,6 +255,11 @@ class GalleryIndex:
                 if key[0] in roles_wanted and key[1] in statuses_wanted
             )
 
+    def identity_statuses(self, people: Iterable[str]) -> dict[str, str]:
+        """person -> status of those of these people still held."""
+        with self._lock:
+            return {p: key[1] for p in people if (key := self._mean_key.get(p)) is not None}
+
     def identity_vector(self, identity_id: str) -> np.ndarray | None:
         """A person's identity template (None if they have no templates)."""
         with self._lock:
@@ -261,8 +276,10 @@ class GalleryIndex:
         k: int,
         wanted: tuple[Collection[str], Collection[str]],
         only: Collection[str] | None,
+        cohort: CohortNorm | None = None,
     ) -> list[list[Candidate]]:
-        """Rank people by identity template; attach each one's best capture (lock held)."""
+        """Rank people by identity template (S-normalised against `cohort` when given); attach
+        each one's best capture (lock held)."""
         roles, statuses = wanted
         keys = [key for key in self._means if key[0] in roles and key[1] in statuses]
         targets: list[tuple[Partition, np.ndarray | None]]
@@ -282,24 +299,59 @@ class GalleryIndex:
             ]
         hits: list[list[tuple[float, int]]] = [[] for _ in range(len(queries))]
         for partition, selected in targets:
-            for row_hits, found in zip(hits, partition.search(queries, k, selected), strict=True):
+            every = len(partition) if selected is None else len(selected)
+            wanted_k = k if cohort is None else max(every, 1)
+            for row_hits, found in zip(
+                hits, partition.search(queries, wanted_k, selected), strict=True
+            ):
                 row_hits.extend(found)
         out = []
         for query, row_hits in zip(queries, hits, strict=True):
+            scored = [(score, mid, score) for score, mid in row_hits]
+            if cohort is not None:
+                scored = self._normalised(query, row_hits, cohort)
             ranked = sorted(
-                ((score, self._mean_owner[mid]) for score, mid in row_hits),
+                ((score, self._mean_owner[mid], raw) for score, mid, raw in scored),
                 key=lambda item: (-item[0], item[1]),
             )[:k]
-            out.append([self._with_best_capture(query, person, score) for score, person in ranked])
+            out.append(
+                [
+                    self._with_best_capture(query, person, score, raw)
+                    for score, person, raw in ranked
+                ]
+            )
         return out
 
-    def _with_best_capture(self, query: np.ndarray, person: str, score: float) -> Candidate:
+    def _normalised(
+        self, query: np.ndarray, hits: list[tuple[float, int]], cohort: CohortNorm
+    ) -> list[tuple[float, int, float]]:
+        """One query's (raw cosine, identity-template id) hits as (S-norm score, id, raw)."""
+        if not hits:
+            return []
+        raw = np.asarray([score for score, _ in hits], dtype=np.float64)
+        mean_ids = [mid for _, mid in hits]
+        people = [self._mean_owner[mid] for mid in mean_ids]
+        terms = cohort.cached_terms(mean_ids, people, self._mean_vectors)
+        scores = cohort.normalise(query, raw[None, :], cohort.member_index(people), terms)[0]
+        return list(zip(scores.tolist(), mean_ids, raw.tolist(), strict=True))
+
+    def _mean_vectors(self, mean_ids: Sequence[object]) -> np.ndarray:
+        """Identity templates by their ids (lock held)."""
+        out = np.empty((len(mean_ids), self._dimension), dtype=np.float32)
+        for row, mid in enumerate(mean_ids):
+            key = self._mean_key[self._mean_owner[int(mid)]]  # type: ignore[call-overload]
+            out[row] = self._means[key].vectors(np.asarray([mid], dtype=np.int64))[0]
+        return out
+
+    def _with_best_capture(
+        self, query: np.ndarray, person: str, score: float, raw: float
+    ) -> Candidate:
         """A person found by identity template, with their best capture for the evidence."""
         ids = np.asarray(sorted(self._by_identity[person]), dtype=np.int64)
         role, status = self._mean_key[person]
         scores = self._partitions[(role, status)].vectors(ids) @ query
         best = int(np.argmax(scores))
-        return Candidate(person, int(ids[best]), score, role, status, float(scores[best]))
+        return Candidate(person, int(ids[best]), score, role, status, float(scores[best]), raw)
 
     def best_score_for(self, query: np.ndarray, identity_id: str) -> float | None:
         """1:1: the best cosine of a query against one person's templates (None if they have none).

@@ -15,13 +15,22 @@ milliseconds), in a background thread beyond `sync_limit` captures, the decision
 previous one until it is ready. People merged into another (status `merged`) and erased people
 never enter the impostor set: a merge leaves one identity holding the person's captures, so a
 person is never scored as their own impostor.
+
+Cohort score normalisation (models/cohort.py) comes with the site's own calibration: each
+calibration draws its cohort from the site's people (up to `cohort_size`, all roles, seeded) and
+scores its impostor and genuine sets S-normalised against it, and decisions made on that
+calibration normalise against the same cohort (`OpenSetThreshold.cohort`, one snapshot), so
+threshold and score are always on one scale. A new calibration brings a new cohort as the
+gallery grows. The shipped fallbacks are raw cosines, and so are decisions while they serve: a
+new site's cohort would be too small to trust. A cohort member erased or merged away leaves the
+cohort at the next change, before any recalibration (their template must not outlive them).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +38,7 @@ import numpy as np
 
 from gallery_sync.gallery import GalleryIndex
 from models.calibration import Calibration
+from models.cohort import DEFAULT_K, CohortNorm
 from models.openset import (
     DEFAULT_TARGET_FPIR,
     OpenSetCalibration,
@@ -49,10 +59,12 @@ class OpenSetThreshold:
     threshold: float
     source: str
     extrapolated: bool
+    cohort: CohortNorm | None = field(default=None, compare=False, repr=False)
 
     def evidence(self) -> dict[str, Any]:
         """As stored with a decision."""
         return {
+            "scale": "cosine" if self.cohort is None else f"s-norm (cohort {len(self.cohort)})",
             "kind": self.kind,
             "target_fpir": self.target_fpir,
             "gallery_people": self.people,
@@ -89,6 +101,8 @@ class OpenSetThresholds:
         sync_limit: int = 5_000,
         level: str = "identity",
         sample_people: int = 3_000,
+        cohort_size: int = 0,
+        cohort_k: int = DEFAULT_K,
     ) -> None:
         self.fallback = fallback
         self.targets = {**DEFAULT_TARGET_FPIR, **(targets or {})}
@@ -98,6 +112,8 @@ class OpenSetThresholds:
         self.sync_limit = sync_limit
         self.level = level  # what searches score: "identity" (sites) or "capture" (registry)
         self.sample_people = sample_people  # a larger gallery is calibrated on a sample of people
+        self.cohort_size = cohort_size  # 0: raw cosines; else S-norm against up to this many
+        self.cohort_k = cohort_k
         self._current = fallback
         self._calibrated_at_version = -1
         self._lock = threading.Lock()
@@ -127,6 +143,7 @@ class OpenSetThresholds:
             calibration.threshold(target, people),
             calibration.source,
             calibration.tail.extrapolated(target, people),
+            calibration.cohort,
         )
 
     def refresh_now(self) -> OpenSetCalibration:
@@ -147,6 +164,7 @@ class OpenSetThresholds:
         `refresh_changes` changes or `refresh_share` of the gallery have accumulated, at once
         while the gallery is small (milliseconds), in a background thread beyond `sync_limit`
         captures; decisions keep the previous calibration meanwhile."""
+        self._drop_departed(gallery)
         due = max(self.refresh_changes, int(self.refresh_share * len(gallery)))
         if gallery.version - self._calibrated_at_version < due:
             return
@@ -165,6 +183,19 @@ class OpenSetThresholds:
             )
             self._worker.start()
 
+    def _drop_departed(self, gallery: GalleryIndex) -> None:
+        """Take cohort members no longer held as themselves (erased, merged) out at once."""
+        calibration = self._current
+        if calibration.cohort is None:
+            return
+        held = gallery.identity_statuses(calibration.cohort.members)
+        gone = [p for p in calibration.cohort.members if held.get(p) in (None, *NOT_IMPOSTORS)]
+        if not gone:
+            return
+        smaller = calibration.cohort.without(gone)
+        # too few left: back to the fallback (raw cosines) until the next calibration
+        self._current = replace(calibration, cohort=smaller) if smaller else self.fallback
+
     def _install(self, calibration: OpenSetCalibration, version: int) -> None:
         self._current = calibration
         self._calibrated_at_version = version
@@ -182,13 +213,28 @@ class OpenSetThresholds:
             ids = [tid for tid in ids if meta[tid][0] in chosen]
         held, vectors = gallery.vectors_of(ids)
         labels = [meta[int(tid)][0] for tid in held]
+        cohort = self._cohort(gallery, sorted(people))
+        scale = "cosine" if cohort is None else f"S-norm against {len(cohort)} of its people"
         return calibrate_gallery(
             np.asarray(vectors),
             labels,
             f"this gallery: {len(set(labels))} of its {len(people)} people,"
-            f" {len(labels)} captures, scored by {self.level}",
+            f" {len(labels)} captures, scored by {self.level} ({scale})",
             level=self.level,
+            cohort=cohort,
         )
+
+    def _cohort(self, gallery: GalleryIndex, people: list[str]) -> CohortNorm | None:
+        """A seeded sample of the site's people, by identity template (None: raw cosines)."""
+        if self.cohort_size <= 0 or self.level != "identity":
+            return None
+        if len(people) > self.cohort_size:
+            people = sorted(np.random.default_rng(1).choice(people, self.cohort_size, False))
+        members = [(p, v) for p in people if (v := gallery.identity_vector(p)) is not None]
+        if len(members) < self.cohort_k + 2:
+            return None
+        vectors = np.stack([v for _, v in members]).astype(np.float32)
+        return CohortNorm(vectors, tuple(str(p) for p, _ in members), self.cohort_k)
 
     def costs(self, people_by_kind: Mapping[str, int]) -> list[dict[str, Any]]:
         """What each target costs at the current gallery sizes (for /ready and the pages)."""

@@ -42,10 +42,16 @@ def l2_normalise(vectors: np.ndarray) -> FloatArray:
 class FaceEmbedder:
     """A recogniser session plus the chip it wants; embeds batches of BGR chips."""
 
-    def __init__(self, session: ort.InferenceSession, kind: str, max_batch: int = 16) -> None:
+    def __init__(
+        self, session: ort.InferenceSession, kind: str, max_batch: int = 16, flip: bool = False
+    ) -> None:
         if kind not in RECOGNISER_KINDS:
             raise ValueError(f"unknown recogniser kind {kind!r}; known: {sorted(RECOGNISER_KINDS)}")
         self.session = session
+        # Flip test-time augmentation: each chip and its mirror image through the network, the
+        # two descriptors averaged and renormalised (one more recogniser pass, no second
+        # detection). A pack property, so templates made with and without it never mix.
+        self.flip = flip
         self.chip, self._preprocess = RECOGNISER_KINDS[kind]
         self.input_name = session.get_inputs()[0].name
         self.output_name = session.get_outputs()[0].name
@@ -58,6 +64,13 @@ class FaceEmbedder:
         """One unit-length template per chip (rows in the same order)."""
         if not chips:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self.flip:
+            both = [c for chip in chips for c in (chip, np.ascontiguousarray(chip[:, ::-1]))]
+            pairs = self._embed_all(both).reshape(len(chips), 2, -1)
+            return l2_normalise(pairs.sum(axis=1))
+        return self._embed_all(chips)
+
+    def _embed_all(self, chips: Sequence[ImageBGR]) -> FloatArray:
         outputs = [
             self._run(chips[start : start + self.max_batch])
             for start in range(0, len(chips), self.max_batch)

@@ -36,7 +36,7 @@ def load_engine(
     detector = _load_detector(store, pack.file_for("detector"), runtime)
     recogniser = pack.file_for("recogniser")
     session = create_session(store.verified_path(recogniser), runtime.providers, runtime.threads)
-    embedder = FaceEmbedder(session, recogniser.kind)
+    embedder = FaceEmbedder(session, recogniser.kind, flip=pack.flip)
     if embedder.dimension != pack.embedding_dim:
         raise ModelLoadError.for_file(
             str(store.path_of(recogniser)),

@@ -67,6 +67,10 @@ class ModelPack:
     licence_summary: str
     files: tuple[ModelFile, ...]
     embedding_dim: int
+    # Flip test-time augmentation (models/embedder.py): its templates differ from the same
+    # files' without it, so it is part of the pack's identity: templates are stored by pack id,
+    # and a site moves between the two by `gerbang reembed`, never by a setting.
+    flip: bool = False
 
     def file_for(self, role: Role) -> ModelFile:
         """The single file for a role (detector or recogniser)."""
@@ -130,6 +134,7 @@ def _parse_pack(raw: dict[str, Any], catalogue: dict[str, ModelFile]) -> ModelPa
         licence_summary=raw["licence_summary"],
         files=tuple(catalogue[name] for name in raw["files"]),
         embedding_dim=int(raw["embedding_dim"]),
+        flip=bool(raw.get("flip", False)),
     )
 
 

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from models.cohort import CEILING, CohortNorm, normalise_pairs
 from models.error_rates import as_scores
 from models.json_files import write_json
 
@@ -85,9 +86,12 @@ class ImpostorTail:
     u: float  # tail start: the k-th largest score
     k: int  # comparisons above u
     sigma: float  # exponential scale: mean excess over its own start of the top max(k, share)
+    ceiling: float = MAX_SCORE  # the highest score possible: cosine 1, or S-norm's (cohort.py)
 
     @classmethod
-    def fit(cls, impostor: npt.ArrayLike, keep: int = KEEP_TOP) -> ImpostorTail:
+    def fit(
+        cls, impostor: npt.ArrayLike, keep: int = KEEP_TOP, ceiling: float = MAX_SCORE
+    ) -> ImpostorTail:
         """Keep the top scores of a (possibly very large) impostor sample and fit the tail."""
         scores = as_scores(np.ravel(np.asarray(impostor, dtype=np.float64)), "impostor")
         n = int(scores.size)
@@ -95,10 +99,10 @@ class ImpostorTail:
         top = (
             -np.sort(-np.partition(scores, n - kept)[n - kept :]) if kept < n else -np.sort(-scores)
         )
-        return cls.from_top(top, n)
+        return cls.from_top(top, n, ceiling)
 
     @classmethod
-    def from_top(cls, top: npt.ArrayLike, n: int) -> ImpostorTail:
+    def from_top(cls, top: npt.ArrayLike, n: int, ceiling: float = MAX_SCORE) -> ImpostorTail:
         """The tail from already-selected top scores (descending) out of n comparisons."""
         ranked = np.asarray(top, dtype=np.float64)
         if ranked.ndim != 1 or ranked.size < 2 or n < ranked.size:
@@ -110,7 +114,7 @@ class ImpostorTail:
         k = min(upper, TAIL_EXCEEDANCES)
         fitted = min(upper, max(FIT_MIN, int(FIT_FRACTION * n)))
         sigma = max(float(np.mean(ranked[:fitted] - ranked[fitted])), 1e-6)
-        return cls(tuple(float(s) for s in ranked), int(n), float(ranked[k]), k, sigma)
+        return cls(tuple(float(s) for s in ranked), int(n), float(ranked[k]), k, sigma, ceiling)
 
     def fmr_at(self, threshold: float) -> float:
         """Share of impostor comparisons at or above the threshold (fitted tail beyond u)."""
@@ -123,7 +127,7 @@ class ImpostorTail:
         return ranked.size / self.n  # below the kept scores: at least this (never used at scale)
 
     def threshold_at_fmr(self, fmr: float) -> float:
-        """The lowest threshold whose FMR is at most `fmr` (capped at MAX_SCORE)."""
+        """The lowest threshold whose FMR is at most `fmr` (capped at the ceiling)."""
         if not 0.0 < fmr < 1.0:
             raise ValueError(f"FMR must be in (0, 1), got {fmr}")
         allowed = fmr * self.n  # false matches allowed among the n comparisons
@@ -132,7 +136,7 @@ class ImpostorTail:
             # a threshold just above the (index+1)-th largest score lets exactly `index` through
             return float(np.nextafter(self.top[index], np.inf))
         threshold = self.u + self.sigma * math.log(self.k / allowed)
-        return min(threshold, MAX_SCORE)
+        return min(threshold, self.ceiling)
 
     def threshold_for_fpir(self, target_fpir: float, people: int) -> float:
         """The threshold for a target FPIR over `people` (1 - (1 - FPIR)^(1/N) per comparison)."""
@@ -187,6 +191,7 @@ class IdentityScores:
     genuine: tuple[float, ...]
     people: int
     captures: int
+    cohort: CohortNorm | None = None
 
 
 def gallery_scores(
@@ -195,6 +200,7 @@ def gallery_scores(
     same_person: frozenset[tuple[str, str]] = frozenset(),
     chunk: int = 2048,
     level: str = "identity",
+    cohort: CohortNorm | None = None,
 ) -> IdentityScores:
     """Impostor and genuine identity scores of an enrolled gallery (known-different people).
 
@@ -204,9 +210,13 @@ def gallery_scores(
     a person with two or more against the mean of their other captures (leave one out).
     `level="capture"` scores a person by their best capture instead (the registry's search):
     impostor = the best of the other person's captures, genuine = the best of one's other ones.
+    With a `cohort` (identity level only) every score is S-normalised against it as a search
+    would be (models/cohort.py), each capture's own person left out of its cohort term.
     """
     if level not in ("identity", "capture"):
         raise ValueError(f"level must be 'identity' or 'capture', got {level!r}")
+    if cohort is not None and level != "identity":
+        raise ValueError("cohort normalisation scores identities, not captures")
     rows = unit_rows(vectors)
     labels = np.asarray(people, dtype=object)
     if rows.ndim != 2 or rows.shape[0] != labels.size:
@@ -217,6 +227,8 @@ def gallery_scores(
     sums = np.zeros((names.size, rows.shape[1]), dtype=np.float64)
     np.add.at(sums, codes, rows)
     means = unit_rows(sums)
+    member = cohort.member_index(names.tolist()) if cohort is not None else None
+    terms = cohort.own_terms(means, member) if cohort is not None else None
     excluded = _excluded_pairs(names.tolist(), same_person)
     tops: list[npt.NDArray[np.float64]] = []
     total = 0
@@ -227,6 +239,9 @@ def gallery_scores(
             block = np.maximum.reduceat(rows[start : start + chunk] @ by_person.T, starts, axis=1)
         else:
             block = rows[start : start + chunk] @ means.T
+        if cohort is not None and member is not None:
+            own = member[codes[start : start + chunk]]
+            block = cohort.normalise(rows[start : start + chunk], block, member, terms, own)
         keep = ~excluded[codes[start : start + chunk]]
         values = block[keep].astype(np.float64)
         total += values.size
@@ -236,9 +251,13 @@ def gallery_scores(
     pooled = np.concatenate(tops)
     if pooled.size > KEEP_TOP:
         pooled = np.partition(pooled, pooled.size - KEEP_TOP)[-KEEP_TOP:]
-    tail = ImpostorTail.from_top(-np.sort(-pooled), total)
-    genuine = _genuine_scores(rows, codes, sums, level)
-    return IdentityScores(tail, genuine, int(names.size), int(rows.shape[0]))
+    ceiling = CEILING if cohort is not None else MAX_SCORE
+    tail = ImpostorTail.from_top(-np.sort(-pooled), total, ceiling)
+    if cohort is not None and member is not None:
+        genuine = _normalised_genuine(rows, codes, sums, cohort, member)
+    else:
+        genuine = _genuine_scores(rows, codes, sums, level)
+    return IdentityScores(tail, genuine, int(names.size), int(rows.shape[0]), cohort)
 
 
 def _excluded_pairs(
@@ -277,6 +296,28 @@ def _genuine_scores(
     return tuple(genuine)
 
 
+def _normalised_genuine(
+    rows: npt.NDArray[np.float32],
+    codes: npt.NDArray[np.intp],
+    sums: npt.NDArray[np.float64],
+    cohort: CohortNorm,
+    member: npt.NDArray[np.intp],
+) -> tuple[float, ...]:
+    """Each capture of a person with two or more against the mean of their others, S-normalised
+    (the leave-one-out template's own term against the cohort, the person out of both terms)."""
+    counts = np.bincount(codes, minlength=sums.shape[0])
+    others = sums[codes] - rows
+    norms = np.linalg.norm(others, axis=1)
+    usable = (counts[codes] >= 2) & (norms > 0)
+    if not usable.any():
+        return ()
+    templates = unit_rows(others[usable])
+    raw = np.sum(rows[usable] * templates, axis=1)
+    mine = member[codes[usable]]
+    scores = normalise_pairs(cohort, rows[usable], raw, mine, cohort.own_terms(templates, mine))
+    return tuple(float(s) for s in scores)
+
+
 def fpir_brute_force(
     probe_rows: npt.ArrayLike, templates: npt.ArrayLike, people: int, threshold: float
 ) -> float:
@@ -294,6 +335,7 @@ class PointsTail:
 
     points: tuple[tuple[float, float], ...]  # (target FMR, threshold), FMR falling
     n: int = 0
+    ceiling: float = MAX_SCORE
 
     def fmr_at(self, threshold: float) -> float:
         """FMR at a threshold, interpolated in log FMR."""
@@ -355,6 +397,12 @@ class OpenSetCalibration:
     source: str  # "site" (this gallery), "shipped" (the pack's file), "fmr-points" (fallback)
     dataset: str
     people: int
+    cohort: CohortNorm | None = None  # set: scores are S-normalised against it (cohort.py)
+
+    @property
+    def scale(self) -> str:
+        """What the thresholds apply to: raw cosines, or S-norm scores against the cohort."""
+        return "cosine" if self.cohort is None else "s-norm"
 
     def threshold(self, target_fpir: float, people: int) -> float:
         """The threshold for a target FPIR over `people` searched."""
@@ -377,13 +425,14 @@ class OpenSetCalibration:
             "false_alarms_per_100": round(100 * self.tail.fpir_at(threshold, people), 3),
             "expected_fnir": None if fnir is None else round(fnir, 4),
             "extrapolated": self.tail.extrapolated(target_fpir, people),
-            "usable": fnir is None or (fnir <= USABLE_FNIR and threshold < MAX_SCORE),
+            "usable": fnir is None or (fnir <= USABLE_FNIR and threshold < self.tail.ceiling),
+            "scale": self.scale,
         }
 
     def save(self, path: Path) -> None:
-        """Write an identity-level calibration (ImpostorTail only) as JSON."""
-        if not isinstance(self.tail, ImpostorTail):
-            raise ValueError("only an impostor tail can be saved")
+        """Write an identity-level calibration (ImpostorTail only, raw cosines) as JSON."""
+        if not isinstance(self.tail, ImpostorTail) or self.cohort is not None:
+            raise ValueError("only a raw-cosine impostor tail can be saved")
         write_json(
             path,
             {
@@ -414,7 +463,11 @@ def calibrate_gallery(
     same_person: frozenset[tuple[str, str]] = frozenset(),
     source: str = "site",
     level: str = "identity",
+    cohort: CohortNorm | None = None,
 ) -> OpenSetCalibration:
-    """A calibration from a gallery of known-different people, at the level searches score."""
-    scores = gallery_scores(vectors, people, same_person, level=level)
-    return OpenSetCalibration(scores.impostor_top, scores.genuine, source, dataset, scores.people)
+    """A calibration from a gallery of known-different people, at the level searches score
+    (S-normalised against `cohort` when one is given: the decisions must then use it too)."""
+    scores = gallery_scores(vectors, people, same_person, level=level, cohort=cohort)
+    return OpenSetCalibration(
+        scores.impostor_top, scores.genuine, source, dataset, scores.people, cohort
+    )
