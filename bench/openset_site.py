@@ -2,6 +2,8 @@
 
     gerbang embed DIR --out E.npz
     python -m bench.openset_site E.npz [--write-calibration models/calibrations/PACK.openset.json]
+    python -m bench.openset_site var/openset-open-yunet-dlib.npz --flip \
+        --write-calibration models/calibrations/open-yunet-dlib-flip.openset.json
 
 Per population (Western = celeba-*, East Asian = casia5-* + asianfaces-*, and both together):
 every person with at least 4 usable photos is enrolled from 3 of them (chosen at random: the
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from models.calibration import SHIPPED_CALIBRATIONS, Calibration
-from models.openset import OpenSetCalibration, calibrate_gallery, identity_template
+from models.openset import OpenSetCalibration, calibrate_gallery, identity_template, unit_rows
 
 CAPTURES = 3
 TARGET = 0.01
@@ -36,9 +38,11 @@ def population(name: str) -> str:
     return "east_asian" if name.startswith(("casia5-", "asianfaces-")) else "western"
 
 
-def load(path: Path) -> tuple[np.ndarray, list[str]]:
+def load(path: Path, flip: bool = False) -> tuple[np.ndarray, list[str]]:
     data = np.load(path, allow_pickle=False)
     vectors = data["embeddings"] if "embeddings" in data else data["templates"]
+    if flip:  # as the flip pack's embedder: the mean of the two, renormalised
+        vectors = unit_rows(unit_rows(vectors) + unit_rows(data["embeddings_flip"]))
     names = [str(n) for n in data["names"]] if "names" in data else [str(p) for p in data["paths"]]
     people = [Path(n).parent.name for n in names]
     keep = ~np.isnan(vectors).any(axis=1)
@@ -96,8 +100,11 @@ def main() -> None:
     parser.add_argument("--site-people", type=int, default=2000)
     parser.add_argument("--min-people", type=int, default=100)
     parser.add_argument("--write-calibration", type=Path)
+    parser.add_argument(
+        "--flip", action="store_true", help="flip TTA templates (bench/openset_embed.py archive)"
+    )
     args = parser.parse_args()
-    vectors, people = load(args.embeddings)
+    vectors, people = load(args.embeddings, args.flip)
     groups = {"all": list(range(len(people)))}
     for i, p in enumerate(people):
         groups.setdefault(population(p), []).append(i)

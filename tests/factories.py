@@ -73,3 +73,31 @@ def encode(image: np.ndarray, fmt: str = "JPEG", **params: object) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format=fmt, **params)
     return buffer.getvalue()
+
+
+def dense_recogniser(path: Path, size: int = 112, dim: int = 8, seed: int = 0) -> Path:
+    """An ONNX graph chip [N,3,size,size] → [N,dim]: every pixel times a fixed random matrix.
+
+    Unlike `tiny_recogniser` it tells a chip from its mirror image (flip tests), and it stands in
+    for an ArcFace-class export in the pack plumbing tests (fetch, verify, calibrate, re-embed).
+    """
+    rng = np.random.default_rng(seed)
+    flat = 3 * size * size
+    weights = numpy_helper.from_array(rng.normal(size=(flat, dim)).astype(np.float32), "w")
+    shape = numpy_helper.from_array(np.asarray([-1, flat], dtype=np.int64), "shape")
+    nodes = [
+        helper.make_node("Reshape", ["chip", "shape"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "w"], ["descriptor"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "dense",
+        [helper.make_tensor_value_info("chip", TensorProto.FLOAT, ["N", 3, size, size])],
+        [helper.make_tensor_value_info("descriptor", TensorProto.FLOAT, ["N", dim])],
+        [weights, shape],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path

@@ -30,6 +30,20 @@ def site(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     )
 
 
+SNORM = {"EDGE_MATCH__OPEN_SET_MIN_PEOPLE": "3", "EDGE_MATCH__COHORT_K": "1"}
+
+
+@pytest.fixture(scope="module")
+def snorm_site(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteClient]:
+    # a site on its own calibration with cohort S-norm from three people (a cohort of three
+    # needs k = 1): the same settings the batch command gets through SNORM
+    yield from make_site_client(
+        model_dir,
+        tmp_path_factory.mktemp("batch-snorm"),
+        match=MatchSettings(open_set_min_people=3, cohort_k=1),
+    )
+
+
 def _photos(dev_faces: Path, person: str) -> list[str]:
     return sorted(f"{person}/{p.name}" for p in (dev_faces / person).glob("*.jpg"))[:6]
 
@@ -68,17 +82,34 @@ def _enrol(sc: SiteClient, dev_faces: Path, person: str, folder: Path) -> list[s
 def test_batch_command_decides_as_the_service(
     site: SiteClient, dev_faces: Path, model_dir: Path, tmp_path: Path
 ) -> None:
+    _batch_against_service(site, dev_faces, model_dir, tmp_path, {})
+
+
+def test_batch_command_decides_as_the_service_with_cohort_snorm(
+    snorm_site: SiteClient, dev_faces: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    _batch_against_service(snorm_site, dev_faces, model_dir, tmp_path, SNORM)
+    current = snorm_site.site.thresholds().open_set.current  # type: ignore[union-attr]
+    assert current.source == "site" and current.scale == "s-norm"
+
+
+def _batch_against_service(
+    site: SiteClient, dev_faces: Path, model_dir: Path, tmp_path: Path, extra: dict[str, str]
+) -> None:
     gallery_rows = []
     for person in PEOPLE:
         identity, *files = _enrol(site, dev_faces, person, tmp_path)
         gallery_rows += [(f, identity) for f in files]
+    # the service calibrates as its gallery changes; the batch on its whole gallery at once
+    site.site.thresholds().open_set.refresh_now()  # type: ignore[union-attr]
     with (tmp_path / "gallery.csv").open("w", newline="") as handle:
         csv.writer(handle).writerows([("path", "person"), *gallery_rows])
     with (tmp_path / "probes.csv").open("w", newline="") as handle:
         rows = [("path",)] + [(str(dev_faces / p),) for p in PROBES] + [("missing-face.png",)]
         csv.writer(handle).writerows(rows)
     (tmp_path / "missing-face.png").write_bytes(b"not an image")
-    env = {**os.environ, "EDGE_MODEL_DIR": str(model_dir), "EDGE_DATA_DIR": str(tmp_path / "d")}
+    env = {**os.environ, "EDGE_MODEL_DIR": str(model_dir), "EDGE_DATA_DIR": str(tmp_path / "d"),
+           **extra}  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-m", "console.main", "search-batch", "--gallery",
          str(tmp_path / "gallery.csv"), "--probes", str(tmp_path / "probes.csv"),
