@@ -111,7 +111,8 @@ class CohortNorm:
         probe_own: npt.ArrayLike | None = None,
     ) -> Floats:
         """S-norm scores of queries (n, d) against candidates: raw cosines (n, c), each
-        candidate's cohort row (c,) or -1, their own terms (c,). `probe_own` (n,) is a cohort row
+        candidate's cohort row (c,) or -1, their own terms (c,) (or (n, c), `terms_without`).
+        `probe_own` (n,) is a cohort row
         to leave out of each query's term (its own person, at calibration), or -1."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         cohort = fisher_z(queries @ self.vectors.T)
@@ -126,8 +127,28 @@ class CohortNorm:
         mine = np.where(members >= 0, cohort[:, np.maximum(members, 0)], -np.inf)
         inside = mine >= top[:, self.k - 1 : self.k]  # the candidate is among the probe's k best
         probe_term = np.where(inside, (sum_k1 - mine) / self.k, sum_k / self.k)
-        terms = np.asarray(candidate_terms, dtype=np.float64)[None, :]
+        terms = np.asarray(candidate_terms, dtype=np.float64)
+        terms = terms[None, :] if terms.ndim == 1 else terms  # (c,), or (n, c) per pair
         return np.asarray(fisher_z(raw) - 0.5 * (probe_term + terms), dtype=np.float64)
+
+
+def terms_without(
+    norm: CohortNorm, vectors: npt.ArrayLike, members: npt.ArrayLike, left_out: npt.ArrayLike
+) -> Floats:
+    """m_k(g, not a) for every (a, g): each candidate row's own term with a cohort member `a`
+    (left_out (n,), -1 for none) left out too, as (n, c). The calibration's probe capture comes
+    from an enrolled person; a probe by someone not enrolled is never in a candidate's cohort
+    term, so the calibration must leave the probe's person out of it too, or the look-alike pairs
+    that make the tail would score lower than a stranger's would."""
+    rows = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    cohort = fisher_z(rows @ norm.vectors.T)
+    _blank(cohort, np.asarray(members, dtype=np.intp))
+    top = -np.sort(-np.partition(cohort, cohort.shape[1] - norm.k - 1, axis=1)[:, -norm.k - 1 :])
+    sum_k, sum_k1, kth = top[:, : norm.k].sum(axis=1), top.sum(axis=1), top[:, norm.k - 1]
+    out = np.asarray(left_out, dtype=np.intp)
+    theirs = np.where(out[:, None] >= 0, cohort[:, np.maximum(out, 0)].T, -np.inf)  # (n, c)
+    inside = theirs >= kth[None, :]
+    return np.where(inside, (sum_k1[None, :] - theirs) / norm.k, sum_k[None, :] / norm.k)
 
 
 def normalise_pairs(

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from models.cohort import CEILING, CohortNorm, normalise_pairs
+from models.cohort import CEILING, CohortNorm, normalise_pairs, terms_without
 from models.error_rates import as_scores
 from models.json_files import write_json
 
@@ -228,7 +228,6 @@ def gallery_scores(
     np.add.at(sums, codes, rows)
     means = unit_rows(sums)
     member = cohort.member_index(names.tolist()) if cohort is not None else None
-    terms = cohort.own_terms(means, member) if cohort is not None else None
     excluded = _excluded_pairs(names.tolist(), same_person)
     tops: list[npt.NDArray[np.float64]] = []
     total = 0
@@ -241,6 +240,7 @@ def gallery_scores(
             block = rows[start : start + chunk] @ means.T
         if cohort is not None and member is not None:
             own = member[codes[start : start + chunk]]
+            terms = terms_without(cohort, means, member, own)  # the probe's person left out
             block = cohort.normalise(rows[start : start + chunk], block, member, terms, own)
         keep = ~excluded[codes[start : start + chunk]]
         values = block[keep].astype(np.float64)

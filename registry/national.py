@@ -37,9 +37,11 @@ class MatchPolicy:
     The threshold follows a target FPIR (share of enrolments of someone new that open a false
     case) for the people in the national gallery at that moment (models/openset.py), calibrated on
     the national gallery itself once it has enough people (on a sample of them: the tail beyond is
-    the fitted one), on the pack's FMR points until then. The registry scores a person by their
-    best capture (its IVF shortlist is per capture), so it calibrates at that level, and the FMR
-    points (per template) are taken over every template, not every person.
+    the fitted one), on the pack's FMR points until then. The registry scores a person as an
+    identity (the normalised mean of their captures), as a site does, so it calibrates at that
+    level and a search's N is the number of people; the FMR points (per comparison) then count
+    one comparison per person. Above the exact limit its IVF shortlists people by their
+    captures, then scores them by identity (registry/national_search.py).
     """
 
     pack_id: str
@@ -69,9 +71,7 @@ class MatchPolicy:
             fallback = OpenSetCalibration(
                 PointsTail(points), (), "fmr-points", loaded.dataset, loaded.n_identities
             )
-            open_set = OpenSetThresholds(
-                fallback, {"national_duplicate": target_fpir}, min_people, level="capture"
-            )
+            open_set = OpenSetThresholds(fallback, {"national_duplicate": target_fpir}, min_people)
         return cls(
             pack_id,
             pack.embedding_dim,
@@ -106,10 +106,8 @@ class MatchPolicy:
         """The open-set setting of a national search now (evidence), None without a target."""
         if self.open_set is None or self.gallery is None:
             return None
-        # A national search looks at everyone held (erased people are not in the gallery).
+        # A national search scores everyone held, one identity each (erased people are gone).
         people = self.gallery.people()
-        if self.open_set.current.source == "fmr-points":  # per template: count every template
-            people = len(self.gallery)
         return self.open_set.for_search("national_duplicate", max(people, 1))
 
 

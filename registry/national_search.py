@@ -14,8 +14,10 @@ goes to the exact gallery unchanged. Above `exact_limit` templates it also keeps
 A search asks the IVF and the delta for a shortlist of `k * shortlist_factor` templates, drops
 those the exact gallery no longer holds or whose (role, status) fails the filter (its metadata
 is the truth, so removals and status moves are respected at once), re-scores the survivors
-with the gallery's stored vectors and keeps each person's best template, as `GalleryIndex.search`
-does. A row is answered from its shortlist only when at least k people score at or above the
+with the gallery's stored vectors, keeps each person's best template, then scores those people by
+their identity template, as `GalleryIndex.search` does (the shortlist is per capture: a person
+none of whose captures reaches it is not scored, the approximation of this path). A row is
+answered from its shortlist only when at least k people score at or above the
 lowest score a full shortlist returned (so no unseen template could outrank them, up to the
 IVF's measured recall); otherwise the shortlist is widened (x4) and, past `max_shortlist`, that
 row is searched exactly. Exact search answers outright below the limit, while no index is built,
@@ -234,9 +236,7 @@ class NationalSearch:
                 or only_identities is not None
                 or eligible <= self.config.exact_limit
             ):
-                return self.gallery.search(
-                    queries, k, roles, statuses, only_identities, by="capture"
-                )
+                return self.gallery.search(queries, k, roles, statuses, only_identities)
             return self._search_approximate(ann, queries, k, roles, statuses)
 
     def _search_approximate(
@@ -271,7 +271,7 @@ class NationalSearch:
                     queries[row], shortlist, meta, vectors, wanted_roles, wanted_statuses
                 )
                 if sum(1 for _, (score, _) in best if score >= cutoff + SCORE_SLACK) >= k:
-                    results[row] = self._candidates(best[:k], meta)
+                    results[row] = self._by_identity(queries[row], best, meta, k)
                     self.rows_answered["approximate"] += 1
                 elif ivf_full or delta_full:
                     widen.append(row)  # more templates lie beyond a full shortlist
@@ -321,14 +321,24 @@ class NationalSearch:
                 best[owner] = (score, tid)
         return sorted(best.items(), key=lambda item: (-item[1][0], item[0]))
 
-    @staticmethod
-    def _candidates(
-        ranked: list[tuple[str, tuple[float, int]]], meta: Mapping[int, Metadata]
+    def _by_identity(
+        self,
+        query: np.ndarray,
+        shortlisted: list[tuple[str, tuple[float, int]]],
+        meta: Mapping[int, Metadata],
+        k: int,
     ) -> list[Candidate]:
-        return [
-            Candidate(identity_id, tid, score, meta[tid][1], meta[tid][2])
-            for identity_id, (score, tid) in ranked
-        ]
+        """The shortlisted people re-scored by identity template (as the exact search scores
+        them), the k best; each keeps their best capture and its score as evidence."""
+        found = []
+        for identity_id, (capture_score, tid) in shortlisted:
+            vector = self.gallery.identity_vector(identity_id)
+            if vector is None:  # removed since the shortlist was read
+                continue
+            score = float(vector @ query)
+            found.append(Candidate(identity_id, tid, score, meta[tid][1], meta[tid][2],
+                                   capture_score, score))  # fmt: skip
+        return sorted(found, key=lambda c: (-c.score, c.identity_id))[:k]
 
     def _exact_rows(
         self,
@@ -343,7 +353,7 @@ class NationalSearch:
         ordered = sorted(rows)
         if not ordered:
             return
-        found = self.gallery.search(queries[ordered], k, roles, statuses, by="capture")
+        found = self.gallery.search(queries[ordered], k, roles, statuses)
         self.rows_answered["exact"] += len(ordered)
         for row, candidates in zip(ordered, found, strict=True):
             results[row] = candidates

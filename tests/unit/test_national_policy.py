@@ -30,16 +30,16 @@ def test_the_threshold_follows_the_gallery_from_fmr_points_to_its_own_calibratio
     gallery.add(_people(5, 1, seed=1))
     setting = policy.setting()
     assert setting is not None and setting.source == "fmr-points"
-    # per template until calibrated: 15 templates searched
-    assert setting.people == 15 and setting.kind == "national_duplicate"
+    # one identity per person, from the start: 5 people searched (not their 15 templates)
+    assert setting.people == 5 and setting.kind == "national_duplicate"
     assert policy.open_set is not None
     tail = policy.open_set.current.tail
-    assert policy.threshold == pytest.approx(tail.threshold_at_fmr(fmr_for_fpir(1e-3, 15)))
+    assert policy.threshold == pytest.approx(tail.threshold_at_fmr(fmr_for_fpir(1e-3, 5)))
     small = policy.threshold
     gallery.add(_people(30, 1_000, seed=2))
     setting = policy.setting()
     assert setting is not None and setting.source == "site" and setting.people == 35
-    assert policy.open_set.current.people == 35  # calibrated on itself, per capture
+    assert policy.open_set.current.people == 35  # calibrated on itself, by identity
     cost = policy.cost()
     assert cost is not None and cost["kind"] == "national_duplicate" and cost["people"] == 35
     assert small != policy.threshold
@@ -68,3 +68,24 @@ def test_a_large_gallery_recalibrates_in_the_background_and_leaves_merged_people
     gallery.add([e._replace(status="merged") for e in merged] + _people(3, 600, seed=5))
     open_set.wait(10)
     assert open_set.current.people == 15  # the merged record is not an impostor of its survivor
+
+
+def test_the_national_search_scores_people_as_identities() -> None:
+    from registry.national_index import NationalIndexConfig
+    from registry.national_search import NationalSearch
+
+    gallery = GalleryIndex(128)
+    entries = _people(6, 1, seed=7)
+    search = NationalSearch(gallery, NationalIndexConfig(exact_limit=1_000))
+    search.add(entries)
+    probe = entries[0].vector * 0.5 + entries[4].vector * 0.5
+    probe /= np.linalg.norm(probe)
+    found = search.search(probe, 3)[0]
+    for candidate in found:
+        mean = gallery.identity_vector(candidate.identity_id)
+        assert mean is not None and candidate.score == pytest.approx(float(mean @ probe), abs=1e-5)
+        best = max(
+            float(e.vector @ probe) for e in entries if e.identity_id == candidate.identity_id
+        )
+        assert candidate.capture_score == pytest.approx(best, abs=1e-5)
+    assert found[0].score != found[0].capture_score  # a mean, not the best capture
