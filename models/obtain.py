@@ -51,7 +51,10 @@ def convert(store: ModelStore, file: ModelFile) -> Path:
 
 
 def fetch(store: ModelStore, file: ModelFile, opener: Callable[..., Any] | None = None) -> Path:
-    """Download a file (or a zip holding it), verify its sha256, then move it into place."""
+    """Download a file (or a zip holding it), verify its sha256, then move it into place.
+    A file without a pinned sha256 is refused before anything is downloaded."""
+    if file.unpinned or (file.url and not file.sha256):
+        raise FetchError(f"{file.name}: not pinned by sha256, so never trusted; {file.obtainable}")
     if not file.url or not file.sha256:
         raise FetchError(f"{file.name}: no download address is known; {file.obtainable}")
     target = store.path_of(file)

@@ -36,9 +36,13 @@ def test_builtin_packs_each_have_one_detector_one_recogniser_and_pinned_files() 
     packs = load_packs()
     assert "open-yunet-dlib" in packs
     for pack in packs.values():
-        assert pack.file_for("detector").sha256
+        assert pack.file_for("detector")
         assert pack.file_for("recogniser")
-        assert all(f.sha256 or f.conversion for f in pack.files)
+        # pinned, converted, or saying why not (and then never fetched nor loaded)
+        assert all(f.sha256 or f.conversion or f.unpinned for f in pack.files)
+    unpinned = {f.name for p in packs.values() for f in p.files if f.unpinned}
+    assert unpinned == {"scrfd_10g", "w600k_r50", "scrfd_10g_bnkps", "glintr100"}
+    assert packs["open-yunet-sface"].file_for("recogniser").sha256  # SFace is pinned
 
 
 def test_a_pack_naming_an_unknown_file_is_refused(tmp_path: Path) -> None:
