@@ -117,8 +117,8 @@ def test_fetch_verify_calibrate_eval_and_reembed_onto_an_arcface_pack(
     models = tmp_path / "models"
     (models / "opencv_zoo").mkdir(parents=True)
     yunet = "opencv_zoo/face_detection_yunet_2026may.onnx"
-    os.symlink(model_dir / yunet, models / yunet)
-    os.symlink(model_dir / "antispoof", models / "antispoof")  # the real detector and liveness
+    (models / yunet).symlink_to(model_dir / yunet)
+    (models / "antispoof").symlink_to(model_dir / "antispoof")  # the real detector, liveness
     (models / "packs").mkdir()
     (models / "packs" / "test.json").write_text(json.dumps(_manifest(url, digests)))
     data = tmp_path / "data"
