@@ -89,6 +89,8 @@ class VisitorPassages(GateSteps):
         threshold and by a wide margin over the inmate (GatePolicy). Noted either way."""
         if len(ctx.people) != 1:
             return False
+        if inmate.raw_score is not None and inmate.raw_score != inmate.score:
+            return False  # S-norm scores (cohort.py): the margins are cosines, so never withhold
         visitor, threshold = self._visitor_inside_scored(ctx)
         policy = self.policy
         lookalike = (

@@ -30,7 +30,8 @@ def site(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     )
 
 
-SNORM = {"EDGE_MATCH__OPEN_SET_MIN_PEOPLE": "3", "EDGE_MATCH__COHORT_K": "1"}
+SNORM = {"EDGE_MATCH__OPEN_SET_MIN_PEOPLE": "3", "EDGE_MATCH__COHORT_SIZE": "1000",
+         "EDGE_MATCH__COHORT_K": "1"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def snorm_site(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     yield from make_site_client(
         model_dir,
         tmp_path_factory.mktemp("batch-snorm"),
-        match=MatchSettings(open_set_min_people=3, cohort_k=1),
+        match=MatchSettings(open_set_min_people=3, cohort_size=1000, cohort_k=1),
     )
 
 
