@@ -3,7 +3,8 @@
     EDGE_MODEL_DIR=/work/shared/models python bench/openset_embed.py \
         /work/shared/data/faces/openset --out var/openset-open-yunet-dlib.npz     # once
     EDGE_MODEL_DIR=/work/shared/models python bench/gate_day.py \
-        var/openset-open-yunet-dlib.npz --set /work/shared/data/faces/openset [--quick]
+        var/openset-open-yunet-dlib.npz --set /work/shared/data/faces/openset [--quick] \
+        [--inmates 0 (real inmates only)] [--lookalike-margins 0,0]
 
 For each population of the open-set photos (Western: the CelebA people; East-Asian: AsianFaces
 and CASIA-FaceV5), the people are split at random (seeded):
@@ -44,7 +45,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -255,6 +256,9 @@ class Day:
     crowd_scale: float
     limits: Thresholds
     latency_ms: list[float]
+    # the same exits and escapes decided with the look-alike rule off (None: the rule is absent)
+    false_alarms_without_rule: int | None = None
+    caught_without_rule: int | None = None
 
 
 @dataclass
@@ -350,8 +354,12 @@ def run_day(pop_name: str, pop: Population, args: argparse.Namespace,
     rng = np.random.default_rng(args.seed)
     site = enrol(pop, args.inmates, choose, rng)
     limits = site.limits if service is None else service(site.gallery, site.limits)
+    if args.lookalike_margins and limits.lookalike is not None:
+        visitor_margin, margin = (float(v) for v in args.lookalike_margins.split(","))
+        limits = replace(limits, lookalike=(visitor_margin, margin))
     leaving = rng.choice(list(site.exit_rows), size=args.exits)
-    tally = {"alarm": 0, "alarm_real": 0, "right": 0, "wrong": 0, "deny": 0}
+    tally = {"alarm": 0, "alarm_real": 0, "right": 0, "wrong": 0, "deny": 0, "alarm_off": 0}
+    no_rule = replace(limits, lookalike=None)
     latency: list[float] = []
     used_photos: set[int] = set()
     for n, p in enumerate(leaving):
@@ -361,6 +369,7 @@ def run_day(pop_name: str, pop: Population, args: argparse.Namespace,
         others = list(rng.choice(others, size=min(args.inside - 1, len(others)), replace=False))
         inside = [pop.names[p]] + [pop.names[v] for v in others]
         verdict, who = decide(site, limits, pop.vectors[row], inside)
+        tally["alarm_off"] += decide(site, no_rule, pop.vectors[row], inside)[0] == "alarm"
         if verdict == "alarm":
             tally["alarm"] += 1
             tally["alarm_real"] += not str(who).startswith("modelled-")
@@ -371,9 +380,14 @@ def run_day(pop_name: str, pop: Population, args: argparse.Namespace,
         if engine is not None and n < args.latency_exits:
             path = Path(args.set) / pop.paths[row]
             latency.append(_timed_exit(engine, path, site, limits, inside))
-    caught = named = 0
+    caught = named = caught_off = 0
     for row in site.escape_rows:
-        verdict, who = decide(site, limits, pop.vectors[row], [pop.names[site.visitors[0]]])
+        # dressed as a visitor, the worst case for the look-alike rule: the visitor inside is the
+        # one who looks most like this inmate (an accomplice chosen for it)
+        nearest = site.gallery.search(pop.vectors[row], 1, roles=("visitor",))[0]
+        inside = [nearest[0].identity_id] if nearest else [pop.names[site.visitors[0]]]
+        verdict, who = decide(site, limits, pop.vectors[row], inside)
+        caught_off += decide(site, no_rule, pop.vectors[row], inside)[0] == "alarm"
         caught += verdict == "alarm"
         named += verdict == "alarm" and who == pop.names[pop.person[row]]
     tail = _tail_alarms(pop, site, leaving, rng, limits.inmate, args.inmates)
@@ -381,7 +395,9 @@ def run_day(pop_name: str, pop: Population, args: argparse.Namespace,
     return Day(pop_name, len(site.inmates), len(site.synthetic), len(site.visitors), args.exits,
                len(used_photos), tally["alarm"], tally["alarm_real"], tail, tally["right"],
                tally["wrong"], tally["deny"], len(site.escape_rows), caught, named, realism,
-               site.crowd_scale, limits, latency)  # fmt: skip
+               site.crowd_scale, limits, latency,
+               tally["alarm_off"] if limits.lookalike else None,
+               caught_off if limits.lookalike else None)  # fmt: skip
 
 
 def _timed_exit(engine: object, path: Path, site: Enrolled, limits: Thresholds,
@@ -441,6 +457,16 @@ def report(days: Sequence[Day], args: argparse.Namespace) -> str:
         "| inmates as visitors caught (named) | pairs >= thr: real / crowd (spread) | latency p50 / p99 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    rule = [
+        "",
+        "The visitor-exit look-alike rule (margins "
+        f"{days[0].limits.lookalike if days else None}), the same exits and escapes decided with"
+        " it and without:",
+        "",
+        "| population | false ALARMs / 1,000 exits: with the rule / without | inmates as visitors "
+        "caught (the most alike visitor inside): with / without |",
+        "|---|---|---|",
+    ]
     for d in days:
         per = 1000 / d.exits
         lines.append(
@@ -452,7 +478,13 @@ def report(days: Sequence[Day], args: argparse.Namespace) -> str:
             f"| {d.realism[0]:.1e} / {d.realism[1]:.1e} (x{d.crowd_scale:.2f}) "
             f"| {pct(d.latency_ms, 50):.0f} / {pct(d.latency_ms, 99):.0f} ms |"
         )
-    return "\n".join(lines)
+        if d.false_alarms_without_rule is not None and d.caught_without_rule is not None:
+            rule.append(
+                f"| {d.population} | {d.false_alarms * per:.1f} / "
+                f"{d.false_alarms_without_rule * per:.1f} | {d.caught}/{d.escapes} / "
+                f"{d.caught_without_rule}/{d.escapes} |"
+            )
+    return "\n".join(lines + (rule if len(rule) > 6 else []))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -475,6 +507,11 @@ def main(argv: list[str] | None = None) -> int:
         "--target-fpir", type=float,
         help="set the inmate alarm threshold for this FPIR from the site's own inmates (a "
         "measurement of that idea; default: the service's thresholds)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--lookalike-margins", metavar="VISITOR,INMATE",
+        help="try other look-alike margins than GatePolicy's (visitor over its threshold, "
+        "visitor over the inmate), e.g. 0,0.01",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.quick:
