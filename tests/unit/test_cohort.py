@@ -11,7 +11,7 @@ from enrollment.matching import decide_search
 from enrollment.service import MatchThresholds
 from gallery_sync.gallery import GalleryEntry, GalleryIndex
 from gallery_sync.openset import OpenSetThresholds
-from models.cohort import CohortNorm, fisher_z
+from models.cohort import CohortNorm, fisher_z, terms_without
 from models.openset import (
     OpenSetCalibration,
     PointsTail,
@@ -153,3 +153,20 @@ def test_raw_cosine_while_the_site_runs_on_its_fallback() -> None:
     )  # fmt: skip
     assert setting is not None and setting.cohort is None
     assert found[0].score == pytest.approx(float(vectors[0] @ gallery.identity_vector("p000")))
+
+
+def test_calibration_terms_leave_the_probes_person_out_of_the_candidates_term() -> None:
+    vectors, labels = people(25, 3, seed=8)
+    names = sorted(set(labels))
+    means = np.stack([identity_template(vectors[[lab == n for lab in labels]]) for n in names])
+    cohort = CohortNorm(means, tuple(names), k=4)
+    members = cohort.member_index(names)
+    left_out = np.asarray([0, 3, -1])
+    got = terms_without(cohort, means, members, left_out)
+    for i, out in enumerate(left_out):
+        for j in range(len(names)):
+            z = fisher_z(means @ means[j])
+            keep = [z[m] for m in range(len(names)) if m not in (j, out)]
+            assert got[i, j] == pytest.approx(np.mean(sorted(keep, reverse=True)[:4]), abs=1e-6)
+    # nobody left out: the candidate's own term
+    assert got[2] == pytest.approx(cohort.own_terms(means, members), abs=1e-9)
