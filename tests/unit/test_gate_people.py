@@ -268,3 +268,23 @@ def test_a_close_call_between_inmate_and_visitor_raises_the_alarm(site: GateSite
     decision = site.gate.visitor_exit("main", b"sari", "camera:main")
     assert (decision.event.result, decision.event.reason) == ("alarm", "inmate_leaving")
     assert decision.event.evidence["lookalike"]["alarm_withheld"] is False
+
+
+def test_on_snorm_scores_the_lookalike_rule_never_withholds_the_alarm(site: GateSite) -> None:
+    # the look-alike margins are cosines; S-norm scores are on another scale, where the same
+    # margins would withhold far more: under S-norm the alarm stands (visitors.py)
+    from models.cohort import CohortNorm
+
+    _add_twin_inmate(site)
+    people = sorted(site.ids.values())
+    vectors = np.stack([site.gallery.identity_vector(p) for p in people]).astype(np.float32)
+    cohort = CohortNorm(vectors, tuple(people), k=1)
+    points = PointsTail(((1e-2, -5.0), (1e-3, -4.9), (1e-4, -4.8)))  # every candidate is above
+    open_set = OpenSetThresholds(OpenSetCalibration(points, (), "site", "test", 3, cohort))
+    thresholds = replace(THRESHOLDS, open_set=open_set)
+    matcher = Matcher(site.db, site.vault, lambda: site.engine, lambda: site.gallery, lambda: thresholds)  # type: ignore[arg-type,return-value]  # fmt: skip
+    gate = GateService(site.db, site.vault, lambda: site.engine, matcher, lambda: thresholds, GatePolicy())  # type: ignore[arg-type]  # fmt: skip
+    event = gate.visitor_exit("main", b"sari", "camera:main").event
+    assert (event.result, event.reason) == ("alarm", "inmate_leaving"), event.evidence
+    assert event.evidence["search:inmate/active"]["scale"].startswith("s-norm")
+    assert "lookalike" not in event.evidence  # the rule was not applied
