@@ -384,7 +384,8 @@ class EnrolmentService:
             uow.record(
                 "identity.status",
                 identity_id,
-                {"status": status, "version": identity.version},
+                # The reason and officer travel: a site's ban becomes a national entry (issue 14).
+                {"status": status, "version": identity.version, "reason": reason, "officer": actor},
                 actor,
                 {"from": before.status, "to": status, "reason": reason},
             )

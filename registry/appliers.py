@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from gallery_sync.partitions import UNIT_TOLERANCE
 from gallery_sync.protocol import Change
-from registry import photos
+from registry import photos, watchlist
 from registry.db import Connection
 from registry.errors import SyncSchemaInvalid
 from registry.payloads import (
@@ -189,6 +189,9 @@ def apply_status(tx: Connection, change: Change, body: StatusPayload, ctx: Apply
         (body.status, version, Jsonb({**row["record"], "status": body.status}), change.entity_id),
     )
     ctx.touch(change.entity_id)
+    watchlist.follow_site_status(
+        tx, change.entity_id, row, body.status, ctx.site_id, body.reason, body.officer
+    )
     return APPLIED
 
 
@@ -215,6 +218,9 @@ def apply_erased(tx: Connection, change: Change, body: ErasedPayload, ctx: Apply
     if refusal := _not_ours(row, ctx):
         return refusal
     assert row is not None
+    watchlist.follow_site_status(  # an erased banned visitor leaves every site's watchlist
+        tx, change.entity_id, row, "erased", ctx.site_id, "erased by the site", None
+    )
     tx.execute("DELETE FROM national_templates WHERE identity_id = %s", (change.entity_id,))
     tx.execute("DELETE FROM national_fingers WHERE identity_id = %s", (change.entity_id,))
     photos.forget_photos(tx, change.entity_id)

@@ -102,6 +102,8 @@ class StatusPayload(BaseModel):
 
     status: StatusName
     version: int | None = Field(None, ge=1)
+    reason: str | None = Field(None, max_length=1000, description="why (a ban's reason)")
+    officer: str | None = Field(None, max_length=100, description="the site officer who decided")
 
 
 class UpdatedPayload(BaseModel):

@@ -103,6 +103,31 @@ def remove_entry(tx: Connection, identity_id: str, officer: str, reason: str) ->
     return {"identity_id": identity_id, "status": "erased", "change_seq": seq}
 
 
+def follow_site_status(
+    tx: Connection, identity_id: str, before: dict[str, Any], status: str, site_id: str,
+    reason: str | None, officer: str | None,
+) -> int | None:  # fmt: skip
+    """A site banned its visitor, or lifted the ban: the watchlist follows; the change's seq."""
+    was_banned, banned = before["status"] == "banned", status == "banned"
+    if before["record"].get("role") != "visitor" or was_banned == banned:
+        return None
+    reason = reason or "(no reason sent by the site)"
+    if banned:
+        record = {**before["record"], "status": "banned", "watchlist_reason": reason,
+                  "origin_site": before["record"].get("origin_site") or site_id}  # fmt: skip
+        kind, body = "watchlist.added", {
+            "identity": record, "reason": reason, "banned_by_site": site_id, "officer": officer,
+            "templates": templates_payload(tx, identity_id),
+        }  # fmt: skip
+    else:
+        kind = "watchlist.removed"
+        body = {"identity_id": identity_id, "reason": reason, "banned_by_site": site_id}
+    seq = append_change(tx, None, kind, body)
+    audit(tx, f"{site_id}/{officer or 'site'}", kind, identity_id,
+          {"reason": reason, "site": site_id, "officer": officer, "change_seq": seq})  # fmt: skip
+    return seq
+
+
 def _insert_template(tx: Connection, identity_id: str, pack_id: str, vector: np.ndarray) -> int:
     """Store one central template; return its national id."""
     row = tx.execute(

@@ -30,6 +30,10 @@ Per kind
 - watchlist.removed {identity_id}: a banned visitor this site originated becomes active (consent
   was taken here); one that came from the registry is erased (templates deleted, status erased):
   no consent was taken here, and only the watchlist justified holding that face.
+- A ban a site decided comes back as watchlist.added / watchlist.removed with `banned_by_site`:
+  the banning site skips both (it holds the record and decided its status). Another site that
+  erased the record when an earlier ban was lifted holds it again, banned, when it is banned anew:
+  the erasure followed the watchlist, and the watchlist wants the face again.
 - photo.requested {request_id, identity_id}: answered with an outbox row, photo.provided or
   photo.unavailable (site_sync.photo_answers); nothing else changes.
 - An unknown kind (a newer registry) is skipped with a warning; a malformed payload of a known
@@ -63,6 +67,7 @@ from site_sync.pulled import (
     RecordChange,
     RecordIn,
     StatusChange,
+    WatchlistChange,
     parse,
 )
 from site_sync.uplink import PulledChange
@@ -128,7 +133,12 @@ class PulledApplier:
         self._upsert(change, body, body.identity.role, "active")
 
     def _watchlist_added(self, change: PulledChange) -> None:
-        body = parse(RecordChange, change.seq, change.kind, change.payload)
+        body = parse(WatchlistChange, change.seq, change.kind, change.payload)
+        if body.banned_by_site == self.site_id:
+            return
+        held = self._held(body.identity.id)
+        if held is not None and held.status == "erased" and held.origin_site != self.site_id:
+            self.repo.set_status(held.id, "banned")  # banned anew after a lifted ban erased it
         self._upsert(change, body, "visitor", "banned")
 
     def _status(self, change: PulledChange) -> None:
@@ -145,6 +155,8 @@ class PulledApplier:
     def _watchlist_removed(self, change: PulledChange) -> None:
         body = parse(IdentityRef, change.seq, change.kind, change.payload)
         held = self._held(body.identity_id)
+        if body.banned_by_site == self.site_id:
+            return
         if held is not None and held.status == "banned":
             status = "active" if held.origin_site == self.site_id else "erased"
             if _may_become(held, status):

@@ -128,6 +128,12 @@ class RecordChange(BaseModel):
         return pairs
 
 
+class WatchlistChange(RecordChange):
+    """watchlist.added: a record with its templates, and the site whose own ban it is (if any)."""
+
+    banned_by_site: str | None = Field(None, min_length=2, max_length=40)
+
+
 class MergeChange(BaseModel):
     """identity.merged: the registry's decision that two records are one person."""
 
@@ -158,9 +164,10 @@ class PhotoRequest(BaseModel):
 
 
 class IdentityRef(BaseModel):
-    """watchlist.removed: which record left the national watchlist."""
+    """watchlist.removed: which record left the national watchlist (and whose ban it was)."""
 
     identity_id: str = Field(min_length=1, max_length=64)
+    banned_by_site: str | None = Field(None, min_length=2, max_length=40)
 
 
 def parse(model: type[Payload], seq: int, kind: str, payload: dict[str, Any]) -> Payload:

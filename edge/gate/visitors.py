@@ -127,6 +127,10 @@ class VisitorPassages(GateSteps):
             typed = normalise_digits(nik) if nik else None  # "3201 0147..." as typed on a kiosk
             found = uow.identities.search({"nik": typed, "role": "visitor"}, 1) if typed else []
         if not found:
+            # A banned face with an unknown card (a national ban from another site, a forged
+            # NIK) is named as the ban it is: the officer must know who stands there.
+            if banned := self._best(ctx, roles=("visitor",), statuses=("banned",)):
+                return self._decide(ctx, "deny", "watchlist_match", matched=banned.identity_id)
             return self._decide(ctx, "deny", "visitor_not_enrolled")
         return self._claim(ctx, found[0].id, "visitor")
 
