@@ -68,7 +68,8 @@ def _held_status(site: SiteProcess, identity_id: str) -> str | None:
 
 
 def test_a_visitor_banned_at_site_a_is_denied_at_site_b_and_the_lift_follows(
-    world: World, dev_faces: Path
+    world: World,  # noqa: F811
+    dev_faces: Path,
 ) -> None:
     registry, a, b = world.registry, world.a, world.b
     db = Database(b.data_dir / "gerbang.db")  # B's site admin, who configures the gate
