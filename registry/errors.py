@@ -19,7 +19,8 @@ GerbangError
 │  └─ SiteKeyConflict        site_key_conflict     a key used before, already revoked, none current
 └─ Unavailable 503
    ├─ RegistryStorageError   registry_storage_failed the database cannot be reached
-   └─ NationalSearchUnavailable national_search_unavailable the national gallery is being rebuilt
+   ├─ NationalSearchUnavailable national_search_unavailable the national gallery is being rebuilt
+   └─ RegistryFacesUnavailable registry_faces_unavailable no model dir: photos cannot be embedded
 
 Authentication of officers and refusals by role reuse `kernel.errors.Unauthenticated` (401)
 and `Forbidden` (403). This module imports nothing from FastAPI.
@@ -177,4 +178,12 @@ class NationalSearchUnavailable(Unavailable):
     message = Message(
         "Galeri nasional sedang dibangun ulang. Coba lagi sebentar lagi.",
         "The national gallery is being rebuilt. Try again shortly.",
+    )
+
+
+class RegistryFacesUnavailable(Unavailable):
+    code = "registry_faces_unavailable"
+    message = Message(
+        "Registri tidak memiliki model wajah. Atur REGISTRY_MODEL_DIR ke folder model, lalu mulai ulang.",
+        "The registry has no face models. Set REGISTRY_MODEL_DIR to the model folder and restart.",
     )

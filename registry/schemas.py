@@ -244,6 +244,21 @@ class WatchlistAdded(Answer):
     change_seq: int
 
 
+class WatchlistPerson(Answer):
+    identity_id: str
+    site_id: str | None = Field(description="the site whose ban it is; null: the registry's entry")
+    role: str
+    full_name: str
+    nik: str | None
+    reason: str | None
+    officer: str | None
+    since: str
+
+
+class WatchlistEntries(Answer):
+    entries: list[WatchlistPerson]
+
+
 class WatchlistRemoved(Answer):
     identity_id: str
     status: Literal["erased"]

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from gallery_sync.protocol import MAX_PHOTO_BYTES
 from httpkit.limits import BodyLimits
 from kernel.access import SignInThrottle
 from kernel.errors import GerbangError, Unauthenticated
@@ -52,6 +53,7 @@ from registry.journal import audit, changes_after
 from registry.national import SEARCH_BATCH, MatchPolicy, NationalGallery
 from registry.settings import RegistrySettings
 from registry.site_directory import SiteDirectory
+from registry.watchlist_photos import MAX_PHOTOS, WatchlistPhotos
 
 log = logging.getLogger(__name__)
 REPORT_PERIOD = timedelta(days=1)
@@ -72,6 +74,9 @@ class RegistryService:
         )
         self.gallery = NationalGallery(self.policy, settings.national_exact_limit)
         self.sites = SiteDirectory(self.db, settings)
+        self.watchlist_photos = WatchlistPhotos(
+            settings.model_dir, settings.model_cache_dir, self.policy.pack_id
+        )
         self._write_lock = threading.Lock()
         self.sign_ins = SignInThrottle()  # failed sign-ins per account and source (kernel.access)
         self._stale = True
@@ -87,7 +92,8 @@ class RegistryService:
         """Request body caps: a sync batch up to its setting, anything else small."""
         json_bytes = self.settings.max_json_bytes
         batches = ("POST", "/v1/sync/batches", self.settings.max_batch_bytes)
-        return BodyLimits(json_bytes, json_bytes, (batches,))
+        photos = ("POST", "/v1/watchlist/photos", MAX_PHOTOS * MAX_PHOTO_BYTES + 64 * 1024)
+        return BodyLimits(json_bytes, json_bytes, (batches, photos))
 
     # --- sites ---------------------------------------------------------------------------
 
@@ -321,6 +327,20 @@ class RegistryService:
                 )
             self._follow({body["identity_id"]: template_ids})
         return body
+
+    def watchlist_add_from_photos(
+        self, entry: dict[str, Any], photos: list[bytes], officer: accounts.Officer
+    ) -> dict[str, Any]:
+        """Embed the officer's photos with the gallery's pack, then add the entry as above."""
+        templates = self.watchlist_photos.templates(photos)
+        details = {**entry.pop("details", {}), "source": "photo", "photos": len(photos)}
+        checked = watchlist.WatchlistEntry(**entry, details=details, templates=templates)
+        return self.watchlist_add(checked, officer)
+
+    def watchlist_entries(self) -> list[dict[str, Any]]:
+        """Everyone on the national watchlist: the registry's entries and every site's bans."""
+        with self.db.transaction() as tx:
+            return watchlist.entries(tx)
 
     def request_photo(
         self, identity_id: str, officer: accounts.Officer, reason: str | None

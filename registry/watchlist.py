@@ -51,6 +51,7 @@ def add_entry(
     identity_id = str(uuid.uuid4())
     record = {"id": identity_id, "role": entry.role, "status": "banned", "full_name": entry.full_name,
               "nik": entry.nik, "details": entry.details, "watchlist_reason": entry.reason,
+              "watchlist_officer": officer,
               "created_at": datetime.now(UTC).isoformat(timespec="microseconds"), "version": 1}  # fmt: skip
     tx.execute(
         "INSERT INTO national_identities (id, site_id, role, status, record) VALUES (%s, NULL, %s, 'banned', %s)",
@@ -114,7 +115,11 @@ def follow_site_status(
     reason = reason or "(no reason sent by the site)"
     if banned:
         record = {**before["record"], "status": "banned", "watchlist_reason": reason,
+                  "watchlist_officer": officer,
                   "origin_site": before["record"].get("origin_site") or site_id}  # fmt: skip
+        tx.execute(  # the national list shows why and by whom
+            "UPDATE national_identities SET record = %s WHERE id = %s", (Jsonb(record), identity_id)
+        )
         kind, body = "watchlist.added", {
             "identity": record, "reason": reason, "banned_by_site": site_id, "officer": officer,
             "templates": templates_payload(tx, identity_id),
@@ -126,6 +131,23 @@ def follow_site_status(
     audit(tx, f"{site_id}/{officer or 'site'}", kind, identity_id,
           {"reason": reason, "site": site_id, "officer": officer, "change_seq": seq})  # fmt: skip
     return seq
+
+
+def entries(tx: Connection, limit: int = 1000) -> list[dict[str, Any]]:
+    """The people banned nationally, newest first: who, why, and who owns the ban."""
+    rows = tx.execute(
+        "SELECT id, site_id, role, record, updated_at FROM national_identities"
+        " WHERE status = 'banned' ORDER BY updated_at DESC, id LIMIT %s",
+        (limit,),
+    ).fetchall()
+    return [
+        {"identity_id": str(r["id"]), "site_id": r["site_id"], "role": r["role"],
+         "full_name": r["record"].get("full_name", ""), "nik": r["record"].get("nik"),
+         "reason": r["record"].get("watchlist_reason"),
+         "officer": r["record"].get("watchlist_officer"),
+         "since": str(r["updated_at"])}
+        for r in rows
+    ]  # fmt: skip
 
 
 def _insert_template(tx: Connection, identity_id: str, pack_id: str, vector: np.ndarray) -> int:

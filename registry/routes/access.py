@@ -29,6 +29,8 @@ ROUTE_PERMISSIONS: dict[str, str] = {
     "request_photo": "photos.request",
     "read_photo": "photos.read",
     "watchlist_add": "watchlist.add",
+    "watchlist_add_photos": "watchlist.add",
+    "watchlist_list": "cases.read",
     "watchlist_remove": "watchlist.remove",
     "add_site": "sites.admin",
     "replace_site_key": "sites.admin",
