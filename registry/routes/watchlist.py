@@ -53,7 +53,7 @@ def watchlist_remove(
 
 
 @router.get("", response_model=WatchlistEntries, responses=error_responses(*OFFICER))
-def watchlist_list(officer: AuthorisedOfficer, service: Service) -> dict[str, Any]:
+def watchlist_list(_officer: AuthorisedOfficer, service: Service) -> dict[str, Any]:
     """Everyone on the national watchlist: the registry's entries and the sites' bans."""
     return {"entries": service.watchlist_entries()}
 

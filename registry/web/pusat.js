@@ -7,6 +7,7 @@ import { apiClient, blobUrl, errorState, errorText, request } from "/web/shared/
 import { $, $$, element, fromTemplate } from "/web/shared/dom.js";
 import { Language } from "/web/shared/i18n.js";
 import { STRINGS } from "./pusat-strings.js";
+import { addFromPhotos, loadWatchlist, removeEntry, showAddForm, watchlistRow } from "./pusat-watchlist.js";
 
 const MIN_REASON = 3;
 
@@ -19,6 +20,7 @@ const state = {
   tab: "cases",
   cases: [],
   sites: [],
+  watchlist: [],
   photoUrls: new Map(), // identity id -> blob: URL of a photo already fetched
   error: null,
   notice: null,
@@ -106,6 +108,7 @@ function startWork() {
 async function load() {
   try {
     if (state.tab === "cases") state.cases = (await api("GET", "/v1/cases")).cases;
+    else if (state.tab === "watchlist") state.watchlist = await loadWatchlist(api);
     else state.sites = (await api("GET", "/v1/reports/sites")).sites;
     render();
   } catch (error) {
@@ -245,6 +248,41 @@ function renderSite(site) {
   return row;
 }
 
+// ---------------------------------------------------------------- watchlist
+
+const isAdmin = () => state.officer && state.officer.role === "central_admin";
+
+async function addToWatchlist(event) {
+  event.preventDefault();
+  try {
+    const done = await addFromPhotos(api, event.target);
+    event.target.reset();
+    showError(null);
+    showNotice("wl_added", { id: done.identity_id });
+    await load();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function removeFromWatchlist(entry, reason) {
+  try {
+    await removeEntry(api, entry, reason);
+    showError(null);
+    showNotice("wl_removed", { name: entry.full_name });
+    await load();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function renderWatchlist() {
+  showAddForm(isAdmin());
+  const context = { t, mayRemove: isAdmin(), onRemove: removeFromWatchlist };
+  $("#watchlist").replaceChildren(...state.watchlist.map((entry) => watchlistRow(entry, context)));
+  $("#no-watchlist").hidden = state.watchlist.length > 0;
+}
+
 // ---------------------------------------------------------------- page
 
 function render() {
@@ -260,12 +298,16 @@ function render() {
   });
   $("#tab-cases").hidden = !mayDecide();
   $("#tab-cases").setAttribute("aria-selected", String(state.tab === "cases"));
-  $("#tab-reports").setAttribute("aria-selected", String(state.tab === "reports"));
-  $("#cases-view").hidden = state.tab !== "cases";
-  $("#reports-view").hidden = state.tab !== "reports";
+  $("#tab-watchlist").hidden = !mayDecide();
+  for (const tab of ["cases", "reports", "watchlist"]) {
+    $(`#tab-${tab}`).setAttribute("aria-selected", String(state.tab === tab));
+    $(`#${tab}-view`).hidden = state.tab !== tab;
+  }
   if (state.tab === "cases") {
     $("#cases").replaceChildren(...state.cases.map(renderCase));
     $("#no-cases").hidden = state.cases.length > 0;
+  } else if (state.tab === "watchlist") {
+    renderWatchlist();
   } else {
     $("#sites").replaceChildren(...state.sites.map(renderSite));
   }
@@ -289,6 +331,8 @@ function init() {
   $("#lang-toggle").addEventListener("click", () => { language.toggle(); applyLanguage(); });
   $("#tab-cases").addEventListener("click", () => switchTab("cases"));
   $("#tab-reports").addEventListener("click", () => switchTab("reports"));
+  $("#tab-watchlist").addEventListener("click", () => switchTab("watchlist"));
+  $("#watchlist-form").addEventListener("submit", addToWatchlist);
   $("#refresh").addEventListener("click", () => { state.notice = null; renderBanners(); load(); });
   applyLanguage();
   if (state.token && state.officer) startWork();

@@ -4,6 +4,7 @@ served by uvicorn on a loopback port, with sites pushing signed batches over HTT
 An adjudicator signs in, sees the duplicate case the same real face at two sites opened, asks
 the owning site for a photo, sees it arrive after the site's next push, and merges with a reason.
 A regional monitor sees only its own region's sites, the silent one marked, and no cases.
+A central admin bans a face nationally from a photo, with a reason, and lifts the ban.
 """
 
 from __future__ import annotations
@@ -64,9 +65,15 @@ class RegistryServer:
 
 
 @pytest.fixture(scope="module")
-def registry(database_url: str) -> Iterator[Registry]:
-    """A registry with one account per role, reached over real HTTP."""
-    service = RegistryService(RegistrySettings(database_url=database_url))
+def registry(
+    database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Registry]:
+    """A registry with one account per role and the face models, reached over real HTTP."""
+    cache = tmp_path_factory.mktemp("registry-model-cache")
+    settings = RegistrySettings(
+        database_url=database_url, model_dir=model_dir, model_cache_dir=cache
+    )
+    service = RegistryService(settings)
     with RegistryServer(service) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         tokens = {}
         for user, role, region in (("admin", "central_admin", None), ("judge", "adjudicator", None),
@@ -177,3 +184,32 @@ def test_a_regional_monitor_sees_its_own_sites_and_the_silent_one_stands_out(
     expect(rows.first).to_contain_text("Pendaftaran: 1 Warga Binaan, 0 petugas, 0 pengunjung")
     expect(quiet_row).to_contain_text("Penolakan di gerbang: 0")
     save_for_guide(page, "registry-monitor")
+
+
+def test_an_admin_bans_a_face_nationally_from_a_photo_and_lifts_it(
+    registry: Registry, page: Any, dev_faces: Path
+) -> None:
+    page.get_by_test_id("sign-out").click()
+    sign_in(page, "admin")
+    page.get_by_test_id("tab-watchlist").click()
+    page.get_by_test_id("watchlist-name").fill("Buronan Foto")
+    page.get_by_test_id("watchlist-reason").fill("melarikan diri saat sidang")
+    page.get_by_test_id("watchlist-photos").set_input_files(str(dev_faces / PHOTO / "2.jpg"))
+    page.get_by_test_id("watchlist-add").click()
+    row = page.get_by_test_id("watchlist-row").filter(has_text="Buronan Foto")
+    expect(row).to_contain_text("melarikan diri saat sidang")
+    wanted = row.get_attribute("data-identity-id")
+    [(status, templates)] = registry.query(
+        "SELECT i.status, count(t.id) FROM national_identities i LEFT JOIN national_templates t"
+        " ON t.identity_id = i.id WHERE i.id = %s GROUP BY i.status", wanted,
+    )  # fmt: skip
+    assert (status, templates) == ("banned", 1)
+    row.get_by_test_id("watchlist-remove-reason").fill("surat perintah dicabut")
+    row.get_by_test_id("watchlist-remove").click()
+    expect(page.get_by_test_id("notice")).to_contain_text("Buronan Foto")
+    expect(page.get_by_test_id("watchlist-row").filter(has_text="Buronan Foto")).to_have_count(0)
+    removed = registry.query(
+        "SELECT actor, details->>'reason' FROM audit WHERE action = 'watchlist.removed' AND subject = %s",
+        wanted,
+    )
+    assert removed == [("admin", "surat perintah dicabut")]

@@ -46,7 +46,9 @@ def pusat(
 ) -> Iterator[Pusat]:
     """A registry with the face models, its admin's and adjudicator's tokens, its database URL."""
     cache = tmp_path_factory.mktemp("registry-model-cache")
-    settings = RegistrySettings(database_url=registry_url, model_dir=model_dir, model_cache_dir=cache)
+    settings = RegistrySettings(
+        database_url=registry_url, model_dir=model_dir, model_cache_dir=cache
+    )
     service = RegistryService(settings)
     with TestClient(create_registry_app(settings, service)) as client:
         tokens = {}
@@ -94,9 +96,7 @@ def test_an_entry_from_a_photo_is_listed_audited_and_sent_with_a_matching_templa
     assert float(vector @ same) > float(vector @ other) + 0.05  # the same face, not any face
 
 
-def test_photo_entries_are_refused_clearly(
-    pusat: Pusat, dev_faces: Path, tmp_path: Path
-) -> None:
+def test_photo_entries_are_refused_clearly(pusat: Pusat, dev_faces: Path, tmp_path: Path) -> None:
     client, tokens = pusat.client, pusat.tokens
     form = {"full_name": "Siapa", "reason": "uji penolakan"}
     face = [("photos", _photo(dev_faces, "facerec-obama", 2))]
