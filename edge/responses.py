@@ -107,6 +107,17 @@ class FrameFeedback(BaseModel):
     ready: bool = Field(description="Enough good captures to commit")
 
 
+class StoredFields(BaseModel):
+    """A candidate's stored fields, for the officer to reconcile with what was typed."""
+
+    birth_date: str | None = None
+    sex: str | None = None
+    aliases: list[str] = Field(default_factory=list)
+    nik: str | None = None
+    nip: str | None = None
+    registration_number: str | None = None
+
+
 class LocalCandidate(BaseModel):
     identity_id: str
     score: float
@@ -114,6 +125,11 @@ class LocalCandidate(BaseModel):
     status: str
     full_name: str
     photo_url: str | None
+    inmate_lookalike: bool = Field(
+        False, description="An active Warga Binaan resembling a visitor or staff enrolment:"
+        " any decision about them needs a supervisor (supervisor_token)",
+    )  # fmt: skip
+    stored: StoredFields | None = None
 
 
 class NationalCandidateBody(BaseModel):
@@ -129,6 +145,18 @@ class NationalCandidateBody(BaseModel):
     nik: str | None
     nip: str | None
     photo_url: None = Field(description="Never here: the owning site holds the photo")
+    inmate_lookalike: bool = False
+
+
+class ActiveInmate(BaseModel):
+    identity_id: str
+    full_name: str
+    registration_number: str | None
+    cell_block: str | None
+
+
+class ActiveInmates(BaseModel):
+    inmates: list[ActiveInmate]
 
 
 class NationalSearchSummary(BaseModel):

@@ -117,9 +117,27 @@ class DecisionBody(BaseModel):
     reason: Text = Field("", max_length=500)
 
 
+class TypedFields(BaseModel):
+    """Typed values the officer keeps over the stored ones of the record "same person" joins."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: Line | None = Field(None, min_length=1, max_length=300)
+    birth_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    sex: Literal["F", "M"] | None = None
+    aliases: list[Annotated[Line, Field(max_length=300)]] | None = Field(None, max_length=20)
+
+
 class CommitRequest(BaseModel):
     identity: IdentityBody | None = None
     decisions: list[DecisionBody] = Field(default_factory=list, max_length=20)
+    supervisor_token: str | None = Field(
+        None, max_length=200, description="A supervisor's session token: their sign-off for an"
+        " inmate look-alike or a cross-role join (the desk signs them out again at once)",
+    )  # fmt: skip
+    keep_typed: TypedFields | None = Field(
+        None, description="'Same person' only: typed values that replace the joined record's"
+    )
     replace_templates: bool = Field(
         False, description="Re-enrolment only: the new captures replace the identity's templates"
     )

@@ -179,6 +179,15 @@ def local_body(repo: IdentityRepository, candidate: Candidate) -> dict[str, Any]
         "status": candidate.status,
         "full_name": identity.full_name,
         "photo_url": f"/v1/identities/{identity.id}/photo" if identity.photo_image_id else None,
+        # The stored fields, shown against what was typed when the officer says "same person".
+        "stored": {
+            "birth_date": identity.birth_date,
+            "sex": identity.sex,
+            "aliases": list(identity.aliases),
+            "nik": identity.nik,
+            "nip": identity.nip,
+            "registration_number": identity.registration_number,
+        },
     }
 
 

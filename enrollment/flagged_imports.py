@@ -16,7 +16,7 @@ from typing import Any
 from enrollment.db import Database
 from enrollment.importer import ImportLedger, RowOutcome
 from enrollment.records import IdentityDraft
-from enrollment.service import CommitResult, EnrolmentService, OfficerDecision
+from enrollment.service import CommitResult, DeskSignOff, EnrolmentService, OfficerDecision
 
 
 def flagged_rows(db: Database) -> list[dict[str, Any]]:
@@ -57,10 +57,11 @@ def finish(
     decisions: list[OfficerDecision],
     officer: str,
     replace_templates: bool = False,
+    guard: DeskSignOff | None = None,
 ) -> CommitResult:
     """Commit a flagged row's session with the officer's decisions; mark the row imported."""
     row = import_row_of(service.db, session_id)
-    result = service.commit(session_id, draft, decisions, officer, replace_templates)
+    result = service.commit(session_id, draft, decisions, officer, replace_templates, guard)
     if row is not None:
         outcome = RowOutcome("imported", identity_id=result.identity_id, session_id=session_id)
         ImportLedger(service.db, row[0]).mark(row[1], outcome)

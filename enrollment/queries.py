@@ -6,6 +6,7 @@ that no route opens a transaction or writes SQL of its own.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from enrollment.db import Database
 from enrollment.records import Identity
 from enrollment.unit_of_work import reading
 from enrollment.vault import Vault
+from kernel.access import Principal
 from kernel.errors import Message, NotFound
 
 
@@ -89,3 +91,33 @@ def templates_in_gallery(db: Database, pack_id: str) -> int:
                 (pack_id,),
             ).fetchone()[0]
         )
+
+
+def active_inmates(db: Database, text: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Active Warga Binaan whose registration number starts with, or name contains, `text`.
+
+    For the desk's visited-inmate picker: the officer types what the visitor says, never an id.
+    """
+    part = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if not part:
+        return []
+    with db.reading() as tx:
+        rows = tx.execute(
+            "SELECT id, full_name, registration_number, details FROM identities"
+            " WHERE role = 'inmate' AND status = 'active' AND (registration_number LIKE ? ESCAPE '\\'"
+            " OR full_name LIKE ? ESCAPE '\\' OR aliases LIKE ? ESCAPE '\\')"
+            " ORDER BY registration_number LIKE ? ESCAPE '\\' DESC, full_name LIMIT ?",
+            (f"{part}%", f"%{part}%", f"%{part}%", f"{part}%", limit),
+        ).fetchall()
+    return [
+        {"identity_id": r[0], "full_name": r[1], "registration_number": r[2],
+         "cell_block": json.loads(r[3] or "{}").get("cell_block")}
+        for r in rows
+    ]  # fmt: skip
+
+
+def operator_for_token(db: Database, vault: Vault, token: str) -> Principal:
+    """The signed-in operator behind a session token (Unauthenticated when there is none)."""
+    with reading(db, vault) as uow:
+        principal, _ = uow.accounts.operator_session(token)
+    return principal

@@ -27,6 +27,12 @@ from enrollment.captures import (
     judge_frame,
 )
 from enrollment.db import Database
+from enrollment.desk_guard import (
+    is_inmate_lookalike,
+    keep_typed,
+    needing_supervisor,
+    require_supervisor,
+)
 from enrollment.duplicates import (
     NOT_CONFIGURED,
     SEARCHABLE_STATUSES,
@@ -119,6 +125,14 @@ class MatchThresholds:
     open_set: OpenSetThresholds | None = None
 
 
+@dataclass(frozen=True)
+class DeskSignOff:
+    """Who signed for the desk's guarded decisions, and the typed values kept over a record's."""
+
+    supervisor: str | None = None
+    typed: dict[str, Any] = field(default_factory=dict)
+
+
 class EnrolmentService:
     """Everything the enrolment desk can do, over one site database and gallery."""
 
@@ -195,7 +209,7 @@ class EnrolmentService:
         """Local and national candidates to show before the commit, with the local ones' bodies."""
         session, captures = self._session_captures(session_id)
         check = self._check(captures, session["target_identity_id"], self._ask_registry(captures))
-        return check, [self._describe(c) for c in check.local]
+        return check, [self._describe(c, session["role"]) for c in check.local]
 
     def _session_captures(self, session_id: str) -> tuple[sqlite3.Row, list[StoredCapture]]:
         with reading(self.db, self.vault) as uow:
@@ -234,9 +248,13 @@ class EnrolmentService:
             elsewhere = [c for c in held_elsewhere(tx, national) if c.identity_id != exclude]
         return DuplicateCheck(self._local(captures, exclude), elsewhere, national)
 
-    def _describe(self, candidate: Candidate) -> dict[str, Any]:
+    def _describe(self, candidate: Candidate, session_role: str) -> dict[str, Any]:
         with reading(self.db, self.vault) as uow:
-            return local_body(uow.identities, candidate)
+            body = local_body(uow.identities, candidate)
+        return {
+            **body,
+            "inmate_lookalike": is_inmate_lookalike(session_role, candidate.role, candidate.status),
+        }
 
     def commit(
         self,
@@ -245,8 +263,14 @@ class EnrolmentService:
         decisions: list[OfficerDecision],
         officer: str,
         replace_templates: bool = False,
+        guard: DeskSignOff | None = None,
     ) -> CommitResult:
-        """Save the session as a new identity, or into an existing one the officer said it is."""
+        """Save the session as a new identity, or into an existing one the officer said it is.
+
+        Inmate look-alikes and cross-role joins need `guard.supervisor` (enrollment.desk_guard);
+        `guard.typed` are the typed values the officer kept over a joined record's.
+        """
+        guard = guard or DeskSignOff()
         session, captures = self._session_captures(session_id)
         if len(captures) < self.policy.min_captures:
             raise NotEnoughCaptures.counted(len(captures), self.policy.min_captures)
@@ -255,7 +279,14 @@ class EnrolmentService:
         # would otherwise both search before either is in the gallery, and both save.
         with self._commit_lock:
             check = self._check(captures, session["target_identity_id"], national)
-            resolution = resolve(check, decisions, session["target_identity_id"], self._describe)
+            role = session["role"]
+            resolution = resolve(check, decisions, session["target_identity_id"],
+                                 lambda c: self._describe(c, role))  # fmt: skip
+            shown = [(c.identity_id, c.role, c.status) for c in [*check.local, *check.national]]
+            same = [d.candidate_identity_id for d in decisions if d.decision == "same_person"]
+            require_supervisor(needing_supervisor(role, shown, same), guard.supervisor)
+            if guard.typed and resolution.target is None:
+                raise InvalidDecision.because("typed values are kept only when joining a record")
             if resolution.target is None:
                 if draft is None:
                     raise InvalidDecision.because("a new identity needs its registration data")
@@ -274,6 +305,7 @@ class EnrolmentService:
                 decisions,
                 officer,
                 replace_templates,
+                guard,
             )
             self._project(result.identity_id)
         return result
@@ -288,8 +320,10 @@ class EnrolmentService:
         decisions: list[OfficerDecision],
         officer: str,
         replace_templates: bool = False,
+        guard: DeskSignOff | None = None,
     ) -> CommitResult:
         pack_id, target = self._engine().pack_id, resolution.target
+        guard = guard or DeskSignOff()
         threshold, searched = self._duplicate_threshold(), check.national_search.summary()
         try:
             with unit_of_work(self.db, self.vault) as uow:
@@ -323,7 +357,10 @@ class EnrolmentService:
                     "templates": template_ids, "replaced_templates": replaced, "pack_id": pack_id, "decisions": [asdict(d) for d in decisions],
                     "candidate_scores": check.local_scores(), "threshold": threshold,
                     "national_search": searched, "national_decisions": national,
+                    "supervisor": guard.supervisor,
                 })  # fmt: skip
+                if target and guard.typed:
+                    keep_typed(uow, identity_id, guard.typed, officer)
         except sqlite3.IntegrityError as exc:
             raise IdentityNumberTaken(reason=str(exc)) from exc
         return CommitResult(identity_id, target is None, template_ids, searched)

@@ -25,13 +25,15 @@ from edge.site import Site
 from enrollment import flagged_imports, queries
 from enrollment.audit import now_iso
 from enrollment.captures import NotEnoughCaptures, SessionClosed, SessionNotFound
+from enrollment.desk_guard import SUPERVISOR_ROLES, SupervisorRequired, is_inmate_lookalike
 from enrollment.duplicates import InvalidDecision, PossibleDuplicate
 from enrollment.identifiers import InvalidNIK, InvalidNIP, InvalidRegistrationNumber
 from enrollment.packs import PackChanged
 from enrollment.records import Consent, IdentityDraft, MissingField, VisitLink
 from enrollment.repository import IdentityNotFound
-from enrollment.service import IdentityNumberTaken, OfficerDecision
+from enrollment.service import DeskSignOff, IdentityNumberTaken, OfficerDecision
 from kernel.access import Principal
+from kernel.errors import Unauthenticated
 from models.errors import ModelNotReady
 
 router = APIRouter(prefix="/v1/captures")
@@ -80,9 +82,13 @@ async def duplicates(
 ) -> dict[str, Any]:
     """Known people the captures resemble, here and (when reachable) at the national registry."""
     check, local = await run_in_threadpool(site.enrolment.check_duplicates, session_id)
+    role = queries.session_role(site.db, session_id) or "visitor"
     return {
         "candidates": local,
-        "national_candidates": [c.body() for c in check.national],
+        "national_candidates": [
+            {**c.body(), "inmate_lookalike": is_inmate_lookalike(role, c.role, c.status)}
+            for c in check.national
+        ],
         "national_search": check.national_search.summary(),
     }
 
@@ -107,6 +113,22 @@ def draft_from(role: str, body: IdentityBody, officer: str) -> IdentityDraft:
     )
 
 
+def signing_supervisor(site: Site, officer: Principal, token: str | None) -> str | None:
+    """Who signs the desk's guarded decisions: the officer if a supervisor, else the supervisor
+    whose token came with the commit (SupervisorRequired for another role's or a dead token)."""
+    if officer.role in SUPERVISOR_ROLES:
+        return officer.name
+    if not token:
+        return None
+    try:
+        supervisor = queries.operator_for_token(site.db, site.vault, token)
+    except Unauthenticated as exc:
+        raise SupervisorRequired(reason="the supervisor's sign-in is no longer valid") from exc
+    if supervisor.role not in SUPERVISOR_ROLES:
+        raise SupervisorRequired(reason=f"{supervisor.name} is not a supervisor")
+    return supervisor.name
+
+
 @router.post(
     "/{session_id}/commit",
     status_code=201,
@@ -114,7 +136,7 @@ def draft_from(role: str, body: IdentityBody, officer: str) -> IdentityDraft:
     responses=refusals(
         ModelNotReady, PackChanged, SessionNotFound, SessionClosed, NotEnoughCaptures,
         PossibleDuplicate, InvalidDecision, MissingField, InvalidNIK, InvalidNIP, InvalidRegistrationNumber, IdentityNumberTaken,
-        IdentityNotFound,
+        IdentityNotFound, SupervisorRequired,
     ),
 )  # fmt: skip
 async def commit(
@@ -132,6 +154,8 @@ async def commit(
     decisions = [
         OfficerDecision(d.candidate_identity_id, d.decision, d.reason) for d in body.decisions
     ]
+    typed = body.keep_typed.model_dump(exclude_none=True) if body.keep_typed else {}
+    guard = DeskSignOff(signing_supervisor(site, principal, body.supervisor_token), typed)
     # A flagged import row's session was captured from archive photos: it saves under the
     # importer's capture rules, and the row is marked imported.
     commit_session = (
@@ -140,8 +164,9 @@ async def commit(
         else site.enrolment.commit
     )
     result = await run_in_threadpool(
-        commit_session, session_id, draft, decisions, principal.name, body.replace_templates
-    )
+        commit_session, session_id, draft, decisions, principal.name,
+        body.replace_templates, guard,
+    )  # fmt: skip
     return {
         "identity_id": result.identity_id,
         "created": result.created,

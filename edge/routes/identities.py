@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from edge.gate import queries as gate_queries
-from edge.responses import IdentityResponse
+from edge.responses import ActiveInmates, IdentityResponse
 from edge.routes.documented import binary, refusals
 from edge.schemas import ErasureRequest, IdentityUpdate, StatusRequest
 from edge.security import allow, site_of
@@ -75,6 +75,16 @@ def search_identities(
     }
     found = queries.search_identities(site.db, site.vault, filters, limit)
     return [identity_body(i, principal) for i in found]
+
+
+@router.get("/active-inmates", response_model=ActiveInmates, responses=refusals())
+def active_inmates(
+    site: Annotated[Site, Depends(site_of)],
+    _: Annotated[Principal, Depends(allow("identity.enrol"))],
+    q: Annotated[str, Query(min_length=1, max_length=100, description="registration number start or name part")],
+) -> dict[str, Any]:  # fmt: skip
+    """Active Warga Binaan by registration number or name: the desk's visited-inmate picker."""
+    return {"inmates": queries.active_inmates(site.db, q)}
 
 
 @router.get(

@@ -48,13 +48,19 @@ def capture(
     raise AssertionError(f"not enough accepted captures from {photos}: last feedback {feedback}")
 
 
+def supervisor_token(sc: SiteClient) -> str:
+    """The supervisor's session token, as the desk sends it for a guarded decision."""
+    return sc.as_role("supervisor")["Authorization"].removeprefix("Bearer ")
+
+
 def commit(
     sc: SiteClient,
     session: str,
     identity: dict[str, Any] | None,
     decisions: list[dict[str, str]] | None = None,
+    supervisor: str | None = None,
 ):  # type: ignore[no-untyped-def]
-    body = {"identity": identity, "decisions": decisions or []}
+    body = {"identity": identity, "decisions": decisions or [], "supervisor_token": supervisor}
     return sc.client.post(
         f"/v1/captures/{session}/commit", json=body, headers=sc.as_role("enrolment_officer")
     )
@@ -131,12 +137,14 @@ def test_the_same_face_under_a_new_name_is_never_saved_silently(
         [{"candidate_identity_id": inmate_id, "decision": "different_person", "reason": ""}],
     )
     assert (no_reason.status_code, error_code(no_reason)) == (422, "decision_invalid")
-    same = commit(
-        site_client,
-        session,
-        None,
-        [{"candidate_identity_id": inmate_id, "decision": "same_person", "reason": "re-offender"}],
-    )
+    answer = [
+        {"candidate_identity_id": inmate_id, "decision": "same_person", "reason": "re-offender"}
+    ]
+    alone = commit(
+        site_client, session, None, answer
+    )  # an active inmate's face: not the desk's call
+    assert (alone.status_code, error_code(alone)) == (403, "supervisor_required")
+    same = commit(site_client, session, None, answer, supervisor=supervisor_token(site_client))
     assert same.status_code == 201, same.text
     assert same.json() | {"template_ids": None} == {
         "identity_id": inmate_id,
@@ -165,7 +173,7 @@ def test_a_different_person_decision_is_recorded_and_a_new_identity_created(
         "decision": "different_person",
         "reason": "twin sister, checked KTP",
     }
-    response = commit(site_client, session, VISITOR, [decision])
+    response = commit(site_client, session, VISITOR, [decision], supervisor_token(site_client))
     assert response.status_code == 201, response.text
     visitor_id = response.json()["identity_id"]
     assert visitor_id != inmate_id
