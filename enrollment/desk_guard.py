@@ -31,7 +31,7 @@ class SupervisorRequired(GerbangError):
     message = Message(
         "Keputusan ini perlu persetujuan supervisor: wajah mirip Warga Binaan aktif, atau"
         " penggabungan lintas peran. Minta supervisor masuk untuk menyetujui.",
-        "This decision needs a supervisor's sign-off: the face resembles an active Warga Binaan,"
+        "This decision needs a supervisor's sign-off: the face resembles an active inmate (Warga Binaan),"
         " or it joins records of different roles. Ask a supervisor to sign in and approve.",
     )
 

@@ -3,14 +3,16 @@
 // chosen and the page's Language explicitly.
 
 import { $, $$ } from "/web/shared/dom.js";
-import { UUID, ageProblem, checkNik, checkNip, checkRegistration, parseDate } from "./identity-checks.js";
+import {
+  UUID, ageProblem, checkNik, checkNip, checkRegistration, isoDate, parseDate, showDate,
+} from "./identity-checks.js";
 
 const REQUIRED = {
   inmate: ["full_name", "birth_date", "sex", "registration_number"],
   staff: ["full_name", "birth_date", "sex", "nip"],
   visitor: ["full_name", "birth_date", "sex", "nik", "consent"],
 };
-const CHECKED = ["full_name", "birth_date", "sex", "registration_number", "nip", "nik", "visit_inmate", "consent"];
+const CHECKED = ["full_name", "birth_date", "sex", "registration_number", "nip", "nik", "admission_date", "visit_inmate", "consent"];
 const BY_ROLE = {
   inmate: ["registration_number", "admission_date", "case_reference", "cell_block"],
   staff: ["nip", "phone"],
@@ -31,7 +33,8 @@ function fieldProblem(form, name, role) {
   const sex = formValue(form, "sex") || null;
   if (!value) return REQUIRED[role]?.includes(name) ? ["required"] : null;
   switch (name) {
-    case "birth_date": return birth ? ageProblem(birth) || ["ok"] : ["required"];
+    case "birth_date": return birth ? ageProblem(birth) || ["date_ok", { born: birth }] : ["date_format"];
+    case "admission_date": return parseDate(value) ? ["date_ok", { born: parseDate(value) }] : ["date_format"];
     case "nik": return checkNik(value, birth, sex);
     case "nip": return checkNip(value, birth, sex);
     case "registration_number": return checkRegistration(value);
@@ -55,7 +58,9 @@ export function validateField(form, name, role, language) {
   const problem = fieldProblem(form, name, role);
   if (!problem) { setHint(form, name, "", ""); return true; }
   const [key, vars = {}] = problem;
-  const words = vars.sex ? { ...vars, sex: language.t(`sex_word_${vars.sex}`) } : vars;
+  const words = { ...vars };
+  if (vars.sex) words.sex = language.t(`sex_word_${vars.sex}`);
+  if (vars.born) words.date = showDate(vars.born, language.lang); // the page's language, not the browser's
   const good = key === "ok" || key.endsWith("_ok");
   setHint(form, name, good ? "good" : "bad", language.t(key, words));
   return good;
@@ -80,23 +85,38 @@ export function showRoleFields(form, role) {
   $$("[data-roles]", form).forEach((el) => { el.hidden = !el.dataset.roles.split(" ").includes(role); });
 }
 
+/** The typed values "same person" can keep over a joined record's: {field: [shown, sent]}. */
+export function typedForReconcile(form, language) {
+  const born = parseDate(formValue(form, "birth_date"));
+  const sex = formValue(form, "sex");
+  const aliases = formValue(form, "aliases").split(",").map((a) => a.trim()).filter(Boolean);
+  const typed = {};
+  if (formValue(form, "full_name")) typed.full_name = [formValue(form, "full_name"), formValue(form, "full_name")];
+  if (born) typed.birth_date = [showDate(born, language.lang), isoDate(born)];
+  if (sex) typed.sex = [language.t(`sex_${sex}`), sex];
+  if (aliases.length) typed.aliases = [aliases.join(", "), aliases];
+  return typed;
+}
+
 /** Empty the form, its hints and its marks. */
 export function clearForm(form) {
   form.reset();
   $$("input", form).forEach((input) => { delete input.dataset.touched; input.removeAttribute("aria-invalid"); });
+  form.visit_inmate.value = ""; // hidden: form.reset() keeps a hidden input's value
   $$(".hint", form).forEach((hint) => { hint.textContent = ""; hint.className = "hint"; });
 }
 
 /** The identity to create, as the commit endpoint takes it. */
 export function identityBody(form, role, language) {
   const value = (name) => formValue(form, name) || null;
+  const date = (name) => { const d = parseDate(formValue(form, name)); return d ? isoDate(d) : null; };
   const body = {
     full_name: formValue(form, "full_name"),
-    birth_date: value("birth_date"),
+    birth_date: date("birth_date"),
     sex: value("sex"),
     aliases: formValue(form, "aliases").split(",").map((a) => a.trim()).filter(Boolean),
   };
-  BY_ROLE[role].forEach((name) => { body[name] = value(name); });
+  BY_ROLE[role].forEach((name) => { body[name] = name === "admission_date" ? date(name) : value(name); });
   if (role === "visitor") {
     body.consent_purpose = formValue(form, "consent") ? language.t("consent_purpose") : null;
     if (value("visit_inmate")) {

@@ -10,10 +10,12 @@ import { allCandidates, candidateCard } from "./desk-candidates.js";
 import { fillForm, renderFlaggedImports } from "./desk-imports.js";
 import { DeskFingers, fingerPanel } from "./desk-finger.js";
 import {
-  clearForm, formValue, identityBody, revalidateTouched, setHint, showRoleFields, validateAll,
-  validateField,
+  clearForm, formValue, identityBody, revalidateTouched, setHint, showRoleFields, typedForReconcile,
+  validateAll, validateField,
 } from "./desk-form.js";
+import { InmatePicker } from "./desk-inmate-search.js";
 import { STRINGS } from "./desk-strings.js";
+import { SupervisorSignOff } from "./desk-supervisor.js";
 
 const ENROLLING_ROLES = ["enrolment_officer", "supervisor", "site_admin"];
 const AUTO_INTERVAL_MS = 700;
@@ -49,6 +51,7 @@ const state = {
 
 function applyLanguage() {
   language.translatePage(document, $("#lang-toggle"));
+  $$("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
   $('[data-testid="officer-name"]').textContent = t("signed_in_as", { name: state.officer });
   $("#auto").textContent = t(state.auto ? "auto_stop" : "auto_start");
   renderFeedback();
@@ -357,6 +360,8 @@ function renderCandidates() {
       language,
       onDecide: (decision) => decide(id, decision),
       onReason: (text) => Object.assign(state.decisions[id], { reason: text, missingReason: false }),
+      typed: typedForReconcile(form, language),
+      onKeep: (field, which) => { state.decisions[id].keep = { ...state.decisions[id].keep, [field]: which }; },
     });
   }));
 }
@@ -399,7 +404,18 @@ function collectDecisions() {
   }));
 }
 
-async function commit() {
+// The typed values the officer chose to keep over the record "same person" joins, or null.
+function keptTyped() {
+  const joined = Object.entries(state.decisions)
+    .find(([id, d]) => d.decision === "same_person" && !isNational(id));
+  if (!joined) return null;
+  const typed = typedForReconcile(form, language);
+  const kept = Object.entries(joined[1].keep || {}).filter(([field, which]) => which === "typed" && typed[field]);
+  return kept.length ? Object.fromEntries(kept.map(([field]) => [field, typed[field][1]])) : null;
+}
+
+// `supervisorToken`: a supervisor's sign-off for this one commit (desk-supervisor.js).
+async function commit(supervisorToken = null) {
   clearError();
   setNotice(null);
   // 'Same person' as someone here adds the photos to them; as someone at another site, the
@@ -419,11 +435,17 @@ async function commit() {
   if (!decisions) return;
   try {
     const identity = joinsExisting ? null : identityBody(form, state.role, language);
-    const result = await api("POST", `/v1/captures/${state.sessionId}/commit`, { body: { identity, decisions } });
+    const body = { identity, decisions, keep_typed: joinsExisting ? keptTyped() : null };
+    if (supervisorToken) body.supervisor_token = supervisorToken;
+    const result = await api("POST", `/v1/captures/${state.sessionId}/commit`, { body });
     showSaved(result);
   } catch (error) {
     if (error.code === "possible_duplicate") await showConflict(error);
-    else showError(error);
+    else if (error.code === "supervisor_required" && !supervisorToken) {
+      state.notice = { server: error.payload.message, kind: "bad" };
+      renderNotice();
+      supervisor.open();
+    } else showError(error);
   }
 }
 
@@ -468,6 +490,7 @@ function resetCaptures() {
 
 function resetEnrolment() {
   resetCaptures();
+  picker.clear();
   state.role = null;
   clearForm(form);
   form.hidden = true;
@@ -523,11 +546,16 @@ function init() {
   $("#capture").addEventListener("click", captureOnce);
   $("#auto").addEventListener("click", toggleAuto);
   $("#check").addEventListener("click", checkDuplicates);
-  $("#commit").addEventListener("click", commit);
+  $("#commit").addEventListener("click", () => commit());
   $("#restart").addEventListener("click", () => { clearError(); resetCaptures(); });
   $("#next").addEventListener("click", nextPerson);
   showView(state.token ? "enrol" : "login");
   if (state.token) loadFlaggedImports();
 }
+
+const picker = new InmatePicker(form, {
+  api, language, onPicked: () => validateField(form, "visit_inmate", state.role, language),
+});
+const supervisor = new SupervisorSignOff($("#supervisor-dialog"), { language, commit: (token) => commit(token) });
 
 init(); // a module runs once the document is parsed

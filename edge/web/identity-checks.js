@@ -31,15 +31,33 @@ export function calendarDate(year, month, day) {
   return real ? { year, month, day } : null;
 }
 
-/** A date input's value (YYYY-MM-DD) as {year, month, day}, or null. */
+/**
+ * A typed date as {year, month, day}, or null: DD-MM-YYYY as Indonesians write it (with -, / or .
+ * between), or YYYY-MM-DD. Date fields are plain text, so the browser's locale never decides.
+ */
 export function parseDate(text) {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text || "");
-  return m ? calendarDate(+m[1], +m[2], +m[3]) : null;
+  const value = (text || "").trim();
+  const iso = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(value);
+  if (iso) return calendarDate(+iso[1], +iso[2], +iso[3]);
+  const local = /^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$/.exec(value);
+  return local ? calendarDate(+local[3], +local[2], +local[1]) : null;
 }
 
-/** A date as Indonesians write it: DD-MM-YYYY. */
-export function showDate(d) {
-  return `${String(d.day).padStart(2, "0")}-${String(d.month).padStart(2, "0")}-${d.year}`;
+/** The API's form of a date: YYYY-MM-DD. */
+export function isoDate(d) {
+  return `${d.year}-${String(d.month).padStart(2, "0")}-${String(d.day).padStart(2, "0")}`;
+}
+
+export const MONTHS = Object.freeze({
+  id: ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
+    "Oktober", "November", "Desember"],
+  en: ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December"],
+});
+
+/** A date as the page writes it, dd MMMM yyyy ("07 Maret 1985"), whatever the browser locale. */
+export function showDate(d, lang = "id") {
+  return `${String(d.day).padStart(2, "0")} ${(MONTHS[lang] || MONTHS.id)[d.month - 1]} ${d.year}`;
 }
 
 function dayKey(d) { return d.year * 10000 + d.month * 100 + d.day; }
@@ -77,7 +95,7 @@ export function checkNik(text, birth, sex, now = new Date()) {
   const lifespan = ageProblem(born, now);
   if (lifespan) return lifespan;
   if (sex && sex !== nikSex) return ["nik_sex_mismatch", { sex: nikSex }];
-  return ["nik_ok", { date: birth ? showDate(birth) : dateText, sex: nikSex }];
+  return ["nik_ok", { date: birth ? showDate(birth) : dateText, born: birth, sex: nikSex }];
 }
 
 /** The NIP against its structure (birth date, appointment month, sex digit, serial) and entries. */
@@ -96,11 +114,11 @@ export function checkNip(text, birth, sex, now = new Date()) {
   if (!"12".includes(d[14])) return ["nip_sex_digit"];
   if (d.slice(15) === "000") return ["nip_serial"];
   if (birth && (birth.year !== born.year || birth.month !== born.month || birth.day !== born.day)) {
-    return ["nip_birth_mismatch", { date: showDate(born) }];
+    return ["nip_birth_mismatch", { date: showDate(born), born }];
   }
   const nipSex = d[14] === "1" ? "M" : "F";
   if (sex && sex !== nipSex) return ["nip_sex_mismatch", { sex: nipSex }];
-  return ["nip_ok", { date: showDate(born), sex: nipSex }];
+  return ["nip_ok", { date: showDate(born), born, sex: nipSex }];
 }
 
 /** An inmate registration number such as B.I-123/2024 or AIII.45/2023. */

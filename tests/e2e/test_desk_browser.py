@@ -2,9 +2,11 @@
 real site service (models, SQLite, FAISS) listening on a loopback port.
 
 An officer enrols an inmate, then the same face as a visitor: the page must show the inmate as a
-likely duplicate, with the photo of record, and save only after the officer's decision. Then the
-national registry's candidates: shown with their site instead of a photo, decided alike, and a
-notice when the registry could not be asked.
+red look-alike warning (never a routine duplicate), with the photo of record, and save only after
+the officer's decision and a supervisor's sign-off on the desk. The visitor's visited Warga Binaan
+is chosen by a search on the registration number, and dates read in Indonesian whatever the
+browser's locale (this browser runs en-US). Then the national registry's candidates: shown with
+their site instead of a photo, decided alike, and a notice when the registry could not be asked.
 """
 
 from __future__ import annotations
@@ -78,8 +80,9 @@ def browser(dev_faces: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def page(browser: Any, desk: DeskServer) -> Iterator[Any]:
     """A fresh tab on the desk page; fails the test on any uncaught script error."""
     context = browser.new_context(
-        base_url=desk.url, permissions=["camera"], viewport={"width": 1280, "height": 1000}
-    )
+        base_url=desk.url, permissions=["camera"], viewport={"width": 1280, "height": 1000},
+        locale="en-US",  # the desk's dates must not follow it
+    )  # fmt: skip
     page = context.new_page()
     page.set_default_timeout(10_000)
     script_errors: list[str] = []
@@ -145,25 +148,26 @@ def test_language_switch_and_identity_number_hints_as_the_officer_types(page: An
     page.get_by_test_id("field-nik").fill("3201015705910001")  # a woman, born 17-05-91
     expect(hint).to_contain_text("does not match the date of birth")
     page.get_by_test_id("field-nik").fill("3201015705900001")
-    expect(hint).to_have_text("✓ NIK matches: born 17-05-1990, woman.")
+    expect(hint).to_have_text("✓ NIK matches: born 17 May 1990, woman.")
 
     page.get_by_test_id("role-staff").click()  # the birth date and sex stay; the NIP is checked
     page.get_by_test_id("field-nip").fill("19900517201501200")
     expect(page.get_by_test_id("hint-nip")).to_have_text("The NIP must be 18 digits (now 17).")
     page.get_by_test_id("field-nip").fill("199005172015012001")
-    expect(page.get_by_test_id("hint-nip")).to_have_text("✓ NIP matches: born 17-05-1990, woman.")
+    expect(page.get_by_test_id("hint-nip")).to_have_text("✓ NIP matches: born 17 May 1990, woman.")
     page.get_by_test_id("role-inmate").click()
     page.get_by_test_id("field-registration_number").fill("B.I-77/24")
     expect(page.get_by_test_id("hint-registration_number")).to_contain_text("e.g. B.I-123/2024")
 
 
-def test_officer_enrols_an_inmate_then_decides_the_same_face_is_a_different_visitor(
+def test_an_inmates_face_at_a_visitor_enrolment_is_a_red_warning_that_needs_a_supervisor(
     page: Any, desk: DeskServer, tmp_path: Path
 ) -> None:
     sign_in(page)
     page.get_by_test_id("role-inmate").click()
     page.get_by_test_id("field-full_name").fill("Budi Santoso")
-    page.get_by_test_id("field-birth_date").fill("1985-03-12")
+    page.get_by_test_id("field-birth_date").fill("12-03-1985")  # as Indonesians write it
+    expect(page.get_by_test_id("hint-birth_date")).to_have_text("✓ 12 Maret 1985")
     page.get_by_test_id("field-sex-M").check()
     page.get_by_test_id("field-registration_number").fill("B.I-77/2024")
     expect(page.get_by_test_id("hint-registration_number")).to_have_text("✓")
@@ -184,7 +188,13 @@ def test_officer_enrols_an_inmate_then_decides_the_same_face_is_a_different_visi
     page.get_by_test_id("field-birth_date").fill("1990-05-17")
     page.get_by_test_id("field-sex-F").check()
     page.get_by_test_id("field-nik").fill("3201015705900001")
+    expect(page.get_by_test_id("hint-nik")).to_have_text(
+        "✓ NIK sesuai: lahir 17 Mei 1990, perempuan."
+    )
     page.get_by_test_id("field-consent").check()
+    page.get_by_test_id("field-visit_search").fill("B.I-77")  # the visitor names who they visit
+    page.get_by_test_id("visit-result").filter(has_text="Budi Santoso").click()
+    expect(page.get_by_test_id("field-visit_search")).to_have_value("Budi Santoso (B.I-77/2024)")
     capture_until_ready(page)
     page.get_by_test_id("commit-button").click()  # refused with 409 until the officer decides
 
@@ -196,6 +206,9 @@ def test_officer_enrols_an_inmate_then_decides_the_same_face_is_a_different_visi
     expect(candidate.get_by_test_id("candidate-name")).to_have_text("Budi Santoso")
     expect(candidate.get_by_test_id("candidate-role")).to_have_text("Warga Binaan")
     expect(candidate.get_by_test_id("candidate-status")).to_have_text("Aktif")
+    warning = candidate.get_by_test_id("inmate-lookalike")
+    expect(warning).to_contain_text("WAJAH MIRIP WARGA BINAAN AKTIF")
+    assert warning.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(179, 38, 30)"
     page.wait_for_function(
         "() => document.querySelector('[data-testid=candidate-photo]').naturalWidth > 0"
         " && document.querySelector('[data-testid=candidate-current]').naturalWidth > 0"
@@ -207,8 +220,19 @@ def test_officer_enrols_an_inmate_then_decides_the_same_face_is_a_different_visi
     page.get_by_test_id("commit-button").click()  # no reason yet: the page asks for one
     expect(candidate.get_by_text("Tulis alasannya.")).to_be_visible()
     candidate.get_by_test_id("decision-reason").fill("Wajah mirip, tetapi NIK dan KTP asli.")
-    page.get_by_test_id("commit-button").click()
+    page.get_by_test_id("commit-button").click()  # the officer alone may not decide this one
+    dialog = page.get_by_test_id("supervisor-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.get_by_test_id("notice")).to_contain_text("perlu persetujuan supervisor")
+    dialog.get_by_test_id("supervisor-username").fill("enrolment_officer")  # not a supervisor
+    dialog.get_by_test_id("supervisor-password").fill(PASSWORD)
+    dialog.get_by_test_id("supervisor-approve").click()
+    expect(dialog.get_by_test_id("supervisor-error")).to_contain_text("bukan supervisor")
+    dialog.get_by_test_id("supervisor-username").fill("supervisor")
+    dialog.get_by_test_id("supervisor-password").fill(PASSWORD)
+    dialog.get_by_test_id("supervisor-approve").click()
     visitor_id = saved_identity_id(page)
+    expect(dialog).to_be_hidden()
 
     assert visitor_id != inmate_id
     with desk.site.db.reading() as tx:
@@ -218,6 +242,17 @@ def test_officer_enrols_an_inmate_then_decides_the_same_face_is_a_different_visi
     assert [tuple(d) for d in decisions] == [
         (inmate_id, "different_person", "Wajah mirip, tetapi NIK dan KTP asli.")
     ]
+    with desk.site.db.reading() as tx:
+        signed = tx.execute("SELECT json_extract(details, '$.supervisor') FROM audit_events"
+                            " WHERE action = 'identity.enrolled' AND subject = ?", (visitor_id,)).fetchone()  # fmt: skip
+        visit = tx.execute("SELECT inmate_id FROM visitor_links WHERE visitor_id = ?", (visitor_id,)).fetchone()  # fmt: skip
+        supervisor_sessions = tx.execute(
+            "SELECT count(*) FROM auth_tokens t JOIN operators o ON o.id = t.operator_id"
+            " WHERE o.username = 'supervisor'"
+        ).fetchone()
+    assert signed[0] == "supervisor"
+    assert visit[0] == inmate_id
+    assert supervisor_sessions[0] == 0  # signed in for that one commit, signed out at once
 
 
 @dataclass
