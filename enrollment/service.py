@@ -282,7 +282,8 @@ class EnrolmentService:
             role = session["role"]
             resolution = resolve(check, decisions, session["target_identity_id"],
                                  lambda c: self._describe(c, role))  # fmt: skip
-            shown = [(c.identity_id, c.role, c.status) for c in [*check.local, *check.national]]
+            shown = [(c.identity_id, c.role, c.status) for c in check.local]
+            shown += [(c.identity_id, c.role, c.status) for c in check.national]
             same = [d.candidate_identity_id for d in decisions if d.decision == "same_person"]
             require_supervisor(needing_supervisor(role, shown, same), guard.supervisor)
             if guard.typed and resolution.target is None:
