@@ -21,11 +21,13 @@ from edge.import_command import archive_importer
 from edge.settings import Settings
 from edge.site import Site
 from enrollment.accounts import check_operator
+from enrollment.desk_guard import SUPERVISOR_ROLES
 from enrollment.exchange.decisions import ImportDecider
 from enrollment.exchange.exports import ExchangeExporter
 from enrollment.exchange.imports import ExchangeImporter, held_imports
 from enrollment.exchange.sealing import add_opening, add_protection, chosen, opened
 from kernel import recipients
+from kernel.access import Principal
 from kernel.errors import Forbidden, InputError, Message
 
 EXPORT_ROLES = ("supervisor", "site_admin")
@@ -34,12 +36,17 @@ IMPORT_ROLES = ("enrolment_officer", "supervisor", "site_admin")
 
 def signed_in(site: Site, roles: tuple[str, ...]) -> str:
     """The operator at the console, if their password is right and their role may do this."""
+    return console_operator(site, roles).name
+
+
+def console_operator(site: Site, roles: tuple[str, ...]) -> Principal:
+    """As signed_in, with the operator's role (a supervisor signs the guarded decisions)."""
     username = os.environ.get("GERBANG_USERNAME") or input("Username: ")
     password = os.environ.get("GERBANG_PASSWORD") or getpass.getpass("Password: ")
     principal, _ = check_operator(site.db, username, password)
     if principal.role not in roles:
         raise Forbidden(role=principal.role, allowed=list(roles))
-    return principal.name
+    return principal
 
 
 def _day(text: str) -> str:
@@ -108,12 +115,14 @@ def decide(args: argparse.Namespace) -> int:
     """Enrol a held import as a new person or into the candidate it is, with the received fingers."""
     site = Site(Settings())
     try:
-        actor = signed_in(site, IMPORT_ROLES)
+        operator = console_operator(site, IMPORT_ROLES)
+        actor = operator.name
         site.start()
         if site.problem is not None:
             raise site.problem
         decider = ImportDecider(archive_importer(site, actor).service, site.fingers)
-        outcome = decider.decide(args.import_id, args.same, args.reason, actor)
+        supervisor = actor if operator.role in SUPERVISOR_ROLES else None  # an inmate look-alike
+        outcome = decider.decide(args.import_id, args.same, args.reason, actor, supervisor)
     finally:
         site.close()
     verb = "created" if outcome.created else "added to"

@@ -23,7 +23,7 @@ from enrollment.duplicates import OfficerDecision
 from enrollment.exchange.transaction import FingerImage, parse
 from enrollment.fingers import FingerService
 from enrollment.records import IdentityDraft
-from enrollment.service import EnrolmentService
+from enrollment.service import DeskSignOff, EnrolmentService
 from enrollment.unit_of_work import reading, unit_of_work
 from enrollment.vault import aad_for
 from kernel.errors import Conflict, Message, NotFound
@@ -77,9 +77,12 @@ class ImportDecider:
         self.service, self.fingers = service, fingers
 
     def decide(
-        self, import_id: str, same_as: str | None, reason: str, actor: str
-    ) -> DecisionOutcome:
-        """Commit the held session: a new person (every candidate 'different'), or `same_as`."""
+        self, import_id: str, same_as: str | None, reason: str, actor: str,
+        supervisor: str | None = None,
+    ) -> DecisionOutcome:  # fmt: skip
+        """Commit the held session: a new person (every candidate 'different'), or `same_as`.
+
+        An inmate look-alike or a cross-role join needs `supervisor` (enrollment.desk_guard)."""
         with reading(self.service.db) as uow:
             row = uow.connection.execute(
                 "SELECT * FROM exchange_imports WHERE id = ?", (import_id,)
@@ -97,8 +100,9 @@ class ImportDecider:
         if same_as is not None and same_as not in candidates:
             decisions.append(OfficerDecision(same_as, "same_person", reason))  # refused by resolve
         result = self.service.commit(
-            row["session_id"], _draft(json.loads(row["draft"])), decisions, actor
-        )
+            row["session_id"], _draft(json.loads(row["draft"])), decisions, actor,
+            guard=DeskSignOff(supervisor),
+        )  # fmt: skip
         enrolled, refused = self._fingers(row, result.identity_id, actor)
         with unit_of_work(self.service.db, self.service.vault) as uow:
             uow.connection.execute(

@@ -140,6 +140,7 @@ def test_a_person_enrolled_elsewhere_must_be_answered_and_the_answer_reaches_the
         "identity_id": person, "role": "inmate", "status": "active", "site_id": "UPT-A",
         "site_name": "Lapas UPT-A", "full_name": "Budi Santoso", "registration_number": "B.I-1/2024",
         "nik": None, "nip": None, "score": None, "threshold": None, "photo_url": None,
+        "inmate_lookalike": False,  # an inmate enrolment: a look-alike is a visitor's or staff's
     }  # fmt: skip
     assert national["score"] >= national["threshold"] == estate.registry.policy.threshold
 
