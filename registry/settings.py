@@ -41,15 +41,6 @@ class RegistrySettings(BaseSettings):
         min_length=1,
         description="Model pack whose templates make up the national gallery; others are stored, not searched.",
     )
-    model_dir: Path | None = Field(
-        None,
-        description="Folder of the pack's model files (as EDGE_MODEL_DIR), so /pusat can put a"
-        " person on the watchlist from a photo; unset: entries come as templates only.",
-    )
-    model_cache_dir: Path = Field(
-        Path("var/registry-model-cache"),
-        description="Where the registry writes the pack's converted model files (first use).",
-    )
     identify_fmr: float = Field(
         1e-3,
         gt=0,
@@ -128,7 +119,8 @@ class RegistrySettings(BaseSettings):
     model_dir: Path = Field(
         Path("var/models"),
         description="Folder with the pinned face model files (the site's EDGE_MODEL_DIR layout);"
-        " only `registry exchange import` reads it, to search received faces nationally.",
+        " read by `registry exchange import` (received faces searched nationally) and by /pusat"
+        " adding a national ban from photos (loaded on first use).",
     )
     model_cache_dir: Path = Field(
         Path("var/registry-model-cache"),

@@ -4,7 +4,7 @@ An adjudicator at /pusat holds a photo (a warrant, a site's report), not a base6
 registry loads the pack's face engine itself, from REGISTRY_MODEL_DIR, verified by sha256 as a
 site does, on first use (most registries never add an entry by photo; the engine costs memory).
 The templates come from the same pack as the national gallery, so every site's gate compares
-like with like. Without a model dir the answer is a 503 naming the setting; the template API
+like with like. Without the model folder the answer is a 503 naming the setting; the template API
 stays for a registry without models.
 """
 
@@ -42,11 +42,14 @@ class WatchlistPhotos:
         return [base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode() for v in vectors]
 
     def _loaded(self) -> FaceEngine:
-        if self.model_dir is None:
-            raise RegistryFacesUnavailable(setting="REGISTRY_MODEL_DIR")
+        if self.model_dir is None or not self.model_dir.is_dir():
+            raise RegistryFacesUnavailable(
+                setting="REGISTRY_MODEL_DIR", model_dir=str(self.model_dir)
+            )
         with self._lock:
             if self._engine is None:
-                store, pack = ModelStore(self.model_dir, self.cache_dir), load_packs()[self.pack_id]
+                store = ModelStore(self.model_dir, self.cache_dir)
+                pack = load_packs(self.model_dir)[self.pack_id]
                 ensure_converted(store, pack)  # the dlib network is converted once, as at a site
                 self._engine = load_engine(
                     store,
