@@ -52,7 +52,40 @@ export async function removeEntry(api, entry, reason) {
   return api("POST", `/v1/watchlist/${entry.identity_id}/removal`, { body: { reason } });
 }
 
-/** Show or hide the add form for this officer's role. */
-export function showAddForm(mayAdd) {
-  $("#watchlist-form").hidden = !mayAdd;
+/**
+ * The tab: `entries()` the loaded list, `done(notice, vars)` after a change the registry accepted,
+ * `failed(error)` for a refusal; `isAdmin()` decides whether the form and removals show.
+ */
+export class WatchlistTab {
+  constructor({ api, t, isAdmin, entries, done, failed }) {
+    Object.assign(this, { api, t, isAdmin, entries, done, failed });
+  }
+
+  async add(event) {
+    event.preventDefault();
+    try {
+      const added = await addFromPhotos(this.api, event.target);
+      event.target.reset();
+      await this.done("wl_added", { id: added.identity_id });
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
+  async remove(entry, reason) {
+    try {
+      await removeEntry(this.api, entry, reason);
+      await this.done("wl_removed", { name: entry.full_name });
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
+  render() {
+    $("#watchlist-form").hidden = !this.isAdmin();
+    const context = { t: this.t, mayRemove: this.isAdmin(), onRemove: (entry, reason) => this.remove(entry, reason) };
+    const entries = this.entries();
+    $("#watchlist").replaceChildren(...entries.map((entry) => watchlistRow(entry, context)));
+    $("#no-watchlist").hidden = entries.length > 0;
+  }
 }

@@ -7,7 +7,7 @@ import { apiClient, blobUrl, errorState, errorText, request } from "/web/shared/
 import { $, $$, element, fromTemplate } from "/web/shared/dom.js";
 import { Language } from "/web/shared/i18n.js";
 import { STRINGS } from "./pusat-strings.js";
-import { addFromPhotos, loadWatchlist, removeEntry, showAddForm, watchlistRow } from "./pusat-watchlist.js";
+import { WatchlistTab, loadWatchlist } from "./pusat-watchlist.js";
 
 const MIN_REASON = 3;
 
@@ -252,36 +252,14 @@ function renderSite(site) {
 
 const isAdmin = () => state.officer && state.officer.role === "central_admin";
 
-async function addToWatchlist(event) {
-  event.preventDefault();
-  try {
-    const done = await addFromPhotos(api, event.target);
-    event.target.reset();
-    showError(null);
-    showNotice("wl_added", { id: done.identity_id });
-    await load();
-  } catch (error) {
-    showError(error);
-  }
-}
-
-async function removeFromWatchlist(entry, reason) {
-  try {
-    await removeEntry(api, entry, reason);
-    showError(null);
-    showNotice("wl_removed", { name: entry.full_name });
-    await load();
-  } catch (error) {
-    showError(error);
-  }
-}
-
-function renderWatchlist() {
-  showAddForm(isAdmin());
-  const context = { t, mayRemove: isAdmin(), onRemove: removeFromWatchlist };
-  $("#watchlist").replaceChildren(...state.watchlist.map((entry) => watchlistRow(entry, context)));
-  $("#no-watchlist").hidden = state.watchlist.length > 0;
-}
+const watchlist = new WatchlistTab({
+  api,
+  t,
+  isAdmin,
+  entries: () => state.watchlist,
+  done: async (notice, vars) => { showError(null); showNotice(notice, vars); await load(); },
+  failed: showError,
+});
 
 // ---------------------------------------------------------------- page
 
@@ -307,7 +285,7 @@ function render() {
     $("#cases").replaceChildren(...state.cases.map(renderCase));
     $("#no-cases").hidden = state.cases.length > 0;
   } else if (state.tab === "watchlist") {
-    renderWatchlist();
+    watchlist.render();
   } else {
     $("#sites").replaceChildren(...state.sites.map(renderSite));
   }
@@ -332,7 +310,7 @@ function init() {
   $("#tab-cases").addEventListener("click", () => switchTab("cases"));
   $("#tab-reports").addEventListener("click", () => switchTab("reports"));
   $("#tab-watchlist").addEventListener("click", () => switchTab("watchlist"));
-  $("#watchlist-form").addEventListener("submit", addToWatchlist);
+  $("#watchlist-form").addEventListener("submit", (event) => watchlist.add(event));
   $("#refresh").addEventListener("click", () => { state.notice = null; renderBanners(); load(); });
   applyLanguage();
   if (state.token && state.officer) startWork();
