@@ -279,6 +279,7 @@ def test_national_candidates_are_shown_without_a_photo_and_decided_like_local_on
     try:
         sign_in(page)
         page.get_by_test_id("role-inmate").click()
+        page.get_by_test_id("field-full_name").fill("Budi Santoso Wibowo")  # his full name
         capture_until_ready(page)
         page.get_by_test_id("check-duplicates").click()
         notice = page.get_by_test_id("national-notice")
@@ -300,7 +301,16 @@ def test_national_candidates_are_shown_without_a_photo_and_decided_like_local_on
         expect(national.get_by_test_id("candidate-photo")).to_be_hidden()
 
         # The inmate here and the person at Nusakambangan can both be this person.
-        panel.locator(f'[data-identity-id="{inmate_id}"]').get_by_test_id("decision-same").click()
+        here = panel.locator(f'[data-identity-id="{inmate_id}"]')
+        here.get_by_test_id("decision-same").click()
+        typed_vs_stored = here.get_by_test_id("reconcile-row")
+        expect(typed_vs_stored).to_have_count(1)  # only the name differs from the record
+        expect(typed_vs_stored).to_contain_text("Budi Santoso Wibowo")
+        expect(typed_vs_stored.get_by_test_id("keep-stored").locator("..")).to_have_text(
+            " Budi Santoso"
+        )
+        expect(typed_vs_stored.get_by_test_id("keep-stored")).to_be_checked()
+        typed_vs_stored.get_by_test_id("keep-typed").check()  # the officer keeps what was typed
         national.get_by_test_id("decision-same").click()
         visitor = panel.locator(f'[data-identity-id="{visitor_id}"]')
         visitor.get_by_test_id("decision-different").click()
@@ -317,6 +327,9 @@ def test_national_candidates_are_shown_without_a_photo_and_decided_like_local_on
     assert [tuple(r) for r in linked] == [
         (inmate_id, elsewhere.identity_id, "UPT-NK", "same_person")
     ]
+    with desk.site.db.reading() as tx:
+        name = tx.execute("SELECT full_name FROM identities WHERE id = ?", (inmate_id,)).fetchone()
+    assert name[0] == "Budi Santoso Wibowo"
 
 
 def test_a_flagged_import_row_is_opened_at_the_desk_decided_and_saved(
