@@ -190,6 +190,7 @@ def test_an_admin_bans_a_face_nationally_from_a_photo_and_lifts_it(
     registry: Registry, page: Any, dev_faces: Path
 ) -> None:
     page.get_by_test_id("sign-out").click()
+    expect(page.get_by_test_id("login-form")).to_be_visible()  # signed out before the next sign-in
     sign_in(page, "admin")
     page.get_by_test_id("tab-watchlist").click()
     page.get_by_test_id("watchlist-name").fill("Buronan Foto")
