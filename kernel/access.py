@@ -153,7 +153,7 @@ class SignInThrottle:
         with self._lock:
             waits = [
                 f.locked_until - now
-                for key in (_account_key(account), _source_key(source))
+                for key in (account_key(account), source_key(source))
                 if (f := self._failures.get(key)) is not None and f.locked_until > now
             ]
         if waits:
@@ -162,35 +162,42 @@ class SignInThrottle:
     def failed(self, account: str, source: str, now: float) -> None:
         """Count a failure against both; lock each past its free allowance."""
         with self._lock:
-            for key, free in ((_account_key(account), self.free),
-                              (_source_key(source), self.source_free)):  # fmt: skip
+            for key, free in ((account_key(account), self.free),
+                              (source_key(source), self.source_free)):  # fmt: skip
                 entry = self._failures.pop(key, None) or _Failures()
                 entry.count += 1
-                if entry.count > free:
-                    delay = min(self.cap_s, self.base_s * 2 ** min(entry.count - free - 1, 30))
+                if (delay := self.lock_seconds(entry.count, free)) is not None:
                     entry.locked_until = now + delay
                 self._failures[key] = entry
             while len(self._failures) > self.max_keys:
                 self._failures.popitem(last=False)  # the oldest; an attacker cannot grow memory
 
+    def lock_seconds(self, count: int, free: int) -> float | None:
+        """How long the `count`-th consecutive failure locks a key (None within `free`)."""
+        if count <= free:
+            return None
+        return float(min(self.cap_s, self.base_s * 2 ** min(count - free - 1, 30)))
+
     def succeeded(self, account: str, source: str) -> None:
         """A correct password: the account and the source start afresh."""
         with self._lock:
-            self._failures.pop(_account_key(account), None)
-            self._failures.pop(_source_key(source), None)
+            self._failures.pop(account_key(account), None)
+            self._failures.pop(source_key(source), None)
 
     def failures(self, account: str) -> int:
         """Consecutive failures recorded for an account."""
         with self._lock:
-            entry = self._failures.get(_account_key(account))
+            entry = self._failures.get(account_key(account))
             return entry.count if entry else 0
 
 
-def _account_key(account: str) -> str:
+def account_key(account: str) -> str:
+    """The throttle's key for an account (usernames compare case-blind)."""
     return "account:" + account.strip().lower()
 
 
-def _source_key(source: str) -> str:
+def source_key(source: str) -> str:
+    """The throttle's key for a source address."""
     return "source:" + source
 
 

@@ -30,7 +30,7 @@ from registry.db import Connection, serialise
 _JOURNAL_LOCK = 0x6765_7262_636C  # any constant; held until the writer's commit
 
 
-def _serialise_writers(tx: Connection) -> None:
+def serialise_writers(tx: Connection) -> None:
     """Wait until no other transaction is writing the change log or the audit trail."""
     serialise(tx, _JOURNAL_LOCK)
 
@@ -39,7 +39,7 @@ def append_change(
     tx: Connection, target_site: str | None, kind: str, payload: dict[str, Any]
 ) -> int:
     """Queue a change for one site (or every site when target_site is None); return its seq."""
-    _serialise_writers(tx)
+    serialise_writers(tx)
     row = tx.execute(
         "INSERT INTO change_log (target_site, kind, payload) VALUES (%s, %s, %s) RETURNING seq",
         (target_site, kind, Jsonb(payload)),
@@ -60,7 +60,7 @@ def changes_after(tx: Connection, site_id: str, after: int, limit: int) -> list[
 
 def audit(tx: Connection, actor: str, action: str, subject: str, details: dict[str, Any]) -> str:
     """Append one event to the audit chain (the table refuses updates and deletes); its hash."""
-    _serialise_writers(tx)
+    serialise_writers(tx)
     prev = chain_head(tx)
     now = datetime.now(UTC)  # to the millisecond: the precision both backends store and hash
     at = now.replace(microsecond=now.microsecond // 1000 * 1000)

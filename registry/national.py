@@ -138,21 +138,24 @@ class NationalGallery:
                 self.index.remove_identity(identity_id)
                 continue
             self.index.set_status(identity_id, row["status"])
-            if new_ids:
+            held = self.index.gallery.metadata_of(new_ids)  # a feed row applied twice adds nothing
+            fresh = [tid for tid in new_ids if tid not in held]
+            if fresh:
                 where = "t.id = ANY(%s) AND t.pack_id = %s"
-                self.index.add(_entries(tx, where, (new_ids, self.policy.pack_id)))
+                self.index.add(_entries(tx, where, (fresh, self.policy.pack_id)))
 
     def search_pending(self, tx: Connection) -> tuple[int, list[int]]:
         """Search up to SEARCH_BATCH unsearched templates, opening a case per match.
 
         Returns (templates searched, ids of newly opened cases); call again while the first is
-        SEARCH_BATCH.
+        SEARCH_BATCH. Templates this replica's index does not hold yet are left for later.
         """
         rows = tx.execute(
             "SELECT id, identity_id, vector FROM national_templates"
             " WHERE searched_at IS NULL AND pack_id = %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
             (self.policy.pack_id, SEARCH_BATCH),
         ).fetchall()
+        rows = self._held(tx, rows)
         opened: list[int] = []
         if rows:  # one FAISS call for all probes: BLAS does the batch far faster than a loop
             probes = np.stack([np.frombuffer(r["vector"], dtype="<f4") for r in rows])
@@ -166,6 +169,27 @@ class NationalGallery:
             ([r["id"] for r in rows],),
         )
         return len(rows), sorted(set(opened))
+
+    def _held(self, tx: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows this index holds or never will (erased people): those it may search now.
+
+        Another replica may commit a template this one has not read from the feed yet; searched
+        here it would miss the people of its own batch, so it is left unsearched for a replica
+        that holds it (this one, after its next catch-up). Templates of people no longer in the
+        gallery (erased) are searched as before: nobody will ever hold them.
+        """
+        held = self.index.gallery.metadata_of([int(r["id"]) for r in rows])
+        missing = [r for r in rows if int(r["id"]) not in held]
+        if not missing:
+            return rows
+        live = {
+            str(r["id"])
+            for r in tx.execute(
+                "SELECT id FROM national_identities WHERE id = ANY(%s::uuid[]) AND status <> 'erased'",
+                (sorted({str(r["identity_id"]) for r in missing}),),
+            ).fetchall()
+        }
+        return [r for r in rows if int(r["id"]) in held or str(r["identity_id"]) not in live]
 
     def _matches(self, tx: Connection, own: str, found: list[Candidate]) -> list[tuple[str, float]]:
         """Other people (merged ones resolved to their survivor) scoring at or above threshold."""

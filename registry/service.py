@@ -1,10 +1,16 @@
 """The registry's use cases, free of HTTP: apply a site's batch exactly once, serve its pull,
 and the central officers' decisions (duplicate cases, transfers, watchlist, reports).
 
-Writes that move the national gallery run one at a time under `_write_lock`: a batch commits,
-then the index follows and the new templates are searched. If the index cannot follow (the
-database vanished just after the commit), it is marked stale and rebuilt before the next write;
-the commit stands, and the searches still pending are found by `searched_at`.
+Writes that move the national gallery run one at a time (`GalleryFollower.writing`): a batch commits
+with its rows in the gallery feed, then the index follows the feed and the new templates are
+searched. If the index cannot follow (the database vanished just after the commit), it is marked
+stale and rebuilt before the next write; the commit stands, and the searches still pending are
+found by `searched_at`.
+
+Replicas: several registry processes may share one database behind a load balancer. Each keeps
+its own index, following the feed (its own commits at once, the others' within
+`feed_poll_seconds`, read by a background thread); failed sign-ins are counted in the database
+(registry/sign_in_store.py). Everything else a request needs is already read from the database.
 
 Officers' roles are checked once, before a use case runs, by the route policy
 (registry/routes/access.py); the use cases take the officer for the audit trail and scope a
@@ -14,11 +20,9 @@ regional monitor's reads to its region.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
@@ -26,11 +30,11 @@ import numpy as np
 
 from gallery_sync.protocol import MAX_PHOTO_BYTES
 from httpkit.limits import BodyLimits
-from kernel.access import SignInThrottle
 from kernel.errors import GerbangError, Unauthenticated
 from registry import (
     accounts,
     cases,
+    gallery_feed,
     intake,
     photos,
     reports,
@@ -48,10 +52,12 @@ from registry.errors import (
     SyncSchemaInvalid,
     SyncUnauthenticated,
 )
+from registry.gallery_follower import GalleryFollower
 from registry.intake import BatchReceipt
 from registry.journal import audit, changes_after
-from registry.national import SEARCH_BATCH, MatchPolicy, NationalGallery
+from registry.national import MatchPolicy, NationalGallery
 from registry.settings import RegistrySettings
+from registry.sign_in_store import SharedSignInThrottle
 from registry.site_directory import SiteDirectory
 from registry.watchlist_photos import MAX_PHOTOS, WatchlistPhotos
 
@@ -77,16 +83,22 @@ class RegistryService:
         self.watchlist_photos = WatchlistPhotos(
             settings.model_dir, settings.model_cache_dir, self.policy.pack_id
         )
-        self._write_lock = threading.Lock()
-        self.sign_ins = SignInThrottle()  # failed sign-ins per account and source (kernel.access)
-        self._stale = True
+        self.sign_ins = SharedSignInThrottle(self.db)  # per account and source, every replica
+        self.follower = GalleryFollower(self.db, self.gallery, settings.feed_poll_seconds)
 
     def start(self) -> None:
         """Migrate, rebuild the national gallery from the database, run any pending search."""
         self.db.migrate()
         self.sites.adopt_registered_keys()
-        with self._writing():  # the index starts stale: this rebuilds it and runs pending searches
+        with (
+            self.follower.writing()
+        ):  # the index starts stale: this rebuilds it and runs pending searches
             pass
+        self.follower.start()
+
+    def stop(self) -> None:
+        """Stop following the gallery feed (the app's shutdown)."""
+        self.follower.stop()
 
     def body_limits(self) -> BodyLimits:
         """Request body caps: a sync batch up to its setting, anything else small."""
@@ -142,11 +154,12 @@ class RegistryService:
             plain = intake.authenticate(keyring, signature, body, limits, self.sites.grace)
             proved = True
             batch = intake.parse_signed(keyring, plain)
-            with self._writing():
+            with self.follower.writing():
                 ctx = ApplyContext(site_id, self.policy.pack_id, self.policy.dimension)
                 with self.db.transaction() as tx:
                     receipt = intake.apply_verified(tx, batch, ctx)
-                self._follow(ctx.touched)
+                    gallery_feed.record(tx, ctx.touched)
+                self.follower.follow()
             return receipt
         except (SyncUnauthenticated, SyncSchemaInvalid, SyncConflict) as exc:
             self._quarantine(site_id, signature, body if proved else None, exc)
@@ -161,40 +174,6 @@ class RegistryService:
                 intake.quarantine(tx, site_id, signature, body, error)
         except GerbangError:
             log.exception("could not quarantine a refused batch from %s", site_id)
-
-    # --- the national gallery ------------------------------------------------------------
-
-    @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """One gallery-moving write at a time, on an index known to match the database."""
-        with self._write_lock:
-            if self._stale:
-                with self.db.transaction() as tx:
-                    count = self.gallery.rebuild(tx)
-                log.info("national gallery rebuilt: %d templates", count)
-                self._stale = False
-                self._search_all()
-            yield
-
-    def _follow(self, touched: dict[str, list[int]]) -> None:
-        """After a commit: the index follows, then new templates are searched (never raises)."""
-        try:
-            with self.db.transaction() as tx:
-                self.gallery.follow(tx, touched)
-            self._search_all()
-        except Exception:  # the commit stands; rebuild before the next write
-            log.exception("national gallery could not follow a commit; it will be rebuilt")
-            self._stale = True
-
-    def _search_all(self) -> list[int]:
-        """Run the duplicate search until no template waits for it; return new case ids."""
-        opened: list[int] = []
-        searched = SEARCH_BATCH
-        while searched == SEARCH_BATCH:
-            with self.db.transaction() as tx:
-                searched, cases_opened = self.gallery.search_pending(tx)
-            opened.extend(cases_opened)
-        return opened
 
     # --- pull ----------------------------------------------------------------------------
 
@@ -226,7 +205,7 @@ class RegistryService:
     ) -> dict[str, Any]:
         """National candidates for a site's signed `POST` of probes; the search is audited.
 
-        Runs outside `_writing`: the index serialises its own reads and writes (see search.py).
+        Runs outside `follower.writing`: the index serialises its own reads and writes (see search.py).
         A stale index (a commit it could not follow) may miss people, so it answers 503 and the
         site falls back to its local check rather than trust an incomplete "nobody".
         """
@@ -246,7 +225,7 @@ class RegistryService:
         subject: str,
     ) -> dict[str, Any]:
         """National candidates for unit probes of the gallery's pack, audited as `actor`'s search."""
-        if self._stale:
+        if self.follower.stale:
             raise NationalSearchUnavailable(reason="the national gallery is being rebuilt")
         setting = self.policy.setting()
         threshold = self.policy.threshold
@@ -266,12 +245,12 @@ class RegistryService:
 
     def login(self, username: str, password: str, source: str = "") -> tuple[str, accounts.Officer]:
         """A bearer token for an officer; failures throttled per account and source (429)."""
-        self.sign_ins.check(username, source, time.monotonic())
+        self.sign_ins.check(username, source, time.time())  # wall clock: replicas share it
         try:
             with self.db.transaction() as tx:
                 found = accounts.login(tx, username, password)
         except Unauthenticated:
-            self.sign_ins.failed(username, source, time.monotonic())
+            self.sign_ins.failed(username, source, time.time())
             raise
         self.sign_ins.succeeded(username, source)
         return found
@@ -302,10 +281,11 @@ class RegistryService:
         self, case_id: int, decision: str, officer: accounts.Officer, reason: str
     ) -> dict[str, Any]:
         """Same (merge, tell every holding site) or not same (close)."""
-        with self._writing():
+        with self.follower.writing():
             with self.db.transaction() as tx:
                 body, touched = cases.decide(tx, case_id, decision, officer.username, reason)
-            self._follow({identity_id: [] for identity_id in touched})
+                gallery_feed.record(tx, {identity_id: [] for identity_id in touched})
+            self.follower.follow()
         return body
 
     def transfer(
@@ -320,12 +300,13 @@ class RegistryService:
         self, entry: watchlist.WatchlistEntry, officer: accounts.Officer
     ) -> dict[str, Any]:
         """Put a person on the national watchlist; every site receives them."""
-        with self._writing():
+        with self.follower.writing():
             with self.db.transaction() as tx:
                 body, template_ids = watchlist.add_entry(
                     tx, entry, officer.username, self.policy.pack_id, self.policy.dimension
                 )
-            self._follow({body["identity_id"]: template_ids})
+                gallery_feed.record(tx, {body["identity_id"]: template_ids})
+            self.follower.follow()
         return body
 
     def watchlist_add_from_photos(
@@ -360,10 +341,11 @@ class RegistryService:
         self, identity_id: str, officer: accounts.Officer, reason: str
     ) -> dict[str, Any]:
         """Take a person off the national watchlist; every site is told to let them go."""
-        with self._writing():
+        with self.follower.writing():
             with self.db.transaction() as tx:
                 body = watchlist.remove_entry(tx, identity_id, officer.username, reason)
-            self._follow({identity_id: []})
+                gallery_feed.record(tx, {identity_id: []})
+            self.follower.follow()
         return body
 
     def verify_audit(self) -> AuditChainReport:

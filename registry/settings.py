@@ -106,6 +106,13 @@ class RegistrySettings(BaseSettings):
         le=64 * 1024 * 1024,
         description="Largest request body other than a sync batch (JSON); refused with 413 unread.",
     )
+    feed_poll_seconds: float = Field(
+        1.0,
+        ge=0.05,
+        le=60,
+        description="How often this registry process reads the gallery feed for what other"
+        " replicas on the same database committed (registry/gallery_feed.py).",
+    )
     pull_limit: int = Field(
         500, ge=1, le=5000, description="Most changes a site may pull in one request."
     )
