@@ -4,6 +4,8 @@
 #   REGISTRY_TLS_DIR  the registry's certificate folder (shared read-only with the sites: ca.pem)
 #   SITES             "UPT-A:/data/site-a UPT-B:/data/site-b": site id and data folder, each
 #   SITE_HOSTS        the name each site's certificate is for, in the same order
+#   MONITORING_CA_DIR optional: where Prometheus finds the CA of each target it scrapes
+#                     (registry.pem and SITE_ID.pem; certificates only, never a key)
 # The registry's database (REGISTRY_DATABASE_URL) must be up; `gerbang` must be on PATH.
 set -eu
 : "${REGISTRY_TLS_DIR:?}" "${SITES:?}"
@@ -17,4 +19,6 @@ for entry in $SITES; do
     key=$(EDGE_DATA_DIR="$data" EDGE_SITE_ID="$site" gerbang sync keygen | tail -1)
     gerbang registry sites add "$site" --name "Lapas $site" --region "KW-$site" --public-key "$key"
   fi
+  [ -z "${MONITORING_CA_DIR:-}" ] || { mkdir -p "$MONITORING_CA_DIR"; cp "$data/tls/ca.pem" "$MONITORING_CA_DIR/$site.pem"; }
 done
+[ -z "${MONITORING_CA_DIR:-}" ] || cp "$REGISTRY_TLS_DIR/ca.pem" "$MONITORING_CA_DIR/registry.pem"

@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from edge.metrics import MetricsMiddleware
 from edge.routes import (
     admin,
     captures,
@@ -34,6 +33,7 @@ from edge.sync_cli import site_key
 from edge.sync_runner import SyncRunner
 from httpkit.errors import install_error_handlers
 from httpkit.limits import BodyLimits, RequestLimits
+from httpkit.metrics import MetricsMiddleware
 from httpkit.pages import mount_assets
 from httpkit.tls import StrictTransportSecurity
 from site_sync.national_lookup import NationalLookup

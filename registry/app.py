@@ -15,8 +15,10 @@ from starlette.concurrency import run_in_threadpool
 
 from httpkit.errors import install_error_handlers
 from httpkit.limits import RequestLimits
+from httpkit.metrics import MetricsMiddleware
 from httpkit.pages import mount_assets
 from httpkit.tls import StrictTransportSecurity
+from registry.metrics import RegistryMetrics
 from registry.routes import access, auth, cases, health, identities, reports, sites, sync, watchlist
 from registry.routes.health import WEB_DIR
 from registry.service import RegistryService
@@ -35,6 +37,7 @@ def create_registry_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(service.start)
         yield
+        await run_in_threadpool(service.stop)
 
     routers = [module.router for module in ROUTERS]
     access.check_policy(routers)
@@ -45,10 +48,12 @@ def create_registry_app(
         generate_unique_id_function=access.operation_id,
     )
     app.state.service = service
+    app.state.metrics = RegistryMetrics()
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
     app.add_middleware(StrictTransportSecurity)
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestLimits, limits=service.body_limits())  # outermost: before reading
     mount_assets(app, WEB_DIR)  # the page's script and style, after the API routes
     return app

@@ -1,14 +1,15 @@
-"""Liveness for monitoring, and the central officers' page."""
+"""Liveness and metrics for monitoring, and the central officers' page."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, PlainTextResponse
 
 from httpkit.pages import page
+from registry.metrics import render_registry_metrics
 from registry.routes.deps import Service
 from registry.schemas import HealthResponse
 
@@ -24,6 +25,12 @@ router = APIRouter()
 def health(service: Service) -> dict[str, Any]:
     """Liveness, and what the national gallery holds (in memory: it has no error to give)."""
     return service.health()
+
+
+@router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+def metrics(service: Service, request: Request) -> str:
+    """Prometheus text format: sites' last contact, open cases, this replica's index."""
+    return render_registry_metrics(service, request.app.state.metrics)
 
 
 @router.get("/pusat", include_in_schema=False)

@@ -22,7 +22,7 @@ from tests.conftest import REPO
 COMPOSE = yaml.safe_load((REPO / "compose.yaml").read_text())
 README = (REPO / "README.md").read_text()
 SERVICES = COMPOSE["services"]
-LONG_RUNNING = ("postgres", "registry", "site-a", "site-b")
+LONG_RUNNING = ("postgres", "registry", "site-a", "site-b", "prometheus", "grafana")
 
 
 def _is_field(model: type[BaseModel], name: str, prefix: str) -> bool:
@@ -40,7 +40,9 @@ def _is_field(model: type[BaseModel], name: str, prefix: str) -> bool:
 
 
 def test_the_services_are_the_ones_the_readme_names_with_health_checks_and_volumes() -> None:
-    assert set(SERVICES) == {"postgres", "init", "registry", "site-a", "site-b"}
+    assert set(SERVICES) == {
+        "postgres", "init", "registry", "site-a", "site-b", "prometheus", "grafana"
+    }  # fmt: skip
     section = README[README.index("## Compose") :]
     for name in SERVICES:
         assert f"`{name}`" in section, f"the README's Compose section does not name {name}"
@@ -48,6 +50,8 @@ def test_the_services_are_the_ones_the_readme_names_with_health_checks_and_volum
         assert SERVICES[name]["healthcheck"]["test"], name
     used = {v.split(":")[0] for s in SERVICES.values() for v in s.get("volumes", [])}
     assert set(COMPOSE["volumes"]) <= used
+    mounted = {v.split(":")[0] for v in used if v.startswith("./")}
+    assert all((REPO / path).exists() for path in mounted), mounted  # deploy/ files exist
 
 
 def test_every_variable_the_services_set_is_a_real_setting() -> None:
@@ -91,6 +95,7 @@ def test_the_setup_script_runs_outside_containers_and_again_changes_nothing(
         "REGISTRY_TLS_DIR": str(tmp_path / "registry-tls"),
         "SITES": f"UPT-A:{tmp_path}/a UPT-B:{tmp_path}/b",
         "SITE_HOSTS": "site-a site-b",
+        "MONITORING_CA_DIR": str(tmp_path / "monitoring-ca"),
     }
     script = REPO / "deploy" / "init.sh"
     subprocess.run(["sh", str(script)], env=environment, check=True, cwd=tmp_path)
@@ -100,6 +105,10 @@ def test_the_setup_script_runs_outside_containers_and_again_changes_nothing(
             tmp_path / folder / "server.pem"
         ).is_file()
     assert (tmp_path / "a/keys/site_ed25519.pem").is_file()
+    for name, source in (("registry", "registry-tls"), ("UPT-A", "a/tls"), ("UPT-B", "b/tls")):
+        copied = tmp_path / "monitoring-ca" / f"{name}.pem"  # what Prometheus checks each against
+        assert copied.read_bytes() == (tmp_path / source / "ca.pem").read_bytes()
+    assert not [p for p in (tmp_path / "monitoring-ca").iterdir() if "PRIVATE KEY" in p.read_text()]
     subprocess.run(["sh", str(script)], env=environment, check=True, cwd=tmp_path)
     assert {p: p.read_bytes() for p in tmp_path.rglob("*.pem")} == made
     report = subprocess.run(
