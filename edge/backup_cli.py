@@ -1,15 +1,22 @@
-"""`gerbang backup` and `gerbang restore`: a site's data folder to one sealed file and back."""
+"""`gerbang backup`, `gerbang restore` and `gerbang recover`: a site's data folder to one sealed
+file and back; and a dead site rebuilt from that file plus what the registry holds for it."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from edge.backup import BackupKeyMissing, restore_backup, write_backup
 from edge.settings import Settings
+from edge.site import Site
 from kernel import sealed
+from site_sync.recovery import apply_holdings, fetch_holdings
+from site_sync.site_key import site_key
+from site_sync.uplink import RegistryClient
 
 
 def _passphrase(args: argparse.Namespace, confirm: bool) -> str | None:
@@ -69,6 +76,31 @@ def restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def recover(args: argparse.Namespace) -> int:
+    """Restore a backup into an empty folder, then take back from the registry what it holds."""
+    settings = Settings(data_dir=Path(args.to))
+    url = args.registry or settings.sync.registry_url
+    if not url:
+        raise SystemExit("name the registry: --registry URL or EDGE_SYNC__REGISTRY_URL")
+    key_file = Path(args.key_file) if args.key_file else settings.backup.key_file
+    passphrase = _passphrase(args, confirm=False)
+    restored = restore_backup(Path(args.file), Path(args.to), key_file, passphrase, args.force)
+    print(f"restored site {restored.manifest['site_id']} as of {restored.manifest['created_at']}")
+    site = Site(settings)
+    registry = RegistryClient.connect(
+        url, settings.site_id, site_key(settings), ca_file=settings.sync.registry_ca_file
+    )
+    try:
+        report = apply_holdings(site.db, site.vault, settings.site_id, fetch_holdings(registry))
+    finally:
+        registry.close()
+        site.close()
+    print(json.dumps(asdict(report), indent=2))
+    print(f"Start the service with EDGE_DATA_DIR={Path(args.to).resolve()}; it pushes from seq"
+          f" {report.outbox_next_seq} on. Run `gerbang audit verify`.")  # fmt: skip
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Attach `backup` and `restore`."""
     out = sub.add_parser("backup", help="write a sealed snapshot of the site (it may be running)")
@@ -77,7 +109,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     back.add_argument("file", help="a file written by `gerbang backup`")
     back.add_argument("--to", required=True, help="the data folder to restore into")
     back.add_argument("--force", action="store_true", help="overwrite a non-empty folder")
-    for parser in (out, back):
+    again = sub.add_parser(
+        "recover", help="rebuild a dead site: its backup, then its people from the registry"
+    )
+    again.add_argument("file", help="the site's last backup (`gerbang backup`)")
+    again.add_argument("--to", required=True, help="an empty folder, the new EDGE_DATA_DIR")
+    again.add_argument("--registry", help="override EDGE_SYNC__REGISTRY_URL")
+    again.add_argument(
+        "--force", action="store_true", help="restore over a folder a failed recovery left"
+    )
+    for parser in (out, back, again):
         parser.add_argument("--key-file", help="override EDGE_BACKUP__KEY_FILE")
         parser.add_argument(
             "--passphrase-stdin", action="store_true", help="read a passphrase from standard input"
@@ -90,3 +131,4 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     out.set_defaults(handler=backup)
     back.set_defaults(handler=restore)
+    again.set_defaults(handler=recover)

@@ -15,6 +15,7 @@ audit verify               find any edited, deleted or reordered audit event
 exchange export|import     inter-agency exchange (SPPT-TI) as ANSI/NIST-ITL 1-2011 files
 doctor                     check everything the site needs, with fixes in both languages
 backup | restore           a running site to one sealed file, and back into a data folder
+recover                    a dead site: its last backup, then its people from the registry
 
 Settings come from EDGE_* environment variables (see README); flags override a few of them.
 """

@@ -147,6 +147,21 @@ class ChangesResponse(Answer):
     last_seq: int = Field(description="The cursor to send as `after` next time")
 
 
+class RecoveredPerson(Answer):
+    identity: dict[str, Any] = Field(description="The record as the site last pushed it")
+    status: str
+    version: int
+    templates: list[dict[str, Any]] = Field(
+        description="Face templates: template_id, pack_id, quality, vector_f32le_b64"
+    )
+
+
+class RecoveryResponse(Answer):
+    last_seq: int = Field(description="The last outbox seq the registry applied from this site")
+    people: list[RecoveredPerson]
+    next_after: str | None = Field(description="Send as `after` for the next page; null: done")
+
+
 class NationalCandidate(Answer):
     identity_id: str
     role: str

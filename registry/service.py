@@ -37,6 +37,7 @@ from registry import (
     gallery_feed,
     intake,
     photos,
+    recovery,
     reports,
     search,
     transfers,
@@ -197,6 +198,20 @@ class RegistryService:
             changes = changes_after(tx, site_id, max(after, 0), limit)
             tx.execute("UPDATE sites SET last_contact = now() WHERE id = %s", (site_id,))
         return {"changes": changes, "last_seq": changes[-1]["seq"] if changes else after}
+
+    def recovery_for_site(
+        self,
+        site_id: str,
+        path_with_query: str,
+        timestamp: str,
+        signature: str,
+        after: str | None,
+        limit: int,
+    ) -> dict[str, Any]:
+        """A site's signed `GET` of its own people, to rebuild a dead disk (registry/recovery.py)."""
+        self.sites.authenticate_request(site_id, "GET", path_with_query, timestamp, signature)
+        with self.db.transaction() as tx:
+            return recovery.holdings(tx, site_id, after, limit)
 
     # --- a site's search before it enrols -------------------------------------------------
 

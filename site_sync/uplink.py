@@ -35,6 +35,7 @@ from site_sync.transport import registry_http_client
 
 PUSH_PATH = "/v1/sync/batches"
 CHANGES_PATH = "/v1/sync/changes"
+RECOVERY_PATH = "/v1/sync/recovery"
 RETRYABLE_STATUSES = frozenset({408, 429})
 # The registry's codes (registry/errors.py) this client turns into the site's own errors below.
 REGISTRY_GAP, REGISTRY_CONFLICT = "sync_gap", "sync_conflict"
@@ -227,6 +228,16 @@ class RegistryClient:
             raise SyncRefused(
                 status=200, registry_code="answer_unreadable", registry_details=str(exc)
             ) from exc
+
+    def holdings(self, after: str | None, limit: int) -> dict[str, Any]:
+        """GET one page of what the registry holds for this site (dead-site recovery)."""
+        params: dict[str, Any] = {"limit": limit} | ({"after": after} if after else {})
+        request = self._http.build_request("GET", RECOVERY_PATH, params=params)
+        path = request.url.raw_path.decode("ascii")
+        request.headers.update(
+            {"X-Gerbang-Site": self.site_id, **sign_request(self._key, "GET", path)}
+        )
+        return _json(self._send(request))
 
     def rotate_key(self, signer: Signer, new_key: Ed25519PrivateKey) -> dict[str, Any]:
         """Ask the registry to make new_key this site's key; the request is signed by `signer`."""

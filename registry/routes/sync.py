@@ -30,9 +30,11 @@ from registry.schemas import (
     ChangesResponse,
     KeyRotationResponse,
     NationalSearchResponse,
+    RecoveryResponse,
 )
 
 router = APIRouter(prefix="/v1/sync", tags=["sites"])
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 SIGNED = (SyncUnauthenticated, RegistryStorageError)
 
 
@@ -66,6 +68,24 @@ def pull_changes(
 ) -> dict[str, Any]:
     """The changes for the calling site after its cursor."""
     return service.pull_for_site(site, path, timestamp, signature, after, limit)
+
+
+@router.get(
+    "/recovery",
+    response_model=RecoveryResponse,
+    responses=error_responses(*SIGNED, InputError),
+)
+def recovery(
+    service: Service,
+    path: SignedPath,
+    site: SiteHeader = "",
+    signature: SignatureHeader = "",
+    timestamp: TimestampHeader = "",
+    after: Annotated[str | None, Query(pattern=UUID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    """The calling site's own people and its pushed cursor, a page at a time (dead-site recovery)."""
+    return service.recovery_for_site(site, path, timestamp, signature, after, limit)
 
 
 @router.post(

@@ -1,0 +1,42 @@
+"""What the registry holds for one site, handed back when the site's disk died.
+
+A site rebuilt from its last backup lacks what it enrolled and pushed after that backup. The
+registry has it: every person the site owns now (enrolled there or transferred in), with their
+record as last pushed, their status and version and their face templates, and the last outbox
+seq it applied from the site. The site pulls these pages once (`gerbang recover`, site_sync/recovery.py), restores the people it
+lacks, and moves its outbox sequence past that seq so nothing it writes next reuses a number the
+registry already holds. Photos never travel; fingerprints need their image rows at the site, so
+they are not handed back either (the transfer rule, site_sync/apply.py).
+
+Central facts about the site's people (merges, transfers, the watchlist) are not here: they are in
+the change log, which the restored site pulls again from its restored cursor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry.db import Connection
+from registry.journal import audit
+from registry.transfers import templates_payload
+
+NO_ID = "00000000-0000-0000-0000-000000000000"  # sorts before every identity id
+
+
+def holdings(tx: Connection, site_id: str, after: str | None, limit: int) -> dict[str, Any]:
+    """One page of the site's own people after an identity id, and the site's pushed cursor."""
+    site = tx.execute("SELECT last_seq FROM sites WHERE id = %s", (site_id,)).fetchone()
+    assert site is not None  # the caller authenticated the site
+    rows = tx.execute(
+        "SELECT id, status, version, record FROM national_identities"
+        " WHERE site_id = %s AND id > %s::uuid ORDER BY id LIMIT %s",
+        (site_id, after or NO_ID, limit),
+    ).fetchall()
+    people = [
+        {"identity": row["record"], "status": row["status"], "version": int(row["version"]),
+         "templates": templates_payload(tx, str(row["id"])) if row["status"] != "erased" else []}
+        for row in rows
+    ]  # fmt: skip
+    next_after = str(rows[-1]["id"]) if len(rows) == limit else None
+    audit(tx, site_id, "site.recovery_read", site_id, {"after": after, "people": len(people)})
+    return {"last_seq": int(site["last_seq"]), "people": people, "next_after": next_after}
