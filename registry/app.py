@@ -36,6 +36,7 @@ def create_registry_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(service.start)
+        service.follow_replicas()
         yield
         await run_in_threadpool(service.stop)
 

@@ -36,10 +36,10 @@ class GalleryFollower:
         self._stopping = threading.Event()
         self._poller: threading.Thread | None = None
 
-    def start(self) -> None:
-        """Rebuild now (running pending searches), then follow the feed in the background."""
-        with self.writing():
-            pass
+    def start_polling(self) -> None:
+        """Follow the feed in a background thread until `stop`."""
+        if self._poller is not None:
+            return
         self._stopping.clear()
         self._poller = threading.Thread(target=self._poll, name="gallery-feed", daemon=True)
         self._poller.start()

@@ -91,11 +91,12 @@ class RegistryService:
         """Migrate, rebuild the national gallery from the database, run any pending search."""
         self.db.migrate()
         self.sites.adopt_registered_keys()
-        with (
-            self.follower.writing()
-        ):  # the index starts stale: this rebuilds it and runs pending searches
+        with self.follower.writing():  # the index starts stale: this rebuilds it, runs searches
             pass
-        self.follower.start()
+
+    def follow_replicas(self) -> None:
+        """Apply other replicas' commits in the background until `stop` (the app does this)."""
+        self.follower.start_polling()
 
     def stop(self) -> None:
         """Stop following the gallery feed (the app's shutdown)."""

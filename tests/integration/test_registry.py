@@ -650,8 +650,9 @@ def test_signing_out_ends_the_token_at_once(registry: Registry) -> None:
 
 
 def test_no_registry_operation_answers_an_anonymous_caller(registry: Registry) -> None:
-    """Walk the registry's published API: only sign-in and health answer without credentials."""
-    public = {"/v1/auth/login", "/v1/health"}
+    """Walk the registry's published API: only sign-in, health and metrics (Prometheus scrapes
+    them; README, Monitoring) answer without credentials."""
+    public = {"/v1/auth/login", "/v1/health", "/metrics"}
     paths = registry.client.app.openapi()["paths"]  # type: ignore[attr-defined]
     operations = [(m.upper(), p) for p, ops in paths.items() if p not in public for m in ops]
     assert len(operations) >= 15  # the walk saw the whole API
