@@ -6,15 +6,18 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.responses import FileResponse, Response
 
+from httpkit.errors import error_responses
 from httpkit.pages import page
+from registry.errors import RegistryStorageError
 from registry.metrics import render_registry_metrics
 from registry.routes.deps import Service
 from registry.schemas import HealthResponse
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 router = APIRouter()
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @router.get(
@@ -27,10 +30,19 @@ def health(service: Service) -> dict[str, Any]:
     return service.health()
 
 
-@router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
-def metrics(service: Service, request: Request) -> str:
+@router.get(
+    "/metrics",
+    tags=["health"],
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        **error_responses(RegistryStorageError),
+    },
+)
+def metrics(service: Service, request: Request) -> Response:
     """Prometheus text format: sites' last contact, open cases, this replica's index."""
-    return render_registry_metrics(service, request.app.state.metrics)
+    text = render_registry_metrics(service, request.app.state.metrics)
+    return Response(text, media_type=PROMETHEUS_TEXT)
 
 
 @router.get("/pusat", include_in_schema=False)

@@ -19,8 +19,8 @@ from registry.settings import RegistrySettings
 
 ROUTES_DIR = Path(__file__).resolve().parents[2] / "registry" / "routes"
 DATABASE_WORK = re.compile(r"\b(execute|executemany|transaction)\(")
-PUBLIC = {"health", "login"}  # answer without credentials
-SITE_SIGNED = {"push_batch", "pull_changes", "national_search", "rotate_key"}
+PUBLIC = {"health", "login", "metrics"}  # answer without credentials
+SITE_SIGNED = {"push_batch", "pull_changes", "national_search", "rotate_key", "recovery"}
 
 
 @pytest.fixture(scope="module")
