@@ -103,7 +103,7 @@ def test_an_enrolment_pushed_to_one_replica_is_found_by_a_national_search_on_the
         assert [{c["identity_a"], c["identity_b"]} for c in cases] == [{at_a, at_b}]
     searched = one.query("SELECT count(*) AS n FROM national_templates WHERE searched_at IS NULL")
     assert searched == [(0,)]
-    assert _templates(one) == _templates(two) == 4
+    _wait_for(lambda: _templates(one) == _templates(two) == 4, "both replicas to hold A and B")
 
 
 def test_failed_sign_ins_on_one_replica_lock_the_account_on_the_other(estate: Estate) -> None:

@@ -95,8 +95,7 @@ def test_a_dead_site_comes_back_from_its_backup_and_the_registry(
         assert '"restored": [\n    "' + at_b in out, out
         assert f"pushes from seq {registry_seq + 1} on" in out, out
         db = Database(rebuilt / "gerbang.db")
-        with db.transaction() as tx:
-            _, device_key = AccountStore(tx).add_device("gate-terminal", "main")
+        with db.transaction() as tx:  # movements are an officer's (gate.move), not a terminal's
             AccountStore(tx).add_operator("admin", "Admin", "site_admin", PASSWORD)
         db.close()
         back = SiteProcess("UPT-A", env, _free_port(), rebuilt)
@@ -123,7 +122,7 @@ def test_a_dead_site_comes_back_from_its_backup_and_the_registry(
             f"{back.url}/v1/gates/main/inmate-movement",
             files={"image": (second[5].name, second[5].read_bytes(), "image/jpeg")},
             data={"inmate_id": at_b, "passage": "court_out", "order_reference": "PN-7/2026"},
-            headers={"X-Device-Key": device_key}, timeout=60,
+            headers=admin, timeout=60,
         )  # fmt: skip
         assert passage.status_code == 200 and passage.json()["result"] == "admit", passage.text
 
