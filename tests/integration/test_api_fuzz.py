@@ -52,8 +52,15 @@ def site_api(site_client: SiteClient) -> Any:
 
 
 @pytest.fixture(scope="module")
-def registry_app(database_url: str) -> Iterator[tuple[Any, dict[str, str]]]:
-    settings_ = RegistrySettings(database_url=database_url)
+def registry_app(
+    database_url: str, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Any, dict[str, str]]]:
+    # With its face models, as a real registry runs: photos posted to the watchlist are embedded.
+    settings_ = RegistrySettings(
+        database_url=database_url,
+        model_dir=model_dir,
+        model_cache_dir=tmp_path_factory.mktemp("registry-models"),
+    )
     service = RegistryService(settings_)
     app = create_registry_app(settings_, service)
     with TestClient(app) as client:
