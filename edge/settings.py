@@ -161,6 +161,36 @@ class MatchSettings(BaseModel):
         }
 
 
+class GateSettings(BaseModel):
+    """Which gate passages must present a finger besides the face (issue 12)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    require_finger_visitor_exit: bool = Field(
+        False,
+        description=(
+            "A visitor leaving must present a finger: they must match a visitor inside by face"
+            " and by finger, and no inmate by either. Without a finger: a recorded denial."
+        ),
+    )
+    require_finger_staff: bool = Field(
+        False, description="Staff in and out must present a finger (fused with the face)."
+    )
+    require_finger_movement: bool = Field(
+        False,
+        description="Inmate releases, transfers and court movements must present a finger.",
+    )
+
+    def finger_required(self) -> frozenset[str]:
+        """The passage groups that must present a finger (edge/gate/passage.py GatePolicy)."""
+        chosen = (
+            ("visitor_exit", self.require_finger_visitor_exit),
+            ("staff", self.require_finger_staff),
+            ("movement", self.require_finger_movement),
+        )
+        return frozenset(name for name, required in chosen if required)
+
+
 class EnrolmentSettings(BaseModel):
     """What an enrolment needs."""
 
@@ -354,6 +384,7 @@ class Settings(BaseSettings):
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
     enrolment: EnrolmentSettings = Field(default_factory=EnrolmentSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)

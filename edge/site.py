@@ -23,6 +23,7 @@ from enrollment.db import Database
 from enrollment.duplicates import SEARCHABLE_STATUSES
 from enrollment.fingers import FingerService
 from enrollment.fused import FusedVerifier
+from enrollment.fused_search import FusedSearch
 from enrollment.keyring import Kek, SealedVault, resolve_kek
 from enrollment.matching import Matcher
 from enrollment.packs import PackChanged, active_pack
@@ -86,10 +87,14 @@ class Site:
         self.fused = FusedVerifier(self.fingers, self.fusion_model)
         self.readers = ReaderPool(settings.readers)  # opened on first use, not at start
         self._fusion: FusionModel | None = None
-        gate_policy = GatePolicy(policy.liveness_threshold, settings.liveness)
-        self.gate = GateService(
-            self.db, self.vault, self.engine, self.matcher, self.thresholds, gate_policy, self.fused
+        self.fused_search = FusedSearch(self.gallery, self.fingers, self.fusion_model)
+        gate_policy = GatePolicy(
+            policy.liveness_threshold,
+            settings.liveness,
+            finger_required=settings.gate.finger_required(),
         )
+        self.gate = GateService(self.db, self.vault, self.engine, self.matcher, self.thresholds,
+                                gate_policy, self.fused, self.fused_search)  # fmt: skip
 
     def _sealed_vault(self) -> SealedVault:
         """Unlock the data key (refusing a wrong KEK), then seal what an older version left clear."""

@@ -272,8 +272,13 @@ class FingerService:
         self, image: npt.NDArray[np.uint8], ppi: int, position: int | None, shortlist: int | None
     ) -> tuple[list[Candidate], int]:
         """Index search fused per person, and how many templates were searched."""
+        return self.search_probe(mcc.with_cylinders(nbis.extract(image, ppi)), position, shortlist)
+
+    def search_probe(
+        self, probe: MinutiaeTemplate, position: int | None, shortlist: int | None = None
+    ) -> tuple[list[Candidate], int]:
+        """_search for a probe already extracted (with cylinders): a fused search extracts once."""
         self.refresh_index()
-        probe = mcc.with_cylinders(nbis.extract(image, ppi))
         with self._index_lock:
             hits = self.index.search(probe.cylinders, shortlist)
             owners = dict(self._owners)

@@ -260,6 +260,11 @@ class GalleryIndex:
         with self._lock:
             return {p: key[1] for p in people if (key := self._mean_key.get(p)) is not None}
 
+    def partition_of(self, identity_id: str) -> tuple[str, str] | None:
+        """(role, status) of a person with templates, or None (a fused search's filter)."""
+        with self._lock:
+            return self._mean_key.get(identity_id)
+
     def identity_vector(self, identity_id: str) -> np.ndarray | None:
         """A person's identity template (None if they have no templates)."""
         with self._lock:

@@ -92,4 +92,20 @@ REASONS: dict[str, Message] = {
         "ALARM: wajah cocok dengan warga binaan. Panggil atasan.",
         "ALARM: the face matches an inmate. Call a supervisor.",
     ),
+    "finger_required": Message(
+        "Tempelkan jari pada pembaca sidik jari, lalu ulangi.",
+        "Place a finger on the fingerprint reader, then try again.",
+    ),
+    "finger_unusable": Message(
+        "Sidik jari tidak terbaca. Bersihkan dan tempelkan jari lagi.",
+        "The fingerprint cannot be read. Clean the finger and press it again.",
+    ),
+    "finger_not_enrolled": Message(
+        "Sidik jari orang ini belum terdaftar. Panggil petugas.",
+        "This person's fingerprints are not enrolled. Call an officer.",
+    ),
+    "finger_mismatch": Message(
+        "Sidik jari tidak cocok dengan data terdaftar. Coba sekali lagi atau panggil petugas.",
+        "The fingerprint does not match the record. Try once more or call an officer.",
+    ),
 }

@@ -12,10 +12,23 @@ decides alone at its own threshold for the same target FMR: that matcher's own c
 when fit_fusion is given one (set on far more impostor pairs), else fitted with the model. A
 missing score is never taken as a low one: that would reject every failure to acquire, and a
 fused threshold set on pairs with both scores says nothing about a pair with one.
+
+Strong evidence against is not outvoted: a sum lets a genuine finger at its LLR ceiling (+8.2
+nats) carry a clearly different face (cosine 0.84: the face's floor, -6.1 nats) over the fused
+threshold, which accepted a stranger holding someone's finger. A modality whose LLR is at most
+-STRONG_AGAINST_NATS vetoes the match whatever the other says. Only a modality whose dev data
+can say that much can veto: the MCC finger's floor is -4.0 nats (one genuine pair in ~20 is two
+barely overlapping impressions), so a failed finger never vetoes a confident face.
+
+For 1:N, `threshold_for_fmr` gives the fused threshold at any per-person FMR (a search over N
+people needs FMR = 1 - (1 - FPIR)^(1/N)): interpolated in log FMR between the stored points,
+extended beyond the strictest with the slope of the last two, and never above -ln(FMR), the
+bound every calibrated LLR obeys (P(LLR >= t | impostor) <= e^-t).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -37,6 +50,7 @@ from models.likelihood_ratio import TRANSFORMS
 
 FORMAT_VERSION = 1
 MODALITIES = ("face", "finger")
+STRONG_AGAINST_NATS = 4.6  # odds of 100:1 against: the evidence a modality needs to veto
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,14 @@ class ScoreModel:
         """This matcher's own raw-score threshold for a stored target FMR."""
         return _point_for(self.operating_points, target_fmr, self.modality).threshold
 
+    def threshold_at(self, fmr: float) -> tuple[float, bool]:
+        """Raw-score threshold at any FMR (interpolated in log FMR) and whether extrapolated."""
+        return _interpolate(self.operating_points, fmr)
+
+    def against(self, score: float) -> bool:
+        """True when this score is strong evidence of a different person (see the module)."""
+        return float(self.llr(score)) <= -STRONG_AGAINST_NATS
+
 
 @dataclass(frozen=True)
 class FusedDecision:
@@ -86,7 +108,7 @@ class FusedDecision:
     fused_score: float
     threshold: float
     used: tuple[str, ...]  # ("face", "finger"), ("face",) or ("finger",)
-    reason: str  # "fused", "finger_missing" or "face_missing"
+    reason: str  # "fused", "finger_missing", "face_missing", "face_against" or "finger_against"
 
 
 @dataclass(frozen=True)
@@ -128,12 +150,25 @@ class FusionModel:
         if face_score is not None and finger_score is not None:
             fused = float(self.fused_scores(face_score, finger_score))
             threshold = self.threshold_for(target_fmr)
-            return FusedDecision(fused >= threshold, fused, threshold, MODALITIES, "fused")
+            veto = self.veto(face_score, finger_score)
+            match = fused >= threshold and veto is None
+            return FusedDecision(match, fused, threshold, MODALITIES, veto or "fused")
         if face_score is not None:
             return _alone(self.face, face_score, target_fmr, "finger_missing")
         if finger_score is not None:
             return _alone(self.finger, finger_score, target_fmr, "face_missing")
         raise ValueError("no face score and no finger score: nothing to decide on")
+
+    def veto(self, face_score: float, finger_score: float) -> str | None:
+        """ "face_against" or "finger_against" when that modality vetoes a match, else None."""
+        if self.face.against(face_score):
+            return "face_against"
+        return "finger_against" if self.finger.against(finger_score) else None
+
+    def threshold_for_fmr(self, fmr: float) -> tuple[float, bool]:
+        """Fused threshold (nats) at any per-person FMR, and whether it is extrapolated."""
+        threshold, extrapolated = _interpolate(self.operating_points, fmr)
+        return min(threshold, -math.log(fmr)), extrapolated
 
     def save(self, path: Path) -> None:
         """Write as JSON (sorted keys, indent 2), atomically like calibration files."""
@@ -153,6 +188,23 @@ def _alone(model: ScoreModel, score: float, target_fmr: float, reason: str) -> F
     threshold = model.threshold_for(target_fmr)
     llr, llr_threshold = (float(v) for v in model.llr([score, threshold]))
     return FusedDecision(score >= threshold, llr, llr_threshold, (model.modality,), reason)
+
+
+def _interpolate(points: Sequence[cal.OperatingPoint], fmr: float) -> tuple[float, bool]:
+    """Threshold at an FMR, linear in log FMR between stored points, and beyond the strictest
+    with the slope of the last two; the loosest point's threshold for any looser FMR."""
+    if not 0.0 < fmr < 1.0:
+        raise ValueError(f"FMR must be in (0, 1), got {fmr}")
+    ordered = sorted(points, key=lambda p: -p.target_fmr)
+    if fmr >= ordered[0].target_fmr or len(ordered) == 1:
+        return ordered[0].threshold, fmr < ordered[0].target_fmr
+    for low, high in itertools.pairwise(ordered):
+        if fmr >= high.target_fmr or high is ordered[-1]:
+            span = math.log(high.target_fmr) - math.log(low.target_fmr)
+            step = (math.log(fmr) - math.log(low.target_fmr)) / span
+            threshold = low.threshold + step * (high.threshold - low.threshold)
+            return threshold, fmr < high.target_fmr
+    raise AssertionError("unreachable")
 
 
 def _point_for(

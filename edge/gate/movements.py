@@ -21,27 +21,32 @@ MOVEMENTS = ("release", "transfer_out", "court_out", "court_in")
 class StaffAndMovementPassages(GateSteps):
     """Staff passages and escorted inmate movements."""
 
-    def staff_passage(self, gate_id: str, image: bytes, actor: str, direction: str) -> GateDecision:
-        """A staff member in or out: 1:N among active staff, with anti-passback."""
-        ctx = Passage(gate_id, "staff_in" if direction == "in" else "staff_out", actor)
+    def staff_passage(self, gate_id: str, image: bytes, actor: str, direction: str,
+                      finger: FingerProbe | None = None) -> GateDecision:  # fmt: skip
+        """A staff member in or out: 1:N among active staff (face fused with a finger when one is
+        presented), with anti-passback."""
+        passage = "staff_in" if direction == "in" else "staff_out"
+        ctx = Passage(gate_id, passage, actor, finger=finger)
         refusal = self._gate_allows(ctx, "staff") or self._analyse(ctx, image)
         if refusal:
             return refusal
-        # Nobody leaving may be an inmate, on any face: a staff exit is an exit too.
+        # Nobody leaving may be an inmate, on any face (or finger): a staff exit is an exit too.
         if direction == "out" and (
-            inmate := self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True)
+            inmate := self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True, rule="either")
         ):
             return self._decide(ctx, "alarm", "inmate_leaving", matched=inmate.identity_id)
         if len(ctx.people) > 1:  # the subject is named, so that an override marks their presence
             staff = self._best(ctx, ("staff",), ("active",))
             return self._crowded(ctx, staff.identity_id if staff else None)
-        if refusal := self._presentable(ctx):
+        if refusal := self._finger_given(ctx) or self._presentable(ctx):
             return refusal
         return self._staff_member(ctx, direction)
 
     def _staff_member(self, ctx: Passage, direction: str) -> GateDecision:
         """The one person at the gate must be active staff, and not already in (or out)."""
         staff = self._best(ctx, roles=("staff",), statuses=("active",))
+        if self._finger_required(ctx) and ctx.finger_problem is not None:
+            return self._finger_refused(ctx)
         if staff is None:
             return self._decide(ctx, "deny", "staff_unknown")
         with gate_reading(self.db, self.vault) as uow:
@@ -64,7 +69,8 @@ class StaffAndMovementPassages(GateSteps):
         ctx = Passage(gate_id, passage, actor, order_reference=order_reference, finger=finger)
         refusal = self._gate_allows(ctx, "inmate") or self._claim(ctx, inmate_id, "inmate")
         refusal = refusal or self._cooldown(ctx) or self._analyse(ctx, image)
-        refusal = refusal or self._presentable(ctx) or self._verify_claim(ctx)
+        refusal = refusal or self._finger_given(ctx) or self._presentable(ctx)
+        refusal = refusal or self._verify_claim(ctx)
         if refusal:
             return refusal
         assert ctx.claimed is not None

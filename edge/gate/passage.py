@@ -7,6 +7,7 @@ from typing import Any
 
 from edge.gate.records import GateEvent
 from enrollment.fused import FingerProbe
+from enrollment.fused_search import PersonEvidence
 from enrollment.records import Identity
 from kernel.errors import Message
 from models.engine import FaceAnalysis
@@ -24,6 +25,9 @@ class GatePolicy:
     # would have to look more like someone else than like themselves. 1.0 disables the rule.
     lookalike_visitor_margin: float = 0.02  # visitor score at least its threshold plus this
     lookalike_margin: float = 0.03  # and at least the inmate score plus this
+    # Passages that must present a finger (EDGE_GATE__REQUIRE_FINGER_*): visitor_exit,
+    # staff (in and out) and movement (release, transfer, court).
+    finger_required: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class Passage:
     people: list[FaceAnalysis] = field(default_factory=list)  # everyone at the gate, subject first
     finger: FingerProbe | None = None  # a fingerprint presented with the claim, fused with the face
     evidence: dict[str, Any] | None = None
+    # The subject's fused 1:N evidence by person, from the last fused search (visitors.py reads it)
+    fused_people: dict[str, PersonEvidence] = field(default_factory=dict)
+    finger_problem: str | None = None  # why the presented finger could not be used
 
     def note(self, key: str, value: Any) -> None:
         self.evidence = {**(self.evidence or {}), key: value}

@@ -18,6 +18,7 @@ from edge.gate.records import PASSAGES
 from edge.gate.unit_of_work import gate_reading, gate_work
 from enrollment.db import Database
 from enrollment.fused import FusedVerifier
+from enrollment.fused_search import FusedSearch, PersonEvidence
 from enrollment.matching import Matcher
 from enrollment.service import MatchThresholds
 from enrollment.vault import Vault
@@ -50,11 +51,12 @@ class GateSteps:
         thresholds: Callable[[], MatchThresholds],
         policy: GatePolicy | None = None,
         fused: FusedVerifier | None = None,
+        fused_search: FusedSearch | None = None,
     ) -> None:
         self.db, self.vault, self._engine, self.matcher = db, vault, engine, matcher
         self._thresholds = thresholds
         self.policy = policy or GatePolicy()
-        self.fused = fused
+        self.fused, self.fused_search = fused, fused_search
         # Every step ends a passage through this: the decision with its consequences, stored.
         self._decide = DecisionRecorder(db, vault, matcher).record
 
@@ -158,16 +160,48 @@ class GateSteps:
         d = result.decision
         ctx.note("fused", {"used": list(d.used), "reason": d.reason, "score": d.fused_score, "threshold": d.threshold,
                            "finger_score": result.finger_score, "finger_problem": result.finger_problem})  # fmt: skip
-        return None if d.match else self._decide(ctx, "deny", "face_mismatch")
+        if self._finger_required(ctx) and result.finger_problem is not None:
+            ctx.finger_problem = result.finger_problem
+            return self._finger_refused(ctx)
+        if d.match:
+            return None
+        return self._decide(
+            ctx, "deny", "finger_mismatch" if d.reason == "finger_against" else "face_mismatch"
+        )
+
+    def _finger_required(self, ctx: Passage) -> bool:
+        """Whether this passage must present a usable finger (GatePolicy.finger_required)."""
+        group = {"visitor_exit": "visitor_exit", "staff_in": "staff", "staff_out": "staff"}
+        return group.get(ctx.passage, "movement") in self.policy.finger_required
+
+    def _finger_given(self, ctx: Passage) -> GateDecision | None:
+        """A recorded denial when the passage requires a finger and none was presented."""
+        if ctx.finger is None and self._finger_required(ctx):
+            ctx.note("finger_required", True)
+            return self._decide(ctx, "deny", "finger_required", count_failure=False)
+        return None
+
+    def _finger_refused(self, ctx: Passage) -> GateDecision:
+        """A required finger that could not be used: unreadable, or none enrolled to compare."""
+        ctx.note("finger_required", True)
+        reason = (
+            "finger_not_enrolled"
+            if ctx.finger_problem == "finger_not_enrolled"
+            else "finger_unusable"
+        )
+        return self._decide(ctx, "deny", reason, count_failure=False)
 
     def _best(self, ctx: Passage, roles: tuple[str, ...], statuses: tuple[str, ...] | None,
-              only: list[str] | None = None, everyone: bool = False) -> Candidate | None:  # fmt: skip
+              only: list[str] | None = None, everyone: bool = False, rule: str = "fused"
+              ) -> Candidate | None:  # fmt: skip
         """The best candidate above the 1:N threshold among the people selected, for the subject
-        (or for every face in the frame), noted as evidence with the face each one matched."""
-        return self._best_scored(ctx, roles, statuses, only, everyone)[0]
+        (or for every face in the frame), noted as evidence with the face each one matched. With
+        a finger presented, the subject is decided on face and finger by `rule`
+        (enrollment/fused_search.py); the other faces by face alone."""
+        return self._best_scored(ctx, roles, statuses, only, everyone, rule)[0]
 
     def _best_scored(self, ctx: Passage, roles: tuple[str, ...], statuses: tuple[str, ...] | None,
-                     only: list[str] | None = None, everyone: bool = False
+                     only: list[str] | None = None, everyone: bool = False, rule: str = "fused"
                      ) -> tuple[Candidate | None, float]:  # fmt: skip
         """_best and the threshold it was decided at: the target FPIR of the decision kind over
         the people searched (gallery_sync/openset.py)."""
@@ -189,7 +223,29 @@ class GateSteps:
             **results[0].setting(),
             "top_scores": [result.evidence()["scores"] for result in results],
         })  # fmt: skip
+        fused = self._fused(ctx, roles, statuses, only, results[0].threshold, rule, searched)
+        if fused is not None:  # the subject's own face candidates give way to the fused ones
+            found = [(c, face) for c, face in found if face != 0]
+            found = [(_candidate(p, roles, statuses), 0) for p in fused] + found
         return (found[0][0] if found else None), results[0].threshold
+
+    def _fused(self, ctx: Passage, roles: tuple[str, ...], statuses: tuple[str, ...] | None,
+               only: list[str] | None, face_threshold: float, rule: str, searched: str
+               ) -> list[PersonEvidence] | None:  # fmt: skip
+        """The subject's matches by face and finger under `rule`, or None without a finger."""
+        if ctx.finger is None or self.fused_search is None or ctx.probe is None:
+            return None
+        kind = search_kind(roles, statuses, only)
+        result = self.fused_search.search(
+            ctx.probe.template, ctx.finger, roles, statuses, only,
+            self._thresholds().open_set, face_threshold, kind,
+        )  # fmt: skip
+        ctx.note(f"fused:{searched}", result.evidence(rule))
+        ctx.fused_people = {p.identity_id: p for p in result.people}
+        ctx.finger_problem = result.finger_problem
+        if result.finger_problem is not None:
+            return None  # the finger cannot be used: the face decides alone, as noted
+        return result.matches(rule)
 
 
 def search_kind(
@@ -203,6 +259,14 @@ def search_kind(
     if roles == ("visitor",) and only is not None:
         return "visitor_exit"
     return "staff" if roles == ("staff",) else "identify"
+
+
+def _candidate(
+    person: PersonEvidence, roles: tuple[str, ...], statuses: tuple[str, ...] | None
+) -> Candidate:
+    """A fused match in the shape of a face candidate (its face score; -1 without one)."""
+    score = person.face_score if person.face_score is not None else -1.0
+    return Candidate(person.identity_id, -1, score, roles[0], (statuses or ("active",))[0])
 
 
 def _person(face: FaceAnalysis) -> dict[str, Any]:

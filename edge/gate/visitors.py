@@ -25,7 +25,7 @@ class VisitorPassages(GateSteps):
             return refusal
         # An inmate's face at the gate is an alarm whatever card they hold (a stolen one, an
         # unknown NIK, their own id), so every face is searched before the claim is looked at.
-        if inmate := self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True):
+        if inmate := self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True, rule="either"):
             return self._decide(ctx, "alarm", "inmate_match_at_entry", matched=inmate.identity_id)
         refusal = self._claim_visitor(ctx, nik, visitor_id) or self._visitable(ctx, inmate_id)
         refusal = refusal or self._banned_among_others(ctx) or self._one_at_a_time(ctx)
@@ -51,37 +51,54 @@ class VisitorPassages(GateSteps):
             ctx, "admit", "visitor_verified", matched=ctx.claimed.id, open_visit_for=inmate_id or ""
         )
 
-    def visitor_exit(self, gate_id: str, image: bytes, actor: str) -> GateDecision:
-        """The face leaving must be a visitor with an open visit, and must not be an inmate."""
-        ctx = Passage(gate_id, "visitor_exit", actor)
+    def visitor_exit(self, gate_id: str, image: bytes, actor: str,
+                     finger: FingerProbe | None = None) -> GateDecision:  # fmt: skip
+        """The person leaving must be a visitor with an open visit (by face, and by finger too
+        when one is presented), and must match no inmate by face, finger or both together."""
+        ctx = Passage(gate_id, "visitor_exit", actor, finger=finger)
         refusal = self._gate_allows(ctx, "visitor") or self._analyse(ctx, image)
         if refusal:
             return refusal
-        inmate = self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True)
-        if inmate and not self._lookalike(ctx, inmate):
+        inmate = self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True, rule="either")
+        if inmate and not (self._face_only(ctx, inmate) and self._lookalike(ctx, inmate)):
             return self._decide(ctx, "alarm", "inmate_leaving", matched=inmate.identity_id)
         if len(ctx.people) > 1:  # the subject is named, so that an override closes their visit
             visitor = self._visitor_inside(ctx)
             return self._crowded(ctx, visitor.identity_id if visitor else None)
-        if refusal := self._presentable(ctx):
+        if refusal := self._finger_given(ctx) or self._presentable(ctx):
             return refusal
+        return self._exit_matched(ctx)
+
+    def _exit_matched(self, ctx: Passage) -> GateDecision:
+        """The one person leaving, checked: a visitor inside by face (and finger), or denied."""
+        if self._finger_required(ctx) and ctx.finger_problem is not None:
+            return self._finger_refused(ctx)
         visitor = self._visitor_inside(ctx)
         if visitor is None:
-            return self._decide(ctx, "deny", "no_open_visit")
+            by_face_only = any(p.face_match for p in ctx.fused_people.values())
+            return self._decide(ctx, "deny", "finger_mismatch" if by_face_only else "no_open_visit")
         return self._decide(
             ctx, "admit", "visitor_exit_matched", matched=visitor.identity_id, close_visit=True
         )
 
+    @staticmethod
+    def _face_only(ctx: Passage, inmate: Candidate) -> bool:
+        """True when only the face names this inmate: no finger, or the finger and the fused
+        evidence do not (only then may the look-alike rule withhold the alarm)."""
+        person = ctx.fused_people.get(inmate.identity_id)
+        return person is None or not (person.finger_match or person.fused_match)
+
     def _visitor_inside(self, ctx: Passage) -> Candidate | None:
-        """The visitor with an open visit whom the subject's face matches, if any."""
+        """The visitor with an open visit whom the subject matches (face, and finger if given)."""
         return self._visitor_inside_scored(ctx)[0]
 
     def _visitor_inside_scored(self, ctx: Passage) -> tuple[Candidate | None, float]:
+        ctx.fused_people = {}
         with gate_reading(self.db, self.vault) as uow:
             inside = [row["visitor_id"] for row in uow.gates.visitors_inside()]
         if not inside:
             return None, 1.0
-        return self._best_scored(ctx, ("visitor",), None, only=inside)
+        return self._best_scored(ctx, ("visitor",), None, only=inside, rule="both")
 
     def _lookalike(self, ctx: Passage, inmate: Candidate) -> bool:
         """True when the inmate candidate is better explained as a visitor inside who looks like

@@ -140,29 +140,44 @@ async def visitor_entry(
     return decision_body(decision)
 
 
-@router.post("/gates/{gate_id}/visitor-exit", response_model=DecisionResponse, responses=PASSING)
+@router.post(
+    "/gates/{gate_id}/visitor-exit", response_model=DecisionResponse, responses=PASSING_WITH_FINGER
+)
 async def visitor_exit(
     gate_id: str, image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
     principal: Annotated[Principal, Depends(allow("gate.pass"))],
+    finger_image: Annotated[UploadFile | None, File()] = None,
+    finger_position: Annotated[int | None, Form(ge=1, le=10)] = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The face leaving must be a visitor inside now and no inmate (an inmate match is an ALARM)."""
+    """The person leaving must be a visitor inside now (by face, and by finger when one is
+    presented or EDGE_GATE__REQUIRE_FINGER_VISITOR_EXIT asks for one) and no inmate by either
+    (an inmate match is an ALARM)."""
     at_own_gate(principal, gate_id)
     data = await read_upload(image, site.settings)
+    finger = await finger_probe(site, finger_image, finger_position)
     return decision_body(
-        await run_in_threadpool(site.gate.visitor_exit, gate_id, data, principal.name)
+        await run_in_threadpool(site.gate.visitor_exit, gate_id, data, principal.name, finger)
     )
 
 
-@router.post("/gates/{gate_id}/staff", response_model=DecisionResponse, responses=PASSING)
+@router.post(
+    "/gates/{gate_id}/staff", response_model=DecisionResponse, responses=PASSING_WITH_FINGER
+)
 async def staff_passage(
     gate_id: str, image: Annotated[UploadFile, File()], direction: Annotated[Literal["in", "out"], Form()],
     site: Annotated[Site, Depends(site_of)], principal: Annotated[Principal, Depends(allow("gate.pass"))],
+    finger_image: Annotated[UploadFile | None, File()] = None,
+    finger_position: Annotated[int | None, Form(ge=1, le=10)] = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Staff in or out."""
+    """Staff in or out: 1:N among active staff, face fused with a finger when one is presented
+    (EDGE_GATE__REQUIRE_FINGER_STAFF makes it required)."""
     at_own_gate(principal, gate_id)
     data = await read_upload(image, site.settings)
+    finger = await finger_probe(site, finger_image, finger_position)
     return decision_body(
-        await run_in_threadpool(site.gate.staff_passage, gate_id, data, principal.name, direction)
+        await run_in_threadpool(
+            site.gate.staff_passage, gate_id, data, principal.name, direction, finger
+        )
     )
 
 

@@ -1,0 +1,252 @@
+"""Face + finger 1:N: each person's fused evidence, decided at the search kind's target FPIR.
+
+A search over N people at a target FPIR needs a per-person false-match rate
+FMR = 1 - (1 - FPIR)^(1/N) (models/fingerprint/identify.py). Every person is decided at that FMR
+on whatever evidence there is for them:
+- face and finger: the sum of their LLRs (models/fusion.py) against the fused threshold at that
+  FMR, unless one modality is strong evidence against (the veto of models/fusion.py);
+- face only (no finger presented, unreadable, or none enrolled for them): the face at the
+  site's own open-set threshold for the kind (gallery_sync/openset.py), as without fingers;
+- finger only (no face template for them): the finger at its own threshold at that FMR.
+A person's finger score is the best over their T stored impressions (of the probe's position if
+known), which raises their impostor rate about T-fold: their FMR is divided by T, as for 1:1.
+The face score is against the identity template, the score the face-only search decides on.
+
+Three rules read this evidence: `fused` (the decision above: banned visitors, staff, the desk),
+`either` (an alarm: the face alone, the finger alone or the fused evidence; an inmate leaving
+must match no inmate by either) and `both` (face and finger each above their own threshold for
+the same person, and not vetoed: a visitor leaving with a finger must be matched by both).
+The people scored are the union of the face's and the finger's best; people whose face is not
+in the gallery searched (another role or status) are left out, whatever their finger says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from enrollment.fingers import FingerService
+from enrollment.fused import FingerProbe
+from gallery_sync.gallery import GalleryIndex
+from gallery_sync.openset import OpenSetThresholds
+from kernel.errors import GerbangError
+from models.faces import FloatArray
+from models.fingerprint import mcc, nbis
+from models.fingerprint.identify import fmr_for_fpir
+from models.fingerprint.minutiae import MinutiaeTemplate
+from models.fusion import FusionModel
+from models.openset import DEFAULT_TARGET_FPIR
+
+RULES = ("fused", "either", "both")
+SHORTLIST = 5  # people taken from each modality's ranking before fusing
+
+
+@dataclass(frozen=True)
+class PersonEvidence:
+    """One person's scores and the decision each rule takes on them."""
+
+    identity_id: str
+    face_score: float | None  # cosine with the identity template
+    face_threshold: float
+    finger_score: float | None  # best MCC score over the person's impressions
+    finger_threshold: float | None
+    finger_templates: int
+    fused_score: float | None  # nats, when both are present
+    fused_threshold: float | None
+    veto: str | None  # "face_against" / "finger_against"
+    used: tuple[str, ...]
+
+    @property
+    def face_match(self) -> bool:
+        return self.face_score is not None and self.face_score >= self.face_threshold
+
+    @property
+    def finger_match(self) -> bool:
+        return (
+            self.finger_score is not None
+            and self.finger_threshold is not None
+            and self.finger_score >= self.finger_threshold
+        )
+
+    @property
+    def fused_match(self) -> bool:
+        """The fused decision: both fused (no veto), or the modality present alone."""
+        if self.fused_score is not None and self.fused_threshold is not None:
+            return self.fused_score >= self.fused_threshold and self.veto is None
+        return self.face_match if self.face_score is not None else self.finger_match
+
+    def matches(self, rule: str) -> bool:
+        """This person's answer under a rule (see the module)."""
+        if rule == "either":
+            return self.fused_match or self.face_match or self.finger_match
+        if rule == "both":
+            return self.face_match and self.finger_match and self.veto is None
+        return self.fused_match
+
+    def ranking(self) -> float:
+        """Best first: fused evidence where there is some, else the score present, as an LLR."""
+        return self.fused_score if self.fused_score is not None else -1e9
+
+    def evidence(self, rule: str) -> dict[str, Any]:
+        """As stored with a decision."""
+
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 6)
+
+        return {
+            "identity_id": self.identity_id, "used": list(self.used),
+            "face_score": r(self.face_score), "face_threshold": r(self.face_threshold),
+            "finger_score": r(self.finger_score), "finger_threshold": r(self.finger_threshold),
+            "finger_templates": self.finger_templates, "fused_score": r(self.fused_score),
+            "fused_threshold": r(self.fused_threshold), "veto": self.veto, "match": self.matches(rule),
+        }  # fmt: skip
+
+
+def decide_person(
+    model: FusionModel,
+    identity_id: str,
+    face: tuple[float | None, float],
+    finger: tuple[float | None, int],
+    person_fmr: float,
+) -> PersonEvidence:
+    """One person's evidence: (face score, face threshold), (finger score, impressions compared),
+    decided at the per-person FMR. The service and `gerbang search-batch` both come through here."""
+    face_score, face_threshold = face
+    finger_score, templates = finger
+    fmr = person_fmr / max(templates, 1)
+    finger_threshold = model.finger.threshold_at(fmr)[0] if finger_score is not None else None
+    fused = fused_threshold = veto = None
+    used = tuple(
+        name for name, s in (("face", face_score), ("finger", finger_score)) if s is not None
+    )
+    if face_score is not None and finger_score is not None:
+        fused = float(model.fused_scores(face_score, finger_score))
+        fused_threshold = model.threshold_for_fmr(fmr)[0]
+        veto = model.veto(face_score, finger_score)
+    return PersonEvidence(identity_id, face_score, face_threshold, finger_score, finger_threshold,
+                          templates, fused, fused_threshold, veto, used)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FusedSearchResult:
+    """Everyone scored, best first, and the setting they were decided in."""
+
+    people: list[PersonEvidence]
+    kind: str
+    target_fpir: float
+    searched: int  # people in the gallery searched: the N of the FPIR
+    person_fmr: float
+    finger_problem: str | None  # why the presented finger could not be used
+    model_id: str
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def matches(self, rule: str) -> list[PersonEvidence]:
+        """The people the rule names, best first."""
+        return [p for p in self.people if p.matches(rule)]
+
+    def evidence(self, rule: str) -> dict[str, Any]:
+        """As stored with a decision."""
+        return {
+            "kind": self.kind, "rule": rule, "target_fpir": self.target_fpir,
+            "gallery_people": self.searched, "person_fmr": self.person_fmr, "fusion": self.model_id,
+            "finger_used": self.finger_problem is None, "finger_problem": self.finger_problem,
+            "people": [p.evidence(rule) for p in self.people], **self.notes,
+        }  # fmt: skip
+
+
+def extract_probe(finger: FingerProbe) -> tuple[MinutiaeTemplate | None, str | None]:
+    """The presented finger as an MCC probe, or None and the reason code it cannot be used."""
+    try:
+        return mcc.with_cylinders(nbis.extract(finger.image, finger.resolution_ppi)), None
+    except GerbangError as exc:
+        return None, exc.code
+
+
+class FusedSearch:
+    """Face + finger 1:N over the site's gallery and finger index."""
+
+    def __init__(
+        self,
+        gallery: Callable[[], GalleryIndex],
+        fingers: FingerService,
+        model: Callable[[], FusionModel],
+    ) -> None:
+        self._gallery, self.fingers, self._model = gallery, fingers, model
+
+    def search(
+        self,
+        template: FloatArray | None,
+        finger: FingerProbe | None,
+        roles: Collection[str] | None,
+        statuses: Collection[str] | None,
+        only: Collection[str] | None,
+        open_set: OpenSetThresholds | None,
+        face_threshold: float,
+        kind: str,
+    ) -> FusedSearchResult:
+        """Score the best people by face and by finger, and decide each at the kind's FPIR.
+
+        face_threshold is the one the face-only search of this kind decides at."""
+        gallery, model = self._gallery(), self._model()
+        people = max(gallery.people(roles, statuses, only), 1)
+        target = (open_set.targets if open_set else DEFAULT_TARGET_FPIR)[kind]
+        person_fmr = fmr_for_fpir(target, people)
+        probe, problem = extract_probe(finger) if finger else (None, "no_finger")
+        position = finger.position if finger else None
+        wanted = self._selector(gallery, roles, statuses, only)
+        chosen: list[str] = []
+        if template is not None:
+            found = gallery.search(template, k=SHORTLIST, roles=roles, statuses=statuses,
+                                   only_identities=only)[0]  # fmt: skip
+            chosen += [c.identity_id for c in found]
+        if probe is not None:
+            by_finger = self.fingers.search_probe(probe, position)[0]
+            chosen += [str(c.person) for c in by_finger if wanted(str(c.person))][:SHORTLIST]
+        scored = [
+            decide_person(model, person, (self._face(gallery, template, person), face_threshold),
+                          self._finger(probe, person, position), person_fmr)
+            for person in dict.fromkeys(chosen)
+        ]  # fmt: skip
+        scored.sort(key=lambda p: (p.fused_match, p.ranking(), p.face_score or -1.0), reverse=True)
+        return FusedSearchResult(scored, kind, target, people, person_fmr, problem, model.model_id)
+
+    @staticmethod
+    def _selector(
+        gallery: GalleryIndex,
+        roles: Collection[str] | None,
+        statuses: Collection[str] | None,
+        only: Collection[str] | None,
+    ) -> Callable[[str], bool]:
+        """Whether a finger candidate belongs to the people this search scores."""
+        allowed = None if only is None else set(only)
+
+        def wanted(person: str) -> bool:
+            key = gallery.partition_of(person)
+            return (
+                key is not None
+                and (roles is None or key[0] in roles)
+                and (statuses is None or key[1] in statuses)
+                and (allowed is None or person in allowed)
+            )
+
+        return wanted
+
+    @staticmethod
+    def _face(gallery: GalleryIndex, template: FloatArray | None, person: str) -> float | None:
+        if template is None:
+            return None
+        vector = gallery.identity_vector(person)
+        return None if vector is None else float(np.dot(vector, template))
+
+    def _finger(
+        self, probe: MinutiaeTemplate | None, person: str, position: int | None
+    ) -> tuple[float | None, int]:
+        if probe is None:
+            return None, 0
+        stored = self.fingers.templates(person, position)
+        if not stored:
+            return None, 0
+        return max(self.fingers.matcher(probe, t) for _, t in stored), len(stored)

@@ -1,0 +1,83 @@
+"""Strong evidence against is not outvoted (issue 12), and fused thresholds at any FMR for 1:N,
+on the shipped MCC fusion model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from edge import wiring
+from enrollment.fused_search import decide_person
+from models.fusion import STRONG_AGAINST_NATS, FusionModel
+
+SHIPPED = wiring.SHIPPED_CALIBRATIONS / "fusion-open-yunet-dlib-mcc.json"
+STRANGER_FACE = 0.84  # a clearly different face: the issue's stranger
+GENUINE_FACE = 0.97
+GENUINE_FINGER = 0.2  # MCC: genuine impressions score 0.05-0.5, impostors below 0.03
+FAILED_FINGER = 0.0  # one finger placed so differently that nothing overlaps
+
+
+@pytest.fixture(scope="module")
+def model() -> FusionModel:
+    return FusionModel.load(SHIPPED)
+
+
+@pytest.mark.parametrize("target", [1e-2, 1e-3, 1e-4])
+def test_a_strangers_face_with_a_genuine_finger_is_not_a_match(
+    model: FusionModel, target: float
+) -> None:
+    # the bug: the plain LLR sum carries the stranger over the fused threshold
+    assert float(model.fused_scores(STRANGER_FACE, GENUINE_FINGER)) >= model.threshold_for(target)
+    decision = model.decide(STRANGER_FACE, GENUINE_FINGER, target)
+    assert (decision.match, decision.reason, decision.used) == (
+        False,
+        "face_against",
+        ("face", "finger"),
+    )
+
+
+def test_a_failed_genuine_finger_does_not_veto_a_confident_face(model: FusionModel) -> None:
+    """The finger's data never says 100:1 against (its LLR floor is higher): it cannot veto."""
+    assert model.finger.llr_floor > -STRONG_AGAINST_NATS
+    decision = model.decide(GENUINE_FACE, FAILED_FINGER, 1e-3)
+    assert decision.match and decision.reason == "fused"
+
+
+def test_a_face_just_below_its_threshold_is_helped_by_a_genuine_finger(
+    model: FusionModel,
+) -> None:
+    """Weak evidence against is still outvoted: the veto is for clearly different faces only."""
+    face = model.face.threshold_for(1e-3) - 0.015
+    assert not model.face.against(face)
+    assert model.decide(face, GENUINE_FINGER, 1e-3).match
+
+
+def test_fused_threshold_at_any_fmr_meets_the_stored_points_and_the_llr_bound(
+    model: FusionModel,
+) -> None:
+    for point in model.operating_points:
+        threshold, extrapolated = model.threshold_for_fmr(point.target_fmr)
+        assert threshold == pytest.approx(point.threshold) and not extrapolated
+    fmrs = [1e-2, 3e-3, 1e-3, 1e-4, 1e-5, 1e-6, 1e-9]
+    thresholds = [model.threshold_for_fmr(f)[0] for f in fmrs]
+    assert thresholds == sorted(thresholds)  # stricter FMR, higher threshold
+    assert model.threshold_for_fmr(1e-6)[1] is True
+    assert all(t <= -math.log(f) for t, f in zip(thresholds, fmrs, strict=True))
+
+
+def test_the_1_to_n_person_decision_vetoes_and_falls_back_like_1_to_1(
+    model: FusionModel,
+) -> None:
+    face_threshold, fmr = 0.93, 1e-5
+    stranger = decide_person(model, "p", (STRANGER_FACE, face_threshold), (GENUINE_FINGER, 6), fmr)
+    assert stranger.veto == "face_against" and not stranger.matches("fused")
+    assert stranger.matches("either")  # an alarm still sounds on the finger alone
+    assert not stranger.matches("both")
+    genuine = decide_person(model, "p", (GENUINE_FACE, face_threshold), (GENUINE_FINGER, 6), fmr)
+    assert all(genuine.matches(rule) for rule in ("fused", "either", "both"))
+    face_only = decide_person(model, "p", (0.95, face_threshold), (None, 0), fmr)
+    assert face_only.used == ("face",) and face_only.matches("fused")
+    assert not face_only.matches("both")  # "both" needs a finger
+    finger_only = decide_person(model, "p", (None, face_threshold), (GENUINE_FINGER, 6), fmr)
+    assert finger_only.used == ("finger",) and finger_only.matches("fused")
