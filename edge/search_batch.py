@@ -9,6 +9,14 @@ people on, the pack's shipped calibration below that). Every face found enrols: 
 capture policy (quality, liveness, the best `keep_best`) is not applied, since the photos are the
 user's choice. PROBES.csv (`path`). Paths are absolute or relative to their CSV's folder.
 
+Fingers (issue 12): either CSV may add a `fingers` column (`position:path;position:path`, ISO
+positions, edge/batch_fingers.py) and a `ppi` column (500 when absent); a row may then carry a
+face, fingers or both (an empty `path`). With fingers, each probe is decided on face and finger
+by enrollment/fused_search.py `decide_fused`, the function the gate's searches use, under the
+kind's rule, and RESULTS.csv adds the evidence: `used`, each modality's score and threshold,
+the fused score and threshold (nats) and any veto; `score` and `threshold` are then the fused
+ones where both modalities were scored, else the one used.
+
 RESULTS.csv `probe,rank,person,score,threshold,above`: each probe's top K people (rank 1 best),
 the score decided on, the threshold of that kind at this gallery's size and population, and
 above = 1 when the service would return that candidate; a probe without a usable face gets one
@@ -25,12 +33,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from edge import wiring
+from edge.batch_fingers import FINGER_COLUMNS, FusedBatch, finger_gallery
 from edge.settings import Settings
 from enrollment.matching import SEARCH_KINDS, decide_search
 from enrollment.service import MatchThresholds
 from gallery_sync.gallery import GalleryEntry, GalleryIndex
 from kernel.errors import InputError, Message
-from models.batch import embed_files
+from models.batch import EmbeddedImage, embed_files
 from models.calibration import Calibration
 from models.obtain import ensure_converted
 
@@ -43,19 +52,27 @@ class BadSearchCsv(InputError):
     )
 
 
-def read_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of a CSV with exactly these header columns; paths resolved against its folder."""
+def read_rows(
+    path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> list[dict[str, str]]:
+    """Rows of a CSV with these header columns (and any of `optional`); paths resolved against
+    its folder, an empty path left empty (a row of fingers only)."""
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            if tuple(reader.fieldnames or ()) != columns:
+            header = tuple(reader.fieldnames or ())
+            if header[: len(columns)] != columns or not set(header[len(columns) :]) <= set(
+                optional
+            ):
                 raise BadSearchCsv(file=str(path), header=reader.fieldnames, expected=list(columns))
-            rows = list(reader)
+            rows = [{**dict.fromkeys(optional, ""), **row} for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise BadSearchCsv(file=str(path), reason=str(exc)) from exc
     for row in rows:
         resolved = Path(row["path"])
-        row["path"] = str(resolved if resolved.is_absolute() else path.parent / resolved)
+        if row["path"]:
+            row["path"] = str(resolved if resolved.is_absolute() else path.parent / resolved)
+        row["folder"] = str(path.parent)
     return rows
 
 
@@ -83,10 +100,13 @@ def search_batch(args: argparse.Namespace) -> int:
     settings = Settings()
     spec = wiring.engine_spec(settings, args.pack)
     ensure_converted(spec.store, spec.pack)
-    gallery_rows = read_rows(Path(args.gallery), ("path", "person"))
-    probe_rows = read_rows(Path(args.probes), ("path",))
-    paths = [r["path"] for r in gallery_rows] + [r["path"] for r in probe_rows]
-    embedded = embed_files(spec, paths, args.workers)
+    gallery_rows = read_rows(Path(args.gallery), ("path", "person"), FINGER_COLUMNS)
+    probe_rows = read_rows(Path(args.probes), ("path",), FINGER_COLUMNS)
+    with_fingers = any(row["fingers"] for row in gallery_rows + probe_rows)
+    paths = [r["path"] for r in gallery_rows + probe_rows if r["path"]]
+    faces = iter(embed_files(spec, paths, args.workers))
+    no_face = EmbeddedImage("", None, 0.0, 0.0, "no_face_image")
+    embedded = [next(faces) if r["path"] else no_face for r in gallery_rows + probe_rows]
     role, status = SEARCH_KINDS[args.kind]
     entries = [
         GalleryEntry(number, row["person"], role, status, result.template)
@@ -97,6 +117,17 @@ def search_batch(args: argparse.Namespace) -> int:
     gallery.add(entries)
     thresholds = batch_thresholds(settings, spec.pack.id, gallery)
     only = [e.identity_id for e in entries] if args.kind == "visitor_exit" else None
+    if with_fingers:
+        probes = list(zip(probe_rows, embedded[len(gallery_rows) :], strict=True))
+        fingers = finger_gallery(gallery_rows)
+        only = sorted({*fingers.prints, *(only or ())}) if only is not None else None
+        decide = FusedBatch(settings, spec.pack.id, gallery, fingers, thresholds, args.kind)
+        searched = decide.write(Path(args.out), probes, (role, status), only, args.top)
+        print(f"wrote {args.out}: {len(probe_rows)} probes ({len(probe_rows) - searched} without"
+              f" a usable face or finger) against {len({*fingers.prints, *(e.identity_id for e in entries)})}"
+              f" people as {args.kind}, face and finger fused ({fingers.unusable} gallery prints"
+              " unusable)")  # fmt: skip
+        return 0
     searched = 0
     with Path(args.out).open("w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)

@@ -157,6 +157,37 @@ class FusedSearchResult:
         }  # fmt: skip
 
 
+def rule_for(kind: str) -> str:
+    """The rule a decision kind is taken by (see the module): alarms by either, exits by both."""
+    return {"gate_inmate": "either", "visitor_exit": "both"}.get(kind, "fused")
+
+
+def decide_fused(
+    model: FusionModel,
+    kind: str,
+    target_fpir: float,
+    people: int,
+    face_threshold: float,
+    chosen: list[str],
+    face_of: Callable[[str], float | None],
+    finger_of: Callable[[str], tuple[float | None, int]],
+    finger_problem: str | None,
+) -> FusedSearchResult:
+    """Decide each chosen person at the per-person FMR of the target FPIR over `people`; best
+    first. The service (FusedSearch) and `gerbang search-batch` both come through here."""
+    person_fmr = fmr_for_fpir(target_fpir, max(people, 1))
+    scored = [
+        decide_person(model, person, (face_of(person), face_threshold), finger_of(person),
+                      person_fmr)
+        for person in dict.fromkeys(chosen)
+    ]  # fmt: skip
+    rule = rule_for(kind)
+    scored.sort(key=lambda p: (p.matches(rule), p.ranking(), p.face_score or -1.0), reverse=True)
+    return FusedSearchResult(
+        scored, kind, target_fpir, people, person_fmr, finger_problem, model.model_id
+    )
+
+
 def extract_probe(finger: FingerProbe) -> tuple[MinutiaeTemplate | None, str | None]:
     """The presented finger as an MCC probe, or None and the reason code it cannot be used."""
     try:
@@ -193,7 +224,6 @@ class FusedSearch:
         gallery, model = self._gallery(), self._model()
         people = max(gallery.people(roles, statuses, only), 1)
         target = (open_set.targets if open_set else DEFAULT_TARGET_FPIR)[kind]
-        person_fmr = fmr_for_fpir(target, people)
         probe, problem = extract_probe(finger) if finger else (None, "no_finger")
         position = finger.position if finger else None
         wanted = self._selector(gallery, roles, statuses, only)
@@ -205,13 +235,11 @@ class FusedSearch:
         if probe is not None:
             by_finger = self.fingers.search_probe(probe, position)[0]
             chosen += [str(c.person) for c in by_finger if wanted(str(c.person))][:SHORTLIST]
-        scored = [
-            decide_person(model, person, (self._face(gallery, template, person), face_threshold),
-                          self._finger(probe, person, position), person_fmr)
-            for person in dict.fromkeys(chosen)
-        ]  # fmt: skip
-        scored.sort(key=lambda p: (p.fused_match, p.ranking(), p.face_score or -1.0), reverse=True)
-        return FusedSearchResult(scored, kind, target, people, person_fmr, problem, model.model_id)
+        return decide_fused(
+            model, kind, target, people, face_threshold, chosen,
+            lambda person: self._face(gallery, template, person),
+            lambda person: self._finger(probe, person, position), problem,
+        )  # fmt: skip
 
     @staticmethod
     def _selector(

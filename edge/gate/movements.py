@@ -32,7 +32,7 @@ class StaffAndMovementPassages(GateSteps):
             return refusal
         # Nobody leaving may be an inmate, on any face (or finger): a staff exit is an exit too.
         if direction == "out" and (
-            inmate := self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True, rule="either")
+            inmate := self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True)
         ):
             return self._decide(ctx, "alarm", "inmate_leaving", matched=inmate.identity_id)
         if len(ctx.people) > 1:  # the subject is named, so that an override marks their presence

@@ -18,7 +18,7 @@ from edge.gate.records import PASSAGES
 from edge.gate.unit_of_work import gate_reading, gate_work
 from enrollment.db import Database
 from enrollment.fused import FusedVerifier
-from enrollment.fused_search import FusedSearch, PersonEvidence
+from enrollment.fused_search import FusedSearch, PersonEvidence, rule_for
 from enrollment.matching import Matcher
 from enrollment.service import MatchThresholds
 from enrollment.vault import Vault
@@ -192,16 +192,15 @@ class GateSteps:
         return self._decide(ctx, "deny", reason, count_failure=False)
 
     def _best(self, ctx: Passage, roles: tuple[str, ...], statuses: tuple[str, ...] | None,
-              only: list[str] | None = None, everyone: bool = False, rule: str = "fused"
-              ) -> Candidate | None:  # fmt: skip
+              only: list[str] | None = None, everyone: bool = False) -> Candidate | None:  # fmt: skip
         """The best candidate above the 1:N threshold among the people selected, for the subject
         (or for every face in the frame), noted as evidence with the face each one matched. With
-        a finger presented, the subject is decided on face and finger by `rule`
+        a finger presented, the subject is decided on face and finger by the kind's rule
         (enrollment/fused_search.py); the other faces by face alone."""
-        return self._best_scored(ctx, roles, statuses, only, everyone, rule)[0]
+        return self._best_scored(ctx, roles, statuses, only, everyone)[0]
 
     def _best_scored(self, ctx: Passage, roles: tuple[str, ...], statuses: tuple[str, ...] | None,
-                     only: list[str] | None = None, everyone: bool = False, rule: str = "fused"
+                     only: list[str] | None = None, everyone: bool = False
                      ) -> tuple[Candidate | None, float]:  # fmt: skip
         """_best and the threshold it was decided at: the target FPIR of the decision kind over
         the people searched (gallery_sync/openset.py)."""
@@ -223,19 +222,21 @@ class GateSteps:
             **results[0].setting(),
             "top_scores": [result.evidence()["scores"] for result in results],
         })  # fmt: skip
-        fused = self._fused(ctx, roles, statuses, only, results[0].threshold, rule, searched)
+        fused = self._fused(ctx, roles, statuses, only, results[0].threshold, searched)
         if fused is not None:  # the subject's own face candidates give way to the fused ones
             found = [(c, face) for c, face in found if face != 0]
             found = [(_candidate(p, roles, statuses), 0) for p in fused] + found
         return (found[0][0] if found else None), results[0].threshold
 
     def _fused(self, ctx: Passage, roles: tuple[str, ...], statuses: tuple[str, ...] | None,
-               only: list[str] | None, face_threshold: float, rule: str, searched: str
+               only: list[str] | None, face_threshold: float, searched: str
                ) -> list[PersonEvidence] | None:  # fmt: skip
-        """The subject's matches by face and finger under `rule`, or None without a finger."""
+        """The subject's matches by face and finger under the kind's rule (fused_search.py:
+        alarms by either, the exit by both), or None without a usable finger."""
         if ctx.finger is None or self.fused_search is None or ctx.probe is None:
             return None
         kind = search_kind(roles, statuses, only)
+        rule = rule_for(kind)
         result = self.fused_search.search(
             ctx.probe.template, ctx.finger, roles, statuses, only,
             self._thresholds().open_set, face_threshold, kind,

@@ -25,7 +25,7 @@ class VisitorPassages(GateSteps):
             return refusal
         # An inmate's face at the gate is an alarm whatever card they hold (a stolen one, an
         # unknown NIK, their own id), so every face is searched before the claim is looked at.
-        if inmate := self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True, rule="either"):
+        if inmate := self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True):
             return self._decide(ctx, "alarm", "inmate_match_at_entry", matched=inmate.identity_id)
         refusal = self._claim_visitor(ctx, nik, visitor_id) or self._visitable(ctx, inmate_id)
         refusal = refusal or self._banned_among_others(ctx) or self._one_at_a_time(ctx)
@@ -59,7 +59,7 @@ class VisitorPassages(GateSteps):
         refusal = self._gate_allows(ctx, "visitor") or self._analyse(ctx, image)
         if refusal:
             return refusal
-        inmate = self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True, rule="either")
+        inmate = self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True)
         if inmate and not (self._face_only(ctx, inmate) and self._lookalike(ctx, inmate)):
             return self._decide(ctx, "alarm", "inmate_leaving", matched=inmate.identity_id)
         if len(ctx.people) > 1:  # the subject is named, so that an override closes their visit
@@ -98,7 +98,7 @@ class VisitorPassages(GateSteps):
             inside = [row["visitor_id"] for row in uow.gates.visitors_inside()]
         if not inside:
             return None, 1.0
-        return self._best_scored(ctx, ("visitor",), None, only=inside, rule="both")
+        return self._best_scored(ctx, ("visitor",), None, only=inside)
 
     def _lookalike(self, ctx: Passage, inmate: Candidate) -> bool:
         """True when the inmate candidate is better explained as a visitor inside who looks like
