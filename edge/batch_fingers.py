@@ -29,6 +29,7 @@ from enrollment.fused_search import (
     FusedSearchResult,
     PersonEvidence,
     decide_fused,
+    face_tail,
     rule_for,
 )
 from enrollment.service import MatchThresholds
@@ -178,8 +179,9 @@ class FusedBatch:
             found = self.gallery.search(template, k=SHORTLIST, roles=roles, statuses=statuses,
                                         only_identities=only)[0]  # fmt: skip
             chosen = [c.identity_id for c in found] + chosen
+        face = (face_threshold, face_tail(open_set, self.model))
         return decide_fused(
-            self.model, self.kind, target, len(people), face_threshold, chosen,
+            self.model, self.kind, target, len(people), face, chosen,
             lambda person: self._face(template, person),
             lambda person: scores.get(person, (None, 0)), None if probe else problem or "no_finger",
         )  # fmt: skip

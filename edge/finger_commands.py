@@ -22,6 +22,12 @@ _FOLDER_HELP = "folder of <finger>_<impression>.tif images (FVC naming)"
 def finger_eval(args: argparse.Namespace) -> int:
     """Print EER, FNMR at FMR 1% and 0.1%, ZeroFMR, failures and timings for each folder;
     with --open-set, FNIR at FPIR over the folders pooled (models/fingerprint/openset_eval.py)."""
+    if args.fused:
+        from edge.fused_eval import evaluate_fused, format_fused  # loads the face engine
+
+        rows = evaluate_fused(Path(args.fused), [Path(f) for f in args.dirs], args.dpi)
+        print(format_fused(rows))
+        return 0
     if args.open_set:
         fingers = openset_eval.load_fingers([Path(f) for f in args.dirs], args.dpi)
         print(openset_eval.format_open_set(openset_eval.evaluate_open_set(fingers), len(fingers)))
@@ -125,6 +131,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         action="store_true",
         help="1:N instead: FNIR at FPIR 10/3/1/0.3%% by gallery size, 1 or 2 fingers a person"
         " (MCC with the index; folders pooled)",
+    )
+    evaluate.add_argument(
+        "--fused",
+        metavar="FACES",
+        help="fused face + finger open-set 1:N instead: chimeric people, a face identity of FACES"
+        " (a folder of <identity>/<n>.jpg) with two fingers of the DIRs (edge/fused_eval.py)",
     )
     evaluate.set_defaults(handler=finger_eval)
     calibrate = actions.add_parser("calibrate", help="write a calibration from FVC-style folders")

@@ -3,8 +3,10 @@
 A search over N people at a target FPIR needs a per-person false-match rate
 FMR = 1 - (1 - FPIR)^(1/N) (models/fingerprint/identify.py). Every person is decided at that FMR
 on whatever evidence there is for them:
-- face and finger: the sum of their LLRs (models/fusion.py) against the fused threshold at that
-  FMR, unless one modality is strong evidence against (the veto of models/fusion.py);
+- face and finger: each score's impostor tail probability for the population searched (the face
+  from the site's open-set calibration, the finger from its calibration), fused as
+  -ln p_face - ln p_finger against `tail_threshold` at that FMR (models/fusion.py says why not
+  the 1:1 LLR sum), unless one modality is strong evidence against (the veto of models/fusion.py);
 - face only (no finger presented, unreadable, or none enrolled for them): the face at the
   site's own open-set threshold for the kind (gallery_sync/openset.py), as without fingers;
 - finger only (no face template for them): the finger at its own threshold at that FMR.
@@ -37,7 +39,7 @@ from models.faces import FloatArray
 from models.fingerprint import mcc, nbis
 from models.fingerprint.identify import fmr_for_fpir
 from models.fingerprint.minutiae import MinutiaeTemplate
-from models.fusion import FusionModel
+from models.fusion import FusionModel, tail_evidence, tail_threshold
 from models.openset import DEFAULT_TARGET_FPIR
 
 RULES = ("fused", "either", "both")
@@ -108,23 +110,26 @@ class PersonEvidence:
 def decide_person(
     model: FusionModel,
     identity_id: str,
-    face: tuple[float | None, float],
+    face: tuple[float | None, float, Callable[[float], float]],
     finger: tuple[float | None, int],
     person_fmr: float,
 ) -> PersonEvidence:
-    """One person's evidence: (face score, face threshold), (finger score, impressions compared),
-    decided at the per-person FMR. The service and `gerbang search-batch` both come through here."""
-    face_score, face_threshold = face
+    """One person's evidence: (face score, face threshold, face tail FMR at a score), (finger
+    score, impressions compared), decided at the per-person FMR. The service and `gerbang
+    search-batch` both come through here."""
+    face_score, face_threshold, face_tail = face
     finger_score, templates = finger
-    fmr = person_fmr / max(templates, 1)
-    finger_threshold = model.finger.threshold_at(fmr)[0] if finger_score is not None else None
+    finger_threshold = None
+    if finger_score is not None:
+        finger_threshold = model.finger.threshold_at(person_fmr / max(templates, 1))[0]
     fused = fused_threshold = veto = None
     used = tuple(
         name for name, s in (("face", face_score), ("finger", finger_score)) if s is not None
     )
     if face_score is not None and finger_score is not None:
-        fused = float(model.fused_scores(face_score, finger_score))
-        fused_threshold = model.threshold_for_fmr(fmr)[0]
+        finger_fmr = min(1.0, max(templates, 1) * model.finger.fmr_at(finger_score))
+        fused = tail_evidence(face_tail(face_score)) + tail_evidence(finger_fmr)
+        fused_threshold = tail_threshold(person_fmr)
         veto = model.veto(face_score, finger_score)
     return PersonEvidence(identity_id, face_score, face_threshold, finger_score, finger_threshold,
                           templates, fused, fused_threshold, veto, used)  # fmt: skip
@@ -157,6 +162,14 @@ class FusedSearchResult:
         }  # fmt: skip
 
 
+def face_tail(open_set: OpenSetThresholds | None, model: FusionModel) -> Callable[[float], float]:
+    """Per-person face FMR at a score for the population searched: the site's open-set
+    calibration (its own gallery, or the pack's shipped one), else the fusion model's face points."""
+    if open_set is not None:
+        return open_set.current.tail.fmr_at
+    return model.face.fmr_at
+
+
 def rule_for(kind: str) -> str:
     """The rule a decision kind is taken by (see the module): alarms by either, exits by both."""
     return {"gate_inmate": "either", "visitor_exit": "both"}.get(kind, "fused")
@@ -167,18 +180,18 @@ def decide_fused(
     kind: str,
     target_fpir: float,
     people: int,
-    face_threshold: float,
+    face: tuple[float, Callable[[float], float]],
     chosen: list[str],
     face_of: Callable[[str], float | None],
     finger_of: Callable[[str], tuple[float | None, int]],
     finger_problem: str | None,
 ) -> FusedSearchResult:
-    """Decide each chosen person at the per-person FMR of the target FPIR over `people`; best
-    first. The service (FusedSearch) and `gerbang search-batch` both come through here."""
+    """Decide each chosen person at the per-person FMR of the target FPIR over `people`, with
+    the face's (threshold, tail FMR at a score) of that search; best first. The service
+    (FusedSearch) and `gerbang search-batch` both come through here."""
     person_fmr = fmr_for_fpir(target_fpir, max(people, 1))
     scored = [
-        decide_person(model, person, (face_of(person), face_threshold), finger_of(person),
-                      person_fmr)
+        decide_person(model, person, (face_of(person), *face), finger_of(person), person_fmr)
         for person in dict.fromkeys(chosen)
     ]  # fmt: skip
     rule = rule_for(kind)
@@ -236,7 +249,7 @@ class FusedSearch:
             by_finger = self.fingers.search_probe(probe, position)[0]
             chosen += [str(c.person) for c in by_finger if wanted(str(c.person))][:SHORTLIST]
         return decide_fused(
-            model, kind, target, people, face_threshold, chosen,
+            model, kind, target, people, (face_threshold, face_tail(open_set, model)), chosen,
             lambda person: self._face(gallery, template, person),
             lambda person: self._finger(probe, person, position), problem,
         )  # fmt: skip

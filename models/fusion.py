@@ -24,6 +24,16 @@ For 1:N, `threshold_for_fmr` gives the fused threshold at any per-person FMR (a 
 people needs FMR = 1 - (1 - FPIR)^(1/N)): interpolated in log FMR between the stored points,
 extended beyond the strictest with the slope of the last two, and never above -ln(FMR), the
 bound every calibrated LLR obeys (P(LLR >= t | impostor) <= e^-t).
+
+1:N does not sum these LLRs, though: the face's LLR map was learnt on the dev faces (mostly
+Western), and on East-Asian faces a quarter of strangers score above the 1:1 threshold, where
+that map reads strong evidence FOR. Only the impostor tails are known for the population searched
+(the site's open-set calibration for the face, the finger calibration for the finger), so 1:N
+fuses those: each score becomes its per-person false-match probability p (clipped to
+[P_FLOOR, 1]), the evidence is -ln p_face - ln p_finger, and for independent impostor scores
+P(-ln p1 - ln p2 >= t) = e^-t (1 + t) (Fisher's product of tail probabilities), so
+`tail_threshold(FMR)` holds the FMR whatever the genuine scores look like. Strong evidence against
+(the veto above) still applies.
 """
 
 from __future__ import annotations
@@ -51,6 +61,8 @@ from models.likelihood_ratio import TRANSFORMS
 FORMAT_VERSION = 1
 MODALITIES = ("face", "finger")
 STRONG_AGAINST_NATS = 4.6  # odds of 100:1 against: the evidence a modality needs to veto
+# No tail probability below this counts: beyond the measured points both tails are extrapolated.
+P_FLOOR = 1e-9
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,10 @@ class ScoreModel:
     def threshold_at(self, fmr: float) -> tuple[float, bool]:
         """Raw-score threshold at any FMR (interpolated in log FMR) and whether extrapolated."""
         return _interpolate(self.operating_points, fmr)
+
+    def fmr_at(self, score: float) -> float:
+        """Impostor tail probability at a raw score (interpolated in log FMR, in (0, 1])."""
+        return _fmr_at(self.operating_points, score)
 
     def against(self, score: float) -> bool:
         """True when this score is strong evidence of a different person (see the module)."""
@@ -188,6 +204,39 @@ def _alone(model: ScoreModel, score: float, target_fmr: float, reason: str) -> F
     threshold = model.threshold_for(target_fmr)
     llr, llr_threshold = (float(v) for v in model.llr([score, threshold]))
     return FusedDecision(score >= threshold, llr, llr_threshold, (model.modality,), reason)
+
+
+def tail_evidence(fmr: float) -> float:
+    """-ln of a tail probability clipped to [P_FLOOR, 1]: a modality's 1:N evidence (nats)."""
+    return -math.log(min(max(fmr, P_FLOOR), 1.0))
+
+
+def tail_threshold(fmr: float) -> float:
+    """t with e^-t (1 + t) = fmr: the fused 1:N threshold for a per-person FMR (see the module)."""
+    if not 0.0 < fmr < 1.0:
+        raise ValueError(f"FMR must be in (0, 1), got {fmr}")
+    low, high = 0.0, 2.0 * tail_evidence(P_FLOOR) + 50.0
+    for _ in range(200):  # bisection: the left side falls monotonically in t
+        mid = (low + high) / 2
+        low, high = (mid, high) if math.exp(-mid) * (1 + mid) > fmr else (low, mid)
+    return high
+
+
+def _fmr_at(points: Sequence[cal.OperatingPoint], score: float) -> float:
+    """The inverse of _interpolate: FMR at a raw score, log-linear through the nearest two
+    points (beyond either end with the slope there), at most 1."""
+    ordered = sorted(points, key=lambda p: -p.target_fmr)  # thresholds rising
+    if len(ordered) == 1:
+        return 1.0 if score < ordered[0].threshold else ordered[0].target_fmr
+    pairs = list(itertools.pairwise(ordered))
+    low, high = next(((a, b) for a, b in pairs if score <= b.threshold), pairs[-1])
+    if score < ordered[0].threshold:
+        low, high = ordered[0], ordered[1]
+    span = high.threshold - low.threshold
+    if span <= 0:
+        return high.target_fmr
+    slope = (math.log(high.target_fmr) - math.log(low.target_fmr)) / span
+    return min(1.0, math.exp(math.log(low.target_fmr) + slope * (score - low.threshold)))
 
 
 def _interpolate(points: Sequence[cal.OperatingPoint], fmr: float) -> tuple[float, bool]:

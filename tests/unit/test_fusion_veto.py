@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from edge import wiring
 from enrollment.fused_search import decide_person
-from models.fusion import STRONG_AGAINST_NATS, FusionModel
+from models.fusion import P_FLOOR, STRONG_AGAINST_NATS, FusionModel, tail_evidence, tail_threshold
 
 SHIPPED = wiring.SHIPPED_CALIBRATIONS / "fusion-open-yunet-dlib-mcc.json"
 STRANGER_FACE = 0.84  # a clearly different face: the issue's stranger
@@ -69,15 +70,33 @@ def test_fused_threshold_at_any_fmr_meets_the_stored_points_and_the_llr_bound(
 def test_the_1_to_n_person_decision_vetoes_and_falls_back_like_1_to_1(
     model: FusionModel,
 ) -> None:
-    face_threshold, fmr = 0.93, 1e-5
-    stranger = decide_person(model, "p", (STRANGER_FACE, face_threshold), (GENUINE_FINGER, 6), fmr)
+    face, fmr = (0.93, model.face.fmr_at), 1e-5
+    stranger = decide_person(model, "p", (STRANGER_FACE, *face), (GENUINE_FINGER, 6), fmr)
     assert stranger.veto == "face_against" and not stranger.matches("fused")
     assert stranger.matches("either")  # an alarm still sounds on the finger alone
     assert not stranger.matches("both")
-    genuine = decide_person(model, "p", (GENUINE_FACE, face_threshold), (GENUINE_FINGER, 6), fmr)
+    genuine = decide_person(model, "p", (GENUINE_FACE, *face), (GENUINE_FINGER, 6), fmr)
     assert all(genuine.matches(rule) for rule in ("fused", "either", "both"))
-    face_only = decide_person(model, "p", (0.95, face_threshold), (None, 0), fmr)
+    face_only = decide_person(model, "p", (0.95, *face), (None, 0), fmr)
     assert face_only.used == ("face",) and face_only.matches("fused")
     assert not face_only.matches("both")  # "both" needs a finger
-    finger_only = decide_person(model, "p", (None, face_threshold), (GENUINE_FINGER, 6), fmr)
+    finger_only = decide_person(model, "p", (None, *face), (GENUINE_FINGER, 6), fmr)
     assert finger_only.used == ("finger",) and finger_only.matches("fused")
+
+
+def test_the_1_to_n_fused_threshold_holds_the_fmr_for_independent_impostor_tails() -> None:
+    """-ln p1 - ln p2 of uniform p's exceeds tail_threshold(f) with probability f."""
+    rng = np.random.default_rng(3)
+    p = rng.uniform(size=(2, 2_000_000))
+    evidence = -np.log(p).sum(axis=0)
+    for fmr in (1e-2, 1e-3, 1e-4):
+        assert (evidence >= tail_threshold(fmr)).mean() == pytest.approx(fmr, rel=0.1)
+
+
+def test_tail_probabilities_rise_to_one_below_the_loosest_point(model: FusionModel) -> None:
+    for part in (model.face, model.finger):
+        for point in part.operating_points:
+            assert part.fmr_at(point.threshold) == pytest.approx(point.target_fmr, rel=1e-9)
+        low = min(p.threshold for p in part.operating_points)
+        assert part.fmr_at(low - 1.0) == 1.0
+        assert tail_evidence(part.fmr_at(10.0)) == pytest.approx(-math.log(P_FLOOR))

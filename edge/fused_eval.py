@@ -1,0 +1,161 @@
+"""`gerbang finger eval --fused FACES DIR...`: fused face + finger open-set 1:N on chimeric people.
+
+Protocol (a face identity paired with finger identities, Poh and Bengio 2006's chimeric subjects):
+- Fingers: every finger of the FVC folders (models/fingerprint/openset_eval.py), paired at random
+  into two-finger people enrolled as positions 2 and 7; impressions 1-3 enrolled (kept as the
+  site keeps them: an ISO record decoded again), 4-8 searched.
+- Faces: the identities of FACES with at least 4 photos, shuffled (seeded); photos 1-3 enrolled
+  as one identity template (3 face captures), the rest searched.
+- People: the first half of the finger people, each paired with a face identity, are enrolled.
+  The other half's fingers are never enrolled; every remaining face identity is a stranger,
+  paired in turn with one of those fingers, so non-mated searches are many (faces) while no
+  stranger's finger is enrolled.
+- A search is one face photo with one finger impression (a passage: one finger, its position
+  known), decided by `decide_fused` as the gate and `gerbang search-batch` decide, kind
+  `identify` (rule `fused`) at the target FPIR over the people enrolled; the face threshold is the
+  site's (the pack's shipped open-set calibration: a gallery this small does not calibrate).
+- FNIR: share of mated searches whose person is not a match; FPIR measured: share of non-mated
+  searches with any match. Face alone and finger alone are read off the same evidence, each at
+  its own threshold for the same per-person FMR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge import wiring
+from edge.batch_fingers import FingerGallery, FusedBatch, Prints, as_stored
+from edge.search_batch import batch_thresholds
+from edge.settings import MatchSettings, Settings
+from enrollment.fused_search import FusedSearchResult
+from gallery_sync.gallery import GalleryEntry, GalleryIndex
+from models.batch import embed_files
+from models.fingerprint.openset_eval import ENROLLED, POSITIONS, PROBES, load_fingers, people_of
+from models.obtain import ensure_converted
+
+TARGET_FPIRS = (0.01, 0.003)
+FACE_ENROLLED = 3
+STRANGER_PHOTOS = 2  # searched photos per stranger face identity
+ANSWERS = ("face", "finger", "fused")
+
+
+@dataclass(frozen=True)
+class FusedRow:
+    """FNIR and measured FPIR at one target, for face alone, finger alone and fused."""
+
+    target_fpir: float
+    people: int
+    fnir: dict[str, float]
+    fpir: dict[str, float]
+    mated: int
+    non_mated: int
+
+
+def _face_identities(root: Path, seed: int) -> list[list[Path]]:
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    usable = [sorted(f.glob("*.jpg"), key=lambda p: int(p.stem) if p.stem.isdigit() else 0)
+              for f in folders]  # fmt: skip
+    usable = [photos for photos in usable if len(photos) > FACE_ENROLLED]
+    order = np.random.default_rng(seed).permutation(len(usable))
+    return [usable[i] for i in order]
+
+
+def _answered(result: FusedSearchResult, answer: str, mate: str | None) -> tuple[bool, bool]:
+    """(mate found, anyone found) under one answer: face alone, finger alone, or fused."""
+    test = {"face": lambda p: p.face_match, "finger": lambda p: p.finger_match,
+            "fused": lambda p: p.matches("fused")}[answer]  # fmt: skip
+    named = [p.identity_id for p in result.people if test(p)]
+    return mate in named, bool(named)
+
+
+def evaluate_fused(faces: Path, finger_dirs: Sequence[Path], ppi: int, seed: int = 7,
+                   workers: int | None = None) -> list[FusedRow]:  # fmt: skip
+    """FNIR at each target FPIR for the chimeric people of these sets."""
+    fingers = load_fingers(list(finger_dirs), ppi)
+    finger_people = people_of(fingers, 2)
+    identities = _face_identities(faces, seed)
+    pool = finger_people[: len(finger_people) // 2]
+    strange_fingers = finger_people[len(finger_people) // 2 :]
+    enrolled = list(zip(identities, pool, strict=False))
+    strangers = identities[len(enrolled) :]
+    settings = Settings()
+    spec = wiring.engine_spec(settings)
+    ensure_converted(spec.store, spec.pack)
+    searches: list[
+        tuple[Path, Prints, str | None]
+    ] = []  # face photo, finger, mate (None: stranger)
+    gallery_photos: list[tuple[Path, str]] = []
+    finger_gallery = FingerGallery()
+    for number, (photos, person) in enumerate(enrolled):
+        name = f"person-{number}"
+        gallery_photos += [(p, name) for p in photos[:FACE_ENROLLED]]
+        for position, finger in zip(POSITIONS, person, strict=True):
+            finger_gallery.prints[name] += [(position, as_stored(position, fingers[finger][i]))
+                                            for i in ENROLLED if i in fingers[finger]]  # fmt: skip
+        searches += _probes(photos[FACE_ENROLLED:], person, fingers, name)
+    for number, photos in enumerate(strangers):
+        person = strange_fingers[number % len(strange_fingers)]
+        searches += _probes(photos[FACE_ENROLLED:][:STRANGER_PHOTOS], person, fingers, None)
+    paths = [str(p) for p, _ in gallery_photos] + [str(p) for p, _, _ in searches]
+    embedded = embed_files(spec, paths, workers)
+    gallery = GalleryIndex(spec.pack.embedding_dim)
+    gallery.add([GalleryEntry(i, who, "inmate", "active", e.template)
+                 for i, ((_, who), e) in enumerate(zip(gallery_photos, embedded, strict=False), 1)
+                 if e.template is not None])  # fmt: skip
+    probes = embedded[len(gallery_photos) :]
+    rows = []
+    for target in TARGET_FPIRS:
+        match = MatchSettings(identify_fpir=target)
+        thresholds = batch_thresholds(
+            settings.model_copy(update={"match": match}), spec.pack.id, gallery
+        )
+        decide = FusedBatch(settings, spec.pack.id, gallery, finger_gallery, thresholds, "identify")
+        found = {a: ([], []) for a in ANSWERS}  # type: dict[str, tuple[list[bool], list[bool]]]
+        for (_, prints, mate), face in zip(searches, probes, strict=True):
+            result = decide.decide(face.template, prints, None, ("inmate", "active"), None)
+            for answer in ANSWERS:
+                hit, anyone = _answered(result, answer, mate)
+                (found[answer][0].append(hit) if mate else found[answer][1].append(anyone))
+        rows.append(FusedRow(
+            target, len(enrolled),
+            {a: 1 - float(np.mean(found[a][0])) for a in ANSWERS},
+            {a: float(np.mean(found[a][1])) for a in ANSWERS},
+            len(found["fused"][0]), len(found["fused"][1]),
+        ))  # fmt: skip
+    return rows
+
+
+def _probes(photos: Sequence[Path], person: tuple[str, ...], fingers: dict, mate: str | None
+            ) -> list[tuple[Path, Prints, str | None]]:  # fmt: skip
+    """One search per searched photo, each with the next probe impression of alternate fingers."""
+    out = []
+    for k, photo in enumerate(photos):
+        position, finger = list(zip(POSITIONS, person, strict=True))[k % 2]
+        impressions = [i for i in PROBES if i in fingers[finger]]
+        if impressions:
+            out.append(
+                (photo, [(position, fingers[finger][impressions[k % len(impressions)]])], mate)
+            )
+    return out
+
+
+def format_fused(rows: Sequence[FusedRow]) -> str:
+    """A Markdown table of FNIR (and measured FPIR) at each target FPIR."""
+    lines = [
+        f"Fused open-set 1:N, {rows[0].people} chimeric people enrolled (3 face captures + 2"
+        f" fingers x 3 impressions), {rows[0].mated} mated / {rows[0].non_mated} non-mated"
+        " searches (one face photo + one finger each)",
+        "| target FPIR | FNIR face | FNIR finger | FNIR fused | FPIR measured face / finger / fused |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.target_fpir:.1%} | {r.fnir['face']:.1%} | {r.fnir['finger']:.1%} |"
+            f" {r.fnir['fused']:.1%} | {r.fpir['face']:.2%} / {r.fpir['finger']:.2%} /"
+            f" {r.fpir['fused']:.2%} |"
+        )
+    return "\n".join(lines)
