@@ -217,6 +217,11 @@ class IdentifyCandidate(BaseModel):
 class IdentifyResponse(BaseModel):
     result: Literal["candidates", "unknown"]
     candidates: list[IdentifyCandidate]
+    fused: dict[str, Any] | None = Field(
+        None,
+        description="With a finger: each person's face, finger and fused evidence, and the"
+        " setting (enrollment/fused_search.py); the candidates are then the fused matches",
+    )
     threshold: float
     target_fmr_per_comparison: float
     pack: str

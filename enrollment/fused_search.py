@@ -32,9 +32,10 @@ import numpy as np
 
 from enrollment.fingers import FingerService
 from enrollment.fused import FingerProbe
+from enrollment.matching import IdentifyResult
 from gallery_sync.gallery import GalleryIndex
 from gallery_sync.openset import OpenSetThresholds
-from kernel.errors import GerbangError
+from kernel.errors import GerbangError, InputError, Message
 from models.faces import FloatArray
 from models.fingerprint import mcc, nbis
 from models.fingerprint.identify import fmr_for_fpir
@@ -43,6 +44,16 @@ from models.fusion import FusionModel, tail_evidence, tail_threshold
 from models.openset import DEFAULT_TARGET_FPIR
 
 RULES = ("fused", "either", "both")
+
+
+class FingerprintUnusable(InputError):
+    code = "fingerprint_unusable"
+    message = Message(
+        "Sidik jari tidak dapat dipakai untuk pencarian. Bersihkan jari lalu ambil ulang.",
+        "The fingerprint cannot be used for the search. Clean the finger and capture again.",
+    )
+
+
 SHORTLIST = 5  # people taken from each modality's ranking before fusing
 
 
@@ -253,6 +264,26 @@ class FusedSearch:
             lambda person: self._face(gallery, template, person),
             lambda person: self._finger(probe, person, position), problem,
         )  # fmt: skip
+
+    def identify(
+        self,
+        face: IdentifyResult,
+        finger: FingerProbe,
+        roles: Collection[str] | None,
+        statuses: Collection[str] | None,
+        open_set: OpenSetThresholds | None,
+    ) -> FusedSearchResult:
+        """The desk's 1:N (kind `identify`) on a face already searched and a finger beside it."""
+        return self.search(face.probe.template, finger, roles, statuses, None, open_set,
+                           face.threshold, "identify")  # fmt: skip
+
+    def candidates(self, result: FusedSearchResult) -> list[tuple[str, float, str, str]]:
+        """(identity, face score, role, status) of the fused matches, best first."""
+        gallery, found = self._gallery(), []
+        for person in result.matches("fused"):
+            role, status = gallery.partition_of(person.identity_id) or ("", "")
+            found.append((person.identity_id, person.face_score or 0.0, role, status))
+        return found
 
     @staticmethod
     def _selector(

@@ -17,6 +17,7 @@ from edge.site import Site
 from enrollment import queries
 from enrollment.fingers import FingerNotEnrolled
 from enrollment.fused import FingerProbe, NothingToVerify
+from enrollment.fused_search import FingerprintUnusable
 from enrollment.matching import NoTemplates
 from enrollment.repository import IdentityNotFound
 from kernel.access import Principal
@@ -139,28 +140,48 @@ async def _face_score(site: Site, identity_id: str, image: UploadFile | None) ->
     return _FaceScore(decision.score, None, decision.pack_id, probe.quality.as_dict(), live)
 
 
-@router.post("/identify", response_model=IdentifyResponse, responses=refusals(*FACE))
+@router.post(
+    "/identify",
+    response_model=IdentifyResponse,
+    responses=refusals(*FACE, *FINGER, FingerprintUnusable),
+)
 async def identify(
     image: Annotated[UploadFile, File()],
     site: Annotated[Site, Depends(site_of)],
     _: Annotated[Principal, Depends(allow("face.identify"))],
     roles: Annotated[list[Role] | None, Form()] = None,
     statuses: Annotated[list[Status] | None, Form()] = None,
+    finger_image: Annotated[UploadFile | None, File()] = None,
+    finger_position: Annotated[int | None, Form(ge=1, le=10)] = None,
 ) -> dict[str, Any]:
-    """1:N: candidates above the threshold among the roles and statuses given, or 'unknown'."""
+    """1:N: candidates above the threshold among the roles and statuses given, or 'unknown';
+    with a finger, face and finger decided together (`fused` holds the evidence)."""
     data = await read_upload(image, site.settings)
+    finger = None
+    if finger_image is not None:
+        raw = await read_upload(finger_image, site.settings)
+        finger = FingerProbe(nbis.read_image(raw), 500, finger_position)
     result = await run_in_threadpool(site.matcher.identify, data, roles, statuses or ["active"])
-    names = queries.full_names(site.db, [c.identity_id for c in result.candidates])
+    found = [(c.identity_id, c.score, c.role, c.status) for c in result.candidates]
+    fused = None
+    if finger is not None:
+        fused = await run_in_threadpool(site.fused_search.identify, result, finger, roles,
+                                        statuses or ["active"], site.thresholds().open_set)  # fmt: skip
+        if fused.finger_problem is not None:
+            raise FingerprintUnusable(problem=fused.finger_problem)
+        found = site.fused_search.candidates(fused)
+    names = queries.full_names(site.db, [f[0] for f in found])
     return {
-        "result": "candidates" if result.candidates else "unknown",
+        "result": "candidates" if found else "unknown",
         "candidates": [
-            {"identity_id": c.identity_id, "score": round(c.score, 4), "role": c.role, "status": c.status,
-             "full_name": names.get(c.identity_id)}
-            for c in result.candidates
+            {"identity_id": i, "score": round(score, 4), "role": role, "status": status,
+             "full_name": names.get(i)}
+            for i, score, role, status in found
         ],
         "threshold": round(result.threshold, 6),
         "target_fmr_per_comparison": result.target_fmr,
         "open_set": result.open_set.evidence() if result.open_set else None,
         "pack": result.pack_id,
         "live_score": result.probe.live_score,
+        "fused": fused.evidence("fused") if fused else None,
     }  # fmt: skip

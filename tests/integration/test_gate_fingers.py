@@ -158,3 +158,28 @@ def test_a_strangers_face_with_the_inmates_own_finger_is_refused_at_a_movement(
     assert (missing["result"], missing["reason"]) == ("deny", "finger_required")
     own = _pass(sc, "inmate-movement", photo(dev_faces, "deepface-img26/4.jpg"), finger, **order)
     assert (own["result"], own["reason"]) == ("admit", "movement_verified"), own
+
+
+def test_the_desk_identifies_on_face_and_finger_together(
+    site: tuple[SiteClient, dict[str, str]], dev_faces: Path, fingerprints: Path
+) -> None:
+    sc, people = site
+    db1 = fingerprints / "fvc2002-db1_b"
+
+    def identify(face: str, finger: tuple[str, bytes, str]) -> Any:
+        return sc.client.post(
+            "/v1/identify",
+            files={"image": photo(dev_faces, face), "finger_image": finger},
+            data={"roles": ["inmate"], "finger_position": str(POSITION)},
+            headers=sc.as_role("enrolment_officer"),
+        )
+
+    found = identify("deepface-img26/5.jpg", _print(db1, FINGERS["inmate"], 6)).json()
+    assert [c["identity_id"] for c in found["candidates"]] == [people["inmate"]]
+    assert found["fused"]["people"][0]["used"] == ["face", "finger"]
+    stranger = identify("facerec-guido_van_rossum/1.jpg", _print(db1, FINGERS["inmate"], 6)).json()
+    assert stranger["result"] == "unknown"  # the inmate's finger does not outvote another face
+    assert stranger["fused"]["people"][0]["veto"] == "face_against"
+    blank = ("blank.png", encode(np.zeros((300, 300), np.uint8), "PNG"), "image/png")
+    refused = identify("deepface-img26/5.jpg", blank)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "fingerprint_unusable")
