@@ -230,6 +230,16 @@ class FusedSearch:
         model: Callable[[], FusionModel],
     ) -> None:
         self._gallery, self.fingers, self._model = gallery, fingers, model
+        # The last finger extracted: a passage searches inmates, then visitors, with one print.
+        self._last: tuple[FingerProbe, tuple[MinutiaeTemplate | None, str | None]] | None = None
+
+    def _extracted(self, finger: FingerProbe) -> tuple[MinutiaeTemplate | None, str | None]:
+        last = self._last
+        if last is not None and last[0] is finger:
+            return last[1]
+        extracted = extract_probe(finger)
+        self._last = (finger, extracted)
+        return extracted
 
     def search(
         self,
@@ -248,7 +258,7 @@ class FusedSearch:
         gallery, model = self._gallery(), self._model()
         people = max(gallery.people(roles, statuses, only), 1)
         target = (open_set.targets if open_set else DEFAULT_TARGET_FPIR)[kind]
-        probe, problem = extract_probe(finger) if finger else (None, "no_finger")
+        probe, problem = self._extracted(finger) if finger else (None, "no_finger")
         position = finger.position if finger else None
         wanted = self._selector(gallery, roles, statuses, only)
         chosen: list[str] = []
