@@ -162,8 +162,10 @@ class FusedBatch:
     def decide(
         self, template: FloatArray | None, probe: Prints, problem: str | None,
         partition: tuple[str, str], only: list[str] | None,
+        finger_scores: dict[str, tuple[float | None, int]] | None = None,
     ) -> FusedSearchResult:  # fmt: skip
-        """One probe: face and finger shortlists, each person decided by decide_fused."""
+        """One probe: face and finger shortlists, each person decided by decide_fused (the
+        probe's finger scores may be given, when one print is searched several times)."""
         roles, statuses = (partition[0],), (partition[1],)
         face_threshold, _ = search_threshold(self.gallery, self.thresholds.open_set,
                                              self.thresholds.identify, self.kind, roles, statuses,
@@ -173,7 +175,7 @@ class FusedBatch:
         people = {*self.fingers.prints} | {meta[0] for meta in self.gallery.snapshot().values()}
         if only is not None:
             people &= set(only)
-        scores = self.fingers.scores(probe) if probe else {}
+        scores = finger_scores if finger_scores is not None else self.fingers.scores(probe)
         chosen = ranked(scores, SHORTLIST)
         if template is not None:
             found = self.gallery.search(template, k=SHORTLIST, roles=roles, statuses=statuses,
