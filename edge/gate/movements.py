@@ -27,7 +27,8 @@ class StaffAndMovementPassages(GateSteps):
         presented), with anti-passback."""
         passage = "staff_in" if direction == "in" else "staff_out"
         ctx = Passage(gate_id, passage, actor, finger=finger)
-        refusal = self._gate_allows(ctx, "staff") or self._analyse(ctx, image)
+        leaving = "inmate_leaving" if direction == "out" else None
+        refusal = self._gate_allows(ctx, "staff") or self._analyse(ctx, image, alarm=leaving)
         if refusal:
             return refusal
         # Nobody leaving may be an inmate, on any face (or finger): a staff exit is an exit too.

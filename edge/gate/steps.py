@@ -94,13 +94,17 @@ class GateSteps:
         ctx.note("retry_after", until.isoformat())
         return self._decide(ctx, "deny", "cooldown", count_failure=False)
 
-    def _analyse(self, ctx: Passage, image: bytes) -> GateDecision | None:
-        """Analyse everyone in the frame once: each face's template feeds every search."""
+    def _analyse(self, ctx: Passage, image: bytes, alarm: str | None = None) -> GateDecision | None:
+        """Analyse everyone in the frame once: each face's template feeds every search. With no
+        usable face, a finger presented is still searched among inmates where the passage has
+        an inmate ALARM (`alarm` is its reason): a masked inmate must not leave on a finger."""
         engine = self._engine()
         try:
             ctx.people = engine.analyse_people_bytes(image)
         except InputError as exc:
             ctx.note("face_error", exc.code)
+            if alarm and (inmate := self._inmate_by_finger(ctx)):
+                return self._decide(ctx, "alarm", alarm, matched=inmate)
             # No face or a blurred frame says nothing about who is there: it must not push a
             # real visitor into the cool-down.
             return self._decide(ctx, "deny", "face_unusable", count_failure=False)
@@ -110,6 +114,17 @@ class GateSteps:
         ctx.note("live_score", ctx.probe.live_score)
         ctx.note("people", [_person(face) for face in ctx.people])
         return None
+
+    def _inmate_by_finger(self, ctx: Passage) -> str | None:
+        """The inmate the presented finger alone matches (no face to fuse with), if any."""
+        if ctx.finger is None or self.fused_search is None:
+            return None
+        result = self.fused_search.search(None, ctx.finger, ("inmate",), INMATE_STATUSES, None,
+                                          self._thresholds().open_set, 1.0, "gate_inmate")  # fmt: skip
+        ctx.note("fused:inmate/active", result.evidence("either"))
+        ctx.finger_problem = result.finger_problem
+        found = result.matches("either")
+        return found[0].identity_id if found else None
 
     def _one_at_a_time(self, ctx: Passage) -> GateDecision | None:
         """Deny a passage with more than one person in the frame."""

@@ -20,7 +20,8 @@ class VisitorPassages(GateSteps):
                       finger: FingerProbe | None = None) -> GateDecision:  # fmt: skip
         """Verify the visitor 1:1, make sure no inmate and no banned visitor matches, open a visit."""
         ctx = Passage(gate_id, "visitor_entry", actor, finger=finger)
-        refusal = self._gate_allows(ctx, "visitor") or self._analyse(ctx, image)
+        refusal = self._gate_allows(ctx, "visitor")
+        refusal = refusal or self._analyse(ctx, image, alarm="inmate_match_at_entry")
         if refusal:
             return refusal
         # An inmate's face at the gate is an alarm whatever card they hold (a stolen one, an
@@ -56,7 +57,8 @@ class VisitorPassages(GateSteps):
         """The person leaving must be a visitor with an open visit (by face, and by finger too
         when one is presented), and must match no inmate by face, finger or both together."""
         ctx = Passage(gate_id, "visitor_exit", actor, finger=finger)
-        refusal = self._gate_allows(ctx, "visitor") or self._analyse(ctx, image)
+        refusal = self._gate_allows(ctx, "visitor")
+        refusal = refusal or self._analyse(ctx, image, alarm="inmate_leaving")
         if refusal:
             return refusal
         inmate = self._best(ctx, ("inmate",), INMATE_STATUSES, everyone=True)

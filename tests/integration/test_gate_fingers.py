@@ -183,3 +183,17 @@ def test_the_desk_identifies_on_face_and_finger_together(
     blank = ("blank.png", encode(np.zeros((300, 300), np.uint8), "PNG"), "image/png")
     refused = identify("deepface-img26/5.jpg", blank)
     assert (refused.status_code, refused.json()["error"]["code"]) == (422, "fingerprint_unusable")
+
+
+def test_a_hidden_face_with_an_inmates_finger_still_raises_the_alarm(
+    site: tuple[SiteClient, dict[str, str]], fingerprints: Path
+) -> None:
+    sc, people = site
+    db1 = fingerprints / "fvc2002-db1_b"
+    no_face = ("wall.jpg", encode(np.full((480, 640, 3), 90, np.uint8)), "image/jpeg")
+    escape = _pass(sc, "visitor-exit", no_face, _print(db1, FINGERS["inmate"], 5))
+    assert (escape["result"], escape["reason"]) == ("alarm", "inmate_leaving")
+    assert escape["person"]["identity_id"] == people["inmate"]
+    assert escape["evidence"]["fused:inmate/active"]["people"][0]["used"] == ["finger"]
+    stranger = _pass(sc, "visitor-exit", no_face, _print(db1, 106, 5))
+    assert (stranger["result"], stranger["reason"]) == ("deny", "face_unusable")
