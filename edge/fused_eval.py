@@ -151,7 +151,7 @@ def _probes(photos: Sequence[Path], person: tuple[str, ...], fingers: dict[str, 
             ) -> list[tuple[Path, Prints, str | None]]:  # fmt: skip
     """One search per photo, each with the next of the first `impressions` probe impressions,
     of alternate fingers."""
-    out = []
+    out: list[tuple[Path, Prints, str | None]] = []
     for k, photo in enumerate(photos):
         position, finger = list(zip(POSITIONS, person, strict=True))[k % 2]
         usable = [i for i in PROBES[:impressions] if i in fingers[finger]]

@@ -118,11 +118,11 @@ def search_batch(args: argparse.Namespace) -> int:
     thresholds = batch_thresholds(settings, spec.pack.id, gallery)
     only = [e.identity_id for e in entries] if args.kind == "visitor_exit" else None
     if with_fingers:
-        probes = list(zip(probe_rows, embedded[len(gallery_rows) :], strict=True))
+        with_faces = list(zip(probe_rows, embedded[len(gallery_rows) :], strict=True))
         fingers = finger_gallery(gallery_rows)
         only = sorted({*fingers.prints, *(only or ())}) if only is not None else None
         decide = FusedBatch(settings, spec.pack.id, gallery, fingers, thresholds, args.kind)
-        searched = decide.write(Path(args.out), probes, (role, status), only, args.top)
+        searched = decide.write(Path(args.out), with_faces, (role, status), only, args.top)
         print(f"wrote {args.out}: {len(probe_rows)} probes ({len(probe_rows) - searched} without"
               f" a usable face or finger) against {len({*fingers.prints, *(e.identity_id for e in entries)})}"
               f" people as {args.kind}, face and finger fused ({fingers.unusable} gallery prints"

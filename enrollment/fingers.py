@@ -275,7 +275,7 @@ class FingerService:
         return self.search_probe(mcc.with_cylinders(nbis.extract(image, ppi)), position, shortlist)
 
     def search_probe(
-        self, probe: MinutiaeTemplate, position: int | None, shortlist: int | None = None
+        self, probe: mcc.MinutiaeWithCylinders, position: int | None, shortlist: int | None = None
     ) -> tuple[list[Candidate], int]:
         """_search for a probe already extracted (with cylinders): a fused search extracts once."""
         self.refresh_index()

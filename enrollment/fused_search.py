@@ -39,7 +39,7 @@ from kernel.errors import GerbangError, InputError, Message
 from models.faces import FloatArray
 from models.fingerprint import mcc, nbis
 from models.fingerprint.identify import fmr_for_fpir
-from models.fingerprint.minutiae import MinutiaeTemplate
+from models.fingerprint.mcc import MinutiaeWithCylinders
 from models.fusion import FusionModel, tail_evidence, tail_threshold
 from models.openset import DEFAULT_TARGET_FPIR
 
@@ -212,7 +212,7 @@ def decide_fused(
     )
 
 
-def extract_probe(finger: FingerProbe) -> tuple[MinutiaeTemplate | None, str | None]:
+def extract_probe(finger: FingerProbe) -> tuple[MinutiaeWithCylinders | None, str | None]:
     """The presented finger as an MCC probe, or None and the reason code it cannot be used."""
     try:
         return mcc.with_cylinders(nbis.extract(finger.image, finger.resolution_ppi)), None
@@ -231,9 +231,11 @@ class FusedSearch:
     ) -> None:
         self._gallery, self.fingers, self._model = gallery, fingers, model
         # The last finger extracted: a passage searches inmates, then visitors, with one print.
-        self._last: tuple[FingerProbe, tuple[MinutiaeTemplate | None, str | None]] | None = None
+        self._last: tuple[FingerProbe, tuple[MinutiaeWithCylinders | None, str | None]] | None = (
+            None
+        )
 
-    def _extracted(self, finger: FingerProbe) -> tuple[MinutiaeTemplate | None, str | None]:
+    def _extracted(self, finger: FingerProbe) -> tuple[MinutiaeWithCylinders | None, str | None]:
         last = self._last
         if last is not None and last[0] is finger:
             return last[1]
@@ -324,7 +326,7 @@ class FusedSearch:
         return None if vector is None else float(np.dot(vector, template))
 
     def _finger(
-        self, probe: MinutiaeTemplate | None, person: str, position: int | None
+        self, probe: MinutiaeWithCylinders | None, person: str, position: int | None
     ) -> tuple[float | None, int]:
         if probe is None:
             return None, 0
