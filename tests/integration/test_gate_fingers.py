@@ -69,8 +69,11 @@ def _pass(sc: SiteClient, path: str, face: tuple[str, bytes, str],
           finger: tuple[str, bytes, str] | None, **form: str) -> dict[str, Any]:  # fmt: skip
     files = {"image": face, **({"finger_image": finger} if finger else {})}
     data = {**form, **({"finger_position": str(POSITION)} if finger else {})}
+    who = (
+        "gate_officer" if path == "inmate-movement" else "device"
+    )  # a movement is an officer's act
     response = sc.client.post(
-        f"/v1/gates/main/{path}", files=files, data=data, headers=sc.as_role("device")
+        f"/v1/gates/main/{path}", files=files, data=data, headers=sc.as_role(who)
     )
     assert response.status_code == 200, response.text
     body = response.json()
