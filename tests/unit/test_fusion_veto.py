@@ -100,3 +100,14 @@ def test_tail_probabilities_rise_to_one_below_the_loosest_point(model: FusionMod
         low = min(p.threshold for p in part.operating_points)
         assert part.fmr_at(low - 1.0) == 1.0
         assert tail_evidence(part.fmr_at(10.0)) == pytest.approx(-math.log(P_FLOOR))
+
+
+def test_the_empirical_operating_point_lets_the_target_share_of_strangers_through() -> None:
+    from edge.fused_eval import _empirical_fnir
+
+    strangers = [float(v) for v in np.linspace(-10, 0, 1000)]  # best margins of 1,000 strangers
+    mates = [-0.5, -0.02, 0.5, 1.0]
+    # 1%: the 10 best strangers (down to -0.09) pass, and so do the mates from -0.02 up
+    assert _empirical_fnir((mates, strangers), 0.01) == 0.25
+    # 0.1%: only the best stranger (0.0) passes: the mate at -0.02 is missed too
+    assert _empirical_fnir((mates, strangers), 0.001) == 0.5
