@@ -1,6 +1,7 @@
 """The errors the face engine raises: unreadable or unusable images, and models that cannot load.
 
 InputError (kernel)
+├─ ImageMissing          422 image_missing          an empty upload where a photo is required
 ├─ InvalidImage          400 image_invalid          the bytes are not a readable JPEG/PNG/WebP/TIFF
 ├─ UnsupportedMediaType  415 media_type_unsupported the content type is not an image we accept
 ├─ ImageTooLarge         413 image_too_large        bytes or pixels above the configured cap
@@ -18,6 +19,14 @@ Unavailable (kernel)
 from __future__ import annotations
 
 from kernel.errors import InputError, Message, TooLarge, Unavailable
+
+
+class ImageMissing(InputError):
+    code = "image_missing"
+    message = Message(
+        "Foto tidak terkirim (berkas kosong). Periksa kamera lalu ambil ulang.",
+        "No photo was sent (the file is empty). Check the camera and take the photo again.",
+    )
 
 
 class InvalidImage(InputError):

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from models.errors import ImageTooLarge, ImageTooSmall, InvalidImage, UnsupportedMediaType
+from models.errors import (
+    ImageMissing,
+    ImageTooLarge,
+    ImageTooSmall,
+    InvalidImage,
+    UnsupportedMediaType,
+)
 from models.faces import ImageBGR
 
 # Magic numbers of the formats we accept; the declared content type is never trusted alone.
@@ -67,6 +73,19 @@ def check_content_type(declared: str | None) -> None:
     if base in ("application/octet-stream", "") or base in ACCEPTED_TYPES:
         return
     raise UnsupportedMediaType.for_type(base, list(ACCEPTED_TYPES))
+
+
+def check_image(data: bytes, limits: ImageLimits | None = None) -> None:
+    """Refuse, from the header alone, bytes that are no image or one outside the limits: what a
+    gate checks before it records anything."""
+    limits = limits or ImageLimits()
+    if not data:
+        raise ImageMissing()
+    if len(data) > limits.max_bytes:
+        raise ImageTooLarge.exceeding("bytes", len(data), limits.max_bytes)
+    if sniff_media_type(data) is None:
+        raise InvalidImage.because("not a JPEG, PNG, WebP, TIFF or BMP file")
+    _open_checked(data, limits).close()
 
 
 def decode_image(data: bytes, limits: ImageLimits | None = None) -> ImageBGR:

@@ -30,7 +30,7 @@ from edge.responses import (
     VisitInside,
 )
 from edge.routes.documented import FINGER, UPLOAD, refusals
-from edge.routes.uploads import read_upload
+from edge.routes.uploads import read_gate_frame, read_upload
 from edge.security import allow, site_of
 from edge.site import Site
 from enrollment.fingers import FingerNotEnrolled
@@ -38,15 +38,25 @@ from enrollment.fused import FingerProbe
 from enrollment.repository import IdentityNotFound
 from kernel.access import Principal
 from kernel.errors import Forbidden
-from models.errors import ModelNotReady
+from models.errors import ImageMissing, ImageTooSmall, ModelNotReady
 from models.fingerprint import nbis
 
 router = APIRouter(prefix="/v1")
-# A passage is refused before any decision only for what it was sent and where: a face that
-# cannot be used is a recorded denial, not an error.
-PASSING = refusals(*UPLOAD, ModelNotReady, GateNotFound, IdentityNotFound)
+# A passage is refused before any decision only for what it was sent and where: an empty file or
+# bytes that are no image record nothing; a real frame whose face cannot be used is a recorded
+# denial, not an error.
+PASSING = refusals(
+    *UPLOAD, ImageMissing, ImageTooSmall, ModelNotReady, GateNotFound, IdentityNotFound
+)
 PASSING_WITH_FINGER = refusals(
-    *UPLOAD, *FINGER, ModelNotReady, GateNotFound, IdentityNotFound, FingerNotEnrolled
+    *UPLOAD,
+    *FINGER,
+    ImageMissing,
+    ImageTooSmall,
+    ModelNotReady,
+    GateNotFound,
+    IdentityNotFound,
+    FingerNotEnrolled,
 )
 
 
@@ -132,7 +142,7 @@ async def visitor_entry(
     """A visitor claims who they are (NIK or id); the face (fused with a finger, if one is
     presented) must match them, and the face must match nobody forbidden."""
     at_own_gate(principal, gate_id)
-    data = await read_upload(image, site.settings)
+    data = await read_gate_frame(image, site.settings)
     finger = await finger_probe(site, finger_image, finger_position)
     decision = await run_in_threadpool(
         site.gate.visitor_entry, gate_id, data, principal.name, nik, visitor_id, inmate_id, finger
@@ -153,7 +163,7 @@ async def visitor_exit(
     presented or EDGE_GATE__REQUIRE_FINGER_VISITOR_EXIT asks for one) and no inmate by either
     (an inmate match is an ALARM)."""
     at_own_gate(principal, gate_id)
-    data = await read_upload(image, site.settings)
+    data = await read_gate_frame(image, site.settings)
     finger = await finger_probe(site, finger_image, finger_position)
     return decision_body(
         await run_in_threadpool(site.gate.visitor_exit, gate_id, data, principal.name, finger)
@@ -172,7 +182,7 @@ async def staff_passage(
     """Staff in or out: 1:N among active staff, face fused with a finger when one is presented
     (EDGE_GATE__REQUIRE_FINGER_STAFF makes it required)."""
     at_own_gate(principal, gate_id)
-    data = await read_upload(image, site.settings)
+    data = await read_gate_frame(image, site.settings)
     finger = await finger_probe(site, finger_image, finger_position)
     return decision_body(
         await run_in_threadpool(
@@ -198,7 +208,7 @@ async def inmate_movement(
     against the inmate's own record, with the order reference; an officer signed in is the actor
     (a kiosk's device key alone cannot move an inmate)."""
     at_own_gate(principal, gate_id)
-    data = await read_upload(image, site.settings)
+    data = await read_gate_frame(image, site.settings)
     finger = await finger_probe(site, finger_image, finger_position)
     decision = await run_in_threadpool(
         site.gate.inmate_movement,
