@@ -62,6 +62,7 @@ from enrollment.vault import Vault
 from gallery_sync.gallery import Candidate, GalleryEntry, GalleryIndex
 from gallery_sync.openset import OpenSetThresholds, search_threshold
 from kernel.errors import Conflict, InputError, Message
+from models.imaging import clean_jpeg
 
 
 class IdentityNumberTaken(Conflict):
@@ -177,10 +178,12 @@ class EnrolmentService:
         reasons = judge_frame(analysis, self.policy)
         capture_id = None
         if not reasons:
+            # Kept as a clean JPEG: no EXIF, nothing after the image data (issue 13).
+            clean = clean_jpeg(data)
             with unit_of_work(self.db, self.vault) as uow:
                 uow.captures.session(session_id)
                 capture_id = uow.captures.keep(
-                    session_id, data, analysis, engine.pack_id, self.policy.keep_best
+                    session_id, clean, analysis, engine.pack_id, self.policy.keep_best
                 )
                 kept = uow.captures.count(session_id)
         return CaptureFeedback(

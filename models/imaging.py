@@ -104,6 +104,21 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> ImageBGR:
     return array
 
 
+def clean_jpeg(data: bytes, quality: int = 92) -> bytes:
+    """The image re-encoded as a plain JPEG: upright, 8-bit RGB, and nothing but the pixels.
+
+    What an upload carried besides its picture (EXIF with the phone's GPS position and serial,
+    ICC profiles, comments, an HTML page or a ZIP archive after the image data) is not kept: a
+    stored upload served back can then be only an image. The bytes were already accepted by the
+    engine's limits, so only the sanity limits apply here.
+    """
+    limits = ImageLimits(max_bytes=max(len(data), 1), max_pixels=400_000_000)
+    rgb = decode_image(data, limits)[:, :, ::-1]
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(out, "JPEG", quality=quality, optimize=True)
+    return out.getvalue()
+
+
 def _open_checked(data: bytes, limits: ImageLimits) -> Image.Image:
     """Read only the header, then refuse sizes outside the limits before decoding pixels."""
     try:

@@ -7,7 +7,13 @@ import pytest
 from PIL import Image
 
 from models.errors import ImageTooLarge, ImageTooSmall, InvalidImage, UnsupportedMediaType
-from models.imaging import ImageLimits, check_content_type, decode_image, sniff_media_type
+from models.imaging import (
+    ImageLimits,
+    check_content_type,
+    clean_jpeg,
+    decode_image,
+    sniff_media_type,
+)
 from tests.factories import encode
 
 
@@ -131,3 +137,45 @@ def test_decoding_a_16_bit_frame_stays_within_its_working_bytes_per_pixel() -> N
     finally:
         tracemalloc.stop()
     assert peak < 12 * side * side  # float64 working copies used to take over 24 bytes a pixel
+
+
+def polyglot_jpeg_with_exif() -> bytes:
+    """A real JPEG carrying EXIF (GPS, camera serial), a comment, then an HTML page and a ZIP
+    archive after its image data: a file that is a valid JPEG, web page and archive at once."""
+    import io
+    import zipfile
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° to stand upright
+    exif[0xA431] = "SERIAL-1234567"  # BodySerialNumber
+    out = io.BytesIO()
+    Image.fromarray(_gradient(64, 48)).save(out, "JPEG", exif=exif, comment=b"<b>note</b>")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("payload.html", "<script>alert(1)</script>")
+    return (
+        out.getvalue()
+        + b"<html><script>alert(document.cookie)</script></html>"
+        + archive.getvalue()
+    )
+
+
+def test_a_polyglot_upload_comes_out_as_a_clean_upright_jpeg() -> None:
+    import io
+    import zipfile
+
+    dirty = polyglot_jpeg_with_exif()
+    assert zipfile.is_zipfile(io.BytesIO(dirty)) and b"SERIAL-1234567" in dirty
+    clean = clean_jpeg(dirty)
+    assert clean.startswith(b"\xff\xd8\xff") and clean.endswith(b"\xff\xd9")
+    for trace in (b"<html", b"<script", b"PK\x03\x04", b"Exif", b"SERIAL", b"<b>note"):
+        assert trace not in clean, trace
+    assert not zipfile.is_zipfile(io.BytesIO(clean))
+    with Image.open(io.BytesIO(clean)) as image:
+        assert (image.format, image.size, image.mode) == ("JPEG", (64, 48), "RGB")  # upright
+        assert not image.getexif() and "icc_profile" not in image.info
+
+
+def test_cleaning_refuses_what_is_no_image() -> None:
+    with pytest.raises(InvalidImage):
+        clean_jpeg(b"<html></html>")

@@ -7,6 +7,7 @@ gallery would not know."""
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from enrollment.captures import CapturePolicy
 from enrollment.db import Database
@@ -54,6 +56,14 @@ class FakeEngine:
                             (vector / np.linalg.norm(vector)).astype(np.float32), 0.95, {})  # fmt: skip
 
 
+def frame(label: str) -> bytes:
+    """A small real JPEG of its own colour per label: the desk keeps only re-encoded images."""
+    shade = hashlib.sha256(label.encode()).digest()[:3]
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), tuple(shade)).save(out, "JPEG")  # type: ignore[arg-type]
+    return out.getvalue()
+
+
 class RacingDatabase(Database):
     """The real site database; a test may have something committed just before a chosen write
     transaction begins (another process's commit landing at the worst moment)."""
@@ -86,7 +96,7 @@ class Desk:
     def enrol(self, name: str, service: EnrolmentService | None = None) -> str:
         service = service or self.service
         session = service.start_session("inmate", "desk")
-        service.add_frame(session, f"{name} photo".encode())
+        service.add_frame(session, frame(f"{name} photo"))
         number = f"B.I-{len(self.enrolled) + 1}/2026"
         draft = IdentityDraft("inmate", name, date(1990, 1, 1), "M", registration_number=number)
         self.enrolled.append(service.commit(session, draft, [], "desk").identity_id)
@@ -139,11 +149,11 @@ def test_after_the_switch_the_service_still_on_the_old_pack_is_refused_until_res
     desk: Desk,
 ) -> None:
     session = desk.service.start_session("inmate", "desk")
-    desk.service.add_frame(session, b"Eko photo")  # captured before the switch
+    desk.service.add_frame(session, frame("Eko photo"))  # captured before the switch
     assert reembed(desk.db, PlainVault(), FakeEngine(NEW), actor="admin", progress=False).switched
 
     with pytest.raises(PackChanged) as refused:
-        desk.service.add_frame(session, b"Eko again")
+        desk.service.add_frame(session, frame("Eko again"))
     assert refused.value.details["active_pack"] == NEW and refused.value.status == 503
     draft = IdentityDraft("inmate", "Eko", date(1990, 1, 1), "M", registration_number="B.I-9/2026")
     with pytest.raises(PackChanged):
