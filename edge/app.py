@@ -36,6 +36,7 @@ from httpkit.limits import BodyLimits, RequestLimits
 from httpkit.metrics import MetricsMiddleware
 from httpkit.pages import mount_assets
 from httpkit.tls import StrictTransportSecurity
+from httpkit.work import WorkQueue
 from site_sync.national_lookup import NationalLookup
 
 
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
     app = FastAPI(title="Gerbang site service", version="0.2.0", lifespan=lifespan)
     app.state.site = site
     app.state.metrics = site.metrics
+    app.state.work = WorkQueue(settings.work.limits())  # heavy work bounded, the gate first
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(StrictTransportSecurity)
     limits = BodyLimits(settings.max_json_bytes, settings.upload_bytes)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from edge.work import WorkSettings
 from httpkit.tls import TlsSettings
 from kernel.network import is_loopback
 
@@ -394,6 +395,7 @@ class Settings(BaseSettings):
         max_length=16,
         description='Fingerprint readers of this machine, as JSON: [{"name": "desk-1"}, ...].',
     )
+    work: WorkSettings = Field(default_factory=WorkSettings)
 
     @field_validator("providers")
     @classmethod

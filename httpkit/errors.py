@@ -51,7 +51,11 @@ class ErrorBody(BaseModel):
 def error_response(_: Request, exc: Exception) -> JSONResponse:
     """A house error as its JSON body and HTTP status."""
     assert isinstance(exc, GerbangError)
-    return JSONResponse(exc.to_payload(), status_code=exc.status)
+    response = JSONResponse(exc.to_payload(), status_code=exc.status)
+    retry_after = exc.details.get("retry_after_s")
+    if isinstance(retry_after, int | float) and retry_after > 0:  # throttled or overloaded
+        response.headers["Retry-After"] = str(max(1, round(retry_after)))
+    return response
 
 
 def validation_response(request: Request, exc: Exception) -> JSONResponse:

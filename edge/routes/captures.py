@@ -22,6 +22,7 @@ from edge.routes.uploads import read_upload
 from edge.schemas import CommitRequest, IdentityBody, StartSessionRequest
 from edge.security import allow, site_of
 from edge.site import Site
+from edge.work import DESK_WORK
 from enrollment import flagged_imports, queries
 from enrollment.audit import now_iso
 from enrollment.captures import NotEnoughCaptures, SessionClosed, SessionNotFound
@@ -32,6 +33,7 @@ from enrollment.packs import PackChanged
 from enrollment.records import Consent, IdentityDraft, MissingField, VisitLink
 from enrollment.repository import IdentityNotFound
 from enrollment.service import DeskSignOff, IdentityNumberTaken, OfficerDecision
+from httpkit.work import Overloaded
 from kernel.access import Principal
 from kernel.errors import Unauthenticated
 from models.errors import ModelNotReady
@@ -55,7 +57,10 @@ def start_session(
 @router.post(
     "/{session_id}/frames",
     response_model=FrameFeedback,
-    responses=refusals(*UPLOAD, ModelNotReady, PackChanged, SessionNotFound, SessionClosed),
+    responses=refusals(
+        *UPLOAD, ModelNotReady, PackChanged, SessionNotFound, SessionClosed, Overloaded
+    ),
+    dependencies=[DESK_WORK],
 )
 async def add_frame(
     session_id: str,

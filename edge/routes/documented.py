@@ -10,6 +10,7 @@ from typing import Any
 
 from enrollment.db import StorageError
 from httpkit.errors import error_responses
+from httpkit.work import Overloaded
 from kernel.errors import Forbidden, GerbangError, InputError, Unauthenticated
 from models.errors import (
     ImageTooLarge,
@@ -32,11 +33,13 @@ FACE: tuple[type[GerbangError], ...] = (
     MultipleFaces,
     LowQualityFace,
     ModelNotReady,
+    Overloaded,
 )
 FINGER: tuple[type[GerbangError], ...] = (
     *UPLOAD,
     FingerprintImageInvalid,
     FingerprintExtractorMissing,
+    Overloaded,
 )
 
 

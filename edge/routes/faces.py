@@ -14,6 +14,7 @@ from edge.routes.uploads import read_upload
 from edge.schemas import AnalyseResponse, CompareResponse, analysis_body
 from edge.security import allow, site_of
 from edge.site import Site
+from edge.work import DESK_WORK
 from enrollment import queries
 from enrollment.fingers import FingerNotEnrolled
 from enrollment.fused import FingerProbe, NothingToVerify
@@ -31,7 +32,12 @@ Role = Literal["inmate", "staff", "visitor"]
 Status = Literal["active", "released", "transferred_out", "banned", "merged"]
 
 
-@router.post("/faces/analyse", response_model=AnalyseResponse, responses=refusals(*FACE))
+@router.post(
+    "/faces/analyse",
+    response_model=AnalyseResponse,
+    responses=refusals(*FACE),
+    dependencies=[DESK_WORK],
+)
 async def analyse_face(
     image: Annotated[UploadFile, File()],
     site: Annotated[Site, Depends(site_of)],
@@ -43,7 +49,12 @@ async def analyse_face(
     return AnalyseResponse(pack=engine.pack_id, **analysis_body(result))
 
 
-@router.post("/faces/compare", response_model=CompareResponse, responses=refusals(*FACE))
+@router.post(
+    "/faces/compare",
+    response_model=CompareResponse,
+    responses=refusals(*FACE),
+    dependencies=[DESK_WORK],
+)
 async def compare_faces(
     probe: Annotated[UploadFile, File()],
     reference: Annotated[UploadFile, File()],
@@ -75,6 +86,7 @@ async def compare_faces(
     responses=refusals(
         *FINGER, IdentityNotFound, FingerNotEnrolled, NothingToVerify, ModelNotReady
     ),
+    dependencies=[DESK_WORK],
 )
 async def verify(
     identity_id: Annotated[str, Form(min_length=36, max_length=36)],
@@ -144,6 +156,7 @@ async def _face_score(site: Site, identity_id: str, image: UploadFile | None) ->
     "/identify",
     response_model=IdentifyResponse,
     responses=refusals(*FACE, *FINGER, FingerprintUnusable),
+    dependencies=[DESK_WORK],
 )
 async def identify(
     image: Annotated[UploadFile, File()],

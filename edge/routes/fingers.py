@@ -21,6 +21,7 @@ from edge.routes.documented import FINGER, binary, refusals
 from edge.routes.uploads import read_upload
 from edge.security import allow, site_of
 from edge.site import Site
+from edge.work import DESK_WORK
 from enrollment.fingers import FingerFeedback, FingerNotEnrolled
 from enrollment.repository import IdentityNotFound
 from kernel.access import Principal
@@ -48,6 +49,7 @@ def feedback_body(feedback: FingerFeedback) -> dict[str, Any]:
     "/identities/{identity_id}/fingers",
     response_model=FingerFeedbackResponse,
     responses=refusals(*FINGER, IdentityNotFound),
+    dependencies=[DESK_WORK],
 )
 async def enrol_finger(
     identity_id: str, image: Annotated[UploadFile, File()], position: Annotated[int, Form(ge=1, le=10)],
@@ -89,6 +91,7 @@ def finger_iso(identity_id: str, site: Annotated[Site, Depends(site_of)],
     "/identities/{identity_id}/fingers/verify",
     response_model=FingerVerifyResponse,
     responses=refusals(*FINGER, FingerNotEnrolled),
+    dependencies=[DESK_WORK],
 )
 async def verify_finger(
     identity_id: str, image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
@@ -109,7 +112,12 @@ async def verify_finger(
     }
 
 
-@router.post("/fingers/shortlist", response_model=ShortlistResponse, responses=refusals(*FINGER))
+@router.post(
+    "/fingers/shortlist",
+    response_model=ShortlistResponse,
+    responses=refusals(*FINGER),
+    dependencies=[DESK_WORK],
+)
 async def shortlist(
     image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
     _: Annotated[Principal, Depends(allow("finger.shortlist"))], resolution_ppi: Ppi = 500,
@@ -121,7 +129,10 @@ async def shortlist(
 
 
 @router.post(
-    "/fingers/identify", response_model=FingerIdentifyResponse, responses=refusals(*FINGER)
+    "/fingers/identify",
+    response_model=FingerIdentifyResponse,
+    responses=refusals(*FINGER),
+    dependencies=[DESK_WORK],
 )
 async def identify(
     image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],

@@ -33,9 +33,11 @@ from edge.routes.documented import FINGER, UPLOAD, refusals
 from edge.routes.uploads import read_gate_frame, read_upload
 from edge.security import allow, site_of
 from edge.site import Site
+from edge.work import GATE_WORK
 from enrollment.fingers import FingerNotEnrolled
 from enrollment.fused import FingerProbe
 from enrollment.repository import IdentityNotFound
+from httpkit.work import Overloaded
 from kernel.access import Principal
 from kernel.errors import Forbidden
 from models.errors import ImageMissing, ImageTooSmall, ModelNotReady
@@ -46,7 +48,7 @@ router = APIRouter(prefix="/v1")
 # bytes that are no image record nothing; a real frame whose face cannot be used is a recorded
 # denial, not an error.
 PASSING = refusals(
-    *UPLOAD, ImageMissing, ImageTooSmall, ModelNotReady, GateNotFound, IdentityNotFound
+    *UPLOAD, ImageMissing, ImageTooSmall, Overloaded, ModelNotReady, GateNotFound, IdentityNotFound
 )
 PASSING_WITH_FINGER = refusals(
     *UPLOAD,
@@ -128,7 +130,10 @@ def add_gate(
 
 
 @router.post(
-    "/gates/{gate_id}/visitor-entry", response_model=DecisionResponse, responses=PASSING_WITH_FINGER
+    "/gates/{gate_id}/visitor-entry",
+    response_model=DecisionResponse,
+    responses=PASSING_WITH_FINGER,
+    dependencies=[GATE_WORK],
 )
 async def visitor_entry(
     gate_id: str, image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
@@ -151,7 +156,10 @@ async def visitor_entry(
 
 
 @router.post(
-    "/gates/{gate_id}/visitor-exit", response_model=DecisionResponse, responses=PASSING_WITH_FINGER
+    "/gates/{gate_id}/visitor-exit",
+    response_model=DecisionResponse,
+    responses=PASSING_WITH_FINGER,
+    dependencies=[GATE_WORK],
 )
 async def visitor_exit(
     gate_id: str, image: Annotated[UploadFile, File()], site: Annotated[Site, Depends(site_of)],
@@ -171,7 +179,10 @@ async def visitor_exit(
 
 
 @router.post(
-    "/gates/{gate_id}/staff", response_model=DecisionResponse, responses=PASSING_WITH_FINGER
+    "/gates/{gate_id}/staff",
+    response_model=DecisionResponse,
+    responses=PASSING_WITH_FINGER,
+    dependencies=[GATE_WORK],
 )
 async def staff_passage(
     gate_id: str, image: Annotated[UploadFile, File()], direction: Annotated[Literal["in", "out"], Form()],
@@ -195,6 +206,7 @@ async def staff_passage(
     "/gates/{gate_id}/inmate-movement",
     response_model=DecisionResponse,
     responses=PASSING_WITH_FINGER,
+    dependencies=[GATE_WORK],
 )
 async def inmate_movement(
     gate_id: str, image: Annotated[UploadFile, File()], inmate_id: Annotated[str, Form(min_length=36, max_length=36)],
