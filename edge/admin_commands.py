@@ -13,7 +13,7 @@ import httpx
 
 from edge import wiring
 from edge.settings import Settings
-from enrollment.audit import verify_chain
+from enrollment.audit import chain_head, verify_anchored
 from enrollment.db import Database
 from enrollment.keyring import SealedVault, resolve_kek
 from enrollment.reembed import reembed
@@ -36,7 +36,11 @@ def operators_add(args: argparse.Namespace) -> int:
     db = Database(Settings().database_path)
     with unit_of_work(db) as uow:
         operator_id = uow.accounts.add_operator(
-            args.username, args.full_name or args.username, args.role, _password(args)
+            args.username,
+            args.full_name or args.username,
+            args.role,
+            _password(args),
+            _login_name(),
         )
     print(f"operator {args.username} ({args.role}) created: {operator_id}")
     return 0
@@ -46,7 +50,7 @@ def devices_add(args: argparse.Namespace) -> int:
     """Register a gate terminal and print its key once."""
     db = Database(Settings().database_path)
     with unit_of_work(db) as uow:
-        device_id, key = uow.accounts.add_device(args.name, args.gate)
+        device_id, key = uow.accounts.add_device(args.name, args.gate, _login_name())
     print(
         f"device {args.name} at gate {args.gate}: {device_id}\nkey (shown once; send as X-Device-Key): {key}"
     )
@@ -129,17 +133,37 @@ def reembed_command(args: argparse.Namespace) -> int:
     return 1
 
 
-def audit_verify(_args: argparse.Namespace) -> int:
-    """Walk the audit chain; say which event is the first that does not fit."""
+def _kept_head(text: str) -> tuple[int, str]:
+    """SEQ:HASH, as `gerbang audit head` prints it."""
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise argparse.ArgumentTypeError("expected SEQ:HASH (as `gerbang audit head` prints)")
+    return int(seq), digest
+
+
+def audit_verify(args: argparse.Namespace) -> int:
+    """Walk the audit chain; say which event is the first that does not fit, including events
+    deleted or re-hashed after a head the registry (or an auditor) holds."""
     db = Database(Settings().database_path)
     with db.reading() as tx:
-        problem = verify_chain(tx)
+        problem = verify_anchored(tx, args.anchor)
         count = tx.execute("SELECT COUNT(*) FROM audit_events").fetchone()[0]
+        anchors = tx.execute("SELECT COUNT(*) FROM audit_anchors").fetchone()[0]
     if problem is None:
-        print(f"audit chain intact: {count} events")
+        print(
+            f"audit chain intact: {count} events, reaching {anchors + len(args.anchor)} anchored heads"
+        )
         return 0
     print(f"audit chain broken at event {problem.seq}: {problem.reason}")
     return 1
+
+
+def audit_head(_args: argparse.Namespace) -> int:
+    """Print the chain's head as SEQ:HASH, for an auditor to keep and pass to `verify --anchor`."""
+    with Database(Settings().database_path).reading() as tx:
+        seq, digest = chain_head(tx)
+    print(f"{seq}:{digest}")
+    return 0
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -207,6 +231,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     audit = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
         dest="action", required=True
     )
-    audit.add_parser("verify", help="find any edited, deleted or reordered event").set_defaults(
-        handler=audit_verify
+    verify = audit.add_parser("verify", help="find any edited, deleted or reordered event")
+    verify.add_argument("--anchor", type=_kept_head, action="append", default=[],
+                        help="a head SEQ:HASH kept elsewhere (registry, auditor); repeatable")  # fmt: skip
+    verify.set_defaults(handler=audit_verify)
+    audit.add_parser("head", help="print the chain head as SEQ:HASH").set_defaults(
+        handler=audit_head
     )

@@ -11,7 +11,8 @@ calibrate DIR              build a pack's calibration file (thresholds at target
 operators add | devices add        accounts for officers and gate terminals
 gallery check | rebuild    ask the running service to compare its gallery with the database, or rebuild it
 reembed --pack P           re-embed every kept image with another pack; the site switches when complete
-audit verify               find any edited, deleted or reordered audit event
+audit verify [--anchor S:H] find any edited, deleted, truncated or re-hashed audit event
+audit head                 print the audit chain head (SEQ:HASH) for an auditor to keep
 exchange export|import     inter-agency exchange (SPPT-TI) as ANSI/NIST-ITL 1-2011 files
 doctor                     check everything the site needs, with fixes in both languages
 backup | restore           a running site to one sealed file, and back into a data folder

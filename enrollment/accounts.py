@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Literal
 
-from enrollment.audit import now_iso
+from enrollment.audit import append_event, now_iso
 from enrollment.db import Database
 from kernel.access import (
     IDLE_TIMEOUT,
@@ -90,7 +90,10 @@ class AccountStore:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.db = connection
 
-    def add_operator(self, username: str, full_name: str, role: str, password: str) -> str:
+    def add_operator(
+        self, username: str, full_name: str, role: str, password: str, actor: str = "console"
+    ) -> str:
+        """Create an operator account; audited (who may act at the site is security-relevant)."""
         if role not in OPERATOR_ROLES:
             raise ValueError(f"unknown operator role {role!r}; one of {OPERATOR_ROLES}")
         check_new_password(password, username)
@@ -99,6 +102,8 @@ class AccountStore:
             "INSERT INTO operators (id, username, full_name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (operator_id, username, full_name, role, hash_password(password), now_iso()),
         )
+        append_event(self.db, actor, "operator.added", operator_id,
+                     {"username": username, "role": role})  # fmt: skip
         return operator_id
 
     def operator_row(self, username: str) -> sqlite3.Row | None:
@@ -153,13 +158,16 @@ class AccountStore:
     def logout(self, token: str) -> None:
         self.db.execute("DELETE FROM auth_tokens WHERE token_sha256 = ?", (secret_digest(token),))
 
-    def add_device(self, name: str, gate_id: str) -> tuple[str, str]:
-        """Register a gate terminal; return (device id, its key — shown once, never stored)."""
+    def add_device(self, name: str, gate_id: str, actor: str = "console") -> tuple[str, str]:
+        """Register a gate terminal; return (device id, its key — shown once, never stored).
+        Audited with the key's digest, never the key."""
         device_id, key = str(uuid.uuid4()), new_secret()
         self.db.execute(
             "INSERT INTO devices (id, name, gate_id, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
             (device_id, name, gate_id, secret_digest(key), now_iso()),
         )
+        append_event(self.db, actor, "device.added", device_id,
+                     {"name": name, "gate_id": gate_id, "key_sha256": secret_digest(key)})  # fmt: skip
         return device_id, key
 
     def device_for_key(self, key: str) -> Principal:

@@ -4,6 +4,12 @@ An event's hash covers its sequence number, time, actor, action, subject, detail
 previous hash, so editing, deleting or reordering any event breaks every hash after it.
 `verify_chain` says which event is the first that no longer fits. Events are appended inside
 the caller's transaction, so an event exists exactly when the change it records exists.
+
+A chain alone cannot show that its newest events were deleted, nor an edit whose every later hash
+was recomputed. So the head travels, signed, with every push, and the registry keeps it (moving
+only forward); the site records each head the registry accepted as an anchor (`audit_anchors`),
+and `verify_anchored` checks the chain still reaches every anchor, and any head an auditor kept
+(`gerbang audit verify --anchor SEQ:HASH`, e.g. from `gerbang registry audit site-heads`).
 """
 
 from __future__ import annotations
@@ -77,3 +83,34 @@ def chain_head(connection: sqlite3.Connection) -> tuple[int, str]:
         "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
     ).fetchone()
     return (row[0], row[1]) if row else (0, GENESIS)
+
+
+def anchor_head(connection: sqlite3.Connection, seq: int, digest: str, witness: str) -> None:
+    """Record a head witnessed outside the database (inside the caller's transaction)."""
+    if seq > 0:
+        connection.execute(
+            "INSERT OR IGNORE INTO audit_anchors (seq, hash, anchored_at, witness) VALUES (?, ?, ?, ?)",
+            (seq, digest, now_iso(), witness),
+        )
+
+
+def verify_anchored(
+    connection: sqlite3.Connection, kept: list[tuple[int, str]] | None = None
+) -> ChainProblem | None:
+    """The chain's first broken link; else the first anchor (recorded or `kept` by an auditor)
+    that the chain no longer reaches or no longer holds: truncation or a re-hashed rewrite."""
+    if problem := verify_chain(connection):
+        return problem
+    head_seq = chain_head(connection)[0]
+    anchors = [(int(r[0]), str(r[1]), str(r[2])) for r in
+               connection.execute("SELECT seq, hash, witness FROM audit_anchors ORDER BY seq")]  # fmt: skip
+    anchors += [(seq, digest, "kept by an auditor") for seq, digest in kept or []]
+    for seq, digest, witness in sorted(anchors):
+        if seq > head_seq:
+            return ChainProblem(head_seq + 1, f"events {head_seq + 1}..{seq} are missing: the chain"
+                                f" ends at {head_seq} but {witness} holds head {seq} (truncated)")  # fmt: skip
+        row = connection.execute("SELECT hash FROM audit_events WHERE seq = ?", (seq,)).fetchone()
+        if row is None or row[0] != digest:
+            return ChainProblem(seq, f"differs from the head {witness} holds: the chain was"
+                                " rewritten and re-hashed from here or before")  # fmt: skip
+    return None

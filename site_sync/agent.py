@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
-from enrollment.audit import append_event, chain_head, now_iso
+from enrollment.audit import anchor_head, append_event, chain_head, now_iso
 from enrollment.db import Database
 from enrollment.vault import Vault, open_payload
 from gallery_sync.outbox import OutboxRow, drop_delivered_photos, pending
@@ -263,6 +263,8 @@ class SiteAgent:
             )
         with self.db.transaction() as tx:
             write(tx, PUSHED, through)
+            # The registry now holds this head: deleting or re-hashing up to it is detectable.
+            anchor_head(tx, batch.audit_head.seq, batch.audit_head.hash, "the registry")
             tx.execute(
                 "UPDATE outbox SET sent_at = ? WHERE seq > ? AND seq <= ? AND sent_at IS NULL",
                 (now_iso(), cursor, through),

@@ -47,7 +47,11 @@ class DecisionRecorder:
                 store.count_failure(claimed_id, ctx.gate_id)
             body = {"event_id": event.id, "passage": ctx.passage, "result": result, "reason": reason,
                     "claimed": claimed_id, "matched": matched, "visit_id": visit_id}  # fmt: skip
-            uow.record("gate.event", str(event.id), body, ctx.actor, {**body, "evidence": ctx.evidence},
+            # An override's reason is in the chain with the decision it overrides.
+            override = (
+                {"override": {"event": overrides[0], "reason": overrides[1]}} if overrides else {}
+            )
+            uow.record("gate.event", str(event.id), body, ctx.actor, {**body, "evidence": ctx.evidence, **override},
                        action=f"gate.{result}", subject=ctx.gate_id)  # fmt: skip
             who = identity_or_none(uow.identities, matched) or ctx.claimed
         if movement in ("release", "transfer_out") and who is not None:
