@@ -33,6 +33,7 @@ from registry.errors import (
     SyncSchemaInvalid,
     SyncUnauthenticated,
 )
+from registry.journal import audit
 from registry.payloads import parse_payload, redacted
 from registry.site_keys import SiteKeyring
 
@@ -97,7 +98,9 @@ def parse_signed(keyring: SiteKeyring, plain: bytes) -> Batch:
 
 def apply_verified(tx: Connection, batch: Batch, ctx: ApplyContext) -> BatchReceipt:
     """Apply the batch's new changes in order and move the site's cursor; one transaction."""
-    row = tx.execute("SELECT last_seq FROM sites WHERE id = %s FOR UPDATE", (ctx.site_id,))
+    row = tx.execute(
+        "SELECT last_seq, audit_head FROM sites WHERE id = %s FOR UPDATE", (ctx.site_id,)
+    )
     found = row.fetchone()
     if found is None:
         raise SyncUnauthenticated(reason="unknown site", site_id=ctx.site_id)
@@ -116,11 +119,36 @@ def apply_verified(tx: Connection, batch: Batch, ctx: ApplyContext) -> BatchRece
         if outcome.outcome != "applied":
             not_applied.append({"seq": change.seq, **asdict(outcome)})
     through = max(last_seq, batch.last_seq) if fresh else last_seq
-    tx.execute(
-        "UPDATE sites SET last_seq = %s, last_contact = now(), audit_head = %s WHERE id = %s",
-        (through, Jsonb(batch.audit_head.model_dump()), ctx.site_id),
-    )
+    if _head_moves(tx, ctx.site_id, found["audit_head"], batch, bool(fresh)) or fresh:
+        tx.execute(
+            "UPDATE sites SET last_seq = %s, last_contact = now(), audit_head = %s WHERE id = %s",
+            (through, Jsonb(_newer_head(found["audit_head"], batch)), ctx.site_id),
+        )
+    # else: a replay of an old batch: it neither rewinds the head nor counts as contact.
     return BatchReceipt(through, len(fresh), len(batch.changes) - len(fresh), not_applied)
+
+
+def _head_moves(tx: Connection, site_id: str, recorded: Any, batch: Batch, has_fresh: bool) -> bool:
+    """True when the batch's signed chain head is ahead of the one recorded; a head behind it
+    or beside it (same seq, other hash) in a batch with new changes is audited as an alarm: the
+    site's chain was truncated or rewritten since it last pushed."""
+    head = batch.audit_head
+    if not recorded or head.seq > int(recorded["seq"]):
+        return True
+    if head.seq == int(recorded["seq"]) and head.hash == recorded["hash"]:
+        return False
+    if has_fresh:  # new changes under an older head: not a replay
+        audit(tx, f"site:{site_id}", "site.audit_head_rewound", site_id,
+              {"recorded": recorded, "received": head.model_dump(), "batch_last_seq": batch.last_seq})  # fmt: skip
+    return False
+
+
+def _newer_head(recorded: Any, batch: Batch) -> dict[str, Any]:
+    """The head to keep: the batch's only when it is ahead (heads move only forward)."""
+    head = batch.audit_head
+    if recorded and head.seq <= int(recorded["seq"]):
+        return dict(recorded)
+    return head.model_dump()
 
 
 def _fresh_changes(

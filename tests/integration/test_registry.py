@@ -166,11 +166,14 @@ class FakeSite:
             "identity.enrolled", identity.id, _change_payload(identity, captures, ids, PACK)
         )
 
-    def batch(self, changes: list[Change], site_id: str | None = None) -> Batch:
+    def batch(
+        self, changes: list[Change], site_id: str | None = None, head: ChainHead | None = None
+    ) -> Batch:
         return Batch(
             site_id=site_id or self.id,
             changes=changes,
-            audit_head=ChainHead(seq=len(changes), hash="ab" * 32),
+            audit_head=head
+            or ChainHead(seq=self.seq, hash=hashlib.sha256(b"%d" % self.seq).hexdigest()),
             sent_at=_now(),
         )
 
@@ -284,6 +287,42 @@ def test_a_signed_batch_applies_once_and_its_replay_changes_nothing(registry: Re
         (3,)
     ]
     assert registry.query("SELECT count(*) FROM site_events WHERE site_id = %s", site.id) == [(1,)]
+
+
+def test_a_replayed_old_batch_neither_rewinds_the_head_nor_counts_as_contact(
+    registry: Registry,
+) -> None:
+    site = registry.site()
+    old_head, new_head = ChainHead(seq=5, hash="a" * 64), ChainHead(seq=9, hash="b" * 64)
+    old = site.batch([site.change("gate.event", "1", {"event_id": 1})], head=old_head)
+    assert registry.push(site, old).status_code == 200
+    new = site.batch([site.change("gate.event", "2", {"event_id": 2})], head=new_head)
+    assert registry.push(site, new).status_code == 200
+    with registry.service.db.transaction() as tx:
+        tx.execute("UPDATE sites SET last_contact = %s WHERE id = %s",
+                   (datetime(2020, 1, 1, tzinfo=UTC), site.id))  # fmt: skip
+
+    replay = registry.push(site, old)  # captured on the wire, sent again later
+    assert replay.status_code == 200 and replay.json()["already_applied"] == 1
+    [(head, contact)] = registry.query(
+        "SELECT audit_head, last_contact FROM sites WHERE id = %s", site.id
+    )
+    assert head == new_head.model_dump()
+    assert contact.year == 2020  # the replay is not contact
+
+    # New changes under an older head: the site's chain went backwards. The changes flow, the
+    # head stays, and the registry's own audit records the alarm.
+    rewound = site.batch([site.change("gate.event", "3", {"event_id": 3})], head=old_head)
+    assert registry.push(site, rewound).json()["applied"] == 1
+    [(head, contact)] = registry.query(
+        "SELECT audit_head, last_contact FROM sites WHERE id = %s", site.id
+    )
+    assert head == new_head.model_dump() and contact.year > 2020
+    alarms = registry.query(
+        "SELECT details FROM audit WHERE action = 'site.audit_head_rewound' AND subject = %s",
+        site.id,
+    )
+    assert len(alarms) == 1 and alarms[0][0]["received"]["seq"] == 5
 
 
 def test_an_applied_seq_with_other_content_is_refused_whole_and_quarantined(
