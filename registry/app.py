@@ -7,6 +7,8 @@ operation passes the one route policy (registry/routes/access.py). Their page is
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,7 +26,18 @@ from registry.routes.health import WEB_DIR
 from registry.service import RegistryService
 from registry.settings import RegistrySettings
 
+log = logging.getLogger(__name__)
 ROUTERS = (health, sync, auth, cases, identities, watchlist, sites, reports)
+
+
+async def _checkpoint_periodically(service: RegistryService) -> None:
+    """Sign an audit checkpoint at start and then every REGISTRY_AUDIT_CHECKPOINT_MINUTES."""
+    while True:
+        try:
+            await run_in_threadpool(service.checkpoint_audit)
+        except Exception:  # a failed checkpoint must not stop the registry; the next one retries
+            log.exception("audit checkpoint failed")
+        await asyncio.sleep(service.settings.audit_checkpoint_minutes * 60)
 
 
 def create_registry_app(
@@ -37,7 +50,9 @@ def create_registry_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(service.start)
         service.follow_replicas()
+        checkpoints = asyncio.create_task(_checkpoint_periodically(service))
         yield
+        checkpoints.cancel()
         await run_in_threadpool(service.stop)
 
     routers = [module.router for module in ROUTERS]

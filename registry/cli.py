@@ -1,4 +1,4 @@
-"""`gerbang registry serve | sites add|set-key|revoke-key | accounts add | report | audit verify |
+"""`gerbang registry serve | sites add|set-key|revoke-key | accounts add | report | audit ... |
 exchange export|import|list|decide | backup | restore`:
 the central registry at the console.
 
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from httpkit.tls import serve as serve_https
 from registry import backup_cli, exchange_cli, site_keys
 from registry.accounts import REGISTRY_ROLES
+from registry.audit_cli import add_audit_parsers
 from registry.db import ensure_database, open_database
 from registry.settings import RegistrySettings
 
@@ -80,19 +81,6 @@ def sites_revoke_key(args: argparse.Namespace) -> int:
     print(f"site {answer['site_id']}: revoked {', '.join(answer['revoked'])}")
     if answer["current_revoked"]:
         print("the site has no usable key now: register a new one with `sites set-key`")
-    return 0
-
-
-def audit_verify(_: argparse.Namespace) -> int:
-    """Check the audit hash chain; exit 1 naming the first event that breaks it."""
-    report = _service().verify_audit()
-    if report.broken is not None:
-        print(f"audit chain BROKEN at event {report.broken.event_id}: {report.broken.reason}")
-        print(f"({report.checked} events verified before it)")
-        return 1
-    print(f"audit chain intact: {report.checked} events verified, head {report.head}")
-    if report.unchained:
-        print(f"{report.unchained} older events precede the chain and carry no hash")
     return 0
 
 
@@ -182,11 +170,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     daily.set_defaults(handler=report)
 
-    audit = actions.add_parser("audit", help="the registry's audit trail").add_subparsers(
-        dest="audit_command", required=True
-    )
-    audit.add_parser("verify", help="check the hash chain; exit 1 at a broken link").set_defaults(
-        handler=audit_verify
-    )
+    add_audit_parsers(actions, _service)
     exchange_cli.add_parsers(actions)
     backup_cli.add_parsers(actions)

@@ -9,6 +9,7 @@ caller's transaction, so a refusal anywhere leaves nothing behind.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -119,6 +120,11 @@ def apply_verified(tx: Connection, batch: Batch, ctx: ApplyContext) -> BatchRece
         if outcome.outcome != "applied":
             not_applied.append({"seq": change.seq, **asdict(outcome)})
     through = max(last_seq, batch.last_seq) if fresh else last_seq
+    if fresh:  # what changed the national records, in the registry's own chain
+        audit(tx, f"site:{ctx.site_id}", "site.changes_applied", ctx.site_id, {
+            "seqs": [fresh[0][0].seq, fresh[-1][0].seq], "site_head": batch.audit_head.model_dump(),
+            "digests": hashlib.sha256("".join(d for _, d in fresh).encode()).hexdigest(),
+        })  # fmt: skip
     if _head_moves(tx, ctx.site_id, found["audit_head"], batch, bool(fresh)) or fresh:
         tx.execute(
             "UPDATE sites SET last_seq = %s, last_contact = now(), audit_head = %s WHERE id = %s",

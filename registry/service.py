@@ -45,6 +45,13 @@ from registry import (
 )
 from registry.appliers import ApplyContext
 from registry.audit_chain import AuditChainReport, verify_audit_chain
+from registry.audit_checkpoints import (
+    CheckpointReport,
+    audit_key,
+    make_checkpoint,
+    stored_checkpoints,
+    verify_checkpoints,
+)
 from registry.db import open_database
 from registry.errors import (
     NationalSearchUnavailable,
@@ -368,6 +375,23 @@ class RegistryService:
         """Walk the audit chain; the first event that breaks it, if any."""
         with self.db.transaction() as tx:
             return verify_audit_chain(tx)
+
+    def checkpoint_audit(self) -> dict[str, Any] | None:
+        """Sign and store a checkpoint of the audit chain, if it grew since the last one."""
+        key = audit_key(self.settings.audit_key_file)
+        with self.db.transaction() as tx:
+            return make_checkpoint(tx, key)
+
+    def audit_checkpoints(self) -> list[dict[str, Any]]:
+        """Every stored checkpoint, oldest first, as an auditor keeps them."""
+        with self.db.transaction() as tx:
+            return stored_checkpoints(tx)
+
+    def verify_checkpoints(self, kept: list[dict[str, Any]]) -> CheckpointReport:
+        """The chain against every stored checkpoint and those an auditor `kept`."""
+        public = audit_key(self.settings.audit_key_file).public_key()
+        with self.db.transaction() as tx:
+            return verify_checkpoints(tx, stored_checkpoints(tx) + kept, public)
 
     def site_reports(
         self, officer: accounts.Officer, site_id: str | None = None

@@ -133,6 +133,13 @@ class RegistrySettings(BaseSettings):
         Path("var/registry-model-cache"),
         description="Writable folder for models the registry converts (the dlib recogniser).",
     )
+    audit_key_file: Path = Field(
+        Path("var/registry-audit.key"),
+        description="Ed25519 key signing the audit chain's checkpoints (created 0600 if missing).",
+    )
+    audit_checkpoint_minutes: int = Field(
+        60, ge=1, le=24 * 60, description="How often the service signs an audit checkpoint."
+    )
 
     @field_validator("database_url")
     @classmethod

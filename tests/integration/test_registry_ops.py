@@ -259,7 +259,8 @@ def test_a_revoked_key_is_refused_at_once_and_its_batches_quarantined(registry: 
     assert _pushes(registry, site, fresh).status_code == 200
     actions = [r[0] for r in registry.query(
         "SELECT action FROM audit WHERE subject = %s ORDER BY id", site.id)]  # fmt: skip
-    assert actions == ["site.added", "site.key_rotated", "site.key_revoked", "site.key_replaced"]
+    assert actions == ["site.added", "site.key_rotated", "site.key_revoked", "site.key_replaced",
+                       "site.changes_applied"]  # fmt: skip
 
 
 def test_the_console_revokes_a_key_and_sets_a_new_one(
