@@ -22,6 +22,7 @@ import numpy as np
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
+from enrollment.vault import aad_for
 from gallery_sync.partitions import UNIT_TOLERANCE
 from gallery_sync.protocol import Change
 from registry import photos, watchlist
@@ -56,6 +57,7 @@ class ApplyContext:
     pack_id: str
     dimension: int
     touched: dict[str, list[int]] = field(default_factory=dict)  # identity → new template ids
+    vault: Any = None  # registry.vault.RegistryVault: biometrics are stored sealed
 
     def touch(self, identity_id: str, template_ids: list[int] | None = None) -> None:
         """Remember that the index must follow this person after the commit."""
@@ -157,11 +159,17 @@ def _store_templates(
             "INSERT INTO national_templates (site_id, site_template_id, identity_id, pack_id, vector, quality)"
             " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (site_id, site_template_id) DO NOTHING RETURNING id",
             (ctx.site_id, template.template_id, identity_id, body.pack_id,
-             vector.astype("<f4").tobytes(), template.quality),
+             seal(ctx, vector.astype("<f4").tobytes(), "national_templates", "vector", identity_id),
+             template.quality),
         ).fetchone()  # fmt: skip
         if row is not None:
             new_ids.append(int(row["id"]))
     return new_ids
+
+
+def seal(ctx: ApplyContext, plain: bytes, table: str, column: str, owner: str) -> bytes:
+    """A biometric value sealed for its row (kept as given without a vault: unit tests)."""
+    return ctx.vault.seal(plain, aad_for(table, column, owner)) if ctx.vault else plain
 
 
 def _check_gallery_vector(vector: np.ndarray, ctx: ApplyContext, template_id: int) -> None:
@@ -190,7 +198,7 @@ def apply_status(tx: Connection, change: Change, body: StatusPayload, ctx: Apply
     )
     ctx.touch(change.entity_id)
     watchlist.follow_site_status(
-        tx, change.entity_id, row, body.status, ctx.site_id, body.reason, body.officer
+        tx, change.entity_id, row, body.status, ctx.site_id, body.reason, body.officer, ctx.vault
     )
     return APPLIED
 
@@ -219,7 +227,7 @@ def apply_erased(tx: Connection, change: Change, body: ErasedPayload, ctx: Apply
         return refusal
     assert row is not None
     watchlist.follow_site_status(  # an erased banned visitor leaves every site's watchlist
-        tx, change.entity_id, row, "erased", ctx.site_id, "erased by the site", None
+        tx, change.entity_id, row, "erased", ctx.site_id, "erased by the site", None, ctx.vault
     )
     tx.execute("DELETE FROM national_templates WHERE identity_id = %s", (change.entity_id,))
     tx.execute("DELETE FROM national_fingers WHERE identity_id = %s", (change.entity_id,))
@@ -245,7 +253,8 @@ def apply_finger(tx: Connection, change: Change, body: FingerPayload, ctx: Apply
         " extractor, iso_record, quality) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (site_id, site_seq) DO NOTHING",
         (ctx.site_id, change.seq, change.entity_id, body.position, body.impression,
-         body.extractor, body.record(), body.quality),
+         body.extractor, seal(ctx, body.record() or b"", "national_fingers", "iso_record",
+                              change.entity_id), body.quality),
     )  # fmt: skip
     return APPLIED
 
@@ -254,7 +263,7 @@ def apply_photo_provided(
     tx: Connection, change: Change, body: PhotoProvidedPayload, ctx: ApplyContext
 ) -> Outcome:
     """The photo a central officer asked this site for (photos.py keeps it)."""
-    outcome, note = photos.store_provided(tx, change.entity_id, ctx.site_id, body)
+    outcome, note = photos.store_provided(tx, change.entity_id, ctx.site_id, body, ctx.vault)
     return Outcome(outcome, note)
 
 

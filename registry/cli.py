@@ -1,5 +1,5 @@
 """`gerbang registry serve | sites add|set-key|revoke-key | accounts add | report | audit ... |
-exchange export|import|list|decide | backup | restore`:
+keys ... | exchange export|import|list|decide | backup | restore`:
 the central registry at the console.
 
 Settings come from REGISTRY_* variables (REGISTRY_DATABASE_URL first); the database is created
@@ -21,6 +21,7 @@ from registry import backup_cli, exchange_cli, site_keys
 from registry.accounts import REGISTRY_ROLES
 from registry.audit_cli import add_audit_parsers
 from registry.db import ensure_database, open_database
+from registry.key_cli import add_key_parsers
 from registry.settings import RegistrySettings
 
 if TYPE_CHECKING:
@@ -171,5 +172,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     daily.set_defaults(handler=report)
 
     add_audit_parsers(actions, _service)
+    add_key_parsers(actions, _service)
     exchange_cli.add_parsers(actions)
     backup_cli.add_parsers(actions)

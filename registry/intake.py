@@ -16,6 +16,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from enrollment.vault import aad_for
 from gallery_sync.protocol import (
     Batch,
     Change,
@@ -134,6 +135,13 @@ def apply_verified(tx: Connection, batch: Batch, ctx: ApplyContext) -> BatchRece
     return BatchReceipt(through, len(fresh), len(batch.changes) - len(fresh), not_applied)
 
 
+def _sealed_body(body: bytes, site_id: str, vault: Any) -> bytes:
+    """A kept batch body sealed (it holds the batch's templates); empty stays empty."""
+    if not body or vault is None:
+        return body
+    return bytes(vault.seal(body, aad_for("quarantine", "body", site_id or "-")))
+
+
 def _head_moves(tx: Connection, site_id: str, recorded: Any, batch: Batch, has_fresh: bool) -> bool:
     """True when the batch's signed chain head is ahead of the one recorded; a head behind it
     or beside it (same seq, other hash) in a batch with new changes is audited as an alarm: the
@@ -179,7 +187,12 @@ def _fresh_changes(
 
 
 def quarantine(
-    tx: Connection, site_id: str, signature: str, body: bytes | None, error: GerbangError
+    tx: Connection,
+    site_id: str,
+    signature: str,
+    body: bytes | None,
+    error: GerbangError,
+    vault: Any = None,
 ) -> bool:
     """Keep a refused batch, and why, for the report and an administrator; False if not kept.
 
@@ -209,6 +222,6 @@ def quarantine(
         "INSERT INTO quarantine (site_id, reason, detail, signature, body)"
         " VALUES (%s, %s, %s, %s, %s)",
         (site_id or None, error.code, str(error.details)[:2000], signature[:200],
-         body[:QUARANTINE_MAX_BYTES]),
+         _sealed_body(body[:QUARANTINE_MAX_BYTES], site_id, vault)),
     )  # fmt: skip
     return True

@@ -36,10 +36,17 @@ def serialise_writers(tx: Connection) -> None:
 
 
 def append_change(
-    tx: Connection, target_site: str | None, kind: str, payload: dict[str, Any]
+    tx: Connection,
+    target_site: str | None,
+    kind: str,
+    payload: dict[str, Any],
+    vault: Any = None,
 ) -> int:
-    """Queue a change for one site (or every site when target_site is None); return its seq."""
+    """Queue a change for one site (or every site when target_site is None); return its seq.
+    With the registry's vault, biometric fields wait sealed (opened by `changes_after`)."""
     serialise_writers(tx)
+    if vault is not None:
+        payload = vault.seal_payload(kind, target_site or "*", payload)
     row = tx.execute(
         "INSERT INTO change_log (target_site, kind, payload) VALUES (%s, %s, %s) RETURNING seq",
         (target_site, kind, Jsonb(payload)),
@@ -48,14 +55,22 @@ def append_change(
     return int(row["seq"])
 
 
-def changes_after(tx: Connection, site_id: str, after: int, limit: int) -> list[dict[str, Any]]:
-    """The changes for one site (its own and those for everyone) after a cursor, oldest first."""
+def changes_after(
+    tx: Connection, site_id: str, after: int, limit: int, vault: Any = None
+) -> list[dict[str, Any]]:
+    """The changes for one site (its own and those for everyone) after a cursor, oldest first,
+    their biometric fields opened."""
     rows = tx.execute(
-        "SELECT seq, kind, payload FROM change_log"
+        "SELECT seq, kind, payload, target_site FROM change_log"
         " WHERE seq > %s AND (target_site = %s OR target_site IS NULL) ORDER BY seq LIMIT %s",
         (after, site_id, limit),
     ).fetchall()
-    return [{"seq": r["seq"], "kind": r["kind"], "payload": r["payload"]} for r in rows]
+
+    def opened(r: dict[str, Any]) -> dict[str, Any]:
+        payload = r["payload"]
+        return vault.open_payload(r["kind"], r["target_site"] or "*", payload) if vault else payload
+
+    return [{"seq": r["seq"], "kind": r["kind"], "payload": opened(r)} for r in rows]
 
 
 def audit(tx: Connection, actor: str, action: str, subject: str, details: dict[str, Any]) -> str:

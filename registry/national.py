@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from enrollment.vault import aad_for
 from gallery_sync.gallery import Candidate, GalleryEntry, GalleryIndex
 from gallery_sync.openset import OpenSetThreshold, OpenSetThresholds
 from models.calibration import SHIPPED_CALIBRATIONS, Calibration
@@ -114,7 +115,10 @@ class MatchPolicy:
 class NationalGallery:
     """The index of the policy's pack, kept in step with `national_templates`."""
 
-    def __init__(self, policy: MatchPolicy, exact_limit: int = 1_000_000) -> None:
+    def __init__(
+        self, policy: MatchPolicy, exact_limit: int = 1_000_000, vault: Any = None
+    ) -> None:
+        self.vault = vault  # registry.vault.RegistryVault: templates are stored sealed
         self.policy = policy
         # The exact gallery stays the truth; above exact_limit an IVF snapshot proposes candidates.
         config = NationalIndexConfig(exact_limit=exact_limit)
@@ -124,7 +128,7 @@ class NationalGallery:
 
     def rebuild(self, tx: Connection) -> int:
         """Reload every template of the pack from the database; return how many."""
-        entries = _entries(tx, "t.pack_id = %s", (self.policy.pack_id,))
+        entries = _entries(tx, self.vault, "t.pack_id = %s", (self.policy.pack_id,))
         self.index.rebuild(entries)
         return len(entries)
 
@@ -142,7 +146,7 @@ class NationalGallery:
             fresh = [tid for tid in new_ids if tid not in held]
             if fresh:
                 where = "t.id = ANY(%s) AND t.pack_id = %s"
-                self.index.add(_entries(tx, where, (fresh, self.policy.pack_id)))
+                self.index.add(_entries(tx, self.vault, where, (fresh, self.policy.pack_id)))
 
     def search_pending(self, tx: Connection) -> tuple[int, list[int]]:
         """Search up to SEARCH_BATCH unsearched templates, opening a case per match.
@@ -158,7 +162,7 @@ class NationalGallery:
         rows = self._held(tx, rows)
         opened: list[int] = []
         if rows:  # one FAISS call for all probes: BLAS does the batch far faster than a loop
-            probes = np.stack([np.frombuffer(r["vector"], dtype="<f4") for r in rows])
+            probes = np.stack([stored_vector(self.vault, r) for r in rows])
             found = self.index.search(probes.astype(np.float32), SEARCH_K)
             for row, candidates in zip(rows, found, strict=True):
                 own = str(row["identity_id"])
@@ -226,7 +230,16 @@ class NationalGallery:
         return [int(row["id"])]
 
 
-def _entries(tx: Connection, where: str, params: tuple[object, ...]) -> list[GalleryEntry]:
+def stored_vector(vault: Any, row: dict[str, Any]) -> np.ndarray:
+    """A template row's vector, opened (bound to its person)."""
+    aad = aad_for("national_templates", "vector", str(row["identity_id"]))
+    plain = vault.open_or_plain(row["vector"], aad) if vault else bytes(row["vector"])
+    return np.frombuffer(plain, dtype="<f4").astype(np.float32)
+
+
+def _entries(
+    tx: Connection, vault: Any, where: str, params: tuple[object, ...]
+) -> list[GalleryEntry]:
     """Gallery entries of the templates matching a condition, with their person's role/status."""
     rows = tx.execute(
         (
@@ -238,7 +251,7 @@ def _entries(tx: Connection, where: str, params: tuple[object, ...]) -> list[Gal
     return [
         GalleryEntry(
             int(r["id"]), str(r["identity_id"]), r["role"], r["status"],
-            np.frombuffer(r["vector"], dtype="<f4").astype(np.float32),
+            stored_vector(vault, r),
         )
         for r in rows
     ]  # fmt: skip

@@ -19,6 +19,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from enrollment.vault import aad_for
 from registry.db import Connection
 from registry.errors import PhotoHeldByNoSite, PhotoNotAvailable, RegistryNotFound
 from registry.journal import append_change, audit
@@ -119,7 +120,13 @@ def _site_to_ask(
     return owner if other is None else str(other["site_id"])
 
 
-def read_photo(tx: Connection, identity_id: str, officer: str) -> tuple[bytes, str]:
+def _photo_aad(identity_id: str) -> bytes:
+    return aad_for("national_photos", "image", identity_id)
+
+
+def read_photo(
+    tx: Connection, identity_id: str, officer: str, vault: Any = None
+) -> tuple[bytes, str]:
     """(image bytes, content type) of the delivered photo, or PhotoNotAvailable with the state."""
     _person(tx, identity_id)
     row = tx.execute(
@@ -129,7 +136,8 @@ def read_photo(tx: Connection, identity_id: str, officer: str) -> tuple[bytes, s
     if row is None:
         raise PhotoNotAvailable.for_identity(identity_id, latest_request(tx, identity_id))
     audit(tx, officer, "photo.read", identity_id, {"request_id": row["request_id"], "sha256": row["sha256"]})  # fmt: skip
-    return bytes(row["image"]), str(row["content_type"])
+    image = vault.open_or_plain(row["image"], _photo_aad(identity_id)) if vault else row["image"]
+    return bytes(image), str(row["content_type"])
 
 
 def photo_status(tx: Connection, identity_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -183,7 +191,7 @@ def _answer(tx: Connection, request_id: int, state: str, note: str | None) -> No
 
 
 def store_provided(
-    tx: Connection, identity_id: str, site_id: str, body: PhotoProvidedPayload
+    tx: Connection, identity_id: str, site_id: str, body: PhotoProvidedPayload, vault: Any = None
 ) -> Answer:
     """Keep the delivered photo and close its request; (outcome, note)."""
     if refusal := _open_request(tx, body.request_id, identity_id, site_id):
@@ -201,7 +209,15 @@ def store_provided(
         " request_id = excluded.request_id, site_id = excluded.site_id,"
         " content_type = excluded.content_type, sha256 = excluded.sha256, image = excluded.image,"
         " source = excluded.source, received_at = now()",
-        (identity_id, body.request_id, site_id, body.content_type, body.sha256, image, body.source),
+        (
+            identity_id,
+            body.request_id,
+            site_id,
+            body.content_type,
+            body.sha256,
+            vault.seal(image, _photo_aad(identity_id)) if vault else image,
+            body.source,
+        ),
     )
     _answer(tx, body.request_id, "delivered", None)
     return "applied", None

@@ -119,6 +119,11 @@ class HealthResponse(Answer):
         description="What the target costs at this size: threshold, false cases per 100"
         " enrolments of new people, expected misses, usable",
     )
+    warnings: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="What an administrator must fix, e.g. development_key: the KEK that"
+        " unlocks stored biometrics is a development file beside the service",
+    )
 
 
 class NotAppliedChange(Answer):

@@ -64,9 +64,11 @@ from registry.gallery_follower import GalleryFollower
 from registry.intake import BatchReceipt
 from registry.journal import audit, changes_after
 from registry.national import MatchPolicy, NationalGallery
+from registry.resealing import reseal_existing
 from registry.settings import RegistrySettings
 from registry.sign_in_store import SharedSignInThrottle
 from registry.site_directory import SiteDirectory
+from registry.vault import RegistryVault
 from registry.watchlist_photos import MAX_PHOTOS, WatchlistPhotos
 
 log = logging.getLogger(__name__)
@@ -86,7 +88,8 @@ class RegistryService:
             settings.duplicate_fpir,
             settings.open_set_min_people,
         )
-        self.gallery = NationalGallery(self.policy, settings.national_exact_limit)
+        self.vault = RegistryVault(self.db, settings.key)
+        self.gallery = NationalGallery(self.policy, settings.national_exact_limit, self.vault)
         self.sites = SiteDirectory(self.db, settings)
         self.watchlist_photos = WatchlistPhotos(
             settings.model_dir, settings.model_cache_dir, self.policy.pack_id
@@ -97,6 +100,8 @@ class RegistryService:
     def start(self) -> None:
         """Migrate, rebuild the national gallery from the database, run any pending search."""
         self.db.migrate()
+        self.vault.ready()  # before any transaction: the first start creates the data key
+        reseal_existing(self.db, self.vault)  # rows written before encryption, resumable
         self.sites.adopt_registered_keys()
         with self.follower.writing():  # the index starts stale: this rebuilds it, runs searches
             pass
@@ -146,7 +151,7 @@ class RegistryService:
         return {"status": "ok", "templates": len(self.gallery.index), "pack": policy.pack_id,
                 "threshold": policy.threshold, "target_fmr": policy.target_fmr,
                 "open_set": (setting.evidence() if (setting := policy.setting()) else None),
-                "open_set_cost": policy.cost()}  # fmt: skip
+                "open_set_cost": policy.cost(), "warnings": self.vault.warnings()}  # fmt: skip
 
     # --- push ----------------------------------------------------------------------------
 
@@ -164,7 +169,9 @@ class RegistryService:
             proved = True
             batch = intake.parse_signed(keyring, plain)
             with self.follower.writing():
-                ctx = ApplyContext(site_id, self.policy.pack_id, self.policy.dimension)
+                ctx = ApplyContext(
+                    site_id, self.policy.pack_id, self.policy.dimension, vault=self.vault
+                )
                 with self.db.transaction() as tx:
                     receipt = intake.apply_verified(tx, batch, ctx)
                     gallery_feed.record(tx, ctx.touched)
@@ -180,7 +187,7 @@ class RegistryService:
         """Keep the refused batch; a failure to do so is logged, the refusal still stands."""
         try:
             with self.db.transaction() as tx:
-                intake.quarantine(tx, site_id, signature, body, error)
+                intake.quarantine(tx, site_id, signature, body, error, self.vault)
         except GerbangError:
             log.exception("could not quarantine a refused batch from %s", site_id)
 
@@ -203,7 +210,7 @@ class RegistryService:
         """What the site must apply after its cursor: {changes: [{seq, kind, payload}], last_seq}."""
         limit = max(1, min(limit, self.settings.pull_limit))
         with self.db.transaction() as tx:
-            changes = changes_after(tx, site_id, max(after, 0), limit)
+            changes = changes_after(tx, site_id, max(after, 0), limit, self.vault)
             tx.execute("UPDATE sites SET last_contact = now() WHERE id = %s", (site_id,))
         return {"changes": changes, "last_seq": changes[-1]["seq"] if changes else after}
 
@@ -317,7 +324,9 @@ class RegistryService:
         """Send an inmate's record and templates to another site."""
         _known_form(identity_id)
         with self.db.transaction() as tx:
-            return transfers.transfer(tx, identity_id, to_site, officer.username, reason)
+            return transfers.transfer(
+                tx, identity_id, to_site, officer.username, reason, self.vault
+            )
 
     def watchlist_add(
         self, entry: watchlist.WatchlistEntry, officer: accounts.Officer
@@ -326,7 +335,8 @@ class RegistryService:
         with self.follower.writing():
             with self.db.transaction() as tx:
                 body, template_ids = watchlist.add_entry(
-                    tx, entry, officer.username, self.policy.pack_id, self.policy.dimension
+                    tx, entry, officer.username, self.policy.pack_id, self.policy.dimension,
+                    self.vault,
                 )
                 gallery_feed.record(tx, {body["identity_id"]: template_ids})
             self.follower.follow()
@@ -358,7 +368,7 @@ class RegistryService:
         """(bytes, content type) of a person's delivered photo; the read is audited."""
         _known_form(identity_id)
         with self.db.transaction() as tx:
-            return photos.read_photo(tx, identity_id, officer.username)
+            return photos.read_photo(tx, identity_id, officer.username, self.vault)
 
     def watchlist_remove(
         self, identity_id: str, officer: accounts.Officer, reason: str

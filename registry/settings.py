@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from httpkit.tls import TlsSettings
 from registry.db import POSTGRES_SCHEMES, SQLITE_SCHEME
+from registry.vault import RegistryKeySettings
 
 
 class RegistrySettings(BaseSettings):
@@ -31,6 +32,7 @@ class RegistrySettings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the HTTP service listens on.")
     port: int = Field(8090, ge=1, le=65535, description="Port the HTTP service listens on.")
     tls: TlsSettings = Field(default_factory=TlsSettings)
+    key: RegistryKeySettings = Field(default_factory=RegistryKeySettings)
     tls_dir: Path = Field(
         Path("var/registry-tls"),
         description="Where `gerbang tls init --out` put the registry's certificate; used when"

@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from enrollment.vault import aad_for
 from registry.db import Connection
 from registry.errors import RegistryInputInvalid, RegistryNotFound
 from registry.journal import append_change, audit
 
 
 def transfer(
-    tx: Connection, identity_id: str, to_site: str, officer: str, reason: str
+    tx: Connection, identity_id: str, to_site: str, officer: str, reason: str, vault: Any = None
 ) -> dict[str, Any]:
     """Move an active inmate to another site; return the change seqs sent to both sites."""
     person = _transferable(tx, identity_id, to_site)
@@ -30,8 +31,9 @@ def transfer(
         (identity_id, to_site),
     )
     incoming = {"identity": person["record"], "from_site": from_site, "reason": reason,
-                "templates": templates_payload(tx, identity_id), "fingers": _fingers(tx, identity_id)}  # fmt: skip
-    seq_in = append_change(tx, to_site, "identity.transferred_in", incoming)
+                "templates": templates_payload(tx, identity_id, vault),
+                "fingers": _fingers(tx, identity_id, vault)}  # fmt: skip
+    seq_in = append_change(tx, to_site, "identity.transferred_in", incoming, vault)
     seq_out = append_change(tx, from_site, "identity.status", {
         "identity_id": identity_id, "status": "transferred_out", "to_site": to_site, "reason": reason,
     })  # fmt: skip
@@ -61,7 +63,7 @@ def _transferable(tx: Connection, identity_id: str, to_site: str) -> dict[str, A
     return person
 
 
-def templates_payload(tx: Connection, identity_id: str) -> list[dict[str, Any]]:
+def templates_payload(tx: Connection, identity_id: str, vault: Any = None) -> list[dict[str, Any]]:
     """A person's face templates as they travel: national id, pack, quality, base64 float32 LE."""
     rows = tx.execute(
         "SELECT id, pack_id, quality, vector FROM national_templates WHERE identity_id = %s ORDER BY id",
@@ -69,12 +71,18 @@ def templates_payload(tx: Connection, identity_id: str) -> list[dict[str, Any]]:
     ).fetchall()
     return [
         {"template_id": r["id"], "pack_id": r["pack_id"], "quality": r["quality"],
-         "vector_f32le_b64": base64.b64encode(bytes(r["vector"])).decode()}
+         "vector_f32le_b64": base64.b64encode(_opened(vault, r["vector"], "national_templates",
+                                                     "vector", identity_id)).decode()}
         for r in rows
     ]  # fmt: skip
 
 
-def _fingers(tx: Connection, identity_id: str) -> list[dict[str, Any]]:
+def _opened(vault: Any, value: Any, table: str, column: str, owner: str) -> bytes:
+    """A stored biometric, opened (as it is without a vault, or when not sealed yet)."""
+    return vault.open_or_plain(value, aad_for(table, column, owner)) if vault else bytes(value)
+
+
+def _fingers(tx: Connection, identity_id: str, vault: Any = None) -> list[dict[str, Any]]:
     """A person's fingerprint records as they travel."""
     rows = tx.execute(
         "SELECT position, impression, extractor, quality, iso_record FROM national_fingers"
@@ -83,6 +91,7 @@ def _fingers(tx: Connection, identity_id: str) -> list[dict[str, Any]]:
     ).fetchall()
     return [
         {"position": r["position"], "impression": r["impression"], "extractor": r["extractor"],
-         "quality": r["quality"], "iso_record_b64": base64.b64encode(bytes(r["iso_record"])).decode()}
+         "quality": r["quality"], "iso_record_b64": base64.b64encode(
+             _opened(vault, r["iso_record"], "national_fingers", "iso_record", identity_id)).decode()}
         for r in rows
     ]  # fmt: skip

@@ -19,6 +19,7 @@ import numpy as np
 from psycopg.types.json import Jsonb
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from enrollment.vault import aad_for
 from gallery_sync.partitions import UNIT_TOLERANCE
 from kernel.text import free_json, free_text, one_line
 from registry.db import Connection
@@ -44,8 +45,9 @@ class WatchlistEntry(BaseModel):
 
 
 def add_entry(
-    tx: Connection, entry: WatchlistEntry, officer: str, pack_id: str, dimension: int
-) -> tuple[dict[str, Any], list[int]]:
+    tx: Connection, entry: WatchlistEntry, officer: str, pack_id: str, dimension: int,
+    vault: Any = None,
+) -> tuple[dict[str, Any], list[int]]:  # fmt: skip
     """Store the person and templates, queue `watchlist.added` for every site; (body, template ids)."""
     vectors = [_vector(text, i, dimension) for i, text in enumerate(entry.templates)]
     identity_id = str(uuid.uuid4())
@@ -57,13 +59,13 @@ def add_entry(
         "INSERT INTO national_identities (id, site_id, role, status, record) VALUES (%s, NULL, %s, 'banned', %s)",
         (identity_id, entry.role, Jsonb(record)),
     )
-    template_ids = [_insert_template(tx, identity_id, pack_id, v) for v in vectors]
+    template_ids = [_insert_template(tx, identity_id, pack_id, v, vault) for v in vectors]
     body = {
         "identity": record,
         "reason": entry.reason,
-        "templates": templates_payload(tx, identity_id),
+        "templates": templates_payload(tx, identity_id, vault),
     }
-    seq = append_change(tx, None, "watchlist.added", body)
+    seq = append_change(tx, None, "watchlist.added", body, vault)
     audit(tx, officer, "watchlist.added", identity_id, {"reason": entry.reason})
     return {"identity_id": identity_id, "change_seq": seq}, template_ids
 
@@ -106,7 +108,7 @@ def remove_entry(tx: Connection, identity_id: str, officer: str, reason: str) ->
 
 def follow_site_status(
     tx: Connection, identity_id: str, before: dict[str, Any], status: str, site_id: str,
-    reason: str | None, officer: str | None,
+    reason: str | None, officer: str | None, vault: Any = None,
 ) -> int | None:  # fmt: skip
     """A site banned its visitor, or lifted the ban: the watchlist follows; the change's seq."""
     was_banned, banned = before["status"] == "banned", status == "banned"
@@ -122,12 +124,12 @@ def follow_site_status(
         )
         kind, body = "watchlist.added", {
             "identity": record, "reason": reason, "banned_by_site": site_id, "officer": officer,
-            "templates": templates_payload(tx, identity_id),
+            "templates": templates_payload(tx, identity_id, vault),
         }  # fmt: skip
     else:
         kind = "watchlist.removed"
         body = {"identity_id": identity_id, "reason": reason, "banned_by_site": site_id}
-    seq = append_change(tx, None, kind, body)
+    seq = append_change(tx, None, kind, body, vault)
     audit(tx, f"{site_id}/{officer or 'site'}", kind, identity_id,
           {"reason": reason, "site": site_id, "officer": officer, "change_seq": seq})  # fmt: skip
     return seq
@@ -150,11 +152,15 @@ def entries(tx: Connection, limit: int = 1000) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _insert_template(tx: Connection, identity_id: str, pack_id: str, vector: np.ndarray) -> int:
-    """Store one central template; return its national id."""
+def _insert_template(
+    tx: Connection, identity_id: str, pack_id: str, vector: np.ndarray, vault: Any
+) -> int:
+    """Store one central template (sealed for its person); return its national id."""
+    plain = vector.astype("<f4").tobytes()
+    aad = aad_for("national_templates", "vector", identity_id)
     row = tx.execute(
         "INSERT INTO national_templates (identity_id, pack_id, vector) VALUES (%s, %s, %s) RETURNING id",
-        (identity_id, pack_id, vector.astype("<f4").tobytes()),
+        (identity_id, pack_id, vault.seal(plain, aad) if vault else plain),
     ).fetchone()
     assert row is not None
     return int(row["id"])
