@@ -23,6 +23,7 @@ from typing import Any
 from kernel.clock import now_iso
 
 GENESIS = "0" * 64
+KEPT_ANCHORS = 20
 
 
 def event_hash(
@@ -91,6 +92,13 @@ def anchor_head(connection: sqlite3.Connection, seq: int, digest: str, witness: 
         connection.execute(
             "INSERT OR IGNORE INTO audit_anchors (seq, hash, anchored_at, witness) VALUES (?, ?, ?, ?)",
             (seq, digest, now_iso(), witness),
+        )
+        # The newest anchor commits to every event before it (its hash chains them all), so a
+        # few are kept, not one per push for ever.
+        connection.execute(
+            "DELETE FROM audit_anchors WHERE seq NOT IN"
+            " (SELECT seq FROM audit_anchors ORDER BY seq DESC LIMIT ?)",
+            (KEPT_ANCHORS,),
         )
 
 

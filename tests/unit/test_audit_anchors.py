@@ -12,6 +12,7 @@ import pytest
 from edge.site import Site
 from enrollment.accounts import AccountStore
 from enrollment.audit import (
+    KEPT_ANCHORS,
     anchor_head,
     append_event,
     chain_head,
@@ -117,3 +118,19 @@ def test_each_head_the_registry_accepts_becomes_an_anchor(
     with site.db.reading() as tx:
         anchors = tx.execute("SELECT seq, hash, witness FROM audit_anchors").fetchall()
         assert [tuple(a) for a in anchors] == [(*chain_head(tx), "the registry")]
+
+
+def test_only_the_newest_anchors_are_kept(db: Database) -> None:
+    with db.transaction() as tx:
+        for n in range(1, 9):
+            seq, digest = tx.execute(
+                "SELECT seq, hash FROM audit_events WHERE seq = ?", (n,)
+            ).fetchone()
+            anchor_head(tx, seq, digest, "the registry")
+        for n in range(25):
+            anchor_head(tx, *chain_head(tx), "the registry")
+            append_event(tx, "gate", "gate.admit", "main", {"n": n})
+        kept = [r[0] for r in tx.execute("SELECT seq FROM audit_anchors ORDER BY seq")]
+    assert len(kept) == KEPT_ANCHORS and kept[-1] == 32
+    with db.reading() as tx:
+        assert verify_anchored(tx) is None
