@@ -31,6 +31,7 @@ from enrollment.exchange.imports import NoUsableFace
 from enrollment.exchange.sealing import Protection
 from enrollment.exchange.transaction import FaceImage, PersonText, Transaction, build, parse
 from enrollment.exchange.type9 import MinutiaeView
+from enrollment.vault import aad_for
 from kernel.errors import Conflict, InputError, Message
 from models.engine import FaceEngine
 from models.fingerprint import iso19794
@@ -101,7 +102,7 @@ def _record(value: Any) -> dict[str, Any]:
 
 
 def national_transaction(tx: Connection, identity_id: str, sender: str, receiver: str,
-                         case_ref: str | None) -> Transaction:  # fmt: skip
+                         case_ref: str | None, vault: Any = None) -> Transaction:  # fmt: skip
     """The transaction of one national identity, from what the registry holds of them."""
     row = tx.execute(
         "SELECT role, status, record FROM national_identities WHERE id = %s", (identity_id,)
@@ -117,16 +118,23 @@ def national_transaction(tx: Connection, identity_id: str, sender: str, receiver
     if photo is not None:
         taken = photo["received_at"]
         day = taken.isoformat() if isinstance(taken, datetime) else str(taken)
-        faces.append(FaceImage(bytes(photo["image"]), photo["content_type"], day))
+        image = _opened(vault, photo["image"], "national_photos", "image", identity_id)
+        faces.append(FaceImage(image, photo["content_type"], day))
     fingers = tx.execute(
         "SELECT position, iso_record FROM national_fingers WHERE identity_id = %s"
         " ORDER BY position, impression, id",
         (identity_id,),
     ).fetchall()
-    views = [_view(int(f["position"]), bytes(f["iso_record"])) for f in fingers]
+    views = [_view(int(f["position"]), _opened(vault, f["iso_record"], "national_fingers",
+                                               "iso_record", identity_id)) for f in fingers]  # fmt: skip
     if not faces and not views:
         raise NothingToExportNationally(identity_id=identity_id)
     return Transaction(sender, receiver, person, faces, [], views)
+
+
+def _opened(vault: Any, value: Any, table: str, column: str, owner: str) -> bytes:
+    """A stored biometric opened by the registry's vault (as it is when not sealed yet)."""
+    return vault.open_or_plain(value, aad_for(table, column, owner)) if vault else bytes(value)
 
 
 def _view(position: int, record: bytes) -> MinutiaeView:
@@ -135,10 +143,11 @@ def _view(position: int, record: bytes) -> MinutiaeView:
 
 
 def export_person(tx: Connection, identity_id: str, out: Path, officer: str, sender: str,
-                  receiver: str, case_ref: str | None, protection: Protection) -> NationalExport:  # fmt: skip
+                  receiver: str, case_ref: str | None, protection: Protection,
+                  vault: Any = None) -> NationalExport:  # fmt: skip
     """Write and audit one national record in `tx`; the file appears only after the commit
     (the caller moves OUT.partial into place)."""
-    t = national_transaction(tx, identity_id, sender, receiver, case_ref)
+    t = national_transaction(tx, identity_id, sender, receiver, case_ref, vault)
     data = protection.wrap(build(t), {"content": "exchange", "sender": sender})
     digest = hashlib.sha256(data).hexdigest()
     audit(tx, officer, "exchange.exported", identity_id, {

@@ -70,9 +70,10 @@ def export(args: argparse.Namespace) -> int:
     officer = signed_in(service)
     protection = chosen(args.to_key, args.passphrase_file, args.plain)
     out = Path(args.out)
+    service.vault.ready()  # before the transaction: the keys load on their own connection
     with service.db.transaction() as tx:
         result = exchange.export_person(tx, args.identity, out, officer, service.settings.agency,
-                                        args.to, args.case_ref, protection)  # fmt: skip
+                                        args.to, args.case_ref, protection, service.vault)  # fmt: skip
     exchange.finish(result)
     sealing = protection.described.get("encryption", "none")
     print(f"{out}: {result.faces} face, {result.minutiae} minutiae records (sha256 {result.sha256}),"
