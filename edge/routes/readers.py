@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -24,7 +24,9 @@ from edge.responses import Bilingual, CodedMessage, FingerQualityBody
 from edge.routes.documented import refusals
 from edge.security import allow, site_of
 from edge.site import Site
+from edge.work import work_queue
 from enrollment.fingers import png_bytes
+from httpkit.work import Overloaded
 from kernel.access import Principal
 from kernel.errors import Forbidden
 from models.fingerprint.nbis import FingerprintExtractorMissing
@@ -39,6 +41,7 @@ CAPTURE_REFUSALS = refusals(
     FingerprintReaderUnsupported,
     FingerprintReaderFailed,
     FingerprintExtractorMissing,
+    Overloaded,
 )
 
 
@@ -111,11 +114,14 @@ async def capture(
     body: CaptureRequest,
     site: Annotated[Site, Depends(site_of)],
     principal: Annotated[Principal, Depends(allow("reader.capture"))],
+    request: Request,
 ) -> dict[str, Any]:
     """Wait for a finger on the reader (bounded), then answer the image and what to tell the person."""
     _at_own_reader(site, principal, name)
     shot = await run_in_threadpool(site.readers.capture, name, body.timeout_s)
-    return await run_in_threadpool(_answer, site, name, body.position, shot)
+    # Waiting for the finger holds no slot; judging the print is heavy work (a kiosk's: gate).
+    async with work_queue(request).slot("gate" if principal.kind == "device" else "desk"):
+        return await run_in_threadpool(_answer, site, name, body.position, shot)
 
 
 def _answer(site: Site, name: str, position: int | None, shot: CapturedImage) -> dict[str, Any]:

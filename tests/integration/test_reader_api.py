@@ -131,7 +131,11 @@ def test_a_kiosk_reaches_only_its_own_gates_readers(sc: SiteClient, sensor: Virt
 def test_an_inmate_movement_needs_an_officer_not_the_kiosk_key(sc: SiteClient) -> None:
     form = {"inmate_id": "0" * 8 + "-0000-0000-0000-" + "0" * 12, "passage": "court_out",
             "order_reference": "PN-1/2026"}  # fmt: skip
-    image = {"image": ("f.jpg", b"not read", "image/jpeg")}
+    frame = io.BytesIO()
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(
+        frame, "JPEG"
+    )  # a frame: no image is refused first
+    image = {"image": ("f.jpg", frame.getvalue(), "image/jpeg")}
     kiosk = sc.client.post(
         "/v1/gates/main/inmate-movement", data=form, files=image, headers=sc.as_role("device")
     )
