@@ -85,7 +85,8 @@ def test_an_entry_from_a_photo_is_listed_audited_and_sent_with_a_matching_templa
             "SELECT actor FROM audit WHERE action = 'watchlist.added' AND subject = %s", (wanted,)
         ).fetchall()
     assert [row["actor"] for row in audit] == ["admin"]
-    sent = change["payload"]["templates"]
+    assert "templates" not in change["payload"]  # sealed at rest; sites receive them opened
+    sent = pusat.service.vault.open_payload("watchlist.added", "*", change["payload"])["templates"]
     vector = np.frombuffer(base64.b64decode(sent[0]["vector_f32le_b64"]), dtype="<f4")
     assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-3
     probes = [_photo(dev_faces, "facerec-obama", 3)[1], _photo(dev_faces, "facerec-kit_harington", 1)[1]]  # fmt: skip
