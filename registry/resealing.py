@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from enrollment.keyring import key_id_of
+from enrollment.keyring import REFRESH_SECONDS, key_id_of
 from enrollment.vault import SEALED_FIELD
-from registry.db import RegistryDatabase
+from registry.db import POSTGRES_SCHEMES, RegistryDatabase
 from registry.vault import BIOMETRIC_FIELDS, RegistryVault, aad_for, add_data_key
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,8 @@ def rotate(db: RegistryDatabase, vault: RegistryVault) -> dict[str, Any]:
             tx.execute("UPDATE vault_keys SET state = 'retiring'")
             add_data_key(tx, vault.kek, max(states, default=0) + 1)
     vault.ready()
+    if db.url.startswith(POSTGRES_SCHEMES):
+        time.sleep(2 * REFRESH_SECONDS)  # other replicas start sealing under the new key
     counts = reseal_existing(db, vault)
     with db.transaction() as tx:
         tx.execute("DELETE FROM vault_keys WHERE state = 'retiring'")

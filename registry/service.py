@@ -335,7 +335,11 @@ class RegistryService:
         with self.follower.writing():
             with self.db.transaction() as tx:
                 body, template_ids = watchlist.add_entry(
-                    tx, entry, officer.username, self.policy.pack_id, self.policy.dimension,
+                    tx,
+                    entry,
+                    officer.username,
+                    self.policy.pack_id,
+                    self.policy.dimension,
                     self.vault,
                 )
                 gallery_feed.record(tx, {body["identity_id"]: template_ids})

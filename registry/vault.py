@@ -20,6 +20,7 @@ import json
 import secrets
 import struct
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from enrollment.keyring import (
     HEADER,
     KEY_BYTES,
     MAGIC,
+    REFRESH_SECONDS,
     Kek,
     SealBroken,
     key_id_of,
@@ -39,7 +41,7 @@ from enrollment.keyring import (
     wrap,
 )
 from enrollment.vault import SEALED_FIELD, aad_for
-from registry.db import Connection, RegistryDatabase
+from registry.db import POSTGRES_SCHEMES, Connection, RegistryDatabase
 
 __all__ = ["RegistryKeySettings", "RegistryVault", "aad_for", "is_sealed"]
 
@@ -78,6 +80,7 @@ class RegistryVault:
         self._lock = threading.Lock()
         self._ciphers: dict[int, AESGCM] = {}
         self.active = 0
+        self._checked = time.monotonic()
 
     @property
     def kek(self) -> Kek:
@@ -116,9 +119,22 @@ class RegistryVault:
         with self.db.transaction() as tx:
             return list(tx.execute("SELECT id, salt, wrapped, kek_kind, state FROM vault_keys"))
 
+    def _refresh(self) -> None:
+        """On PostgreSQL (where replicas share the keys), pick up a key another process rotated
+        in, at most every REFRESH_SECONDS; `rotate` waits longer than that before re-sealing.
+        SQLite (one process) needs no check, and a read there would wait on the caller's write."""
+        if not self.db.url.startswith(POSTGRES_SCHEMES):
+            return
+        if time.monotonic() - self._checked < REFRESH_SECONDS:
+            return
+        self._checked = time.monotonic()
+        if self.db.scalar("SELECT max(id) FROM vault_keys WHERE state = 'active'") != self.active:
+            self.ready()
+
     def seal(self, plain: bytes, aad: bytes) -> bytes:
         if not self._ciphers:
             self.ready()
+        self._refresh()
         key_id, nonce = self.active, secrets.token_bytes(12)
         return (
             MAGIC
