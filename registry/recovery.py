@@ -23,7 +23,9 @@ from registry.transfers import templates_payload
 NO_ID = "00000000-0000-0000-0000-000000000000"  # sorts before every identity id
 
 
-def holdings(tx: Connection, site_id: str, after: str | None, limit: int) -> dict[str, Any]:
+def holdings(
+    tx: Connection, site_id: str, after: str | None, limit: int, vault: Any = None
+) -> dict[str, Any]:
     """One page of the site's own people after an identity id, and the site's pushed cursor."""
     site = tx.execute("SELECT last_seq FROM sites WHERE id = %s", (site_id,)).fetchone()
     assert site is not None  # the caller authenticated the site
@@ -34,7 +36,7 @@ def holdings(tx: Connection, site_id: str, after: str | None, limit: int) -> dic
     ).fetchall()
     people = [
         {"identity": row["record"], "status": row["status"], "version": int(row["version"]),
-         "templates": templates_payload(tx, str(row["id"])) if row["status"] != "erased" else []}
+         "templates": templates_payload(tx, str(row["id"]), vault) if row["status"] != "erased" else []}
         for row in rows
     ]  # fmt: skip
     next_after = str(rows[-1]["id"]) if len(rows) == limit else None

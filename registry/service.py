@@ -226,7 +226,7 @@ class RegistryService:
         """A site's signed `GET` of its own people, to rebuild a dead disk (registry/recovery.py)."""
         self.sites.authenticate_request(site_id, "GET", path_with_query, timestamp, signature)
         with self.db.transaction() as tx:
-            return recovery.holdings(tx, site_id, after, limit)
+            return recovery.holdings(tx, site_id, after, limit, self.vault)
 
     # --- a site's search before it enrols -------------------------------------------------
 

@@ -63,7 +63,7 @@ def _transferable(tx: Connection, identity_id: str, to_site: str) -> dict[str, A
     return person
 
 
-def templates_payload(tx: Connection, identity_id: str, vault: Any = None) -> list[dict[str, Any]]:
+def templates_payload(tx: Connection, identity_id: str, vault: Any) -> list[dict[str, Any]]:
     """A person's face templates as they travel: national id, pack, quality, base64 float32 LE."""
     rows = tx.execute(
         "SELECT id, pack_id, quality, vector FROM national_templates WHERE identity_id = %s ORDER BY id",
@@ -82,7 +82,7 @@ def _opened(vault: Any, value: Any, table: str, column: str, owner: str) -> byte
     return vault.open_or_plain(value, aad_for(table, column, owner)) if vault else bytes(value)
 
 
-def _fingers(tx: Connection, identity_id: str, vault: Any = None) -> list[dict[str, Any]]:
+def _fingers(tx: Connection, identity_id: str, vault: Any) -> list[dict[str, Any]]:
     """A person's fingerprint records as they travel."""
     rows = tx.execute(
         "SELECT position, impression, extractor, quality, iso_record FROM national_fingers"
