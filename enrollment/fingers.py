@@ -3,7 +3,9 @@ identity at a calibrated threshold, and search 1:N: a shortlist, or a decision a
 
 1:N runs on a FingerIndex (models/fingerprint/index.py), a projection of finger_templates like
 the face gallery: rebuilt on start (Site.start), brought in line with the table before each search
-(templates enrolled, synced in or erased since are added or dropped), so no writer has to tell it.
+when the table's change counter moved (templates enrolled, synced in or erased since are added or
+dropped; triggers keep the counter), so no writer has to tell it and an unchanged table costs one
+row read.
 
 The master record is the lossless image; the template is an ISO/IEC 19794-2 record, so it can be
 exported to other systems and re-extracted when a better extractor comes. Several impressions of
@@ -118,6 +120,10 @@ class FingerService:
         self._cache: dict[int, MinutiaeTemplate] = {}
         self.index = FingerIndex()
         self._owners: dict[int, tuple[str, int]] = {}  # template id -> (identity, position)
+        self._rows: dict[
+            int, tuple[int, str, int]
+        ] = {}  # indexed: id -> (image, identity, position)
+        self._generation = -1  # finger_changes.generation the index reflects; -1: not read yet
         self._index_lock = threading.Lock()
 
     def enrol(
@@ -236,37 +242,53 @@ class FingerService:
         return chosen.threshold, chosen.target_fmr
 
     def refresh_index(self) -> int:
-        """Bring the 1:N index in line with finger_templates; return the templates indexed."""
-        with self.db.reading() as tx:
-            rows = tx.execute("SELECT id, identity_id, position FROM finger_templates").fetchall()
-        current = {int(tid): (str(iid), int(pos)) for tid, iid, pos in rows}
+        """Bring the 1:N index in line with finger_templates; return the templates indexed.
+
+        One row read when nothing changed: finger_changes.generation, which triggers bump on
+        every write to finger_templates (migration 026). When it moved, the rows are diffed by
+        (id, image id): a deleted newest row's id comes back on the next insert, with a new image.
+        """
         with self._index_lock:
-            gone = [tid for tid in self._owners if tid not in current]
+            with self.db.reading() as tx:  # one snapshot: the generation and the rows agree
+                generation = tx.execute("SELECT generation FROM finger_changes").fetchone()[0]
+                if generation == self._generation:
+                    return len(self.index)
+                rows = tx.execute(
+                    "SELECT id, image_id, identity_id, position FROM finger_templates"
+                ).fetchall()
+            current = {int(tid): (int(img), str(iid), int(pos)) for tid, img, iid, pos in rows}
+            gone = [tid for tid, row in self._rows.items() if current.get(tid) != row]
             self.index.remove_many(gone)
             for tid in gone:
-                del self._owners[tid]
+                del self._rows[tid], self._owners[tid]
                 self._cache.pop(tid, None)
-            new = [tid for tid in current if tid not in self._owners]
-            for start in range(0, len(new), 500):
-                chunk = new[start : start + 500]
-                with self.db.reading() as tx:
-                    blobs = tx.execute(
-                        "SELECT id, iso_record FROM finger_templates WHERE id IN"
-                        f" ({','.join('?' * len(chunk))})",
-                        chunk,
-                    ).fetchall()
-                built = []
-                for tid, blob in blobs:
-                    try:
-                        aad = aad_for("finger_templates", "iso_record", current[tid][0])
-                        decoded = iso19794.decode(self.vault.open(blob, aad))[0][1]
-                    except (ValueError, InputError, SealBroken) as exc:  # damaged: skip, say so
-                        log.error("finger template %s not indexed: %s", tid, exc)
-                        continue
-                    built.append((tid, mcc.with_cylinders(decoded).cylinders))
-                self.index.add_many(built)
-                self._owners.update({tid: current[tid] for tid, _ in built})
+            self._index_new([tid for tid in current if tid not in self._rows], current)
+            self._generation = generation
             return len(self.index)
+
+    def _index_new(self, new: list[int], current: dict[int, tuple[int, str, int]]) -> None:
+        """Decode and index templates not yet indexed, 500 rows a read; damaged ones are logged."""
+        for start in range(0, len(new), 500):
+            chunk = new[start : start + 500]
+            with self.db.reading() as tx:
+                blobs = tx.execute(
+                    "SELECT id, iso_record FROM finger_templates WHERE id IN"
+                    f" ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+            built = []
+            for tid, blob in blobs:
+                try:
+                    aad = aad_for("finger_templates", "iso_record", current[tid][1])
+                    decoded = iso19794.decode(self.vault.open(blob, aad))[0][1]
+                except (ValueError, InputError, SealBroken) as exc:  # damaged: skip, say so
+                    log.error("finger template %s not indexed: %s", tid, exc)
+                    continue
+                built.append((tid, mcc.with_cylinders(decoded).cylinders))
+            self.index.add_many(built)
+            for tid, _ in built:
+                self._rows[tid] = current[tid]
+                self._owners[tid] = current[tid][1:]
 
     def _search(
         self, image: npt.NDArray[np.uint8], ppi: int, position: int | None, shortlist: int | None
