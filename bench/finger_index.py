@@ -1,9 +1,10 @@
-"""Fingerprint 1:N with the index (models/fingerprint/index.py) against exhaustive MCC.
+"""Fingerprint 1:N: the index (models/fingerprint/index.py) against exhaustive MCC, with the
+previous index (bench/finger_index_previous.py, dense first stage) measured in the same run.
 
-Run from the repository root (10 to 40 minutes, most of it building cylinders and exhaustive
-matching; the README's table came from the second line):
-    python bench/finger_index.py
-    python bench/finger_index.py --probes 100 --exhaustive-budget 30000 --distinct 2000
+Run from the repository root under nice (README's table came from the second line; about 20 to
+40 minutes on a loaded 2-core machine, most of it building cylinders and the 100k IVF):
+    nice -n 10 python bench/finger_index.py --sizes 1000 10000
+    nice -n 10 python bench/finger_index.py --probes 100 --distinct 2000 --sizes 1000 10000 100000
 
 Data. The real templates are every FVC impression under --data (NBIS MINDTCT, 8 databases, 80
 fingers x 8 impressions, ~630 that extract). Beyond them the gallery is filled with MODELLED
@@ -12,32 +13,30 @@ template of another finger, then jitters every minutia (position sd 3 px, direct
 drops 15% and turns the whole by up to 20 degrees. They are new finger-like patterns, not copies
 of a real finger, with the local structure of real prints (so their cylinders look real).
 Modelled templates are cylinder-built once and reused round-robin beyond --distinct (building
-100,000 would take 20 minutes): a 100k gallery holds each built one several times.
+100,000 would take 20 minutes): a 10k gallery holds each of 2,000 five times, which crowds the
+first stage's neighbours and shortlist with copies (harder for the index than distinct prints).
 
-Probes: real impressions whose mate (another impression of the same finger, the first one
-enrolled) is in the gallery. Per size it reports:
-- latency p50/p95/p99 of a search (first stage + full MCC on the shortlist), ms, on ONE thread
-  (BLAS pinned to one before NumPy loads: on a busy 2-core box OpenBLAS's own threads make the
-  small MCC products several times slower; a second core would serve a second search), its CPU
-  time (less sensitive to the machine's other load), and throughput (searches/s, one at a time);
-- recall: share of probes whose exhaustive best template (full MCC over the whole gallery, same
-  run) is in the index's answer, for all probes and for those whose best score reaches the
-  threshold of FPIR 1% for that many people (the decisions that matter);
-- exhaustive latency per probe (the peer), on as many probes as --exhaustive-budget comparisons
-  allow at that size (so few at 10k, none at 100k: about 4 minutes a probe there);
-- memory of the index were every template distinct (pooled vectors as held, compact cylinders
-  at their mean size per template times the size), MB;
-- mate recall, on every probe at every size: whether the probe's mate is shortlisted whenever its
-  full MCC score reaches the FPIR 1% threshold (one comparison per probe, so it scales to 100k).
-Thresholds: identify.threshold_for_fpir on the non-mated template scores of the exhaustive runs,
-leaving out modelled templates made from half of the probe's own finger (near-mates).
+Probes: real impressions whose mate (the finger's first impression, enrolled) is in the gallery.
+Per size and index it reports:
+- latency p50/p95/p99 of a search (first stage + full MCC on the shortlist), ms wall, on ONE
+  thread (BLAS and FAISS pinned to one: a second core serves a second search), the CPU time
+  p50/p99 (less sensitive to the machine's other load), throughput (searches/s, one at a time);
+- recall against exhaustive matching: share of probes whose exhaustive best template is in the
+  index's answer, for all probes and for those whose best reaches the threshold of FPIR 1% for
+  that many templates (the decisions that matter). Exhaustive = full MCC (the same batched
+  scorer the index re-scores with) against every distinct template of the gallery, so it is
+  exact for every size: copies score the same;
+- mate recall: whether the probe's mate is shortlisted whenever its MCC score reaches that threshold;
+- memory were every template distinct (the index's bytes per distinct template times the size).
+Thresholds: identify.threshold_for_fpir on the non-mated scores of the exhaustive runs, leaving
+out modelled templates made from half of the probe's own finger (near-mates).
 """
 
 from __future__ import annotations
 
 import os
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # FAISS too
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402 (BLAS threads must be set before NumPy is imported)
@@ -47,16 +46,20 @@ from collections.abc import Hashable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import finger_index_previous as previous  # noqa: E402
 
 from kernel.errors import InputError  # noqa: E402
 from models.fingerprint import evaluation, nbis  # noqa: E402
 from models.fingerprint.identify import threshold_for_fpir  # noqa: E402
 from models.fingerprint.index import FingerIndex, IndexParameters  # noqa: E402
+from models.fingerprint.mcc_batch import Packed, compare_many  # noqa: E402
 from models.fingerprint.mcc_cylinders import build  # noqa: E402
-from models.fingerprint.mcc_matching import compare  # noqa: E402
 from models.fingerprint.mcc_template import MccTemplate  # noqa: E402
 from models.fingerprint.minutiae import MinutiaeTemplate  # noqa: E402
 
@@ -116,7 +119,7 @@ def percentiles(values: list[float]) -> tuple[float, float, float]:
 
 @dataclass
 class Data:
-    """Real templates (enrolled first impressions, probes) and the modelled ones."""
+    """Real templates (enrolled first impressions, probes), the modelled ones, exhaustive scores."""
 
     reals: list[tuple[str, int, MinutiaeTemplate]]
     enrolled: list[int]
@@ -124,23 +127,33 @@ class Data:
     cylinders: dict[int, MccTemplate]
     fakes: list[MccTemplate]
     sources: list[tuple[str, str]]  # the two real fingers each modelled template is made of
-    impostor: list[float] = field(default_factory=list)  # per-template non-mated scores
+    exhaustive: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # probe x distinct
 
-    def related(self, probe: int, key: Hashable) -> bool:
-        """The probe's mate, or a modelled template made from half of the probe's finger."""
-        finger = self.reals[probe][0]
+    def distinct(self) -> list[MccTemplate]:
+        """Every distinct gallery template: the enrolled reals, then the modelled ones."""
+        return [self.cylinders[e] for e in self.enrolled] + self.fakes
+
+    def column(self, key: Hashable) -> int:
+        """The distinct template a gallery key holds."""
         kind, number = key  # type: ignore[misc]
         if kind == "real":
-            return bool(self.reals[number][0] == finger)
-        return finger in self.sources[number % len(self.sources)]
+            return self.enrolled.index(number)
+        return len(self.enrolled) + number % len(self.fakes)
 
     def mate_of(self, probe: int) -> int:
         """The enrolled impression of the probe's finger."""
         return next(e for e in self.enrolled if self.reals[e][0] == self.reals[probe][0])
 
+    def related(self, probe: int, column: int) -> bool:
+        """The probe's mate, or a modelled template made from half of the probe's finger."""
+        finger = self.reals[probe][0]
+        if column < len(self.enrolled):
+            return bool(self.reals[self.enrolled[column]][0] == finger)
+        return finger in self.sources[column - len(self.enrolled)]
+
 
 def prepare(args: argparse.Namespace, rng: np.random.Generator) -> Data:
-    """Extract the real sets, choose probes, build the modelled templates."""
+    """Extract the real sets, choose probes, build the modelled templates, match exhaustively."""
     start = time.perf_counter()
     reals = real_templates(args.data)
     first: dict[str, int] = {}  # finger -> its lowest impression: the enrolled one
@@ -153,96 +166,130 @@ def prepare(args: argparse.Namespace, rng: np.random.Generator) -> Data:
     distinct = min(max(args.sizes) - len(enrolled), args.distinct)
     made = [modelled(reals, rng) for _ in range(distinct)]
     fakes, sources = [build(t) for t, _ in made], [src for _, src in made]
+    data = Data(reals, enrolled, probes, cylinders, fakes, sources)
+    packed = [Packed.of(t) for t in data.distinct()]
+    data.exhaustive = np.array([compare_many(cylinders[k], packed) for k in probes])
     print(f"{len(reals)} real templates, {len(enrolled)} enrolled fingers, {len(probes)} probes,"
-          f" {distinct} modelled templates built ({time.perf_counter() - start:.0f} s)")  # fmt: skip
-    return Data(reals, enrolled, probes, cylinders, fakes, sources)
+          f" {distinct} modelled templates built, exhaustive MCC of every probe against each"
+          f" ({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
+    return data
 
 
-def measure(size: int, data: Data, args: argparse.Namespace) -> dict[str, float]:
-    """One gallery size: latency, recall against exhaustive matching, memory."""
-    index = FingerIndex(IndexParameters(shortlist=args.shortlist))
+def gallery(size: int, data: Data) -> list[tuple[Hashable, MccTemplate]]:
+    """The enrolled reals and size - 80 modelled templates (round-robin over the distinct ones)."""
     items: list[tuple[Hashable, MccTemplate]] = [
         (("real", e), data.cylinders[e]) for e in data.enrolled
     ]
-    items += [
+    fakes = [
         (("modelled", m), data.fakes[m % len(data.fakes)]) for m in range(size - len(data.enrolled))
     ]
-    index.add_many(items)
+    return items + fakes  # type: ignore[return-value]
+
+
+def timed_searches(index: FingerIndex | previous.FingerIndex, probes: list[MccTemplate]
+                   ) -> tuple[dict[str, float], list[list[Hashable]]]:  # fmt: skip
+    """Latency, CPU time and throughput of one search at a time; each answer's keys."""
     times, cpu, answers = [], [], []
-    for k in data.probes:
+    for probe in probes:
         t0, c0 = time.perf_counter(), time.process_time()
-        answers.append(index.search(data.cylinders[k]))
+        answers.append([h.key for h in index.search(probe)])
         times.append((time.perf_counter() - t0) * 1e3)
         cpu.append((time.process_time() - c0) * 1e3)
     row = dict(zip(("p50", "p95", "p99"), percentiles(times), strict=True))
+    row["cpu_p50"], _, row["cpu_p99"] = percentiles(cpu)
     row["rate"] = 1e3 / float(np.mean(times))
-    row["cpu_p50"], _, row["cpu_p99"] = percentiles(
-        cpu
-    )  # CPU time of all threads: load-independent
-    # Exhaustive peer: full MCC over the whole gallery, within a budget of comparisons.
-    n_exh = min(len(data.probes), max(args.exhaustive_budget // size, 0))
-    found, best, exh_ms = [], [], []
-    for k, answer in zip(data.probes[:n_exh], answers, strict=False):
+    return row, answers
+
+
+def recall(size: int, data: Data, answers: list[list[Hashable]]) -> dict[str, float]:
+    """Recall of the exhaustive best, for all probes and where it decides at FPIR 1%."""
+    present = np.zeros(data.exhaustive.shape[1], bool)
+    present[: len(data.enrolled) + min(size - len(data.enrolled), len(data.fakes))] = True
+    impostor = [s for i, k in enumerate(data.probes) for c in np.flatnonzero(present)
+                if not data.related(k, c) for s in [data.exhaustive[i, c]]]  # fmt: skip
+    threshold = threshold_for_fpir(impostor, size, 0.01).threshold
+    found, decided, mates = [], [], []
+    for i, (k, answer) in enumerate(zip(data.probes, answers, strict=False)):
+        scores = np.where(present, data.exhaustive[i], -1.0)
+        best = scores.max()
+        found.append(any(scores[data.column(key)] >= best for key in answer))
+        decided.append(best >= threshold)
+        mate = data.enrolled.index(data.mate_of(k))
+        if scores[mate] >= threshold:
+            mates.append(("real", data.mate_of(k)) in answer)
+    hits, deciding = np.asarray(found), np.asarray(decided)
+    return {"recall": float(hits.mean()), "probes": len(hits), "decided": int(deciding.sum()),
+            "recall_decided": float(hits[deciding].mean()) if deciding.any() else np.nan,
+            "mates_deciding": len(mates), "mate_recall": float(np.mean(mates)) if mates else np.nan,
+            "threshold": threshold}  # fmt: skip
+
+
+def measure(size: int, data: Data, args: argparse.Namespace) -> list[tuple[str, dict[str, float]]]:
+    """One gallery size, both indexes: latency, recall against exhaustive matching, memory."""
+    items, rows = gallery(size, data), []
+    for name in ("faiss", "previous"):
+        n_probes = len(data.probes) if name == "faiss" else min(len(data.probes), args.peer_probes)
+        if name == "previous" and size > args.peer_until:
+            continue
         t0 = time.perf_counter()
-        full = index.exhaustive(data.cylinders[k])
-        exh_ms.append((time.perf_counter() - t0) * 1e3)
-        best.append(full[0].score)
-        found.append(any(h.key == full[0].key or h.score >= full[0].score for h in answer))
-        data.impostor += [h.score for h in full if not data.related(k, h.key)]
-    threshold = threshold_for_fpir(data.impostor, size, 0.01).threshold if data.impostor else 1.0
-    decided = np.asarray(best) >= threshold
-    row.update(
-        exhaustive_probes=n_exh, exhaustive_ms=float(np.median(exh_ms)) if exh_ms else np.nan,
-        recall=float(np.mean(found)) if found else np.nan, decided=int(decided.sum()),
-        recall_decided=float(np.mean(np.asarray(found)[decided])) if decided.any() else np.nan,
-        threshold=threshold,
-    )  # fmt: skip
-    # Every probe: is its mate shortlisted whenever full MCC would decide for it (one comparison)?
-    mates = [(compare(data.cylinders[k], data.cylinders[data.mate_of(k)]), ("real", data.mate_of(k)) in
-              {h.key for h in answer}) for k, answer in zip(data.probes, answers, strict=True)]  # fmt: skip
-    deciding = [hit for score, hit in mates if score >= threshold]
-    row.update(
-        mates_deciding=len(deciding), mate_recall=float(np.mean(deciding)) if deciding else np.nan
+        if name == "faiss":
+            index: FingerIndex | previous.FingerIndex = FingerIndex(
+                IndexParameters(shortlist=args.shortlist)
+            )
+        else:
+            index = previous.FingerIndex(previous.IndexParameters(shortlist=args.shortlist))
+        index.add_many(items)
+        built = time.perf_counter() - t0
+        row, answers = timed_searches(index, [data.cylinders[k] for k in data.probes[:n_probes]])
+        row.update(recall(size, data, answers), build_s=built, mb=memory(index, size) / 2**20)
+        print(size, name, {k: round(v, 3) for k, v in row.items()}, flush=True)
+        rows.append((name, row))
+        del index
+    return rows
+
+
+def memory(index: FingerIndex | previous.FingerIndex, size: int) -> float:
+    """Bytes of the index were every template distinct (copies share their full cylinders here)."""
+    if isinstance(index, FingerIndex):
+        distinct = {id(c): c for c in index._full.values()}.values()
+        per_template = sum(c.nbytes for c in distinct) / max(1, len(distinct))
+        return index._neighbours.nbytes + per_template * size
+    held = {id(c): c for c in index._full}.values()
+    per_template = sum(c.values.nbytes + c.cells.nbytes + c.minutiae.nbytes for c in held) / max(
+        1, len(held)
     )
-    distinct_bytes = index.nbytes - index._vectors.nbytes - index._dirs.nbytes
-    per_template = distinct_bytes / max(1, len({id(c) for c in index._full}))
-    row["mb"] = (index._vectors.nbytes + index._dirs.nbytes + per_template * size) / 2**20
-    print(size, row, flush=True)
-    return row
+    return index._vectors.nbytes + index._dirs.nbytes + per_template * size
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    parser.add_argument("--probes", type=int, default=300)
+    parser.add_argument("--probes", type=int, default=100)
     parser.add_argument(
-        "--exhaustive-budget", type=int, default=200_000, help="comparisons per size"
+        "--peer-probes", type=int, default=30, help="searches of the previous index"
     )
-    parser.add_argument("--distinct", type=int, default=10000, help="modelled templates built")
+    parser.add_argument(
+        "--peer-until", type=int, default=10000, help="largest size for the previous index"
+    )
+    parser.add_argument("--distinct", type=int, default=2000, help="modelled templates built")
     parser.add_argument("--shortlist", type=int, default=IndexParameters().shortlist)
     args = parser.parse_args()
-    print(
-        f"load average at start: {os.getloadavg()}; BLAS threads {os.environ['OPENBLAS_NUM_THREADS']}"
-    )
+    faiss.omp_set_num_threads(1)
+    print(f"load average at start: {os.getloadavg()}; BLAS and FAISS threads 1")
     data = prepare(args, np.random.default_rng(12))
-    rows = [(size, measure(size, data, args)) for size in sorted(args.sizes)]
+    rows = [(size, name, r) for size in sorted(args.sizes) for name, r in measure(size, data, args)]
     print()
-    print(
-        "| templates | search ms p50 / p95 / p99 | searches/s | recall vs exhaustive: all;"
-        " decided at FPIR 1% | mate shortlisted when MCC decides | exhaustive ms/search | memory MB |"
-    )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for size, r in rows:
-        exh = (
-            "n/a"
-            if not r["exhaustive_probes"]
-            else f"{r['recall']:.1%} of {r['exhaustive_probes']}; {r['recall_decided']:.1%} of {r['decided']}"
-        )
-        exh_ms = "n/a" if np.isnan(r["exhaustive_ms"]) else f"{r['exhaustive_ms']:,.0f}"
-        print(f"| {size:,} | {r['p50']:.1f} / {r['p95']:.1f} / {r['p99']:.1f} |"
-              f" {r['cpu_p50']:.1f} / {r['cpu_p99']:.1f} | {r['rate']:.1f} | {exh} |"
-              f" {r['mate_recall']:.1%} of {r['mates_deciding']} | {exh_ms} | {r['mb']:,.0f} |")  # fmt: skip
+    print("| templates | index | search ms p50 / p95 / p99 | CPU ms p50 / p99 | searches/s |"
+          " recall vs exhaustive: all; decided at FPIR 1% | mate shortlisted when MCC decides |"
+          " memory MB (KB per finger) | build s |")  # fmt: skip
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for size, name, r in rows:
+        print(f"| {size:,} | {name} | {r['p50']:.0f} / {r['p95']:.0f} / {r['p99']:.0f} |"
+              f" {r['cpu_p50']:.0f} / {r['cpu_p99']:.0f} | {r['rate']:.1f} |"
+              f" {r['recall']:.1%} of {r['probes']}; {r['recall_decided']:.1%} of {r['decided']} |"
+              f" {r['mate_recall']:.1%} of {r['mates_deciding']} |"
+              f" {r['mb']:,.0f} ({r['mb'] * 1024 / size:.0f}) | {r['build_s']:.0f} |")  # fmt: skip
     print(f"\nload average at end: {os.getloadavg()}")
 
 

@@ -45,7 +45,7 @@ class IndexParameters:
     top: int = 6  # best probe cylinders averaged into a template's coarse score
     turn: float = np.pi / 2  # largest direction difference of comparable cylinders (delta_theta)
     neighbours: int = 256  # gallery cylinders each probe cylinder retrieves
-    exact_until: int = 100_000  # gallery cylinders searched exactly; an IVF index beyond
+    exact_until: int = 20_000  # gallery cylinders searched exactly; an IVF index beyond
     probe_cells: int = 16  # IVF cells searched per probe cylinder
 
     def neighbour_parameters(self) -> NeighbourParameters:

@@ -27,6 +27,8 @@ _ROW_BITS, _BIN_BITS = 10, 6  # rows beyond 1023 of one template are not indexed
 _SERIAL_SHIFT = _ROW_BITS + _BIN_BITS
 _IVF_CYLINDERS_PER_CELL = 400  # k-means cells: about this many gallery cylinders each
 _TRAINING_PER_CELL = 40  # training sample per cell (FAISS warns below 39)
+_MAX_CELLS = 4096  # k-means and assignment cost grow with the cells: bounds a 100k rebuild
+_KMEANS_ROUNDS = 10
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class NeighbourParameters:
     neighbours: int = 256  # gallery cylinders retrieved per probe cylinder
     top: int = 6  # best probe cylinders averaged into a template's coarse score
     turn: float = np.pi / 2  # largest direction difference of comparable cylinders (delta_theta)
-    exact_until: int = 100_000  # gallery cylinders searched exactly (flat); IVF beyond
+    exact_until: int = 20_000  # gallery cylinders searched exactly (flat); IVF beyond
     probe_cells: int = 16  # IVF cells searched per probe cylinder
 
 
@@ -112,13 +114,13 @@ class CylinderNeighbours:
         vectors = np.concatenate(list(self._vectors.values())).astype(np.float32)
         ids = np.concatenate(list(self._ids.values()))
         cells = max(16, len(vectors) // _IVF_CYLINDERS_PER_CELL)
-        cells = 1 << int(np.log2(cells))
+        cells = min(_MAX_CELLS, 1 << int(np.log2(cells)))
         quantiser = faiss.IndexFlatIP(self.dims)
         index = faiss.IndexIVFFlat(quantiser, self.dims, cells, faiss.METRIC_INNER_PRODUCT)
         sample = np.random.default_rng(0).choice(
             len(vectors), min(len(vectors), cells * _TRAINING_PER_CELL), replace=False
         )
-        index.cp.seed = 1234
+        index.cp.seed, index.cp.niter = 1234, _KMEANS_ROUNDS
         index.train(vectors[np.sort(sample)])
         index.add_with_ids(vectors, ids)
         index.nprobe = min(self.params.probe_cells, cells)
