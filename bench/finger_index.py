@@ -9,7 +9,7 @@ Run from the repository root under nice (README's table came from the second lin
 Data. The real templates are every FVC impression under --data (NBIS MINDTCT, 8 databases, 80
 fingers x 8 impressions, ~630 that extract). Beyond them the gallery is filled with MODELLED
 templates: each joins the left half (in x) of one real template to the right half of a real
-template of another finger, then jitters every minutia (position sd 3 px, direction sd 0.1 rad),
+template of another finger (never a probe impression), then jitters every minutia (position sd 3 px, direction sd 0.1 rad),
 drops 15% and turns the whole by up to 20 degrees. They are new finger-like patterns, not copies
 of a real finger, with the local structure of real prints (so their cylinders look real).
 Modelled templates are cylinder-built once and reused round-robin beyond --distinct (building
@@ -87,12 +87,13 @@ def real_templates(root: Path) -> list[tuple[str, int, MinutiaeTemplate]]:
 
 
 def modelled(
-    reals: list[tuple[str, int, MinutiaeTemplate]], rng: np.random.Generator
+    reals: list[tuple[str, int, MinutiaeTemplate]], sources: list[int], rng: np.random.Generator
 ) -> tuple[MinutiaeTemplate, tuple[str, str]]:
-    """A new finger-like template: halves of two real fingers, jittered, thinned, turned."""
-    i, j = rng.choice(len(reals), 2, replace=False)
+    """A new finger-like template: halves of two real fingers (impressions among `sources`),
+    jittered, thinned, turned."""
+    i, j = (int(k) for k in rng.choice(sources, 2, replace=False))
     while reals[i][0] == reals[j][0]:
-        j = int(rng.integers(len(reals)))
+        j = int(rng.choice(sources))
     a, b = reals[i][2], reals[j][2]
     cut_a, cut_b = np.median(a.minutiae[:, 0]), np.median(b.minutiae[:, 0])
     left = a.minutiae[a.minutiae[:, 0] < cut_a]
@@ -164,7 +165,10 @@ def prepare(args: argparse.Namespace, rng: np.random.Generator) -> Data:
     probes = [int(k) for k in rng.choice(pool, min(args.probes, len(pool)), replace=False)]
     cylinders = {k: build(reals[k][2]) for k in enrolled + probes}
     distinct = min(max(args.sizes) - len(enrolled), args.distinct)
-    made = [modelled(reals, rng) for _ in range(distinct)]
+    # never from a probe impression: half a copy of the probe (five copies of it at 10k) would
+    # crowd its mate out of any shortlist, which no real gallery does
+    allowed = sorted(set(range(len(reals))) - set(probes))
+    made = [modelled(reals, allowed, rng) for _ in range(distinct)]
     fakes, sources = [build(t) for t, _ in made], [src for _, src in made]
     data = Data(reals, enrolled, probes, cylinders, fakes, sources)
     packed = [Packed.of(t) for t in data.distinct()]
