@@ -25,7 +25,7 @@ from typing import IO, Any
 from kernel.errors import GerbangError, Message, Unavailable
 from models.errors import ModelNotReady
 from models.manifest import ModelFile, ModelPack
-from models.obtain import FetchError, fetch, offline_instructions
+from models.obtain import fetch, offline_instructions
 from models.store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class ModelFetch:
                     file,
                     lambda url, timeout: _Counting(self.opener(url, timeout=timeout), progress),
                 )
-            except (FetchError, GerbangError) as exc:
+            except Exception as exc:
                 self.problem = self._refused(store, files[number:], exc)
                 log.error("model files not fetched: %s", exc)
                 done()

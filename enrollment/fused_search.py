@@ -15,9 +15,10 @@ known), which raises their impostor rate about T-fold: their FMR is divided by T
 The face score is against the identity template, the score the face-only search decides on.
 
 Three rules read this evidence: `fused` (the decision above: banned visitors, staff, the desk),
-`either` (an alarm: the face alone, the finger alone or the fused evidence; an inmate leaving
-must match no inmate by either) and `both` (face and finger each above their own threshold for
-the same person, and not vetoed: a visitor leaving with a finger must be matched by both).
+`either` (an alarm or a ban: the face alone, the finger alone or the fused evidence; an inmate
+leaving must match no inmate by either, a banned face is not hidden by a wrong finger) and `both`
+(face and finger each above their own threshold for the same person, and not vetoed: a visitor
+leaving with a finger must be matched by both; one with no finger enrolled, by the face).
 The people scored are the union of the face's and the finger's best; people whose face is not
 in the gallery searched (another role or status) are left out, whatever their finger says.
 """
@@ -95,7 +96,9 @@ class PersonEvidence:
         """This person's answer under a rule (see the module)."""
         if rule == "either":
             return self.fused_match or self.face_match or self.finger_match
-        if rule == "both":
+        if rule == "both":  # no finger enrolled for them: the face decides (the gate checks
+            if self.finger_score is None:  # a required finger itself, as finger_not_enrolled)
+                return self.face_match
             return self.face_match and self.finger_match and self.veto is None
         return self.fused_match
 
@@ -182,8 +185,11 @@ def face_tail(open_set: OpenSetThresholds | None, model: FusionModel) -> Callabl
 
 
 def rule_for(kind: str) -> str:
-    """The rule a decision kind is taken by (see the module): alarms by either, exits by both."""
-    return {"gate_inmate": "either", "visitor_exit": "both"}.get(kind, "fused")
+    """The rule a decision kind is taken by (see the module): alarms and bans by either (a wrong
+    finger must not hide a banned face), exits by both."""
+    return {"gate_inmate": "either", "banned_visitor": "either", "visitor_exit": "both"}.get(
+        kind, "fused"
+    )
 
 
 def decide_fused(

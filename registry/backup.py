@@ -19,6 +19,7 @@ Unavailable 503
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import sqlite3
@@ -89,50 +90,66 @@ def write_backup(url: str, out: Path, key: sealed.SealingKey | None) -> dict[str
     meta = {"content": CONTENT, "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
     partial = out.with_name(out.name + ".partial")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as sink:
-        if url.startswith(SQLITE_SCHEME):
-            _seal_sqlite(url, sink, key, meta)
-        else:
-            _seal_pg_dump(url, sink, key, meta)
+    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
+    try:
+        with os.fdopen(descriptor, "wb") as sink:
+            if url.startswith(SQLITE_SCHEME):
+                _seal_sqlite(url, sink, key, meta)
+            else:
+                _seal_pg_dump(url, sink, key, meta)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     os.replace(partial, out)
     return meta
+
+
+def _libpq(url: str) -> tuple[str, dict[str, str]]:
+    """The connection string without its password, and the environment that carries it: a
+    password on a command line is readable by every local user (`ps`)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    parts = conninfo_to_dict(url)
+    password = parts.pop("password", None)
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = str(password)
+    return make_conninfo(**{k: str(v) for k, v in parts.items() if v is not None}), env
 
 
 def _seal_pg_dump(
     url: str, sink: IO[bytes], key: sealed.SealingKey | None, meta: dict[str, Any]
 ) -> None:
-    command = [
-        _tool("pg_dump"),
-        "--format=custom",
-        "--no-owner",
-        "--no-privileges",
-        "--dbname",
-        url,
-    ]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as dump:
-        assert dump.stdout is not None and dump.stderr is not None
+    conninfo, env = _libpq(url)
+    command = [_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
+               "--dbname", conninfo]  # fmt: skip
+    with (
+        tempfile.TemporaryFile() as errors,  # a file: a chatty pg_dump never blocks on a full pipe
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, env=env) as dump,
+    ):
+        assert dump.stdout is not None
         sealed.seal(
             dump.stdout, sink, key, {**meta, "backend": "postgresql", "format": "pg_dump custom"}
         )
-        errors = dump.stderr.read().decode(errors="replace")
+        dump.wait()
+        errors.seek(0)
+        said = errors.read().decode(errors="replace")
     if dump.returncode != 0:
-        raise RegistryBackupToolFailed(tool="pg_dump", reason=errors.strip()[-500:])
+        raise RegistryBackupToolFailed(tool="pg_dump", reason=said.strip()[-500:])
 
 
 def _seal_sqlite(
     url: str, sink: IO[bytes], key: sealed.SealingKey | None, meta: dict[str, Any]
 ) -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        copy = Path(scratch) / "registry.db"
-        source = sqlite3.connect(url.removeprefix(SQLITE_SCHEME))
-        target = sqlite3.connect(copy)
-        try:
-            source.backup(target)  # the online backup API: a consistent copy while it runs
-        finally:
-            source.close()
-            target.close()
-        with copy.open("rb") as data:
-            sealed.seal(data, sink, key, {**meta, "backend": "sqlite", "format": "sqlite3"})
+    source = sqlite3.connect(url.removeprefix(SQLITE_SCHEME))
+    target = sqlite3.connect(":memory:")  # the demo's copy stays in memory: no plain file
+    try:
+        source.backup(target)  # the online backup API: a consistent copy while it runs
+        data = target.serialize()
+    finally:
+        source.close()
+        target.close()
+    sealed.seal(io.BytesIO(data), sink, key, {**meta, "backend": "sqlite", "format": "sqlite3"})
 
 
 def _opened(
@@ -183,9 +200,10 @@ def restore_backup(
 
 
 def _pg_restore(dump: Path, url: str) -> None:
+    conninfo, env = _libpq(url)
     command = [_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
-               "--single-transaction", "--dbname", url, str(dump)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+               "--single-transaction", "--dbname", conninfo, str(dump)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise RegistryBackupToolFailed(tool="pg_restore", reason=done.stderr.strip()[-500:])
 

@@ -1,8 +1,9 @@
 """`gerbang registry keys status | rotate`: the registry's data keys at the console.
 
-`rotate` makes a new data key, re-seals every stored biometric under it page by page (each page
-commits; run it again after a crash and it finishes), then deletes the old key. The registry
-keeps serving meanwhile: values open under either key until the old one is deleted.
+`rotate` makes a new data key and re-seals every stored biometric under it page by page (each page
+commits; run it again after a crash and it finishes). The registry keeps serving meanwhile. The
+old key is kept to open anything another registry process sealed under it in the meantime; with
+every registry process stopped, `rotate --drop-old` deletes it once a last pass finds it unused.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ def keys_status(service: RegistryService, _: argparse.Namespace) -> int:
     return 0
 
 
-def keys_rotate(service: RegistryService, _: argparse.Namespace) -> int:
-    """A new data key; every stored biometric re-sealed under it; the old key deleted."""
+def keys_rotate(service: RegistryService, args: argparse.Namespace) -> int:
+    """A new data key; every stored biometric re-sealed under it; the old one deleted if asked."""
     from registry.journal import audit
     from registry.resealing import rotate
 
     service.vault.ready()
-    result = rotate(service.db, service.vault)
+    result = rotate(service.db, service.vault, drop_old=args.drop_old)
     with service.db.transaction() as tx:
         audit(tx, "console", "vault.key_rotated", "registry", result)
     print(json.dumps(result))
@@ -52,6 +53,9 @@ def add_key_parsers(
     commands.add_parser("status", help="data keys and the KEK kind").set_defaults(
         handler=bound(keys_status)
     )
-    commands.add_parser(
-        "rotate", help="new data key, re-seal everything, drop the old"
-    ).set_defaults(handler=bound(keys_rotate))
+    rotation = commands.add_parser("rotate", help="new data key, re-seal everything under it")
+    rotation.add_argument(
+        "--drop-old", action="store_true",
+        help="then delete the old keys (only with every registry process stopped)",
+    )  # fmt: skip
+    rotation.set_defaults(handler=bound(keys_rotate))

@@ -108,9 +108,15 @@ def reseal_existing(db: RegistryDatabase, vault: RegistryVault) -> dict[str, int
     return counts
 
 
-def rotate(db: RegistryDatabase, vault: RegistryVault) -> dict[str, Any]:
-    """A new active data key, every value re-sealed under it, then the old keys deleted. Run
-    again after a crash: it finishes the rotation under way instead of starting another."""
+def rotate(db: RegistryDatabase, vault: RegistryVault, drop_old: bool = False) -> dict[str, Any]:
+    """A new active data key and every value re-sealed under it. Run again after a crash: it
+    finishes the rotation under way instead of starting another.
+
+    The old keys stay ('retiring': they open, never seal) unless `drop_old`, because another
+    registry process may still seal under the old key for a moment (a replica until its next key
+    check, an SQLite server until it restarts): deleting it then would lose that value. With
+    `drop_old`, every registry process must be stopped; a last pass must find nothing left under
+    the old keys, or they stay."""
     with db.transaction() as tx:
         states = {int(r["id"]): r["state"] for r in tx.execute("SELECT id, state FROM vault_keys")}
         if "retiring" not in states.values():
@@ -120,7 +126,10 @@ def rotate(db: RegistryDatabase, vault: RegistryVault) -> dict[str, Any]:
     if db.url.startswith(POSTGRES_SCHEMES):
         time.sleep(2 * REFRESH_SECONDS)  # other replicas start sealing under the new key
     counts = reseal_existing(db, vault)
-    with db.transaction() as tx:
-        tx.execute("DELETE FROM vault_keys WHERE state = 'retiring'")
-    vault.ready()
-    return {"active_key": vault.active, "resealed": counts}
+    dropped: list[int] = []
+    if drop_old and not any(reseal_existing(db, vault).values()):
+        with db.transaction() as tx:
+            dropped = [int(r["id"]) for r in tx.execute(
+                "DELETE FROM vault_keys WHERE state = 'retiring' RETURNING id")]  # fmt: skip
+        vault.ready()
+    return {"active_key": vault.active, "resealed": counts, "dropped_keys": dropped}

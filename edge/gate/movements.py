@@ -50,6 +50,8 @@ class StaffAndMovementPassages(GateSteps):
             return self._finger_refused(ctx)
         if staff is None:
             return self._decide(ctx, "deny", "staff_unknown")
+        if refusal := self._no_finger_enrolled(ctx, staff.identity_id):
+            return refusal
         with gate_reading(self.db, self.vault) as uow:
             inside = uow.gates.is_inside(staff.identity_id)
         if inside is not None and inside == (direction == "in"):

@@ -187,7 +187,15 @@ class GateSteps:
     def _finger_required(self, ctx: Passage) -> bool:
         """Whether this passage must present a usable finger (GatePolicy.finger_required)."""
         group = {"visitor_exit": "visitor_exit", "staff_in": "staff", "staff_out": "staff"}
-        return group.get(ctx.passage, "movement") in self.policy.finger_required
+        group |= dict.fromkeys(("release", "transfer_out", "court_out", "court_in"), "movement")
+        return group.get(ctx.passage) in self.policy.finger_required
+
+    def _no_finger_enrolled(self, ctx: Passage, identity_id: str) -> GateDecision | None:
+        """A required finger, and the person matched by face has none enrolled to compare."""
+        person = ctx.fused_people.get(identity_id)
+        if self._finger_required(ctx) and (person is None or person.finger_score is None):
+            return self._decide(ctx, "deny", "finger_not_enrolled", matched=identity_id)
+        return None
 
     def _finger_given(self, ctx: Passage) -> GateDecision | None:
         """A recorded denial when the passage requires a finger and none was presented."""

@@ -79,6 +79,8 @@ class VisitorPassages(GateSteps):
         if visitor is None:
             by_face_only = any(p.face_match for p in ctx.fused_people.values())
             return self._decide(ctx, "deny", "finger_mismatch" if by_face_only else "no_open_visit")
+        if refusal := self._no_finger_enrolled(ctx, visitor.identity_id):
+            return refusal
         return self._decide(
             ctx, "admit", "visitor_exit_matched", matched=visitor.identity_id, close_visit=True
         )

@@ -142,6 +142,7 @@ class ExchangeExporter:
 def write_private(path: Path, data: bytes) -> None:
     """Write a file readable by its owner only, from its first byte."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
     with os.fdopen(descriptor, "wb") as out:
         out.write(data)
 

@@ -178,6 +178,11 @@ def test_rotation_reseals_everything_under_a_new_key_and_it_still_opens(
     result: dict[str, Any] = rotate(service.db, service.vault)
     assert result["active_key"] == before + 1
     assert result["resealed"]["national_templates"] >= 3
+    with service.db.transaction() as tx:  # the old key is kept: another process may seal under it
+        assert [(r["id"], r["state"]) for r in tx.execute(
+            "SELECT id, state FROM vault_keys ORDER BY id")] == [(before, "retiring"), (before + 1, "active")]  # fmt: skip
+    result = rotate(service.db, service.vault, drop_old=True)  # every other process stopped
+    assert result["dropped_keys"] == [before] and result["active_key"] == before + 1
     with service.db.transaction() as tx:
         assert [r["id"] for r in tx.execute("SELECT id FROM vault_keys")] == [before + 1]
     photo = registry.client.get(

@@ -49,10 +49,12 @@ def _enrol(sc: SiteClient, dev_faces: Path, db1: Path, person: str, number: int,
                               files={"image": (name, (db1 / name).read_bytes(), "image/tiff")},
                               headers=headers)  # fmt: skip
         assert sent.json()["accepted"], sent.text
+    # The desk keeps each frame re-encoded (EXIF stripped) but embeds the upload itself: the batch
+    # is given the uploads, so both score the same pixels.
+    assert len(kept) == 3
     rows = []
-    for i, capture in enumerate(kept):
-        path = folder / f"{person}-{i}.jpg"
-        path.write_bytes(capture.data)
+    for i in range(3):
+        path = dev_faces / person / f"{i + 1}.jpg"
         fingers = ";".join(f"2:{db1 / name}" for name in prints) if i == 0 else ""
         rows.append([str(path), identity, fingers])
     return rows

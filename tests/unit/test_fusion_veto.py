@@ -79,7 +79,11 @@ def test_the_1_to_n_person_decision_vetoes_and_falls_back_like_1_to_1(
     assert all(genuine.matches(rule) for rule in ("fused", "either", "both"))
     face_only = decide_person(model, "p", (0.95, *face), (None, 0), fmr)
     assert face_only.used == ("face",) and face_only.matches("fused")
-    assert not face_only.matches("both")  # "both" needs a finger
+    # no finger to compare: "both" falls back to the face (the gate itself refuses a *required*
+    # finger that has nothing to compare against, as finger_not_enrolled)
+    assert face_only.matches("both")
+    weak_face = decide_person(model, "p", (0.90, *face), (None, 0), fmr)
+    assert not weak_face.matches("both")
     finger_only = decide_person(model, "p", (None, *face), (GENUINE_FINGER, 6), fmr)
     assert finger_only.used == ("finger",) and finger_only.matches("fused")
 
