@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edge.settings import GateSettings, MatchSettings
-from tests.e2e.test_gate_day import V1_NIK, _enrol
+from tests.e2e.test_gate_day import V1_NIK, V2_NIK, _enrol
 from tests.factories import encode
 from tests.integration.conftest import SiteClient, make_site_client, photo
 
@@ -200,3 +200,26 @@ def test_a_hidden_face_with_an_inmates_finger_still_raises_the_alarm(
     assert escape["evidence"]["fused:inmate/active"]["people"][0]["used"] == ["finger"]
     stranger = _pass(sc, "visitor-exit", no_face, _print(db1, 106, 5))
     assert (stranger["result"], stranger["reason"]) == ("deny", "face_unusable")
+
+
+def test_a_required_finger_is_checked_against_the_person_admitted(
+    site: tuple[SiteClient, dict[str, str]], dev_faces: Path, fingerprints: Path
+) -> None:
+    sc, _ = site
+    db1 = fingerprints / "fvc2002-db1_b"
+    # staff with no finger enrolled: a readable print (anyone's) is not the finger required
+    _enrol(sc, dev_faces, "staff", "facerec-obama", {
+        "full_name": "Pak Barry", "birth_date": "1980-05-15", "sex": "M", "nip": "198005152005031002",
+    })  # fmt: skip
+    staff = _pass(sc, "staff", photo(dev_faces, "facerec-obama/5.jpg"),
+                  _print(db1, 106, 1), direction="in")  # fmt: skip
+    assert (staff["result"], staff["reason"]) == ("deny", "finger_not_enrolled"), staff
+    # visitor entry never requires a finger (here movements do): one with none enrolled who
+    # presents a print enters on the face
+    _enrol(sc, dev_faces, "visitor", "facerec-paul_allen", {
+        "full_name": "Paul", "birth_date": "1990-12-01", "sex": "M", "nik": V2_NIK,
+        "consent_purpose": "kunjungan",
+    })  # fmt: skip
+    entry = _pass(sc, "visitor-entry", photo(dev_faces, "facerec-paul_allen/5.jpg"),
+                  _print(db1, 107, 1), nik=V2_NIK)  # fmt: skip
+    assert (entry["result"], entry["reason"]) == ("admit", "visitor_verified"), entry
