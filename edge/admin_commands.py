@@ -51,9 +51,15 @@ def devices_add(args: argparse.Namespace) -> int:
     db = Database(Settings().database_path)
     with unit_of_work(db) as uow:
         device_id, key = uow.accounts.add_device(args.name, args.gate, _login_name())
+        configured = uow.connection.execute(
+            "SELECT 1 FROM gates WHERE id = ?", (args.gate,)
+        ).fetchone()
     print(
         f"device {args.name} at gate {args.gate}: {device_id}\nkey (shown once; send as X-Device-Key): {key}"
     )
+    if configured is None:
+        print(f"note: gate {args.gate} is not configured yet; a site admin creates it with"
+              f" POST /v1/gates (id, name, directions, roles) before the kiosk can use it")  # fmt: skip
     return 0
 
 

@@ -127,18 +127,27 @@ def snapshot_database(source: Path, target: Path) -> dict[str, int]:
         live.close()
 
 
+def _registrys(name: str) -> bool:
+    """A demo registry's files beside the site (`var/registry.db`, `var/registry-keys/`): the
+    registry has its own backup, `gerbang registry backup`."""
+    return name.startswith("registry.db") or name.startswith("registry-")
+
+
 def kept_files(data_dir: Path, apart: frozenset[Path] = frozenset()) -> list[Path]:
     """Every regular file under the data folder a backup carries, relative to it; files in
-    `apart` (resolved paths: the backup's own key file) stay out."""
+    `apart` (resolved paths: the backup's own key file) stay out, and so does what belongs to
+    someone else: another site's data folder inside this one (any folder with its own database,
+    as the README's demo makes), a demo registry's files, converted models at any depth."""
     kept: list[Path] = []
     for folder, folders, files in os.walk(data_dir):
         here = Path(folder).relative_to(data_dir)
         if here == Path():
-            folders[:] = [f for f in folders if f not in SKIPPED_FOLDERS]
-        folders[:] = sorted(f for f in folders if not f.startswith(SCRATCH_PREFIX))
+            folders[:] = [f for f in folders if f not in SKIPPED_FOLDERS and not _registrys(f)]
+        folders[:] = sorted(f for f in folders if not f.startswith(SCRATCH_PREFIX)
+                            and f != "model-cache" and not (Path(folder) / f / DATABASE).exists())  # fmt: skip
         for name in sorted(files):
             path = Path(folder) / name
-            skipped = here == Path() and name in SKIPPED_FILES
+            skipped = here == Path() and (name in SKIPPED_FILES or _registrys(name))
             skipped = skipped or path.resolve() in apart
             if not skipped and path.is_file() and not path.is_symlink():
                 kept.append(here / name)

@@ -224,6 +224,11 @@ class IdentifyResponse(BaseModel):
     )
     threshold: float
     target_fmr_per_comparison: float
+    open_set: dict[str, Any] | None = Field(
+        None,
+        description="The 1:N setting the threshold follows: decision kind, target FPIR, people"
+        " searched, calibration source (gallery_sync/openset.py); None on the FMR points",
+    )
     pack: str
     live_score: float | None
 

@@ -26,7 +26,16 @@ from kernel.access import (
     new_secret,
     secret_digest,
 )
-from kernel.errors import Unauthenticated
+from kernel.errors import Conflict, Message, Unauthenticated
+
+
+class AccountExists(Conflict):
+    code = "account_exists"
+    message = Message(
+        "Nama itu sudah dipakai oleh akun atau terminal lain; pilih nama lain.",
+        "That name is already used by another account or terminal; choose another name.",
+    )
+
 
 OperatorRole = Literal["enrolment_officer", "gate_officer", "supervisor", "site_admin"]
 OPERATOR_ROLES: tuple[OperatorRole, ...] = (
@@ -98,10 +107,13 @@ class AccountStore:
             raise ValueError(f"unknown operator role {role!r}; one of {OPERATOR_ROLES}")
         check_new_password(password, username)
         operator_id = str(uuid.uuid4())
-        self.db.execute(
-            "INSERT INTO operators (id, username, full_name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (operator_id, username, full_name, role, hash_password(password), now_iso()),
-        )
+        try:
+            self.db.execute(
+                "INSERT INTO operators (id, username, full_name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (operator_id, username, full_name, role, hash_password(password), now_iso()),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise AccountExists(username=username) from exc
         append_event(self.db, actor, "operator.added", operator_id,
                      {"username": username, "role": role})  # fmt: skip
         return operator_id
@@ -162,10 +174,13 @@ class AccountStore:
         """Register a gate terminal; return (device id, its key — shown once, never stored).
         Audited with the key's digest, never the key."""
         device_id, key = str(uuid.uuid4()), new_secret()
-        self.db.execute(
-            "INSERT INTO devices (id, name, gate_id, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-            (device_id, name, gate_id, secret_digest(key), now_iso()),
-        )
+        try:
+            self.db.execute(
+                "INSERT INTO devices (id, name, gate_id, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                (device_id, name, gate_id, secret_digest(key), now_iso()),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise AccountExists(device=name) from exc
         append_event(self.db, actor, "device.added", device_id,
                      {"name": name, "gate_id": gate_id, "key_sha256": secret_digest(key)})  # fmt: skip
         return device_id, key

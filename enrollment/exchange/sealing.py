@@ -55,12 +55,20 @@ class Protection:
 PLAIN = Protection(None, {"encryption": "none"})
 
 
+class RecipientKeyUnreadable(InputError):
+    code = "exchange_recipient_key_unreadable"
+    message = Message(
+        "Kunci publik penerima tidak terbaca; berikan berkas .pub instansi penerima (bukan berkas .key), tidak ada yang diekspor.",
+        "The receiver's public key cannot be read; give the receiving agency's .pub file (not a .key file); nothing was exported.",
+    )
+
+
 def for_recipient(public_key_file: Path) -> Protection:
     """Sealed so only the holder of the receiver's private key opens it."""
     try:
         public = recipients.read_public(public_key_file)
     except sealed.SealError as exc:
-        raise ExchangeSealError(reason=str(exc)) from exc
+        raise RecipientKeyUnreadable(reason=str(exc)) from exc
     return Protection(
         recipients.key_for_recipient(public),
         {"encryption": "x25519+aes-256-gcm", "recipient": recipients.fingerprint(public)},

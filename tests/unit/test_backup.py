@@ -47,6 +47,20 @@ def test_kept_files_leave_out_the_database_the_model_cache_and_the_kek(site: Pat
     ]
 
 
+def test_what_belongs_to_others_in_the_data_folder_stays_out(site: Path) -> None:
+    """The README's demo keeps a registry and two sites under the default data folder."""
+    for name in ("registry.db", "registry.db-wal", "registry-keys/vault-dev.key",
+                 "site-A/gerbang.db", "site-A/keys/site_ed25519.pem", "site-A/model-cache/x.onnx",
+                 "calibrations/model-cache/y.onnx"):  # fmt: skip
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_bytes(b"not this site's")
+    assert sorted(p.as_posix() for p in kept_files(site)) == [
+        "calibrations/open-yunet-dlib.json",
+        "keys/site_ed25519.pem",
+        "tls/server.pem",
+    ]
+
+
 def test_backup_and_restore_round_trip_with_modes(site: Path, tmp_path: Path) -> None:
     out = tmp_path / "usb" / "site.gbk"
     assert main(["backup", "--out", str(out)]) == 0
