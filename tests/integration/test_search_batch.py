@@ -50,17 +50,20 @@ def _photos(dev_faces: Path, person: str) -> list[str]:
 
 
 def _enrol(sc: SiteClient, dev_faces: Path, person: str, folder: Path) -> list[str]:
-    """Enrol a person at the desk; return the files holding the captures the desk kept."""
+    """Enrol a person at the desk; return the photos of the captures the desk kept."""
     headers = sc.as_role("enrolment_officer")
     session = sc.client.post("/v1/captures", json={"role": "inmate"}, headers=headers).json()[
         "session_id"
     ]
+    uploads: dict[int, str] = {}  # capture id -> the photo uploaded (the desk embeds the upload)
     for relative in _photos(dev_faces, person):
         feedback = sc.client.post(
             f"/v1/captures/{session}/frames",
             files={"image": photo(dev_faces, relative)},
             headers=headers,
         ).json()
+        if feedback["capture_id"] is not None:
+            uploads[feedback["capture_id"]] = relative
         if feedback["ready"]:
             break
     with sc.site.db.reading() as tx:
@@ -72,12 +75,9 @@ def _enrol(sc: SiteClient, dev_faces: Path, person: str, folder: Path) -> list[s
     )
     assert response.status_code == 201, response.text
     identity = response.json()["identity_id"]
-    files = []
-    for number, capture in enumerate(kept):
-        path = folder / f"{person}-{number}.jpg"
-        path.write_bytes(capture.data)
-        files.append(str(path))
-    return [identity, *files]
+    # The desk keeps each frame re-encoded (EXIF stripped) but embedded the upload itself: the
+    # batch is given the uploads, so both score the same pixels.
+    return [identity, *(str(dev_faces / uploads[capture.id]) for capture in kept)]
 
 
 def test_batch_command_decides_as_the_service(
