@@ -146,7 +146,17 @@ def test_fetch_verify_calibrate_eval_and_reembed_onto_an_arcface_pack(
         calibrated = gerbang(env, "calibrate", str(photos), "--pack", pack, "--workers", "1")
         assert calibrated.returncode == 0, calibrated.stdout + calibrated.stderr
         assert (data / "calibrations" / f"{pack}.json").is_file()
-    evaluated = gerbang(env, "eval", str(photos), "--pack", "test-arc-b", "--workers", "1")
+    evaluated = gerbang(
+        env,
+        "eval",
+        str(photos),
+        "--pack",
+        "test-arc-b",
+        "--workers",
+        "1",
+        "--plot",
+        str(tmp_path / "det.png"),
+    )
     assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
 
     export = _export(photos, tmp_path / "export.csv")
