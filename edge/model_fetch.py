@@ -40,8 +40,10 @@ class ModelsFetching(Unavailable):
 
 
 def missing_files(store: ModelStore, pack: ModelPack) -> list[ModelFile]:
-    """The pack's downloadable files absent from the model folder (converted ones are made here)."""
-    return [f for f in pack.files if f.conversion is None and store.status(f).state == "missing"]
+    """The pack's downloadable files absent from the model folder (converted ones are made here).
+    Only their presence: loading the pack checks every digest anyway, so hashing here would read
+    each file twice at every start; a present file with the wrong digest is refused there."""
+    return [f for f in pack.files if f.conversion is None and not store.path_of(f).exists()]
 
 
 class _Counting:
