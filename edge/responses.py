@@ -243,6 +243,20 @@ class FingerQualityBody(BaseModel):
     score: float
 
 
+class FingerDuplicateBody(BaseModel):
+    identity_id: str
+    full_name: str
+    role: str
+    status: str
+    registration_number: str | None
+    position: int | None = Field(description="Their finger (ISO position) that matched")
+    score: float
+    threshold: float = Field(description="For the desk's duplicate check's target FPIR")
+    inmate_lookalike: bool = Field(
+        description="An active inmate's finger at a visitor or staff enrolment: a supervisor's matter"
+    )
+
+
 class FingerFeedbackResponse(BaseModel):
     accepted: bool
     position: int
@@ -250,6 +264,11 @@ class FingerFeedbackResponse(BaseModel):
     quality: FingerQualityBody
     impressions: int = Field(description="Accepted impressions of this finger so far")
     complete: bool = Field(description="The identity has enough fingers and impressions")
+    duplicates: list[FingerDuplicateBody] = Field(
+        default_factory=list,
+        description="Other people whose enrolled fingers match this impression, best first"
+        " (the desk's duplicate check, issue 12); empty when none or the impression was not kept",
+    )
 
 
 class FingerRequirement(BaseModel):

@@ -21,6 +21,7 @@ from edge.settings import Settings
 from enrollment.captures import CapturePolicy
 from enrollment.db import Database
 from enrollment.duplicates import SEARCHABLE_STATUSES
+from enrollment.finger_duplicates import DeskFingerEnrolment
 from enrollment.fingers import FingerService
 from enrollment.fused import FusedVerifier
 from enrollment.fused_search import FusedSearch
@@ -84,6 +85,9 @@ class Site:
         )
         self.matcher = Matcher(self.db, self.vault, self.engine, self.gallery, self.thresholds)
         self.fingers = FingerService(self.db, self.vault, self.finger_calibration)
+        self.desk_fingers = DeskFingerEnrolment(
+            self.db, self.vault, self.fingers, settings.match.desk_duplicate_fpir
+        )
         self.fused = FusedVerifier(self.fingers, self.fusion_model)
         self.readers = ReaderPool(settings.readers)  # opened on first use, not at start
         self._fusion: FusionModel | None = None

@@ -42,6 +42,7 @@ from models.fingerprint.minutiae import MinutiaeTemplate
 from models.fingerprint.quality import FingerQuality, FingerQualityRules, assess
 
 Matcher = Callable[[MinutiaeTemplate, MinutiaeTemplate], float]
+Screen = Callable[[MinutiaeTemplate], dict[str, Any]]  # a kept impression -> audit details
 MIN_FINGERS, MIN_IMPRESSIONS = 2, 3
 log = logging.getLogger(__name__)
 
@@ -127,9 +128,19 @@ class FingerService:
         self._index_lock = threading.Lock()
 
     def enrol(
-        self, identity_id: str, position: int, image: npt.NDArray[np.uint8], ppi: int, actor: str
+        self,
+        identity_id: str,
+        position: int,
+        image: npt.NDArray[np.uint8],
+        ppi: int,
+        actor: str,
+        screen: Screen | None = None,
     ) -> FingerFeedback:
-        """Check one impression; keep it (image + ISO template) only if it is good enough."""
+        """Check one impression; keep it (image + ISO template) only if it is good enough.
+
+        `screen` sees a kept impression's template before it is stored; what it returns joins the
+        audit event of the enrolment (the desk's duplicate check, enrollment/finger_duplicates.py).
+        """
         if not 1 <= position <= 10:
             raise InputError(
                 Message(
@@ -140,14 +151,15 @@ class FingerService:
         template = nbis.extract(image, ppi)
         quality = assess(image, template, self.rules)
         if quality.accepted:
-            self._store(identity_id, position, image, template, quality, actor)
+            noted = screen(template) if screen else {}
+            self._store(identity_id, position, image, template, quality, actor, noted)
         count = self._impressions(identity_id).get(position, 0)
         return FingerFeedback(
             quality.accepted, position, quality, count, self.is_complete(identity_id)
         )
 
     def _store(self, identity_id: str, position: int, image: npt.NDArray[np.uint8], template: MinutiaeTemplate,
-               quality: FingerQuality, actor: str) -> None:  # fmt: skip
+               quality: FingerQuality, actor: str, noted: dict[str, Any]) -> None:  # fmt: skip
         png, record = png_bytes(image), iso19794.encode([(position, template)])
         with unit_of_work(self.db, self.vault) as uow:
             tx = uow.connection
@@ -175,7 +187,7 @@ class FingerService:
             )  # fmt: skip
             body = {"position": position, "impression": impression, "extractor": template.extractor,
                     "iso_record_b64": base64.b64encode(record).decode(), "quality": quality.score}  # fmt: skip
-            details = {k: v for k, v in body.items() if k != "iso_record_b64"}
+            details = {**{k: v for k, v in body.items() if k != "iso_record_b64"}, **noted}
             uow.record("finger.enrolled", identity_id, body, actor, details)
 
     def _impressions(self, identity_id: str) -> dict[int, int]:
@@ -331,13 +343,31 @@ class FingerService:
         is used, `calibrated_fmr_point` says which and `strict_enough` is False.
         """
         candidates, searched = self._search(image, ppi, position, None)
-        per_comparison = fmr_for_fpir(target_fpir, max(searched, 1))
-        threshold, point = self.threshold(per_comparison, 1)
+        threshold, point, strict_enough = self.fpir_threshold(target_fpir, searched)
         matches = [c for c in candidates if c.score >= threshold]
         return FingerIdentification(
-            candidates, matches, threshold, target_fpir, point, searched, position,
-            point <= per_comparison * (1 + 1e-9),
-        )  # fmt: skip
+            candidates, matches, threshold, target_fpir, point, searched, position, strict_enough
+        )
+
+    def fpir_threshold(self, target_fpir: float, templates: int) -> tuple[float, float, bool]:
+        """(threshold, calibrated FMR point, strict enough) for a 1:N over `templates` impressions."""
+        per_comparison = fmr_for_fpir(target_fpir, max(templates, 1))
+        threshold, point = self.threshold(per_comparison, 1)
+        return threshold, point, point <= per_comparison * (1 + 1e-9)
+
+    def search_among(
+        self, probe: mcc.MinutiaeWithCylinders, among: Callable[[str], bool]
+    ) -> tuple[list[Candidate], dict[int, tuple[str, int]]]:
+        """1:N over the people `among` accepts, every finger: the people best first, and the
+        templates searched (id -> (identity, position)), from one snapshot of the index."""
+        self.refresh_index()
+        with self._index_lock:
+            owners = {k: v for k, v in self._owners.items() if among(v[0])}
+            # Templates left out (the person's own, above all) must not crowd the shortlist.
+            left_out = min(len(self._owners) - len(owners), 100)
+            hits = self.index.search(probe.cylinders, self.index.params.shortlist + left_out)
+        scored = [(h.key, h.score) for h in hits if h.key in owners]
+        return person_scores(scored, owners), owners
 
     def iso_export(self, identity_id: str) -> bytes:
         """All of an identity's impressions as one ISO/IEC 19794-2:2005 record."""

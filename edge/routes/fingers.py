@@ -56,12 +56,14 @@ async def enrol_finger(
     site: Annotated[Site, Depends(site_of)], principal: Annotated[Principal, Depends(allow("finger.enrol"))],
     resolution_ppi: Ppi = 500,
 ) -> dict[str, Any]:  # fmt: skip
-    """One impression of one finger (ISO position 1-10): kept if good enough, with reasons if not."""
+    """One impression of one finger (ISO position 1-10): kept if good enough, with reasons if not,
+    and the other people whose fingers it matches (the desk's duplicate check)."""
     pixels = nbis.read_image(await read_upload(image, site.settings))
-    feedback = await run_in_threadpool(
-        site.fingers.enrol, identity_id, position, pixels, resolution_ppi, principal.name
+    feedback, check = await run_in_threadpool(
+        site.desk_fingers.enrol, identity_id, position, pixels, resolution_ppi, principal.name
     )
-    return feedback_body(feedback)
+    found = [d.body() for d in check.duplicates] if check else []
+    return {**feedback_body(feedback), "duplicates": found}
 
 
 @router.get(

@@ -1,7 +1,10 @@
 // The desk's fingerprint enrolment, once a person is saved: the officer picks the reader and the
 // finger, the person presses, the page shows what the reader saw with what to do (press flatter,
 // centre it, too dry, too wet), and a usable impression goes to the finger enrolment API, which
-// keeps it and says how many more are needed.
+// keeps it and says how many more are needed. When the impression matches another person's
+// enrolled finger (the desk's duplicate check, issue 12), a red warning names them and tells the
+// officer to check the person and call a supervisor; it stands beside the enrolment's result
+// and stays, for every person found, until the panel shows another identity.
 
 import { errorState, errorText } from "/web/shared/api.js";
 import { $, element } from "/web/shared/dom.js";
@@ -19,6 +22,7 @@ export class DeskFingers {
     this.shot = null; // the last capture's answer
     this.enrolled = null; // the enrolment API's last answer
     this.required = null; // {fingers, impressions_each} a complete enrolment needs
+    this.duplicates = new Map(); // identity id -> the best candidate any impression found
     this.busy = false;
     this.build();
   }
@@ -40,17 +44,21 @@ export class DeskFingers {
     this.statusBox.setAttribute("aria-live", "polite");
     this.reasons = element("ul", { testid: "finger-reasons" });
     this.progress = element("p", { testid: "finger-progress" });
+    this.warning = element("div", { testid: "finger-duplicates", className: "finger-duplicates" });
+    this.warning.setAttribute("role", "alert");
+    this.warning.hidden = true;
     const readerField = element("label");
     readerField.append(this.readerLabel, this.reader);
     const positionField = element("label");
     positionField.append(this.positionLabel, this.position);
     this.root.replaceChildren(this.title, readerField, positionField, this.scan, this.statusBox,
-      this.reasons, this.preview, this.progress);
+      this.warning, this.reasons, this.preview, this.progress);
   }
 
   /** Show the panel for a saved identity and find the readers. */
   async show(identityId) {
     Object.assign(this, { identityId, shot: null, enrolled: null, status: null });
+    this.duplicates = new Map();
     this.root.hidden = false;
     this.render();
     try {
@@ -96,6 +104,10 @@ export class DeskFingers {
     form.append("position", String(position));
     form.append("resolution_ppi", String(this.shot.resolution_ppi));
     this.enrolled = await this.api("POST", `/v1/identities/${this.identityId}/fingers`, { body: form });
+    for (const found of this.enrolled.duplicates || []) {
+      const known = this.duplicates.get(found.identity_id);
+      if (!known || found.score > known.score) this.duplicates.set(found.identity_id, found);
+    }
     // What a complete enrolment needs is the service's rule: asked, not copied here.
     this.required = (await this.api("GET", `/v1/identities/${this.identityId}/fingers`)).required;
     const need = this.required.impressions_each;
@@ -114,6 +126,7 @@ export class DeskFingers {
     fillPositions(this.position, this.language);
     this.scan.disabled = this.busy || !this.readers.length;
     this.renderStatus();
+    this.renderDuplicates();
     const reasons = this.shot?.reasons || this.enrolled?.reasons || [];
     this.reasons.replaceChildren(...reasons.map((r) =>
       element("li", { text: this.language.message(r), testid: "finger-reason" })));
@@ -121,6 +134,25 @@ export class DeskFingers {
     const complete = this.enrolled?.complete;
     this.progress.textContent = !this.enrolled ? "" : complete ? this.word("finger_complete")
       : this.word("finger_more", { fingers: this.required.fingers, need: this.required.impressions_each });
+  }
+
+  renderDuplicates() {
+    const t = (key, vars) => this.language.t(key, vars);
+    const found = [...this.duplicates.values()].sort((a, b) => b.score - a.score);
+    this.warning.hidden = !found.length;
+    const items = found.map((d) => {
+      const item = element("li", { testid: "finger-duplicate", text: t("finger_duplicate_item", {
+        name: d.full_name || d.identity_id, role: t(`role_${d.role}`), status: t(`status_${d.status}`),
+        number: d.registration_number ? ` · ${d.registration_number}` : "",
+        finger: d.position ? this.word(`finger_${d.position}`) : "—", score: Number(d.score).toFixed(3),
+      }) });
+      if (d.inmate_lookalike) item.prepend(element("strong", { text: `${t("finger_duplicate_inmate")}: ` }));
+      return item;
+    });
+    const list = element("ul");
+    list.replaceChildren(...items);
+    this.warning.replaceChildren(element("strong", { text: t("finger_duplicate_title") }),
+      element("p", { text: t("finger_duplicate_help") }), list);
   }
 
   renderStatus() {

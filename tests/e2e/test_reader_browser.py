@@ -2,7 +2,8 @@
 reader is libfprint's virtual_image driver fed real FVC images (tests/virtual_reader.py).
 
 At the desk, an officer saves a person and enrols two fingers from the reader, three presses
-each, with the page saying what the reader saw; at the kiosk, a visitor leaves pressing a finger
+each, with the page saying what the reader saw, and a finger already enrolled to someone else
+raises the red duplicate warning; at the kiosk, a visitor leaves pressing a finger
 that goes with the exit; a reader pulled out mid-capture says so instead of hanging; and an
 inmate's movement waits for an escorting officer to sign in, who the record then names.
 """
@@ -181,7 +182,21 @@ def test_desk_enrols_two_fingers_from_the_reader_with_what_it_saw(
         page.wait_for_function(  # the impression itself is on show, not a broken image
             "() => document.querySelector('[data-testid=finger-preview]').naturalWidth === 388"
         )
-    assert server.site.fingers.status(staff_id)["fingers"] == {"1": 1, "2": 3, "7": 3}
+        # The visitor's finger pressed as this person's right middle finger: kept, and the
+        # duplicate check by fingers names her in red, beside the enrolment's own answer.
+        warning = panel.get_by_test_id("finger-duplicates")
+        expect(warning).to_be_hidden()
+        panel.get_by_test_id("finger-position").select_option("3")
+        status = scan(page, sensor, VISITOR_FINGER.format(4), prefix="")
+        expect(status).to_have_text("Jari tengah kanan: tersimpan (1 dari 3 kali).")
+        expect(warning).to_be_visible()
+        expect(warning).to_contain_text("SUDAH TERDAFTAR ATAS NAMA ORANG LAIN")
+        expect(warning).to_contain_text("panggil supervisor")
+        expect(warning.get_by_test_id("finger-duplicate")).to_have_count(1)
+        expect(warning.get_by_test_id("finger-duplicate")).to_contain_text(
+            "Sari Wulandari · Pengunjung"
+        )
+    assert server.site.fingers.status(staff_id)["fingers"] == {"1": 1, "2": 3, "3": 1, "7": 3}
 
 
 def test_a_visitor_leaves_pressing_a_finger_that_goes_with_the_exit(
