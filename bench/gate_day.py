@@ -77,16 +77,23 @@ class Thresholds:
     def for_search(self, gallery: GalleryIndex, roles: tuple[str, ...],
                    statuses: tuple[str, ...] | None, only: list[str] | None) -> float:  # fmt: skip
         """The threshold of one search: the service's own rule when present, else fixed."""
+        return self.setting(gallery, roles, statuses, only)[0]
+
+    def setting(self, gallery: GalleryIndex, roles: tuple[str, ...],
+                statuses: tuple[str, ...] | None, only: list[str] | None) -> tuple[float, Any]:  # fmt: skip
+        """The threshold of one search and the cohort its scores are S-normalised against (None:
+        raw cosines), as the service's `decide_search` takes them from one calibration."""
         fixed = self.inmate if roles == ("inmate",) else self.exit_match
         if self.open_set is None:
-            return fixed
+            return fixed, None
         from edge.gate.steps import search_kind  # type: ignore[attr-defined]
         from gallery_sync.openset import search_threshold  # type: ignore[import-not-found]
 
         kind = search_kind(roles, statuses, only)
-        return float(
-            search_threshold(gallery, self.open_set, fixed, kind, roles, statuses, only)[0]
+        threshold, setting = search_threshold(
+            gallery, self.open_set, fixed, kind, roles, statuses, only
         )
+        return float(threshold), getattr(setting, "cohort", None)
 
 
 def service_rule(
@@ -327,15 +334,17 @@ def decide(site: Enrolled, limits: Thresholds, template: np.ndarray,
            inside: list[str]) -> tuple[str, str | None]:  # fmt: skip
     """The visitor-exit decision of edge/gate/visitors.py on one face."""
     gallery = site.gallery
-    found = gallery.search(template, K, roles=("inmate",), statuses=("active",))[0]
-    t_inmate = limits.for_search(gallery, ("inmate",), ("active",), None)
+    t_inmate, cohort = limits.setting(gallery, ("inmate",), ("active",), None)
+    found = gallery.search(template, K, roles=("inmate",), statuses=("active",), cohort=cohort)[0]
     inmate = found[0] if found and found[0].score >= t_inmate else None
-    match = gallery.search(template, K, roles=("visitor",), only_identities=inside)[0]
-    t_visitor = limits.for_search(gallery, ("visitor",), None, inside)
+    t_visitor, visitor_cohort = limits.setting(gallery, ("visitor",), None, inside)
+    match = gallery.search(template, K, roles=("visitor",), only_identities=inside,
+                           cohort=visitor_cohort)[0]  # fmt: skip
     visitor = match[0] if match and match[0].score >= t_visitor else None
     if inmate is not None:
         lookalike = (
             limits.lookalike is not None
+            and cohort is None  # S-norm scores: the margins are cosines (edge/gate/visitors.py)
             and visitor is not None
             and visitor.score >= t_visitor + limits.lookalike[0]
             and visitor.score >= inmate.score + limits.lookalike[1]

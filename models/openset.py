@@ -53,6 +53,10 @@ FIT_FRACTION = (
 )
 FIT_MIN = 50
 KEEP_TOP = 200_000  # highest impostor scores kept (enough for FMR down to KEEP_TOP / n)
+# Thresholds hold the target at 95% one-sided confidence: a gallery of a few hundred people gives
+# a noisy tail, and a threshold set at the point estimate lets through more than the target on
+# average (the FPIR is convex in the threshold). Measured in the README ("Flip and cohort S-norm").
+CONFIDENCE_Z = 1.645
 MAX_SCORE = 1.0  # cosine: no threshold above this; a target that needs more is unreachable
 FORMAT_VERSION = 1
 
@@ -87,6 +91,8 @@ class ImpostorTail:
     k: int  # comparisons above u
     sigma: float  # exponential scale: mean excess over its own start of the top max(k, share)
     ceiling: float = MAX_SCORE  # the highest score possible: cosine 1, or S-norm's (cohort.py)
+    fitted: int = FIT_MIN  # how many top scores sigma was fitted to
+    z: float = CONFIDENCE_Z  # thresholds hold the target at this one-sided confidence (0: point)
 
     @classmethod
     def fit(
@@ -114,7 +120,9 @@ class ImpostorTail:
         k = min(upper, TAIL_EXCEEDANCES)
         fitted = min(upper, max(FIT_MIN, int(FIT_FRACTION * n)))
         sigma = max(float(np.mean(ranked[:fitted] - ranked[fitted])), 1e-6)
-        return cls(tuple(float(s) for s in ranked), int(n), float(ranked[k]), k, sigma, ceiling)
+        return cls(
+            tuple(float(s) for s in ranked), int(n), float(ranked[k]), k, sigma, ceiling, fitted
+        )
 
     def fmr_at(self, threshold: float) -> float:
         """Share of impostor comparisons at or above the threshold (fitted tail beyond u)."""
@@ -131,11 +139,18 @@ class ImpostorTail:
         if not 0.0 < fmr < 1.0:
             raise ValueError(f"FMR must be in (0, 1), got {fmr}")
         allowed = fmr * self.n  # false matches allowed among the n comparisons
-        if allowed >= self.k:
-            index = min(math.floor(allowed), len(self.top) - 1)
+        z = self.z
+        # Counted: the most comparisons c let through whose upper bound c + z sqrt(c) is allowed.
+        counted = ((math.sqrt(z * z + 4 * allowed) - z) / 2) ** 2
+        if counted >= self.k:
+            index = min(math.floor(counted), len(self.top) - 1)
             # a threshold just above the (index+1)-th largest score lets exactly `index` through
             return float(np.nextafter(self.top[index], np.inf))
-        threshold = self.u + self.sigma * math.log(self.k / allowed)
+        # Fitted: the tail's rate at u and its scale at their upper bounds (Poisson count of k,
+        # exponential scale from `fitted` excesses), so a gallery's sampling luck errs strict.
+        rate = self.k + z * math.sqrt(self.k)
+        sigma = self.sigma * (1 + z / math.sqrt(self.fitted))
+        threshold = self.u + sigma * math.log(rate / allowed)
         return min(threshold, self.ceiling)
 
     def threshold_for_fpir(self, target_fpir: float, people: int) -> float:
