@@ -104,9 +104,9 @@ def test_the_bound_holds_the_target_on_small_galleries() -> None:
         rows, names = _clustered_people(rng, people, 3)
         tail = gallery_scores(rows, names).impostor_top
         templates = np.stack([identity_template(rows[i * 3 : i * 3 + 3]) for i in range(people)])
-        for z in realised:
+        for z, measured in realised.items():
             threshold = replace(tail, z=z).threshold_for_fpir(target, people)
-            realised[z].append(fpir_brute_force(strangers, templates, people, threshold))
+            measured.append(fpir_brute_force(strangers, templates, people, threshold))
     assert np.mean(realised[1.645]) <= target
     assert np.mean(realised[1.645]) < np.mean(realised[0.0])
     assert np.mean(np.asarray(realised[1.645]) > target) < np.mean(np.asarray(realised[0.0]) > target)
