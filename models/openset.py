@@ -121,8 +121,9 @@ class ImpostorTail:
         fitted = min(upper, max(FIT_MIN, int(FIT_FRACTION * n)))
         sigma = max(float(np.mean(ranked[:fitted] - ranked[fitted])), 1e-6)
         return cls(
-            tuple(float(s) for s in ranked), int(n), float(ranked[k]), k, sigma, ceiling, fitted
-        )
+            tuple(float(s) for s in ranked), int(n), float(ranked[k]), k, sigma, ceiling, fitted,
+            CONFIDENCE_Z,  # read at each fit, so a bench can measure the point estimate (z = 0)
+        )  # fmt: skip
 
     def fmr_at(self, threshold: float) -> float:
         """Share of impostor comparisons at or above the threshold (fitted tail beyond u)."""
