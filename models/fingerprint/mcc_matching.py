@@ -70,7 +70,11 @@ def pairs_to_use(n_a: int, n_b: int, p: MccParameters) -> int:
 def top_pairs(gamma: Floats, n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Rows and columns of the n largest non-zero local similarities (LSS, repeats allowed)."""
     flat = gamma.ravel()
-    order = np.argsort(-flat, kind="stable")[:n]
+    if 0 < n < flat.size:  # the n largest by partition, then in order (ties by position)
+        part = np.argpartition(-flat, n - 1)[:n]
+        order = part[np.lexsort((part, -flat[part]))]
+    else:
+        order = np.argsort(-flat, kind="stable")[:n]
     order = order[flat[order] > 0]
     rows, cols = np.unravel_index(order, gamma.shape)
     return np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)

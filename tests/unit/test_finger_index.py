@@ -76,6 +76,24 @@ def test_search_finds_what_exhaustive_matching_ranks_first(gallery) -> None:
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
+def test_large_probes_rescore_fewer_templates_within_the_pair_budget(gallery) -> None:
+    enrolled, probes = gallery
+    probe = probes[0]  # about 37 cylinders against templates of about 37
+    pairs = [probe.count * t.count for t in enrolled]
+    budget = int(np.mean(pairs) * 6.5)  # room for about 6 templates of 24
+    index = FingerIndex(IndexParameters(shortlist=24, pair_budget=budget, least=3))
+    index.add_many(enumerate(enrolled))
+    hits = index.search(probe)
+    assert 3 <= len(hits) < 24
+    assert sum(probe.count * enrolled[h.key].count for h in hits) <= budget
+    assert hits[0].key == 0  # the mate still leads the coarse order
+    # the fewest templates whatever the budget, and a caller's own shortlist taken whole
+    tight = FingerIndex(IndexParameters(shortlist=24, pair_budget=1, least=3))
+    tight.add_many(enumerate(enrolled))
+    assert len(tight.search(probe)) == 3
+    assert len(tight.search(probe, shortlist=10)) == 10
+
+
 def test_first_stage_ranks_mates_far_above_other_fingers(gallery) -> None:
     enrolled, probes = gallery
     index = FingerIndex()
