@@ -9,11 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from edge import wiring
+from edge.settings import Settings
 from enrollment.fingers import FingerService
 from enrollment.fused_search import decide_person
 from models.calibration import SHIPPED_CALIBRATIONS, Calibration
 from models.fingerprint.identify import fmr_for_fpir
-from models.fingerprint.tail import FILE_NAME, FingerTail, TailScoreModel, with_finger_tail
+from models.fingerprint.tail import (
+    FILE_NAME,
+    FingerTail,
+    TailScoreModel,
+    load_tail,
+    with_finger_tail,
+)
 from models.fusion import FusionModel
 
 SETS = ("fvc2002-db1_b", "fvc2002-db3_b", "FVC2000_DB1_B", "FVC2000_DB2_B", "FVC2000_DB3_B",
@@ -92,9 +100,16 @@ def test_the_fused_search_reads_the_finger_tail(shipped: FingerTail) -> None:
     assert evidence.fused_score != old.fused_score
 
 
-def test_a_missing_or_damaged_file_is_told_apart(tmp_path: Path) -> None:
-    from models.fingerprint.tail import load_tail
+def test_a_sites_own_tail_wins_over_the_shipped_one(shipped: FingerTail, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert wiring.finger_tail(settings) == shipped
+    own = FingerTail(shipped.tail, (), (), "this site's prints", 3)
+    (tmp_path / "calibrations").mkdir()
+    own.save(tmp_path / "calibrations" / f"{FILE_NAME}.json")
+    assert wiring.finger_tail(settings).dataset == "this site's prints"  # type: ignore[union-attr]
 
+
+def test_a_missing_or_damaged_file_is_told_apart(tmp_path: Path) -> None:
     assert load_tail(tmp_path / "none.json") is None
     (tmp_path / "bad.json").write_text('{"format_version": 1}', encoding="utf-8")
     with pytest.raises(ValueError, match="invalid finger tail file"):
