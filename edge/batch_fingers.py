@@ -40,7 +40,6 @@ from models.batch import EmbeddedImage
 from models.faces import FloatArray
 from models.fingerprint import iso19794, mcc, nbis
 from models.fingerprint.minutiae import MinutiaeTemplate
-from models.fusion import FusionModel
 from models.openset import DEFAULT_TARGET_FPIR
 
 Prints = list[tuple[int, MinutiaeTemplate]]
@@ -155,8 +154,7 @@ class FusedBatch:
 
     def __init__(self, settings: Settings, pack_id: str, gallery: GalleryIndex,
                  fingers: FingerGallery, thresholds: MatchThresholds, kind: str) -> None:  # fmt: skip
-        path = wiring.calibration_path(settings, f"fusion-{pack_id}-mcc")
-        self.model = FusionModel.load(path)
+        self.model = wiring.fusion_model(settings, pack_id)
         self.gallery, self.fingers, self.thresholds, self.kind = gallery, fingers, thresholds, kind
 
     def decide(

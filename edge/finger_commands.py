@@ -1,4 +1,4 @@
-"""`gerbang finger eval|calibrate`: fingerprint accuracy and thresholds on FVC-style folders;
+"""`gerbang finger eval|calibrate|tail`: fingerprint accuracy and thresholds on FVC-style folders;
 `gerbang finger readers|read`: the readers named in EDGE_READERS, checked from the site machine."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from edge.settings import Settings
 from enrollment.fingers import png_bytes
 from kernel.errors import GerbangError
 from models import calibration as cal
-from models.fingerprint import evaluation, openset_eval
+from models.fingerprint import evaluation, openset_eval, tail
 from models.fingerprint.quality import FingerQualityRules
 
 _FOLDER_HELP = "folder of <finger>_<impression>.tif images (FVC naming)"
@@ -53,6 +53,28 @@ def finger_calibrate(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     calibration.save(out)
     print(cal.format_report(calibration))
+    print(f"wrote {out}")
+    return 0
+
+
+def finger_tail(args: argparse.Namespace) -> int:
+    """Fit the MCC impostor tail of the folders (models/fingerprint/tail.py) and write it."""
+    folders = [Path(folder) for folder in args.dirs]
+    names = " + ".join(f.resolve().name for f in folders)
+    dataset = args.dataset or (
+        f"{names}: MCC impostor scores, every fresh impression against every stored impression of"
+        f" the other fingers of its folder, {args.dpi} ppi, fitted {dt.date.today().isoformat()}"
+    )
+    fitted = tail.fit_tail(folders, args.dpi, dataset)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fitted.save(out)
+    t = fitted.tail
+    print(f"{fitted.fingers} fingers, {t.n:,} impostor and {len(fitted.genuine):,} genuine scores;"
+          f" highest impostor {t.top[0]:.4f}, tail from {t.u:.4f} (top {t.k}), scale {t.sigma:.5f}")  # fmt: skip
+    for fmr in (1e-3, 1e-4, 1e-5, 1e-6):
+        where = "counted" if fitted.counted(fmr) else "fitted tail"
+        print(f"FMR {fmr:g}: threshold {fitted.threshold_at_fmr(fmr):.4f} ({where})")
     print(f"wrote {out}")
     return 0
 
@@ -121,7 +143,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `finger eval` and `finger calibrate`."""
+    """Register `finger eval`, `calibrate`, `tail`, `readers` and `read`."""
     finger = sub.add_parser("finger", help="fingerprint accuracy and calibration (NBIS)")
     actions = finger.add_subparsers(dest="action", required=True)
     evaluate = actions.add_parser("eval", help="EER and FNMR at FMR on FVC-style folders")
@@ -144,6 +166,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     calibrate.add_argument("--out", required=True, help="calibration JSON to write")
     calibrate.add_argument("--dataset", help="a sentence saying what the images are")
     calibrate.set_defaults(handler=finger_calibrate)
+    fit = actions.add_parser(
+        "tail", help="fit the MCC impostor tail of FVC-style folders (1:N thresholds at any size)"
+    )
+    fit.add_argument("dirs", nargs="+", metavar="DIR", help=_FOLDER_HELP)
+    fit.add_argument("--dpi", type=int, default=500, help="scan resolution (default: 500)")
+    fit.add_argument("--out", required=True, help="tail JSON to write (finger-mcc.openset.json)")
+    fit.add_argument("--dataset", help="a sentence saying what the images are")
+    fit.set_defaults(handler=finger_tail)
     readers = actions.add_parser(
         "readers", help="the readers of EDGE_READERS and whether they open"
     )

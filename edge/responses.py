@@ -319,7 +319,11 @@ class FingerIdentifyResponse(BaseModel):
     calibrated_fmr_point: float = Field(description="Per-comparison FMR of the threshold used")
     templates_searched: int
     position: int | None
-    strict_enough: bool = Field(description="False when the calibration is not strict enough")
+    strict_enough: bool = Field(
+        description="False when no calibrated threshold meets the target: with the fitted impostor"
+        " tail only at the score ceiling (beyond the counted scores it extrapolates, as stated);"
+        " without it, past the strictest operating point"
+    )
 
 
 # --- gate ---------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from kernel.errors import GerbangError, Message
 from models.calibration import Calibration
 from models.engine import FaceEngine
 from models.errors import ModelNotReady
+from models.fingerprint.tail import FingerTail
 from models.fusion import FusionModel
 from models.liveness import DEFAULT_THRESHOLD
 from models.manifest import ModelPack
@@ -65,6 +66,7 @@ class Site:
         self.metrics = Metrics()
         self.sign_ins = SignInThrottle()  # failed sign-ins per account and source (kernel.access)
         self._finger_calibration: Calibration | None = None
+        self._finger_tail: tuple[FingerTail | None] | None = None  # (loaded,) once read
         self._load_lock = threading.Lock()
         self.nbis = NbisBuild()
         self.model_fetch = ModelFetch()
@@ -84,7 +86,9 @@ class Site:
             policy,
         )
         self.matcher = Matcher(self.db, self.vault, self.engine, self.gallery, self.thresholds)
-        self.fingers = FingerService(self.db, self.vault, self.finger_calibration)
+        self.fingers = FingerService(
+            self.db, self.vault, self.finger_calibration, tail=self.finger_tail
+        )
         self.desk_fingers = DeskFingerEnrolment(
             self.db, self.vault, self.fingers, settings.match.desk_duplicate_fpir
         )
@@ -196,6 +200,12 @@ class Site:
             raise self.problem or ModelNotReady.missing("gallery", "", "wait for start-up")
         return self.gallery_
 
+    def finger_tail(self) -> FingerTail | None:
+        """The fitted MCC impostor tail for 1:N thresholds (a site's own wins), if any."""
+        if self._finger_tail is None:
+            self._finger_tail = (wiring.finger_tail(self.settings),)
+        return self._finger_tail[0]
+
     def finger_calibration(self) -> Calibration:
         """The fingerprint matcher's calibration (a site's own wins over the shipped one)."""
         if self._finger_calibration is None:
@@ -235,7 +245,7 @@ class Site:
                 raise ModelNotReady.missing(
                     "fusion", str(path), "python -m bench.fusion_dev --write ..."
                 )
-            self._fusion = FusionModel.load(path)
+            self._fusion = wiring.fusion_model(self.settings, pack)
         return self._fusion
 
     def open_set_report(self) -> dict[str, Any] | None:

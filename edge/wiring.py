@@ -11,6 +11,9 @@ from models.calibration import SHIPPED_CALIBRATIONS, Calibration
 from models.detector import DetectionPolicy
 from models.engine import EngineOptions
 from models.errors import ModelNotReady
+from models.fingerprint import tail
+from models.fingerprint.tail import FingerTail, load_tail, with_finger_tail
+from models.fusion import FusionModel
 from models.imaging import ImageLimits
 from models.loader import EngineSpec, RuntimeChoice
 from models.manifest import ModelPack, load_packs
@@ -58,6 +61,17 @@ def calibration_path(settings: Settings, pack_id: str) -> Path:
     """A site's own calibration wins over the shipped one."""
     local = settings.data_dir / "calibrations" / f"{pack_id}.json"
     return local if local.is_file() else SHIPPED_CALIBRATIONS / f"{pack_id}.json"
+
+
+def finger_tail(settings: Settings) -> FingerTail | None:
+    """The fitted MCC impostor tail (a site's own wins over the shipped one), None without one."""
+    return load_tail(calibration_path(settings, tail.FILE_NAME))
+
+
+def fusion_model(settings: Settings, pack_id: str) -> FusionModel:
+    """The pack's face + finger fusion, its finger 1:N read off the fitted tail when there is one."""
+    path = calibration_path(settings, f"fusion-{pack_id}-mcc")
+    return with_finger_tail(FusionModel.load(path), finger_tail(settings))
 
 
 def open_set_thresholds(

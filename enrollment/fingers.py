@@ -40,6 +40,7 @@ from models.fingerprint.identify import Candidate, fmr_for_fpir, person_scores
 from models.fingerprint.index import FingerIndex
 from models.fingerprint.minutiae import MinutiaeTemplate
 from models.fingerprint.quality import FingerQuality, FingerQualityRules, assess
+from models.fingerprint.tail import FingerTail
 
 Matcher = Callable[[MinutiaeTemplate, MinutiaeTemplate], float]
 Screen = Callable[[MinutiaeTemplate], dict[str, Any]]  # a kept impression -> audit details
@@ -91,7 +92,9 @@ class FingerIdentification:
     calibrated_fmr_point: float  # per-comparison FMR of the calibrated threshold used
     templates_searched: int
     position: int | None
-    strict_enough: bool  # the calibration reaches the per-comparison FMR the target needs
+    # the calibration reaches the per-comparison FMR the target needs: counted, or in the fitted
+    # tail when there is one (FingerService.fpir_threshold)
+    strict_enough: bool
 
 
 def png_bytes(image: npt.NDArray[np.uint8]) -> bytes:
@@ -112,8 +115,10 @@ class FingerService:
         matcher: Matcher = mcc.compare_minutiae,
         matcher_name: str = "mcc-lss-r",
         rules: FingerQualityRules | None = None,
+        tail: Callable[[], FingerTail | None] = lambda: None,
     ) -> None:
         self.db, self.vault, self._calibration = db, vault, calibration
+        self._tail = tail  # the fitted impostor tail (finger-mcc.openset.json), when shipped
         self.matcher, self.matcher_name = matcher, matcher_name
         self.rules = rules or FingerQualityRules()
         # Decoded templates with their MCC cylinders, by template id: building cylinders costs
@@ -246,7 +251,13 @@ class FingerService:
         )
 
     def threshold(self, target_fmr: float, comparisons: int) -> tuple[float, float]:
-        """The strictest calibrated threshold whose FMR, times the comparisons made, meets the target."""
+        """(threshold, per-comparison FMR it is for) so that FMR times the comparisons made meets
+        the target: from the fitted impostor tail when there is one, else the strictest
+        calibrated operating point that does."""
+        tail = self._tail()
+        if tail is not None:
+            point = target_fmr / max(comparisons, 1)
+            return tail.threshold_at_fmr(point), point
         calibration = self._calibration()
         points = sorted(calibration.operating_points, key=lambda p: -p.target_fmr)
         fitting = [p for p in points if p.target_fmr * comparisons <= target_fmr * (1 + 1e-9)]
@@ -336,11 +347,9 @@ class FingerService:
     ) -> FingerIdentification:
         """1:N that decides: people whose best finger reaches the threshold for the target FPIR.
 
-        The threshold comes from the calibrated per-comparison operating points: a search that
-        compares the probe with T templates (max-fused into people) false-matches with
-        probability at most about T x FMR, so the point used is the strictest one whose FMR
-        meets fmr_for_fpir(target, T). When no calibrated point is that strict, the strictest
-        is used, `calibrated_fmr_point` says which and `strict_enough` is False.
+        A search that compares the probe with T templates (max-fused into people) false-matches
+        with probability at most about T x FMR, so the threshold is the one for the
+        per-comparison FMR fmr_for_fpir(target, T) (see fpir_threshold).
         """
         candidates, searched = self._search(image, ppi, position, None)
         threshold, point, strict_enough = self.fpir_threshold(target_fpir, searched)
@@ -350,9 +359,20 @@ class FingerService:
         )
 
     def fpir_threshold(self, target_fpir: float, templates: int) -> tuple[float, float, bool]:
-        """(threshold, calibrated FMR point, strict enough) for a 1:N over `templates` impressions."""
+        """(threshold, calibrated FMR point, strict enough) for a 1:N over `templates` impressions.
+
+        With the fitted impostor tail (models/fingerprint/tail.py) every gallery size gets its
+        own threshold: read off the counted impostor scores, or beyond them off the fitted
+        exponential tail (a stated extrapolation, at its 95% bound); `strict_enough` is then
+        False only when even the highest score possible would not meet the target. Without
+        it, the strictest calibrated operating point meeting the per-comparison FMR is used;
+        when none is that strict, the strictest, and `strict_enough` is False.
+        """
         per_comparison = fmr_for_fpir(target_fpir, max(templates, 1))
         threshold, point = self.threshold(per_comparison, 1)
+        tail = self._tail()
+        if tail is not None:
+            return threshold, point, threshold < tail.tail.ceiling
         return threshold, point, point <= per_comparison * (1 + 1e-9)
 
     def search_among(

@@ -4,7 +4,8 @@ A search over N people at a target FPIR needs a per-person false-match rate
 FMR = 1 - (1 - FPIR)^(1/N) (models/fingerprint/identify.py). Every person is decided at that FMR
 on whatever evidence there is for them:
 - face and finger: each score's impostor tail probability for the population searched (the face
-  from the site's open-set calibration, the finger from its calibration), fused as
+  from the site's open-set calibration, the finger from its fitted impostor tail,
+  models/fingerprint/tail.py, or its calibrated points without one), fused as
   -ln p_face - ln p_finger against `tail_threshold` at that FMR (models/fusion.py says why not
   the 1:1 LLR sum), unless one modality is strong evidence against (the veto of models/fusion.py);
 - face only (no finger presented, unreadable, or none enrolled for them): the face at the
