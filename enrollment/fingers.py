@@ -36,7 +36,8 @@ from enrollment.vault import Vault, aad_for
 from kernel.errors import InputError, Message
 from models.calibration import Calibration
 from models.fingerprint import iso19794, mcc, nbis
-from models.fingerprint.identify import Candidate, fmr_for_fpir, person_scores
+from models.fingerprint.gallery import calibrated_threshold, fpir_threshold, search_people
+from models.fingerprint.identify import Candidate, person_scores
 from models.fingerprint.index import FingerIndex
 from models.fingerprint.minutiae import MinutiaeTemplate
 from models.fingerprint.quality import FingerQuality, FingerQualityRules, assess
@@ -247,11 +248,7 @@ class FingerService:
 
     def threshold(self, target_fmr: float, comparisons: int) -> tuple[float, float]:
         """The strictest calibrated threshold whose FMR, times the comparisons made, meets the target."""
-        calibration = self._calibration()
-        points = sorted(calibration.operating_points, key=lambda p: -p.target_fmr)
-        fitting = [p for p in points if p.target_fmr * comparisons <= target_fmr * (1 + 1e-9)]
-        chosen = fitting[0] if fitting else points[-1]
-        return chosen.threshold, chosen.target_fmr
+        return calibrated_threshold(self._calibration(), target_fmr, comparisons)
 
     def refresh_index(self) -> int:
         """Bring the 1:N index in line with finger_templates; return the templates indexed.
@@ -351,9 +348,7 @@ class FingerService:
 
     def fpir_threshold(self, target_fpir: float, templates: int) -> tuple[float, float, bool]:
         """(threshold, calibrated FMR point, strict enough) for a 1:N over `templates` impressions."""
-        per_comparison = fmr_for_fpir(target_fpir, max(templates, 1))
-        threshold, point = self.threshold(per_comparison, 1)
-        return threshold, point, point <= per_comparison * (1 + 1e-9)
+        return fpir_threshold(self._calibration(), target_fpir, templates)
 
     def search_among(
         self, probe: mcc.MinutiaeWithCylinders, among: Callable[[str], bool]
@@ -362,12 +357,7 @@ class FingerService:
         templates searched (id -> (identity, position)), from one snapshot of the index."""
         self.refresh_index()
         with self._index_lock:
-            owners = {k: v for k, v in self._owners.items() if among(v[0])}
-            # Templates left out (the person's own, above all) must not crowd the shortlist.
-            left_out = min(len(self._owners) - len(owners), 100)
-            hits = self.index.search(probe.cylinders, self.index.params.shortlist + left_out)
-        scored = [(h.key, h.score) for h in hits if h.key in owners]
-        return person_scores(scored, owners), owners
+            return search_people(self.index, self._owners, probe.cylinders, among)
 
     def iso_export(self, identity_id: str) -> bytes:
         """All of an identity's impressions as one ISO/IEC 19794-2:2005 record."""

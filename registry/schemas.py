@@ -243,6 +243,15 @@ class CaseResponse(Answer):
     decided_by: str | None
     decided_at: Timestamp | None
     reason: str | None
+    modality: Literal["face", "finger"] = Field(
+        description="What found the pair: the face search (cosine score) or the fingers (MCC score)"
+    )
+    target_fpir: float | None = Field(
+        None, description="Target FPIR the threshold was set for (None: a per-comparison FMR)"
+    )
+    templates_searched: int | None = Field(
+        None, description="People (face) or finger records (finger) the search compared"
+    )
     people: list[CasePerson]
     site_decisions: list[SiteDecision]
 
