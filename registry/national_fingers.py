@@ -34,7 +34,6 @@ from registry.db import Connection
 log = logging.getLogger(__name__)
 
 FINGER_BATCH = 50  # records searched per transaction: each costs a full-MCC shortlist
-READ_CHUNK = 500  # records decoded per read on a rebuild
 MATCHER = "finger-mcc"
 
 
@@ -63,6 +62,14 @@ class NationalFingers:
         self.vault = vault  # registry.vault.RegistryVault: records are stored sealed
         self.gallery = FingerGallery()
 
+    def health(self) -> dict[str, Any]:
+        """What the index holds and the setting a search over all of it decides in now."""
+        records = len(self.gallery)
+        threshold, point, strict = self.policy.threshold(records)
+        return {"records": records, "people": self.gallery.people(),
+                "index_bytes": self.gallery.nbytes, "target_fpir": self.policy.target_fpir,
+                "threshold": threshold, "calibrated_fmr_point": point, "strict_enough": strict}  # fmt: skip
+
     def rebuild(self, tx: Connection) -> int:
         """Reload every live person's finger records; return how many are indexed."""
         rows = tx.execute(
@@ -70,9 +77,7 @@ class NationalFingers:
             " JOIN national_identities i ON i.id = f.identity_id WHERE i.status <> 'erased'"
             " ORDER BY f.id"
         ).fetchall()
-        self.gallery.replace([])
-        for start in range(0, len(rows), READ_CHUNK):
-            self.gallery.add(self._decoded(rows[start : start + READ_CHUNK]))
+        self.gallery.replace(self._decoded(rows))
         return len(self.gallery)
 
     def follow(self, tx: Connection, touched: Iterable[str]) -> None:

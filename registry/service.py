@@ -160,7 +160,8 @@ class RegistryService:
         return {"status": "ok", "templates": len(self.gallery.index), "pack": policy.pack_id,
                 "threshold": policy.threshold, "target_fmr": policy.target_fmr,
                 "open_set": (setting.evidence() if (setting := policy.setting()) else None),
-                "open_set_cost": policy.cost(), "warnings": self.vault.warnings()}  # fmt: skip
+                "open_set_cost": policy.cost(), "warnings": self.vault.warnings(),
+                "fingers": fingers.health() if (fingers := self.gallery.fingers) else None}  # fmt: skip
 
     # --- push ----------------------------------------------------------------------------
 

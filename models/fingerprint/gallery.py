@@ -84,10 +84,11 @@ class FingerGallery:
 
     def replace(self, items: Iterable[tuple[Hashable, Owner, MccTemplate]]) -> None:
         """Hold exactly these templates (a rebuild)."""
-        with self._lock:
-            self.index = FingerIndex(self.index.params)
-            self._owners = {}
-        self.add(items)
+        index = FingerIndex(self.index.params)
+        items = list(items)
+        index.add_many((key, template) for key, _, template in items)
+        with self._lock:  # searches meanwhile see the old gallery whole
+            self.index, self._owners = index, {key: owner for key, owner, _ in items}
 
     def add(self, items: Iterable[tuple[Hashable, Owner, MccTemplate]]) -> None:
         """Index templates with their owners (a key held already is replaced)."""

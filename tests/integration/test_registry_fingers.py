@@ -141,3 +141,6 @@ def test_a_restarted_registry_rebuilds_the_finger_index_and_reopens_nothing(
     assert restarted.gallery.fingers is not None
     assert len(restarted.gallery.fingers.gallery) == held > 0
     assert registry.query("SELECT count(*) FROM duplicate_cases") == cases
+    health = registry.client.get("/v1/health").json()["fingers"]
+    assert health["records"] == held and health["index_bytes"] > 0
+    assert health["threshold"] == fingers.policy.threshold(held)[0]
