@@ -129,6 +129,28 @@ def test_a_different_finger_opens_no_case(registry: Registry, prints: dict[str, 
     assert registry.query(unsearched) == [(0,)]
 
 
+def test_an_erased_person_s_fingers_leave_the_index_and_match_nobody(
+    registry: Registry, prints: dict[str, Any]
+) -> None:
+    site_a, site_b = registry.site(), registry.site()
+    eka, enrolled = site_a.enrol("Eka", [_random_unit(401)])
+    batch = site_a.batch([enrolled, _finger(site_a, eka, prints["a"], 2, 1)])
+    assert registry.push(site_a, batch).status_code == 200
+    fingers = registry.service.gallery.fingers
+    assert fingers is not None and fingers.gallery.people() >= 1
+    held = len(fingers.gallery)
+    erased = site_a.change("identity.erased", eka, {"templates": 1, "images": 1})
+    assert registry.push(site_a, site_a.batch([erased])).status_code == 200
+    assert len(fingers.gallery) == held - 1
+    fajar, enrolled = site_b.enrol("Fajar", [_random_unit(402)])
+    batch = site_b.batch([enrolled, _finger(site_b, fajar, prints["b"], 2, 1)])
+    assert registry.push(site_b, batch).status_code == 200
+    found = [
+        ({c["identity_a"], c["identity_b"]} - {fajar}).pop() for c in _cases_of(registry, fajar)
+    ]
+    assert found and eka not in found  # Budi's and Citra's copies of that finger, never Eka's
+
+
 def test_a_restarted_registry_rebuilds_the_finger_index_and_reopens_nothing(
     registry: Registry,
 ) -> None:
