@@ -36,8 +36,8 @@ from enrollment.vault import Vault, aad_for
 from kernel.errors import InputError, Message
 from models.calibration import Calibration
 from models.fingerprint import iso19794, mcc, nbis
-from models.fingerprint.gallery import calibrated_threshold, fpir_threshold, search_people
-from models.fingerprint.identify import Candidate, person_scores
+from models.fingerprint.gallery import search_people
+from models.fingerprint.identify import Candidate, fmr_for_fpir, person_scores
 from models.fingerprint.index import FingerIndex
 from models.fingerprint.minutiae import MinutiaeTemplate
 from models.fingerprint.quality import FingerQuality, FingerQualityRules, assess
@@ -248,7 +248,11 @@ class FingerService:
 
     def threshold(self, target_fmr: float, comparisons: int) -> tuple[float, float]:
         """The strictest calibrated threshold whose FMR, times the comparisons made, meets the target."""
-        return calibrated_threshold(self._calibration(), target_fmr, comparisons)
+        calibration = self._calibration()
+        points = sorted(calibration.operating_points, key=lambda p: -p.target_fmr)
+        fitting = [p for p in points if p.target_fmr * comparisons <= target_fmr * (1 + 1e-9)]
+        chosen = fitting[0] if fitting else points[-1]
+        return chosen.threshold, chosen.target_fmr
 
     def refresh_index(self) -> int:
         """Bring the 1:N index in line with finger_templates; return the templates indexed.
@@ -348,7 +352,9 @@ class FingerService:
 
     def fpir_threshold(self, target_fpir: float, templates: int) -> tuple[float, float, bool]:
         """(threshold, calibrated FMR point, strict enough) for a 1:N over `templates` impressions."""
-        return fpir_threshold(self._calibration(), target_fpir, templates)
+        per_comparison = fmr_for_fpir(target_fpir, max(templates, 1))
+        threshold, point = self.threshold(per_comparison, 1)
+        return threshold, point, point <= per_comparison * (1 + 1e-9)
 
     def search_among(
         self, probe: mcc.MinutiaeWithCylinders, among: Callable[[str], bool]

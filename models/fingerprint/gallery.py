@@ -2,8 +2,9 @@
 over everyone but some, and thresholds by target FPIR over the templates searched.
 
 Shared by the site's fingerprint searches (enrollment/fingers.py) and the registry's national
-duplicate search by fingers (registry/national_fingers.py), so both shortlist, fuse and
-threshold the same way.
+duplicate search by fingers (registry/national_fingers.py), so both shortlist and fuse the same
+way. `fpir_threshold` is the rule of FingerService.fpir_threshold on the calibration's operating
+points (a fitted impostor tail, where a site has one, is read there).
 """
 
 from __future__ import annotations
