@@ -36,6 +36,7 @@ from enrollment.vault import Vault, aad_for
 from kernel.errors import InputError, Message
 from models.calibration import Calibration
 from models.fingerprint import iso19794, mcc, nbis
+from models.fingerprint.gallery import search_people
 from models.fingerprint.identify import Candidate, fmr_for_fpir, person_scores
 from models.fingerprint.index import FingerIndex
 from models.fingerprint.minutiae import MinutiaeTemplate
@@ -382,12 +383,7 @@ class FingerService:
         templates searched (id -> (identity, position)), from one snapshot of the index."""
         self.refresh_index()
         with self._index_lock:
-            owners = {k: v for k, v in self._owners.items() if among(v[0])}
-            # Templates left out (the person's own, above all) must not crowd the shortlist.
-            left_out = min(len(self._owners) - len(owners), 100)
-            hits = self.index.search(probe.cylinders, self.index.params.shortlist + left_out)
-        scored = [(h.key, h.score) for h in hits if h.key in owners]
-        return person_scores(scored, owners), owners
+            return search_people(self.index, self._owners, probe.cylinders, among)
 
     def iso_export(self, identity_id: str) -> bytes:
         """All of an identity's impressions as one ISO/IEC 19794-2:2005 record."""

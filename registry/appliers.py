@@ -242,7 +242,7 @@ def apply_erased(tx: Connection, change: Change, body: ErasedPayload, ctx: Apply
 
 
 def apply_finger(tx: Connection, change: Change, body: FingerPayload, ctx: ApplyContext) -> Outcome:
-    """Keep the fingerprint record (for transfers and later national search)."""
+    """Keep the fingerprint record (for transfers and the national search by fingers)."""
     row = _owner(tx, change.entity_id)
     if refusal := _not_ours(row, ctx):
         return refusal
@@ -256,6 +256,7 @@ def apply_finger(tx: Connection, change: Change, body: FingerPayload, ctx: Apply
          body.extractor, seal(ctx, body.record() or b"", "national_fingers", "iso_record",
                               change.entity_id), body.quality),
     )  # fmt: skip
+    ctx.touch(change.entity_id)  # the finger index follows, then the record is searched
     return APPLIED
 
 

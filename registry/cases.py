@@ -13,6 +13,7 @@ reopened, because a pair has one case whatever happens later.
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from registry.db import Connection
@@ -21,13 +22,51 @@ from registry.journal import append_change, audit
 from registry.photos import photo_status
 
 Decision = Literal["same", "not_same"]
+Modality = Literal["face", "finger"]
 CASE_STATES = ("open", "same", "not_same")
 MIN_REASON = 3
 
 _CASE_COLUMNS = (
     "c.id, c.identity_a, c.identity_b, c.score, c.threshold, c.pack_id, c.state, c.opened_at,"
-    " c.survivor_id, c.decided_by, c.decided_at, c.reason"
+    " c.survivor_id, c.decided_by, c.decided_at, c.reason, c.modality, c.target_fpir,"
+    " c.templates_searched"
 )
+
+
+@dataclass(frozen=True)
+class CaseEvidence:
+    """What a national search found for a pair, and the setting it decided in."""
+
+    modality: Modality
+    score: float  # cosine for a face, MCC LSS-R for a finger: never compared across modalities
+    threshold: float
+    pack_id: str  # the face pack, or the finger matcher's calibration id
+    target_fpir: float | None = None
+    templates_searched: int | None = None  # people (face) or finger records (finger) compared
+    details: dict[str, Any] = field(default_factory=dict)  # more for the audit event
+
+
+def open_case(tx: Connection, one: str, other: str, evidence: CaseEvidence) -> list[int]:
+    """Open the pair's case; its id if newly opened. A pair has one case whatever finds it: a
+    later, higher score of the same modality raises an open case's score, nothing else does."""
+    a, b = sorted((uuid.UUID(one), uuid.UUID(other)))
+    e = evidence
+    row = tx.execute(  # no row back when the pair already has a case
+        "INSERT INTO duplicate_cases (identity_a, identity_b, score, threshold, pack_id, modality,"
+        " target_fpir, templates_searched) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (identity_a, identity_b) DO NOTHING RETURNING id",
+        (a, b, e.score, e.threshold, e.pack_id, e.modality, e.target_fpir, e.templates_searched),
+    ).fetchone()
+    if row is None:
+        tx.execute(
+            "UPDATE duplicate_cases SET score = %s WHERE identity_a = %s AND identity_b = %s"
+            " AND state = 'open' AND modality = %s AND score < %s",
+            (e.score, a, b, e.modality, e.score),
+        )
+        return []
+    details = {"identity_a": str(a), "identity_b": str(b), **asdict(e)}
+    audit(tx, "registry", "case.opened", str(row["id"]), details)
+    return [int(row["id"])]
 
 
 def list_cases(tx: Connection, state: str = "open", limit: int = 100) -> list[dict[str, Any]]:
@@ -166,3 +205,12 @@ def _holders(tx: Connection, identity_ids: list[str]) -> list[str]:
         (identity_ids,),
     ).fetchall()
     return [r["site_id"] for r in rows]
+
+
+def survivors_of(tx: Connection, identity_ids: list[str]) -> dict[str, str]:
+    """merged identity → the identity it was merged into (merges are kept one hop deep)."""
+    rows = tx.execute(
+        "SELECT id, merged_into FROM national_identities WHERE id = ANY(%s::uuid[]) AND merged_into IS NOT NULL",
+        (identity_ids,),
+    ).fetchall()
+    return {str(r["id"]): str(r["merged_into"]) for r in rows}

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from registry import gallery_feed
 from registry.db import RegistryDatabase
 from registry.national import SEARCH_BATCH, NationalGallery
+from registry.national_fingers import FINGER_BATCH
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +83,14 @@ class GalleryFollower:
     def search_all(self) -> list[int]:
         """Run the duplicate search until no held template waits for it; return new case ids."""
         opened: list[int] = []
-        searched = SEARCH_BATCH
-        while searched == SEARCH_BATCH:
-            with self.db.transaction() as tx:
-                searched, cases_opened = self.gallery.search_pending(tx)
-            opened.extend(cases_opened)
+        searches = ((self.gallery.search_pending, SEARCH_BATCH),
+                    (self.gallery.search_pending_fingers, FINGER_BATCH))  # fmt: skip
+        for search_pending, batch in searches:
+            searched = batch
+            while searched == batch:
+                with self.db.transaction() as tx:
+                    searched, cases_opened = search_pending(tx)
+                opened.extend(cases_opened)
         return opened
 
     def _poll(self) -> None:

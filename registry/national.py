@@ -4,12 +4,13 @@ duplicate search that turns a match above the calibrated threshold into a case f
 As at a site, the database is the truth and the index a projection: `rebuild` on start, `follow`
 after each commit. A template is searched once, after its batch committed and it sits in the
 index (`searched_at` marks it), so a crash between commit and search only delays the search to
-the next start, and two people arriving in one batch still find each other.
+the next start, and two people arriving in one batch still find each other. Finger records are
+searched the same way, by their own index (national_fingers.py), when fingers are enrolled.
 """
 
 from __future__ import annotations
 
-import uuid
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,13 @@ from gallery_sync.openset import OpenSetThreshold, OpenSetThresholds
 from models.calibration import SHIPPED_CALIBRATIONS, Calibration
 from models.manifest import load_packs
 from models.openset import OpenSetCalibration, PointsTail
+from registry.cases import CaseEvidence, open_case, survivors_of
 from registry.db import Connection
-from registry.journal import audit
+from registry.national_fingers import NationalFingers
 from registry.national_index import NationalIndexConfig
 from registry.national_search import NationalSearch
 
+log = logging.getLogger(__name__)
 SEARCH_K = 5  # people per probe: more than one case per enrolment is rare and all are kept
 SEARCH_BATCH = 2000
 
@@ -116,10 +119,15 @@ class NationalGallery:
     """The index of the policy's pack, kept in step with `national_templates`."""
 
     def __init__(
-        self, policy: MatchPolicy, exact_limit: int = 1_000_000, vault: Any = None
+        self,
+        policy: MatchPolicy,
+        exact_limit: int = 1_000_000,
+        vault: Any = None,
+        fingers: NationalFingers | None = None,
     ) -> None:
         self.vault = vault  # registry.vault.RegistryVault: templates are stored sealed
         self.policy = policy
+        self.fingers = fingers  # the search by fingers, None when switched off
         # The exact gallery stays the truth; above exact_limit an IVF snapshot proposes candidates.
         config = NationalIndexConfig(exact_limit=exact_limit)
         exact = GalleryIndex(policy.dimension)
@@ -130,6 +138,8 @@ class NationalGallery:
         """Reload every template of the pack from the database; return how many."""
         entries = _entries(tx, self.vault, "t.pack_id = %s", (self.policy.pack_id,))
         self.index.rebuild(entries)
+        if self.fingers is not None:
+            log.info("national finger index rebuilt: %d records", self.fingers.rebuild(tx))
         return len(entries)
 
     def follow(self, tx: Connection, touched: dict[str, list[int]]) -> None:
@@ -147,6 +157,8 @@ class NationalGallery:
             if fresh:
                 where = "t.id = ANY(%s) AND t.pack_id = %s"
                 self.index.add(_entries(tx, self.vault, where, (fresh, self.policy.pack_id)))
+        if self.fingers is not None:
+            self.fingers.follow(tx, touched)
 
     def search_pending(self, tx: Connection) -> tuple[int, list[int]]:
         """Search up to SEARCH_BATCH unsearched templates, opening a case per match.
@@ -174,6 +186,10 @@ class NationalGallery:
         )
         return len(rows), sorted(set(opened))
 
+    def search_pending_fingers(self, tx: Connection) -> tuple[int, list[int]]:
+        """The search by fingers' pending batch (see NationalFingers.search_pending)."""
+        return (0, []) if self.fingers is None else self.fingers.search_pending(tx)
+
     def _held(self, tx: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows this index holds or never will (erased people): those it may search now.
 
@@ -200,34 +216,21 @@ class NationalGallery:
         hits = [c for c in found if c.score >= self.policy.threshold and c.identity_id != own]
         if not hits:
             return []
-        survivors = _survivors(tx, [own, *(c.identity_id for c in hits)])
-        own_root = survivors.get(own, own)
+        roots = survivors_of(tx, [own, *(c.identity_id for c in hits)])
+        own_root = roots.get(own, own)
         best: dict[str, float] = {}
         for candidate in hits:
-            person = survivors.get(candidate.identity_id, candidate.identity_id)
+            person = roots.get(candidate.identity_id, candidate.identity_id)
             if person != own_root and candidate.score > best.get(person, -2.0):
                 best[person] = candidate.score
         return sorted(best.items(), key=lambda item: -item[1])
 
     def _open_case(self, tx: Connection, one: str, other: str, score: float) -> list[int]:
-        """Open (or raise the score of) the open case for this pair; its id if newly opened."""
-        a, b = sorted((uuid.UUID(one), uuid.UUID(other)))
-        row = tx.execute(  # no row back when the pair already has a case
-            "INSERT INTO duplicate_cases (identity_a, identity_b, score, threshold, pack_id)"
-            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (identity_a, identity_b) DO NOTHING RETURNING id",
-            (a, b, score, self.policy.threshold, self.policy.pack_id),
-        ).fetchone()
-        if row is None:
-            tx.execute(
-                "UPDATE duplicate_cases SET score = %s"
-                " WHERE identity_a = %s AND identity_b = %s AND state = 'open' AND score < %s",
-                (score, a, b, score),
-            )
-            return []
-        details = {"identity_a": str(a), "identity_b": str(b), "score": score,
-                   "threshold": self.policy.threshold, "pack_id": self.policy.pack_id}  # fmt: skip
-        audit(tx, "registry", "case.opened", str(row["id"]), details)
-        return [int(row["id"])]
+        """Open the pair's face case (or raise its score); its id if newly opened."""
+        target = self.policy.target_fpir if self.policy.open_set is not None else None
+        evidence = CaseEvidence("face", score, self.policy.threshold, self.policy.pack_id,
+                                target, self.index.gallery.people())  # fmt: skip
+        return open_case(tx, one, other, evidence)
 
 
 def stored_vector(vault: Any, row: dict[str, Any]) -> np.ndarray:
@@ -255,12 +258,3 @@ def _entries(
         )
         for r in rows
     ]  # fmt: skip
-
-
-def _survivors(tx: Connection, identity_ids: list[str]) -> dict[str, str]:
-    """merged identity → the identity it was merged into (merges are kept one hop deep)."""
-    rows = tx.execute(
-        "SELECT id, merged_into FROM national_identities WHERE id = ANY(%s::uuid[]) AND merged_into IS NOT NULL",
-        (identity_ids,),
-    ).fetchall()
-    return {str(r["id"]): str(r["merged_into"]) for r in rows}

@@ -105,6 +105,20 @@ class OpenSetSetting(Answer):
     extrapolated: bool = Field(description="Threshold in the fitted tail, beyond the data")
 
 
+class FingerSearchHealth(Answer):
+    """The national duplicate search by fingers now (registry/national_fingers.py)."""
+
+    records: int = Field(description="Finger records in the index")
+    people: int
+    index_bytes: int = Field(description="Memory the index holds, about 125 KB per record")
+    target_fpir: float
+    threshold: float = Field(description="MCC threshold of a search over every record now")
+    calibrated_fmr_point: float
+    strict_enough: bool = Field(
+        description="The calibration reaches the per-comparison FMR the target needs at this size"
+    )
+
+
 class HealthResponse(Answer):
     status: Literal["ok"]
     templates: int = Field(description="Templates in the national gallery")
@@ -123,6 +137,9 @@ class HealthResponse(Answer):
         default_factory=list,
         description="What an administrator must fix, e.g. development_key: the KEK that"
         " unlocks stored biometrics is a development file beside the service",
+    )
+    fingers: FingerSearchHealth | None = Field(
+        None, description="The duplicate search by fingers (None: switched off)"
     )
 
 
@@ -243,6 +260,15 @@ class CaseResponse(Answer):
     decided_by: str | None
     decided_at: Timestamp | None
     reason: str | None
+    modality: Literal["face", "finger"] = Field(
+        description="What found the pair: the face search (cosine score) or the fingers (MCC score)"
+    )
+    target_fpir: float | None = Field(
+        None, description="Target FPIR the threshold was set for (None: a per-comparison FMR)"
+    )
+    templates_searched: int | None = Field(
+        None, description="People (face) or finger records (finger) the search compared"
+    )
     people: list[CasePerson]
     site_decisions: list[SiteDecision]
 

@@ -64,6 +64,7 @@ from registry.gallery_follower import GalleryFollower
 from registry.intake import BatchReceipt
 from registry.journal import audit, changes_after
 from registry.national import MatchPolicy, NationalGallery
+from registry.national_fingers import FingerPolicy, NationalFingers
 from registry.resealing import reseal_existing
 from registry.settings import RegistrySettings
 from registry.sign_in_store import SharedSignInThrottle
@@ -89,7 +90,15 @@ class RegistryService:
             settings.open_set_min_people,
         )
         self.vault = RegistryVault(self.db, settings.key)
-        self.gallery = NationalGallery(self.policy, settings.national_exact_limit, self.vault)
+        fingers = None
+        if settings.finger_duplicate_fpir is not None:
+            finger_policy = FingerPolicy.load(
+                settings.finger_duplicate_fpir, settings.finger_calibration_file
+            )
+            fingers = NationalFingers(finger_policy, self.vault)
+        self.gallery = NationalGallery(
+            self.policy, settings.national_exact_limit, self.vault, fingers
+        )
         self.sites = SiteDirectory(self.db, settings)
         self.watchlist_photos = WatchlistPhotos(
             settings.model_dir, settings.model_cache_dir, self.policy.pack_id
@@ -151,7 +160,8 @@ class RegistryService:
         return {"status": "ok", "templates": len(self.gallery.index), "pack": policy.pack_id,
                 "threshold": policy.threshold, "target_fmr": policy.target_fmr,
                 "open_set": (setting.evidence() if (setting := policy.setting()) else None),
-                "open_set_cost": policy.cost(), "warnings": self.vault.warnings()}  # fmt: skip
+                "open_set_cost": policy.cost(), "warnings": self.vault.warnings(),
+                "fingers": fingers.health() if (fingers := self.gallery.fingers) else None}  # fmt: skip
 
     # --- push ----------------------------------------------------------------------------
 

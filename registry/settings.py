@@ -57,6 +57,18 @@ class RegistrySettings(BaseSettings):
         " new person that open a false case, for the people in the national gallery at that moment"
         " (None: the per-comparison identify_fmr).",
     )
+    finger_duplicate_fpir: float | None = Field(
+        1e-3,
+        gt=0,
+        le=1e-2,
+        description="Target FPIR of the national duplicate search by fingers: the share of finger"
+        " records of a new person that open a false case, over the templates searched (stricter"
+        " than a site's finger searches, 1e-2 at most; None: no search by fingers, no finger index).",
+    )
+    finger_calibration_file: Path | None = Field(
+        None,
+        description="Calibration JSON of the MCC finger matcher; default: the one shipped with Gerbang.",
+    )
     open_set_min_people: int = Field(
         1_000,
         ge=2,

@@ -185,6 +185,10 @@ function renderCase(caseBody) {
   $("[data-field=heading]", card).textContent = t("case_heading", {
     id: caseBody.id, score: caseBody.score.toFixed(3), threshold: caseBody.threshold.toFixed(3),
   });
+  const modality = caseBody.modality || "face";
+  const modalityLine = $("[data-field=modality]", card);
+  modalityLine.dataset.modality = modality;
+  modalityLine.textContent = t(`modality_${modality}`, { searched: caseBody.templates_searched ?? "—" });
   language.translate(card);
   const said = $("[data-testid=site-decisions]", card);
   said.replaceChildren(...(caseBody.site_decisions || []).map((d) => element("li", {

@@ -26,11 +26,14 @@ from registry.settings import RegistrySettings
 from tests.e2e.conftest import CHROMIUM_FLAGS, _chromium, _playwright, expect
 from tests.e2e.guide_shots import save_for_guide
 from tests.integration import test_registry as shared
-from tests.integration.test_registry import PASSWORD, Registry
+from tests.integration import test_registry_fingers as finger_shared
+from tests.integration.test_registry import PASSWORD, Registry, _random_unit
+from tests.integration.test_registry_fingers import _finger
 from tests.integration.test_registry_photos import provided, requested
 
 # The registry module's fixtures, used here by name (a fresh database for this module).
 database_url, face_vectors = shared.database_url, shared.face_vectors
+prints = finger_shared.prints
 
 pytestmark = [pytest.mark.model, pytest.mark.e2e]
 
@@ -126,6 +129,9 @@ def test_an_adjudicator_asks_for_a_photo_sees_it_and_merges(
     card = page.get_by_test_id("case-card")
     expect(card).to_have_count(1)
     expect(card.get_by_test_id("person-name")).to_have_text(["Budi Santoso", "Bambang"])
+    expect(card.get_by_test_id("case-modality")).to_have_text(
+        "Ditemukan lewat wajah (skor kemiripan wajah)."
+    )
     expect(card.get_by_test_id("site-decisions")).to_contain_text(
         f"{site_b.id} (desk-b) menilai: orang yang sama. Alasan: same scar"
     )
@@ -214,3 +220,31 @@ def test_an_admin_bans_a_face_nationally_from_a_photo_and_lifts_it(
         wanted,
     )
     assert removed == [("admin", "surat perintah dicabut")]
+
+
+def test_an_adjudicator_sees_that_fingers_found_a_case(
+    registry: Registry, page: Any, prints: dict[str, Any]
+) -> None:
+    page.get_by_test_id("sign-out").click()
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+    site_a, site_b = registry.site(), registry.site()
+    cahya, enrolled_a = site_a.enrol("Cahya Jari", [_random_unit(301)])
+    dimas, enrolled_b = site_b.enrol("Dimas Jari", [_random_unit(302)])  # faces nothing alike
+    finger_a = _finger(site_a, cahya, prints["a"], 2, 1)
+    assert registry.push(site_a, site_a.batch([enrolled_a, finger_a])).status_code == 200
+    finger_b = _finger(site_b, dimas, prints["b"], 7, 1)
+    assert registry.push(site_b, site_b.batch([enrolled_b, finger_b])).status_code == 200
+
+    sign_in(page, "judge")
+    card = page.get_by_test_id("case-card").filter(has_text="Cahya Jari")
+    expect(card.get_by_test_id("person-name")).to_have_text(["Cahya Jari", "Dimas Jari"])
+    modality = card.get_by_test_id("case-modality")
+    expect(modality).to_contain_text(": 1).")  # one finger record compared: Cahya's
+    shown = {modality.inner_text()}
+    page.get_by_test_id("lang-toggle").click()  # either language first: earlier tests toggle it
+    expect(modality).not_to_have_text(next(iter(shown)))
+    shown.add(modality.inner_text())
+    assert shown == {
+        "Ditemukan lewat sidik jari (skor MCC; rekaman jari yang dibandingkan: 1).",
+        "Found by a fingerprint (MCC score; finger records compared: 1).",
+    }

@@ -1,0 +1,115 @@
+"""Fingers searched as people: a FingerIndex whose templates belong to (person, finger), the 1:N
+over everyone but some, and thresholds by target FPIR over the templates searched.
+
+Shared by the site's fingerprint searches (enrollment/fingers.py) and the registry's national
+duplicate search by fingers (registry/national_fingers.py), so both shortlist and fuse the same
+way. `fpir_threshold` is the rule of FingerService.fpir_threshold on the calibration's operating
+points (a fitted impostor tail, where a site has one, is read there).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import TypeVar
+
+from models.calibration import Calibration
+from models.fingerprint.identify import Candidate, fmr_for_fpir, person_scores
+from models.fingerprint.index import FingerIndex, IndexParameters
+from models.fingerprint.mcc_template import MccTemplate
+
+Owner = tuple[str, int]  # (person, ISO finger position) of a template
+MAX_LEFT_OUT = 100  # templates left out of a search that may widen its shortlist
+K = TypeVar("K", bound=Hashable)
+
+
+def search_people(
+    index: FingerIndex,
+    owners: Mapping[K, Owner],
+    probe: MccTemplate,
+    among: Callable[[str], bool],
+) -> tuple[list[Candidate], dict[K, Owner]]:
+    """1:N over the people `among` accepts, every finger: the people best first, and the
+    templates searched (key -> owner)."""
+    searched = {k: v for k, v in owners.items() if among(v[0])}
+    # Templates left out (the person's own, above all) must not crowd the shortlist.
+    left_out = min(len(owners) - len(searched), MAX_LEFT_OUT)
+    hits = index.search(probe, index.params.shortlist + left_out)
+    scored = [(h.key, h.score) for h in hits if h.key in searched]
+    return person_scores(scored, searched), searched
+
+
+def calibrated_threshold(
+    calibration: Calibration, target_fmr: float, comparisons: int
+) -> tuple[float, float]:
+    """(threshold, FMR point): the loosest calibrated point whose FMR, times the comparisons
+    made, meets the target; the strictest point when none does."""
+    points = sorted(calibration.operating_points, key=lambda p: -p.target_fmr)
+    fitting = [p for p in points if p.target_fmr * comparisons <= target_fmr * (1 + 1e-9)]
+    chosen = fitting[0] if fitting else points[-1]
+    return chosen.threshold, chosen.target_fmr
+
+
+def fpir_threshold(
+    calibration: Calibration, target_fpir: float, templates: int
+) -> tuple[float, float, bool]:
+    """(threshold, calibrated FMR point, strict enough) for a 1:N over `templates` impressions."""
+    per_comparison = fmr_for_fpir(target_fpir, max(templates, 1))
+    threshold, point = calibrated_threshold(calibration, per_comparison, 1)
+    return threshold, point, point <= per_comparison * (1 + 1e-9)
+
+
+class FingerGallery:
+    """Many people's finger templates in one FingerIndex, each key with its owner; thread-safe."""
+
+    def __init__(self, params: IndexParameters | None = None) -> None:
+        self.index = FingerIndex(params)
+        self._owners: dict[Hashable, Owner] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._owners)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._owners
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the index holds for the templates."""
+        return self.index.nbytes
+
+    def people(self) -> int:
+        """Distinct people held."""
+        with self._lock:
+            return len({person for person, _ in self._owners.values()})
+
+    def replace(self, items: Iterable[tuple[Hashable, Owner, MccTemplate]]) -> None:
+        """Hold exactly these templates (a rebuild)."""
+        index = FingerIndex(self.index.params)
+        items = list(items)
+        index.add_many((key, template) for key, _, template in items)
+        with self._lock:  # searches meanwhile see the old gallery whole
+            self.index, self._owners = index, {key: owner for key, owner, _ in items}
+
+    def add(self, items: Iterable[tuple[Hashable, Owner, MccTemplate]]) -> None:
+        """Index templates with their owners (a key held already is replaced)."""
+        items = list(items)
+        with self._lock:
+            self.index.add_many((key, template) for key, _, template in items)
+            self._owners.update((key, owner) for key, owner, _ in items)
+
+    def remove_person(self, person: str) -> int:
+        """Forget every template of one person (erased); return how many."""
+        with self._lock:
+            keys = [k for k, (p, _) in self._owners.items() if p == person]
+            self.index.remove_many(keys)
+            for key in keys:
+                del self._owners[key]
+            return len(keys)
+
+    def search_among(
+        self, probe: MccTemplate, among: Callable[[str], bool]
+    ) -> tuple[list[Candidate], dict[Hashable, Owner]]:
+        """`search_people` on one snapshot of the gallery."""
+        with self._lock:
+            return search_people(self.index, self._owners, probe, among)

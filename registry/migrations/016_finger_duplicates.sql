@@ -1,0 +1,12 @@
+-- The national duplicate search by fingers (registry/national_fingers.py): each finger record
+-- is searched once against the other people's fingers (searched_at, as for face templates;
+-- records stored before this migration are searched at the next start), and a case says which
+-- modality found it and in what setting (target FPIR, templates searched).
+ALTER TABLE national_fingers ADD COLUMN searched_at TIMESTAMPTZ;
+CREATE INDEX national_fingers_unsearched ON national_fingers (id) WHERE searched_at IS NULL;
+CREATE INDEX national_fingers_identity ON national_fingers (identity_id);
+
+ALTER TABLE duplicate_cases ADD COLUMN modality TEXT NOT NULL DEFAULT 'face'
+    CHECK (modality IN ('face', 'finger'));
+ALTER TABLE duplicate_cases ADD COLUMN target_fpir DOUBLE PRECISION;
+ALTER TABLE duplicate_cases ADD COLUMN templates_searched BIGINT;
