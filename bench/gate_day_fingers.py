@@ -70,11 +70,15 @@ class Tally:
     admitted_wrong: int = 0
     denied: Counter[str] = field(default_factory=Counter)
     caught: int = 0
+    finger_prints: set[Any] = field(default_factory=set)  # presented prints of finger ALARMs
     named: int = 0
 
-    def add_exit(self, verdict: str, who: str | None, reason: str, leaver: str) -> None:
+    def add_exit(self, verdict: str, who: str | None, reason: str, leaver: str,
+                 pressed: Any = None) -> None:  # fmt: skip
         if verdict == "alarm":
             self.alarms[reason] += 1
+            if reason == "finger":  # false finger matches repeat with the print: how many prints
+                self.finger_prints.add(pressed.print_key)
         elif verdict == "admit":
             self.admitted += 1
             self.admitted_wrong += who != leaver
@@ -218,7 +222,7 @@ def run_day(name: str, pop: gd.Population, args: argparse.Namespace, base: gd.Th
         tallies[FACE].add_exit(verdict, who, reason, pop.names[p])
         for way, search in ways.items():
             tallies[way].add_exit(*exit_with_finger(site, limits, search, pop.vectors[row], finger,
-                                                    inside), pop.names[p])  # fmt: skip
+                                                    inside), pop.names[p], finger)  # fmt: skip
     for row in site.escape_rows:
         me = pop.names[pop.person[row]]
         nearest = site.gallery.search(pop.vectors[row], 1, roles=("visitor",))[0]
@@ -275,12 +279,18 @@ def report(days: list[Day], prints: Prints, args: argparse.Namespace, seconds: f
             label = way if way == FACE else "face + finger"
             why = _counts(t.denied)
             lines.append(
-                f"| {who} | {label} | {sum(t.alarms.values()) * per:.0f} ({_counts(t.alarms)}) "
+                f"| {who} | {label} | {sum(t.alarms.values()) * per:.0f} ({_counts(t.alarms)}{_prints(t)}) "
                 f"| {t.caught}/{d.escapes} = "
                 f"{t.caught / max(d.escapes, 1):.1%} ({t.named}) | {sum(t.denied.values()) * per:.0f}"
                 f" ({why}) | {t.admitted_wrong} |"
             )
     return "\n".join(lines)
+
+
+def _prints(tally: Tally) -> str:
+    """How many distinct presented prints the finger ALARMs came from."""
+    n = len(tally.finger_prints)
+    return f"; the finger ones from {n} print{'s' if n != 1 else ''}" if n else ""
 
 
 def _counts(counts: Counter[str]) -> str:
