@@ -1,8 +1,11 @@
 """A day at the gate with and without fingers: the same visitor exits and escapes, decided on the
 face alone and on face + finger.
 
-    EDGE_MODEL_DIR=/work/shared/models python bench/gate_day_fingers.py \
+    EDGE_MODEL_DIR=/work/shared/models python -m bench.gate_day_fingers \
         var/openset-open-yunet-dlib.npz --fingers /work/shared/data/fingerprints [--quick]
+        [--inmates 2000 (adds gate_day's modelled crowd, without fingers)]
+
+(run from the repository's root, as a module: it imports bench/gate_day.py.)
 
 The day is bench/gate_day.py's (its enrolment, thresholds and face-only decision are imported):
 per population, real inmates (3 captures each) and visitors from the open-set photos, `--exits`
