@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from edge import wiring
@@ -37,6 +36,7 @@ from gallery_sync.gallery import GalleryIndex
 from gallery_sync.openset import search_threshold
 from kernel.errors import GerbangError, InputError, Message
 from models.batch import EmbeddedImage
+from models.cohort import CohortNorm
 from models.faces import FloatArray
 from models.fingerprint import iso19794, mcc, nbis
 from models.fingerprint.minutiae import MinutiaeTemplate
@@ -165,7 +165,7 @@ class FusedBatch:
         """One probe: face and finger shortlists, each person decided by decide_fused (the
         probe's finger scores may be given, when one print is searched several times)."""
         roles, statuses = (partition[0],), (partition[1],)
-        face_threshold, _ = search_threshold(self.gallery, self.thresholds.open_set,
+        face_threshold, setting = search_threshold(self.gallery, self.thresholds.open_set,
                                              self.thresholds.identify, self.kind, roles, statuses,
                                              only)  # fmt: skip
         open_set = self.thresholds.open_set
@@ -182,13 +182,16 @@ class FusedBatch:
         face = (face_threshold, face_tail(open_set, self.model))
         return decide_fused(
             self.model, self.kind, target, len(people), face, chosen,
-            lambda person: self._face(template, person),
+            lambda person: self._face(template, person, setting.cohort if setting else None),
             lambda person: scores.get(person, (None, 0)), None if probe else problem or "no_finger",
         )  # fmt: skip
 
-    def _face(self, template: FloatArray | None, person: str) -> float | None:
-        vector = None if template is None else self.gallery.identity_vector(person)
-        return None if vector is None or template is None else float(np.dot(vector, template))
+    def _face(self, template: FloatArray | None, person: str,
+              cohort: CohortNorm | None) -> tuple[float, float] | None:  # fmt: skip
+        """(score on the face threshold's scale, cosine), as FusedSearch scores it."""
+        if template is None:
+            return None
+        return self.gallery.identity_score(template, person, cohort)
 
     def write(self, out: Path, probes: list[tuple[dict[str, str], EmbeddedImage]],
               partition: tuple[str, str], only: list[str] | None, top: int) -> int:  # fmt: skip

@@ -30,8 +30,6 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from enrollment.fingers import FingerService
 from enrollment.fused import FingerProbe
 from enrollment.matching import IdentifyResult
@@ -64,7 +62,7 @@ class PersonEvidence:
     """One person's scores and the decision each rule takes on them."""
 
     identity_id: str
-    face_score: float | None  # cosine with the identity template
+    face_score: float | None  # against the identity template, on the face threshold's scale
     face_threshold: float
     finger_score: float | None  # best MCC score over the person's impressions
     finger_threshold: float | None
@@ -73,6 +71,7 @@ class PersonEvidence:
     fused_threshold: float | None
     veto: str | None  # "face_against" / "finger_against"
     used: tuple[str, ...]
+    face_cosine: float | None = None  # the raw cosine when face_score is S-norm (the veto's scale)
 
     @property
     def face_match(self) -> bool:
@@ -115,7 +114,8 @@ class PersonEvidence:
 
         return {
             "identity_id": self.identity_id, "used": list(self.used),
-            "face_score": r(self.face_score), "face_threshold": r(self.face_threshold),
+            "face_score": r(self.face_score), "face_cosine": r(self.face_cosine),
+            "face_threshold": r(self.face_threshold),
             "finger_score": r(self.finger_score), "finger_threshold": r(self.finger_threshold),
             "finger_templates": self.finger_templates, "fused_score": r(self.fused_score),
             "fused_threshold": r(self.fused_threshold), "veto": self.veto, "match": self.matches(rule),
@@ -128,10 +128,12 @@ def decide_person(
     face: tuple[float | None, float, Callable[[float], float]],
     finger: tuple[float | None, int],
     person_fmr: float,
+    face_cosine: float | None = None,
 ) -> PersonEvidence:
     """One person's evidence: (face score, face threshold, face tail FMR at a score), (finger
     score, impressions compared), decided at the per-person FMR. The service and `gerbang
-    search-batch` both come through here."""
+    search-batch` both come through here. The face score is on its threshold's scale (S-norm
+    under a cohort); the veto, fitted on cosines, reads `face_cosine` when given."""
     face_score, face_threshold, face_tail = face
     finger_score, templates = finger
     finger_threshold = None
@@ -145,9 +147,9 @@ def decide_person(
         finger_fmr = min(1.0, max(templates, 1) * model.finger.fmr_at(finger_score))
         fused = tail_evidence(face_tail(face_score)) + tail_evidence(finger_fmr)
         fused_threshold = tail_threshold(person_fmr)
-        veto = model.veto(face_score, finger_score)
+        veto = model.veto(face_score if face_cosine is None else face_cosine, finger_score)
     return PersonEvidence(identity_id, face_score, face_threshold, finger_score, finger_threshold,
-                          templates, fused, fused_threshold, veto, used)  # fmt: skip
+                          templates, fused, fused_threshold, veto, used, face_cosine)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -200,18 +202,21 @@ def decide_fused(
     people: int,
     face: tuple[float, Callable[[float], float]],
     chosen: list[str],
-    face_of: Callable[[str], float | None],
+    face_of: Callable[[str], tuple[float, float] | None],
     finger_of: Callable[[str], tuple[float | None, int]],
     finger_problem: str | None,
 ) -> FusedSearchResult:
     """Decide each chosen person at the per-person FMR of the target FPIR over `people`, with
     the face's (threshold, tail FMR at a score) of that search; best first. The service
-    (FusedSearch) and `gerbang search-batch` both come through here."""
+    (FusedSearch) and `gerbang search-batch` both come through here. `face_of` gives a
+    person's (score on the face threshold's scale, raw cosine), or None."""
     person_fmr = fmr_for_fpir(target_fpir, max(people, 1))
-    scored = [
-        decide_person(model, person, (face_of(person), *face), finger_of(person), person_fmr)
-        for person in dict.fromkeys(chosen)
-    ]  # fmt: skip
+    scored = []
+    for person in dict.fromkeys(chosen):
+        scores = face_of(person)
+        score, cosine = (None, None) if scores is None else scores
+        scored.append(decide_person(model, person, (score, *face), finger_of(person), person_fmr,
+                                    cosine))  # fmt: skip
     rule = rule_for(kind)
     scored.sort(key=lambda p: (p.matches(rule), p.ranking(), p.face_score or -1.0), reverse=True)
     return FusedSearchResult(
@@ -280,7 +285,7 @@ class FusedSearch:
             chosen += [str(c.person) for c in by_finger if wanted(str(c.person))][:SHORTLIST]
         return decide_fused(
             model, kind, target, people, (face_threshold, face_tail(open_set, model)), chosen,
-            lambda person: self._face(gallery, template, person),
+            lambda person: self._face(gallery, template, person, open_set),
             lambda person: self._finger(probe, person, position), problem,
         )  # fmt: skip
 
@@ -326,11 +331,14 @@ class FusedSearch:
         return wanted
 
     @staticmethod
-    def _face(gallery: GalleryIndex, template: FloatArray | None, person: str) -> float | None:
+    def _face(gallery: GalleryIndex, template: FloatArray | None, person: str,
+              open_set: OpenSetThresholds | None) -> tuple[float, float] | None:  # fmt: skip
+        """(score on the face threshold's scale, cosine): S-norm against the calibration's
+        cohort when it has one, as the face-only search scores."""
         if template is None:
             return None
-        vector = gallery.identity_vector(person)
-        return None if vector is None else float(np.dot(vector, template))
+        cohort = open_set.current.cohort if open_set is not None else None
+        return gallery.identity_score(template, person, cohort)
 
     def _finger(
         self, probe: MinutiaeWithCylinders | None, person: str, position: int | None

@@ -275,6 +275,23 @@ class GalleryIndex:
             stored: np.ndarray = self._means[key].vectors(np.asarray([mean_id], dtype=np.int64))[0]
             return stored
 
+    def identity_score(
+        self, query: np.ndarray, identity_id: str, cohort: CohortNorm | None = None
+    ) -> tuple[float, float] | None:
+        """(score on the search's scale, raw cosine) of a query against a person's identity
+        template: S-norm against `cohort` when given (as search ranks them), else the cosine."""
+        with self._lock:
+            mean_id = self._mean_id.get(identity_id)
+            if mean_id is None:
+                return None
+            key = self._mean_key[identity_id]
+            stored = self._means[key].vectors(np.asarray([mean_id], dtype=np.int64))[0]
+            raw = float(np.dot(stored, query))
+            if cohort is None:
+                return raw, raw
+            score = self._normalised(np.asarray(query, dtype=np.float32), [(raw, mean_id)], cohort)
+            return float(score[0][0]), raw
+
     def _search_identities(
         self,
         queries: np.ndarray,

@@ -27,7 +27,9 @@ from kernel.errors import GerbangError
 from models.calibration import SHIPPED_CALIBRATIONS, Calibration
 from models.fingerprint import iso19794, mcc
 from models.fingerprint.gallery import FingerGallery, Owner, fpir_threshold
+from models.fingerprint.identify import fmr_for_fpir
 from models.fingerprint.mcc_template import MccTemplate
+from models.fingerprint.tail import FILE_NAME, FingerTail, load_tail
 from registry.cases import CaseEvidence, open_case, survivors_of
 from registry.db import Connection
 
@@ -43,15 +45,22 @@ class FingerPolicy:
 
     target_fpir: float
     calibration: Calibration
+    tail: FingerTail | None = None
 
     @classmethod
     def load(cls, target_fpir: float, path: Path | None = None) -> FingerPolicy:
-        """The shipped MCC calibration unless a file is given."""
-        return cls(target_fpir, Calibration.load(path or SHIPPED_CALIBRATIONS / f"{MATCHER}.json"))
+        """The shipped MCC calibration unless a file is given, and the shipped fitted tail."""
+        calibration = Calibration.load(path or SHIPPED_CALIBRATIONS / f"{MATCHER}.json")
+        return cls(target_fpir, calibration, load_tail(SHIPPED_CALIBRATIONS / f"{FILE_NAME}.json"))
 
     def threshold(self, templates: int) -> tuple[float, float, bool]:
-        """(threshold, calibrated FMR point, strict enough) for a search over `templates`."""
-        return fpir_threshold(self.calibration, self.target_fpir, templates)
+        """(threshold, FMR point, strict enough) for a search over `templates`: off the fitted
+        impostor tail when there is one, else the calibration's points."""
+        if self.tail is None:
+            return fpir_threshold(self.calibration, self.target_fpir, templates)
+        point = fmr_for_fpir(self.target_fpir, max(templates, 1))
+        threshold = self.tail.threshold_at_fmr(point)
+        return threshold, point, threshold < self.tail.tail.ceiling
 
 
 class NationalFingers:

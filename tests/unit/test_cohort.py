@@ -170,3 +170,29 @@ def test_calibration_terms_leave_the_probes_person_out_of_the_candidates_term() 
             assert got[i, j] == pytest.approx(np.mean(sorted(keep, reverse=True)[:4]), abs=1e-6)
     # nobody left out: the candidate's own term
     assert got[2] == pytest.approx(cohort.own_terms(means, members), abs=1e-9)
+
+
+def test_a_fused_search_scores_each_person_on_the_face_thresholds_scale() -> None:
+    """The fused search (and search-batch) score a named person as the face search does: S-norm
+    under a cohort, with the cosine kept for the veto; no cohort, the cosine twice."""
+    vectors, labels = people(40, 3, seed=5)
+    gallery = GalleryIndex(DIM)
+    gallery.add(
+        [GalleryEntry(i + 1, lab, "inmate", "active", v) for i, (lab, v) in
+         enumerate(zip(labels, vectors, strict=True))]
+    )  # fmt: skip
+    names = sorted(set(labels))
+    means = np.stack([gallery.identity_vector(n) for n in names])
+    cohort = CohortNorm(means, tuple(names), k=5)
+    probe = unit_rows(means[7:8] + 0.3)[0]
+    found = gallery.search(probe, k=40, roles=("inmate",), cohort=cohort)[0]
+    for candidate in found[:5]:
+        scored = gallery.identity_score(probe, candidate.identity_id, cohort)
+        assert scored is not None
+        assert scored[0] == pytest.approx(candidate.score, abs=1e-6)
+        assert scored[1] == pytest.approx(
+            float(gallery.identity_vector(candidate.identity_id) @ probe), abs=1e-6
+        )
+        assert abs(scored[0] - scored[1]) > 0.05  # the scales differ: mixing them is the bug
+    assert gallery.identity_score(probe, names[0]) == pytest.approx((float(means[0] @ probe),) * 2)
+    assert gallery.identity_score(probe, "nobody", cohort) is None

@@ -115,3 +115,12 @@ def test_the_empirical_operating_point_lets_the_target_share_of_strangers_throug
     assert _empirical_fnir((mates, strangers), 0.01) == 0.25
     # 0.1%: only the best stranger (0.0) passes: the mate at -0.02 is missed too
     assert _empirical_fnir((mates, strangers), 0.001) == 0.5
+
+
+def test_the_veto_reads_the_cosine_when_the_face_score_is_snorm(model: FusionModel) -> None:
+    # an S-norm score (here 3.0, far above any cosine) must not hide a stranger's cosine
+    face, fmr = (2.0, lambda score: 1e-9 if score >= 2.0 else 0.5), 1e-5
+    stranger = decide_person(model, "p", (3.0, *face), (GENUINE_FINGER, 6), fmr, STRANGER_FACE)
+    assert stranger.veto == "face_against" and stranger.face_cosine == STRANGER_FACE
+    genuine = decide_person(model, "p", (3.0, *face), (GENUINE_FINGER, 6), fmr, GENUINE_FACE)
+    assert genuine.veto is None and genuine.matches("both")
