@@ -105,4 +105,5 @@ def angle_difference(a: npt.ArrayLike, b: npt.ArrayLike) -> Floats:
 
 def sigmoid(v: npt.ArrayLike, mu: float, tau: float) -> Floats:
     """Z(v, mu, tau) = 1 / (1 + exp(-tau (v - mu))), the paper's sigmoid (Psi is one)."""
-    return np.asarray(1.0 / (1.0 + np.exp(-tau * (np.asarray(v) - mu))), dtype=np.float64)
+    with np.errstate(over="ignore"):  # exp overflowing to inf gives 0, the right limit
+        return np.asarray(1.0 / (1.0 + np.exp(-tau * (np.asarray(v) - mu))), dtype=np.float64)
