@@ -33,11 +33,9 @@ required finger: the inmate search (kind gate_inmate, rule `either`) and the vis
 search (visitor_exit, rule `both`) through the service's own FusedSearch and decide_fused, with
 the fusion model shipped for the pack (models/calibrations/fusion-<pack>-mcc.json) and the face
 thresholds of the site's open-set calibration; the look-alike rule as the service applies it;
-an unreadable finger denies the exit (finger_unusable). The fused search scores a face by its
-raw cosine with the identity template, as FusedSearch does, whatever the scale of the site's
-face thresholds: with the default cohort S-norm the face threshold and tail it compares that
-cosine with are S-norm ones (the first lines of the report say which scale the site is on);
-EDGE_MATCH__COHORT_SIZE=0 keeps everything on cosines.
+an unreadable finger denies the exit (finger_unusable). The fused search scores a face on its
+threshold's scale, as FusedSearch does (S-norm against the site's cohort by default, the cosine
+kept for the veto); EDGE_MATCH__COHORT_SIZE=0 keeps everything on cosines.
 """
 
 from __future__ import annotations
@@ -260,7 +258,7 @@ def report(days: list[Day], prints: Prints, args: argparse.Namespace, seconds: f
     lines = [
         *(
             f"{d.population} thresholds: {d.source}; face thresholds on {d.scale} scores, the "
-            f"fused search's face score a raw cosine ({d.seconds:.0f} s)."
+            f"fused search's face score on the same scale ({d.seconds:.0f} s)."
             for d in days
         ),
         f"{len(prints.pairs) * 2} real fingers as {len(prints.pairs)} pairs, {len(prints.enrolled)}"
@@ -293,7 +291,8 @@ def report(days: list[Day], prints: Prints, args: argparse.Namespace, seconds: f
 def _prints(tally: Tally) -> str:
     """How many distinct presented prints the finger ALARMs came from."""
     n = len(tally.finger_prints)
-    return f"; the finger ones from {n} print{'s' if n != 1 else ''}" if n else ""
+    names = ", ".join(f"{f} #{i}" for f, i in sorted(tally.finger_prints)[:4])
+    return f"; the finger ones from {n} print{'s' if n != 1 else ''}: {names}" if n else ""
 
 
 def _counts(counts: Counter[str]) -> str:
