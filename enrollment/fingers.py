@@ -36,8 +36,8 @@ from enrollment.vault import Vault, aad_for
 from kernel.errors import InputError, Message
 from models.calibration import Calibration
 from models.fingerprint import iso19794, mcc, nbis
-from models.fingerprint.gallery import search_people
-from models.fingerprint.identify import Candidate, fmr_for_fpir, person_scores
+from models.fingerprint.gallery import calibrated_threshold, fpir_threshold, search_people
+from models.fingerprint.identify import Candidate, person_scores
 from models.fingerprint.index import FingerIndex
 from models.fingerprint.minutiae import MinutiaeTemplate
 from models.fingerprint.quality import FingerQuality, FingerQualityRules, assess
@@ -253,17 +253,8 @@ class FingerService:
 
     def threshold(self, target_fmr: float, comparisons: int) -> tuple[float, float]:
         """(threshold, per-comparison FMR it is for) so that FMR times the comparisons made meets
-        the target: from the fitted impostor tail when there is one, else the strictest
-        calibrated operating point that does."""
-        tail = self._tail()
-        if tail is not None:
-            point = target_fmr / max(comparisons, 1)
-            return tail.threshold_at_fmr(point), point
-        calibration = self._calibration()
-        points = sorted(calibration.operating_points, key=lambda p: -p.target_fmr)
-        fitting = [p for p in points if p.target_fmr * comparisons <= target_fmr * (1 + 1e-9)]
-        chosen = fitting[0] if fitting else points[-1]
-        return chosen.threshold, chosen.target_fmr
+        the target (models/fingerprint/gallery.calibrated_threshold)."""
+        return calibrated_threshold(self._calibration(), target_fmr, comparisons, self._tail())
 
     def refresh_index(self) -> int:
         """Bring the 1:N index in line with finger_templates; return the templates indexed.
@@ -360,21 +351,9 @@ class FingerService:
         )
 
     def fpir_threshold(self, target_fpir: float, templates: int) -> tuple[float, float, bool]:
-        """(threshold, calibrated FMR point, strict enough) for a 1:N over `templates` impressions.
-
-        With the fitted impostor tail (models/fingerprint/tail.py) every gallery size gets its
-        own threshold: read off the counted impostor scores, or beyond them off the fitted
-        exponential tail (a stated extrapolation, at its 95% bound); `strict_enough` is then
-        False only when even the highest score possible would not meet the target. Without
-        it, the strictest calibrated operating point meeting the per-comparison FMR is used;
-        when none is that strict, the strictest, and `strict_enough` is False.
-        """
-        per_comparison = fmr_for_fpir(target_fpir, max(templates, 1))
-        threshold, point = self.threshold(per_comparison, 1)
-        tail = self._tail()
-        if tail is not None:
-            return threshold, point, threshold < tail.tail.ceiling
-        return threshold, point, point <= per_comparison * (1 + 1e-9)
+        """(threshold, FMR point, strict enough) for a 1:N over `templates` impressions
+        (models/fingerprint/gallery.fpir_threshold: the fitted tail, else the operating points)."""
+        return fpir_threshold(self._calibration(), target_fpir, templates, self._tail())
 
     def search_among(
         self, probe: mcc.MinutiaeWithCylinders, among: Callable[[str], bool]

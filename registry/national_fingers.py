@@ -27,7 +27,6 @@ from kernel.errors import GerbangError
 from models.calibration import SHIPPED_CALIBRATIONS, Calibration
 from models.fingerprint import iso19794, mcc
 from models.fingerprint.gallery import FingerGallery, Owner, fpir_threshold
-from models.fingerprint.identify import fmr_for_fpir
 from models.fingerprint.mcc_template import MccTemplate
 from models.fingerprint.tail import FILE_NAME, FingerTail, load_tail
 from registry.cases import CaseEvidence, open_case, survivors_of
@@ -54,13 +53,9 @@ class FingerPolicy:
         return cls(target_fpir, calibration, load_tail(SHIPPED_CALIBRATIONS / f"{FILE_NAME}.json"))
 
     def threshold(self, templates: int) -> tuple[float, float, bool]:
-        """(threshold, FMR point, strict enough) for a search over `templates`: off the fitted
-        impostor tail when there is one, else the calibration's points."""
-        if self.tail is None:
-            return fpir_threshold(self.calibration, self.target_fpir, templates)
-        point = fmr_for_fpir(self.target_fpir, max(templates, 1))
-        threshold = self.tail.threshold_at_fmr(point)
-        return threshold, point, threshold < self.tail.tail.ceiling
+        """(threshold, FMR point, strict enough) for a search over `templates`: the site's rule
+        (models/fingerprint/gallery.fpir_threshold), off the fitted tail when there is one."""
+        return fpir_threshold(self.calibration, self.target_fpir, templates, self.tail)
 
 
 class NationalFingers:

@@ -3,8 +3,8 @@ over everyone but some, and thresholds by target FPIR over the templates searche
 
 Shared by the site's fingerprint searches (enrollment/fingers.py) and the registry's national
 duplicate search by fingers (registry/national_fingers.py), so both shortlist and fuse the same
-way. `fpir_threshold` is the rule of FingerService.fpir_threshold on the calibration's operating
-points (a fitted impostor tail, where a site has one, is read there).
+way, and `fpir_threshold` is the one threshold rule both use (the fitted impostor tail when
+there is one, else the calibration's operating points).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from models.calibration import Calibration
 from models.fingerprint.identify import Candidate, fmr_for_fpir, person_scores
 from models.fingerprint.index import FingerIndex, IndexParameters
 from models.fingerprint.mcc_template import MccTemplate
+from models.fingerprint.tail import FingerTail
 
 Owner = tuple[str, int]  # (person, ISO finger position) of a template
 MAX_LEFT_OUT = 100  # templates left out of a search that may widen its shortlist
@@ -40,10 +41,14 @@ def search_people(
 
 
 def calibrated_threshold(
-    calibration: Calibration, target_fmr: float, comparisons: int
+    calibration: Calibration, target_fmr: float, comparisons: int, tail: FingerTail | None = None
 ) -> tuple[float, float]:
-    """(threshold, FMR point): the loosest calibrated point whose FMR, times the comparisons
-    made, meets the target; the strictest point when none does."""
+    """(threshold, per-comparison FMR it is for) so that FMR times the comparisons made meets
+    the target: off the fitted impostor tail when there is one, else the loosest calibrated
+    point that does (the strictest point when none does)."""
+    if tail is not None:
+        point = target_fmr / max(comparisons, 1)
+        return tail.threshold_at_fmr(point), point
     points = sorted(calibration.operating_points, key=lambda p: -p.target_fmr)
     fitting = [p for p in points if p.target_fmr * comparisons <= target_fmr * (1 + 1e-9)]
     chosen = fitting[0] if fitting else points[-1]
@@ -51,11 +56,16 @@ def calibrated_threshold(
 
 
 def fpir_threshold(
-    calibration: Calibration, target_fpir: float, templates: int
+    calibration: Calibration, target_fpir: float, templates: int, tail: FingerTail | None = None
 ) -> tuple[float, float, bool]:
-    """(threshold, calibrated FMR point, strict enough) for a 1:N over `templates` impressions."""
+    """(threshold, FMR point, strict enough) for a 1:N over `templates` impressions. With a
+    fitted tail every size gets its own threshold (beyond the counted scores, the fitted tail's
+    stated extrapolation), not strict enough only at the score ceiling; without one, not strict
+    enough when no calibrated point reaches the FMR needed."""
     per_comparison = fmr_for_fpir(target_fpir, max(templates, 1))
-    threshold, point = calibrated_threshold(calibration, per_comparison, 1)
+    threshold, point = calibrated_threshold(calibration, per_comparison, 1, tail)
+    if tail is not None:
+        return threshold, point, threshold < tail.tail.ceiling
     return threshold, point, point <= per_comparison * (1 + 1e-9)
 
 
