@@ -269,11 +269,7 @@ class GalleryIndex:
         """A person's identity template (None if they have no templates)."""
         with self._lock:
             mean_id = self._mean_id.get(identity_id)
-            if mean_id is None:
-                return None
-            key = self._mean_key[identity_id]
-            stored: np.ndarray = self._means[key].vectors(np.asarray([mean_id], dtype=np.int64))[0]
-            return stored
+            return None if mean_id is None else self._mean_vectors([mean_id])[0]
 
     def identity_score(
         self, query: np.ndarray, identity_id: str, cohort: CohortNorm | None = None
@@ -284,9 +280,7 @@ class GalleryIndex:
             mean_id = self._mean_id.get(identity_id)
             if mean_id is None:
                 return None
-            key = self._mean_key[identity_id]
-            stored = self._means[key].vectors(np.asarray([mean_id], dtype=np.int64))[0]
-            raw = float(np.dot(stored, query))
+            raw = float(np.dot(self._mean_vectors([mean_id])[0], query))
             if cohort is None:
                 return raw, raw
             score = self._normalised(np.asarray(query, dtype=np.float32), [(raw, mean_id)], cohort)

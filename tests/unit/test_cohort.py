@@ -37,6 +37,16 @@ def people(count: int, captures: int, seed: int) -> tuple[np.ndarray, list[str]]
     return unit_rows(np.asarray(rows)), labels
 
 
+def inmates(vectors: np.ndarray, labels: list[str]) -> GalleryIndex:
+    """A gallery of these captures, everyone an active inmate."""
+    gallery = GalleryIndex(DIM)
+    gallery.add(
+        [GalleryEntry(i + 1, lab, "inmate", "active", v) for i, (lab, v) in
+         enumerate(zip(labels, vectors, strict=True))]
+    )  # fmt: skip
+    return gallery
+
+
 def loop_snorm(probe: np.ndarray, cand: str, raw: float, cohort: CohortNorm, k: int) -> float:
     """The definition, one pair at a time."""
     z = fisher_z(cohort.vectors @ probe)
@@ -66,11 +76,7 @@ def test_normalise_matches_the_definition() -> None:
 
 def test_gallery_ranks_everyone_by_snorm_not_a_cosine_shortlist() -> None:
     vectors, labels = people(40, 3, seed=3)
-    gallery = GalleryIndex(DIM)
-    gallery.add(
-        [GalleryEntry(i + 1, lab, "inmate", "active", v) for i, (lab, v) in
-         enumerate(zip(labels, vectors, strict=True))]
-    )  # fmt: skip
+    gallery = inmates(vectors, labels)
     names = sorted(set(labels))
     means = np.stack([gallery.identity_vector(n) for n in names])
     cohort = CohortNorm(means, tuple(names), k=5)
@@ -120,11 +126,7 @@ def test_calibration_and_decisions_share_one_cohort_and_meet_the_target() -> Non
 
 def test_an_erased_cohort_member_leaves_the_cohort_at_once() -> None:
     vectors, labels = people(110, 3, seed=6)
-    gallery = GalleryIndex(DIM)
-    gallery.add(
-        [GalleryEntry(i + 1, lab, "inmate", "active", v) for i, (lab, v) in
-         enumerate(zip(labels, vectors, strict=True))]
-    )  # fmt: skip
+    gallery = inmates(vectors, labels)
     fallback = OpenSetCalibration(PointsTail(((1e-2, 0.9), (1e-3, 0.95))), (), "fmr-points", "t", 0)
     open_set = OpenSetThresholds(fallback, min_people=100, cohort_size=50, refresh_changes=1000)
     open_set.follow(gallery)
@@ -139,11 +141,7 @@ def test_an_erased_cohort_member_leaves_the_cohort_at_once() -> None:
 
 def test_raw_cosine_while_the_site_runs_on_its_fallback() -> None:
     vectors, labels = people(20, 3, seed=7)
-    gallery = GalleryIndex(DIM)
-    gallery.add(
-        [GalleryEntry(i + 1, lab, "inmate", "active", v) for i, (lab, v) in
-         enumerate(zip(labels, vectors, strict=True))]
-    )  # fmt: skip
+    gallery = inmates(vectors, labels)
     fallback = OpenSetCalibration(PointsTail(((1e-2, 0.9), (1e-3, 0.95))), (), "fmr-points", "t", 0)
     open_set = OpenSetThresholds(fallback, min_people=100, cohort_size=50)
     open_set.follow(gallery)
@@ -176,11 +174,7 @@ def test_a_fused_search_scores_each_person_on_the_face_thresholds_scale() -> Non
     """The fused search (and search-batch) score a named person as the face search does: S-norm
     under a cohort, with the cosine kept for the veto; no cohort, the cosine twice."""
     vectors, labels = people(40, 3, seed=5)
-    gallery = GalleryIndex(DIM)
-    gallery.add(
-        [GalleryEntry(i + 1, lab, "inmate", "active", v) for i, (lab, v) in
-         enumerate(zip(labels, vectors, strict=True))]
-    )  # fmt: skip
+    gallery = inmates(vectors, labels)
     names = sorted(set(labels))
     means = np.stack([gallery.identity_vector(n) for n in names])
     cohort = CohortNorm(means, tuple(names), k=5)
