@@ -24,7 +24,7 @@ from enrollment.duplicates import SEARCHABLE_STATUSES
 from enrollment.finger_duplicates import DeskFingerEnrolment
 from enrollment.fingers import FingerService
 from enrollment.fused import FusedVerifier
-from enrollment.fused_search import FusedSearch
+from enrollment.fused_search import FusedSearch, record_partition
 from enrollment.keyring import Kek, SealedVault, resolve_kek
 from enrollment.matching import Matcher
 from enrollment.packs import PackChanged, active_pack
@@ -95,7 +95,9 @@ class Site:
         self.fused = FusedVerifier(self.fingers, self.fusion_model)
         self.readers = ReaderPool(settings.readers)  # opened on first use, not at start
         self._fusion: FusionModel | None = None
-        self.fused_search = FusedSearch(self.gallery, self.fingers, self.fusion_model)
+        self.fused_search = FusedSearch(
+            self.gallery, self.fingers, self.fusion_model, record_partition(self.db)
+        )
         gate_policy = GatePolicy(
             policy.liveness_threshold,
             settings.liveness,

@@ -21,7 +21,10 @@ leaving must match no inmate by either, a banned face is not hidden by a wrong f
 (face and finger each above their own threshold for the same person, and not vetoed: a visitor
 leaving with a finger must be matched by both; one with no finger enrolled, by the face).
 The people scored are the union of the face's and the finger's best; people whose face is not
-in the gallery searched (another role or status) are left out, whatever their finger says.
+in the gallery searched (another role or status) are left out, whatever their finger says. A
+person with fingers and no face template at all (a national watchlist entry sent with fingers
+only) is placed by their record's role and status (`faceless`), so a banned visitor's finger alone
+still names them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from enrollment.db import Database
 from enrollment.fingers import FingerService
 from enrollment.fused import FingerProbe
 from enrollment.matching import IdentifyResult
@@ -232,6 +236,23 @@ def extract_probe(finger: FingerProbe) -> tuple[MinutiaeWithCylinders | None, st
         return None, exc.code
 
 
+Partition = tuple[str, str]  # (role, status)
+
+
+def record_partition(db: Database) -> Callable[[str], Partition | None]:
+    """(role, status) of a person's record, read from the site database: where a person with no
+    face template in the gallery belongs (FusedSearch's `faceless`)."""
+
+    def partition(identity_id: str) -> Partition | None:
+        with db.reading() as tx:
+            row = tx.execute(
+                "SELECT role, status FROM identities WHERE id = ?", (identity_id,)
+            ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    return partition
+
+
 class FusedSearch:
     """Face + finger 1:N over the site's gallery and finger index."""
 
@@ -240,8 +261,10 @@ class FusedSearch:
         gallery: Callable[[], GalleryIndex],
         fingers: FingerService,
         model: Callable[[], FusionModel],
+        faceless: Callable[[str], Partition | None] = lambda _person: None,
     ) -> None:
         self._gallery, self.fingers, self._model = gallery, fingers, model
+        self._faceless = faceless  # where a person without face templates belongs
         # The last finger extracted: a passage searches inmates, then visitors, with one print.
         self._last: tuple[FingerProbe, tuple[MinutiaeWithCylinders | None, str | None]] | None = (
             None
@@ -309,8 +332,8 @@ class FusedSearch:
             found.append((person.identity_id, person.face_score or 0.0, role, status))
         return found
 
-    @staticmethod
     def _selector(
+        self,
         gallery: GalleryIndex,
         roles: Collection[str] | None,
         statuses: Collection[str] | None,
@@ -320,7 +343,8 @@ class FusedSearch:
         allowed = None if only is None else set(only)
 
         def wanted(person: str) -> bool:
-            key = gallery.partition_of(person)
+            # no face template in the gallery: the person's record says where they belong
+            key = gallery.partition_of(person) or self._faceless(person)
             return (
                 key is not None
                 and (roles is None or key[0] in roles)
