@@ -78,13 +78,17 @@ def _checked(finger: WatchlistFinger, index: int) -> CheckedFinger:
         raise WatchlistFingerInvalid.because(index, f"the record says finger {position}, the entry {finger.position}")  # fmt: skip
     if template.count < MIN_MINUTIAE:
         raise WatchlistFingerInvalid.because(index, f"{template.count} minutiae, at least {MIN_MINUTIAE} needed")  # fmt: skip
-    return CheckedFinger(finger.position, _with_position(record, finger.position, position, template),
-                         finger.extractor, finger.quality)  # fmt: skip
+    try:
+        record = _with_position(record, finger.position, position, template)
+    except ValueError as exc:
+        raise WatchlistFingerInvalid.because(index, str(exc)) from exc
+    return CheckedFinger(finger.position, record, finger.extractor, finger.quality)
 
 
 def _with_position(record: bytes, wanted: int, stated: int, template: MinutiaeTemplate) -> bytes:
     """The record as given, or re-encoded with its position when it said `unknown` (0): the
-    national index and the sites read the position from the record itself."""
+    national index and the sites read the position from the record itself. ValueError when the
+    view cannot be written back (a quality byte outside 0..100, say)."""
     return record if stated == wanted else iso19794.encode([(wanted, template)])
 
 

@@ -138,3 +138,18 @@ def test_an_entry_without_a_usable_modality_is_refused_whole_with_a_stable_code(
         if index is not None:
             assert error["details"]["finger"] == index, name
     assert {t: _count(registry, t) for t in before} == before  # nothing half-applied
+
+
+def test_a_record_of_an_unknown_finger_is_stored_as_the_finger_the_officer_names(
+    registry: Registry, prints: dict[str, Any]
+) -> None:
+    [(_, template)] = iso19794.decode(prints["a"])
+    unknown = iso19794.encode([(0, template)])  # ISO position 0: the finger is not said
+    added = _add(registry, fingers=[{"position": 7, "iso_record_b64": _b64(unknown)}])
+    assert added.status_code == 200, added.text
+    wanted = added.json()["identity_id"]
+    [(position, sealed)] = registry.query(
+        "SELECT position, iso_record FROM national_fingers WHERE identity_id = %s", wanted
+    )
+    record = registry.service.vault.open(sealed, aad_for("national_fingers", "iso_record", wanted))
+    assert position == 7 and [p for p, _ in iso19794.decode(record)] == [7]
