@@ -153,3 +153,19 @@ def test_a_record_of_an_unknown_finger_is_stored_as_the_finger_the_officer_names
     )
     record = registry.service.vault.open(sealed, aad_for("national_fingers", "iso_record", wanted))
     assert position == 7 and [p for p, _ in iso19794.decode(record)] == [7]
+
+
+def test_a_site_s_ban_sends_the_visitor_s_fingers_to_the_other_sites(
+    registry: Registry, prints: dict[str, Any]
+) -> None:
+    banning, other = registry.site(), registry.site()
+    cursor = registry.pull(other).json()["last_seq"]
+    visitor, enrolled = banning.enrol("Dewi", [_random_unit(303)], role="visitor")
+    finger = _finger(banning, visitor, prints["b"], 2, 1)
+    ban = banning.change("identity.status", visitor, {"status": "banned", "reason": "narkoba"})
+    batch = banning.batch([enrolled, finger, ban])
+    assert registry.push(banning, batch).status_code == 200
+    [sent] = [c["payload"] for c in registry.pull(other, after=cursor).json()["changes"]
+              if c["kind"] == "watchlist.added"]  # fmt: skip
+    assert sent["banned_by_site"] == banning.id and [set(f) for f in sent["fingers"]] == [TRAVELLING]  # fmt: skip
+    assert base64.b64decode(sent["fingers"][0]["iso_record_b64"]) == prints["b"]
