@@ -21,10 +21,11 @@ from edge.settings import Settings
 from enrollment.captures import CapturePolicy
 from enrollment.db import Database
 from enrollment.duplicates import SEARCHABLE_STATUSES
+from enrollment.faceless import FacelessPeople
 from enrollment.finger_duplicates import DeskFingerEnrolment
 from enrollment.fingers import FingerService
 from enrollment.fused import FusedVerifier
-from enrollment.fused_search import FusedSearch, record_partition
+from enrollment.fused_search import FusedSearch
 from enrollment.keyring import Kek, SealedVault, resolve_kek
 from enrollment.matching import Matcher
 from enrollment.packs import PackChanged, active_pack
@@ -96,7 +97,7 @@ class Site:
         self.readers = ReaderPool(settings.readers)  # opened on first use, not at start
         self._fusion: FusionModel | None = None
         self.fused_search = FusedSearch(
-            self.gallery, self.fingers, self.fusion_model, record_partition(self.db)
+            self.gallery, self.fingers, self.fusion_model, FacelessPeople(self.db)
         )
         gate_policy = GatePolicy(
             policy.liveness_threshold,

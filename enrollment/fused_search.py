@@ -23,8 +23,8 @@ leaving with a finger must be matched by both; one with no finger enrolled, by t
 The people scored are the union of the face's and the finger's best; people whose face is not
 in the gallery searched (another role or status) are left out, whatever their finger says. A
 person with fingers and no face template at all (a national watchlist entry sent with fingers
-only) is placed by their record's role and status (`faceless`), so a banned visitor's finger alone
-still names them.
+only) is placed, and counted in the N, by their record's role and status
+(enrollment/faceless.py), so a banned visitor's finger alone still names them.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from enrollment.db import Database
+from enrollment.faceless import FacelessPeople
 from enrollment.fingers import FingerService
 from enrollment.fused import FingerProbe
 from enrollment.matching import IdentifyResult
@@ -236,23 +236,6 @@ def extract_probe(finger: FingerProbe) -> tuple[MinutiaeWithCylinders | None, st
         return None, exc.code
 
 
-Partition = tuple[str, str]  # (role, status)
-
-
-def record_partition(db: Database) -> Callable[[str], Partition | None]:
-    """(role, status) of a person's record, read from the site database: where a person with no
-    face template in the gallery belongs (FusedSearch's `faceless`)."""
-
-    def partition(identity_id: str) -> Partition | None:
-        with db.reading() as tx:
-            row = tx.execute(
-                "SELECT role, status FROM identities WHERE id = ?", (identity_id,)
-            ).fetchone()
-        return None if row is None else (str(row[0]), str(row[1]))
-
-    return partition
-
-
 class FusedSearch:
     """Face + finger 1:N over the site's gallery and finger index."""
 
@@ -261,10 +244,10 @@ class FusedSearch:
         gallery: Callable[[], GalleryIndex],
         fingers: FingerService,
         model: Callable[[], FusionModel],
-        faceless: Callable[[str], Partition | None] = lambda _person: None,
+        faceless: FacelessPeople | None = None,
     ) -> None:
         self._gallery, self.fingers, self._model = gallery, fingers, model
-        self._faceless = faceless  # where a person without face templates belongs
+        self._faceless = faceless  # people with fingers and no face template, None: not sought
         # The last finger extracted: a passage searches inmates, then visitors, with one print.
         self._last: tuple[FingerProbe, tuple[MinutiaeWithCylinders | None, str | None]] | None = (
             None
@@ -293,7 +276,8 @@ class FusedSearch:
 
         face_threshold is the one the face-only search of this kind decides at."""
         gallery, model = self._gallery(), self._model()
-        people = max(gallery.people(roles, statuses, only), 1)
+        people = max(gallery.people(roles, statuses, only) + self._faceless_count(
+            gallery, roles, statuses, only), 1)  # fmt: skip
         target = (open_set.targets if open_set else DEFAULT_TARGET_FPIR)[kind]
         probe, problem = self._extracted(finger) if finger else (None, "no_finger")
         position = finger.position if finger else None
@@ -343,8 +327,7 @@ class FusedSearch:
         allowed = None if only is None else set(only)
 
         def wanted(person: str) -> bool:
-            # no face template in the gallery: the person's record says where they belong
-            key = gallery.partition_of(person) or self._faceless(person)
+            key = gallery.partition_of(person) or self._faceless_partition(gallery, person)
             return (
                 key is not None
                 and (roles is None or key[0] in roles)
@@ -353,6 +336,15 @@ class FusedSearch:
             )
 
         return wanted
+
+    def _faceless_count(self, gallery: GalleryIndex, roles: Collection[str] | None,
+                        statuses: Collection[str] | None, only: Collection[str] | None) -> int:  # fmt: skip
+        """People this search covers who have fingers and no face template."""
+        return 0 if self._faceless is None else self._faceless.count(gallery, roles, statuses, only)
+
+    def _faceless_partition(self, gallery: GalleryIndex, person: str) -> tuple[str, str] | None:
+        """Where a person with no face template belongs (None: nowhere searched)."""
+        return None if self._faceless is None else self._faceless.partition(gallery, person)
 
     @staticmethod
     def _face(gallery: GalleryIndex, template: FloatArray | None, person: str,

@@ -121,6 +121,7 @@ def test_a_watchlisted_finger_is_named_at_the_gate_with_the_face_or_alone_until_
     assert _named(alone) == ("deny", "watchlist_match", by_finger)
     evidence = _banned_evidence(alone, by_finger)
     assert evidence["used"] == ["finger"] and evidence["match"]
+    assert alone["evidence"]["fused:visitor/banned"]["gallery_people"] == 2  # both, one faceless
     assert _named(_entry(sc, stranger_face, _print(fingerprints, "106_8.tif")))[1] == "visitor_not_enrolled"  # fmt: skip
 
     removal = registry.client.post(f"/v1/watchlist/{by_finger}/removal", headers=admin,

@@ -160,6 +160,9 @@ def test_another_sites_ban_brings_its_fingers_takes_them_when_lifted_and_back_wh
     assert agent.pull_pending() == 1
     assert (get(site, "v-7").status, len(_finger_rows(site, "v-7"))) == ("banned", 1)
     assert _named(site, prints["same"]) == ["v-7"]
+    feed(registry, ("watchlist.added", _entry("w-3", 0, _fingers(prints["other"]))))
+    assert agent.pull_pending() == 1
+    assert _banned_check(site, prints["same"]).searched == 2  # v-7 by face, w-3 by finger alone
 
     ours = _entry("v-8", 1, _fingers(prints["other"]), origin=SITE, banned_by_site=SITE)
     feed(registry, ("watchlist.added", ours))  # this site's own ban, back from the registry
