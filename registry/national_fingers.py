@@ -58,6 +58,29 @@ class FingerPolicy:
         return fpir_threshold(self.calibration, self.target_fpir, templates, self.tail)
 
 
+@dataclass(frozen=True)
+class FingerMatch:
+    """A national person a received print matched: their best score and which prints gave it."""
+
+    identity_id: str
+    score: float
+    threshold: float
+    position: int | None  # the national finger matched
+    view: int  # the received print's finger position (9.006 FGP; 0 unknown)
+
+
+@dataclass(frozen=True)
+class FingerSetting:
+    """What a search of received prints was decided at."""
+
+    threshold: float
+    calibrated_fmr_point: float
+    strict_enough: bool
+    target_fpir: float
+    templates_searched: int
+    views_searched: int
+
+
 class NationalFingers:
     """The MCC index of every live person's national finger records, and their search."""
 
@@ -123,6 +146,27 @@ class NationalFingers:
                 opened.extend(self._search(tx, str(row["identity_id"]), decoded[0][2]))
         tx.execute("UPDATE national_fingers SET searched_at = now() WHERE id = ANY(%s)", (done,))
         return len(rows), sorted(set(opened))
+
+    def search_received(
+        self, probes: list[tuple[int, MccTemplate]]
+    ) -> tuple[list[FingerMatch], FingerSetting]:
+        """Received prints (position, cylinders) against every national finger, nobody left out,
+        each at the threshold over the templates searched: each person at or above it, with
+        their best print, best first."""
+        best: dict[str, FingerMatch] = {}
+        templates = len(self.gallery)
+        for view, probe in probes:
+            found, searched = self.gallery.search_among(probe, lambda _: True)
+            templates = len(searched)
+            threshold = self.policy.threshold(templates)[0]
+            for c in found:
+                person = str(c.person)
+                if c.score >= threshold and c.score > getattr(best.get(person), "score", -1.0):
+                    best[person] = FingerMatch(person, c.score, threshold, c.position, view)
+        threshold, point, strict = self.policy.threshold(templates)
+        setting = FingerSetting(threshold, point, strict, self.policy.target_fpir, templates,
+                                len(probes))  # fmt: skip
+        return sorted(best.values(), key=lambda m: -m.score), setting
 
     def _search(self, tx: Connection, own: str, probe: MccTemplate) -> list[int]:
         """One record against every other person's fingers; the cases it opened."""
