@@ -127,8 +127,9 @@ class NationalFingers:
         """Search up to FINGER_BATCH unsearched records, opening a case per match.
 
         Returns (records read, ids of newly opened cases); call again while the first is
-        FINGER_BATCH. A live person's record this replica does not hold yet is left for later
-        (see NationalGallery._held); a damaged one is marked searched, as nothing can hold it.
+        FINGER_BATCH. A record the index holds is searched as held (its byte cylinders: no
+        vault, no decoding); a live person's record this replica does not hold yet is left for
+        later (see NationalGallery._held); a damaged one is marked searched, as nothing can hold it.
         """
         rows = tx.execute(
             "SELECT id, identity_id, position, iso_record FROM national_fingers"
@@ -138,12 +139,15 @@ class NationalFingers:
         opened: list[int] = []
         done: list[int] = []
         for row in rows:
-            decoded = self._decoded([row])
-            if decoded and int(row["id"]) not in self.gallery and _live(tx, row["identity_id"]):
-                continue
+            probe = self.gallery.template(int(row["id"]))
+            if probe is None:
+                decoded = self._decoded([row])
+                if decoded and _live(tx, row["identity_id"]):
+                    continue
+                probe = decoded[0][2] if decoded else None
             done.append(int(row["id"]))
-            if decoded:
-                opened.extend(self._search(tx, str(row["identity_id"]), decoded[0][2]))
+            if probe is not None:
+                opened.extend(self._search(tx, str(row["identity_id"]), probe))
         tx.execute("UPDATE national_fingers SET searched_at = now() WHERE id = ANY(%s)", (done,))
         return len(rows), sorted(set(opened))
 
