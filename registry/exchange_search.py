@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from models.engine import FaceEngine
     from registry.service import RegistryService
 
+EVIDENCE = ("score", "threshold", "position", "view_position")  # a modality's, in a candidate
+
 
 @dataclass(frozen=True)
 class ReceivedProbes:
@@ -128,13 +130,10 @@ def merged(face: list[dict[str, Any]], finger: list[dict[str, Any]]) -> list[dic
     people: dict[str, dict[str, Any]] = {}
     for modality, found in zip(exchange.MODALITIES, (face, finger), strict=True):
         for c in found:
-            evidence = {"score": c["score"], "threshold": c["threshold"]}
-            if modality == "finger":
-                evidence |= {"position": c.get("position"), "view_position": c.get("view_position")}
-            describe = {k: v for k, v in c.items() if k not in ("score", "threshold", "position", "view_position")}  # fmt: skip
+            described = {k: v for k, v in c.items() if k not in EVIDENCE}
             person = people.setdefault(
-                c["identity_id"], {**describe, "score": c["score"], "found_by": []}
+                c["identity_id"], {**described, "score": c["score"], "found_by": []}
             )
             person["found_by"].append(modality)
-            person[modality] = evidence
+            person[modality] = {k: c[k] for k in EVIDENCE if k in c}
     return sorted(people.values(), key=lambda p: -len(p["found_by"]))
