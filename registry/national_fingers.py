@@ -5,13 +5,18 @@ The face search misses most East-Asian duplicates with the licence-clean recogni
 not share that weakness. As for faces, `national_fingers` is the truth and the MCC index
 (models/fingerprint/gallery.py, the one the sites' searches use) a projection of it: rebuilt on
 start, following the gallery feed after each commit, and each record searched once after it sits
-in the index (`searched_at`), so two people arriving in one batch still find each other.
+in the index (`searched_at`), so two people arriving in one batch still find each other. The
+search reads the record as the index holds it (byte cylinders): it is opened and decoded once, to
+index it.
 
 A record is compared with every finger of every other person (a finger given as another position
 at a second enrolment must still be found), never with its own person's. The threshold is the
 finger calibration's point for the national target FPIR over the templates searched
 (FingerPolicy); when no calibrated point is that strict the strictest is used and the case's
 audit event says so (`strict_enough`). Memory: about 125 KB per record in the index.
+
+A received exchange transaction's prints (`registry exchange import`, registry/exchange_search.py)
+are searched the same way against everyone (`search_received`); they open no case.
 """
 
 from __future__ import annotations
