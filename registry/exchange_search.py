@@ -24,7 +24,8 @@ from models.fingerprint import mcc
 from models.fingerprint.mcc_template import MccTemplate
 from registry import exchange
 from registry.errors import NationalSearchUnavailable
-from registry.national_fingers import FingerMatch, NationalFingers
+from registry.journal import audit
+from registry.national_fingers import MATCHER, FingerMatch, NationalFingers
 from registry.search import Hit, national_candidates
 
 if TYPE_CHECKING:
@@ -92,26 +93,32 @@ def search_received(service: RegistryService, probes: ReceivedProbes, officer: s
     fingers = service.gallery.fingers
     finger = None
     if fingers is not None and probes.prints:
-        finger = _by_fingers(service, fingers, probes.prints)
+        finger = _by_fingers(service, fingers, probes.prints, officer, subject)
     found = merged(face["candidates"] if face else [], finger[0] if finger else [])
     return ReceivedSearch(found, face, finger[1] if finger else None)
 
 
-def _by_fingers(service: RegistryService, fingers: NationalFingers,
-                prints: list[tuple[int, MccTemplate]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
-    """The finger candidates described as the face ones are (merged people as their survivor)."""
+def _by_fingers(service: RegistryService, fingers: NationalFingers, prints: list[tuple[int, MccTemplate]],
+                officer: str, subject: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+    """The finger candidates described as the face ones are (merged people as their survivor),
+    and the setting; the search audited as the face search is (`national.searched`)."""
     matches, setting = fingers.search_received(prints)
     hits = [Hit(m.identity_id, m.score) for m in matches]
-    with service.db.transaction() as tx:
-        found = national_candidates(tx, hits, setting.threshold, exchange.NATIONAL_CANDIDATES)
-    by_id = {m.identity_id: m for m in matches}
-    for candidate in found:
-        candidate.update(_finger_detail(by_id.get(candidate["identity_id"])))
-    return found, {
+    evidence = {
         "threshold": setting.threshold, "calibrated_fmr_point": setting.calibrated_fmr_point,
         "strict_enough": setting.strict_enough, "target_fpir": setting.target_fpir,
         "templates_searched": setting.templates_searched, "views_searched": setting.views_searched,
     }  # fmt: skip
+    with service.db.transaction() as tx:
+        found = national_candidates(tx, hits, setting.threshold, exchange.NATIONAL_CANDIDATES)
+        audit(tx, officer, "national.searched", subject, {
+            "modality": "finger", "matcher": MATCHER, **evidence,
+            "hits": [{"identity_id": c["identity_id"], "score": c["score"]} for c in found],
+        })  # fmt: skip
+    by_id = {m.identity_id: m for m in matches}
+    for candidate in found:
+        candidate.update(_finger_detail(by_id.get(candidate["identity_id"])))
+    return found, evidence
 
 
 def _finger_detail(match: FingerMatch | None) -> dict[str, Any]:

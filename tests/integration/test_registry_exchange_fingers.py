@@ -110,6 +110,13 @@ def test_a_received_print_alone_finds_its_national_person_and_is_decided(
                      "found_by": ["finger"], "finger": found["finger"]}]  # fmt: skip
     assert audited["finger_views"] == 1 and audited["faces"] == 0
     assert audited["candidates"] == kept and "Budi" not in json.dumps(audited)
+    [(searched,)] = registry.query(
+        "SELECT details FROM audit WHERE action = 'national.searched' AND subject = %s",
+        printed["tcn"],
+    )  # the search itself is audited as the face search is, under the file's control number
+    searched = searched if isinstance(searched, dict) else json.loads(searched)
+    assert searched["modality"] == "finger" and searched["views_searched"] == 1
+    assert searched["hits"] == [{"identity_id": national["budi"], "score": found["score"]}]
     assert cli.main(["registry", "exchange", "list"]) == 0
     assert f"{national['budi']} (finger)" in capsys.readouterr().out
     decide = ["registry", "exchange", "decide", printed["import_id"], "--reason", "sidik cocok"]
