@@ -1,11 +1,21 @@
-"""The candidates of a received transaction (registry/exchange_search.py): one per national
-identity whichever modality found them, in an order an adjudicator reads, and kept in
+"""A received transaction's national search (registry/exchange_search.py): what of it can be
+searched (prints alone suffice, without loading the face models), and its candidates: one per
+national identity whichever modality found them, in an order an adjudicator reads, kept in
 exchange_imports without names, as older face-only rows were (issue 12)."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
+from enrollment.exchange.imports import NoUsableFace
+from enrollment.exchange.transaction import PersonText, Transaction
+from enrollment.exchange.type9 import MinutiaeView
+from models.engine import FaceEngine
+from models.fingerprint.minutiae import MinutiaeTemplate
 from registry.exchange import stored
-from registry.exchange_search import merged
+from registry.exchange_search import merged, received_probes
+from tests.unit.test_finger_index import _finger
 
 
 def face(identity_id: str, score: float) -> dict[str, object]:
@@ -41,3 +51,23 @@ def test_the_kept_finding_has_no_names_and_reads_old_face_only_rows() -> None:
     assert stored({"identity_id": "d", "score": 0.9}) == {
         "identity_id": "d", "score": 0.9, "found_by": ["face"],
     }  # fmt: skip
+
+
+def no_face_models() -> FaceEngine:
+    raise AssertionError("a file without faces must not load the face models")
+
+
+def test_a_file_of_prints_alone_loads_no_face_models_and_searches_its_usable_prints() -> None:
+    rows = _finger(np.random.default_rng(5))
+    views = [MinutiaeView(2, MinutiaeTemplate(400, 400, 500, rows, "received")),
+             MinutiaeView(7, MinutiaeTemplate(400, 400, 500, np.zeros((0, 5)), "received"))]  # fmt: skip
+    t = Transaction("POLDA", "DITJENPAS", PersonText("Terima"), minutiae=views)
+    probes = received_probes(t, no_face_models, fingers_searched=True)
+    assert len(probes.faces) == 0 and [position for position, _ in probes.prints] == [2]
+    assert probes.prints[0][1].count > 0
+    with pytest.raises(NoUsableFace) as refused:  # the registry's search by fingers is off
+        received_probes(t, no_face_models, fingers_searched=False)
+    assert refused.value.details["finger_views"] == 2
+    with pytest.raises(NoUsableFace):  # only a print without minutiae: nothing to search
+        received_probes(Transaction("POLDA", "DITJENPAS", PersonText("Terima"), minutiae=views[1:]),
+                        no_face_models, fingers_searched=True)  # fmt: skip
