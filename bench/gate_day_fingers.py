@@ -87,8 +87,26 @@ class Tally:
             self.denied[reason] += 1
 
 
+@dataclass(frozen=True)
+class Way:
+    """How a visitor exit with a finger is decided: the visitor-inside rule, and how many presses
+    a visitor may make (a second only after a denial on the finger)."""
+
+    label: str
+    rule: str
+    presses: int
+
+
+WAYS = (
+    Way("face + finger, each at its threshold (rule both)", "both", 1),
+    Way("face + finger fused (rule together)", "together", 1),
+    Way("fused, a second press after a finger denial", "together", 2),
+)
+AGAIN = ("finger_mismatch", "finger_unusable")  # denials the kiosk answers with "press again"
+
+
 def exit_with_finger(site: gd.Enrolled, limits: gd.Thresholds, search: DayFusedSearch,
-                     template: np.ndarray, finger: Any, inside: list[str]
+                     template: np.ndarray, finger: Any, inside: list[str], rule: str = "together"
                      ) -> tuple[str, str | None, str]:  # fmt: skip
     """VisitorPassages.visitor_exit with a finger required, for one face: (verdict, who, reason)."""
     gallery, open_set = site.gallery, limits.open_set
@@ -97,7 +115,7 @@ def exit_with_finger(site: gd.Enrolled, limits: gd.Thresholds, search: DayFusedS
                            t_inmate, cohort, open_set, "gate_inmate", "either")  # fmt: skip
     t_visitor, v_cohort = limits.setting(gallery, ("visitor",), None, inside)
     visitor, v_people = _best(search, gallery, template, finger, ("visitor",), None, inside,
-                              t_visitor, v_cohort, open_set, "visitor_exit", "both")  # fmt: skip
+                              t_visitor, v_cohort, open_set, "visitor_exit", rule)  # fmt: skip
     if inmate is not None:
         person = people.get(inmate.identity_id)
         face_only = person is None or not (person.finger_match or person.fused_match)
@@ -126,12 +144,25 @@ def _named_by(person: Any) -> str:
 
 
 def _missed_by(person: Any) -> str:
-    """Why the rule `both` did not match the leaver's own evidence."""
-    if not person.face_match:
-        return "own face below"
-    if not person.finger_match:
-        return "own finger below"
-    return f"veto {person.veto}"
+    """Why the visitor-inside rule did not match the leaver's own evidence."""
+    support = person.finger_support
+    below = (
+        person.finger_score is not None and support is not None and person.finger_score < support
+    )
+    fused_below = person.fused_score is not None and not person.fused_match
+    reasons = [
+        (person.veto is not None, f"veto {person.veto}"),
+        (below, "own finger below its support"),
+        (
+            fused_below and not (person.face_match or person.finger_match),
+            "own face and finger below",
+        ),
+        (fused_below and person.face_match and person.finger_match, "fused below"),
+        (fused_below and person.face_match, "own finger below"),
+        (not person.face_match, "own face below"),
+        (not person.finger_match, "own finger below"),
+    ]
+    return next((why for hit, why in reasons if hit), "fused below")
 
 
 def _best(search: DayFusedSearch, gallery: Any, template: np.ndarray, finger: Any,
@@ -208,8 +239,9 @@ def run_day(name: str, pop: gd.Population, args: argparse.Namespace, base: gd.Th
     limits = service(site.gallery, site.limits)
     people, visitor_pair = assign_pairs(site, pop, prints, args.inmate_share)
     fingers = SiteFingers(prints, people)
-    ways = {"service": DayFusedSearch(site.gallery, fingers, model)}
-    tallies = {way: Tally() for way in (FACE, *ways)}
+    search = DayFusedSearch(site.gallery, fingers, model)
+    again = np.random.default_rng(args.seed + 1)  # second presses, apart from the day's draws
+    tallies = {way: Tally() for way in (FACE, *(w.label for w in WAYS))}
     for p in rng.choice(list(site.exit_rows), size=args.exits):
         row = int(rng.choice(site.exit_rows[p]))
         others = [
@@ -221,19 +253,33 @@ def run_day(name: str, pop: gd.Population, args: argparse.Namespace, base: gd.Th
         verdict, who = gd.decide(site, limits, pop.vectors[row], inside)
         reason = "face" if verdict == "alarm" else "no_open_visit"
         tallies[FACE].add_exit(verdict, who, reason, pop.names[p])
-        for way, search in ways.items():
-            tallies[way].add_exit(*exit_with_finger(site, limits, search, pop.vectors[row], finger,
-                                                    inside), pop.names[p], finger)  # fmt: skip
+        for way in WAYS:
+            outcome, pressed = (
+                exit_with_finger(site, limits, search, pop.vectors[row], finger, inside, way.rule),
+                finger,
+            )
+            if way.presses > 1 and outcome[2].startswith(AGAIN):
+                pressed = _again(again, prints, args.probes, finger)
+                outcome = exit_with_finger(
+                    site, limits, search, pop.vectors[row], pressed, inside, way.rule
+                )
+            tallies[way.label].add_exit(*outcome, pop.names[p], pressed)
     for row in site.escape_rows:
         me = pop.names[pop.person[row]]
         nearest = site.gallery.search(pop.vectors[row], 1, roles=("visitor",))[0]
         inside = [nearest[0].identity_id] if nearest else [pop.names[site.visitors[0]]]
         finger = _pressed(rng, prints, people[me], args.probes)
         verdicts = {FACE: gd.decide(site, limits, pop.vectors[row], inside)}
-        for way, search in ways.items():
-            verdicts[way] = exit_with_finger(
-                site, limits, search, pop.vectors[row], finger, inside
-            )[:2]
+        for way in WAYS:
+            verdict, who, reason = exit_with_finger(
+                site, limits, search, pop.vectors[row], finger, inside, way.rule
+            )
+            if way.presses > 1 and verdict == "deny" and reason.startswith(AGAIN):
+                again_finger = _again(again, prints, args.probes, finger)
+                verdict, who, _ = exit_with_finger(
+                    site, limits, search, pop.vectors[row], again_finger, inside, way.rule
+                )
+            verdicts[way.label] = verdict, who
         for way, (verdict, who) in verdicts.items():
             tallies[way].caught += verdict == "alarm"
             tallies[way].named += verdict == "alarm" and who == me
@@ -250,6 +296,13 @@ def _pressed(rng: np.random.Generator, prints: Prints, pair: tuple[str, str],
     """One finger of the pair, one of its presented impressions."""
     finger = pair[int(rng.integers(2))]
     return presented(prints, finger, int(rng.choice(probes)))
+
+
+def _again(rng: np.random.Generator, prints: Prints, probes: tuple[int, ...], first: Any) -> Any:
+    """The same finger pressed again: another of its presented impressions."""
+    finger, impression = first.print_key
+    others = [i for i in probes if i != impression]
+    return presented(prints, finger, int(rng.choice(others))) if others else first
 
 
 def report(days: list[Day], prints: Prints, args: argparse.Namespace, seconds: float) -> str:
@@ -277,7 +330,7 @@ def report(days: list[Day], prints: Prints, args: argparse.Namespace, seconds: f
         for n, (way, t) in enumerate(d.tallies.items()):
             who = (f"{d.population}: {d.inmates} (+ {d.modelled}) / {d.visitors}; "
                    f"{d.inmate_pairs} / {d.visitor_pairs}") if n == 0 else ""  # fmt: skip
-            label = way if way == FACE else "face + finger"
+            label = way
             why = _counts(t.denied)
             lines.append(
                 f"| {who} | {label} | {sum(t.alarms.values()) * per:.0f} ({_counts(t.alarms)}{_prints(t)}) "

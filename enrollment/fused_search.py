@@ -15,11 +15,15 @@ A person's finger score is the best over their T stored impressions (of the prob
 known), which raises their impostor rate about T-fold: their FMR is divided by T, as for 1:1.
 The face score is against the identity template, the score the face-only search decides on.
 
-Three rules read this evidence: `fused` (the decision above: banned visitors, staff, the desk),
-`either` (an alarm or a ban: the face alone, the finger alone or the fused evidence; an inmate
-leaving must match no inmate by either, a banned face is not hidden by a wrong finger) and `both`
-(face and finger each above their own threshold for the same person, and not vetoed: a visitor
-leaving with a finger must be matched by both; one with no finger enrolled, by the face).
+Four rules read this evidence: `fused` (the decision above: staff, the desk), `either` (an alarm
+or a ban: the face alone, the finger alone or the fused evidence; an inmate leaving must match no
+inmate by either, a banned face is not hidden by a wrong finger), `together` (a visitor leaving
+with a finger: face and finger both present for the same person, their fused evidence above the
+threshold, not vetoed, and the finger itself evidence for them, at or above its threshold for a
+per-person FMR of FINGER_SUPPORT_FMR, so a confident face does not carry a stranger's finger out;
+one with no finger enrolled, by the face) and `both` (face and finger
+each above its own threshold, not vetoed: the exit's rule until bench/gate_day_fingers.py showed
+it denying a third of visitors, one in six on their own finger; kept for that comparison).
 The people scored are the union of the face's and the finger's best; people whose face is not
 in the gallery searched (another role or status) are left out, whatever their finger says. A
 person with fingers and no face template at all (a national watchlist entry sent with fingers
@@ -47,7 +51,7 @@ from models.fingerprint.mcc import MinutiaeWithCylinders
 from models.fusion import FusionModel, tail_evidence, tail_threshold
 from models.openset import DEFAULT_TARGET_FPIR
 
-RULES = ("fused", "either", "both")
+RULES = ("fused", "either", "both", "together")
 
 
 class FingerprintUnusable(InputError):
@@ -59,6 +63,9 @@ class FingerprintUnusable(InputError):
 
 
 SHORTLIST = 5  # people taken from each modality's ranking before fusing
+# Rule `together`: the finger a visitor leaves with must be one a stranger's reaches at most this
+# often against a person (divided by the impressions compared), whatever the face says.
+FINGER_SUPPORT_FMR = 0.01
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,7 @@ class PersonEvidence:
     veto: str | None  # "face_against" / "finger_against"
     used: tuple[str, ...]
     face_cosine: float | None = None  # the raw cosine when face_score is S-norm (the veto's scale)
+    finger_support: float | None = None  # the finger score rule `together` needs at least
 
     @property
     def face_match(self) -> bool:
@@ -100,9 +108,16 @@ class PersonEvidence:
         """This person's answer under a rule (see the module)."""
         if rule == "either":
             return self.fused_match or self.face_match or self.finger_match
-        if rule == "both":  # no finger enrolled for them: the face decides (the gate checks
-            if self.finger_score is None:  # a required finger itself, as finger_not_enrolled)
+        if rule in ("both", "together"):  # no finger enrolled for them: the face decides (the
+            if self.finger_score is None:  # gate checks a required finger, finger_not_enrolled)
                 return self.face_match
+            if rule == "together":  # both modalities fused, not vetoed, the finger for them
+                support = self.finger_support if self.finger_support is not None else -1e9
+                return (
+                    self.fused_score is not None
+                    and self.fused_match
+                    and (self.finger_score >= support)
+                )
             return self.face_match and self.finger_match and self.veto is None
         return self.fused_match
 
@@ -121,7 +136,8 @@ class PersonEvidence:
             "face_score": r(self.face_score), "face_cosine": r(self.face_cosine),
             "face_threshold": r(self.face_threshold),
             "finger_score": r(self.finger_score), "finger_threshold": r(self.finger_threshold),
-            "finger_templates": self.finger_templates, "fused_score": r(self.fused_score),
+            "finger_templates": self.finger_templates, "finger_support": r(self.finger_support),
+            "fused_score": r(self.fused_score),
             "fused_threshold": r(self.fused_threshold), "veto": self.veto, "match": self.matches(rule),
         }  # fmt: skip
 
@@ -140,9 +156,10 @@ def decide_person(
     under a cohort); the veto, fitted on cosines, reads `face_cosine` when given."""
     face_score, face_threshold, face_tail = face
     finger_score, templates = finger
-    finger_threshold = None
+    finger_threshold = finger_support = None
     if finger_score is not None:
         finger_threshold = model.finger.threshold_at(person_fmr / max(templates, 1))[0]
+        finger_support = model.finger.threshold_at(FINGER_SUPPORT_FMR / max(templates, 1))[0]
     fused = fused_threshold = veto = None
     used = tuple(
         name for name, s in (("face", face_score), ("finger", finger_score)) if s is not None
@@ -153,7 +170,8 @@ def decide_person(
         fused_threshold = tail_threshold(person_fmr)
         veto = model.veto(face_score if face_cosine is None else face_cosine, finger_score)
     return PersonEvidence(identity_id, face_score, face_threshold, finger_score, finger_threshold,
-                          templates, fused, fused_threshold, veto, used, face_cosine)  # fmt: skip
+                          templates, fused, fused_threshold, veto, used, face_cosine,
+                          finger_support)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -193,8 +211,8 @@ def face_tail(open_set: OpenSetThresholds | None, model: FusionModel) -> Callabl
 
 def rule_for(kind: str) -> str:
     """The rule a decision kind is taken by (see the module): alarms and bans by either (a wrong
-    finger must not hide a banned face), exits by both."""
-    return {"gate_inmate": "either", "banned_visitor": "either", "visitor_exit": "both"}.get(
+    finger must not hide a banned face), the visitor exit by face and finger together."""
+    return {"gate_inmate": "either", "banned_visitor": "either", "visitor_exit": "together"}.get(
         kind, "fused"
     )
 

@@ -6,11 +6,16 @@ request), and Type-9 minutiae from the ISO/IEC 19794-2 records the sites sent (t
 no finger images, so no Type-14). Sealed for the receiver as at a site (enrollment/exchange/
 sealing.py), written 0600, and audited in the registry's chain with who, whom, which case.
 
-In: the registry enrols nobody (people are enrolled at a site). A received file is checked whole,
-its faces embedded with the registry's pack and searched against the national gallery; the import
-is recorded with its sender and candidates, and an adjudicator answers it: `same` names the
-national identity it is (one of the candidates), `none` says nobody here. Nothing biometric from
-the file is stored: only its sha256, the descriptive text and the candidates.
+In: the registry enrols nobody (people are enrolled at a site). A received file is checked whole
+(a face image or Type-9 minutiae suffice), its faces embedded with the registry's pack and searched
+against the national gallery, its minutiae searched against the national finger index
+(registry/exchange_search.py); a file with neither a usable face nor a usable print is refused
+whole. The import is recorded with its sender and candidates, one per national identity: `score`
+(the face's when the face found them, else the finger's; rows from before fingers were searched
+hold identity_id and score only), `found_by` and each modality's score and threshold. An
+adjudicator answers it: `same` names the national identity it is (one of the candidates), `none`
+says nobody here. Nothing biometric from the file is stored: only its sha256, the descriptive text
+and the candidates.
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from enrollment.exchange.exports import write_private
-from enrollment.exchange.imports import NoUsableFace
 from enrollment.exchange.sealing import Protection
 from enrollment.exchange.transaction import FaceImage, PersonText, Transaction, build, parse
 from enrollment.exchange.type9 import MinutiaeView
@@ -39,7 +43,8 @@ from registry.db import Connection
 from registry.errors import RegistryNotFound
 from registry.journal import audit
 
-NATIONAL_CANDIDATES = 10
+NATIONAL_CANDIDATES = 10  # people each modality names
+MODALITIES = ("face", "finger")
 
 
 class NothingToExportNationally(InputError):
@@ -163,8 +168,8 @@ def finish(export: NationalExport) -> None:
     os.replace(export.path.with_name(export.path.name + ".partial"), export.path)
 
 
-def probes(engine: FaceEngine, faces: list[FaceImage]) -> np.ndarray:
-    """Unit templates of the faces the engine can use; NoUsableFace when none."""
+def probes(engine: FaceEngine, faces: list[FaceImage]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Unit templates of the faces the engine can use (possibly none), and those it refused."""
     rows, refused = [], []
     for number, face in enumerate(faces, start=1):
         try:
@@ -174,26 +179,34 @@ def probes(engine: FaceEngine, faces: list[FaceImage]) -> np.ndarray:
             continue
         template = np.asarray(analysis.template, dtype=np.float32)
         rows.append(template / np.linalg.norm(template))
-    if not rows:
-        raise NoUsableFace(refused=refused)
-    return np.stack(rows)
+    return (np.stack(rows) if rows else np.zeros((0, 0), np.float32)), refused
 
 
 def received(data: bytes) -> tuple[Transaction, str]:
-    """A received file checked whole (MalformedTransaction otherwise), and its sha256."""
-    return parse(data), hashlib.sha256(data).hexdigest()
+    """A received file checked whole (MalformedTransaction otherwise; IncompleteTransaction with
+    neither a face image nor Type-9 minutiae), and its sha256."""
+    return parse(data, fingers_suffice=True), hashlib.sha256(data).hexdigest()
+
+
+def stored(candidate: dict[str, Any]) -> dict[str, Any]:
+    """What exchange_imports.candidates keeps of a candidate: the finding, no names. Rows from
+    before fingers were searched hold identity_id and score (a face's) only."""
+    kept = {"identity_id": candidate["identity_id"], "score": candidate["score"],
+            "found_by": candidate.get("found_by", ["face"])}  # fmt: skip
+    return kept | {m: candidate[m] for m in MODALITIES if m in candidate}
 
 
 def record_import(tx: Connection, t: Transaction, digest: str, officer: str, case_ref: str | None,
-                  candidates: list[dict[str, Any]]) -> str:  # fmt: skip
-    """Keep the import (no biometrics) and its audit event; its id."""
+                  candidates: list[dict[str, Any]], finger_views: int = 0) -> str:  # fmt: skip
+    """Keep the import (no biometrics) and its audit event, with how many received prints were
+    searched; its id."""
     if tx.execute("SELECT 1 FROM exchange_imports WHERE sender = %s AND tcn = %s",
                   (t.sender, t.tcn)).fetchone():  # fmt: skip
         raise ExchangeAlreadyReceived(sender=t.sender, tcn=t.tcn)
     import_id = str(uuid.uuid4())
     person = {"full_name": t.person.full_name, "role": t.person.role, "birth_date": t.person.birth_date,
               "nik": t.person.nik, "registration_number": t.person.registration_number}  # fmt: skip
-    found = [{"identity_id": c["identity_id"], "score": c["score"]} for c in candidates]
+    found = [stored(c) for c in candidates]
     tx.execute(
         "INSERT INTO exchange_imports (id, sender, tcn, case_ref, file_sha256, person, candidates,"
         " imported_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
@@ -201,7 +214,8 @@ def record_import(tx: Connection, t: Transaction, digest: str, officer: str, cas
     )  # fmt: skip
     audit(tx, officer, "exchange.imported", import_id, {
         "sender": t.sender, "tcn": t.tcn, "case_ref": case_ref, "sha256": digest,
-        "faces": len(t.faces), "candidates": found,
+        "faces": len(t.faces), "finger_views": finger_views,
+        "finger_views_received": len(t.minutiae), "candidates": found,
     })  # fmt: skip
     return import_id
 

@@ -2,8 +2,9 @@
 
 An officer signs in at the console (GERBANG_USERNAME and GERBANG_PASSWORD, or asked for) with a
 central account: an adjudicator or central admin. Exports are sealed as at a site (--to-key,
---passphrase-file, or --plain by name); an import needs the face models of the registry's pack
-(REGISTRY_MODEL_DIR) to search the received faces against the national gallery.
+--passphrase-file, or --plain by name); an import searches the received faces against the national
+gallery (with the face models of the registry's pack, REGISTRY_MODEL_DIR, loaded only when the
+file has faces) and its Type-9 minutiae against the national finger index.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from enrollment.exchange.sealing import add_opening, add_protection, chosen, ope
 from kernel.errors import Forbidden
 from registry import exchange
 from registry.accounts import CENTRAL
+from registry.exchange_search import received_probes, search_received
 
 if TYPE_CHECKING:
     from models.engine import FaceEngine
@@ -82,21 +84,26 @@ def export(args: argparse.Namespace) -> int:
 
 
 def import_transaction(args: argparse.Namespace) -> int:
-    """Search a received transaction's faces nationally and hold it for an adjudicator."""
+    """Search a received transaction's faces and prints nationally; hold it for an adjudicator."""
     service = _service()
     officer = signed_in(service)
     t, digest = exchange.received(
         opened(Path(args.file).read_bytes(), args.key, args.passphrase_file)
     )
-    probes = exchange.probes(_engine(service), t.faces)
-    service.start()  # the national gallery, loaded for this search
+    fingers_on = service.gallery.fingers is not None
+    probes = received_probes(t, lambda: _engine(service), fingers_on)
+    service.start()  # the national gallery and finger index, loaded for this search
     case_ref = args.case_ref or t.person.case_ref
-    found = service.search_national(probes, None, exchange.NATIONAL_CANDIDATES, officer, t.tcn)
+    found = search_received(service, probes, officer, t.tcn)
     with service.db.transaction() as tx:
-        import_id = exchange.record_import(tx, t, digest, officer, case_ref, found["candidates"])
+        import_id = exchange.record_import(tx, t, digest, officer, case_ref, found.candidates,
+                                           found.finger_views)  # fmt: skip
     print(json.dumps({"import_id": import_id, "sender": t.sender, "tcn": t.tcn, "case_ref": case_ref,
-                      "faces": len(t.faces), "threshold": found["threshold"],
-                      "candidates": found["candidates"]}, indent=2, default=str))  # fmt: skip
+                      "faces": len(t.faces), "faces_refused": probes.refused,
+                      "finger_views": found.finger_views,
+                      "threshold": found.face["threshold"] if found.face else None,
+                      "finger": found.finger, "candidates": found.candidates},
+                     indent=2, default=str))  # fmt: skip
     print(f"held for an adjudicator: decide with `gerbang registry exchange decide {import_id}"
           " --same IDENTITY_ID|--none --reason ...`")  # fmt: skip
     return 0
@@ -119,7 +126,8 @@ def held(_: argparse.Namespace) -> int:
     with service.db.transaction() as tx:
         rows = exchange.pending(tx)
     for r in rows:
-        names = ", ".join(c["identity_id"] for c in json.loads(r["candidates"])) or "none"
+        names = ", ".join(f"{c['identity_id']} ({'+'.join(c.get('found_by', ['face']))})"
+                          for c in json.loads(r["candidates"])) or "none"  # fmt: skip
         print(f"{r['id']}  from {r['sender']} ({r['tcn']}), case {r['case_ref'] or '-'};"
               f" candidates: {names}")  # fmt: skip
     print(f"{len(rows)} import(s) waiting for a decision")
@@ -138,7 +146,9 @@ def add_parsers(actions: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     out.add_argument("--to", default="SPPT-TI", help="destination agency (1.007 DAI)")
     add_protection(out)
     out.set_defaults(handler=export)
-    into = group.add_parser("import", help="search a received transaction nationally; hold it")
+    into = group.add_parser(
+        "import", help="search a received transaction's faces and fingers nationally; hold it"
+    )
     into.add_argument("file", help="the ANSI/NIST-ITL file received")
     into.add_argument("--case-ref", help="the case it is for (default: its field 2.905)")
     add_opening(into)

@@ -5,13 +5,18 @@ The face search misses most East-Asian duplicates with the licence-clean recogni
 not share that weakness. As for faces, `national_fingers` is the truth and the MCC index
 (models/fingerprint/gallery.py, the one the sites' searches use) a projection of it: rebuilt on
 start, following the gallery feed after each commit, and each record searched once after it sits
-in the index (`searched_at`), so two people arriving in one batch still find each other.
+in the index (`searched_at`), so two people arriving in one batch still find each other. The
+search reads the record as the index holds it (byte cylinders): it is opened and decoded once, to
+index it.
 
 A record is compared with every finger of every other person (a finger given as another position
 at a second enrolment must still be found), never with its own person's. The threshold is the
 finger calibration's point for the national target FPIR over the templates searched
 (FingerPolicy); when no calibrated point is that strict the strictest is used and the case's
 audit event says so (`strict_enough`). Memory: about 125 KB per record in the index.
+
+A received exchange transaction's prints (`registry exchange import`, registry/exchange_search.py)
+are searched the same way against everyone (`search_received`); they open no case.
 """
 
 from __future__ import annotations
@@ -56,6 +61,29 @@ class FingerPolicy:
         """(threshold, FMR point, strict enough) for a search over `templates`: the site's rule
         (models/fingerprint/gallery.fpir_threshold), off the fitted tail when there is one."""
         return fpir_threshold(self.calibration, self.target_fpir, templates, self.tail)
+
+
+@dataclass(frozen=True)
+class FingerMatch:
+    """A national person a received print matched: their best score and which prints gave it."""
+
+    identity_id: str
+    score: float
+    threshold: float
+    position: int | None  # the national finger matched
+    view: int  # the received print's finger position (9.006 FGP; 0 unknown)
+
+
+@dataclass(frozen=True)
+class FingerSetting:
+    """What a search of received prints was decided at."""
+
+    threshold: float
+    calibrated_fmr_point: float
+    strict_enough: bool
+    target_fpir: float
+    templates_searched: int
+    views_searched: int
 
 
 class NationalFingers:
@@ -104,8 +132,9 @@ class NationalFingers:
         """Search up to FINGER_BATCH unsearched records, opening a case per match.
 
         Returns (records read, ids of newly opened cases); call again while the first is
-        FINGER_BATCH. A live person's record this replica does not hold yet is left for later
-        (see NationalGallery._held); a damaged one is marked searched, as nothing can hold it.
+        FINGER_BATCH. A record the index holds is searched as held (its byte cylinders: no
+        vault, no decoding); a live person's record this replica does not hold yet is left for
+        later (see NationalGallery._held); a damaged one is marked searched, as nothing can hold it.
         """
         rows = tx.execute(
             "SELECT id, identity_id, position, iso_record FROM national_fingers"
@@ -115,14 +144,38 @@ class NationalFingers:
         opened: list[int] = []
         done: list[int] = []
         for row in rows:
-            decoded = self._decoded([row])
-            if decoded and int(row["id"]) not in self.gallery and _live(tx, row["identity_id"]):
-                continue
+            probe = self.gallery.template(int(row["id"]))
+            if probe is None:
+                decoded = self._decoded([row])
+                if decoded and _live(tx, row["identity_id"]):
+                    continue
+                probe = decoded[0][2] if decoded else None
             done.append(int(row["id"]))
-            if decoded:
-                opened.extend(self._search(tx, str(row["identity_id"]), decoded[0][2]))
+            if probe is not None:
+                opened.extend(self._search(tx, str(row["identity_id"]), probe))
         tx.execute("UPDATE national_fingers SET searched_at = now() WHERE id = ANY(%s)", (done,))
         return len(rows), sorted(set(opened))
+
+    def search_received(
+        self, probes: list[tuple[int, MccTemplate]]
+    ) -> tuple[list[FingerMatch], FingerSetting]:
+        """Received prints (position, cylinders) against every national finger, nobody left out,
+        each at the threshold over the templates searched: each person at or above it, with
+        their best print, best first."""
+        best: dict[str, FingerMatch] = {}
+        templates = len(self.gallery)
+        for view, probe in probes:
+            found, searched = self.gallery.search_among(probe, lambda _: True)
+            templates = len(searched)
+            threshold = self.policy.threshold(templates)[0]
+            for c in found:
+                person = str(c.person)
+                if c.score >= threshold and c.score > getattr(best.get(person), "score", -1.0):
+                    best[person] = FingerMatch(person, c.score, threshold, c.position, view)
+        threshold, point, strict = self.policy.threshold(templates)
+        setting = FingerSetting(threshold, point, strict, self.policy.target_fpir, templates,
+                                len(probes))  # fmt: skip
+        return sorted(best.values(), key=lambda m: -m.score), setting
 
     def _search(self, tx: Connection, own: str, probe: MccTemplate) -> list[int]:
         """One record against every other person's fingers; the cases it opened."""

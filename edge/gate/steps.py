@@ -255,7 +255,7 @@ class GateSteps:
                only: list[str] | None, face_threshold: float, searched: str
                ) -> list[PersonEvidence] | None:  # fmt: skip
         """The subject's matches by face and finger under the kind's rule (fused_search.py:
-        alarms by either, the exit by both), or None without a usable finger."""
+        alarms by either, the visitor exit by together), or None without a usable finger."""
         if ctx.finger is None or self.fused_search is None or ctx.probe is None:
             return None
         kind = search_kind(roles, statuses, only)

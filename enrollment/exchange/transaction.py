@@ -193,14 +193,19 @@ def build(t: Transaction) -> bytes:
     return encode([_type1(t, tcn, now, content), _type2(t.person), *records])
 
 
-def parse(data: bytes) -> Transaction:
-    """A received transaction; MalformedTransaction or IncompleteTransaction, never half of one."""
+def parse(data: bytes, fingers_suffice: bool = False) -> Transaction:
+    """A received transaction; MalformedTransaction or IncompleteTransaction, never half of one.
+
+    A face image is needed (the desk enrols from it) unless `fingers_suffice`: the registry,
+    which searches Type-9 minutiae too, takes a transaction with minutiae and no face."""
     records = decode(data)
     header = records[0]
     described = [r for r in records if r.type == 2]
     faces = [_face(r) for r in records if r.type == 10]
-    if len(described) != 1 or not faces:
-        raise IncompleteTransaction(type2_records=len(described), face_images=len(faces))
+    views = sum(r.type == 9 for r in records)
+    if len(described) != 1 or not (faces or (fingers_suffice and views)):
+        raise IncompleteTransaction(type2_records=len(described), face_images=len(faces),
+                                    minutiae_records=views)  # fmt: skip
     fingers = [_finger(r) for r in records if r.type == 14]
     return Transaction(
         sender=header.text(8), receiver=header.text(7), person=_person(described[0]),

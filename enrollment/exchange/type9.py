@@ -79,8 +79,10 @@ def record(view: MinutiaeView, idc: int) -> Record:
 def parse(r: Record, ppi: int = 500, width: int = 0, height: int = 0) -> MinutiaeView:
     """A received Type-9 record (standard format) as minutiae in pixels at `ppi`.
 
-    The record does not carry the image size; with `height` 0 the y axis is kept as sent (only
-    relative positions matter to a matcher), otherwise it is turned back to count downwards."""
+    The record does not carry the image size. With `height` the y axis is turned back to count
+    downwards from the top edge; with `height` 0 it counts downwards from the highest minutia,
+    the sender's positions moved as a whole (a matcher needs them unmirrored: y kept upwards
+    with the angles as sent would be the mirror image of the print, and match nothing)."""
     if r.text(4) != "S":
         raise MalformedTransaction.at(
             0, f"Type-9 format {r.text(4)!r}: only the standard layout S is read"
@@ -95,11 +97,12 @@ def parse(r: Record, ppi: int = 500, width: int = 0, height: int = 0) -> Minutia
                 0, f"Type-9 minutia {sub!r} is not index, XXXXYYYYTTT, quality, type"
             )
         xx, yy, degrees = int(sub[1][:4]), int(sub[1][4:8]), int(sub[1][8:])
-        y = _pixels(yy, ppi)
         quality = (int(sub[2]) - 2) * 100 / 61 if sub[2].isdigit() and int(sub[2]) >= 2 else 0.0
-        rows.append([_pixels(xx, ppi), (height - 1 - y) if height else y, math.radians(degrees),
-                     quality, CODE_TYPES.get(sub[3], OTHER)])  # fmt: skip
+        rows.append([_pixels(xx, ppi), _pixels(yy, ppi), math.radians(degrees), quality,
+                     CODE_TYPES.get(sub[3], OTHER)])  # fmt: skip
     minutiae = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    top = (height - 1) if height else minutiae[:, 1].max(initial=0.0)
+    minutiae[:, 1] = top - minutiae[:, 1]
     ofr = r.subfields(5)
     extractor = ofr[0][2] if ofr and len(ofr[0]) > 2 else "received Type-9"
     return MinutiaeView(int(position), MinutiaeTemplate(width, height, ppi, minutiae, extractor))

@@ -88,6 +88,14 @@ class FingerGallery:
         """Memory the index holds for the templates."""
         return self.index.nbytes
 
+    def template(self, key: Hashable) -> MccTemplate | None:
+        """The cylinders held under `key` as the index re-scores with them (byte values: scores
+        within 3e-3 of the original's), or None when the key is not held."""
+        with self._lock:
+            serial = self.index._serial_of.get(key)  # FingerIndex keeps them packed, by serial
+            packed = None if serial is None else self.index._full[serial]
+        return None if packed is None else packed.expand()
+
     def people(self) -> int:
         """Distinct people held."""
         with self._lock:

@@ -41,12 +41,27 @@ def test_quick_day_reports_each_population_with_and_without_fingers(
     rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
     header, body = rows[0], rows[1:]
     assert header.count("|") == 8
-    assert [row.split("|")[2].strip() for row in body] == ["face alone", "face + finger"] * 2
-    assert body[0].startswith("| Western: ") and body[2].startswith("| East-Asian: ")
+    ways = [row.split("|")[2].strip() for row in body]
+    assert (
+        ways
+        == [
+            "face alone",
+            "face + finger, each at its threshold (rule both)",
+            "face + finger fused (rule together)",
+            "fused, a second press after a finger denial",
+        ]
+        * 2
+    )
+    assert body[0].startswith("| Western: ") and body[4].startswith("| East-Asian: ")
     assert "20 real fingers as 10 pairs" in out and "200 exits per population" in out
-    for first, second in ((body[0], body[1]), (body[2], body[3])):
-        escapes = [re.search(r"\d+/(\d+) = ", row).group(1) for row in (first, second)]  # type: ignore[union-attr]
-        assert escapes[0] == escapes[1] and int(escapes[0]) > 0  # the same escapes, each way
-        for row in (first, second):
+    for day in (body[:4], body[4:]):
+        escapes = [re.search(r"(\d+)/(\d+) = ", row).groups() for row in day]  # type: ignore[union-attr]
+        assert (
+            len({total for _, total in escapes}) == 1 and int(escapes[0][1]) > 0
+        )  # the same escapes
+        denied = [int(row.split("|")[5].split("(")[0]) for row in day]
+        # a second press is only ever made after a denial: never more denials, never fewer catches
+        assert denied[3] <= denied[2] and int(escapes[3][0]) >= int(escapes[2][0])
+        for row in day:
             alarms = int(row.split("|")[3].split("(")[0])
             assert 0 <= alarms <= 1000

@@ -109,10 +109,11 @@ def test_the_visitor_exit_requires_a_finger_matching_a_visitor_inside_and_no_inm
     leaving = _pass(sc, "visitor-exit", face, _print(db1, FINGERS["visitor"], 8))
     assert (leaving["result"], leaving["reason"]) == ("admit", "visitor_exit_matched"), leaving
     evidence = leaving["evidence"]["fused:visitor/any/inside"]
-    assert evidence["rule"] == "both" and evidence["finger_used"] is True
+    assert evidence["rule"] == "together" and evidence["finger_used"] is True
     assert evidence["target_fpir"] == 0.01 and evidence["gallery_people"] == 1
     inside = next(p for p in evidence["people"] if p["identity_id"] == people["visitor"])
     assert inside["match"] and inside["fused_score"] >= inside["fused_threshold"]
+    assert inside["finger_score"] >= inside["finger_support"]
 
 
 def test_an_unreadable_required_finger_is_a_recorded_denial_not_an_error(

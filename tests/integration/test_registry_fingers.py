@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from enrollment.vault import aad_for
 from models.fingerprint import iso19794, mcc, nbis
 from models.fingerprint.identify import fmr_for_fpir
 from models.fingerprint.minutiae import MinutiaeTemplate
@@ -151,6 +152,42 @@ def test_an_erased_person_s_fingers_leave_the_index_and_match_nobody(
         ({c["identity_a"], c["identity_b"]} - {fajar}).pop() for c in _cases_of(registry, fajar)
     ]
     assert found and eka not in found  # Budi's and Citra's copies of that finger, never Eka's
+
+
+class CountingVault:
+    """The registry's vault, counting what the finger search opens (a seam, not a fake)."""
+
+    def __init__(self, vault: Any) -> None:
+        self.vault, self.opened = vault, []  # type: ignore[var-annotated]
+
+    def open_or_plain(self, value: Any, aad: bytes) -> bytes:
+        self.opened.append(aad)
+        return bytes(self.vault.open_or_plain(value, aad))
+
+
+def test_a_held_record_is_searched_as_the_index_holds_it_without_opening_it_again(
+    registry: Registry, prints: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fingers = registry.service.gallery.fingers
+    assert fingers is not None
+    vault = CountingVault(fingers.vault)
+    monkeypatch.setattr(fingers, "vault", vault)
+    site_a, site_b = registry.site(), registry.site()
+    gita, enrolled = site_a.enrol("Gita", [_random_unit(501)])
+    assert registry.push(site_a, site_a.batch([enrolled, _finger(site_a, gita, prints["a"], 2, 1)])).status_code == 200  # fmt: skip
+    hadi, enrolled = site_b.enrol("Hadi", [_random_unit(502)])
+    assert registry.push(site_b, site_b.batch([enrolled, _finger(site_b, hadi, prints["b"], 4, 1)])).status_code == 200  # fmt: skip
+    # each record opened once, to index it; its search reads the index's copy
+    own = aad_for("national_fingers", "iso_record", hadi)
+    assert vault.opened.count(own) == 1
+    assert vault.opened.count(aad_for("national_fingers", "iso_record", gita)) == 1
+    [case] = [c for c in _cases_of(registry, hadi) if gita in (c["identity_a"], c["identity_b"])]
+    assert case["modality"] == "finger" and case["score"] >= case["threshold"]
+    # the score the decoded record gives, within the index's byte values
+    decoded = [mcc.with_cylinders(iso19794.decode(prints[k])[0][1]) for k in ("a", "b")]
+    assert case["score"] == pytest.approx(mcc.compare_minutiae(*decoded), abs=5e-3)
+    unsearched = "SELECT count(*) FROM national_fingers WHERE searched_at IS NULL"
+    assert registry.query(unsearched) == [(0,)]
 
 
 def test_a_restarted_registry_rebuilds_the_finger_index_and_reopens_nothing(

@@ -59,3 +59,21 @@ def test_the_threshold_is_the_loosest_point_meeting_the_target_and_says_when_non
     assert fpir_threshold(calibration, 1e-3, 0) == (points[1e-3], 1e-3, True)  # as over 1
     # 0.1% over 1,000 templates needs 1e-6 a comparison: the strictest point, and it says so
     assert fpir_threshold(calibration, 1e-3, 1000) == (points[1e-4], 1e-4, False)
+
+
+def test_a_held_template_comes_back_as_the_index_re_scores_with_it(
+    people: dict[str, object],
+) -> None:
+    gallery = FingerGallery()
+    gallery.add(people["items"])  # type: ignore[arg-type]
+    original = people["items"][2][2]  # type: ignore[index]
+    held = gallery.template(3)
+    assert held is not None and held.count == original.count
+    assert np.array_equal(held.masks, original.masks)
+    assert np.abs(held.cylinders - original.cylinders).max() <= 0.5 / 255 + 1e-6  # byte values
+    assert np.array_equal(held.minutiae[:, :3], original.minutiae[:, :3].astype(np.float32))
+    probe = people["probe"]
+    assert compare(probe, held) == pytest.approx(compare(probe, original), abs=3e-3)  # type: ignore[arg-type]
+    assert gallery.template(99) is None
+    gallery.remove_person("bob")
+    assert gallery.template(3) is None

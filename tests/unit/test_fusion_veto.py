@@ -86,6 +86,31 @@ def test_the_1_to_n_person_decision_vetoes_and_falls_back_like_1_to_1(
     assert not weak_face.matches("both")
     finger_only = decide_person(model, "p", (None, *face), (GENUINE_FINGER, 6), fmr)
     assert finger_only.used == ("finger",) and finger_only.matches("fused")
+    # the visitor exit's rule needs both modalities: a finger alone is not a visitor leaving
+    assert not finger_only.matches("together") and not stranger.matches("together")
+    assert genuine.matches("together") and face_only.matches("together")
+    assert not weak_face.matches("together")
+
+
+def test_together_passes_a_visitor_whose_face_is_below_its_own_threshold_on_a_genuine_finger(
+    model: FusionModel,
+) -> None:
+    """The visitor exit's rule: face and finger fused for the same person, as `both` was not.
+    A genuine but unremarkable face (below the face's own threshold, above the veto) with a
+    genuine finger is the leaver; the same face with a stranger's finger is not."""
+    face_threshold, fmr = 0.95, 1e-4
+    tail = (face_threshold, lambda score: 1e-2 if score >= 0.92 else 0.5)
+    leaver = decide_person(model, "p", (0.93, *tail), (GENUINE_FINGER, 6), fmr)
+    assert not leaver.face_match and leaver.finger_match and leaver.veto is None
+    assert leaver.matches("together") and not leaver.matches("both")
+    impostor_finger = decide_person(model, "p", (0.93, *tail), (0.0, 6), fmr)
+    assert not impostor_finger.matches("together")
+    # a confident face does not carry a stranger's finger out: the finger must support the person
+    confident = (face_threshold, lambda score: 1e-12)
+    strangers_finger = decide_person(model, "p", (0.99, *confident), (0.01, 6), fmr)
+    assert strangers_finger.fused_match and strangers_finger.finger_support is not None
+    assert strangers_finger.finger_score < strangers_finger.finger_support
+    assert not strangers_finger.matches("together")
 
 
 def test_the_1_to_n_fused_threshold_holds_the_fmr_for_independent_impostor_tails() -> None:
