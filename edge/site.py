@@ -21,6 +21,7 @@ from edge.settings import Settings
 from enrollment.captures import CapturePolicy
 from enrollment.db import Database
 from enrollment.duplicates import SEARCHABLE_STATUSES
+from enrollment.faceless import FacelessPeople
 from enrollment.finger_duplicates import DeskFingerEnrolment
 from enrollment.fingers import FingerService
 from enrollment.fused import FusedVerifier
@@ -95,7 +96,9 @@ class Site:
         self.fused = FusedVerifier(self.fingers, self.fusion_model)
         self.readers = ReaderPool(settings.readers)  # opened on first use, not at start
         self._fusion: FusionModel | None = None
-        self.fused_search = FusedSearch(self.gallery, self.fingers, self.fusion_model)
+        self.fused_search = FusedSearch(
+            self.gallery, self.fingers, self.fusion_model, FacelessPeople(self.db)
+        )
         gate_policy = GatePolicy(
             policy.liveness_threshold,
             settings.liveness,

@@ -25,7 +25,10 @@ one with no finger enrolled, by the face) and `both` (face and finger
 each above its own threshold, not vetoed: the exit's rule until bench/gate_day_fingers.py showed
 it denying a third of visitors, one in six on their own finger; kept for that comparison).
 The people scored are the union of the face's and the finger's best; people whose face is not
-in the gallery searched (another role or status) are left out, whatever their finger says.
+in the gallery searched (another role or status) are left out, whatever their finger says. A
+person with fingers and no face template at all (a national watchlist entry sent with fingers
+only) is placed, and counted in the N, by their record's role and status
+(enrollment/faceless.py), so a banned visitor's finger alone still names them.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from enrollment.faceless import FacelessPeople
 from enrollment.fingers import FingerService
 from enrollment.fused import FingerProbe
 from enrollment.matching import IdentifyResult
@@ -258,8 +262,10 @@ class FusedSearch:
         gallery: Callable[[], GalleryIndex],
         fingers: FingerService,
         model: Callable[[], FusionModel],
+        faceless: FacelessPeople | None = None,
     ) -> None:
         self._gallery, self.fingers, self._model = gallery, fingers, model
+        self._faceless = faceless  # people with fingers and no face template, None: not sought
         # The last finger extracted: a passage searches inmates, then visitors, with one print.
         self._last: tuple[FingerProbe, tuple[MinutiaeWithCylinders | None, str | None]] | None = (
             None
@@ -288,7 +294,8 @@ class FusedSearch:
 
         face_threshold is the one the face-only search of this kind decides at."""
         gallery, model = self._gallery(), self._model()
-        people = max(gallery.people(roles, statuses, only), 1)
+        people = max(gallery.people(roles, statuses, only) + self._faceless_count(
+            gallery, roles, statuses, only), 1)  # fmt: skip
         target = (open_set.targets if open_set else DEFAULT_TARGET_FPIR)[kind]
         probe, problem = self._extracted(finger) if finger else (None, "no_finger")
         position = finger.position if finger else None
@@ -327,8 +334,8 @@ class FusedSearch:
             found.append((person.identity_id, person.face_score or 0.0, role, status))
         return found
 
-    @staticmethod
     def _selector(
+        self,
         gallery: GalleryIndex,
         roles: Collection[str] | None,
         statuses: Collection[str] | None,
@@ -338,7 +345,7 @@ class FusedSearch:
         allowed = None if only is None else set(only)
 
         def wanted(person: str) -> bool:
-            key = gallery.partition_of(person)
+            key = gallery.partition_of(person) or self._faceless_partition(gallery, person)
             return (
                 key is not None
                 and (roles is None or key[0] in roles)
@@ -347,6 +354,15 @@ class FusedSearch:
             )
 
         return wanted
+
+    def _faceless_count(self, gallery: GalleryIndex, roles: Collection[str] | None,
+                        statuses: Collection[str] | None, only: Collection[str] | None) -> int:  # fmt: skip
+        """People this search covers who have fingers and no face template."""
+        return 0 if self._faceless is None else self._faceless.count(gallery, roles, statuses, only)
+
+    def _faceless_partition(self, gallery: GalleryIndex, person: str) -> tuple[str, str] | None:
+        """Where a person with no face template belongs (None: nowhere searched)."""
+        return None if self._faceless is None else self._faceless.partition(gallery, person)
 
     @staticmethod
     def _face(gallery: GalleryIndex, template: FloatArray | None, person: str,

@@ -6,6 +6,8 @@ GerbangError
 ├─ InputError 422
 │  ├─ SyncSchemaInvalid      sync_schema_invalid   not gzip, too large, or a change that breaks the schema
 │  ├─ RegistryInputInvalid   registry_input_invalid a request an officer can correct
+│  ├─ WatchlistNoBiometrics  watchlist_no_biometrics a watchlist entry with no face template and no finger
+│  ├─ WatchlistFingerInvalid watchlist_finger_invalid a watchlist finger record the search cannot read
 │  └─ SearchPackMismatch     search_pack_mismatch  a site's search probes come from another model pack
 ├─ NotFound 404
 │  ├─ RegistryNotFound       registry_not_found    no such case, identity or site
@@ -89,6 +91,28 @@ class RegistryInputInvalid(InputError):
         "Permintaan tidak dapat diproses. Periksa data lalu coba lagi.",
         "The request cannot be processed. Check the data and try again.",
     )
+
+
+class WatchlistNoBiometrics(InputError):
+    code = "watchlist_no_biometrics"
+    message = Message(
+        "Entri daftar cekal perlu paling sedikit satu template wajah atau satu sidik jari.",
+        "A watchlist entry needs at least one face template or one fingerprint.",
+    )
+
+
+class WatchlistFingerInvalid(InputError):
+    code = "watchlist_finger_invalid"
+    message = Message(
+        "Rekaman sidik jari tidak dapat dipakai. Kirim rekaman ISO/IEC 19794-2 satu jari"
+        " dengan posisi jarinya, atau ambil ulang sidik jarinya.",
+        "A fingerprint record cannot be used. Send an ISO/IEC 19794-2 record of one finger"
+        " with its position, or capture the finger again.",
+    )
+
+    @classmethod
+    def because(cls, index: int, reason: str) -> WatchlistFingerInvalid:
+        return cls(None, {"finger": index, "reason": reason[:300]})
 
 
 class RegistryNotFound(NotFound):

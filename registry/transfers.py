@@ -32,7 +32,7 @@ def transfer(
     )
     incoming = {"identity": person["record"], "from_site": from_site, "reason": reason,
                 "templates": templates_payload(tx, identity_id, vault),
-                "fingers": _fingers(tx, identity_id, vault)}  # fmt: skip
+                "fingers": fingers_payload(tx, identity_id, vault)}  # fmt: skip
     seq_in = append_change(tx, to_site, "identity.transferred_in", incoming, vault)
     seq_out = append_change(tx, from_site, "identity.status", {
         "identity_id": identity_id, "status": "transferred_out", "to_site": to_site, "reason": reason,
@@ -82,8 +82,9 @@ def _opened(vault: Any, value: Any, table: str, column: str, owner: str) -> byte
     return vault.open_or_plain(value, aad_for(table, column, owner)) if vault else bytes(value)
 
 
-def _fingers(tx: Connection, identity_id: str, vault: Any) -> list[dict[str, Any]]:
-    """A person's fingerprint records as they travel."""
+def fingers_payload(tx: Connection, identity_id: str, vault: Any) -> list[dict[str, Any]]:
+    """A person's fingerprint records as they travel (transfers, watchlist entries): position,
+    impression, extractor, quality, base64 ISO/IEC 19794-2 record."""
     rows = tx.execute(
         "SELECT position, impression, extractor, quality, iso_record FROM national_fingers"
         " WHERE identity_id = %s ORDER BY id",

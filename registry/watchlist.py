@@ -1,9 +1,12 @@
 """The national watchlist: banned visitors and wanted persons, sent to every site.
 
-An entry is a national identity owned by the registry (no site), status `banned`, with templates
-in the national gallery, so a later enrolment anywhere that matches it opens a duplicate case.
+An entry is a national identity owned by the registry (no site), status `banned`, with face
+templates in the national gallery and/or finger records in the national finger index
+(registry/watchlist_fingers.py), so a later enrolment anywhere that matches it opens a duplicate
+case. `watchlist.added` carries both to every site, whose gate checks banned visitors by face,
+by finger, or both fused.
 
-Removal erases the entry (status `erased`, its templates deleted; the record and the audit trail
+Removal erases the entry (status `erased`, its face templates and fingers deleted; the record and the audit trail
 stay), as every site does with a registry entry it receives: the watchlist was the only reason to
 hold that face, and no consent was taken for it. Only a registry entry can be removed: a visitor
 banned by their own site is that site's decision (the site lifts it, and its change arrives here).
@@ -23,14 +26,25 @@ from enrollment.vault import aad_for
 from gallery_sync.partitions import UNIT_TOLERANCE
 from kernel.text import free_json, free_text, one_line
 from registry.db import Connection
-from registry.errors import NotOnWatchlist, RegistryInputInvalid, RegistryNotFound
+from registry.errors import (
+    NotOnWatchlist,
+    RegistryInputInvalid,
+    RegistryNotFound,
+    WatchlistNoBiometrics,
+)
 from registry.journal import append_change, audit
 from registry.payloads import TemplateIn
-from registry.transfers import templates_payload
+from registry.transfers import fingers_payload, templates_payload
+from registry.watchlist_fingers import (
+    MAX_FINGERS,
+    WatchlistFinger,
+    checked_fingers,
+    insert_fingers,
+)
 
 
 class WatchlistEntry(BaseModel):
-    """Who is put on the national watchlist, why, and their face templates."""
+    """Who is put on the national watchlist, why, their face templates and/or fingers."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -40,7 +54,14 @@ class WatchlistEntry(BaseModel):
     nik: str | None = Field(None, pattern=r"^\d{16}$")
     details: Annotated[dict[str, Any], AfterValidator(free_json)] = Field(default_factory=dict)
     templates: list[str] = Field(
-        min_length=1, max_length=20, description="base64 float32 LE vectors of the registry's pack"
+        default_factory=list,
+        max_length=20,
+        description="base64 float32 LE vectors of the registry's pack",
+    )
+    fingers: list[WatchlistFinger] = Field(
+        default_factory=list,
+        max_length=MAX_FINGERS,
+        description="ISO/IEC 19794-2 finger records with their ISO position (one view each)",
     )
 
 
@@ -48,8 +69,12 @@ def add_entry(
     tx: Connection, entry: WatchlistEntry, officer: str, pack_id: str, dimension: int,
     vault: Any = None,
 ) -> tuple[dict[str, Any], list[int]]:  # fmt: skip
-    """Store the person and templates, queue `watchlist.added` for every site; (body, template ids)."""
+    """Store the person, templates and fingers, queue `watchlist.added` for every site;
+    (body, template ids). Everything is checked before anything is written."""
+    if not entry.templates and not entry.fingers:
+        raise WatchlistNoBiometrics()
     vectors = [_vector(text, i, dimension) for i, text in enumerate(entry.templates)]
+    fingers = checked_fingers(entry.fingers)
     identity_id = str(uuid.uuid4())
     record = {"id": identity_id, "role": entry.role, "status": "banned", "full_name": entry.full_name,
               "nik": entry.nik, "details": entry.details, "watchlist_reason": entry.reason,
@@ -60,13 +85,16 @@ def add_entry(
         (identity_id, entry.role, Jsonb(record)),
     )
     template_ids = [_insert_template(tx, identity_id, pack_id, v, vault) for v in vectors]
+    insert_fingers(tx, identity_id, fingers, vault)
     body = {
         "identity": record,
         "reason": entry.reason,
         "templates": templates_payload(tx, identity_id, vault),
+        "fingers": fingers_payload(tx, identity_id, vault),
     }
     seq = append_change(tx, None, "watchlist.added", body, vault)
-    audit(tx, officer, "watchlist.added", identity_id, {"reason": entry.reason})
+    audit(tx, officer, "watchlist.added", identity_id,
+          {"reason": entry.reason, "templates": len(vectors), "fingers": len(fingers)})  # fmt: skip
     return {"identity_id": identity_id, "change_seq": seq}, template_ids
 
 
@@ -98,11 +126,14 @@ def remove_entry(tx: Connection, identity_id: str, officer: str, reason: str) ->
     erased = tx.execute(
         "DELETE FROM national_templates WHERE identity_id = %s RETURNING id", (identity_id,)
     ).fetchall()
+    fingers = tx.execute(
+        "DELETE FROM national_fingers WHERE identity_id = %s RETURNING id", (identity_id,)
+    ).fetchall()
     seq = append_change(
         tx, None, "watchlist.removed", {"identity_id": identity_id, "reason": reason}
     )
     audit(tx, officer, "watchlist.removed", identity_id,
-          {"reason": reason, "templates_erased": len(erased)})  # fmt: skip
+          {"reason": reason, "templates_erased": len(erased), "fingers_erased": len(fingers)})  # fmt: skip
     return {"identity_id": identity_id, "status": "erased", "change_seq": seq}
 
 
@@ -125,6 +156,7 @@ def follow_site_status(
         kind, body = "watchlist.added", {
             "identity": record, "reason": reason, "banned_by_site": site_id, "officer": officer,
             "templates": templates_payload(tx, identity_id, vault),
+            "fingers": fingers_payload(tx, identity_id, vault),
         }  # fmt: skip
     else:
         kind = "watchlist.removed"

@@ -25,10 +25,13 @@ Per kind
   active, fields per the rule above, templates not yet held are added (fingerprints are not
   applied: a finger template needs its image row here).
 - identity.status {identity_id, status}: set when held; `erased` also deletes the biometrics.
-- watchlist.added {identity, templates}: as a transfer in, but a visitor with status banned, the
-  partition the gate checks for banned faces; an inmate or staff record held here keeps its status.
+- watchlist.added {identity, templates, fingers}: as a transfer in, but a visitor with status
+  banned, the partition the gate checks for banned faces; an inmate or staff record held here
+  keeps its status. Its fingers (ISO/IEC 19794-2 records) are stored too (site_sync.pulled_fingers),
+  so the gate's banned-visitor check finds the person by finger, fused with the face or alone.
 - watchlist.removed {identity_id}: a banned visitor this site originated becomes active (consent
-  was taken here); one that came from the registry is erased (templates deleted, status erased):
+  was taken here); one that came from the registry is erased (face and finger templates deleted,
+  status erased):
   no consent was taken here, and only the watchlist justified holding that face.
 - A ban a site decided comes back as watchlist.added / watchlist.removed with `banned_by_site`:
   the banning site skips both (it holds the record and decided its status). Another site that
@@ -70,6 +73,7 @@ from site_sync.pulled import (
     WatchlistChange,
     parse,
 )
+from site_sync.pulled_fingers import store_fingers
 from site_sync.uplink import PulledChange
 
 log = logging.getLogger(__name__)
@@ -211,7 +215,8 @@ class PulledApplier:
             added = self._add_templates(body.identity.id, body)
             self._record(change.seq, change.kind, body.identity.id, {
                 "inserted": True, "status": status, "origin_site": body.identity.origin_site,
-                "templates": added, "number_conflicts": conflicts,
+                "templates": added, "fingers": self._add_fingers(body.identity.id, body),
+                "number_conflicts": conflicts,
             })  # fmt: skip
         elif held.status != "erased":
             self._update(change, held, body, status)
@@ -229,11 +234,11 @@ class PulledApplier:
         if held.status != status:
             self.repo.set_status(held.id, status)
         fields = [] if held.origin_site == self.site_id else self._refresh(held, body.identity)
-        added = self._add_templates(held.id, body)
-        if held.status != status or fields or added:
+        added, fingers = self._add_templates(held.id, body), self._add_fingers(held.id, body)
+        if held.status != status or fields or added or fingers:
             self._record(change.seq, change.kind, held.id, {
                 "inserted": False, "from": held.status, "to": status, "fields": fields,
-                "templates": added,
+                "templates": added, "fingers": fingers,
             })  # fmt: skip
 
     def _insert(self, record: RecordIn, role: str, status: str) -> dict[str, str]:
@@ -298,6 +303,12 @@ class PulledApplier:
             held.add(key)
             added[pack_id] = added.get(pack_id, 0) + 1
         return added
+
+    def _add_fingers(self, identity_id: str, body: RecordChange) -> int:
+        """A watchlist entry's fingers not yet held (a transfer's are not applied, see above)."""
+        if not isinstance(body, WatchlistChange):
+            return 0
+        return store_fingers(self.tx, self.vault, identity_id, body.fingers)
 
     def _set_status(self, change: PulledChange, held: Identity, status: str) -> None:
         self.repo.set_status(held.id, status)

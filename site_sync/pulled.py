@@ -3,7 +3,8 @@
 Lenient where the registry legitimately varies: a watchlist entry has no origin site (the
 registry owns it), templates may name their pack themselves or inherit the change's `pack_id`,
 and may come without the digest of the image they were made from (photos never travel); extra
-fields (reason, case id, fingerprints) are ignored.
+fields (reason, case id, a transfer's fingerprints) are ignored. A watchlist entry's fingers
+(ISO/IEC 19794-2 records, one finger view each) are decoded here, as vectors are.
 
 A payload that does not fit its kind refuses the whole page it came in (`PulledChangeInvalid`),
 so a site never holds half of what the registry decided. Vectors are decoded and checked here
@@ -23,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from enrollment.records import Role
 from kernel.errors import GerbangError, Message
+from models.fingerprint import iso19794
+from models.fingerprint.minutiae import MinutiaeTemplate
 
 UNIT_TOLERANCE = 1e-3  # as the gallery checks it
 REGISTRY_ORIGIN = "registry"  # origin_site of a record no site enrolled (a watchlist entry)
@@ -128,10 +131,49 @@ class RecordChange(BaseModel):
         return pairs
 
 
+class FingerIn(BaseModel):
+    """A finger record as the registry sends it (registry/transfers.fingers_payload)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    position: int = Field(ge=1, le=10, description="ISO/IEC 19794-2 finger position code")
+    impression: int = Field(ge=0)
+    extractor: str = Field(min_length=1, max_length=80)
+    quality: float | None = None
+    iso_record_b64: str = Field(min_length=4)
+
+    @field_validator("iso_record_b64")
+    @classmethod
+    def _decodable(cls, value: str) -> str:
+        decode_finger(value)
+        return value
+
+    def record(self) -> bytes:
+        """The ISO record's bytes."""
+        return base64.b64decode(self.iso_record_b64)
+
+    def template(self) -> MinutiaeTemplate:
+        """The record's one finger view."""
+        return decode_finger(self.iso_record_b64)
+
+
+def decode_finger(text: str) -> MinutiaeTemplate:
+    """The one finger view of a base64 ISO/IEC 19794-2:2005 record, or ValueError."""
+    try:
+        views = iso19794.decode(base64.b64decode(text, validate=True))
+    except binascii.Error as exc:
+        raise ValueError(f"finger record is not base64: {exc}") from exc
+    if len(views) != 1:
+        raise ValueError(f"finger record holds {len(views)} views, not one")
+    return views[0][1]
+
+
 class WatchlistChange(RecordChange):
-    """watchlist.added: a record with its templates, and the site whose own ban it is (if any)."""
+    """watchlist.added: a record with its templates and fingers, and the site whose own ban it
+    is (if any)."""
 
     banned_by_site: str | None = Field(None, min_length=2, max_length=40)
+    fingers: list[FingerIn] = Field(default_factory=list)
 
 
 class MergeChange(BaseModel):

@@ -17,6 +17,8 @@ from registry.errors import (
     RegistryInputInvalid,
     RegistryNotFound,
     RegistryStorageError,
+    WatchlistFingerInvalid,
+    WatchlistNoBiometrics,
 )
 from registry.routes.access import AuthorisedOfficer
 from registry.routes.deps import Service
@@ -31,12 +33,14 @@ OFFICER = (Unauthenticated, Forbidden, RegistryStorageError)
 @router.post(
     "",
     response_model=WatchlistAdded,
-    responses=error_responses(*OFFICER, InputError, RegistryInputInvalid),
+    responses=error_responses(
+        *OFFICER, InputError, RegistryInputInvalid, WatchlistNoBiometrics, WatchlistFingerInvalid
+    ),
 )
 def watchlist_add(
     body: WatchlistEntry, officer: AuthorisedOfficer, service: Service
 ) -> dict[str, Any]:
-    """Add a person to the national watchlist."""
+    """Add a person to the national watchlist: face templates, ISO/IEC 19794-2 fingers, or both."""
     return service.watchlist_add(body, officer)
 
 

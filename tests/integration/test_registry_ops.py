@@ -92,6 +92,7 @@ def test_a_watchlist_removal_erases_the_entry_and_tells_every_site(registry: Reg
     assert actor == "admin" and details == {
         "reason": "the court lifted the order",
         "templates_erased": 2,
+        "fingers_erased": 0,
     }
 
 
