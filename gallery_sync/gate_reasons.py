@@ -32,8 +32,8 @@ REASONS: dict[str, Message] = {
         "This visitor is banned. Call an officer.",
     ),
     "watchlist_match": Message(
-        "Wajah cocok dengan daftar larangan. Panggil petugas.",
-        "The face matches the watchlist. Call an officer.",
+        "Orang ini cocok dengan daftar larangan (wajah atau sidik jari). Panggil petugas.",
+        "This person matches the watchlist (face or fingerprint). Call an officer.",
     ),
     "identity_role_mismatch": Message(
         "Identitas ini tidak untuk perlintasan ini.", "This identity is not for this passage."
