@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from typing import Literal
 from edge import wiring
 from edge.nbis_build import NbisBuild
 from edge.settings import Settings
+from enrollment.keyring import CREDENTIAL_KEK, CREDENTIAL_PASSPHRASE, DEV_KEK_NAME, resolve_kek
 from httpkit.tls import server_files
 from kernel.errors import Message
 from kernel.network import is_loopback
@@ -281,6 +283,32 @@ def registry(settings: Settings) -> Finding:
     return ok("registry", f"{url} answers; site key {key_path(settings)}")
 
 
+def keys(settings: Settings) -> Finding:
+    """The key that seals the biometrics at rest: supplied by the operator, not the development
+    key file beside the database (a stolen disk would hold the key with the data). Never creates
+    that file: the service does, on first start."""
+    key = settings.key
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if key.passphrase_file or key.kek_file:
+        kek = resolve_kek(key.passphrase_file, key.kek_file, settings.data_dir)
+        return ok("keys", f"KEK: {kek.kind} ({kek.source})")
+    if credentials and any((Path(credentials) / n).is_file()
+                           for n in (CREDENTIAL_KEK, CREDENTIAL_PASSPHRASE)):  # fmt: skip
+        return ok("keys", f"KEK: systemd credential in {credentials}")
+    return Finding(
+        "keys",
+        "WARN",
+        f"development key file {settings.data_dir / DEV_KEK_NAME}: the biometrics are sealed with"
+        " a key kept beside them",
+        Message(
+            "Pindahkan ke kunci di media terpisah: `gerbang keys rewrap --new-kek-file"
+            " /media/usb/gerbang.kek`, lalu jalankan layanan dengan EDGE_KEY__KEK_FILE.",
+            "Move to a key on separate media: `gerbang keys rewrap --new-kek-file"
+            " /media/usb/gerbang.kek`, then start the service with EDGE_KEY__KEK_FILE.",
+        ),
+    )
+
+
 def checks(camera_source: str) -> list[tuple[str, Callable[[Settings], Finding]]]:
     """Every check, in the order they are printed."""
     return [
@@ -292,6 +320,7 @@ def checks(camera_source: str) -> list[tuple[str, Callable[[Settings], Finding]]
         ("clock", clock),
         ("disk", disk),
         ("database", database),
+        ("keys", keys),
         ("registry", registry),
     ]
 

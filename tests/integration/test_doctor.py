@@ -79,3 +79,18 @@ def test_a_syncing_site_without_its_key_or_its_registry_fails(
     unreachable = doctor.registry(settings)
     assert unreachable.status == "FAIL" and "127.0.0.1:9" in unreachable.seen
     assert unreachable.fix is not None and "EDGE_SYNC__REGISTRY_URL" in unreachable.fix.en
+
+
+def test_the_development_key_is_a_warning_and_a_supplied_key_is_ok(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    data = tmp_path / "data"
+    found = doctor.keys(Settings(data_dir=data))
+    assert found.status == "WARN" and "vault-dev.key" in found.seen
+    assert found.fix is not None and "keys rewrap" in found.fix.en
+    assert not (data / "vault-dev.key").exists()  # the check creates nothing
+    kek = tmp_path / "site.kek"
+    kek.write_bytes(bytes(range(32)))
+    supplied = doctor.keys(Settings(data_dir=data, key={"kek_file": kek}))
+    assert supplied.status == "OK" and "key_file" in supplied.seen
