@@ -20,10 +20,12 @@ Per kind
   survivor here would vanish from the gate's search (an inmate walking out unseen). A merge that
   would take an active inmate out of the inmate search (the survivor here is not one) waits the
   same way. A waiting merge completes when its survivor arrives or either record changes status.
-- identity.transferred_in {identity, templates}: inserted as active, origin site kept, templates
-  stored without images (photos do not travel). Already held (a transfer back): status becomes
-  active, fields per the rule above, templates not yet held are added (fingerprints are not
-  applied: a finger template needs its image row here).
+- identity.transferred_in {identity, templates, fingers}: inserted as active, origin site kept,
+  templates stored without images (photos do not travel), fingers (ISO/IEC 19794-2 records)
+  stored as a watchlist entry's are (site_sync.pulled_fingers), so the gate's inmate alarm finds
+  the person by finger and a movement that requires a finger verifies. Already held (a transfer
+  back): status becomes active, fields per the rule above, templates and fingers not yet held are
+  added (a finger this desk enrolled is the same record at the registry: not stored twice).
 - identity.status {identity_id, status}: set when held; `erased` also deletes the biometrics.
 - watchlist.added {identity, templates, fingers}: as a transfer in, but a visitor with status
   banned, the partition the gate checks for banned faces; an inmate or staff record held here
@@ -305,9 +307,7 @@ class PulledApplier:
         return added
 
     def _add_fingers(self, identity_id: str, body: RecordChange) -> int:
-        """A watchlist entry's fingers not yet held (a transfer's are not applied, see above)."""
-        if not isinstance(body, WatchlistChange):
-            return 0
+        """The fingers of a transfer or watchlist entry not yet held; return how many were added."""
         return store_fingers(self.tx, self.vault, identity_id, body.fingers)
 
     def _set_status(self, change: PulledChange, held: Identity, status: str) -> None:

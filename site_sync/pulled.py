@@ -3,8 +3,8 @@
 Lenient where the registry legitimately varies: a watchlist entry has no origin site (the
 registry owns it), templates may name their pack themselves or inherit the change's `pack_id`,
 and may come without the digest of the image they were made from (photos never travel); extra
-fields (reason, case id, a transfer's fingerprints) are ignored. A watchlist entry's fingers
-(ISO/IEC 19794-2 records, one finger view each) are decoded here, as vectors are.
+fields (reason, case id) are ignored. The fingers a transfer, a watchlist entry or recovery
+carries (ISO/IEC 19794-2 records, one finger view each) are decoded here, as vectors are.
 
 A payload that does not fit its kind refuses the whole page it came in (`PulledChangeInvalid`),
 so a site never holds half of what the registry decided. Vectors are decoded and checked here
@@ -102,35 +102,6 @@ class TemplateIn(BaseModel):
         return self.image_sha256 or hashlib.sha256(raw).hexdigest()
 
 
-class RecordChange(BaseModel):
-    """identity.transferred_in and watchlist.added: a record with its templates."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    identity: RecordIn
-    pack_id: str | None = Field(None, min_length=1, max_length=80)
-    templates: list[TemplateIn] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _packs_known(self) -> RecordChange:
-        sizes: dict[str, set[int]] = {}
-        for pack, template in self.by_pack():
-            sizes.setdefault(pack, set()).add(len(base64.b64decode(template.vector_f32le_b64)))
-        if any(len(found) > 1 for found in sizes.values()):
-            raise ValueError("templates of one pack must share one dimension")
-        return self
-
-    def by_pack(self) -> list[tuple[str, TemplateIn]]:
-        """(pack id, template) pairs; ValueError for a template that names no pack."""
-        pairs = []
-        for index, template in enumerate(self.templates):
-            pack = template.pack_id or self.pack_id
-            if pack is None:
-                raise ValueError(f"template {index} names no pack and the change none either")
-            pairs.append((pack, template))
-        return pairs
-
-
 class FingerIn(BaseModel):
     """A finger record as the registry sends it (registry/transfers.fingers_payload)."""
 
@@ -168,12 +139,41 @@ def decode_finger(text: str) -> MinutiaeTemplate:
     return views[0][1]
 
 
+class RecordChange(BaseModel):
+    """identity.transferred_in and watchlist.added: a record with its face templates and fingers."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    identity: RecordIn
+    pack_id: str | None = Field(None, min_length=1, max_length=80)
+    templates: list[TemplateIn] = Field(default_factory=list)
+    fingers: list[FingerIn] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _packs_known(self) -> RecordChange:
+        sizes: dict[str, set[int]] = {}
+        for pack, template in self.by_pack():
+            sizes.setdefault(pack, set()).add(len(base64.b64decode(template.vector_f32le_b64)))
+        if any(len(found) > 1 for found in sizes.values()):
+            raise ValueError("templates of one pack must share one dimension")
+        return self
+
+    def by_pack(self) -> list[tuple[str, TemplateIn]]:
+        """(pack id, template) pairs; ValueError for a template that names no pack."""
+        pairs = []
+        for index, template in enumerate(self.templates):
+            pack = template.pack_id or self.pack_id
+            if pack is None:
+                raise ValueError(f"template {index} names no pack and the change none either")
+            pairs.append((pack, template))
+        return pairs
+
+
 class WatchlistChange(RecordChange):
     """watchlist.added: a record with its templates and fingers, and the site whose own ban it
     is (if any)."""
 
     banned_by_site: str | None = Field(None, min_length=2, max_length=40)
-    fingers: list[FingerIn] = Field(default_factory=list)
 
 
 class MergeChange(BaseModel):

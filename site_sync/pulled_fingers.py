@@ -1,13 +1,19 @@
-"""A national watchlist entry's fingers, stored at the site so its gate checks them (issue 12).
+"""Fingers the registry sends with a person, stored at the site so its gate checks them (issue 12):
+a transferred-in inmate's (identity.transferred_in), a national watchlist entry's
+(watchlist.added) and a recovered site's people (site_sync/recovery.py).
 
 A finger template at a site hangs on the image it was extracted from (finger_templates.image_id).
 The registry sends records, never images, so each gets an image row without image bytes (data
 NULL, as an erased image is: nothing can open, export or re-extract it), named by the record's
-sha256: a change applied again adds nothing, and a record erased when a ban was lifted is stored
-again when the person is banned anew. The template row is sealed as the desk seals one;
-finger_templates' triggers move the change counter, so the 1:N index picks it up before the next
-search (enrollment/fingers.FingerService.refresh_index) and the gate's banned-visitor check finds
-the person by finger, fused with the face or alone. Erasure (watchlist.removed) deletes the
+sha256. A record is held when a live template of the person carries the same bytes, whether it
+came this way before or was enrolled at this desk (an inmate transferred back, a site recovered
+over its backup: the registry holds the very records the desk pushed), so a change applied again
+adds nothing, and a record erased when a ban was lifted is stored again when the person is banned
+anew. The template row is sealed as the desk seals one; finger_templates' triggers move the
+change counter, so the 1:N index picks it up before the next search
+(enrollment/fingers.FingerService.refresh_index): the gate's inmate alarm and banned-visitor
+check find the person by finger, fused with the face or alone, and a movement that requires a
+finger verifies against them. Erasure (watchlist.removed, identity.status erased) deletes the
 templates and leaves the image rows empty, as for any erased person
 (enrollment.repository.erase_biometrics).
 """
@@ -18,6 +24,7 @@ import hashlib
 import sqlite3
 
 from enrollment.audit import now_iso
+from enrollment.keyring import SealBroken
 from enrollment.vault import Vault, aad_for
 from site_sync.pulled import FingerIn
 
@@ -26,14 +33,7 @@ def store_fingers(
     tx: sqlite3.Connection, vault: Vault, identity_id: str, fingers: list[FingerIn]
 ) -> int:
     """Store the fingers not yet held for this person; return how many were added."""
-    held = {  # records with a live template: an erased one (banned anew) is stored again
-        row[0]
-        for row in tx.execute(
-            "SELECT f.sha256 FROM finger_images f JOIN finger_templates t ON t.image_id = f.id"
-            " WHERE f.identity_id = ?",
-            (identity_id,),
-        )
-    }
+    held = _held_records(tx, vault, identity_id)
     added = 0
     for finger in fingers:
         record = finger.record()
@@ -44,6 +44,23 @@ def store_fingers(
         held.add(digest)
         added += 1
     return added
+
+
+def _held_records(tx: sqlite3.Connection, vault: Vault, identity_id: str) -> set[str]:
+    """sha256 of the records the person's live templates carry (an erased one is not held)."""
+    held = set()
+    aad = aad_for("finger_templates", "iso_record", identity_id)
+    for digest, sealed in tx.execute(
+        "SELECT f.sha256, t.iso_record FROM finger_images f JOIN finger_templates t"
+        " ON t.image_id = f.id WHERE f.identity_id = ?",
+        (identity_id,),
+    ):
+        held.add(digest)  # a record pulled before is named by its own digest
+        try:
+            held.add(hashlib.sha256(vault.open(sealed, aad)).hexdigest())
+        except SealBroken:  # a damaged template is not this record; the index logs it
+            continue
+    return held
 
 
 def _insert(tx: sqlite3.Connection, vault: Vault, identity_id: str, finger: FingerIn,

@@ -5,11 +5,15 @@ changed after that and pushed is at the registry, so `recover` asks it (a signed
 site's own key from the backup) for every person the site owns and for the last outbox seq it
 applied from this site, then, in one transaction:
 
-- a person the backup lacks is inserted with the registry's record, status, version and face
-  templates (sealed like any other). Photos never travel and fingerprints need their images,
-  so neither comes back: re-capture them at the desk when the person is next seen;
+- a person the backup lacks is inserted with the registry's record, status, version, face
+  templates and finger records (sealed like any other; fingers as a transfer brings them,
+  site_sync/pulled_fingers.py), so the gate finds them by face or finger again. Photos and
+  finger images never travel: re-capture them at the desk if an image is needed;
 - a person the backup holds at an older version takes the registry's status (within the site's
   own status rules) and fields; an erasure pushed after the backup erases the biometrics again;
+- a person the backup holds (not erased or merged) gets the finger records enrolled after the
+  backup, whatever the version (a finger does not change the record's version); records the
+  backup holds already are not stored twice;
 - every outbox row the registry already applied is marked sent and the push cursor moves to its
   seq; the outbox's sequence jumps past it, so the next change the site writes gets a seq the
   registry has never seen. Without this the first new enrolment would reuse a seq the registry
@@ -99,18 +103,31 @@ class _Recoverer(PulledApplier):
                 return None  # nothing left to restore; a merge comes back through the change log
             self._insert(person.identity, person.identity.role, "active")
             templates = self._add_templates(person.identity.id, person)
+            fingers = self._add_fingers(person.identity.id, person)
             self._take_status(person, self.repo.get(person.identity.id))
             self._set_version(person)
             append_event(self.tx, ACTOR, "recovery.identity_restored", person.identity.id,
-                         {"status": person.status, "version": person.version, "templates": templates})  # fmt: skip
+                         {"status": person.status, "version": person.version,
+                          "templates": templates, "fingers": fingers})  # fmt: skip
             return "restored"
-        if held.version >= person.version or held.status in FINAL_STATUSES:
+        if held.status in FINAL_STATUSES:
             return None
+        fingers = self._add_fingers(held.id, person) if person.status != "erased" else 0
+        if held.version >= person.version:
+            return self._fingers_only(held.id, fingers)
         fields = self._refresh(held, person.identity)
         status = self._take_status(person, held)
         self._set_version(person)
         append_event(self.tx, ACTOR, "recovery.identity_updated", held.id,
-                     {"fields": fields, "status": status, "version": person.version})  # fmt: skip
+                     {"fields": fields, "status": status, "version": person.version,
+                      "fingers": fingers})  # fmt: skip
+        return "updated"
+
+    def _fingers_only(self, identity_id: str, fingers: int) -> str | None:
+        """A person the backup holds up to date but for fingers enrolled after it: 'updated'."""
+        if not fingers:
+            return None
+        append_event(self.tx, ACTOR, "recovery.identity_updated", identity_id, {"fingers": fingers})
         return "updated"
 
     def _take_status(self, person: RecoveredPerson, held: Identity) -> str:

@@ -31,6 +31,8 @@ from enrollment.repository import IdentityRepository
 from gallery_sync.gallery import GalleryIndex
 from gallery_sync.outbox import append_change
 from gallery_sync.protocol import change_digest, decode, load_site_key, new_site_key
+from models.fingerprint import iso19794
+from models.fingerprint.minutiae import MinutiaeTemplate
 from site_sync.agent import SiteAgent, SyncHalted
 from site_sync.apply import PulledApplier
 from site_sync.projection import check_gallery, stored_entries
@@ -534,8 +536,14 @@ def test_run_forever_pushes_and_pulls_each_round_until_stopped(site, registry, a
 
 def test_changes_in_the_registry_s_own_shape_apply_once(site, registry, agent):
     """Payloads as registry builds them: pack per template, no image digest, quality
-    unknown, no origin site on a watchlist entry, extra fields (reason, case, fingerprints)."""
+    unknown, no origin site on a watchlist entry, extra fields (reason, case), a transfer's
+    fingers as registry/transfers.fingers_payload sends them."""
     leaving = enrol_local(site, "Mawar", seed=51)
+    minutiae = np.array([[40 + 9 * i, 60 + 7 * i, 0.3 * i, 60, 1] for i in range(12)], np.float64)
+    record_b64 = base64.b64encode(iso19794.encode([(1, MinutiaeTemplate(
+        300, 400, 500, minutiae, "nbis-mindtct"))])).decode()  # fmt: skip
+    finger = {"position": 1, "impression": 1, "extractor": "nbis-mindtct", "quality": None,
+              "iso_record_b64": record_b64}  # fmt: skip
 
     def travelling(vectors: np.ndarray) -> list[dict[str, Any]]:
         return [
@@ -572,7 +580,7 @@ def test_changes_in_the_registry_s_own_shape_apply_once(site, registry, agent):
                 "from_site": "UPT-B",
                 "reason": "mutasi",
                 "templates": travelling(unit_vectors(2, 53)),
-                "fingers": [{"position": 1}],
+                "fingers": [finger],
             },
         ),
         (
@@ -596,6 +604,9 @@ def test_changes_in_the_registry_s_own_shape_apply_once(site, registry, agent):
         write(tx, PULLED, 0)
     agent.pull_pending()
     assert dump(site.db) == rows
+    with site.db.reading() as tx:
+        fingers = tx.execute("SELECT count(*) FROM finger_templates WHERE identity_id = 't-9'")
+        assert fingers.fetchone()[0] == 1  # stored with the transfer, once
 
 
 # --- command line -------------------------------------------------------------------------------
