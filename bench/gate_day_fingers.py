@@ -30,7 +30,9 @@ so fingers are reused, and only where reuse cannot make a false match that would
   only their own enrolled prints and strangers'.
 Each exit with a finger is decided as edge/gate/visitors.py decides a visitor exit with a
 required finger: the inmate search (kind gate_inmate, rule `either`) and the visitor-inside
-search (visitor_exit, rule `both`) through the service's own FusedSearch and decide_fused, with
+search (visitor_exit) through the service's own FusedSearch and decide_fused, three ways (WAYS):
+rule `both` (the first design), rule `together` (the service's), and `together` with a second
+press of the same finger after a denial on the finger, decided afresh as a new passage; with
 the fusion model shipped for the pack (models/calibrations/fusion-<pack>-mcc.json) and the face
 thresholds of the site's open-set calibration; the look-alike rule as the service applies it;
 an unreadable finger denies the exit (finger_unusable). The fused search scores a face on its
