@@ -266,7 +266,10 @@ def run_day(name: str, pop: gd.Population, args: argparse.Namespace, base: gd.Th
                     site, limits, search, pop.vectors[row], pressed, inside, way.rule
                 )
             tallies[way.label].add_exit(*outcome, pop.names[p], pressed)
-    for row in site.escape_rows:
+    escape_rows = list(site.escape_rows)
+    if args.escapes and len(escape_rows) > args.escapes:  # --quick: a seeded sample of them
+        escape_rows = sorted(rng.choice(escape_rows, size=args.escapes, replace=False).tolist())
+    for row in escape_rows:
         me = pop.names[pop.person[row]]
         nearest = site.gallery.search(pop.vectors[row], 1, roles=("visitor",))[0]
         inside = [nearest[0].identity_id] if nearest else [pop.names[site.visitors[0]]]
@@ -289,7 +292,7 @@ def run_day(name: str, pop: gd.Population, args: argparse.Namespace, base: gd.Th
         1 for pair in prints.pairs if pair in {people[pop.names[i]] for i in site.inmates}
     )
     return Day(name, len(site.inmates), len(site.synthetic), len(site.visitors), n_inmate,
-               len(prints.pairs) - n_inmate, args.exits, len(site.escape_rows), tallies,
+               len(prints.pairs) - n_inmate, args.exits, len(escape_rows), tallies,
                limits.source, limits.open_set.current.scale, time.perf_counter() - start)  # fmt: skip
 
 
@@ -366,13 +369,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inmate-share", type=float, default=INMATE_SHARE,
                         help="share of the finger pairs held by inmates")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--escapes", type=int, default=0,
+                        help="most escapes tried, a seeded sample (0: every one)")  # fmt: skip
     parser.add_argument("--quick", action="store_true",
-                        help="smoke test: 200 exits, 20 fingers, impressions 4-5 presented")  # fmt: skip
+                        help="smoke test: 200 exits, 200 escapes, 20 fingers, impressions 4-5")  # fmt: skip
     args = parser.parse_args(argv)
     start = time.perf_counter()
     limit, args.probes = None, (4, 5, 6, 7, 8)
     if args.quick:
         args.exits, limit, args.probes = 200, 20, (4, 5)
+        args.escapes = args.escapes or 200
     settings = Settings()
     pack_id = wiring.engine_spec(settings).pack.id
     service = gd.service_rule(settings, pack_id)

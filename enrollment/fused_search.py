@@ -21,9 +21,9 @@ inmate by either, a banned face is not hidden by a wrong finger), `together` (a 
 with a finger: face and finger both present for the same person, their fused evidence above the
 threshold, not vetoed, and the finger itself evidence for them, at or above its threshold for a
 per-person FMR of FINGER_SUPPORT_FMR, so a confident face does not carry a stranger's finger out;
-one with no finger enrolled, by the face) and `both` (face and finger
-each above its own threshold, not vetoed: the exit's rule until bench/gate_day_fingers.py showed
-it denying a third of visitors, one in six on their own finger; kept for that comparison).
+one with no finger enrolled, by the face) and `both` (face and finger each above its own
+threshold, not vetoed: the exit's rule until bench/gate_day_fingers.py showed it denying a third
+of visitors, one in six on their own finger; kept for that comparison).
 The people scored are the union of the face's and the finger's best; people whose face is not
 in the gallery searched (another role or status) are left out, whatever their finger says. A
 person with fingers and no face template at all (a national watchlist entry sent with fingers
