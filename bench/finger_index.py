@@ -40,6 +40,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # F
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402 (BLAS threads must be set before NumPy is imported)
+import itertools  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Hashable  # noqa: E402
@@ -58,7 +59,7 @@ from kernel.errors import InputError  # noqa: E402
 from models.fingerprint import evaluation, nbis  # noqa: E402
 from models.fingerprint.identify import threshold_for_fpir  # noqa: E402
 from models.fingerprint.index import FingerIndex, Hit, IndexParameters  # noqa: E402
-from models.fingerprint.mcc_batch import Packed, compare_many  # noqa: E402
+from models.fingerprint.mcc_batch import PACKINGS, Packed, compare_many  # noqa: E402
 from models.fingerprint.mcc_cylinders import build  # noqa: E402
 from models.fingerprint.mcc_template import MccTemplate  # noqa: E402
 from models.fingerprint.minutiae import MinutiaeTemplate  # noqa: E402
@@ -126,6 +127,7 @@ class Fold:
     probes: list[int]  # real impressions searched
     fakes: list[MccTemplate]
     exhaustive: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # probe x distinct
+    by_bits: dict[int, np.ndarray] = field(default_factory=dict)  # exhaustive, by cell bits
 
 
 @dataclass
@@ -175,9 +177,9 @@ def prepare(args: argparse.Namespace, rng: np.random.Generator) -> Data:
         fakes = [build(modelled(reals, sources, rng)[0]) for _ in range(distinct)]
         folds.append(Fold([int(k) for k in probes], fakes))
     data = Data(reals, enrolled, cylinders, folds)
-    for fold in folds:
-        packed = [Packed.of(t) for t in data.distinct(fold)]
-        fold.exhaustive = np.array([
+    for fold, bits in itertools.product(folds, args.cells):
+        packed = [Packed.of(t, bits) for t in data.distinct(fold)]
+        fold.by_bits[bits] = np.array([
             [s for b in range(0, len(packed), 256)
              for s in compare_many(cylinders[k], packed[b : b + 256])]
             for k in fold.probes
@@ -270,20 +272,24 @@ def wilson_lower(kept: int, made: int, z: float = 1.645) -> float:
 
 
 def measure(size: int, data: Data, args: argparse.Namespace) -> list[tuple[str, dict[str, float]]]:
-    """One gallery size, both indexes: latency, decisions against exhaustive matching, memory."""
+    """One gallery size, each index: latency, decisions against exhaustive matching, memory."""
     rows = []
-    for name in ("faiss", "previous"):
+    # (name, bits of the cells it is measured against); the previous index keeps its own bytes
+    indexes = [(f"FAISS index, {b}-bit cells", b) for b in args.cells]
+    for name, bits in [*indexes, ("previous", args.cells[0])]:
         if name == "previous" and size > args.peer_until:
             continue
-        n_probes = args.probes if name == "faiss" else args.peer_probes
+        n_probes = args.probes if name != "previous" else args.peer_probes
         times: list[float] = []
         cpu: list[float] = []
         answered, built, mb = [], 0.0, 0.0
         for fold in data.folds:
             t0 = time.perf_counter()
-            if name == "faiss":
+            if name != "previous":
                 index: FingerIndex | previous.FingerIndex = FingerIndex(
-                    IndexParameters(shortlist=args.shortlist, pair_budget=args.pair_budget)
+                    IndexParameters(
+                        shortlist=args.shortlist, pair_budget=args.pair_budget, cell_bits=bits
+                    )
                 )
             else:
                 index = previous.FingerIndex(previous.IndexParameters(shortlist=args.shortlist))
@@ -292,7 +298,7 @@ def measure(size: int, data: Data, args: argparse.Namespace) -> list[tuple[str, 
             probes = fold.probes[: n_probes // 2]
             wall, used, answers = timed_searches(index, [data.cylinders[k] for k in probes])
             times, cpu = times + wall, cpu + used
-            answered.append((replace(fold, probes=probes), answers))
+            answered.append((replace(fold, probes=probes, exhaustive=fold.by_bits[bits]), answers))
             mb = memory(index, size) / 2**20
             del index
         row = dict(zip(("p50", "p95", "p99"), percentiles(times), strict=True))
@@ -338,6 +344,14 @@ def main() -> None:
     parser.add_argument("--distinct", type=int, default=2000, help="modelled templates a fold")
     parser.add_argument("--shortlist", type=int, default=IndexParameters().shortlist)
     parser.add_argument("--pair-budget", type=int, default=IndexParameters().pair_budget)
+    parser.add_argument(
+        "--cells",
+        type=int,
+        nargs="+",
+        choices=PACKINGS,
+        default=[IndexParameters().cell_bits],
+        help="bits of the stored cell values: an index (and its exhaustive matching) for each",
+    )
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
     print(f"load average at start: {os.getloadavg()}; BLAS and FAISS threads 1")

@@ -53,6 +53,7 @@ class IndexParameters:
     exact_until: int = 20_000  # gallery cylinders searched exactly; an IVF index beyond
     probe_cells: int = 16  # IVF cells searched per probe cylinder
     probe_cylinders: int = 64  # most complete probe cylinders the first stage uses (all re-score)
+    cell_bits: int = 4  # bits a cell value is re-scored from (mcc_batch.PACKINGS); 8 doubles it
 
     def neighbour_parameters(self) -> NeighbourParameters:
         return NeighbourParameters(
@@ -123,7 +124,9 @@ class FingerIndex:
         for key, template in items:
             serial = next(self._serials)
             self._serial_of[key], self._key_of[serial] = serial, key
-            self._full[serial] = packed.setdefault(id(template), Packed.of(template))
+            self._full[serial] = packed.setdefault(
+                id(template), Packed.of(template, self.params.cell_bits)
+            )
             serials.append(serial)
             vectors.append(pooled(template))
             angles.append(template.minutiae[:, 2])
