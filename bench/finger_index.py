@@ -174,20 +174,20 @@ def measure(size: int, datas: list[Data], args: argparse.Namespace
             probes = fold.probes[: n_probes // 2]
             wall, used, answers = timed_searches(index, [data.cylinders[k] for k in probes])
             times, cpu = times + wall, cpu + used
-            searched = replace(fold, probes=probes, exhaustive=fold.by_bits[bits])
+            searched = replace(fold, probes=probes, exhaustive=fold.by_bits.get(bits, np.zeros(0)))
             answered[datas.index(data)].append((searched, answers))
             mb = memory(index, size) / 2**20
             del index
         row = dict(zip(("p50", "p95", "p99"), percentiles(times), strict=True))
         row["cpu_p50"], row["cpu_p95"], row["cpu_p99"] = percentiles(cpu)
         row["rate"], row["probes"] = 1e3 / float(np.mean(times)), len(times)
-        for target in (0.01, 0.1):
+        for target in (0.01, 0.1) if args.decisions else ():
             tally = Tally()
             for data, folds in zip(datas, answered, strict=True):
                 tally = tally + decisions(size, data, folds, target)[0]
             row[f"made{target}"], row[f"kept{target}"] = tally.made, tally.kept
             row[f"mates{target}"], row[f"mates_kept{target}"] = tally.mates_made, tally.mates_kept
-        row["firsts"], row["firsts_kept"] = tally.firsts, tally.firsts_kept
+            row["firsts"], row["firsts_kept"] = tally.firsts, tally.firsts_kept
         row.update(build_s=built / (2 * len(datas)), mb=mb)
         print(size, name, {k: round(v, 3) for k, v in row.items()}, flush=True)
         rows.append((name, row))
@@ -223,6 +223,12 @@ def main() -> None:
     parser.add_argument("--shortlist", type=int, default=IndexParameters().shortlist)
     parser.add_argument("--pair-budget", type=int, default=IndexParameters().pair_budget)
     parser.add_argument(
+        "--no-decisions",
+        dest="decisions",
+        action="store_false",
+        help="latency and memory only: no exhaustive matching (the slow part), no decisions",
+    )
+    parser.add_argument(
         "--rotations",
         type=rotation,
         nargs="+",
@@ -255,10 +261,11 @@ def main() -> None:
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for size, name, r in rows:
         kept = [f"{_share(r[f'kept{t}'], r[f'made{t}'])} ({_share(r[f'mates_kept{t}'], r[f'mates{t}'])})"
-                for t in (0.01, 0.1)]  # fmt: skip
+                if args.decisions else "not measured" for t in (0.01, 0.1)]  # fmt: skip
+        firsts = _share(r["firsts_kept"], r["firsts"]) if args.decisions else "not measured"
         print(f"| {size:,} | {name} | {r['probes']} | {r['p50']:.0f} / {r['p95']:.0f} /"
               f" {r['p99']:.0f} | {r['cpu_p50']:.0f} / {r['cpu_p95']:.0f} / {r['cpu_p99']:.0f} |"
-              f" {r['rate']:.1f} | {kept[0]} | {kept[1]} | {_share(r['firsts_kept'], r['firsts'])} |"
+              f" {r['rate']:.1f} | {kept[0]} | {kept[1]} | {firsts} |"
               f" {r['mb']:,.0f} ({r['mb'] * 1024 / size:.0f}) | {r['build_s']:.0f} |")  # fmt: skip
     print(f"\nload average at end: {os.getloadavg()}")
 

@@ -133,7 +133,8 @@ def prepare(args: argparse.Namespace, rng: np.random.Generator) -> list[Data]:
                 fakes.append([build(modelled(reals, sources, rng)[0]) for _ in range(distinct)])
             folds.append(Fold([int(k) for k in probes], fakes[side]))
         datas.append(Data(reals, enrolled, cylinders, folds))
-        _match_exhaustively(datas[-1], args.cells)
+        if args.decisions:
+            _match_exhaustively(datas[-1], args.cells)
         print(f"{len(reals)} real templates, {len(fingers)} fingers, {len(enrolled)} enrolled"
               f" (impressions {rotation or f'first {args.enrol}'}),"
               f" {sum(len(f.probes) for f in folds)} probes in 2 folds,"
