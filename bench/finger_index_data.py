@@ -138,8 +138,9 @@ def prepare(args: argparse.Namespace, rng: np.random.Generator) -> list[Data]:
         print(f"{len(reals)} real templates, {len(fingers)} fingers, {len(enrolled)} enrolled"
               f" (impressions {rotation or f'first {args.enrol}'}),"
               f" {sum(len(f.probes) for f in folds)} probes in 2 folds,"
-              f" {len(folds[0].fakes)} modelled templates a fold, exhaustive MCC of every probe"
-              f" against each ({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
+              f" {len(folds[0].fakes)} modelled templates a fold"
+              f"{', exhaustive MCC of every probe against each' if args.decisions else ''}"
+              f" ({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
     return datas
 
 
