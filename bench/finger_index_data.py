@@ -125,7 +125,8 @@ def prepare(args: argparse.Namespace, rng: np.random.Generator) -> list[Data]:
         pick = rng if r == 0 else np.random.default_rng(12 + r)  # the first: as without rotations
         folds = []
         for side, (own, other) in enumerate((halves, halves[::-1])):
-            probes = [k for i in own for k in by_finger[fingers[i]] if k not in chosen[fingers[i]]]
+            enrolled_own = [fingers[i] for i in own if chosen[fingers[i]]]  # not: none extracted
+            probes = [k for f in enrolled_own for k in by_finger[f] if k not in chosen[f]]
             probes = sorted(pick.choice(probes, min(len(probes), args.probes // 2), replace=False))
             if r == 0:
                 sources = [k for i in other for k in by_finger[fingers[i]]]
