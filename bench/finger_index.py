@@ -5,18 +5,22 @@ Run from the repository root under nice (README's table came from the second lin
 40 minutes on a loaded 2-core machine, most of it building cylinders and the 100k IVF):
     nice -n 10 python bench/finger_index.py --sizes 1000 10000
     nice -n 10 python bench/finger_index.py --probes 100 --distinct 2000 --sizes 1000 10000 100000
+--cells 8 4 measures an index with each packing of the re-scored cylinders in the same run (each
+against exhaustive matching with its own packing); --rotations 1,2,3 4,5,6 6,7,8 repeats every
+measurement with each set of impressions enrolled (the rest probe) and sums the decisions.
 
 Data. The real templates are every FVC impression under --data (NBIS MINDTCT, 8 databases, 80
 fingers x 8 impressions, ~630 that extract). Beyond them the gallery is filled with MODELLED
 templates: each joins the left half (in x) of one real template to the right half of a real
-template of another finger (never a probe impression), then jitters every minutia (position sd 3 px, direction sd 0.1 rad),
-drops 15% and turns the whole by up to 20 degrees. They are new finger-like patterns, not copies
+template of another finger (never a probe impression), then jitters every minutia (position
+sd 3 px, direction sd 0.1 rad), drops 15% and turns the whole by up to 20 degrees. They are new finger-like patterns, not copies
 of a real finger, with the local structure of real prints (so their cylinders look real).
 Modelled templates are cylinder-built once and reused round-robin beyond --distinct (building
 100,000 would take 20 minutes): a 10k gallery holds each of 2,000 five times, which crowds the
 first stage's neighbours and shortlist with copies (harder for the index than distinct prints).
 
-Probes: real impressions whose mate (the finger's first impression, enrolled) is in the gallery.
+Probes: real impressions whose finger is enrolled (its first --enrol impressions, or those of
+a rotation). The rotations share their fingers, so their searches are not independent.
 Per size and index it reports:
 - latency p50/p95/p99 of a search (first stage + full MCC on the shortlist), ms wall, on ONE
   thread (BLAS and FAISS pinned to one: a second core serves a second search), the CPU time
@@ -42,8 +46,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # F
 import argparse  # noqa: E402 (BLAS threads must be set before NumPy is imported)
 import sys  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Hashable  # noqa: E402
-from dataclasses import dataclass, field, replace  # noqa: E402
+from dataclasses import dataclass, fields, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import faiss  # noqa: E402
@@ -53,151 +56,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import finger_index_previous as previous  # noqa: E402
+from finger_index_data import Data, Fold, gallery, prepare, rotation  # noqa: E402
 
-from kernel.errors import InputError  # noqa: E402
-from models.fingerprint import evaluation, nbis  # noqa: E402
 from models.fingerprint.identify import threshold_for_fpir  # noqa: E402
 from models.fingerprint.index import FingerIndex, Hit, IndexParameters  # noqa: E402
-from models.fingerprint.mcc_batch import Packed, compare_many  # noqa: E402
-from models.fingerprint.mcc_cylinders import build  # noqa: E402
+from models.fingerprint.mcc_batch import PACKINGS  # noqa: E402
 from models.fingerprint.mcc_template import MccTemplate  # noqa: E402
-from models.fingerprint.minutiae import MinutiaeTemplate  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/fingerprints"
-
-
-def folders(root: Path) -> list[Path]:
-    """Every FVC database folder under the root (FFF_I.tif images)."""
-    found = [p.parent for p in root.rglob("101_1.tif")]
-    return sorted(set(found))
-
-
-def real_templates(root: Path) -> list[tuple[str, int, MinutiaeTemplate]]:
-    """(finger label, impression, template at 500 ppi) of every image that extracts."""
-    out = []
-    for folder in folders(root):
-        ppi = 512 if "2004_DB3" in folder.name.upper() else 500  # FVC2004 DB3 (thermal sweep)
-        for item in evaluation.scan_folder(folder):
-            try:
-                template = nbis.extract(nbis.read_image(item.path.read_bytes()), ppi)
-            except InputError:
-                continue
-            out.append((f"{folder.name}/{item.finger}", item.number, template.scaled_to(500)))
-    return out
-
-
-def modelled(
-    reals: list[tuple[str, int, MinutiaeTemplate]], sources: list[int], rng: np.random.Generator
-) -> tuple[MinutiaeTemplate, tuple[str, str]]:
-    """A new finger-like template: halves of two real fingers (impressions among `sources`),
-    jittered, thinned, turned."""
-    i, j = (int(k) for k in rng.choice(sources, 2, replace=False))
-    while reals[i][0] == reals[j][0]:
-        j = int(rng.choice(sources))
-    a, b = reals[i][2], reals[j][2]
-    cut_a, cut_b = np.median(a.minutiae[:, 0]), np.median(b.minutiae[:, 0])
-    left = a.minutiae[a.minutiae[:, 0] < cut_a]
-    right = b.minutiae[b.minutiae[:, 0] >= cut_b].copy()
-    right[:, 0] += cut_a - cut_b  # join at the cut
-    rows = np.concatenate([left, right])
-    rows = rows[rng.random(len(rows)) > 0.15]
-    rows[:, :2] += rng.normal(0, 3, (len(rows), 2))
-    turn = rng.uniform(-np.pi / 9, np.pi / 9)
-    centre = rows[:, :2].mean(axis=0)
-    c, s = np.cos(turn), np.sin(turn)
-    xy = rows[:, :2] - centre
-    rows[:, 0] = centre[0] + c * xy[:, 0] + s * xy[:, 1]
-    rows[:, 1] = centre[1] - s * xy[:, 0] + c * xy[:, 1]
-    rows[:, 2] = (rows[:, 2] + turn + rng.normal(0, 0.1, len(rows))) % (2 * np.pi)
-    return MinutiaeTemplate(a.width, a.height, 500, rows, "modelled"), (reals[i][0], reals[j][0])
 
 
 def percentiles(values: list[float]) -> tuple[float, float, float]:
     """p50, p95, p99."""
     p = np.percentile(values, [50, 95, 99])
     return float(p[0]), float(p[1]), float(p[2])
-
-
-@dataclass
-class Fold:
-    """One half of the fingers as probes, against a gallery whose modelled templates are made
-    only of the other half's fingers (so no modelled template holds half of a probe's finger)."""
-
-    probes: list[int]  # real impressions searched
-    fakes: list[MccTemplate]
-    exhaustive: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # probe x distinct
-
-
-@dataclass
-class Data:
-    """Real templates (each finger's first `enrol` impressions enrolled), the folds."""
-
-    reals: list[tuple[str, int, MinutiaeTemplate]]
-    enrolled: list[int]
-    cylinders: dict[int, MccTemplate]
-    folds: list[Fold]
-
-    def distinct(self, fold: Fold) -> list[MccTemplate]:
-        """Every distinct template of a fold's gallery: the enrolled reals, then its modelled ones."""
-        return [self.cylinders[e] for e in self.enrolled] + fold.fakes
-
-    def candidate(self, column: int) -> str:
-        """Who a distinct template belongs to: a real finger, or a modelled template of its own."""
-        if column < len(self.enrolled):
-            return self.reals[self.enrolled[column]][0]
-        return f"modelled/{column}"
-
-    def column(self, key: Hashable, fold: Fold) -> int:
-        """The distinct template a gallery key holds."""
-        kind, number = key  # type: ignore[misc]
-        if kind == "real":
-            return self.enrolled.index(number)
-        return len(self.enrolled) + number % len(fold.fakes)
-
-
-def prepare(args: argparse.Namespace, rng: np.random.Generator) -> Data:
-    """Extract the real sets, enrol, build each fold's modelled templates, match exhaustively."""
-    start = time.perf_counter()
-    reals = real_templates(args.data)
-    by_finger: dict[str, list[int]] = {}
-    for k, (finger, _, _) in enumerate(reals):
-        by_finger.setdefault(finger, []).append(k)
-    fingers = sorted(by_finger)
-    enrolled = sorted(k for f in fingers for k in by_finger[f][: args.enrol])
-    cylinders = {k: build(reals[k][2]) for k in range(len(reals))}
-    halves = np.array_split(rng.permutation(len(fingers)), 2)
-    folds = []
-    for own, other in (halves, halves[::-1]):
-        probes = [k for i in own for k in by_finger[fingers[i]][args.enrol :]]
-        probes = sorted(rng.choice(probes, min(len(probes), args.probes // 2), replace=False))
-        sources = [k for i in other for k in by_finger[fingers[i]]]
-        distinct = min(max(args.sizes) - len(enrolled), args.distinct)
-        fakes = [build(modelled(reals, sources, rng)[0]) for _ in range(distinct)]
-        folds.append(Fold([int(k) for k in probes], fakes))
-    data = Data(reals, enrolled, cylinders, folds)
-    for fold in folds:
-        packed = [Packed.of(t) for t in data.distinct(fold)]
-        fold.exhaustive = np.array([
-            [s for b in range(0, len(packed), 256)
-             for s in compare_many(cylinders[k], packed[b : b + 256])]
-            for k in fold.probes
-        ])  # fmt: skip
-    print(f"{len(reals)} real templates, {len(fingers)} fingers, {len(enrolled)} enrolled"
-          f" ({args.enrol} a finger), {sum(len(f.probes) for f in folds)} probes in 2 folds,"
-          f" {len(folds[0].fakes)} modelled templates a fold, exhaustive MCC of every probe"
-          f" against each ({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
-    return data
-
-
-def gallery(size: int, data: Data, fold: Fold) -> list[tuple[Hashable, MccTemplate]]:
-    """The enrolled reals and size - enrolled modelled templates (round-robin over the fold's)."""
-    items: list[tuple[Hashable, MccTemplate]] = [
-        (("real", e), data.cylinders[e]) for e in data.enrolled
-    ]
-    fakes = [
-        (("modelled", m), fold.fakes[m % len(fold.fakes)]) for m in range(size - len(data.enrolled))
-    ]
-    return items + fakes  # type: ignore[return-value]
 
 
 def timed_searches(index: FingerIndex | previous.FingerIndex, probes: list[MccTemplate]
@@ -227,6 +99,9 @@ class Tally:
         self.made, self.kept = self.made + 1, self.kept + kept
         if mate:
             self.mates_made, self.mates_kept = self.mates_made + 1, self.mates_kept + kept
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Tally)))
 
 
 def decisions(size: int, data: Data, folds: list[tuple[Fold, list[list[Hit]]]],
@@ -269,21 +144,28 @@ def wilson_lower(kept: int, made: int, z: float = 1.645) -> float:
     return float((centre - spread) / (1 + z * z / made))
 
 
-def measure(size: int, data: Data, args: argparse.Namespace) -> list[tuple[str, dict[str, float]]]:
-    """One gallery size, both indexes: latency, decisions against exhaustive matching, memory."""
+def measure(size: int, datas: list[Data], args: argparse.Namespace
+            ) -> list[tuple[str, dict[str, float]]]:  # fmt: skip
+    """One gallery size, each index: latency, decisions against exhaustive matching (summed over
+    the rotations), memory."""
     rows = []
-    for name in ("faiss", "previous"):
+    # (name, bits of the cells it is measured against); the previous index keeps its own bytes
+    indexes = [(f"FAISS index, {b}-bit cells", b) for b in args.cells]
+    for name, bits in [*indexes, ("previous", args.cells[0])]:
         if name == "previous" and size > args.peer_until:
             continue
-        n_probes = args.probes if name == "faiss" else args.peer_probes
+        n_probes = args.probes if name != "previous" else args.peer_probes
         times: list[float] = []
         cpu: list[float] = []
-        answered, built, mb = [], 0.0, 0.0
-        for fold in data.folds:
+        answered: list[list[tuple[Fold, list[list[Hit]]]]] = [[] for _ in datas]
+        built, mb = 0.0, 0.0
+        for data, fold in ((d, f) for d in datas for f in d.folds):
             t0 = time.perf_counter()
-            if name == "faiss":
+            if name != "previous":
                 index: FingerIndex | previous.FingerIndex = FingerIndex(
-                    IndexParameters(shortlist=args.shortlist, pair_budget=args.pair_budget)
+                    IndexParameters(
+                        shortlist=args.shortlist, pair_budget=args.pair_budget, cell_bits=bits
+                    )
                 )
             else:
                 index = previous.FingerIndex(previous.IndexParameters(shortlist=args.shortlist))
@@ -292,19 +174,21 @@ def measure(size: int, data: Data, args: argparse.Namespace) -> list[tuple[str, 
             probes = fold.probes[: n_probes // 2]
             wall, used, answers = timed_searches(index, [data.cylinders[k] for k in probes])
             times, cpu = times + wall, cpu + used
-            answered.append((replace(fold, probes=probes), answers))
+            searched = replace(fold, probes=probes, exhaustive=fold.by_bits.get(bits, np.zeros(0)))
+            answered[datas.index(data)].append((searched, answers))
             mb = memory(index, size) / 2**20
             del index
         row = dict(zip(("p50", "p95", "p99"), percentiles(times), strict=True))
         row["cpu_p50"], row["cpu_p95"], row["cpu_p99"] = percentiles(cpu)
         row["rate"], row["probes"] = 1e3 / float(np.mean(times)), len(times)
-        for target in (0.01, 0.1):
-            tally, threshold = decisions(size, data, answered, target)
+        for target in (0.01, 0.1) if args.decisions else ():
+            tally = Tally()
+            for data, folds in zip(datas, answered, strict=True):
+                tally = tally + decisions(size, data, folds, target)[0]
             row[f"made{target}"], row[f"kept{target}"] = tally.made, tally.kept
             row[f"mates{target}"], row[f"mates_kept{target}"] = tally.mates_made, tally.mates_kept
-            row[f"threshold{target}"] = threshold
-        row["firsts"], row["firsts_kept"] = tally.firsts, tally.firsts_kept
-        row.update(build_s=built / 2, mb=mb)
+            row["firsts"], row["firsts_kept"] = tally.firsts, tally.firsts_kept
+        row.update(build_s=built / (2 * len(datas)), mb=mb)
         print(size, name, {k: round(v, 3) for k, v in row.items()}, flush=True)
         rows.append((name, row))
     return rows
@@ -338,11 +222,37 @@ def main() -> None:
     parser.add_argument("--distinct", type=int, default=2000, help="modelled templates a fold")
     parser.add_argument("--shortlist", type=int, default=IndexParameters().shortlist)
     parser.add_argument("--pair-budget", type=int, default=IndexParameters().pair_budget)
+    parser.add_argument(
+        "--no-decisions",
+        dest="decisions",
+        action="store_false",
+        help="latency and memory only: no exhaustive matching (the slow part), no decisions",
+    )
+    parser.add_argument(
+        "--rotations",
+        type=rotation,
+        nargs="+",
+        default=[],
+        help="impressions enrolled in each rotation, e.g. 1,2,3 4,5,6 6,7,8 (the rest probe)",
+    )
+    parser.add_argument(
+        "--cells",
+        type=int,
+        nargs="+",
+        choices=PACKINGS,
+        default=[IndexParameters().cell_bits],
+        help="bits of the stored cell values: an index (and its exhaustive matching) for each",
+    )
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
     print(f"load average at start: {os.getloadavg()}; BLAS and FAISS threads 1")
-    data = prepare(args, np.random.default_rng(12))
-    rows = [(size, name, r) for size in sorted(args.sizes) for name, r in measure(size, data, args)]
+    datas = prepare(args, np.random.default_rng(12))
+    rows = [
+        (size, name, r) for size in sorted(args.sizes) for name, r in measure(size, datas, args)
+    ]
+    if len(datas) > 1:
+        print(f"\ndecisions summed over {len(datas)} rotations of the enrolled impressions: the"
+              " same fingers in each, so the searches are not independent")  # fmt: skip
     print()
     print("| templates | index | searches | wall ms p50 / p95 / p99 | CPU ms p50 / p95 / p99 |"
           " searches/s | decisions kept at FPIR 1% (mates) | at FPIR 10% (mates) |"
@@ -351,10 +261,11 @@ def main() -> None:
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for size, name, r in rows:
         kept = [f"{_share(r[f'kept{t}'], r[f'made{t}'])} ({_share(r[f'mates_kept{t}'], r[f'mates{t}'])})"
-                for t in (0.01, 0.1)]  # fmt: skip
+                if args.decisions else "not measured" for t in (0.01, 0.1)]  # fmt: skip
+        firsts = _share(r["firsts_kept"], r["firsts"]) if args.decisions else "not measured"
         print(f"| {size:,} | {name} | {r['probes']} | {r['p50']:.0f} / {r['p95']:.0f} /"
               f" {r['p99']:.0f} | {r['cpu_p50']:.0f} / {r['cpu_p95']:.0f} / {r['cpu_p99']:.0f} |"
-              f" {r['rate']:.1f} | {kept[0]} | {kept[1]} | {_share(r['firsts_kept'], r['firsts'])} |"
+              f" {r['rate']:.1f} | {kept[0]} | {kept[1]} | {firsts} |"
               f" {r['mb']:,.0f} ({r['mb'] * 1024 / size:.0f}) | {r['build_s']:.0f} |")  # fmt: skip
     print(f"\nload average at end: {os.getloadavg()}")
 

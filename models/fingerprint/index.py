@@ -16,9 +16,10 @@ from its own; a template's coarse score is the mean of its `top` best probe-cyli
 with full MCC in one batch (mcc_batch.py).
 
 Memory per template (about 54 valid cylinders on FVC prints): pooled vectors 96 x 4 bytes in
-FAISS and 96 x 2 kept to retrain it, and the full cylinders for re-scoring as byte values and
-per-cell validity (N_S^2 N_D + N_S^2 bytes): about 2.3 KB per valid cylinder, 125 KB per finger
-(`nbytes`; bench/finger_index.py measures it).
+FAISS only (a retraining reads them back), and the full cylinders for re-scoring packed
+(mcc_batch.Packed: 4-bit cell values over the disc's cells, validity bits; 662 bytes): about
+1.1 KB per valid cylinder, 55 KB per finger where byte values took 124 KB (`nbytes`;
+bench/finger_index.py measures it, bench/finger_cells.py the scores' agreement).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class IndexParameters:
     exact_until: int = 20_000  # gallery cylinders searched exactly; an IVF index beyond
     probe_cells: int = 16  # IVF cells searched per probe cylinder
     probe_cylinders: int = 64  # most complete probe cylinders the first stage uses (all re-score)
+    cell_bits: int = 4  # bits a cell value is re-scored from (mcc_batch.PACKINGS); 8 doubles it
 
     def neighbour_parameters(self) -> NeighbourParameters:
         return NeighbourParameters(
@@ -123,7 +125,9 @@ class FingerIndex:
         for key, template in items:
             serial = next(self._serials)
             self._serial_of[key], self._key_of[serial] = serial, key
-            self._full[serial] = packed.setdefault(id(template), Packed.of(template))
+            self._full[serial] = packed.setdefault(
+                id(template), Packed.of(template, self.params.cell_bits)
+            )
             serials.append(serial)
             vectors.append(pooled(template))
             angles.append(template.minutiae[:, 2])

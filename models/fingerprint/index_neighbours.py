@@ -12,6 +12,7 @@ Below `exact_until` cylinders the store is a flat index (exact neighbours); beyo
 (k-means cells trained on the gallery's own cylinders, `probe_cells` cells searched), retrained
 when the gallery has grown fourfold since. Each cylinder's FAISS id carries its template's serial
 number, its row and its direction quantised to 64 bins, so the gate and the vote need no lookup.
+The vectors live in FAISS only: a retraining reads them back from it (`held`).
 """
 
 from __future__ import annotations
@@ -55,12 +56,27 @@ def cylinder_ids(serial: int, angles: npt.NDArray[np.float64]) -> npt.NDArray[np
     return (np.int64(serial) << _SERIAL_SHIFT) | (rows << _BIN_BITS) | bins
 
 
+def held(index: faiss.Index) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """(vectors, ids) a flat (IndexIDMap) or IVF index holds, read back from FAISS: the store
+    keeps no copy of its vectors to retrain on."""
+    if isinstance(index, faiss.IndexIDMap):
+        return index.index.reconstruct_n(0, index.ntotal), faiss.vector_to_array(index.id_map)
+    lists = index.invlists
+    vectors, ids = [np.zeros((0, index.d), np.float32)], [np.zeros(0, np.int64)]
+    for cell in range(index.nlist):
+        size = lists.list_size(cell)
+        if size:
+            codes = faiss.rev_swig_ptr(lists.get_codes(cell), size * index.code_size)
+            vectors.append(codes.view(np.float32).reshape(size, index.d).copy())
+            ids.append(faiss.rev_swig_ptr(lists.get_ids(cell), size).copy())
+    return np.concatenate(vectors), np.concatenate(ids)
+
+
 class CylinderNeighbours:
     """Pooled cylinders of many templates (by serial number), searchable by nearest neighbours."""
 
     def __init__(self, dims: int, params: NeighbourParameters | None = None) -> None:
         self.dims, self.params = dims, params or NeighbourParameters()
-        self._vectors: dict[int, npt.NDArray[np.float16]] = {}  # to retrain: half the memory
         self._ids: dict[int, npt.NDArray[np.int64]] = {}
         self._count = 0
         self._trained_at = 0  # cylinders when the IVF was trained; 0 while flat
@@ -76,29 +92,28 @@ class CylinderNeighbours:
 
     @property
     def nbytes(self) -> int:
-        """Memory of the vectors and ids held here and in FAISS (float32 there, float16 here)."""
-        return self._count * (self.dims * (4 + 2) + 8 * 3)
+        """Memory of the vectors (float32, in FAISS only) and ids held here and in FAISS."""
+        return self._count * (self.dims * 4 + 8 * 3)
 
     def add(self, serials: list[int], vectors: list[npt.NDArray[np.float32]],
             angles: list[npt.NDArray[np.float64]]) -> None:  # fmt: skip
         """Index the pooled cylinders of templates new to this store."""
         ids = [cylinder_ids(s, a) for s, a in zip(serials, angles, strict=True)]
         kept = [v[: len(i)] for v, i in zip(vectors, ids, strict=True)]
-        for serial, vector, ident in zip(serials, kept, ids, strict=True):
-            self._vectors[serial], self._ids[serial] = vector.astype(np.float16), ident
+        for serial, ident in zip(serials, ids, strict=True):
+            self._ids[serial] = ident
             self._count += len(ident)
         if not ids or not sum(len(i) for i in ids):
             return
+        vectors_new, ids_new = np.concatenate(kept).astype(np.float32), np.concatenate(ids)
         if self._needs_training():
-            self._rebuild()
+            self._rebuild(vectors_new, ids_new)
         else:
-            self._index.add_with_ids(np.concatenate(kept).astype(np.float32), np.concatenate(ids))
+            self._index.add_with_ids(vectors_new, ids_new)
 
     def remove(self, serials: list[int]) -> None:
         """Forget the cylinders of these templates."""
         gone = [self._ids.pop(s) for s in serials if s in self._ids]
-        for s in serials:
-            self._vectors.pop(s, None)
         ids = np.concatenate(gone) if gone else np.zeros(0, np.int64)
         if len(ids):
             self._count -= len(ids)
@@ -109,10 +124,15 @@ class CylinderNeighbours:
             return False
         return self._trained_at == 0 or self._count >= 4 * self._trained_at
 
-    def _rebuild(self) -> None:
-        """Train an IVF on the cylinders held (a seeded sample) and add them all to it."""
-        vectors = np.concatenate(list(self._vectors.values())).astype(np.float32)
-        ids = np.concatenate(list(self._ids.values()))
+    def _rebuild(self, vectors_new: npt.NDArray[np.float32], ids_new: npt.NDArray[np.int64]
+                 ) -> None:  # fmt: skip
+        """Train an IVF on the cylinders held and new ones (a seeded sample); add them all."""
+        vectors, ids = held(self._index)
+        vectors, ids = np.concatenate([vectors, vectors_new]), np.concatenate([ids, ids_new])
+        order = np.argsort(ids)  # by serial, then row: the order the templates came in
+        # float16-rounded, as the IVF has always been rebuilt, so its cells stay the same
+        vectors = vectors[order].astype(np.float16).astype(np.float32)
+        ids = ids[order]
         cells = max(16, len(vectors) // _IVF_CYLINDERS_PER_CELL)
         cells = min(_MAX_CELLS, 1 << int(np.log2(cells)))
         quantiser = faiss.IndexFlatIP(self.dims)

@@ -16,10 +16,14 @@ from models.fingerprint.identify import (
     threshold_for_fpir,
 )
 from models.fingerprint.index import FingerIndex, IndexParameters, pooled
-from models.fingerprint.mcc_batch import Packed, compare_many
+from models.fingerprint.mcc_batch import Packed, compare_many, levels
 from models.fingerprint.mcc_matching import compare
 from models.fingerprint.mcc_template import MccTemplate
 from models.fingerprint.minutiae import MinutiaeTemplate
+
+# |4-bit - 8-bit| full MCC scores over the FVC sets' 45,224 within-set impostor pairs: at most
+# 4.3e-3, 6.7e-4 at p99 (bench/finger_cells.py, 2026-12-07); these seeded prints stay within it.
+FOUR_BIT_BOUND = 5e-3
 
 
 def _finger(rng: np.random.Generator, count: int = 40) -> np.ndarray:
@@ -126,16 +130,69 @@ def test_add_remove_and_replace_keep_the_index_a_projection(gallery) -> None:
     )
 
 
-def test_batched_rescoring_is_mcc_compare(gallery) -> None:
+@pytest.mark.parametrize(("bits", "within"), [(8, 3e-3), (4, FOUR_BIT_BOUND)])
+def test_batched_rescoring_is_mcc_compare(gallery, bits: int, within: float) -> None:
     enrolled, probes = gallery
-    packed = [Packed.of(t) for t in enrolled]
+    packed = [Packed.of(t, bits) for t in enrolled]
     for probe in probes[:4]:
         batched = compare_many(probe, packed)
         one_by_one = [compare(probe, t) for t in enrolled]
-        assert np.allclose(batched, one_by_one, atol=3e-3)
-        # the byte cylinders alone explain the difference: expanded, compare gives the batch
+        assert np.allclose(batched, one_by_one, atol=within)
+        # the stored cell values alone explain the difference: expanded, compare gives the batch
         assert np.allclose(batched, [compare(probe, p.expand()) for p in packed], atol=1e-5)
     assert compare_many(probes[0], []) == []
+
+
+def test_four_bit_cells_keep_scores_within_the_measured_bound_in_half_the_memory(gallery) -> None:
+    enrolled, probes = gallery
+    four = [Packed.of(t) for t in enrolled]
+    eight = [Packed.of(t, 8) for t in enrolled]
+    for probe in probes[:4]:
+        gap = np.subtract(compare_many(probe, four), compare_many(probe, eight))
+        assert np.abs(gap).max() <= FOUR_BIT_BOUND
+    template, packed = enrolled[0], four[0]
+    again = packed.expand()  # the round trip: every value to within half a level, same cells
+    assert np.array_equal(again.masks, template.masks)
+    half_level = np.diff(levels(4, template.params)).max() / 2
+    assert np.abs(again.cylinders - template.cylinders).max() <= half_level + 1e-6
+    floor = levels(4, template.params)[1]  # Psi(0): a valid cell no minutia reaches, kept exact
+    assert np.all(again.cylinders[template.cylinders == floor] == floor)
+    assert np.allclose(again.minutiae[:, :3], template.minutiae[:, :3], atol=1e-3)
+    # 4 bits a value over the 208 cells of the disc, 1 bit of validity a cell, x y direction:
+    # 662 bytes a cylinder, where bytes and a bool a cell held 1,536 + 256 + 12 (2026-12-07)
+    assert packed.nbytes == template.count * (6 * 208 // 2 + 208 // 8 + 12)
+    assert eight[0].nbytes == template.count * (6 * 208 + 208 // 8 + 12)
+    index = FingerIndex()
+    index.add_many(enumerate(enrolled))
+    before = index.cylinders * (1536 + 256 + 12 + 96 * 6 + 24) + 64 * len(index)
+    assert index.nbytes <= before / 2
+
+
+def test_a_cylinder_valid_outside_its_disc_is_refused(gallery) -> None:
+    template = gallery[0][0]
+    masks = template.masks.copy()
+    masks[0, :6] = True  # the corner cell (1, 1) lies outside the disc
+    bad = MccTemplate(template.cylinders, masks, template.minutiae, template.params)
+    with pytest.raises(ValueError, match="outside its disc"):
+        Packed.of(bad)
+    with pytest.raises(ValueError, match="bits"):
+        Packed.of(template, 6)
+    with pytest.raises(ValueError, match="different bits"):
+        compare_many(gallery[1][0], [Packed.of(template), Packed.of(template, 8)])
+
+
+def test_ivf_retrains_on_the_vectors_faiss_holds(gallery) -> None:
+    enrolled, probes = gallery
+    params = IndexParameters(exact_until=100, probe_cells=4)
+    grown = FingerIndex(params)
+    grown.add_many((k, enrolled[k]) for k in range(3))  # trained at about 130 cylinders
+    first = grown._neighbours._trained_at
+    grown.add_many((k, enrolled[k]) for k in range(3, 40))  # fourfold: retrained from FAISS
+    assert 0 < first < grown._neighbours._trained_at == grown.cylinders
+    at_once = FingerIndex(params)
+    at_once.add_many(enumerate(enrolled))  # trained once on the same vectors, in the same order
+    for probe in probes[:3]:
+        assert np.array_equal(grown.coarse_scores(probe), at_once.coarse_scores(probe))
 
 
 def test_ivf_first_stage_beyond_the_exact_size_finds_mates_and_forgets(gallery) -> None:
