@@ -13,7 +13,7 @@ A record is compared with every finger of every other person (a finger given as 
 at a second enrolment must still be found), never with its own person's. The threshold is the
 finger calibration's point for the national target FPIR over the templates searched
 (FingerPolicy); when no calibrated point is that strict the strictest is used and the case's
-audit event says so (`strict_enough`). Memory: about 125 KB per record in the index.
+audit event says so (`strict_enough`). Memory: about 55 KB per record in the index (4-bit cylinders).
 
 A received exchange transaction's prints (`registry exchange import`, registry/exchange_search.py)
 are searched the same way against everyone (`search_received`); they open no case.

@@ -110,7 +110,7 @@ class FingerSearchHealth(Answer):
 
     records: int = Field(description="Finger records in the index")
     people: int
-    index_bytes: int = Field(description="Memory the index holds, about 125 KB per record")
+    index_bytes: int = Field(description="Memory the index holds, about 55 KB per record")
     target_fpir: float
     threshold: float = Field(description="MCC threshold of a search over every record now")
     calibrated_fmr_point: float
