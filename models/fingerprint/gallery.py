@@ -89,11 +89,10 @@ class FingerGallery:
         return self.index.nbytes
 
     def template(self, key: Hashable) -> MccTemplate | None:
-        """The cylinders held under `key` as the index re-scores with them (byte values: scores
-        within 3e-3 of the original's), or None when the key is not held."""
+        """The cylinders held under `key` as the index re-scores with them (packed values: see
+        mcc_batch.Packed for how far scores move), or None when the key is not held."""
         with self._lock:
-            serial = self.index._serial_of.get(key)  # FingerIndex keeps them packed, by serial
-            packed = None if serial is None else self.index._full[serial]
+            packed = self.index.held(key)
         return None if packed is None else packed.expand()
 
     def people(self) -> int:

@@ -133,6 +133,11 @@ class FingerIndex:
             angles.append(template.minutiae[:, 2])
         self._neighbours.add(serials, vectors, angles)
 
+    def held(self, key: Hashable) -> Packed | None:
+        """The packed cylinders the index re-scores with under `key`, or None when not held."""
+        serial = self._serial_of.get(key)
+        return None if serial is None else self._full[serial]
+
     def remove(self, key: Hashable) -> None:
         """Forget a template (an erased identity); unknown keys are ignored."""
         self.remove_many([key])
