@@ -244,6 +244,17 @@ def run_day(name: str, pop: gd.Population, args: argparse.Namespace, base: gd.Th
     search = DayFusedSearch(site.gallery, fingers, model)
     again = np.random.default_rng(args.seed + 1)  # second presses, apart from the day's draws
     tallies = {way: Tally() for way in (FACE, *(w.label for w in WAYS))}
+
+    def leave(way: Way, vector: np.ndarray, finger: Any, inside: list[str]
+              ) -> tuple[tuple[str, str | None, str], Any]:  # fmt: skip
+        """One exit decided a way: (verdict, who, reason) and the print that decided it, after
+        a second press when the way allows one and the first was denied on the finger."""
+        outcome = exit_with_finger(site, limits, search, vector, finger, inside, way.rule)
+        if way.presses > 1 and outcome[0] == "deny" and outcome[2].startswith(AGAIN):
+            finger = _again(again, prints, args.probes, finger)
+            outcome = exit_with_finger(site, limits, search, vector, finger, inside, way.rule)
+        return outcome, finger
+
     for p in rng.choice(list(site.exit_rows), size=args.exits):
         row = int(rng.choice(site.exit_rows[p]))
         others = [
@@ -256,15 +267,7 @@ def run_day(name: str, pop: gd.Population, args: argparse.Namespace, base: gd.Th
         reason = "face" if verdict == "alarm" else "no_open_visit"
         tallies[FACE].add_exit(verdict, who, reason, pop.names[p])
         for way in WAYS:
-            outcome, pressed = (
-                exit_with_finger(site, limits, search, pop.vectors[row], finger, inside, way.rule),
-                finger,
-            )
-            if way.presses > 1 and outcome[2].startswith(AGAIN):
-                pressed = _again(again, prints, args.probes, finger)
-                outcome = exit_with_finger(
-                    site, limits, search, pop.vectors[row], pressed, inside, way.rule
-                )
+            outcome, pressed = leave(way, pop.vectors[row], finger, inside)
             tallies[way.label].add_exit(*outcome, pop.names[p], pressed)
     escape_rows = list(site.escape_rows)
     if args.escapes and len(escape_rows) > args.escapes:  # --quick: a seeded sample of them
@@ -276,15 +279,7 @@ def run_day(name: str, pop: gd.Population, args: argparse.Namespace, base: gd.Th
         finger = _pressed(rng, prints, people[me], args.probes)
         verdicts = {FACE: gd.decide(site, limits, pop.vectors[row], inside)}
         for way in WAYS:
-            verdict, who, reason = exit_with_finger(
-                site, limits, search, pop.vectors[row], finger, inside, way.rule
-            )
-            if way.presses > 1 and verdict == "deny" and reason.startswith(AGAIN):
-                again_finger = _again(again, prints, args.probes, finger)
-                verdict, who, _ = exit_with_finger(
-                    site, limits, search, pop.vectors[row], again_finger, inside, way.rule
-                )
-            verdicts[way.label] = verdict, who
+            verdicts[way.label] = leave(way, pop.vectors[row], finger, inside)[0][:2]
         for way, (verdict, who) in verdicts.items():
             tallies[way].caught += verdict == "alarm"
             tallies[way].named += verdict == "alarm" and who == me
