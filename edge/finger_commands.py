@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from edge import reextract_command
 from edge.devices.feedback import finger_name, impression_feedback
 from edge.devices.readers import ReaderPool
 from edge.settings import Settings
@@ -143,7 +144,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `finger eval`, `calibrate`, `tail`, `readers` and `read`."""
+    """Register `finger eval`, `calibrate`, `tail`, `readers`, `read` and `reextract`."""
     finger = sub.add_parser("finger", help="fingerprint accuracy and calibration (NBIS)")
     actions = finger.add_subparsers(dest="action", required=True)
     evaluate = actions.add_parser("eval", help="EER and FNMR at FMR on FVC-style folders")
@@ -185,3 +186,4 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     read.add_argument("--timeout", type=float, default=20.0, help="seconds to wait (default 20)")
     read.add_argument("--out", help="PNG file to write the impression to")
     read.set_defaults(handler=finger_read)
+    reextract_command.add_parser(actions)

@@ -88,8 +88,9 @@ class Site:
         )
         self.matcher = Matcher(self.db, self.vault, self.engine, self.gallery, self.thresholds)
         self.fingers = FingerService(
-            self.db, self.vault, self.finger_calibration, tail=self.finger_tail
-        )
+            self.db, self.vault, self.finger_calibration, tail=self.finger_tail,
+            extractor=wiring.finger_extractor(settings),
+        )  # fmt: skip
         self.desk_fingers = DeskFingerEnrolment(
             self.db, self.vault, self.fingers, settings.match.desk_duplicate_fpir
         )
@@ -206,14 +207,14 @@ class Site:
     def finger_tail(self) -> FingerTail | None:
         """The fitted MCC impostor tail for 1:N thresholds (a site's own wins), if any."""
         if self._finger_tail is None:
-            self._finger_tail = (wiring.finger_tail(self.settings),)
+            self._finger_tail = (wiring.finger_tail(self.settings, self.fingers.extractor),)
         return self._finger_tail[0]
 
     def finger_calibration(self) -> Calibration:
         """The fingerprint matcher's calibration (a site's own wins over the shipped one)."""
         if self._finger_calibration is None:
             self._finger_calibration = Calibration.load(
-                wiring.calibration_path(self.settings, "finger-mcc")
+                wiring.calibration_path(self.settings, self.fingers.extractor.calibration_id)
             )
         return self._finger_calibration
 
@@ -240,15 +241,15 @@ class Site:
             )
 
     def fusion_model(self) -> FusionModel:
-        """Face + finger fusion for the face pack in use and the MCC finger matcher."""
+        """Face + finger fusion for the face pack in use and the site's finger extractor."""
         if self._fusion is None:
-            pack = self.engine().pack_id
-            path = wiring.calibration_path(self.settings, f"fusion-{pack}-mcc")
+            pack, extractor = self.engine().pack_id, self.fingers.extractor
+            path = wiring.calibration_path(self.settings, extractor.fusion_id(pack))
             if not path.is_file():  # no fusion fitted for this pack: a fingerprint cannot be fused
                 raise ModelNotReady.missing(
                     "fusion", str(path), "python -m bench.fusion_dev --write ..."
                 )
-            self._fusion = wiring.fusion_model(self.settings, pack)
+            self._fusion = wiring.fusion_model(self.settings, pack, extractor)
         return self._fusion
 
     def open_set_report(self) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from models.calibration import SHIPPED_CALIBRATIONS, Calibration
 from models.detector import DetectionPolicy
 from models.engine import EngineOptions
 from models.errors import ModelNotReady
-from models.fingerprint import tail
+from models.fingerprint.extractors import NBIS, FingerExtractor
 from models.fingerprint.tail import FingerTail, load_tail, with_finger_tail
 from models.fusion import FusionModel
 from models.imaging import ImageLimits
@@ -63,15 +63,22 @@ def calibration_path(settings: Settings, pack_id: str) -> Path:
     return local if local.is_file() else SHIPPED_CALIBRATIONS / f"{pack_id}.json"
 
 
-def finger_tail(settings: Settings) -> FingerTail | None:
+def finger_extractor(_: Settings) -> FingerExtractor:
+    """The configured minutiae extractor (models/fingerprint/extractors.py)."""
+    return NBIS
+
+
+def finger_tail(settings: Settings, extractor: FingerExtractor = NBIS) -> FingerTail | None:
     """The fitted MCC impostor tail (a site's own wins over the shipped one), None without one."""
-    return load_tail(calibration_path(settings, tail.FILE_NAME))
+    return load_tail(calibration_path(settings, extractor.tail_id))
 
 
-def fusion_model(settings: Settings, pack_id: str) -> FusionModel:
+def fusion_model(
+    settings: Settings, pack_id: str, extractor: FingerExtractor = NBIS
+) -> FusionModel:
     """The pack's face + finger fusion, its finger 1:N read off the fitted tail when there is one."""
-    path = calibration_path(settings, f"fusion-{pack_id}-mcc")
-    return with_finger_tail(FusionModel.load(path), finger_tail(settings))
+    path = calibration_path(settings, extractor.fusion_id(pack_id))
+    return with_finger_tail(FusionModel.load(path), finger_tail(settings, extractor))
 
 
 def open_set_thresholds(

@@ -113,7 +113,8 @@ class NationalFingers:
         return len(self.gallery)
 
     def follow(self, tx: Connection, touched: Iterable[str]) -> None:
-        """After a commit: drop erased people's records, index the touched people's new ones."""
+        """After a commit: drop erased people's records and those replaced (a re-extraction),
+        index the touched people's new ones."""
         for identity_id in touched:
             row = tx.execute(
                 "SELECT status FROM national_identities WHERE id = %s", (identity_id,)
@@ -126,6 +127,7 @@ class NationalFingers:
                 " WHERE identity_id = %s ORDER BY id",
                 (identity_id,),
             ).fetchall()
+            self.gallery.remove_gone(identity_id, {int(r["id"]) for r in rows})
             self.gallery.add(self._decoded([r for r in rows if int(r["id"]) not in self.gallery]))
 
     def search_pending(self, tx: Connection) -> tuple[int, list[int]]:

@@ -1,0 +1,56 @@
+"""Which minutiae extractor makes a site's fingerprint templates, and the calibrations it needs.
+
+MCC scores of one extractor's minutiae are not the same distribution as another's: NBIS MINDTCT
+and the LEADER network find different points on the same ridges. So a threshold is only right
+for the extractor it was calibrated on, and every calibration file is named after it: the FMR
+points (`finger-mcc.json` for NBIS, `finger-leader-mcc.json` for LEADER), the fitted impostor tail
+(`<that>.openset.json`) and the face + finger fusion (`fusion-<pack>-mcc.json`,
+`fusion-<pack>-leader-mcc.json`). A template records the extractor that made it
+(`MinutiaeTemplate.extractor`, the `extractor` column of finger_templates), so templates of
+another extractor can be counted and re-extracted from their master images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from models.fingerprint import nbis
+from models.fingerprint.minutiae import MinutiaeTemplate
+
+Extract = Callable[[npt.NDArray[np.uint8], int], MinutiaeTemplate]
+NAMES = ("nbis", "leader")
+
+
+@dataclass(frozen=True)
+class FingerExtractor:
+    """One minutiae extractor as the service uses it."""
+
+    name: str  # the setting's value (EDGE_MATCH__FINGER_EXTRACTOR)
+    label: str  # what its templates carry as MinutiaeTemplate.extractor
+    matcher_id: str  # names its calibrations: "mcc" (NBIS minutiae), "leader-mcc"
+    extract: Extract
+
+    @property
+    def calibration_id(self) -> str:
+        """The FMR points' calibration id (`<id>.json`)."""
+        return f"finger-{self.matcher_id}"
+
+    @property
+    def tail_id(self) -> str:
+        """The fitted impostor tail's calibration id (`<id>.json`)."""
+        return f"finger-{self.matcher_id}.openset"
+
+    def fusion_id(self, pack_id: str) -> str:
+        """The face + finger fusion model's calibration id for a face pack."""
+        return f"fusion-{pack_id}-{self.matcher_id}"
+
+    def made(self, extractor_label: str) -> bool:
+        """Whether a stored template's extractor column says this extractor made it."""
+        return extractor_label == self.label
+
+
+NBIS = FingerExtractor("nbis", nbis.EXTRACTOR, "mcc", nbis.extract)
