@@ -22,7 +22,13 @@ from models.fingerprint import nbis
 from models.fingerprint.minutiae import MinutiaeTemplate
 
 Extract = Callable[[npt.NDArray[np.uint8], int], MinutiaeTemplate]
-NAMES = ("nbis", "leader")
+# The setting's values and the id their MCC calibrations are named by.
+MATCHER_IDS = {"nbis": "mcc", "leader": "leader-mcc"}
+
+
+def calibration_id(name: str) -> str:
+    """The FMR points' calibration id of an extractor by name (the registry has no extractor)."""
+    return f"finger-{MATCHER_IDS[name]}"
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ class FingerExtractor:
     @property
     def calibration_id(self) -> str:
         """The FMR points' calibration id (`<id>.json`)."""
-        return f"finger-{self.matcher_id}"
+        return f"finger-{self.matcher_id}"  # = calibration_id(self.name)
 
     @property
     def tail_id(self) -> str:
