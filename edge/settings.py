@@ -151,6 +151,16 @@ class MatchSettings(BaseModel):
         ),
     )
 
+    finger_extractor: Literal["nbis", "leader"] = Field(
+        "nbis",
+        description=(
+            "Which minutiae extractor makes the fingerprint templates: NBIS MINDTCT, or the"
+            " LEADER network (pyfing, converted to ONNX: `gerbang models convert`). Thresholds"
+            " and fusion are calibrated per extractor; after a change, `gerbang finger"
+            " reextract` makes the stored templates again from their images."
+        ),
+    )
+
     def fpir_targets(self) -> dict[str, float]:
         """Target FPIR per 1:N decision kind."""
         return {

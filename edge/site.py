@@ -40,6 +40,7 @@ from kernel.errors import GerbangError, Message
 from models.calibration import Calibration
 from models.engine import FaceEngine
 from models.errors import ModelNotReady
+from models.fingerprint import extractors
 from models.fingerprint.tail import FingerTail
 from models.fusion import FusionModel
 from models.liveness import DEFAULT_THRESHOLD
@@ -68,6 +69,7 @@ class Site:
         self.sign_ins = SignInThrottle()  # failed sign-ins per account and source (kernel.access)
         self._finger_calibration: Calibration | None = None
         self._finger_tail: tuple[FingerTail | None] | None = None  # (loaded,) once read
+        self.finger_problem: GerbangError | None = None  # the extractor's model or calibration
         self._load_lock = threading.Lock()
         self.nbis = NbisBuild()
         self.model_fetch = ModelFetch()
@@ -165,8 +167,23 @@ class Site:
                 self.problem = ModelNotReady.missing(
                     "calibration", str(exc), "gerbang calibrate DIR"
                 )
+            self.finger_problem = self._fingers_usable()
             # The fingerprint 1:N index is a projection of the database like the face gallery.
             self.fingers.refresh_index()
+
+    def _fingers_usable(self) -> GerbangError | None:
+        """Load the finger extractor's model (LEADER's ONNX file) and its calibration now, so
+        /ready says what is missing rather than the first finger at the gate."""
+        extractor = self.fingers.extractor
+        try:
+            extractors.warm(extractor)
+            self.finger_calibration()
+        except GerbangError as exc:
+            return exc
+        except (OSError, ValueError) as exc:
+            fix = f"ship {extractor.calibration_id}.json or set EDGE_MATCH__FINGER_EXTRACTOR=nbis"
+            return ModelNotReady.missing("finger calibration", str(exc), fix)
+        return None
 
     def _fetching(self, store: ModelStore, pack: ModelPack) -> bool:
         """Start fetching the pack's missing files, if any and allowed; whether the load waits."""

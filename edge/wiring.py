@@ -11,6 +11,7 @@ from models.calibration import SHIPPED_CALIBRATIONS, Calibration
 from models.detector import DetectionPolicy
 from models.engine import EngineOptions
 from models.errors import ModelNotReady
+from models.fingerprint import extractors
 from models.fingerprint.extractors import NBIS, FingerExtractor
 from models.fingerprint.tail import FingerTail, load_tail, with_finger_tail
 from models.fusion import FusionModel
@@ -63,9 +64,11 @@ def calibration_path(settings: Settings, pack_id: str) -> Path:
     return local if local.is_file() else SHIPPED_CALIBRATIONS / f"{pack_id}.json"
 
 
-def finger_extractor(_: Settings) -> FingerExtractor:
+def finger_extractor(settings: Settings) -> FingerExtractor:
     """The configured minutiae extractor (models/fingerprint/extractors.py)."""
-    return NBIS
+    return extractors.named(
+        settings.match.finger_extractor, model_store(settings), settings.threads
+    )
 
 
 def finger_tail(settings: Settings, extractor: FingerExtractor = NBIS) -> FingerTail | None:

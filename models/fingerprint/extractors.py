@@ -12,6 +12,7 @@ another extractor can be counted and re-extracted from their master images.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ import numpy.typing as npt
 
 from models.fingerprint import nbis
 from models.fingerprint.minutiae import MinutiaeTemplate
+from models.store import ModelStore
 
 Extract = Callable[[npt.NDArray[np.uint8], int], MinutiaeTemplate]
 # The setting's values and the id their MCC calibrations are named by.
@@ -60,3 +62,42 @@ class FingerExtractor:
 
 
 NBIS = FingerExtractor("nbis", nbis.EXTRACTOR, "mcc", nbis.extract)
+
+
+class _OnFirstUse:
+    """LEADER's session opened at its first extraction (a converted ONNX file; a command that only
+    counts templates must not load it), once, thread-safely."""
+
+    def __init__(self, store: ModelStore, threads: int | None) -> None:
+        self._store, self._threads = store, threads
+        self._extract: Extract | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, image: npt.NDArray[np.uint8], ppi: int) -> MinutiaeTemplate:
+        return self.ready()(image, ppi)
+
+    def ready(self) -> Extract:
+        """The extract function, loading the model now if needed (FingerprintModelMissing)."""
+        with self._lock:
+            if self._extract is None:
+                from models.fingerprint import leader  # onnxruntime session, converted file
+
+                self._extract = leader.load_extractor(self._store, self._threads).extract
+            return self._extract
+
+
+def named(name: str, store: ModelStore, threads: int | None = None) -> FingerExtractor:
+    """The service's extractor for a setting's value; LEADER's model loads at first use."""
+    if name == "nbis":
+        return NBIS
+    if name == "leader":
+        from models.fingerprint.leader import EXTRACTOR
+
+        return FingerExtractor("leader", EXTRACTOR, MATCHER_IDS[name], _OnFirstUse(store, threads))
+    raise ValueError(f"extractor must be one of {sorted(MATCHER_IDS)}, got {name!r}")
+
+
+def warm(extractor: FingerExtractor) -> None:
+    """Load a lazily loaded extractor's model now (at start, so /ready can say what is missing)."""
+    if isinstance(extractor.extract, _OnFirstUse):
+        extractor.extract.ready()
