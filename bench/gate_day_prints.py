@@ -29,6 +29,7 @@ from enrollment.fused_search import FusedSearch
 from gallery_sync.gallery import GalleryIndex
 from kernel.errors import GerbangError
 from models.fingerprint import evaluation, mcc, nbis
+from models.fingerprint.extractors import Extractor
 from models.fingerprint.identify import Candidate, person_scores
 from models.fingerprint.mcc_batch import Packed, compare_many
 from models.fingerprint.openset_eval import ENROLLED, POSITIONS, PROBES
@@ -59,9 +60,10 @@ class Prints:
         return [(finger, i) for i in ENROLLED if (finger, i) in self.enrolled]
 
 
-def load_prints(root: Path, seed: int, limit: int | None = None,
-                probes: Sequence[int] = PROBES) -> Prints:  # fmt: skip
-    """Extract, pair and score the fingers under root (the first `limit` fingers when given)."""
+def load_prints(root: Path, seed: int, limit: int | None = None, probes: Sequence[int] = PROBES,
+                extract: Extractor = nbis.extract) -> Prints:  # fmt: skip
+    """Extract (NBIS unless `extract` says otherwise), pair and score the fingers under root (the
+    first `limit` fingers when given)."""
     start = time.perf_counter()
     images: dict[Print, Path] = {}
     for folder in finger_folders(root):
@@ -80,7 +82,7 @@ def load_prints(root: Path, seed: int, limit: int | None = None,
             if path is None:
                 continue
             try:
-                template = mcc.with_cylinders(nbis.extract(nbis.read_image(path.read_bytes()), PPI))
+                template = mcc.with_cylinders(extract(nbis.read_image(path.read_bytes()), PPI))
             except GerbangError as exc:
                 if number not in ENROLLED:
                     presented[(finger, number)] = exc.code

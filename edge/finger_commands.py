@@ -27,7 +27,9 @@ def finger_eval(args: argparse.Namespace) -> int:
     if args.fused:
         from edge.fused_eval import evaluate_fused, format_fused  # loads the face engine
 
-        rows = evaluate_fused(Path(args.fused), [Path(f) for f in args.dirs], args.dpi)
+        extractor = extractors.named(args.extractor, model_store(Settings()))
+        rows = evaluate_fused(Path(args.fused), [Path(f) for f in args.dirs], args.dpi,
+                              extractor=extractor, extract=_extract(args, "mcc"))  # fmt: skip
         print(format_fused(rows))
         return 0
     extract = _extract(args)
