@@ -51,7 +51,8 @@ def finger_calibrate(args: argparse.Namespace) -> int:
     folders = [Path(folder) for folder in args.dirs]
     names = " + ".join(folder.resolve().name for folder in folders)
     dataset = args.dataset or (
-        f"{names}, protocol {args.protocol}, {args.dpi} ppi, calibrated {dt.date.today().isoformat()}"
+        f"{names}{_minutiae_note(args)}, protocol {args.protocol}, {args.dpi} ppi,"
+        f" calibrated {dt.date.today().isoformat()}"
     )
     name = f"finger-{args.matcher}" if args.extractor == "nbis" else None
     calibration = evaluation.calibrate_folders(
@@ -66,13 +67,19 @@ def finger_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _minutiae_note(args: argparse.Namespace) -> str:
+    """Which minutiae a fitted file's scores came from, when not the default NBIS ones."""
+    return "" if args.extractor == "nbis" else f" on {args.extractor} minutiae"
+
+
 def finger_tail(args: argparse.Namespace) -> int:
     """Fit the MCC impostor tail of the folders (models/fingerprint/tail.py) and write it."""
     folders = [Path(folder) for folder in args.dirs]
     names = " + ".join(f.resolve().name for f in folders)
     dataset = args.dataset or (
-        f"{names}: MCC impostor scores, every fresh impression against every stored impression of"
-        f" the other fingers of its folder, {args.dpi} ppi, fitted {dt.date.today().isoformat()}"
+        f"{names}: MCC impostor scores{_minutiae_note(args)}, every fresh impression against every"
+        f" stored impression of the other fingers of its folder, {args.dpi} ppi,"
+        f" fitted {dt.date.today().isoformat()}"
     )
     fitted = tail.fit_tail(folders, args.dpi, dataset, _extract(args, "mcc"))
     out = Path(args.out)

@@ -52,10 +52,11 @@ Maps = npt.NDArray[np.float32]
 class FingerprintModelMissing(Unavailable):
     code = "fingerprint_model_missing"
     message = Message(
-        "Model sidik jari LEADER belum tersedia: jalankan `gerbang models convert` (perlu paket"
-        " pyfing 0.7.3), atau pilih ekstraktor nbis.",
-        "The LEADER fingerprint model is not available: run `gerbang models convert` (needs the"
-        " pyfing 0.7.3 package), or choose the nbis extractor.",
+        "Model sidik jari LEADER tidak tersedia: pasang paket pyfing 0.7.3 (pip install"
+        " pyfing==0.7.3), model dibuat darinya saat pertama dipakai; atau pilih ekstraktor nbis.",
+        "The LEADER fingerprint model is not available: install the pyfing 0.7.3 package (pip"
+        " install pyfing==0.7.3), the model is made from it on first use; or choose the nbis"
+        " extractor.",
     )
 
 
