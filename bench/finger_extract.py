@@ -48,7 +48,7 @@ CONFIGS = (("nbis", 1), ("leader", 1), ("leader", 2))
 
 def _store() -> ModelStore:
     model_dir = Path(os.environ.get("EDGE_MODEL_DIR", ROOT.parent / "shared/models"))
-    data_dir = Path(os.environ.get("EDGE_DATA_DIR", ROOT / "var/data"))
+    data_dir = Path(os.environ.get("EDGE_DATA_DIR", ROOT / "var"))  # as Settings.data_dir
     return ModelStore(model_dir, data_dir / "model-cache")
 
 

@@ -54,11 +54,13 @@ def finger_calibrate(args: argparse.Namespace) -> int:
         f"{names}{_minutiae_note(args)}, protocol {args.protocol}, {args.dpi} ppi,"
         f" calibrated {dt.date.today().isoformat()}"
     )
-    name = f"finger-{args.matcher}" if args.extractor == "nbis" else None
+    # finger-mcc / finger-nbis as before; another extractor's scores are another calibration.
+    name = "finger-" + (
+        args.matcher if args.extractor == "nbis" else f"{args.extractor}-{args.matcher}"
+    )
     calibration = evaluation.calibrate_folders(
-        folders, args.dpi, args.protocol, dataset, args.matcher, _extract(args),
-        name or f"finger-{args.extractor}-{args.matcher}",
-    )  # fmt: skip
+        folders, args.dpi, args.protocol, dataset, args.matcher, _extract(args), name
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     calibration.save(out)
