@@ -12,7 +12,7 @@ from models.detector import DetectionPolicy
 from models.engine import EngineOptions
 from models.errors import ModelNotReady
 from models.fingerprint import extractors
-from models.fingerprint.extractors import NBIS, FingerExtractor
+from models.fingerprint.extractors import FingerExtractor
 from models.fingerprint.tail import FingerTail, load_tail, with_finger_tail
 from models.fusion import FusionModel
 from models.imaging import ImageLimits
@@ -71,15 +71,19 @@ def finger_extractor(settings: Settings) -> FingerExtractor:
     )
 
 
-def finger_tail(settings: Settings, extractor: FingerExtractor = NBIS) -> FingerTail | None:
-    """The fitted MCC impostor tail (a site's own wins over the shipped one), None without one."""
+def finger_tail(settings: Settings, extractor: FingerExtractor | None = None) -> FingerTail | None:
+    """The fitted MCC impostor tail of an extractor (default: the configured one; a site's own
+    file wins over the shipped one), None without one."""
+    extractor = extractor or finger_extractor(settings)
     return load_tail(calibration_path(settings, extractor.tail_id))
 
 
 def fusion_model(
-    settings: Settings, pack_id: str, extractor: FingerExtractor = NBIS
+    settings: Settings, pack_id: str, extractor: FingerExtractor | None = None
 ) -> FusionModel:
-    """The pack's face + finger fusion, its finger 1:N read off the fitted tail when there is one."""
+    """The pack's face + finger fusion for an extractor (default: the configured one), its finger
+    1:N read off the fitted tail when there is one."""
+    extractor = extractor or finger_extractor(settings)
     path = calibration_path(settings, extractor.fusion_id(pack_id))
     return with_finger_tail(FusionModel.load(path), finger_tail(settings, extractor))
 

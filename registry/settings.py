@@ -67,7 +67,7 @@ class RegistrySettings(BaseSettings):
         " than a site's finger searches, 1e-2 at most; None: no search by fingers, no finger index).",
     )
     finger_extractor: Literal["nbis", "leader"] = Field(
-        "nbis",
+        "leader",
         description="The minutiae extractor the sites' finger records are made by (every site's"
         " EDGE_MATCH__FINGER_EXTRACTOR): it names the shipped calibration and fitted tail the"
         " national search by fingers decides with.",

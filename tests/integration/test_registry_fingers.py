@@ -20,7 +20,6 @@ from enrollment.vault import aad_for
 from models.fingerprint import iso19794, mcc, nbis
 from models.fingerprint.identify import fmr_for_fpir
 from models.fingerprint.minutiae import MinutiaeTemplate
-from registry.national_fingers import MATCHER
 from registry.service import RegistryService
 from tests.integration import test_registry as shared
 from tests.integration.test_registry import FakeSite, Registry, _random_unit
@@ -94,7 +93,7 @@ def test_the_same_finger_at_two_sites_opens_one_finger_case_and_never_a_second(
 
     [case] = _cases_of(registry, first, second)
     assert {case["identity_a"], case["identity_b"]} == {first, second}
-    assert case["modality"] == "finger" and case["pack_id"] == MATCHER
+    assert case["modality"] == "finger" and case["pack_id"] == fingers.policy.matcher
     assert case["score"] >= case["threshold"] == threshold
     assert case["target_fpir"] == registry.service.settings.finger_duplicate_fpir
     assert case["templates_searched"] == 2  # Budi's two records, never Andi's own
