@@ -16,7 +16,7 @@ beyond the real ones adds gate_day's modelled crowd, which has no fingers (face 
 
 With fingers, each person is chimeric: their face identity and a pair of real FVC fingers
 (bench/gate_day_prints.py; impressions 1-3 enrolled, one of 4-8 pressed at each passage, a
-random finger of the two). 80 fingers make 40 pairs, far fewer than the people of a population,
+random finger of the two). 69 fingers make 34 pairs, far fewer than the people of a population,
 so fingers are reused, and only where reuse cannot make a false match that would not exist:
 - the pairs are split in two pools: `--inmate-pairs` of them for inmates, the rest for visitors,
   so no visitor ever presents a finger an inmate holds;
