@@ -235,6 +235,10 @@ def main() -> None:
         default=[],
         help="impressions enrolled in each rotation, e.g. 1,2,3 4,5,6 6,7,8 (the rest probe)",
     )
+    parser.add_argument("--extractor", choices=("nbis", "leader"), default="nbis",
+                        help="minutiae of the real templates (the modelled ones follow them)")  # fmt: skip
+    parser.add_argument("--template-cache", metavar="DIR",
+                        help="keep extracted minutiae here for the next run (not in git)")  # fmt: skip
     parser.add_argument(
         "--cells",
         type=int,

@@ -13,8 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from edge import wiring
+from edge.settings import Settings
 from kernel.errors import InputError
 from models.fingerprint import evaluation, nbis
+from models.fingerprint.extractors import CachedExtractor, Extractor, named_extractor
 from models.fingerprint.mcc_batch import Packed, compare_many
 from models.fingerprint.mcc_cylinders import build
 from models.fingerprint.mcc_template import MccTemplate
@@ -27,18 +30,29 @@ def folders(root: Path) -> list[Path]:
     return sorted(set(found))
 
 
-def real_templates(root: Path) -> list[tuple[str, int, MinutiaeTemplate]]:
-    """(finger label, impression, template at 500 ppi) of every image that extracts."""
+def real_templates(
+    root: Path, extract: Extractor = nbis.extract
+) -> list[tuple[str, int, MinutiaeTemplate]]:
+    """(finger label, impression, template at 500 ppi) of every image that extracts (NBIS unless
+    `extract` says otherwise)."""
     out = []
     for folder in folders(root):
         ppi = 512 if "2004_DB3" in folder.name.upper() else 500  # FVC2004 DB3 (thermal sweep)
         for item in evaluation.scan_folder(folder):
             try:
-                template = nbis.extract(nbis.read_image(item.path.read_bytes()), ppi)
+                template = extract(nbis.read_image(item.path.read_bytes()), ppi)
             except InputError:
                 continue
             out.append((f"{folder.name}/{item.finger}", item.number, template.scaled_to(500)))
     return out
+
+
+def extractor_of(args: argparse.Namespace) -> Extractor:
+    """--extractor's extract function, through --template-cache when given."""
+    extract = named_extractor(args.extractor, wiring.model_store(Settings()))
+    if args.template_cache:
+        return CachedExtractor(extract, args.extractor, Path(args.template_cache))
+    return extract
 
 
 def modelled(
@@ -110,7 +124,7 @@ def prepare(args: argparse.Namespace, rng: np.random.Generator) -> list[Data]:
     rotation of the enrolled impressions (one: each finger's first --enrol) enrol, pick the
     probes among the other impressions and match them exhaustively."""
     start = time.perf_counter()
-    reals = real_templates(args.data)
+    reals = real_templates(args.data, extractor_of(args))
     by_finger: dict[str, list[int]] = {}
     for k, (finger, _, _) in enumerate(reals):
         by_finger.setdefault(finger, []).append(k)

@@ -5,6 +5,8 @@ finger templates and finger scores are cached in /tmp/gerbang-fusion-cache, keye
 image files and the matcher's source; delete it after changing a model):
     python -m bench.fusion_dev --det /tmp/fusion-det.png --det-repeats /tmp/fusion-det-100.png
     python -m bench.fusion_dev --write models/calibrations/fusion-open-yunet-dlib-nbis.json
+    python -m bench.fusion_dev --extractor leader --repeats 0 \
+        --write models/calibrations/fusion-open-yunet-dlib-leader-mcc.json
 
 Chimeric subjects. No set here holds faces and fingerprints of the same people, so each of the
 20 FVC2002 fingers (DB1_B and DB3_B, 10 each) is given a dev face identity with at least 4
@@ -66,7 +68,8 @@ from models import calibration as cal
 from models import error_rates
 from models.batch import embed_files
 from models.calibration_report import plot_det
-from models.fingerprint import evaluation, nbis
+from models.fingerprint import evaluation, extractors, nbis
+from models.fingerprint.extractors import FingerExtractor
 from models.fingerprint.minutiae import MinutiaeTemplate
 from models.fusion import FusionModel
 from models.fusion_fit import FACE_DLIB, FINGER_BOZORTH3, Comparisons, MatcherSpec, fit_fusion
@@ -167,28 +170,31 @@ def embed_faces(paths: list[Path], models: Path, data_dir: Path) -> Scores:
     return faces.astype(np.float64)
 
 
-def finger_templates(items: list[evaluation.Impression]) -> list[MinutiaeTemplate | None]:
-    """NBIS templates of a database (None where extraction failed), cached as plain arrays."""
-    cached = CACHE / f"templates-{_digest([i.path for i in items], nbis.EXTRACTOR)}.npz"
+def finger_templates(
+    items: list[evaluation.Impression], extractor: FingerExtractor
+) -> list[MinutiaeTemplate | None]:
+    """A database's templates (None where extraction failed), cached as plain arrays."""
+    cached = CACHE / f"templates-{_digest([i.path for i in items], extractor.label)}.npz"
     if not cached.is_file():
-        data = evaluation.extract_set(items, FINGER_PPI, nbis.extract)
+        data = evaluation.extract_set(items, FINGER_PPI, extractor.extract)
         rows = [t.minutiae if t else np.zeros((0, 5)) for t in data.templates]
         sizes = [(t.width, t.height) if t else (0, 0) for t in data.templates]
         np.savez(cached, rows=np.concatenate(rows), counts=[len(r) for r in rows], sizes=sizes)
     with np.load(cached, allow_pickle=False) as saved:
         parts = np.split(saved["rows"], np.cumsum(saved["counts"])[:-1])
         return [
-            MinutiaeTemplate(int(w), int(h), FINGER_PPI, rows, nbis.EXTRACTOR) if w else None
+            MinutiaeTemplate(int(w), int(h), FINGER_PPI, rows, extractor.label) if w else None
             for rows, (w, h) in zip(parts, saved["sizes"], strict=True)
         ]
 
 
 def finger_matrix(
-    templates: list[MinutiaeTemplate | None], items: list[evaluation.Impression], matcher: str
-) -> Scores:
+    templates: list[MinutiaeTemplate | None], items: list[evaluation.Impression], matcher: str,
+    label: str,
+) -> Scores:  # fmt: skip
     """Symmetric score matrix of one database (NaN where a template is missing), cached."""
     prepare, compare, sources = finger_matcher(matcher)
-    key = _digest([*(i.path for i in items), *sources], nbis.EXTRACTOR)  # a matcher edit refreshes
+    key = _digest([*(i.path for i in items), *sources], label)  # a matcher edit refreshes
     cached = CACHE / f"scores-{matcher}-{key}.npy"
     if cached.is_file():
         return np.asarray(np.load(cached, allow_pickle=False), dtype=np.float64)
@@ -200,6 +206,12 @@ def finger_matrix(
             scores[i, j] = scores[j, i] = compare(a, b)
     np.save(cached, scores, allow_pickle=False)
     return scores
+
+
+def finger_extractor(args: argparse.Namespace) -> FingerExtractor:
+    """The extractor named by --extractor (LEADER converted into the data dir's cache)."""
+    settings = Settings(model_dir=args.models, data_dir=args.data_dir)
+    return extractors.named(args.extractor, wiring.model_store(settings))
 
 
 def finger_matcher(
@@ -220,11 +232,18 @@ def load_dev_data(args: argparse.Namespace, photos: list[Path]) -> DevData:
     faces = embed_faces(photos, args.models, args.data_dir)
     items: dict[str, list[evaluation.Impression]] = {}
     scores: dict[str, dict[str, Scores]] = {}
+    extractor = finger_extractor(args)
+    # BOZORTH3 first (it was shipped first); it compares NBIS minutiae only
+    matchers = ("nbis", "mcc") if args.mcc else ("nbis",)
+    if extractor.name != "nbis":
+        matchers = ("mcc",)
     for db in FINGER_DBS:
         items[db] = evaluation.scan_folder(args.fingerprints / db)
-        templates = finger_templates(items[db])
-        for name in ("nbis", "mcc") if args.mcc else ("nbis",):  # BOZORTH3 first: it is shipped
-            scores.setdefault(name, {})[db] = finger_matrix(templates, items[db], name)
+        templates = finger_templates(items[db], extractor)
+        for name in matchers:
+            scores.setdefault(name, {})[db] = finger_matrix(
+                templates, items[db], name, extractor.label
+            )
     return DevData(faces, [str(p) for p in photos], scores, items)
 
 
@@ -538,6 +557,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--write", type=Path, help="write the model fitted on all subjects here")
     parser.add_argument("--shipped-finger", choices=sorted(FINGER_SPECS), default="mcc",
                         help="the finger matcher of the model written by --write (the site's default is mcc)")  # fmt: skip
+    parser.add_argument("--extractor", choices=sorted(extractors.MATCHER_IDS), default="nbis",
+                        help="minutiae extractor of the fingers (leader: MCC only; its model is"
+                        " written as fusion-<pack>-leader-mcc)")  # fmt: skip
     parser.add_argument("--no-mcc", dest="mcc", action="store_false",
                         help="leave out the second finger matcher (MCC)")  # fmt: skip
     parser.add_argument("--repeats", type=int, default=100,
@@ -582,11 +604,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             title = f"Chimeric face + finger, held out, {args.repeats} face draws pooled"
             write_det(pool_runs(runs), args.det_repeats, title)
             print(f"wrote {args.det_repeats}")
-    finger = args.shipped_finger
+    finger = args.shipped_finger if args.extractor == "nbis" else "mcc"
     full = comparisons(subjects, data, finger)
-    own = {name: cal.Calibration.load(wiring.SHIPPED_CALIBRATIONS / f"{file.format(finger=finger)}.json")
+    named = extractors.MATCHER_IDS[args.extractor] if finger == "mcc" else finger
+    own = {name: cal.Calibration.load(wiring.SHIPPED_CALIBRATIONS / f"{file.format(finger=named)}.json")
            for name, file in OWN_CALIBRATIONS.items()}  # fmt: skip
-    model = fit_fusion(full, MODEL_ID.format(finger=finger), dataset_sentence(subjects, full),
+    model = fit_fusion(full, MODEL_ID.format(finger=named), dataset_sentence(subjects, full),
                        (FACE_DLIB, FINGER_SPECS[finger]), own=own)  # fmt: skip
     print("\n" + fit_table(model, "all 20 subjects, the shipped model"))
     if args.det:

@@ -4,6 +4,7 @@ face alone and on face + finger.
     EDGE_MODEL_DIR=/work/shared/models python -m bench.gate_day_fingers \
         var/openset-open-yunet-dlib.npz --fingers /work/shared/data/fingerprints [--quick]
         [--inmates 2000 (adds gate_day's modelled crowd, without fingers)]
+        [--extractor leader --template-cache var/finger-templates]
 
 (run from the repository's root, as a module: it imports bench/gate_day.py.)
 
@@ -15,7 +16,7 @@ beyond the real ones adds gate_day's modelled crowd, which has no fingers (face 
 
 With fingers, each person is chimeric: their face identity and a pair of real FVC fingers
 (bench/gate_day_prints.py; impressions 1-3 enrolled, one of 4-8 pressed at each passage, a
-random finger of the two). 80 fingers make 40 pairs, far fewer than the people of a population,
+random finger of the two). 69 fingers make 34 pairs, far fewer than the people of a population,
 so fingers are reused, and only where reuse cannot make a false match that would not exist:
 - the pairs are split in two pools: `--inmate-pairs` of them for inmates, the rest for visitors,
   so no visitor ever presents a finger an inmate holds;
@@ -33,7 +34,8 @@ required finger: the inmate search (kind gate_inmate, rule `either`) and the vis
 search (visitor_exit) through the service's own FusedSearch and decide_fused, three ways (WAYS):
 rule `both` (the first design), rule `together` (the service's), and `together` with a second
 press of the same finger after a denial on the finger, decided afresh as a new passage; with
-the fusion model shipped for the pack (models/calibrations/fusion-<pack>-mcc.json) and the face
+the fusion model shipped for the pack and the extractor (models/calibrations/fusion-<pack>-mcc.json
+for NBIS minutiae, fusion-<pack>-leader-mcc.json for LEADER's) and the face
 thresholds of the site's open-set calibration; the look-alike rule as the service applies it;
 an unreadable finger denies the exit (finger_unusable). The fused search scores a face on its
 threshold's scale, as FusedSearch does (S-norm against the site's cohort by default, the cosine
@@ -58,6 +60,7 @@ from bench.gate_day_prints import DayFusedSearch, Prints, SiteFingers, load_prin
 from edge import wiring
 from edge.settings import Settings
 from gallery_sync.gallery import Candidate
+from models.fingerprint import extractors
 from models.fusion import FusionModel
 
 INMATE_SHARE = 0.75  # of the finger pairs, for inmates (their diversity bounds finger false alarms)
@@ -366,6 +369,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--escapes", type=int, default=0,
                         help="most escapes tried, a seeded sample (0: every one)")  # fmt: skip
+    parser.add_argument("--extractor", choices=extractors.EXTRACTORS, default="nbis",
+                        help="minutiae extractor of the fingers (its fusion model decides)")  # fmt: skip
+    parser.add_argument("--template-cache", metavar="DIR",
+                        help="keep extracted minutiae here for the next run (not in git)")  # fmt: skip
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: 200 exits, 200 escapes, 20 fingers, impressions 4-5")  # fmt: skip
     args = parser.parse_args(argv)
@@ -380,8 +387,12 @@ def main(argv: list[str] | None = None) -> int:
     if service is None:
         raise SystemExit("this main has no open-set thresholds: the fused search needs them")
     base = gd.thresholds(settings, pack_id, args.inmates, args.inside)
-    model = FusionModel.load(wiring.calibration_path(settings, f"fusion-{pack_id}-mcc"))
-    prints = load_prints(Path(args.fingers), args.seed, limit, args.probes)
+    extractor = extractors.named(args.extractor, wiring.model_store(settings))
+    model = FusionModel.load(wiring.calibration_path(settings, extractor.fusion_id(pack_id)))
+    extract = extractor.extract
+    if args.template_cache:  # LEADER takes about 0.4 s a print: keep them for the next run
+        extract = extractors.CachedExtractor(extract, extractor.name, Path(args.template_cache))
+    prints = load_prints(Path(args.fingers), args.seed, limit, args.probes, extract)
     print(f"fingers: {len(prints.pairs)} pairs scored", file=sys.stderr)
     days = []
     for name, prefixes in gd.POPULATIONS.items():

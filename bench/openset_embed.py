@@ -67,18 +67,37 @@ def _chunk(paths: Sequence[str]) -> list[Row]:
     return rows
 
 
+def first_per_person(paths: list[Path], root: Path, limit: int) -> list[Path]:
+    """Each identity folder's first `limit` photos, in the listing's order."""
+    seen: dict[str, int] = {}
+    kept = []
+    for path in paths:
+        person = path.relative_to(root).parts[0]
+        seen[person] = seen.get(person, 0) + 1
+        if seen[person] <= limit:
+            kept.append(path)
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("dir")
     parser.add_argument("--out", required=True)
     parser.add_argument("--pack")
     parser.add_argument("--workers", type=int)
+    parser.add_argument(
+        "--per-person",
+        type=int,
+        help="only each identity's first N photos (a smaller archive for smoke tests)",
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     spec = wiring.engine_spec(settings, args.pack)
     ensure_converted(spec.store, spec.pack)
     root = Path(args.dir)
     paths = list_images(root)
+    if args.per_person:
+        paths = first_per_person(paths, root, args.per_person)
     chunks = [[str(p) for p in paths[i : i + CHUNK]] for i in range(0, len(paths), CHUNK)]
     workers = args.workers or physical_cores()
     single = replace(spec, runtime=RuntimeChoice(spec.runtime.providers, threads=1))

@@ -3,8 +3,8 @@ holds them.
 
 A cell holds `position:path` pairs separated by `;` (ISO finger positions 1-10; paths absolute
 or relative to the CSV's folder), at the row's `ppi` (500 when there is no such column or it is
-empty). Gallery prints are kept as the site keeps them: extracted by NBIS MINDTCT, stored as
-an ISO/IEC 19794-2 record and decoded again (its coarser angles are what the site compares),
+empty). Gallery prints are kept as the site keeps them: extracted by the site's extractor (NBIS
+MINDTCT unless EDGE_MATCH__FINGER_EXTRACTOR says otherwise), stored as an ISO/IEC 19794-2 record and decoded again (its coarser angles are what the site compares),
 with MCC cylinders; probe prints are compared as extracted, as at a gate. A person's finger
 score is their best over the probe's prints and their own prints of the same position, and the
 comparisons made are counted, as enrollment/fused_search.py divides the person's FMR by them.
@@ -39,6 +39,7 @@ from models.batch import EmbeddedImage
 from models.cohort import CohortNorm
 from models.faces import FloatArray
 from models.fingerprint import iso19794, mcc, nbis
+from models.fingerprint.extractors import NBIS, FingerExtractor
 from models.fingerprint.minutiae import MinutiaeTemplate
 from models.openset import DEFAULT_TARGET_FPIR
 
@@ -69,13 +70,13 @@ def parse_fingers(cell: str, folder: Path, ppi_cell: str) -> list[tuple[int, Pat
     return found
 
 
-def read_print(path: Path, ppi: int) -> MinutiaeTemplate:
+def read_print(path: Path, ppi: int, extractor: FingerExtractor = NBIS) -> MinutiaeTemplate:
     """One print extracted (InputError when unreadable or without minutiae)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise nbis.FingerprintImageInvalid(file=str(path), reason=str(exc)) from exc
-    return mcc.with_cylinders(nbis.extract(nbis.read_image(data), ppi))
+    return mcc.with_cylinders(extractor.extract(nbis.read_image(data), ppi))
 
 
 def as_stored(position: int, template: MinutiaeTemplate) -> MinutiaeTemplate:
@@ -84,12 +85,14 @@ def as_stored(position: int, template: MinutiaeTemplate) -> MinutiaeTemplate:
     return mcc.with_cylinders(decoded)
 
 
-def read_probe(prints: Iterable[tuple[int, Path, int]]) -> tuple[Prints, str | None]:
+def read_probe(
+    prints: Iterable[tuple[int, Path, int]], extractor: FingerExtractor = NBIS
+) -> tuple[Prints, str | None]:
     """A probe's usable prints, and the code of the first that could not be used."""
     usable, problem = [], None
     for position, path, ppi in prints:
         try:
-            usable.append((position, read_print(path, ppi)))
+            usable.append((position, read_print(path, ppi, extractor)))
         except GerbangError as exc:
             problem = problem or exc.code
     return usable, problem
@@ -100,6 +103,7 @@ class FingerGallery:
     """Each gallery person's stored prints, by person."""
 
     prints: dict[str, Prints] = field(default_factory=lambda: defaultdict(list))
+    extractor: FingerExtractor = NBIS  # makes the gallery's templates and the probes'
     unusable: int = (
         0  # prints that could not be extracted (left out, as the desk would refuse them)
     )
@@ -107,7 +111,8 @@ class FingerGallery:
     def add(self, person: str, prints: Iterable[tuple[int, Path, int]]) -> None:
         for position, path, ppi in prints:
             try:
-                self.prints[person].append((position, as_stored(position, read_print(path, ppi))))
+                template = read_print(path, ppi, self.extractor)
+                self.prints[person].append((position, as_stored(position, template)))
             except GerbangError:
                 self.unusable += 1
 
@@ -137,9 +142,11 @@ def _prints_of(row: dict[str, str]) -> list[tuple[int, Path, int]]:
     return parse_fingers(row["fingers"], Path(row["folder"]), row["ppi"])
 
 
-def finger_gallery(rows: Iterable[dict[str, str]]) -> FingerGallery:
+def finger_gallery(
+    rows: Iterable[dict[str, str]], extractor: FingerExtractor = NBIS
+) -> FingerGallery:
     """Every gallery row's prints, by person."""
-    gallery = FingerGallery()
+    gallery = FingerGallery(extractor=extractor)
     for row in rows:
         gallery.add(row["person"], _prints_of(row))
     return gallery
@@ -154,7 +161,7 @@ class FusedBatch:
 
     def __init__(self, settings: Settings, pack_id: str, gallery: GalleryIndex,
                  fingers: FingerGallery, thresholds: MatchThresholds, kind: str) -> None:  # fmt: skip
-        self.model = wiring.fusion_model(settings, pack_id)
+        self.model = wiring.fusion_model(settings, pack_id, fingers.extractor)
         self.gallery, self.fingers, self.thresholds, self.kind = gallery, fingers, thresholds, kind
 
     def decide(
@@ -201,7 +208,7 @@ class FusedBatch:
             writer = csv.writer(handle)
             writer.writerow(RESULT_COLUMNS)
             for row, face in tqdm(probes, desc="search", unit="probe"):
-                prints, problem = read_probe(_prints_of(row))
+                prints, problem = read_probe(_prints_of(row), self.fingers.extractor)
                 label = row["path"] or row["fingers"]
                 if face.template is None and not prints:
                     writer.writerow([label, 0, "", "", "", 0] + [""] * 8)

@@ -22,6 +22,7 @@ from edge import wiring
 from edge.nbis_build import NbisBuild
 from edge.settings import Settings
 from enrollment.keyring import CREDENTIAL_KEK, CREDENTIAL_PASSPHRASE, DEV_KEK_NAME, resolve_kek
+from enrollment.reextraction import census_of
 from httpkit.tls import server_files
 from kernel.errors import Message
 from kernel.network import is_loopback
@@ -283,6 +284,33 @@ def registry(settings: Settings) -> Finding:
     return ok("registry", f"{url} answers; site key {key_path(settings)}")
 
 
+def finger_templates(settings: Settings) -> Finding:
+    """Every finger template this site could re-extract was made by the configured extractor
+    (thresholds are calibrated per extractor: models/fingerprint/extractors.py)."""
+    path, extractor = settings.database_path, wiring.finger_extractor(settings)
+    if not path.is_file():
+        return ok("finger_templates", f"no database yet; {extractor.name} makes the templates")
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        found = census_of(connection, extractor.label)
+    finally:
+        connection.close()
+    seen = f"{found.current} by {extractor.name}"
+    if found.without_image:
+        seen += f", {found.without_image} from the registry by another extractor"
+    if found.done:
+        return ok("finger_templates", seen)
+    return Finding(
+        "finger_templates",
+        "WARN",
+        f"{seen}, {found.other} by another extractor: matched less well until re-extracted",
+        Message(
+            "Buat ulang templat dari citra sidik jari: `gerbang finger reextract`.",
+            "Make the templates again from the fingerprint images: `gerbang finger reextract`.",
+        ),
+    )
+
+
 def keys(settings: Settings) -> Finding:
     """The key that seals the biometrics at rest: supplied by the operator, not the development
     key file beside the database (a stolen disk would hold the key with the data). Never creates
@@ -320,6 +348,7 @@ def checks(camera_source: str) -> list[tuple[str, Callable[[Settings], Finding]]
         ("clock", clock),
         ("disk", disk),
         ("database", database),
+        ("finger_templates", finger_templates),
         ("keys", keys),
         ("registry", registry),
     ]

@@ -7,13 +7,15 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from edge import reextract_command
 from edge.devices.feedback import finger_name, impression_feedback
 from edge.devices.readers import ReaderPool
 from edge.settings import Settings
+from edge.wiring import model_store
 from enrollment.fingers import png_bytes
 from kernel.errors import GerbangError
 from models import calibration as cal
-from models.fingerprint import evaluation, openset_eval, tail
+from models.fingerprint import evaluation, extractors, openset_eval, tail
 from models.fingerprint.quality import FingerQualityRules
 
 _FOLDER_HELP = "folder of <finger>_<impression>.tif images (FVC naming)"
@@ -25,15 +27,20 @@ def finger_eval(args: argparse.Namespace) -> int:
     if args.fused:
         from edge.fused_eval import evaluate_fused, format_fused  # loads the face engine
 
-        rows = evaluate_fused(Path(args.fused), [Path(f) for f in args.dirs], args.dpi)
+        extractor = extractors.named(args.extractor, model_store(Settings()))
+        rows = evaluate_fused(Path(args.fused), [Path(f) for f in args.dirs], args.dpi,
+                              extractor=extractor, extract=_extract(args, "mcc"))  # fmt: skip
         print(format_fused(rows))
         return 0
+    extract = _extract(args)
     if args.open_set:
-        fingers = openset_eval.load_fingers([Path(f) for f in args.dirs], args.dpi)
+        fingers = openset_eval.load_fingers([Path(f) for f in args.dirs], args.dpi, extract)
         print(openset_eval.format_open_set(openset_eval.evaluate_open_set(fingers), len(fingers)))
         return 0
     for folder in args.dirs:
-        report = evaluation.evaluate_folder(Path(folder), args.dpi, args.protocol, args.matcher)
+        report = evaluation.evaluate_folder(
+            Path(folder), args.dpi, args.protocol, args.matcher, extract
+        )
         print(evaluation.format_evaluation(report))
         print()
     return 0
@@ -44,10 +51,15 @@ def finger_calibrate(args: argparse.Namespace) -> int:
     folders = [Path(folder) for folder in args.dirs]
     names = " + ".join(folder.resolve().name for folder in folders)
     dataset = args.dataset or (
-        f"{names}, protocol {args.protocol}, {args.dpi} ppi, calibrated {dt.date.today().isoformat()}"
+        f"{names}{_minutiae_note(args)}, protocol {args.protocol}, {args.dpi} ppi,"
+        f" calibrated {dt.date.today().isoformat()}"
+    )
+    # finger-mcc / finger-nbis as before; another extractor's scores are another calibration.
+    name = "finger-" + (
+        args.matcher if args.extractor == "nbis" else f"{args.extractor}-{args.matcher}"
     )
     calibration = evaluation.calibrate_folders(
-        folders, args.dpi, args.protocol, dataset, args.matcher
+        folders, args.dpi, args.protocol, dataset, args.matcher, _extract(args), name
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -57,15 +69,21 @@ def finger_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _minutiae_note(args: argparse.Namespace) -> str:
+    """Which minutiae a fitted file's scores came from, when not the default NBIS ones."""
+    return "" if args.extractor == "nbis" else f" on {args.extractor} minutiae"
+
+
 def finger_tail(args: argparse.Namespace) -> int:
     """Fit the MCC impostor tail of the folders (models/fingerprint/tail.py) and write it."""
     folders = [Path(folder) for folder in args.dirs]
     names = " + ".join(f.resolve().name for f in folders)
     dataset = args.dataset or (
-        f"{names}: MCC impostor scores, every fresh impression against every stored impression of"
-        f" the other fingers of its folder, {args.dpi} ppi, fitted {dt.date.today().isoformat()}"
+        f"{names}: MCC impostor scores{_minutiae_note(args)}, every fresh impression against every"
+        f" stored impression of the other fingers of its folder, {args.dpi} ppi,"
+        f" fitted {dt.date.today().isoformat()}"
     )
-    fitted = tail.fit_tail(folders, args.dpi, dataset)
+    fitted = tail.fit_tail(folders, args.dpi, dataset, _extract(args, "mcc"))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fitted.save(out)
@@ -124,10 +142,38 @@ def finger_read(args: argparse.Namespace) -> int:
     return 0
 
 
+def _extract(args: argparse.Namespace, matcher: str | None = None) -> evaluation.Extractor | None:
+    """The --extractor's extract function for the matcher (None: the matcher's own NBIS one),
+    through --template-cache when given."""
+    if args.extractor == "nbis" and not args.template_cache:
+        return None
+    settings = Settings()
+    extract = extractors.named_extractor(args.extractor, model_store(settings))
+    if args.template_cache:
+        extract = extractors.CachedExtractor(extract, args.extractor, Path(args.template_cache))
+    return extractors.for_matcher(extract, matcher or args.matcher)
+
+
+def _extraction(parser: argparse.ArgumentParser) -> None:
+    """Flags choosing the minutiae extractor, shared by eval, calibrate and tail."""
+    parser.add_argument(
+        "--extractor",
+        choices=extractors.EXTRACTORS,
+        default="nbis",
+        help="minutiae: nbis (MINDTCT, default) or leader (pyfing's LEADER network, ONNX)",
+    )
+    parser.add_argument(
+        "--template-cache",
+        metavar="DIR",
+        help="keep extracted minutiae here, keyed by image digest, for the next run (not in git)",
+    )
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     """Flags shared by eval and calibrate."""
     parser.add_argument("dirs", nargs="+", metavar="DIR", help=_FOLDER_HELP)
     parser.add_argument("--dpi", type=int, default=500, help="scan resolution (default: 500)")
+    _extraction(parser)
     parser.add_argument(
         "--matcher",
         choices=sorted(evaluation.MATCHERS),
@@ -143,7 +189,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `finger eval`, `calibrate`, `tail`, `readers` and `read`."""
+    """Register `finger eval`, `calibrate`, `tail`, `readers`, `read` and `reextract`."""
     finger = sub.add_parser("finger", help="fingerprint accuracy and calibration (NBIS)")
     actions = finger.add_subparsers(dest="action", required=True)
     evaluate = actions.add_parser("eval", help="EER and FNMR at FMR on FVC-style folders")
@@ -171,6 +217,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     fit.add_argument("dirs", nargs="+", metavar="DIR", help=_FOLDER_HELP)
     fit.add_argument("--dpi", type=int, default=500, help="scan resolution (default: 500)")
+    _extraction(fit)
     fit.add_argument("--out", required=True, help="tail JSON to write (finger-mcc.openset.json)")
     fit.add_argument("--dataset", help="a sentence saying what the images are")
     fit.set_defaults(handler=finger_tail)
@@ -185,3 +232,4 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     read.add_argument("--timeout", type=float, default=20.0, help="seconds to wait (default 20)")
     read.add_argument("--out", help="PNG file to write the impression to")
     read.set_defaults(handler=finger_read)
+    reextract_command.add_parser(actions)

@@ -37,6 +37,7 @@ from edge.settings import MatchSettings, Settings
 from enrollment.fused_search import FusedSearchResult
 from gallery_sync.gallery import GalleryEntry, GalleryIndex
 from models.batch import embed_files
+from models.fingerprint.extractors import NBIS, Extractor, FingerExtractor, for_matcher
 from models.fingerprint.openset_eval import (
     ENROLLED,
     POSITIONS,
@@ -87,9 +88,12 @@ def _answered(result: FusedSearchResult, answer: str, mate: str | None) -> tuple
 
 
 def evaluate_fused(faces: Path, finger_dirs: Sequence[Path], ppi: int, seed: int = 7,
-                   workers: int | None = None) -> list[FusedRow]:  # fmt: skip
-    """FNIR at each target FPIR for the chimeric people of these sets."""
-    fingers = load_fingers(list(finger_dirs), ppi)
+                   workers: int | None = None, extractor: FingerExtractor = NBIS,
+                   extract: Extractor | None = None) -> list[FusedRow]:  # fmt: skip
+    """FNIR at each target FPIR for the chimeric people of these sets, their fingers' templates
+    made by `extractor` (through `extract`, a cached form of it, when given) and fused with its
+    fusion model."""
+    fingers = load_fingers(list(finger_dirs), ppi, extract or for_matcher(extractor.extract, "mcc"))
     finger_people = people_of(fingers, 2)
     identities = _face_identities(faces, seed)
     pool = finger_people[: len(finger_people) // 2]
@@ -103,7 +107,7 @@ def evaluate_fused(faces: Path, finger_dirs: Sequence[Path], ppi: int, seed: int
         tuple[Path, Prints, str | None]
     ] = []  # face photo, finger, mate (None: stranger)
     gallery_photos: list[tuple[Path, str]] = []
-    finger_gallery = FingerGallery()
+    finger_gallery = FingerGallery(extractor=extractor)
     for number, (photos, person) in enumerate(enrolled):
         name = f"person-{number}"
         gallery_photos += [(p, name) for p in photos[:FACE_ENROLLED]]

@@ -119,7 +119,7 @@ def search_batch(args: argparse.Namespace) -> int:
     only = [e.identity_id for e in entries] if args.kind == "visitor_exit" else None
     if with_fingers:
         with_faces = list(zip(probe_rows, embedded[len(gallery_rows) :], strict=True))
-        fingers = finger_gallery(gallery_rows)
+        fingers = finger_gallery(gallery_rows, wiring.finger_extractor(settings))
         only = sorted({*fingers.prints, *(only or ())}) if only is not None else None
         decide = FusedBatch(settings, spec.pack.id, gallery, fingers, thresholds, args.kind)
         searched = decide.write(Path(args.out), with_faces, (role, status), only, args.top)

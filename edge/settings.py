@@ -151,6 +151,17 @@ class MatchSettings(BaseModel):
         ),
     )
 
+    finger_extractor: Literal["nbis", "leader"] = Field(
+        "leader",
+        description=(
+            "Which minutiae extractor makes the fingerprint templates: the LEADER network"
+            " (pyfing's weights, converted to ONNX on first start; about 0.5 s of CPU a print)"
+            " or NBIS MINDTCT (30 ms; MCC's EER about four times LEADER's on FVC). Thresholds"
+            " and fusion are calibrated per extractor; after a change, `gerbang finger"
+            " reextract` makes the stored templates again from their images."
+        ),
+    )
+
     def fpir_targets(self) -> dict[str, float]:
         """Target FPIR per 1:N decision kind."""
         return {

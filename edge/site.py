@@ -40,6 +40,7 @@ from kernel.errors import GerbangError, Message
 from models.calibration import Calibration
 from models.engine import FaceEngine
 from models.errors import ModelNotReady
+from models.fingerprint import extractors
 from models.fingerprint.tail import FingerTail
 from models.fusion import FusionModel
 from models.liveness import DEFAULT_THRESHOLD
@@ -68,6 +69,7 @@ class Site:
         self.sign_ins = SignInThrottle()  # failed sign-ins per account and source (kernel.access)
         self._finger_calibration: Calibration | None = None
         self._finger_tail: tuple[FingerTail | None] | None = None  # (loaded,) once read
+        self.finger_problem: GerbangError | None = None  # the extractor's model or calibration
         self._load_lock = threading.Lock()
         self.nbis = NbisBuild()
         self.model_fetch = ModelFetch()
@@ -88,8 +90,9 @@ class Site:
         )
         self.matcher = Matcher(self.db, self.vault, self.engine, self.gallery, self.thresholds)
         self.fingers = FingerService(
-            self.db, self.vault, self.finger_calibration, tail=self.finger_tail
-        )
+            self.db, self.vault, self.finger_calibration, tail=self.finger_tail,
+            extractor=wiring.finger_extractor(settings),
+        )  # fmt: skip
         self.desk_fingers = DeskFingerEnrolment(
             self.db, self.vault, self.fingers, settings.match.desk_duplicate_fpir
         )
@@ -164,8 +167,23 @@ class Site:
                 self.problem = ModelNotReady.missing(
                     "calibration", str(exc), "gerbang calibrate DIR"
                 )
+            self.finger_problem = self._fingers_usable()
             # The fingerprint 1:N index is a projection of the database like the face gallery.
             self.fingers.refresh_index()
+
+    def _fingers_usable(self) -> GerbangError | None:
+        """Load the finger extractor's model (LEADER's ONNX file) and its calibration now, so
+        /ready says what is missing rather than the first finger at the gate."""
+        extractor = self.fingers.extractor
+        try:
+            extractors.warm(extractor)
+            self.finger_calibration()
+        except GerbangError as exc:
+            return exc
+        except (OSError, ValueError) as exc:
+            fix = f"ship {extractor.calibration_id}.json or set EDGE_MATCH__FINGER_EXTRACTOR=nbis"
+            return ModelNotReady.missing("finger calibration", str(exc), fix)
+        return None
 
     def _fetching(self, store: ModelStore, pack: ModelPack) -> bool:
         """Start fetching the pack's missing files, if any and allowed; whether the load waits."""
@@ -206,14 +224,14 @@ class Site:
     def finger_tail(self) -> FingerTail | None:
         """The fitted MCC impostor tail for 1:N thresholds (a site's own wins), if any."""
         if self._finger_tail is None:
-            self._finger_tail = (wiring.finger_tail(self.settings),)
+            self._finger_tail = (wiring.finger_tail(self.settings, self.fingers.extractor),)
         return self._finger_tail[0]
 
     def finger_calibration(self) -> Calibration:
         """The fingerprint matcher's calibration (a site's own wins over the shipped one)."""
         if self._finger_calibration is None:
             self._finger_calibration = Calibration.load(
-                wiring.calibration_path(self.settings, "finger-mcc")
+                wiring.calibration_path(self.settings, self.fingers.extractor.calibration_id)
             )
         return self._finger_calibration
 
@@ -240,15 +258,15 @@ class Site:
             )
 
     def fusion_model(self) -> FusionModel:
-        """Face + finger fusion for the face pack in use and the MCC finger matcher."""
+        """Face + finger fusion for the face pack in use and the site's finger extractor."""
         if self._fusion is None:
-            pack = self.engine().pack_id
-            path = wiring.calibration_path(self.settings, f"fusion-{pack}-mcc")
+            pack, extractor = self.engine().pack_id, self.fingers.extractor
+            path = wiring.calibration_path(self.settings, extractor.fusion_id(pack))
             if not path.is_file():  # no fusion fitted for this pack: a fingerprint cannot be fused
                 raise ModelNotReady.missing(
                     "fusion", str(path), "python -m bench.fusion_dev --write ..."
                 )
-            self._fusion = wiring.fusion_model(self.settings, pack)
+            self._fusion = wiring.fusion_model(self.settings, pack, extractor)
         return self._fusion
 
     def open_set_report(self) -> dict[str, Any] | None:

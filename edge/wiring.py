@@ -11,7 +11,8 @@ from models.calibration import SHIPPED_CALIBRATIONS, Calibration
 from models.detector import DetectionPolicy
 from models.engine import EngineOptions
 from models.errors import ModelNotReady
-from models.fingerprint import tail
+from models.fingerprint import extractors
+from models.fingerprint.extractors import FingerExtractor
 from models.fingerprint.tail import FingerTail, load_tail, with_finger_tail
 from models.fusion import FusionModel
 from models.imaging import ImageLimits
@@ -63,15 +64,28 @@ def calibration_path(settings: Settings, pack_id: str) -> Path:
     return local if local.is_file() else SHIPPED_CALIBRATIONS / f"{pack_id}.json"
 
 
-def finger_tail(settings: Settings) -> FingerTail | None:
-    """The fitted MCC impostor tail (a site's own wins over the shipped one), None without one."""
-    return load_tail(calibration_path(settings, tail.FILE_NAME))
+def finger_extractor(settings: Settings) -> FingerExtractor:
+    """The configured minutiae extractor (models/fingerprint/extractors.py)."""
+    return extractors.named(
+        settings.match.finger_extractor, model_store(settings), settings.threads
+    )
 
 
-def fusion_model(settings: Settings, pack_id: str) -> FusionModel:
-    """The pack's face + finger fusion, its finger 1:N read off the fitted tail when there is one."""
-    path = calibration_path(settings, f"fusion-{pack_id}-mcc")
-    return with_finger_tail(FusionModel.load(path), finger_tail(settings))
+def finger_tail(settings: Settings, extractor: FingerExtractor | None = None) -> FingerTail | None:
+    """The fitted MCC impostor tail of an extractor (default: the configured one; a site's own
+    file wins over the shipped one), None without one."""
+    extractor = extractor or finger_extractor(settings)
+    return load_tail(calibration_path(settings, extractor.tail_id))
+
+
+def fusion_model(
+    settings: Settings, pack_id: str, extractor: FingerExtractor | None = None
+) -> FusionModel:
+    """The pack's face + finger fusion for an extractor (default: the configured one), its finger
+    1:N read off the fitted tail when there is one."""
+    extractor = extractor or finger_extractor(settings)
+    path = calibration_path(settings, extractor.fusion_id(pack_id))
+    return with_finger_tail(FusionModel.load(path), finger_tail(settings, extractor))
 
 
 def open_set_thresholds(

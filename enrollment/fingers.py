@@ -36,6 +36,7 @@ from enrollment.vault import Vault, aad_for
 from kernel.errors import InputError, Message
 from models.calibration import Calibration
 from models.fingerprint import iso19794, mcc, nbis
+from models.fingerprint.extractors import NBIS, FingerExtractor
 from models.fingerprint.gallery import calibrated_threshold, fpir_threshold, search_people
 from models.fingerprint.identify import Candidate, person_scores
 from models.fingerprint.index import FingerIndex
@@ -117,19 +118,22 @@ class FingerService:
         matcher_name: str = "mcc-lss-r",
         rules: FingerQualityRules | None = None,
         tail: Callable[[], FingerTail | None] = lambda: None,
+        extractor: FingerExtractor = NBIS,
     ) -> None:
         self.db, self.vault, self._calibration = db, vault, calibration
+        self.extractor = extractor  # makes every template and probe; names the calibrations
         self._tail = tail  # the fitted impostor tail (finger-mcc.openset.json), when shipped
         self.matcher, self.matcher_name = matcher, matcher_name
         self.rules = rules or FingerQualityRules()
         # Decoded templates with their MCC cylinders, by template id: building cylinders costs
         # 6-13 ms each, so a shortlist over every stored impression must not rebuild them.
-        self._cache: dict[int, MinutiaeTemplate] = {}
+        # by (template id, extractor): a re-extracted template keeps its id
+        self._cache: dict[tuple[int, str], MinutiaeTemplate] = {}
         self.index = FingerIndex()
         self._owners: dict[int, tuple[str, int]] = {}  # template id -> (identity, position)
-        self._rows: dict[
-            int, tuple[int, str, int]
-        ] = {}  # indexed: id -> (image, identity, position)
+        # indexed: id -> (image, identity, position, extractor); the extractor changes in place
+        # when a template is re-extracted (enrollment/reextraction.py)
+        self._rows: dict[int, tuple[int, str, int, str]] = {}
         self._generation = -1  # finger_changes.generation the index reflects; -1: not read yet
         self._index_lock = threading.Lock()
 
@@ -154,9 +158,12 @@ class FingerService:
                 ),
                 {"position": position},
             )
-        template = nbis.extract(image, ppi)
-        quality = assess(image, template, self.rules)
+        # The image checks and the quality rules are MINDTCT's (30 ms), whichever extractor keeps
+        # the template: an impression is judged the same way at every site.
+        checked = nbis.extract(image, ppi)
+        quality = assess(image, checked, self.rules)
         if quality.accepted:
+            template = checked if self.extractor is NBIS else self.extractor.extract(image, ppi)
             noted = screen(template) if screen else {}
             self._store(identity_id, position, image, template, quality, actor, noted)
         count = self._impressions(identity_id).get(position, 0)
@@ -222,21 +229,23 @@ class FingerService:
         self, identity_id: str, position: int | None = None
     ) -> list[tuple[int, MinutiaeTemplate]]:
         """(position, template) of an identity's stored impressions."""
-        sql = "SELECT id, position, iso_record FROM finger_templates WHERE identity_id = ?"
+        sql = (
+            "SELECT id, position, iso_record, extractor FROM finger_templates WHERE identity_id = ?"
+        )
         args: list[str | int] = [identity_id]
         if position is not None:
             sql, args = sql + " AND position = ?", [*args, position]
         with self.db.reading() as tx:
             rows = tx.execute(sql + " ORDER BY id", args).fetchall()
-        return [(p, self._template(tid, identity_id, blob)) for tid, p, blob in rows]
+        return [(p, self._template((tid, ext), identity_id, blob)) for tid, p, blob, ext in rows]
 
-    def _template(self, template_id: int, identity_id: str, sealed: bytes) -> MinutiaeTemplate:
+    def _template(self, key: tuple[int, str], identity_id: str, sealed: bytes) -> MinutiaeTemplate:
         """A stored template, decoded once and carrying its MCC cylinders."""
-        if template_id not in self._cache:
+        if key not in self._cache:
             record = self.vault.open(sealed, aad_for("finger_templates", "iso_record", identity_id))
             decoded = iso19794.decode(record)[0][1]
-            self._cache[template_id] = mcc.with_cylinders(decoded)
-        return self._cache[template_id]
+            self._cache[key] = mcc.with_cylinders(decoded)
+        return self._cache[key]
 
     def verify(self, identity_id: str, image: npt.NDArray[np.uint8], ppi: int, target_fmr: float,
                position: int | None = None) -> FingerDecision:  # fmt: skip
@@ -244,12 +253,16 @@ class FingerService:
         stored = self.templates(identity_id, position)
         if not stored:
             raise FingerNotEnrolled(identity_id=identity_id, position=position)
-        probe = mcc.with_cylinders(nbis.extract(image, ppi))
+        probe = self.probe(image, ppi)
         score = max(self.matcher(probe, template) for _, template in stored)
         threshold, point = self.threshold(target_fmr, len(stored))
         return FingerDecision(
             score >= threshold, score, threshold, point, len(stored), position, self.matcher_name
         )
+
+    def probe(self, image: npt.NDArray[np.uint8], ppi: int) -> mcc.MinutiaeWithCylinders:
+        """A presented impression as an MCC probe, by the site's extractor."""
+        return mcc.with_cylinders(self.extractor.extract(image, ppi))
 
     def threshold(self, target_fmr: float, comparisons: int) -> tuple[float, float]:
         """(threshold, per-comparison FMR it is for) so that FMR times the comparisons made meets
@@ -261,7 +274,8 @@ class FingerService:
 
         One row read when nothing changed: finger_changes.generation, which triggers bump on
         every write to finger_templates (migration 026). When it moved, the rows are diffed by
-        (id, image id): a deleted newest row's id comes back on the next insert, with a new image.
+        (id, image id, extractor): a deleted newest row's id comes back on the next insert, with a
+        new image, and a re-extracted template keeps its id and image.
         """
         with self._index_lock:
             with self.db.reading() as tx:  # one snapshot: the generation and the rows agree
@@ -269,19 +283,22 @@ class FingerService:
                 if generation == self._generation:
                     return len(self.index)
                 rows = tx.execute(
-                    "SELECT id, image_id, identity_id, position FROM finger_templates"
+                    "SELECT id, image_id, identity_id, position, extractor FROM finger_templates"
                 ).fetchall()
-            current = {int(tid): (int(img), str(iid), int(pos)) for tid, img, iid, pos in rows}
+            current = {
+                int(tid): (int(img), str(iid), int(pos), str(ext))
+                for tid, img, iid, pos, ext in rows
+            }
             gone = [tid for tid, row in self._rows.items() if current.get(tid) != row]
             self.index.remove_many(gone)
             for tid in gone:
+                self._cache.pop((tid, self._rows[tid][3]), None)
                 del self._rows[tid], self._owners[tid]
-                self._cache.pop(tid, None)
             self._index_new([tid for tid in current if tid not in self._rows], current)
             self._generation = generation
             return len(self.index)
 
-    def _index_new(self, new: list[int], current: dict[int, tuple[int, str, int]]) -> None:
+    def _index_new(self, new: list[int], current: dict[int, tuple[int, str, int, str]]) -> None:
         """Decode and index templates not yet indexed, 500 rows a read; damaged ones are logged."""
         for start in range(0, len(new), 500):
             chunk = new[start : start + 500]
@@ -303,13 +320,13 @@ class FingerService:
             self.index.add_many(built)
             for tid, _ in built:
                 self._rows[tid] = current[tid]
-                self._owners[tid] = current[tid][1:]
+                self._owners[tid] = current[tid][1:3]
 
     def _search(
         self, image: npt.NDArray[np.uint8], ppi: int, position: int | None, shortlist: int | None
     ) -> tuple[list[Candidate], int]:
         """Index search fused per person, and how many templates were searched."""
-        return self.search_probe(mcc.with_cylinders(nbis.extract(image, ppi)), position, shortlist)
+        return self.search_probe(self.probe(image, ppi), position, shortlist)
 
     def search_probe(
         self, probe: mcc.MinutiaeWithCylinders, position: int | None, shortlist: int | None = None

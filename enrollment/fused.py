@@ -19,7 +19,6 @@ import numpy.typing as npt
 
 from enrollment.fingers import FingerNotEnrolled, FingerService
 from kernel.errors import GerbangError, InputError, Message
-from models.fingerprint import mcc, nbis
 from models.fusion import FusedDecision, FusionModel
 
 
@@ -55,7 +54,7 @@ class FusedVerifier:
             stored = self.fingers.templates(identity_id, probe.position)
             if not stored:
                 raise FingerNotEnrolled(identity_id=identity_id, position=probe.position)
-            extracted = mcc.with_cylinders(nbis.extract(probe.image, probe.resolution_ppi))
+            extracted = self.fingers.probe(probe.image, probe.resolution_ppi)
         except (InputError, GerbangError) as exc:
             return None, exc.code
         return max(self.fingers.matcher(extracted, t) for _, t in stored), None

@@ -45,7 +45,6 @@ from gallery_sync.gallery import GalleryIndex
 from gallery_sync.openset import OpenSetThresholds
 from kernel.errors import GerbangError, InputError, Message
 from models.faces import FloatArray
-from models.fingerprint import mcc, nbis
 from models.fingerprint.identify import fmr_for_fpir
 from models.fingerprint.mcc import MinutiaeWithCylinders
 from models.fusion import FusionModel, tail_evidence, tail_threshold
@@ -246,10 +245,12 @@ def decide_fused(
     )
 
 
-def extract_probe(finger: FingerProbe) -> tuple[MinutiaeWithCylinders | None, str | None]:
+def extract_probe(
+    fingers: FingerService, finger: FingerProbe
+) -> tuple[MinutiaeWithCylinders | None, str | None]:
     """The presented finger as an MCC probe, or None and the reason code it cannot be used."""
     try:
-        return mcc.with_cylinders(nbis.extract(finger.image, finger.resolution_ppi)), None
+        return fingers.probe(finger.image, finger.resolution_ppi), None
     except GerbangError as exc:
         return None, exc.code
 
@@ -275,7 +276,7 @@ class FusedSearch:
         last = self._last
         if last is not None and last[0] is finger:
             return last[1]
-        extracted = extract_probe(finger)
+        extracted = extract_probe(self.fingers, finger)
         self._last = (finger, extracted)
         return extracted
 

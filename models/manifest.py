@@ -17,8 +17,10 @@ from typing import Any, Literal
 
 from models.errors import DigestMismatch, ModelLoadError, ModelNotReady
 
-Role = Literal["detector", "recogniser", "antispoof"]
-ROLES: tuple[Role, ...] = ("detector", "recogniser", "antispoof")
+# "finger_extractor" files belong to no face pack: a face pack names its files, so a finger
+# file in the catalogue (models/packs/finger.json) never makes a face pack need its source.
+Role = Literal["detector", "recogniser", "antispoof", "finger_extractor"]
+ROLES: tuple[Role, ...] = ("detector", "recogniser", "antispoof", "finger_extractor")
 BUILTIN_PACKS = Path(__file__).resolve().parent / "packs"
 
 
@@ -161,6 +163,15 @@ def _read_document(path: Path, catalogue: dict[str, ModelFile]) -> list[ModelPac
 
 def load_packs(model_dir: Path | None = None) -> dict[str, ModelPack]:
     """Built-in packs, plus any a site admin placed in `<model_dir>/packs/` (they win)."""
+    return _load_documents(model_dir)[1]
+
+
+def load_files(model_dir: Path | None = None) -> dict[str, ModelFile]:
+    """Every file of the manifests by name, in a pack or not (the finger extractor is in none)."""
+    return _load_documents(model_dir)[0]
+
+
+def _load_documents(model_dir: Path | None) -> tuple[dict[str, ModelFile], dict[str, ModelPack]]:
     folders = [BUILTIN_PACKS]
     if model_dir is not None and (model_dir / "packs").is_dir():
         folders.append(model_dir / "packs")
@@ -169,4 +180,4 @@ def load_packs(model_dir: Path | None = None) -> dict[str, ModelPack]:
     for folder in folders:
         for path in sorted(folder.glob("*.json")):
             packs.update({pack.id: pack for pack in _read_document(path, catalogue)})
-    return packs
+    return catalogue, packs

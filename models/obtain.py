@@ -6,7 +6,7 @@ download or a wrong file never looks like a good model.
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -29,16 +29,29 @@ class FetchError(Exception):
 
 
 def _converters() -> dict[str, Callable[[Path, Path], None]]:
-    from models.dlib_resnet import convert_dlib_resnet  # imported late: only `convert` needs it
+    # Imported late: only `convert` needs them.
+    from models.dlib_resnet import convert_dlib_resnet
+    from models.fingerprint.leader_graph import convert_leader
 
-    return {"dlib_resnet": convert_dlib_resnet}
+    return {"dlib_resnet": convert_dlib_resnet, "leader": convert_leader}
+
+
+def package_resource(package: str, resource: str) -> Path:
+    """Where an installed package keeps a file, found without importing the package (pyfing's
+    __init__ imports keras, which a site does not have)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"the Python package {package} is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / resource
 
 
 def convert(store: ModelStore, file: ModelFile) -> Path:
     """Convert a packaged source file to ONNX in the cache, verify the source, pin the result."""
     assert file.conversion is not None
     spec = file.conversion
-    source = Path(str(importlib.resources.files(spec.package).joinpath(spec.resource)))
+    source = package_resource(spec.package, spec.resource)
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: the Python package {spec.package} lacks this file")
     actual = sha256_of(source)
     if actual != spec.source_sha256:
         raise DigestMismatch.for_file_digests(str(source), spec.source_sha256, actual)

@@ -260,6 +260,28 @@ def apply_finger(tx: Connection, change: Change, body: FingerPayload, ctx: Apply
     return APPLIED
 
 
+def apply_finger_reextracted(
+    tx: Connection, change: Change, body: FingerPayload, ctx: ApplyContext
+) -> Outcome:
+    """The site made this impression's record again with its new extractor
+    (enrollment/reextraction.py): the old row goes and a new one takes its place, under a new id,
+    so the finger index drops the old cylinders and indexes the new, and the new record is
+    searched nationally like any received record."""
+    row = _owner(tx, change.entity_id)
+    if refusal := _not_ours(row, ctx):
+        return refusal
+    if body.record() is None:
+        return Outcome("ignored", "the site erased this fingerprint before sending it")
+    old = tx.execute(
+        "DELETE FROM national_fingers WHERE site_id = %s AND identity_id = %s AND position = %s"
+        " AND impression = %s RETURNING id",
+        (ctx.site_id, change.entity_id, body.position, body.impression),
+    ).fetchall()
+    if not old:
+        return Outcome("ignored", "no such fingerprint here: erased, or never received")
+    return apply_finger(tx, change, body, ctx)
+
+
 def apply_photo_provided(
     tx: Connection, change: Change, body: PhotoProvidedPayload, ctx: ApplyContext
 ) -> Outcome:
@@ -294,6 +316,7 @@ APPLIERS: dict[str, Applier] = {
     "identity.updated": apply_updated,
     "identity.erased": apply_erased,
     "finger.enrolled": apply_finger,
+    "finger.reextracted": apply_finger_reextracted,
     "photo.provided": apply_photo_provided,
     "photo.unavailable": apply_photo_unavailable,
 }

@@ -25,7 +25,7 @@ from models.fingerprint.mcc_template import MccTemplate
 from registry import exchange
 from registry.errors import NationalSearchUnavailable
 from registry.journal import audit
-from registry.national_fingers import MATCHER, FingerMatch, NationalFingers
+from registry.national_fingers import FingerMatch, NationalFingers
 from registry.search import Hit, national_candidates
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def _by_fingers(service: RegistryService, fingers: NationalFingers, prints: list
     with service.db.transaction() as tx:
         found = national_candidates(tx, hits, setting.threshold, exchange.NATIONAL_CANDIDATES)
         audit(tx, officer, "national.searched", subject, {
-            "modality": "finger", "matcher": MATCHER, **evidence,
+            "modality": "finger", "matcher": fingers.policy.matcher, **evidence,
             "hits": [{"identity_id": c["identity_id"], "score": c["score"]} for c in found],
         })  # fmt: skip
     by_id = {m.identity_id: m for m in matches}

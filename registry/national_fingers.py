@@ -31,16 +31,17 @@ from enrollment.vault import aad_for
 from kernel.errors import GerbangError
 from models.calibration import SHIPPED_CALIBRATIONS, Calibration
 from models.fingerprint import iso19794, mcc
+from models.fingerprint.extractors import calibration_id
 from models.fingerprint.gallery import FingerGallery, Owner, fpir_threshold
 from models.fingerprint.mcc_template import MccTemplate
-from models.fingerprint.tail import FILE_NAME, FingerTail, load_tail
+from models.fingerprint.tail import FingerTail, load_tail
 from registry.cases import CaseEvidence, open_case, survivors_of
 from registry.db import Connection
 
 log = logging.getLogger(__name__)
 
 FINGER_BATCH = 50  # records searched per transaction: each costs a full-MCC shortlist
-MATCHER = "finger-mcc"
+MATCHER = calibration_id("nbis")  # the default; a policy names the one it was loaded for
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,18 @@ class FingerPolicy:
     target_fpir: float
     calibration: Calibration
     tail: FingerTail | None = None
+    matcher: str = MATCHER  # the calibration id: what the sites' templates were extracted by
 
     @classmethod
-    def load(cls, target_fpir: float, path: Path | None = None) -> FingerPolicy:
-        """The shipped MCC calibration unless a file is given, and the shipped fitted tail."""
-        calibration = Calibration.load(path or SHIPPED_CALIBRATIONS / f"{MATCHER}.json")
-        return cls(target_fpir, calibration, load_tail(SHIPPED_CALIBRATIONS / f"{FILE_NAME}.json"))
+    def load(
+        cls, target_fpir: float, path: Path | None = None, extractor: str = "nbis"
+    ) -> FingerPolicy:
+        """The shipped MCC calibration of the sites' extractor unless a file is given, and the
+        shipped fitted tail (models/fingerprint/extractors.py names both)."""
+        matcher = calibration_id(extractor)
+        calibration = Calibration.load(path or SHIPPED_CALIBRATIONS / f"{matcher}.json")
+        tail = load_tail(SHIPPED_CALIBRATIONS / f"{matcher}.openset.json")
+        return cls(target_fpir, calibration, tail, matcher)
 
     def threshold(self, templates: int) -> tuple[float, float, bool]:
         """(threshold, FMR point, strict enough) for a search over `templates`: the site's rule
@@ -113,7 +120,8 @@ class NationalFingers:
         return len(self.gallery)
 
     def follow(self, tx: Connection, touched: Iterable[str]) -> None:
-        """After a commit: drop erased people's records, index the touched people's new ones."""
+        """After a commit: drop erased people's records and those replaced (a re-extraction),
+        index the touched people's new ones."""
         for identity_id in touched:
             row = tx.execute(
                 "SELECT status FROM national_identities WHERE id = %s", (identity_id,)
@@ -126,6 +134,7 @@ class NationalFingers:
                 " WHERE identity_id = %s ORDER BY id",
                 (identity_id,),
             ).fetchall()
+            self.gallery.remove_gone(identity_id, {int(r["id"]) for r in rows})
             self.gallery.add(self._decoded([r for r in rows if int(r["id"]) not in self.gallery]))
 
     def search_pending(self, tx: Connection) -> tuple[int, list[int]]:
@@ -191,7 +200,7 @@ class NationalFingers:
                 continue  # merged into the same survivor: already one person
             details = {"position": candidate.position, "calibrated_fmr_point": point,
                        "strict_enough": strict, "people_searched": len(set(searched.values()))}  # fmt: skip
-            evidence = CaseEvidence("finger", candidate.score, threshold, MATCHER,
+            evidence = CaseEvidence("finger", candidate.score, threshold, self.policy.matcher,
                                     self.policy.target_fpir, len(searched), details)  # fmt: skip
             opened.extend(open_case(tx, own, person, evidence))
         return opened

@@ -125,7 +125,8 @@ class ErasedPayload(BaseModel):
 
 
 class FingerPayload(BaseModel):
-    """finger.enrolled: one ISO/IEC 19794-2 minutiae record."""
+    """finger.enrolled (and finger.reextracted, the same impression's record made again by the
+    site's new extractor): one ISO/IEC 19794-2 minutiae record."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -186,6 +187,7 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "identity.updated": UpdatedPayload,
     "identity.erased": ErasedPayload,
     "finger.enrolled": FingerPayload,
+    "finger.reextracted": FingerPayload,
     "photo.provided": PhotoProvidedPayload,
     "photo.unavailable": PhotoUnavailablePayload,
 }

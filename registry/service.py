@@ -93,7 +93,9 @@ class RegistryService:
         fingers = None
         if settings.finger_duplicate_fpir is not None:
             finger_policy = FingerPolicy.load(
-                settings.finger_duplicate_fpir, settings.finger_calibration_file
+                settings.finger_duplicate_fpir,
+                settings.finger_calibration_file,
+                settings.finger_extractor,
             )
             fingers = NationalFingers(finger_policy, self.vault)
         self.gallery = NationalGallery(

@@ -8,6 +8,7 @@ for hours) is refused at start rather than discovered in a merged record.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +65,12 @@ class RegistrySettings(BaseSettings):
         description="Target FPIR of the national duplicate search by fingers: the share of finger"
         " records of a new person that open a false case, over the templates searched (stricter"
         " than a site's finger searches, 1e-2 at most; None: no search by fingers, no finger index).",
+    )
+    finger_extractor: Literal["nbis", "leader"] = Field(
+        "leader",
+        description="The minutiae extractor the sites' finger records are made by (every site's"
+        " EDGE_MATCH__FINGER_EXTRACTOR): it names the shipped calibration and fitted tail the"
+        " national search by fingers decides with.",
     )
     finger_calibration_file: Path | None = Field(
         None,

@@ -64,8 +64,8 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
             "code": "gallery_inconsistent",
             "details": {"database": stored, "gallery": held},
         }
-    elif site.nbis.problem is not None:  # faces work; fingerprints not yet (or not on this box)
-        body |= {"ready": False, "problem": site.nbis.problem.to_payload()["error"]}
+    elif finger := site.nbis.problem or site.finger_problem:  # faces work; fingers not (yet)
+        body |= {"ready": False, "problem": finger.to_payload()["error"]}
     return JSONResponse(body, 200 if body["ready"] else 503)
 
 

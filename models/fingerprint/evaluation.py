@@ -179,6 +179,7 @@ class FingerEvaluation:
     genuine_ms_p50: float
     impostor_ms_p50: float
     matcher: str = "nbis"  # a key of MATCHERS
+    extractor: str = ""  # the templates' extractor string, when another than the matcher's NBIS
 
 
 def _point(genuine: Scores, impostor: Scores, target_fmr: float) -> cal.OperatingPoint:
@@ -196,19 +197,20 @@ def _p50(values: list[float]) -> float:
 
 
 def measure_folder(
-    folder: Path, ppi: int, protocol: str, matcher: str = "nbis"
+    folder: Path, ppi: int, protocol: str, matcher: str = "nbis", extract: Extractor | None = None
 ) -> tuple[ExtractedSet, PairScores]:
-    """Extract every image of one FVC-style folder and score the protocol's pairs."""
-    extract, compare, _ = MATCHERS[matcher]
-    data = extract_set(scan_folder(folder), ppi, extract)
+    """Extract every image of one FVC-style folder and score the protocol's pairs; `extract`
+    replaces the matcher's NBIS extraction (models/fingerprint/extractors.py)."""
+    default_extract, compare, _ = MATCHERS[matcher]
+    data = extract_set(scan_folder(folder), ppi, extract or default_extract)
     return data, score_pairs(data, protocol, compare)
 
 
 def evaluate_folder(
-    folder: Path, ppi: int, protocol: str, matcher: str = "nbis"
+    folder: Path, ppi: int, protocol: str, matcher: str = "nbis", extract: Extractor | None = None
 ) -> FingerEvaluation:
     """Extract, compare and summarise one FVC-style folder."""
-    data, scores = measure_folder(folder, ppi, protocol, matcher)
+    data, scores = measure_folder(folder, ppi, protocol, matcher, extract)
     rate, rate_threshold = error_rates.eer(scores.genuine, scores.impostor)
     return FingerEvaluation(
         name=Path(folder).name, protocol=protocol, ppi=ppi, n_images=len(data.items),
@@ -219,19 +221,30 @@ def evaluate_folder(
         template_ms_p50=_p50(data.template_ms),
         comparison_ms_p50=_p50(scores.genuine_ms + scores.impostor_ms),
         genuine_ms_p50=_p50(scores.genuine_ms), impostor_ms_p50=_p50(scores.impostor_ms),
-        matcher=matcher,
+        matcher=matcher, extractor=_extractor_of(data) if extract else "",
     )  # fmt: skip
 
 
+def _extractor_of(data: ExtractedSet) -> str:
+    """The extractor string of the first template made (empty if none was)."""
+    return next((t.extractor for t in data.templates if t is not None), "")
+
+
 def calibrate_folders(
-    folders: Sequence[Path], ppi: int, protocol: str, dataset: str, matcher: str = "nbis"
+    folders: Sequence[Path],
+    ppi: int,
+    protocol: str,
+    dataset: str,
+    matcher: str = "nbis",
+    extract: Extractor | None = None,
+    name: str | None = None,
 ) -> cal.Calibration:
     """Pool the scores of several folders (pairs only within a folder) into a Calibration."""
-    measured = [measure_folder(folder, ppi, protocol, matcher) for folder in folders]
+    measured = [measure_folder(folder, ppi, protocol, matcher, extract) for folder in folders]
     genuine = np.concatenate([scores.genuine for _, scores in measured])
     impostor = np.concatenate([scores.impostor for _, scores in measured])
     return cal.build_calibration(
-        f"finger-{matcher}",
+        name or f"finger-{matcher}",
         dataset,
         genuine,
         impostor,
@@ -270,6 +283,8 @@ def format_evaluation(report: FingerEvaluation) -> str:
     """Plain-text report for a terminal."""
     n_imp = report.scores.impostor.size
     method, comparison = _DESCRIPTIONS[report.matcher]
+    if report.extractor:
+        method = method.replace("NBIS MINDTCT", report.extractor)
     lines = [
         f"Folder       {report.name}: {report.n_images} images of {report.n_fingers} fingers"
         f" at {report.ppi} ppi; {method}",

@@ -75,6 +75,7 @@ class FingerGallery:
     def __init__(self, params: IndexParameters | None = None) -> None:
         self.index = FingerIndex(params)
         self._owners: dict[Hashable, Owner] = {}
+        self._keys: dict[str, set[Hashable]] = {}  # person -> their keys, kept with _owners
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -105,24 +106,44 @@ class FingerGallery:
         index = FingerIndex(self.index.params)
         items = list(items)
         index.add_many((key, template) for key, _, template in items)
+        keys: dict[str, set[Hashable]] = {}
+        for key, (person, _), _ in items:
+            keys.setdefault(person, set()).add(key)
         with self._lock:  # searches meanwhile see the old gallery whole
             self.index, self._owners = index, {key: owner for key, owner, _ in items}
+            self._keys = keys
 
     def add(self, items: Iterable[tuple[Hashable, Owner, MccTemplate]]) -> None:
         """Index templates with their owners (a key held already is replaced)."""
         items = list(items)
         with self._lock:
             self.index.add_many((key, template) for key, _, template in items)
-            self._owners.update((key, owner) for key, owner, _ in items)
+            for key, owner, _ in items:
+                if (before := self._owners.get(key)) is not None:
+                    self._keys[before[0]].discard(key)
+                self._owners[key] = owner
+                self._keys.setdefault(owner[0], set()).add(key)
 
     def remove_person(self, person: str) -> int:
         """Forget every template of one person (erased); return how many."""
         with self._lock:
-            keys = [k for k, (p, _) in self._owners.items() if p == person]
-            self.index.remove_many(keys)
-            for key in keys:
-                del self._owners[key]
-            return len(keys)
+            return self._remove(person, set(self._keys.get(person, ())))
+
+    def remove_gone(self, person: str, live: set[Hashable]) -> int:
+        """Forget the person's templates whose keys are not in `live` (replaced); how many."""
+        with self._lock:
+            return self._remove(person, self._keys.get(person, set()) - live)
+
+    def _remove(self, person: str, keys: set[Hashable]) -> int:
+        self.index.remove_many(list(keys))
+        for key in keys:
+            del self._owners[key]
+        held = self._keys.get(person, set()) - keys
+        if held:
+            self._keys[person] = held
+        else:
+            self._keys.pop(person, None)
+        return len(keys)
 
     def search_among(
         self, probe: MccTemplate, among: Callable[[str], bool]

@@ -257,7 +257,7 @@ def _run_mindtct(image: npt.NDArray[np.uint8]) -> Rows:
     return rows_from_lfs(np.frombuffer(out.minutiae, dtype=_MINUTIA_DTYPE, count=out.n))
 
 
-def _check_image(image: np.ndarray, resolution_ppi: int) -> None:
+def check_image(image: np.ndarray, resolution_ppi: int) -> None:
     """Refuse arrays that are not 2-D uint8 of a sane size, and impossible resolutions."""
     if not MIN_PPI <= resolution_ppi <= MAX_PPI:
         raise ValueError(f"resolution_ppi must be in [{MIN_PPI}, {MAX_PPI}], got {resolution_ppi}")
@@ -269,7 +269,7 @@ def _check_image(image: np.ndarray, resolution_ppi: int) -> None:
 
 def extract(image: npt.NDArray[np.uint8], resolution_ppi: int) -> MinutiaeTemplate:
     """MINDTCT minutiae of one 8-bit grey impression, in that image's pixels and resolution."""
-    _check_image(image, resolution_ppi)
+    check_image(image, resolution_ppi)
     work = _at_nbis_resolution(image, resolution_ppi)
     ratio = ridge_band_ratio(work)
     if ratio < MIN_RIDGE_BAND_RATIO:

@@ -57,12 +57,15 @@ class OpenSetRow:
 Finger = dict[int, MinutiaeWithCylinders]  # impression -> template
 
 
-def load_fingers(folders: Sequence[Path], ppi: int) -> dict[str, Finger]:
-    """Every finger of the folders with its extracted impressions (failures left out)."""
+def load_fingers(
+    folders: Sequence[Path], ppi: int, extract: evaluation.Extractor | None = None
+) -> dict[str, Finger]:
+    """Every finger of the folders with its extracted impressions (failures left out); `extract`
+    must give templates with cylinders (default: NBIS's, as the MCC matcher takes them)."""
     fingers: dict[str, Finger] = {}
     for folder in folders:
         data = evaluation.extract_set(
-            evaluation.scan_folder(folder), ppi, evaluation.MATCHERS["mcc"][0]
+            evaluation.scan_folder(folder), ppi, extract or evaluation.MATCHERS["mcc"][0]
         )
         for item, template in zip(data.items, data.templates, strict=True):
             if isinstance(template, MinutiaeWithCylinders):

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.fingerprint import iso19794, mcc
+from models.fingerprint.evaluation import Extractor
 from models.fingerprint.mcc import MinutiaeWithCylinders
 from models.fingerprint.mcc_batch import Packed, compare_many
 from models.fingerprint.openset_eval import Finger, load_fingers
@@ -130,13 +131,15 @@ def folder_scores(fingers: dict[str, Finger]) -> tuple[list[float], list[float]]
     return impostor, genuine
 
 
-def fit_tail(folders: Sequence[Path], ppi: int, dataset: str) -> FingerTail:
+def fit_tail(
+    folders: Sequence[Path], ppi: int, dataset: str, extract: Extractor | None = None
+) -> FingerTail:
     """The tail of the MCC impostor scores of these folders (pairs within each folder only)."""
     impostor: list[float] = []
     genuine: list[float] = []
     fingers = 0
     for folder in folders:
-        found = load_fingers([Path(folder)], ppi)
+        found = load_fingers([Path(folder)], ppi, extract)
         scores, mates = folder_scores(found)
         impostor += scores
         genuine += mates

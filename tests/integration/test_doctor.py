@@ -94,3 +94,37 @@ def test_the_development_key_is_a_warning_and_a_supplied_key_is_ok(
     kek.write_bytes(bytes(range(32)))
     supplied = doctor.keys(Settings(data_dir=data, key={"kek_file": kek}))
     assert supplied.status == "OK" and "key_file" in supplied.seen
+
+
+def test_finger_templates_of_another_extractor_are_a_warning_naming_reextract(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data)
+    assert doctor.finger_templates(settings).status == "OK"  # no database yet
+    db = Database(data / "gerbang.db")
+    with db.transaction() as tx:
+        tx.execute(
+            "INSERT INTO identities (id, role, full_name, origin_site, created_at, updated_at)"
+            " VALUES ('ana', 'inmate', 'Ana', 'UPT-T', 'now', 'now')"
+        )
+        for impression, (data_bytes, extractor) in enumerate(
+            [(b"png", "an older extractor"), (None, "an older extractor"), (b"png", "x")], 1
+        ):
+            image = tx.execute(
+                "INSERT INTO finger_images (identity_id, position, impression, sha256, data, width,"
+                " height, resolution_ppi, captured_at) VALUES ('ana', 2, ?, 'x', ?, 400, 400, 500,"
+                " 'now')",
+                (impression, data_bytes),
+            ).lastrowid
+            tx.execute(
+                "INSERT INTO finger_templates (image_id, identity_id, position, extractor,"
+                " iso_record, minutiae, quality, created_at) VALUES (?, 'ana', 2, ?, x'00', 20,"
+                " 50, 'now')",
+                (image, extractor),
+            )
+    found = doctor.finger_templates(settings)
+    assert found.status == "WARN" and found.fix is not None
+    # the one without an image (pulled from the registry) is counted apart: it cannot be redone
+    assert "2 by another extractor" in found.seen and "1 from the registry" in found.seen
+    assert "gerbang finger reextract" in found.fix.en and "gerbang finger reextract" in found.fix.id

@@ -11,7 +11,7 @@ import pytest
 from models.calibration import SHIPPED_CALIBRATIONS
 from models.fingerprint import iso19794
 from models.fingerprint.identify import fmr_for_fpir
-from models.fingerprint.tail import FILE_NAME, FingerTail
+from models.fingerprint.tail import FingerTail
 from tests.factories import encode
 from tests.integration.conftest import SiteClient, error_code
 from tests.integration.test_enrolment_api import INMATE, capture, commit
@@ -114,9 +114,10 @@ def test_identify_decides_at_the_target_fpir_over_fingers_as_people(
     assert [m["person"] for m in mate["matches"]] == [enrolled]
     assert mate["matches"][0]["position"] == 2 and mate["matches"][0]["score"] >= mate["threshold"]
     assert mate["templates_searched"] >= 6 and mate["target_fpir"] == 0.01
-    # the threshold is the shipped impostor tail's for this gallery (finger-mcc.openset.json)
+    # the threshold is the shipped impostor tail's for this gallery (finger-leader-mcc.openset.json)
     per_comparison = fmr_for_fpir(0.01, mate["templates_searched"])
-    tail = FingerTail.load(SHIPPED_CALIBRATIONS / f"{FILE_NAME}.json")
+    extractor = site_client.site.fingers.extractor  # the site's: its tail is named after it
+    tail = FingerTail.load(SHIPPED_CALIBRATIONS / f"{extractor.tail_id}.json")
     assert mate["threshold"] == pytest.approx(tail.threshold_at_fmr(per_comparison))
     assert mate["strict_enough"] is True
     # the probe said it is a right thumb (1): finger 102 (enrolled as 2) is not compared with it

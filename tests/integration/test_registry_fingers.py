@@ -20,7 +20,6 @@ from enrollment.vault import aad_for
 from models.fingerprint import iso19794, mcc, nbis
 from models.fingerprint.identify import fmr_for_fpir
 from models.fingerprint.minutiae import MinutiaeTemplate
-from registry.national_fingers import MATCHER
 from registry.service import RegistryService
 from tests.integration import test_registry as shared
 from tests.integration.test_registry import FakeSite, Registry, _random_unit
@@ -94,7 +93,7 @@ def test_the_same_finger_at_two_sites_opens_one_finger_case_and_never_a_second(
 
     [case] = _cases_of(registry, first, second)
     assert {case["identity_a"], case["identity_b"]} == {first, second}
-    assert case["modality"] == "finger" and case["pack_id"] == MATCHER
+    assert case["modality"] == "finger" and case["pack_id"] == fingers.policy.matcher
     assert case["score"] >= case["threshold"] == threshold
     assert case["target_fpir"] == registry.service.settings.finger_duplicate_fpir
     assert case["templates_searched"] == 2  # Budi's two records, never Andi's own
@@ -205,3 +204,43 @@ def test_a_restarted_registry_rebuilds_the_finger_index_and_reopens_nothing(
     health = registry.client.get("/v1/health").json()["fingers"]
     assert health["records"] == held and health["index_bytes"] > 0
     assert health["threshold"] == fingers.policy.threshold(held)[0]
+
+
+def test_a_reextracted_record_replaces_the_old_one_and_is_searched_again(
+    registry: Registry, prints: dict[str, Any]
+) -> None:
+    """finger.reextracted (enrollment/reextraction.py): the impression's row is replaced, the
+    index drops the old cylinders and holds the new, and the new record is searched nationally."""
+    fingers = registry.service.gallery.fingers
+    assert fingers is not None
+    site_a, site_b = registry.site(), registry.site()
+    gita, enrolled = site_a.enrol("Gita", [_random_unit(501)])
+    batch = site_a.batch([enrolled, _finger(site_a, gita, prints["other"], 2, 1)])
+    assert registry.push(site_a, batch).status_code == 200
+    held_before = len(fingers.gallery)
+    [(old_id,)] = registry.query("SELECT id FROM national_fingers WHERE identity_id = %s", gita)
+
+    body = {"position": 2, "impression": 1, "extractor": "leader (test)", "quality": 60,
+            "iso_record_b64": base64.b64encode(prints["a"]).decode()}  # fmt: skip
+    assert registry.push(site_a, site_a.batch([site_a.change("finger.reextracted", gita, body)])).status_code == 200  # fmt: skip
+    [(new_id, extractor)] = registry.query(
+        "SELECT id, extractor FROM national_fingers WHERE identity_id = %s", gita
+    )
+    assert new_id != old_id and extractor == "leader (test)"
+    assert len(fingers.gallery) == held_before and old_id not in fingers.gallery
+    assert new_id in fingers.gallery
+
+    # The new record is what the nation compares with: the same finger elsewhere opens a case.
+    hana, enrolled_b = site_b.enrol("Hana", [_random_unit(502)])
+    batch = site_b.batch([enrolled_b, _finger(site_b, hana, prints["b"], 2, 1)])
+    assert registry.push(site_b, batch).status_code == 200
+    pairs = [{c["identity_a"], c["identity_b"]} for c in _cases_of(registry, gita, hana)]
+    assert {gita, hana} in pairs  # (Hana also matches earlier tests' people with this finger)
+
+    # An impression the registry never held is not invented.
+    body = {**body, "impression": 9}
+    answer = registry.push(site_a, site_a.batch([site_a.change("finger.reextracted", gita, body)]))
+    assert answer.status_code == 200
+    assert registry.query("SELECT count(*) FROM national_fingers WHERE identity_id = %s", gita) == [
+        (1,)
+    ]

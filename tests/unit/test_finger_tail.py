@@ -101,7 +101,7 @@ def test_the_fused_search_reads_the_finger_tail(shipped: FingerTail) -> None:
 
 
 def test_a_sites_own_tail_wins_over_the_shipped_one(shipped: FingerTail, tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path, match={"finger_extractor": "nbis"})  # FILE_NAME's
     assert wiring.finger_tail(settings) == shipped
     own = FingerTail(shipped.tail, (), (), "this site's prints", 3)
     (tmp_path / "calibrations").mkdir()
