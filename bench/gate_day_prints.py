@@ -36,11 +36,9 @@ from models.fingerprint.openset_eval import ENROLLED, POSITIONS, PROBES
 
 PPI = 500
 Print = tuple[str, int]  # (finger, impression)
-# Fingers that are another finger of the sets under a second label, left out so that no two
-# "different" people hold one finger: FVC2000 DB1_B and DB2_B hold the same fingers on two
-# sensors (finger N of one scores as a mate of finger N of the other, MCC up to 0.42); and
-# FVC2004 DB3_B 102 matches FVC2002 DB3_B 108 both ways on every impression (up to 0.295, where
-# every other pair of labelled fingers of the eight sets stays below 0.045 with LEADER's minutiae).
+# Fingers that are another finger of the sets under a second label (openset_eval.SAME_FINGERS:
+# FVC2000 DB2_B is DB1_B on another sensor, MCC up to 0.42 between "different" fingers; FVC2004
+# DB3_B 102 is FVC2002 DB3_B 108, up to 0.295), left out so no two people hold one finger.
 SAME_FINGER_AS_ANOTHER = ("FVC2000_DB2_B/", "FVC2004_DB3_B/102")
 
 

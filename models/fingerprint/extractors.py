@@ -116,6 +116,8 @@ def named_extractor(
     name: str, store: ModelStore | None = None, threads: int | None = None
 ) -> Extractor:
     """The extract function of an extractor name; LEADER needs the store its model lives in."""
+    if name not in MATCHER_IDS:
+        raise ValueError(f"extractor must be one of {sorted(MATCHER_IDS)}, got {name!r}")
     if name != "nbis" and store is None:
         raise ValueError(f"the {name} extractor needs a model store")
     return NBIS.extract if store is None else named(name, store, threads).extract

@@ -55,13 +55,23 @@ class OpenSetRow:
 
 
 Finger = dict[int, MinutiaeWithCylinders]  # impression -> template
+# Labels of the FVC B sets that are one finger under two names, (kept, left out): FVC2000 DB1_B
+# and DB2_B hold the same fingers on two sensors (finger N of one scores as a mate of finger N of
+# the other), and FVC2004 DB3_B 102 matches FVC2002 DB3_B 108 on every impression both ways, where
+# every other pair of labelled fingers of the eight sets stays below MCC 0.045 on LEADER's
+# minutiae. Pooled, such a pair would be two people holding one finger.
+SAME_FINGERS = (
+    *((f"FVC2000_DB1_B/{n}", f"FVC2000_DB2_B/{n}") for n in range(101, 111)),
+    ("fvc2002-db3_b/108", "FVC2004_DB3_B/102"),
+)
 
 
 def load_fingers(
     folders: Sequence[Path], ppi: int, extract: evaluation.Extractor | None = None
 ) -> dict[str, Finger]:
-    """Every finger of the folders with its extracted impressions (failures left out); `extract`
-    must give templates with cylinders (default: NBIS's, as the MCC matcher takes them)."""
+    """Every finger of the folders with its extracted impressions (failures left out, and the
+    second label of a finger the sets hold twice, SAME_FINGERS); `extract` must give templates
+    with cylinders (default: NBIS's, as the MCC matcher takes them)."""
     fingers: dict[str, Finger] = {}
     for folder in folders:
         data = evaluation.extract_set(
@@ -70,6 +80,9 @@ def load_fingers(
         for item, template in zip(data.items, data.templates, strict=True):
             if isinstance(template, MinutiaeWithCylinders):
                 fingers.setdefault(f"{Path(folder).name}/{item.finger}", {})[item.number] = template
+    for kept, dropped in SAME_FINGERS:  # pooled sets: one finger is one person's
+        if kept in fingers:
+            fingers.pop(dropped, None)
     return fingers
 
 
