@@ -115,3 +115,20 @@ def test_the_desk_fuses_face_and_a_leader_finger_with_leader_s_fusion_model(
     assert found["fused"]["fusion"] == "fusion-open-yunet-dlib-leader-mcc"
     stranger = identify("facerec-guido_van_rossum/1.jpg", "101_7.tif")
     assert stranger["result"] == "unknown"  # a genuine finger does not outvote another face
+
+
+def test_ready_names_a_finger_calibration_that_cannot_be_read(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    """A site's own finger calibration wins over the shipped one; a damaged one leaves faces
+    working and /ready saying what is wrong with the fingers, not the first finger at the gate."""
+    data = tmp_path / "site"
+    (data / "calibrations").mkdir(parents=True)
+    (data / "calibrations" / "finger-leader-mcc.json").write_text("{not json", encoding="utf-8")
+    match = MatchSettings(open_set_fallback="fmr-points", finger_extractor="leader")
+    for site in make_site_client(model_dir, data, match=match):
+        ready = site.client.get("/ready")
+        assert ready.status_code == 503
+        problem = ready.json()["problem"]
+        assert problem["code"] == "model_not_ready" and "finger" in json.dumps(problem)
+        assert site.site.problem is None  # the face side loaded
