@@ -32,9 +32,9 @@ from models.fingerprint.minutiae import MinutiaeTemplate
 from models.store import ModelStore
 
 Extractor = Callable[[npt.NDArray[np.uint8], int], MinutiaeTemplate]
-EXTRACTORS = ("nbis", "leader")
 # The setting's values and the id their MCC calibrations are named by.
 MATCHER_IDS = {"nbis": "mcc", "leader": "leader-mcc"}
+EXTRACTORS = tuple(MATCHER_IDS)
 
 
 def calibration_id(name: str) -> str:
@@ -64,10 +64,6 @@ class FingerExtractor:
     def fusion_id(self, pack_id: str) -> str:
         """The face + finger fusion model's calibration id for a face pack."""
         return f"fusion-{pack_id}-{self.matcher_id}"
-
-    def made(self, extractor_label: str) -> bool:
-        """Whether a stored template's extractor column says this extractor made it."""
-        return extractor_label == self.label
 
 
 NBIS = FingerExtractor("nbis", nbis.EXTRACTOR, "mcc", nbis.extract)
