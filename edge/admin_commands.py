@@ -40,7 +40,7 @@ def operators_add(args: argparse.Namespace) -> int:
             args.full_name or args.username,
             args.role,
             _password(args),
-            _login_name(),
+            login_name(),
         )
     print(f"operator {args.username} ({args.role}) created: {operator_id}")
     return 0
@@ -50,7 +50,7 @@ def devices_add(args: argparse.Namespace) -> int:
     """Register a gate terminal and print its key once."""
     db = Database(Settings().database_path)
     with unit_of_work(db) as uow:
-        device_id, key = uow.accounts.add_device(args.name, args.gate, _login_name())
+        device_id, key = uow.accounts.add_device(args.name, args.gate, login_name())
         configured = uow.connection.execute(
             "SELECT 1 FROM gates WHERE id = ?", (args.gate,)
         ).fetchone()
@@ -109,7 +109,7 @@ def gallery_rebuild(args: argparse.Namespace) -> int:
     return 0 if response.status_code == 200 else 1
 
 
-def _login_name() -> str:
+def login_name() -> str:
     """Who is at the console, for the audit log; 'console' when the system cannot say."""
     try:
         return getpass.getuser()
@@ -124,7 +124,7 @@ def reembed_command(args: argparse.Namespace) -> int:
     ensure_converted(spec.store, spec.pack)
     db = Database(settings.database_path)
     kek = resolve_kek(settings.key.passphrase_file, settings.key.kek_file, settings.data_dir)
-    report = reembed(db, SealedVault(db, kek), spec.build(), actor=args.officer or _login_name())
+    report = reembed(db, SealedVault(db, kek), spec.build(), actor=args.officer or login_name())
     print(
         f"pack {report.pack_id}: {report.embedded} embedded, {len(report.failed)} failed, {report.remaining} left"
     )

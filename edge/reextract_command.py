@@ -7,11 +7,11 @@ restarting the service is not needed, as its finger index follows the table's ch
 from __future__ import annotations
 
 import argparse
-import getpass
 
 from tqdm import tqdm
 
 from edge import wiring
+from edge.admin_commands import login_name
 from edge.settings import Settings
 from enrollment.db import Database
 from enrollment.keyring import SealedVault, resolve_kek
@@ -27,7 +27,7 @@ def reextract_command(args: argparse.Namespace) -> int:
     before = census(db, extractor)
     with tqdm(total=before.other if args.limit is None else min(args.limit, before.other),
               desc="reextract", unit="template") as bar:  # fmt: skip
-        report = reextract(db, SealedVault(db, kek), extractor, args.officer or _login_name(),
+        report = reextract(db, SealedVault(db, kek), extractor, args.officer or login_name(),
                            args.limit, bar.update)  # fmt: skip
     after = census(db, extractor)
     print(f"extractor {extractor.name}: {report.replaced} re-extracted, {len(report.failed)} failed,"
@@ -38,13 +38,6 @@ def reextract_command(args: argparse.Namespace) -> int:
         print(f"{after.without_image} templates came from the registry without an image: the"
               " site that enrolled them re-extracts them")  # fmt: skip
     return 1 if report.failed else 0
-
-
-def _login_name() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "console"
 
 
 def add_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

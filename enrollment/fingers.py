@@ -122,7 +122,7 @@ class FingerService:
     ) -> None:
         self.db, self.vault, self._calibration = db, vault, calibration
         self.extractor = extractor  # makes every template and probe; names the calibrations
-        self._tail = tail  # the fitted impostor tail (finger-mcc.openset.json), when shipped
+        self._tail = tail  # the extractor's fitted impostor tail (finger-*.openset.json)
         self.matcher, self.matcher_name = matcher, matcher_name
         self.rules = rules or FingerQualityRules()
         # Decoded templates with their MCC cylinders, by template id: building cylinders costs

@@ -131,3 +131,38 @@ def test_templates_pulled_without_an_image_are_counted_not_touched(
     assert (found.other, found.without_image) == (2, 1)
     assert reextract(db, PlainVault(), _other(set()), "admin", limit=1).replaced == 1
     assert census(db, _other(set())).other == 1
+
+
+def test_the_command_moves_a_site_to_leader_and_a_second_run_has_nothing_to_do(
+    tmp_path: Path, fingerprints: Path, nbis_library: Path, model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """`gerbang finger reextract` as the README shows it, on a site enrolled with NBIS."""
+    from console.main import main
+    from edge.settings import Settings
+    from enrollment.keyring import SealedVault, resolve_kek
+    from models.fingerprint.leader import EXTRACTOR
+
+    monkeypatch.setenv("EDGE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("EDGE_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("EDGE_MATCH__FINGER_EXTRACTOR", "nbis")
+    settings = Settings()
+    db = Database(settings.database_path)
+    vault = SealedVault(db, resolve_kek(None, None, settings.data_dir))
+    with db.transaction() as tx:
+        tx.execute(
+            "INSERT INTO identities (id, role, full_name, origin_site, created_at, updated_at)"
+            " VALUES ('ana', 'inmate', 'Ana', 'UPT-T', 'now', 'now')"
+        )
+    fingers = FingerService(db, vault, calibration=lambda: None)  # type: ignore[arg-type,return-value]
+    for n in (1, 2):
+        assert fingers.enrol("ana", 2, _grey(fingerprints / FINGER.format(n)), 500, "desk").accepted
+
+    monkeypatch.setenv("EDGE_MATCH__FINGER_EXTRACTOR", "leader")
+    assert main(["finger", "reextract", "--officer", "admin"]) == 0
+    out = capsys.readouterr().out
+    assert "extractor leader: 2 re-extracted, 0 failed, 0 left; 2 templates by leader" in out
+    with db.reading() as tx:
+        assert {r[0] for r in tx.execute("SELECT extractor FROM finger_templates")} == {EXTRACTOR}
+    assert main(["finger", "reextract"]) == 0
+    assert "0 re-extracted, 0 failed, 0 left" in capsys.readouterr().out
