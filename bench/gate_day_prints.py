@@ -32,14 +32,14 @@ from models.fingerprint import evaluation, mcc, nbis
 from models.fingerprint.extractors import Extractor
 from models.fingerprint.identify import Candidate, person_scores
 from models.fingerprint.mcc_batch import Packed, compare_many
-from models.fingerprint.openset_eval import ENROLLED, POSITIONS, PROBES
+from models.fingerprint.openset_eval import ENROLLED, POSITIONS, PROBES, SAME_FINGERS
 
 PPI = 500
 Print = tuple[str, int]  # (finger, impression)
 # Fingers that are another finger of the sets under a second label (openset_eval.SAME_FINGERS:
 # FVC2000 DB2_B is DB1_B on another sensor, MCC up to 0.42 between "different" fingers; FVC2004
 # DB3_B 102 is FVC2002 DB3_B 108, up to 0.295), left out so no two people hold one finger.
-SAME_FINGER_AS_ANOTHER = ("FVC2000_DB2_B/", "FVC2004_DB3_B/102")
+SAME_FINGER_AS_ANOTHER = frozenset(dropped for _, dropped in SAME_FINGERS)
 
 
 def finger_folders(root: Path) -> list[Path]:
@@ -73,7 +73,7 @@ def load_prints(root: Path, seed: int, limit: int | None = None, probes: Sequenc
     for folder in finger_folders(root):
         for item in evaluation.scan_folder(folder):
             images[(f"{folder.name}/{item.finger}", item.number)] = item.path
-    fingers = sorted({f for f, _ in images if not f.startswith(SAME_FINGER_AS_ANOTHER)})
+    fingers = sorted({f for f, _ in images if f not in SAME_FINGER_AS_ANOTHER})
     order = [fingers[i] for i in np.random.default_rng(seed).permutation(len(fingers))][:limit]
     pairs = [(order[k], order[k + 1]) for k in range(0, len(order) - 1, 2)]
     position = {f: pos for pair in pairs for f, pos in zip(pair, POSITIONS, strict=True)}
