@@ -6,17 +6,20 @@ Protocol (a face identity paired with finger identities, Poh and Bengio 2006's c
   site keeps them: an ISO record decoded again), 4-8 searched.
 - Faces: the identities of FACES with at least 4 photos, shuffled (seeded); photos 1-3 enrolled
   as one identity template (3 face captures), the rest searched.
-- People: the first half of the finger people, each paired with a face identity, are enrolled.
-  The other half's fingers are never enrolled; every remaining face identity is a stranger,
-  paired in turn with one of those fingers, so non-mated searches are many (faces) while no
-  stranger's finger is enrolled.
+- Folds: in the first, the first half of the finger people, each paired with a face identity,
+  are enrolled; the other half's fingers are never enrolled, and every remaining face identity
+  is a stranger, paired in turn with one of those fingers, so non-mated searches are many
+  (faces) while no stranger's finger is enrolled. The second fold swaps the halves (with the
+  faces shuffled again), so every finger is enrolled once; the outcomes are pooled.
 - A search is one face photo with one finger impression (a passage: one finger, its position
-  known): an enrolled person's first MATED_SEARCHES photos beyond the 3 enrolled, with
-  impressions 4, 4, 5 of alternate fingers; each stranger's STRANGER_PHOTOS photos, with
-  impression 4 of alternate fingers of their finger pair. (Each MCC comparison costs 2-170 ms on
-  a shared 2-core box: that, not the faces, bounds the searches.) Each is decided by `decide_fused` as the gate and `gerbang search-batch` decide, kind
-  `identify` (rule `fused`) at the target FPIR over the people enrolled; the face threshold is the
-  site's (the pack's shipped open-set calibration: a gallery this small does not calibrate).
+  known). An enrolled person is searched once with each probe print of each finger (up to 10),
+  the searched photos taken in turn; each stranger with STRANGER_PHOTOS photos, alternate
+  fingers of its finger pair, the faces sharing a pair taking its probe impressions in turn.
+  (Each MCC comparison costs 2-170 ms on a shared 2-core box: that, not the faces, bounds the
+  searches.) Each is decided by `decide_fused` as the gate and `gerbang search-batch` decide,
+  kind `identify` (rule `fused`) at the target FPIR over the people enrolled; the face threshold
+  is the site's (the pack's shipped open-set calibration: a gallery this small does not
+  calibrate).
 - FNIR: share of mated searches whose person is not a match; FPIR measured: share of non-mated
   searches with any match. Face alone and finger alone are read off the same evidence, each at
   its own threshold for the same per-person FMR.
@@ -24,6 +27,7 @@ Protocol (a face identity paired with finger identities, Poh and Bengio 2006's c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,13 +50,15 @@ from models.fingerprint.openset_eval import (
     load_fingers,
     people_of,
 )
+from models.loader import EngineSpec
 from models.obtain import ensure_converted
 
 TARGET_FPIRS = (0.01, 0.003)
 FACE_ENROLLED = 3
 STRANGER_PHOTOS = 2  # searched photos per stranger face identity
-MATED_SEARCHES = 3  # searched photos per enrolled person
+FOLDS = 2  # each half of the finger people enrolled in one fold, strangers in the other
 ANSWERS = ("face", "finger", "fused")
+CONFIDENCE = 0.95  # of the upper bound on FNIR
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class FusedRow:
     """FNIR and measured FPIR at one target, for face alone, finger alone and fused."""
 
     target_fpir: float
-    people: int
+    people: int  # enrolled, summed over the folds
     fnir: dict[str, float]
     fpir: dict[str, float]
     mated: int
@@ -68,6 +74,31 @@ class FusedRow:
     # FNIR when the fused threshold is set on these non-mated searches to give the target FPIR
     # (the empirical operating point: what a calibration on this population would reach)
     fnir_empirical: float
+    fused_misses: int = 0
+    folds: int = 1
+
+    @property
+    def fnir_bound(self) -> float:
+        """The fused FNIR's one-sided upper confidence bound (Clopper-Pearson)."""
+        return binomial_upper(self.fused_misses, self.mated, CONFIDENCE)
+
+
+def binomial_upper(k: int, n: int, confidence: float) -> float:
+    """The exact (Clopper-Pearson) one-sided upper bound on a rate seen k times in n: the p at
+    which k or fewer in n has probability 1 - confidence."""
+    if n == 0 or k >= n:
+        return 1.0
+
+    def at_most_k(p: float) -> float:
+        terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                 + i * math.log(p) + (n - i) * math.log1p(-p) for i in range(k + 1)]  # fmt: skip
+        return sum(math.exp(t) for t in terms)
+
+    low, high = k / n, 1.0
+    for _ in range(60):  # bisection: at_most_k falls as p grows
+        middle = (low + high) / 2
+        low, high = (middle, high) if at_most_k(middle) > 1 - confidence else (low, middle)
+    return high
 
 
 def _face_identities(root: Path, seed: int) -> list[list[Path]]:
@@ -87,25 +118,64 @@ def _answered(result: FusedSearchResult, answer: str, mate: str | None) -> tuple
     return mate in named, bool(named)
 
 
+Search = tuple[Path, Prints, str | None]  # face photo, finger, mate (None: a stranger)
+
+
+@dataclass
+class _Tally:
+    """One target's outcomes over the folds."""
+
+    found: dict[str, tuple[list[bool], list[bool]]]  # by answer: mates found, strangers matched
+    margins: tuple[list[float], list[float]]  # the mate's / the best stranger's fused margin
+
+    @classmethod
+    def empty(cls) -> _Tally:
+        return cls({a: ([], []) for a in ANSWERS}, ([], []))
+
+    def row(self, target: float, people: int, folds: int) -> FusedRow:
+        mated, strangers = self.found["fused"]
+        return FusedRow(
+            target, people,
+            {a: 1 - float(np.mean(self.found[a][0])) for a in ANSWERS},
+            {a: float(np.mean(self.found[a][1])) for a in ANSWERS},
+            len(mated), len(strangers), _empirical_fnir(self.margins, target),
+            mated.count(False), folds,
+        )  # fmt: skip
+
+
 def evaluate_fused(faces: Path, finger_dirs: Sequence[Path], ppi: int, seed: int = 7,
                    workers: int | None = None, extractor: FingerExtractor = NBIS,
-                   extract: Extractor | None = None) -> list[FusedRow]:  # fmt: skip
+                   extract: Extractor | None = None, folds: int = FOLDS) -> list[FusedRow]:  # fmt: skip
     """FNIR at each target FPIR for the chimeric people of these sets, their fingers' templates
     made by `extractor` (through `extract`, a cached form of it, when given) and fused with its
-    fusion model."""
+    fusion model; pooled over `folds` (1: the first half of the fingers enrolled; 2: each half in
+    turn)."""
     fingers = load_fingers(list(finger_dirs), ppi, extract or for_matcher(extractor.extract, "mcc"))
     finger_people = people_of(fingers, 2)
-    identities = _face_identities(faces, seed)
-    pool = finger_people[: len(finger_people) // 2]
-    strange_fingers = finger_people[len(finger_people) // 2 :]
-    enrolled = list(zip(identities, pool, strict=False))
-    strangers = identities[len(enrolled) :]
+    halves = (finger_people[: len(finger_people) // 2], finger_people[len(finger_people) // 2 :])
     settings = Settings()
     spec = wiring.engine_spec(settings)
     ensure_converted(spec.store, spec.pack)
-    searches: list[
-        tuple[Path, Prints, str | None]
-    ] = []  # face photo, finger, mate (None: stranger)
+    tallies = {target: _Tally.empty() for target in TARGET_FPIRS}
+    people = 0
+    for fold in range(folds):
+        pool, strange_fingers = halves[fold % 2], halves[1 - fold % 2]
+        identities = _face_identities(faces, seed + fold)
+        people += min(len(pool), len(identities))
+        _fold(settings, spec, fingers, identities, pool, strange_fingers, extractor, workers,
+              tallies)  # fmt: skip
+    return [tallies[target].row(target, people, folds) for target in TARGET_FPIRS]
+
+
+def _fold(settings: Settings, spec: EngineSpec, fingers: dict[str, Finger],
+          identities: list[list[Path]], pool: Sequence[tuple[str, ...]],
+          strange_fingers: Sequence[tuple[str, ...]], extractor: FingerExtractor,
+          workers: int | None, tallies: dict[float, _Tally]) -> None:  # fmt: skip
+    """One enrolment: `pool`'s fingers with the first face identities; every other face a
+    stranger holding `strange_fingers`. Adds each search's outcome to `tallies`."""
+    enrolled = list(zip(identities, pool, strict=False))
+    strangers = identities[len(enrolled) :]
+    searches: list[Search] = []
     gallery_photos: list[tuple[Path, str]] = []
     finger_gallery = FingerGallery(extractor=extractor)
     for number, (photos, person) in enumerate(enrolled):
@@ -114,10 +184,11 @@ def evaluate_fused(faces: Path, finger_dirs: Sequence[Path], ppi: int, seed: int
         for position, finger in zip(POSITIONS, person, strict=True):
             finger_gallery.prints[name] += [(position, as_stored(position, fingers[finger][i]))
                                             for i in ENROLLED if i in fingers[finger]]  # fmt: skip
-        searches += _probes(photos[FACE_ENROLLED:][:MATED_SEARCHES], person, fingers, name)
+        searches += _mated(photos[FACE_ENROLLED:], person, fingers, name)
     for number, photos in enumerate(strangers):
         person = strange_fingers[number % len(strange_fingers)]
-        searches += _probes(photos[FACE_ENROLLED:][:STRANGER_PHOTOS], person, fingers, None, 1)
+        turn = number // len(strange_fingers)
+        searches += _strangers(photos[FACE_ENROLLED:][:STRANGER_PHOTOS], person, fingers, turn)
     paths = [str(p) for p, _ in gallery_photos] + [str(p) for p, _, _ in searches]
     embedded = embed_files(spec, paths, workers)
     gallery = GalleryIndex(spec.pack.embedding_dim)
@@ -126,15 +197,12 @@ def evaluate_fused(faces: Path, finger_dirs: Sequence[Path], ppi: int, seed: int
                  if e.template is not None])  # fmt: skip
     probes = embedded[len(gallery_photos) :]
     memo: dict[int, dict[str, tuple[float | None, int]]] = {}  # one print's scores, by print
-    rows = []
-    for target in TARGET_FPIRS:
+    for target, tally in tallies.items():
         match = MatchSettings(identify_fpir=target)
         thresholds = batch_thresholds(
             settings.model_copy(update={"match": match}), spec.pack.id, gallery
         )
         decide = FusedBatch(settings, spec.pack.id, gallery, finger_gallery, thresholds, "identify")
-        found = {a: ([], []) for a in ANSWERS}  # type: dict[str, tuple[list[bool], list[bool]]]
-        margins: tuple[list[float], list[float]] = ([], [])  # mate's / best stranger's
         for (_, prints, mate), face in zip(searches, probes, strict=True):
             key = id(prints[0][1])
             if key not in memo:
@@ -144,15 +212,8 @@ def evaluate_fused(faces: Path, finger_dirs: Sequence[Path], ppi: int, seed: int
             )
             for answer in ANSWERS:
                 hit, anyone = _answered(result, answer, mate)
-                (found[answer][0].append(hit) if mate else found[answer][1].append(anyone))
-            margins[0 if mate else 1].append(_margin(result, mate))
-        rows.append(FusedRow(
-            target, len(enrolled),
-            {a: 1 - float(np.mean(found[a][0])) for a in ANSWERS},
-            {a: float(np.mean(found[a][1])) for a in ANSWERS},
-            len(found["fused"][0]), len(found["fused"][1]), _empirical_fnir(margins, target),
-        ))  # fmt: skip
-    return rows
+                tally.found[answer][0 if mate else 1].append(hit if mate else anyone)
+            tally.margins[0 if mate else 1].append(_margin(result, mate))
 
 
 def _margin(result: FusedSearchResult, mate: str | None) -> float:
@@ -171,34 +232,51 @@ def _empirical_fnir(margins: tuple[list[float], list[float]], target: float) -> 
     return float(np.mean(np.asarray(margins[0]) < shift))
 
 
-def _probes(photos: Sequence[Path], person: tuple[str, ...], fingers: dict[str, Finger],
-            mate: str | None, impressions: int = len(PROBES)
-            ) -> list[tuple[Path, Prints, str | None]]:  # fmt: skip
-    """One search per photo, each with the next of the first `impressions` probe impressions,
-    of alternate fingers."""
-    out: list[tuple[Path, Prints, str | None]] = []
+def _mated(photos: Sequence[Path], person: tuple[str, ...], fingers: dict[str, Finger],
+           mate: str) -> list[Search]:  # fmt: skip
+    """One search per probe impression of each of the person's fingers (each print once), the
+    face photos taken in turn (reused when the prints outnumber them)."""
+    prints = [(position, fingers[finger][i]) for i in PROBES
+              for position, finger in zip(POSITIONS, person, strict=True)
+              if i in fingers[finger]]  # fmt: skip
+    if not photos:
+        return []
+    return [(photos[k % len(photos)], [one], mate) for k, one in enumerate(prints)]
+
+
+def _strangers(photos: Sequence[Path], person: tuple[str, ...], fingers: dict[str, Finger],
+               turn: int) -> list[Search]:  # fmt: skip
+    """One search per photo of a stranger face, with alternate fingers of its finger pair, from
+    the `turn`th probe impression on (the faces holding one finger pair take turns, so every
+    probe print of the stranger fingers is searched, each by several faces)."""
+    out: list[Search] = []
     for k, photo in enumerate(photos):
         position, finger = list(zip(POSITIONS, person, strict=True))[k % 2]
-        usable = [i for i in PROBES[:impressions] if i in fingers[finger]]
+        usable = [i for i in PROBES if i in fingers[finger]]
         if usable:
-            out.append((photo, [(position, fingers[finger][usable[k // 2 % len(usable)]])], mate))
+            impression = usable[(turn + k // 2) % len(usable)]
+            out.append((photo, [(position, fingers[finger][impression])], None))
     return out
 
 
 def format_fused(rows: Sequence[FusedRow]) -> str:
     """A Markdown table of FNIR (and measured FPIR) at each target FPIR."""
+    first = rows[0]
+    folds = f" over {first.folds} folds" if first.folds > 1 else ""
     lines = [
-        f"Fused open-set 1:N, {rows[0].people} chimeric people enrolled (3 face captures + 2"
-        f" fingers x 3 impressions), {rows[0].mated} mated / {rows[0].non_mated} non-mated"
+        f"Fused open-set 1:N, {first.people} chimeric people enrolled{folds} (3 face captures +"
+        f" 2 fingers x 3 impressions), {first.mated} mated / {first.non_mated} non-mated"
         " searches (one face photo + one finger each)",
-        "| target FPIR | FNIR face | FNIR finger | FNIR fused | FPIR measured face / finger / fused"
-        " | FNIR fused, threshold set on these strangers |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| target FPIR | FNIR face | FNIR finger | FNIR fused (misses) | FNIR fused, 95% upper"
+        " bound | FPIR measured face / finger / fused | FNIR fused, threshold set on these"
+        " strangers |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| {r.target_fpir:.1%} | {r.fnir['face']:.1%} | {r.fnir['finger']:.1%} |"
-            f" {r.fnir['fused']:.1%} | {r.fpir['face']:.2%} / {r.fpir['finger']:.2%} /"
-            f" {r.fpir['fused']:.2%} | {r.fnir_empirical:.1%} |"
+            f" {r.fnir['fused']:.1%} ({r.fused_misses}) | {r.fnir_bound:.1%} |"
+            f" {r.fpir['face']:.2%} / {r.fpir['finger']:.2%} / {r.fpir['fused']:.2%} |"
+            f" {r.fnir_empirical:.1%} |"
         )
     return "\n".join(lines)
