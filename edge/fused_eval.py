@@ -31,6 +31,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -59,6 +60,7 @@ STRANGER_PHOTOS = 2  # searched photos per stranger face identity
 FOLDS = 2  # each half of the finger people enrolled in one fold, strangers in the other
 ANSWERS = ("face", "finger", "fused")
 CONFIDENCE = 0.95  # of the upper bound on FNIR
+MISSES_LISTED = 12  # under the table, at each target
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class FusedRow:
     fnir_empirical: float
     fused_misses: int = 0
     folds: int = 1
+    fold: int | None = None  # None: every fold's searches pooled
+    misses: tuple[str, ...] = ()  # the fused answer's missed searches
 
     @property
     def fnir_bound(self) -> float:
@@ -118,7 +122,13 @@ def _answered(result: FusedSearchResult, answer: str, mate: str | None) -> tuple
     return mate in named, bool(named)
 
 
-Search = tuple[Path, Prints, str | None]  # face photo, finger, mate (None: a stranger)
+class Search(NamedTuple):
+    """One passage: a face photo and one finger impression, by an enrolled person or not."""
+
+    photo: Path
+    prints: Prints
+    mate: str | None  # None: a stranger
+    finger: str  # the print's set, finger and impression, for the list of misses
 
 
 @dataclass
@@ -127,19 +137,28 @@ class _Tally:
 
     found: dict[str, tuple[list[bool], list[bool]]]  # by answer: mates found, strangers matched
     margins: tuple[list[float], list[float]]  # the mate's / the best stranger's fused margin
+    misses: list[str]  # the fused answer's missed searches, said plainly
 
     @classmethod
     def empty(cls) -> _Tally:
-        return cls({a: ([], []) for a in ANSWERS}, ([], []))
+        return cls({a: ([], []) for a in ANSWERS}, ([], []), [])
 
-    def row(self, target: float, people: int, folds: int) -> FusedRow:
+    def add(self, other: _Tally) -> None:
+        for answer in ANSWERS:
+            for mine, theirs in zip(self.found[answer], other.found[answer], strict=True):
+                mine.extend(theirs)
+        for mine_m, theirs_m in zip(self.margins, other.margins, strict=True):
+            mine_m.extend(theirs_m)
+        self.misses.extend(other.misses)
+
+    def row(self, target: float, people: int, folds: int, fold: int | None) -> FusedRow:
         mated, strangers = self.found["fused"]
         return FusedRow(
             target, people,
             {a: 1 - float(np.mean(self.found[a][0])) for a in ANSWERS},
             {a: float(np.mean(self.found[a][1])) for a in ANSWERS},
             len(mated), len(strangers), _empirical_fnir(self.margins, target),
-            mated.count(False), folds,
+            mated.count(False), folds, fold, tuple(self.misses),
         )  # fmt: skip
 
 
@@ -149,22 +168,28 @@ def evaluate_fused(faces: Path, finger_dirs: Sequence[Path], ppi: int, seed: int
     """FNIR at each target FPIR for the chimeric people of these sets, their fingers' templates
     made by `extractor` (through `extract`, a cached form of it, when given) and fused with its
     fusion model; pooled over `folds` (1: the first half of the fingers enrolled; 2: each half in
-    turn)."""
+    turn), then each fold's own rows when there are two."""
     fingers = load_fingers(list(finger_dirs), ppi, extract or for_matcher(extractor.extract, "mcc"))
     finger_people = people_of(fingers, 2)
     halves = (finger_people[: len(finger_people) // 2], finger_people[len(finger_people) // 2 :])
     settings = Settings()
     spec = wiring.engine_spec(settings)
     ensure_converted(spec.store, spec.pack)
-    tallies = {target: _Tally.empty() for target in TARGET_FPIRS}
-    people = 0
+    pooled = {target: _Tally.empty() for target in TARGET_FPIRS}
+    people, by_fold = 0, []
     for fold in range(folds):
         pool, strange_fingers = halves[fold % 2], halves[1 - fold % 2]
         identities = _face_identities(faces, seed + fold)
-        people += min(len(pool), len(identities))
+        enrolled = min(len(pool), len(identities))
+        people += enrolled
+        tallies = {target: _Tally.empty() for target in TARGET_FPIRS}
         _fold(settings, spec, fingers, identities, pool, strange_fingers, extractor, workers,
               tallies)  # fmt: skip
-    return [tallies[target].row(target, people, folds) for target in TARGET_FPIRS]
+        for target, tally in tallies.items():
+            pooled[target].add(tally)
+            by_fold.append(tally.row(target, enrolled, folds, fold + 1))
+    rows = [pooled[target].row(target, people, folds, None) for target in TARGET_FPIRS]
+    return rows + (by_fold if folds > 1 else [])
 
 
 def _fold(settings: Settings, spec: EngineSpec, fingers: dict[str, Finger],
@@ -189,7 +214,7 @@ def _fold(settings: Settings, spec: EngineSpec, fingers: dict[str, Finger],
         person = strange_fingers[number % len(strange_fingers)]
         turn = number // len(strange_fingers)
         searches += _strangers(photos[FACE_ENROLLED:][:STRANGER_PHOTOS], person, fingers, turn)
-    paths = [str(p) for p, _ in gallery_photos] + [str(p) for p, _, _ in searches]
+    paths = [str(p) for p, _ in gallery_photos] + [str(s.photo) for s in searches]
     embedded = embed_files(spec, paths, workers)
     gallery = GalleryIndex(spec.pack.embedding_dim)
     gallery.add([GalleryEntry(i, who, "inmate", "active", e.template)
@@ -203,17 +228,40 @@ def _fold(settings: Settings, spec: EngineSpec, fingers: dict[str, Finger],
             settings.model_copy(update={"match": match}), spec.pack.id, gallery
         )
         decide = FusedBatch(settings, spec.pack.id, gallery, finger_gallery, thresholds, "identify")
-        for (_, prints, mate), face in zip(searches, probes, strict=True):
-            key = id(prints[0][1])
+        for search, face in zip(searches, probes, strict=True):
+            mate = search.mate
+            key = id(search.prints[0][1])
             if key not in memo:
-                memo[key] = finger_gallery.scores(prints)
+                memo[key] = finger_gallery.scores(search.prints)
             result = decide.decide(
-                face.template, prints, None, ("inmate", "active"), None, memo[key]
+                face.template, search.prints, None, ("inmate", "active"), None, memo[key]
             )
             for answer in ANSWERS:
                 hit, anyone = _answered(result, answer, mate)
                 tally.found[answer][0 if mate else 1].append(hit if mate else anyone)
             tally.margins[0 if mate else 1].append(_margin(result, mate))
+            if mate and not _answered(result, "fused", mate)[0]:
+                tally.misses.append(_missed(search, result))
+
+
+def _missed(search: Search, result: FusedSearchResult) -> str:
+    """A missed mated search: its photo, print, and the mate's scores against their thresholds."""
+    mate = next((p for p in result.people if p.identity_id == search.mate), None)
+    said = f"{search.photo.parent.name}/{search.photo.name} with {search.finger}"
+    if mate is None:
+        return f"{said}: the mate was not scored"
+
+    def against(score: float | None, threshold: float | None) -> str:
+        if score is None or threshold is None:
+            return "none"
+        return f"{score:.3f} {'>=' if score >= threshold else '<'} {threshold:.3f}"
+
+    return (
+        f"{said}: face {against(mate.face_score, mate.face_threshold)}, finger"
+        f" {against(mate.finger_score, mate.finger_threshold)}, fused"
+        f" {against(mate.fused_score, mate.fused_threshold)}"
+        + (f", veto {mate.veto}" if mate.veto else "")
+    )
 
 
 def _margin(result: FusedSearchResult, mate: str | None) -> float:
@@ -236,12 +284,13 @@ def _mated(photos: Sequence[Path], person: tuple[str, ...], fingers: dict[str, F
            mate: str) -> list[Search]:  # fmt: skip
     """One search per probe impression of each of the person's fingers (each print once), the
     face photos taken in turn (reused when the prints outnumber them)."""
-    prints = [(position, fingers[finger][i]) for i in PROBES
+    prints = [(position, fingers[finger][i], finger, i) for i in PROBES
               for position, finger in zip(POSITIONS, person, strict=True)
               if i in fingers[finger]]  # fmt: skip
     if not photos:
         return []
-    return [(photos[k % len(photos)], [one], mate) for k, one in enumerate(prints)]
+    return [Search(photos[k % len(photos)], [(position, template)], mate, f"{finger} #{i}")
+            for k, (position, template, finger, i) in enumerate(prints)]  # fmt: skip
 
 
 def _strangers(photos: Sequence[Path], person: tuple[str, ...], fingers: dict[str, Finger],
@@ -255,28 +304,35 @@ def _strangers(photos: Sequence[Path], person: tuple[str, ...], fingers: dict[st
         usable = [i for i in PROBES if i in fingers[finger]]
         if usable:
             impression = usable[(turn + k // 2) % len(usable)]
-            out.append((photo, [(position, fingers[finger][impression])], None))
+            template = fingers[finger][impression]
+            out.append(Search(photo, [(position, template)], None, f"{finger} #{impression}"))
     return out
 
 
 def format_fused(rows: Sequence[FusedRow]) -> str:
-    """A Markdown table of FNIR (and measured FPIR) at each target FPIR."""
+    """A Markdown table of FNIR (and measured FPIR) at each target FPIR, pooled then by fold."""
     first = rows[0]
     folds = f" over {first.folds} folds" if first.folds > 1 else ""
     lines = [
         f"Fused open-set 1:N, {first.people} chimeric people enrolled{folds} (3 face captures +"
-        f" 2 fingers x 3 impressions), {first.mated} mated / {first.non_mated} non-mated"
-        " searches (one face photo + one finger each)",
-        "| target FPIR | FNIR face | FNIR finger | FNIR fused (misses) | FNIR fused, 95% upper"
-        " bound | FPIR measured face / finger / fused | FNIR fused, threshold set on these"
+        " 2 fingers x 3 impressions), one face photo + one finger a search",
+        "| searches | target FPIR | FNIR face | FNIR finger | FNIR fused (misses) | FNIR fused, 95%"
+        " upper bound | FPIR measured face / finger / fused | FNIR fused, threshold set on these"
         " strangers |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
+        which = "all" if r.fold is None else f"fold {r.fold}"
         lines.append(
-            f"| {r.target_fpir:.1%} | {r.fnir['face']:.1%} | {r.fnir['finger']:.1%} |"
-            f" {r.fnir['fused']:.1%} ({r.fused_misses}) | {r.fnir_bound:.1%} |"
-            f" {r.fpir['face']:.2%} / {r.fpir['finger']:.2%} / {r.fpir['fused']:.2%} |"
-            f" {r.fnir_empirical:.1%} |"
+            f"| {which}: {r.mated} mated / {r.non_mated} non-mated | {r.target_fpir:.1%} |"
+            f" {r.fnir['face']:.1%} | {r.fnir['finger']:.1%} | {r.fnir['fused']:.1%}"
+            f" ({r.fused_misses}) | {r.fnir_bound:.1%} | {r.fpir['face']:.2%} /"
+            f" {r.fpir['finger']:.2%} / {r.fpir['fused']:.2%} | {r.fnir_empirical:.1%} |"
         )
+    for r in rows:
+        if r.fold is None and r.misses:
+            lines += ["", f"Fused misses at a target FPIR of {r.target_fpir:.1%}:"]
+            lines += [f"- {miss}" for miss in r.misses[:MISSES_LISTED]]
+            if len(r.misses) > MISSES_LISTED:
+                lines.append(f"- and {len(r.misses) - MISSES_LISTED} more")
     return "\n".join(lines)

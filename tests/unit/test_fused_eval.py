@@ -31,21 +31,23 @@ def test_an_enrolled_person_is_searched_once_with_each_probe_print() -> None:
     fingers = _fingers("a", "b", missing=(8,))
     photos = [Path(f"{k}.jpg") for k in range(4)]
     searches = _mated(photos, ("a", "b"), fingers, "person-0")  # type: ignore[arg-type]
-    prints = [p[0][1] for _, p, _ in searches]
+    prints = [s.prints[0][1] for s in searches]
     assert sorted(prints) == sorted(f"{f}#{i}" for f in "ab" for i in PROBES if i != 8)
-    assert {position for _, p, _ in searches for position, _ in p} == {2, 7}
-    assert Counter(photo for photo, _, _ in searches) == {p: 2 for p in photos}  # in turn
-    assert all(mate == "person-0" for _, _, mate in searches)
+    assert {position for s in searches for position, _ in s.prints} == {2, 7}
+    assert Counter(s.photo for s in searches) == dict.fromkeys(photos, 2)  # in turn
+    assert all(s.mate == "person-0" for s in searches)
+    assert [s.finger for s in searches][:2] == ["a #4", "b #4"]  # named in the list of misses
     assert _mated([], ("a", "b"), fingers, "person-0") == []  # type: ignore[arg-type]
 
 
 def test_strangers_sharing_a_finger_pair_take_its_probe_impressions_in_turn() -> None:
     fingers = _fingers("c", "d")
     photos = [Path("1.jpg"), Path("2.jpg")]
-    seen = [
-        p[0][1]
+    searches = [
+        s
         for turn in range(5)
-        for _, p, mate in _strangers(photos, ("c", "d"), fingers, turn)  # type: ignore[arg-type]
-        if mate is None
+        for s in _strangers(photos, ("c", "d"), fingers, turn)  # type: ignore[arg-type]
     ]
+    assert all(s.mate is None for s in searches)
+    seen = [s.prints[0][1] for s in searches]
     assert sorted(seen) == sorted(f"{f}#{i}" for f in "cd" for i in PROBES)
