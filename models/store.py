@@ -81,6 +81,8 @@ class ModelStore:
             record = json.loads(sidecar.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ModelNotReady.missing(file.role, str(sidecar), file.obtainable) from exc
+        if not isinstance(record, dict):  # a sidecar someone overwrote: convert again
+            raise ModelNotReady.missing(file.role, str(sidecar), file.obtainable)
         stale = _why_stale(record, file.conversion.converter)
         if stale:
             raise ModelNotReady.missing(file.role, str(sidecar), stale)

@@ -149,6 +149,12 @@ def test_a_conversion_by_another_converter_is_stale(tmp_path: Path) -> None:
     assert "converted by converter leader v" in store.status(file).detail
 
 
+def test_a_sidecar_that_is_not_a_record_is_missing_not_a_crash(tmp_path: Path) -> None:
+    store, file = _converted(tmp_path)
+    store.sidecar_of(file).write_text("[1, 2]")
+    assert store.status(file).state == "missing"
+
+
 def test_each_converter_states_the_version_the_store_expects() -> None:
     assert {name: version for name, (_, version) in converters().items()} == CONVERTER_VERSIONS
 
