@@ -99,6 +99,8 @@ def models_verify(args: argparse.Namespace) -> int:
     for pack_id in _packs_for(args, settings, all_by_default=False):
         for status in store.pack_status(wiring.pack_named(settings, pack_id)):
             print(f"{status.state:<16}{status.path}")
+            if status.state != "verified" and status.detail:
+                print(f"{'':16}{status.detail}")  # e.g. a conversion made by an old converter
             failed += status.state != "verified"
     return 1 if failed else 0
 

@@ -26,6 +26,7 @@ from enrollment.reextraction import census_of
 from httpkit.tls import server_files
 from kernel.errors import Message
 from kernel.network import is_loopback
+from models.store import FileStatus
 from site_sync.site_key import key_path
 
 Status = Literal["OK", "WARN", "FAIL"]
@@ -56,7 +57,7 @@ def models(settings: Settings) -> Finding:
     if not bad:
         return ok("models", f"pack {pack.id}: {len(states)} files verified")
     only_conversions = all(s.file.conversion and s.state == "missing" for s in bad)
-    seen = "; ".join(f"{s.file.name} {s.state} ({s.path})" for s in bad)
+    seen = "; ".join(_file_seen(s) for s in bad)
     if only_conversions:
         return Finding(
             "models",
@@ -80,6 +81,14 @@ def models(settings: Settings) -> Finding:
             " fetch`, or `gerbang models install FILE` from a USB stick.",
         ),
     )
+
+
+def _file_seen(status: FileStatus) -> str:
+    """A file that is not verified; a converted one says why (absent, or made by an old converter)."""
+    seen = f"{status.file.name} {status.state} ({status.path})"
+    if status.file.conversion and status.state == "missing":
+        return f"{seen}: {status.detail}"
+    return seen
 
 
 def fingerprint_extractor(_: Settings) -> Finding:

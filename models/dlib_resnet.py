@@ -181,6 +181,11 @@ def _write_atomically(path: Path, payload: bytes) -> None:
         raise
 
 
+# Raise it (and models/store.py's CONVERTER_VERSIONS) with any change to the ONNX written:
+# sites then convert again instead of loading a cache made by the old code.
+CONVERTER_VERSION = 1
+
+
 def convert_dlib_resnet(dat_path: Path, onnx_path: Path) -> None:
     """Convert dlib's face-recognition ResNet file to a checked, deterministic ONNX model."""
     network = read_dlib_network(Path(dat_path))

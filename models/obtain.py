@@ -28,12 +28,16 @@ class FetchError(Exception):
     """A file could not be downloaded; the message says what to place where instead."""
 
 
-def _converters() -> dict[str, Callable[[Path, Path], None]]:
-    # Imported late: only `convert` needs them.
-    from models.dlib_resnet import convert_dlib_resnet
-    from models.fingerprint.leader_graph import convert_leader
+def converters() -> dict[str, tuple[Callable[[Path, Path], None], int]]:
+    """Each converter by name: its function and its version (recorded in the sidecar)."""
+    # Imported late: only `convert` needs them, and they import onnx and h5py.
+    from models import dlib_resnet
+    from models.fingerprint import leader_graph
 
-    return {"dlib_resnet": convert_dlib_resnet, "leader": convert_leader}
+    return {
+        "dlib_resnet": (dlib_resnet.convert_dlib_resnet, dlib_resnet.CONVERTER_VERSION),
+        "leader": (leader_graph.convert_leader, leader_graph.CONVERTER_VERSION),
+    }
 
 
 def package_resource(package: str, resource: str) -> Path:
@@ -57,8 +61,9 @@ def convert(store: ModelStore, file: ModelFile) -> Path:
         raise DigestMismatch.for_file_digests(str(source), spec.source_sha256, actual)
     target = store.path_of(file)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _converters()[spec.converter](source, target)
-    store.write_sidecar(file, target)
+    converter, version = converters()[spec.converter]
+    converter(source, target)  # atomically: a stale file stays whole until replaced
+    store.write_sidecar(file, target, version)
     store.verified_path(file)
     return target
 
@@ -116,7 +121,8 @@ def offline_instructions(file: ModelFile, reason: object) -> str:
 
 
 def ensure_converted(store: ModelStore, pack: ModelPack) -> list[Path]:
-    """Convert the pack's converted files that are missing (first start on a fresh machine)."""
+    """Convert the pack's converted files that are missing (first start on a fresh machine) or
+    stale (made by another version of their converter)."""
     return [
         convert(store, f)
         for f in pack.files

@@ -3,7 +3,9 @@
 Pinned files live under the model directory (which may be read-only, e.g. a shared mount).
 Converted files live under the cache directory next to a sidecar JSON that records the
 digest of the source they came from and of the ONNX file written; loading checks both, so a
-cached conversion that was edited, truncated or made from another source is refused.
+cached conversion that was edited, truncated or made from another source is refused. The
+sidecar also names the converter and its version: a file made by another converter version
+(or by a release before converters had one) is stale, reported missing and converted again.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from models.errors import DigestMismatch, ModelNotReady
 from models.manifest import ModelFile, ModelPack, sha256_of, verify_file
 
 FileState = Literal["verified", "missing", "digest_mismatch"]
+
+# Each converter's CONVERTER_VERSION (models/dlib_resnet.py, models/fingerprint/leader_graph.py;
+# a test holds them equal), repeated here so that checking the cache never imports onnx or h5py.
+CONVERTER_VERSIONS: dict[str, int] = {"dlib_resnet": 1, "leader": 1}
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,11 @@ class ModelStore:
             record = json.loads(sidecar.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ModelNotReady.missing(file.role, str(sidecar), file.obtainable) from exc
+        if not isinstance(record, dict):  # a sidecar someone overwrote: convert again
+            raise ModelNotReady.missing(file.role, str(sidecar), file.obtainable)
+        stale = _why_stale(record, file.conversion.converter)
+        if stale:
+            raise ModelNotReady.missing(file.role, str(sidecar), stale)
         if record.get("source_sha256") != file.conversion.source_sha256:
             raise DigestMismatch.for_file_digests(
                 str(sidecar), file.conversion.source_sha256, str(record.get("source_sha256"))
@@ -96,11 +107,12 @@ class ModelStore:
         """Status of every file of a pack."""
         return [self.status(f) for f in pack.files]
 
-    def write_sidecar(self, file: ModelFile, onnx_path: Path) -> None:
+    def write_sidecar(self, file: ModelFile, onnx_path: Path, converter_version: int) -> None:
         """Pin a freshly converted file by writing its sidecar (atomically)."""
         assert file.conversion is not None
         record = {
             "converter": file.conversion.converter,
+            "converter_version": converter_version,
             "source_sha256": file.conversion.source_sha256,
             "onnx_sha256": sha256_of(onnx_path),
         }
@@ -108,3 +120,16 @@ class ModelStore:
         temporary = sidecar.with_suffix(".json.tmp")
         temporary.write_text(json.dumps(record, indent=2, sort_keys=True), encoding="utf-8")
         os.replace(temporary, sidecar)
+
+
+def _why_stale(record: dict[str, Any], converter: str) -> str:
+    """Why a sidecar's conversion is not the one this release makes ("" if it is).
+    A sidecar without a version comes from before converters had one: version 0."""
+    current = CONVERTER_VERSIONS.get(converter)
+    made_by, version = record.get("converter"), record.get("converter_version", 0)
+    if current is not None and (made_by, version) == (converter, current):
+        return ""
+    return (
+        f"converted by converter {made_by} v{version}, this release converts with"
+        f" {converter} v{current}: run `gerbang models convert`"
+    )

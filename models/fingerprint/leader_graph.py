@@ -168,6 +168,11 @@ def build_leader(source: Path) -> onnx.ModelProto:
     return model
 
 
+# Raise it (and models/store.py's CONVERTER_VERSIONS) with any change to the ONNX written:
+# sites then convert again instead of loading a cache made by the old code.
+CONVERTER_VERSION = 1
+
+
 def convert_leader(source: Path, target: Path) -> None:
     """Write the ONNX conversion of `source` to `target`, atomically (converter "leader")."""
     model = build_leader(source)

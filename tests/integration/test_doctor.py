@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from console.main import main
-from edge import doctor
+from edge import doctor, wiring
 from edge.settings import Settings, SyncSettings
 from enrollment.db import Database
 from httpkit.tls import init_tls
 from kernel.errors import Message
+from models.obtain import convert
+from models.store import CONVERTER_VERSIONS
 
 
 def _by_check(settings: Settings) -> dict[str, doctor.Finding]:
@@ -42,6 +44,32 @@ def test_a_ready_folder_passes_models_tls_and_database(tmp_path: Path, model_dir
     assert found["models"].status == "WARN"  # the recogniser is converted at first start
     assert found["tls"].status == "OK" and "days" in found["tls"].seen
     assert found["database"].status == "OK"
+
+
+def test_a_conversion_by_an_old_converter_warns_names_the_versions_and_is_converted_again(
+    tmp_path: Path,
+    model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = Settings(model_dir=model_dir, data_dir=tmp_path)
+    store = wiring.model_store(settings)
+    recogniser = wiring.pack_named(settings).file_for("recogniser")
+    convert(store, recogniser)
+    store.write_sidecar(recogniser, store.path_of(recogniser), 0)  # as an older release made it
+    current = CONVERTER_VERSIONS["dlib_resnet"]
+    stale = (
+        f"converted by converter dlib_resnet v0, this release converts with dlib_resnet v{current}"
+    )
+    found = doctor.models(settings)
+    assert found.status == "WARN" and stale in found.seen
+    monkeypatch.setenv("EDGE_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("EDGE_DATA_DIR", str(tmp_path))
+    assert main(["models", "verify"]) == 1
+    assert stale in capsys.readouterr().out
+    assert main(["models", "convert"]) == 0
+    assert main(["models", "verify"]) == 0
+    assert doctor.models(settings).status == "OK"
 
 
 def test_a_certificate_near_or_past_its_end_is_named(tmp_path: Path) -> None:

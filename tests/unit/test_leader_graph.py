@@ -8,6 +8,7 @@ tests/fixtures/leader_synthetic.npz, made by scripts/leader_fixture.py in a Tens
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
@@ -17,6 +18,7 @@ import pytest
 
 from models.fingerprint import leader
 from models.fingerprint.leader_graph import (
+    CONVERTER_VERSION,
     KERAS_ORDER,
     LeaderNetwork,
     keras_class,
@@ -106,6 +108,8 @@ def test_convert_pins_the_onnx_file_with_a_sidecar(source: Path, store: ModelSto
     assert sha256_of(source) == file.conversion.source_sha256
     target = convert(store, file)
     assert store.status(file).state == "verified"
+    sidecar = json.loads(store.sidecar_of(file).read_text())
+    assert (sidecar["converter"], sidecar["converter_version"]) == ("leader", CONVERTER_VERSION)
     assert target.stat().st_mode & 0o044 == 0o044  # readable by the service's user
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from models.errors import DigestMismatch, ModelLoadError, ModelNotReady
-from models.manifest import Conversion, ModelFile, load_packs
-from models.obtain import FetchError, fetch
-from models.store import ModelStore
+from models.manifest import Conversion, ModelFile, ModelPack, load_packs
+from models.obtain import FetchError, converters, ensure_converted, fetch
+from models.store import CONVERTER_VERSIONS, ModelStore
 
 
 def _file(content: bytes, **changes: object) -> ModelFile:
@@ -95,8 +95,16 @@ def _converted(tmp_path: Path) -> tuple[ModelStore, ModelFile]:
     store = ModelStore(tmp_path, tmp_path / "cache")
     store.path_of(file).parent.mkdir(parents=True)
     store.path_of(file).write_bytes(b"converted onnx")
-    store.write_sidecar(file, store.path_of(file))
+    store.write_sidecar(file, store.path_of(file), CONVERTER_VERSIONS["dlib_resnet"])
     return store, file
+
+
+def _rewrite_sidecar(store: ModelStore, file: ModelFile, **changes: object) -> None:
+    """Edit the sidecar as an older release (or another converter) would have written it."""
+    record = json.loads(store.sidecar_of(file).read_text())
+    record.update(changes)
+    kept = {key: value for key, value in record.items() if value is not None}
+    store.sidecar_of(file).write_text(json.dumps(kept))
 
 
 def test_a_converted_file_is_verified_by_its_sidecar(tmp_path: Path) -> None:
@@ -108,11 +116,71 @@ def test_a_converted_file_is_verified_by_its_sidecar(tmp_path: Path) -> None:
 
 def test_a_conversion_from_another_source_is_refused(tmp_path: Path) -> None:
     store, file = _converted(tmp_path)
-    record = json.loads(store.sidecar_of(file).read_text())
-    record["source_sha256"] = "cd" * 32
-    store.sidecar_of(file).write_text(json.dumps(record))
+    _rewrite_sidecar(store, file, source_sha256="cd" * 32)
     with pytest.raises(DigestMismatch):
         store.verified_path(file)
+
+
+def test_a_conversion_by_another_converter_version_is_stale_and_says_so(tmp_path: Path) -> None:
+    store, file = _converted(tmp_path)
+    current = CONVERTER_VERSIONS["dlib_resnet"]
+    _rewrite_sidecar(store, file, converter_version=current + 1)
+    status = store.status(file)
+    assert status.state == "missing"  # so ensure_converted makes it again
+    assert status.detail == (
+        f"converted by converter dlib_resnet v{current + 1}, this release converts with"
+        f" dlib_resnet v{current}: run `gerbang models convert`"
+    )
+    with pytest.raises(ModelNotReady):
+        store.verified_path(file)
+
+
+def test_a_sidecar_without_a_converter_version_is_stale(tmp_path: Path) -> None:
+    store, file = _converted(tmp_path)
+    _rewrite_sidecar(store, file, converter_version=None)  # as written before versions
+    status = store.status(file)
+    assert status.state == "missing" and "dlib_resnet v0, this release" in status.detail
+
+
+def test_a_conversion_by_another_converter_is_stale(tmp_path: Path) -> None:
+    store, file = _converted(tmp_path)
+    _rewrite_sidecar(store, file, converter="leader")
+    assert store.status(file).state == "missing"
+    assert "converted by converter leader v" in store.status(file).detail
+
+
+def test_a_sidecar_that_is_not_a_record_is_missing_not_a_crash(tmp_path: Path) -> None:
+    store, file = _converted(tmp_path)
+    store.sidecar_of(file).write_text("[1, 2]")
+    assert store.status(file).state == "missing"
+
+
+def test_each_converter_states_the_version_the_store_expects() -> None:
+    assert {name: version for name, (_, version) in converters().items()} == CONVERTER_VERSIONS
+
+
+def test_a_stale_conversion_is_converted_again_and_replaced_whole(tmp_path: Path) -> None:
+    file = load_packs()["open-yunet-dlib"].file_for("recogniser")
+    assert file.conversion is not None and file.conversion.converter == "dlib_resnet"
+    store = ModelStore(tmp_path / "models", tmp_path / "cache")
+    pack = ModelPack("one", "", "", (file,), 128)
+    assert ensure_converted(store, pack) == [store.path_of(file)]
+    fresh = store.path_of(file).read_bytes()
+    assert store.status(file).state == "verified" and ensure_converted(store, pack) == []
+
+    store.path_of(file).write_bytes(b"made by the old converter")
+    store.write_sidecar(file, store.path_of(file), 0)
+    with store.path_of(file).open("rb") as loading:  # a reader that opened the stale file
+        assert ensure_converted(store, pack) == [store.path_of(file)]
+        assert loading.read() == b"made by the old converter"  # replaced, not rewritten in place
+    assert store.path_of(file).read_bytes() == fresh
+    assert store.status(file).state == "verified"
+    recorded = json.loads(store.sidecar_of(file).read_text())
+    assert recorded["converter_version"] == CONVERTER_VERSIONS["dlib_resnet"]
+    assert sorted(p.name for p in store.path_of(file).parent.iterdir()) == [
+        "dlib_resnet_v1.json",
+        "dlib_resnet_v1.onnx",
+    ]  # no temporary file left behind
 
 
 class _Response(io.BytesIO):
