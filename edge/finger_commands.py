@@ -29,7 +29,8 @@ def finger_eval(args: argparse.Namespace) -> int:
 
         extractor = extractors.named(args.extractor, model_store(Settings()))
         rows = evaluate_fused(Path(args.fused), [Path(f) for f in args.dirs], args.dpi,
-                              extractor=extractor, extract=_extract(args, "mcc"))  # fmt: skip
+                              extractor=extractor, extract=_extract(args, "mcc"),
+                              folds=args.folds)  # fmt: skip
         print(format_fused(rows))
         return 0
     extract = _extract(args)
@@ -205,6 +206,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         metavar="FACES",
         help="fused face + finger open-set 1:N instead: chimeric people, a face identity of FACES"
         " (a folder of <identity>/<n>.jpg) with two fingers of the DIRs (edge/fused_eval.py)",
+    )
+    evaluate.add_argument(
+        "--folds",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="with --fused: 2 (default) enrols each half of the fingers in turn and pools the"
+        " searches; 1 enrols the first half only (half the time)",
     )
     evaluate.set_defaults(handler=finger_eval)
     calibrate = actions.add_parser("calibrate", help="write a calibration from FVC-style folders")
