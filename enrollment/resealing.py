@@ -149,16 +149,25 @@ def rotate(db: Database, kek: Kek, batch: int = BATCH, settle: float = 0.0) -> i
     SQLite commits each store wholly before the flip or wholly after it. Before: the value is in
     the database when the re-seal passes, which start after the flip, read it. After: it is
     under the new key. `settle` (seconds) only delays the passes.
+
+    A key still retiring (a rotation under way in another process, or one interrupted) is
+    finished, not joined by a second flip: a second retiring generation could be deleted by the
+    first rotation's DELETE while values under it remain.
     """
     with db.transaction() as tx:
-        new_id = int(tx.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM vault_keys").fetchone()[0])
-        salt, wrapped = wrap(kek, new_id, secrets.token_bytes(KEY_BYTES))
-        tx.execute("UPDATE vault_keys SET state = 'retiring' WHERE state = 'active'")
-        tx.execute(
-            "INSERT INTO vault_keys (id, salt, wrapped, kek_kind, state, created_at)"
-            " VALUES (?, ?, ?, ?, 'active', ?)",
-            (new_id, salt, wrapped, kek.kind, now_iso()),
-        )
+        if tx.execute("SELECT 1 FROM vault_keys WHERE state = 'retiring'").fetchone() is None:
+            new_id = int(
+                tx.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM vault_keys").fetchone()[0]
+            )
+            salt, wrapped = wrap(kek, new_id, secrets.token_bytes(KEY_BYTES))
+            tx.execute("UPDATE vault_keys SET state = 'retiring' WHERE state = 'active'")
+            tx.execute(
+                "INSERT INTO vault_keys (id, salt, wrapped, kek_kind, state, created_at)"
+                " VALUES (?, ?, ?, ?, 'active', ?)",
+                (new_id, salt, wrapped, kek.kind, now_iso()),
+            )
+        else:
+            log.warning("a key is still retiring: finishing that rotation instead of a new one")
     vault = SealedVault(db, kek)  # holds every key, the new one active
     if settle:
         time.sleep(settle)
