@@ -3,9 +3,10 @@
 
 Per value (p50 / p99 over --rounds): seal and open of an enrolment photo (the dev photos when
 GERBANG_DEV_FACES is set), a face template (128 float32), a fingerprint PNG and ISO record, and
-an enrolment's outbox payload. Then the start-up path the gate depends on: reading every
-template of a site (SealedVault vs PlainVault) to build the FAISS gallery, from a real SQLite
-file. The gate's decisions themselves open nothing: the gallery is held in memory, and finger
+an enrolment's outbox payload; a template sealed again inside an open write transaction, as the
+site seals (each seal reads the active key id from the database). Then the start-up path the
+gate depends on: reading every template of a site (SealedVault vs PlainVault) to build the FAISS
+gallery, from a real SQLite file. The gate's decisions themselves open nothing: the gallery is held in memory, and finger
 templates are opened once and cached.
 
 Usage:
@@ -73,6 +74,10 @@ def per_value(vault: SealedVault, rounds: int) -> None:
             f"{name:28s} {len(plain):7d} B  seal {percentiles(timed(lambda p=plain: vault.seal(p, aad), rounds))}"
         )
         print(f"{'':28s} {'':7s}    open {percentiles(timed(lambda s=sealed: vault.open(s, aad), rounds))}")  # fmt: skip
+    template = values["face template (128 f32)"]
+    with vault.db.transaction():  # where the site seals: inside the transaction that stores it
+        inside = timed(lambda: vault.seal(template, aad), rounds)
+    print(f"{'  template, in a transaction':28s} {len(template):7d} B  seal {percentiles(inside)}")
     vectors = [
         base64.b64encode(rng.normal(size=128).astype("<f4").tobytes()).decode() for _ in range(3)
     ]

@@ -1,7 +1,7 @@
 """`gerbang keys ...`: the data key that seals biometrics at rest, and the KEK that wraps it.
 
 `rotate` makes a new data key and re-seals every value under it while the service keeps running
-(it picks the new key up within seconds); `rewrap` wraps the same data key under a new KEK (a new
+(its next seal uses the new key); `rewrap` wraps the same data key under a new KEK (a new
 passphrase, or a key file moved to separate media); `status` says which KEK is in use.
 """
 

@@ -7,7 +7,9 @@ credentials. A stolen disk or backup without the KEK holds nothing usable. A key
 database is for development only, and /ready says so.
 
 A sealed value is `MAGIC | key id (4 bytes) | nonce (12) | ciphertext + tag`, so values sealed
-under an older data key keep opening while `gerbang keys rotate` re-seals them.
+under an older data key keep opening while `gerbang keys rotate` re-seals them. `seal` reads which
+key is active on every call, inside the caller's write transaction: that is what lets a rotation
+delete the old key without waiting for running processes (enrollment/resealing.py `rotate`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import os
 import secrets
 import struct
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +34,10 @@ MAGIC = b"\xa7GV1"
 HEADER = len(MAGIC) + 4 + 12
 KEY_BYTES = 32
 SCRYPT = {"n": 2**15, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024}
-REFRESH_SECONDS = 5.0  # how soon a running process seals with a key another process rotated in
+REFRESH_SECONDS = 5.0  # the registry's vault: how soon a replica seals with a rotated-in key
 DEV_KEK_NAME = "vault-dev.key"
 CREDENTIAL_KEK, CREDENTIAL_PASSPHRASE = "gerbang-kek", "gerbang-passphrase"
+ACTIVE_KEY = "SELECT MAX(id) FROM vault_keys WHERE state = 'active'"
 
 
 class KeyUnavailable(GerbangError):
@@ -197,7 +199,6 @@ class SealedVault:
         self._lock = threading.Lock()
         self._ciphers: dict[int, AESGCM] = {}
         self.active = 0
-        self._checked = 0.0
         self.reload()
 
     def reload(self) -> None:
@@ -205,20 +206,23 @@ class SealedVault:
         keys, active = load_keys(self.db, self.kek)
         with self._lock:
             self._ciphers = {k: AESGCM(v) for k, v in keys.items()}
-            self.active, self._checked = active, time.monotonic()
+            self.active = active
 
-    def _active(self) -> int:
-        if time.monotonic() - self._checked > REFRESH_SECONDS:
-            row = self.db.query("SELECT MAX(id) FROM vault_keys WHERE state = 'active'")[0]
-            if row[0] != self.active:
-                self.reload()
-            self._checked = time.monotonic()
-        return self.active
+    def _active(self) -> tuple[int, AESGCM]:
+        # Read on every seal, on this vault's connection: inside the caller's write transaction
+        # it is the key that transaction commits beside, never one a rotation already retired.
+        key_id = int(self.db.query(ACTIVE_KEY)[0][0])
+        if key_id not in self._ciphers:
+            self.reload()  # rotated in by another process: unwrap it
+        self.active = key_id
+        return key_id, self._ciphers[key_id]
 
     def seal(self, plain: bytes, aad: bytes) -> bytes:
-        key_id, nonce = self._active(), secrets.token_bytes(12)
+        """Seal under the active data key; call it inside the write transaction (on this vault's
+        Database) that stores the value, so a rotation re-seals it or it is under the new key."""
+        (key_id, cipher), nonce = self._active(), secrets.token_bytes(12)
         head = MAGIC + struct.pack(">I", key_id) + nonce
-        return head + self._ciphers[key_id].encrypt(nonce, plain, aad)
+        return head + cipher.encrypt(nonce, plain, aad)
 
     def open(self, sealed: bytes, aad: bytes) -> bytes:
         key_id = key_id_of(sealed)

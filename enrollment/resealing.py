@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from enrollment.db import Database
 from enrollment.keyring import (
     KEY_BYTES,
-    REFRESH_SECONDS,
     Kek,
     SealedVault,
     key_id_of,
@@ -141,25 +140,44 @@ def seal_clear_rows(db: Database, vault: SealedVault, batch: int = BATCH) -> int
     return changed
 
 
-def rotate(db: Database, kek: Kek, batch: int = BATCH, settle: float | None = None) -> int:
+def rotate(db: Database, kek: Kek, batch: int = BATCH, settle: float = 0.0) -> int:
     """A new data key: seal new values with it, re-seal every old one, then forget the old key.
 
-    `settle` (default twice REFRESH_SECONDS) gives running processes time to notice the new key
-    before the last pass, so nothing is sealed under the old key after it.
+    Nothing is left under the old key when it is deleted, without waiting for running processes:
+    every site process seals inside the write transaction that stores the value, reading the
+    active key there (`SealedVault.seal`), and the flip below is a write transaction too, so
+    SQLite commits each store wholly before the flip or wholly after it. Before: the value is in
+    the database when the re-seal passes, which start after the flip, read it. After: it is
+    under the new key. `settle` (seconds) only delays the passes.
+
+    A key still retiring (a rotation under way in another process, or one interrupted) is
+    finished, not joined by a second flip: a second retiring generation could be deleted by the
+    first rotation's DELETE while values under it remain.
     """
     with db.transaction() as tx:
-        new_id = int(tx.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM vault_keys").fetchone()[0])
-        salt, wrapped = wrap(kek, new_id, secrets.token_bytes(KEY_BYTES))
-        tx.execute("UPDATE vault_keys SET state = 'retiring' WHERE state = 'active'")
-        tx.execute(
-            "INSERT INTO vault_keys (id, salt, wrapped, kek_kind, state, created_at)"
-            " VALUES (?, ?, ?, ?, 'active', ?)",
-            (new_id, salt, wrapped, kek.kind, now_iso()),
-        )
+        if tx.execute("SELECT 1 FROM vault_keys WHERE state = 'retiring'").fetchone() is None:
+            new_id = int(
+                tx.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM vault_keys").fetchone()[0]
+            )
+            salt, wrapped = wrap(kek, new_id, secrets.token_bytes(KEY_BYTES))
+            tx.execute("UPDATE vault_keys SET state = 'retiring' WHERE state = 'active'")
+            tx.execute(
+                "INSERT INTO vault_keys (id, salt, wrapped, kek_kind, state, created_at)"
+                " VALUES (?, ?, ?, ?, 'active', ?)",
+                (new_id, salt, wrapped, kek.kind, now_iso()),
+            )
+        else:
+            log.warning("a key is still retiring: finishing that rotation instead of a new one")
     vault = SealedVault(db, kek)  # holds every key, the new one active
-    time.sleep(2 * REFRESH_SECONDS if settle is None else settle)
+    if settle:
+        time.sleep(settle)
     changed = reseal_stale(db, vault, batch)
-    while (late := reseal_stale(db, vault, batch)) > 0:  # a process that sealed late: once more
+    while (late := reseal_stale(db, vault, batch)) > 0:  # a belt: by the above, never found
+        log.warning(
+            "re-sealed %d values sealed under the old key after the flip (outside the"
+            " transaction that stored them?)",
+            late,
+        )
         changed += late
     with db.transaction() as tx:
         tx.execute("DELETE FROM vault_keys WHERE state = 'retiring'")

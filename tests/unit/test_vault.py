@@ -208,9 +208,28 @@ def test_rotation_reseals_everything_and_forgets_the_old_key(db: Database, tmp_p
     assert len(templates) == 3
     payload = outbox_payloads(db)[0]
     assert open_payload(running, "identity.enrolled", person, payload)["templates"]  # type: ignore[arg-type]
-    running._checked = 0.0  # past the refresh interval: it seals with the new key
-    assert key_id_of(running.seal(b"x", b"aad")) == 2
+    assert key_id_of(running.seal(b"x", b"aad")) == 2  # at once, not after a refresh interval
     assert reseal_stale(db, SealedVault(db, kek)) == 0
+
+
+def test_an_interrupted_rotation_is_finished_not_joined_by_a_second_flip(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kek = key_file(tmp_path)
+    enrol(db, SealedVault(db, kek))
+
+    def power_cut(*_: object) -> int:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("enrollment.resealing.reseal_stale", power_cut)
+        with pytest.raises(KeyboardInterrupt):
+            rotate(db, kek, settle=0)  # flipped, then stopped before any re-seal
+    states = [tuple(r) for r in db.query("SELECT id, state FROM vault_keys ORDER BY id")]
+    assert states == [(1, "retiring"), (2, "active")]
+    rotate(db, kek, settle=0)  # finishes key 1's retirement: no key 3 beside a retiring 1
+    assert [r[0] for r in db.query("SELECT id FROM vault_keys")] == [2]
+    assert {key_id_of(v) for v in stored_values(db)} == {2}
 
 
 def test_rewrap_changes_the_kek_and_keeps_the_data(db: Database, tmp_path: Path) -> None:
@@ -284,7 +303,6 @@ def test_the_keys_commands_move_a_site_off_the_development_key(
     monkeypatch.setenv("EDGE_KEY__KEK_FILE", str(usb))
     assert main(["keys", "status"]) == 0
     assert "unwraps the data key" in capsys.readouterr().out
-    monkeypatch.setattr("enrollment.resealing.REFRESH_SECONDS", 0.0)
     assert main(["keys", "rotate", "--batch", "2"]) == 0
     site = Site(Settings(model_dir=tmp_path / "models"))
     assert {key_id_of(v) for v in stored_values(site.db)} == {2}
