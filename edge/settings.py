@@ -151,6 +151,16 @@ class MatchSettings(BaseModel):
         ),
     )
 
+    finger_site_min_people: int = Field(
+        50,
+        ge=2,
+        description=(
+            "People with fingers enrolled before the finger's 1:N thresholds come from the"
+            " site's own fingers (their impostor scores against each other); the shipped tail"
+            " (FVC sets) until then. An operator's tail file in the data folder always wins."
+        ),
+    )
+
     finger_extractor: Literal["nbis", "leader"] = Field(
         "leader",
         description=(

@@ -23,6 +23,7 @@ from enrollment.db import Database
 from enrollment.duplicates import SEARCHABLE_STATUSES
 from enrollment.faceless import FacelessPeople
 from enrollment.finger_duplicates import DeskFingerEnrolment
+from enrollment.finger_population import SiteFingerTail
 from enrollment.fingers import FingerService
 from enrollment.fused import FusedVerifier
 from enrollment.fused_search import FusedSearch
@@ -68,7 +69,6 @@ class Site:
         self.metrics = Metrics()
         self.sign_ins = SignInThrottle()  # failed sign-ins per account and source (kernel.access)
         self._finger_calibration: Calibration | None = None
-        self._finger_tail: tuple[FingerTail | None] | None = None  # (loaded,) once read
         self.finger_problem: GerbangError | None = None  # the extractor's model or calibration
         self._load_lock = threading.Lock()
         self.nbis = NbisBuild()
@@ -93,12 +93,17 @@ class Site:
             self.db, self.vault, self.finger_calibration, tail=self.finger_tail,
             extractor=wiring.finger_extractor(settings),
         )  # fmt: skip
+        self.finger_population = SiteFingerTail(
+            self.db, self.fingers,
+            lambda: wiring.finger_tail_file(settings, self.fingers.extractor),
+            settings.site_id, settings.match.finger_site_min_people,
+        )  # fmt: skip
         self.desk_fingers = DeskFingerEnrolment(
             self.db, self.vault, self.fingers, settings.match.desk_duplicate_fpir
         )
         self.fused = FusedVerifier(self.fingers, self.fusion_model)
         self.readers = ReaderPool(settings.readers)  # opened on first use, not at start
-        self._fusion: FusionModel | None = None
+        self._fusion: tuple[FingerTail | None, FusionModel] | None = None  # for that tail
         self.fused_search = FusedSearch(
             self.gallery, self.fingers, self.fusion_model, FacelessPeople(self.db)
         )
@@ -170,6 +175,7 @@ class Site:
             self.finger_problem = self._fingers_usable()
             # The fingerprint 1:N index is a projection of the database like the face gallery.
             self.fingers.refresh_index()
+            self.finger_population.state()  # fits the site's own finger tail in the background
 
     def _fingers_usable(self) -> GerbangError | None:
         """Load the finger extractor's model (LEADER's ONNX file) and its calibration now, so
@@ -222,10 +228,10 @@ class Site:
         return self.gallery_
 
     def finger_tail(self) -> FingerTail | None:
-        """The fitted MCC impostor tail for 1:N thresholds (a site's own wins), if any."""
-        if self._finger_tail is None:
-            self._finger_tail = (wiring.finger_tail(self.settings, self.fingers.extractor),)
-        return self._finger_tail[0]
+        """The fitted MCC impostor tail for 1:N thresholds, if any: an operator's file, else the
+        site's own fingers once it has enough people, else the shipped one
+        (enrollment/finger_population.py)."""
+        return self.finger_population.current()
 
     def finger_calibration(self) -> Calibration:
         """The fingerprint matcher's calibration (a site's own wins over the shipped one)."""
@@ -259,15 +265,18 @@ class Site:
 
     def fusion_model(self) -> FusionModel:
         """Face + finger fusion for the face pack in use and the site's finger extractor."""
-        if self._fusion is None:
+        tail = self.finger_tail()
+        if (
+            self._fusion is None or self._fusion[0] is not tail
+        ):  # a new tail: refit the finger's 1:N
             pack, extractor = self.engine().pack_id, self.fingers.extractor
             path = wiring.calibration_path(self.settings, extractor.fusion_id(pack))
             if not path.is_file():  # no fusion fitted for this pack: a fingerprint cannot be fused
                 raise ModelNotReady.missing(
                     "fusion", str(path), "python -m bench.fusion_dev --write ..."
                 )
-            self._fusion = wiring.fusion_model(self.settings, pack, extractor)
-        return self._fusion
+            self._fusion = (tail, wiring.fusion_model(self.settings, pack, extractor, tail))
+        return self._fusion[1]
 
     def open_set_report(self) -> dict[str, Any] | None:
         """What the configured targets cost on this population at the current gallery sizes:

@@ -78,14 +78,29 @@ def finger_tail(settings: Settings, extractor: FingerExtractor | None = None) ->
     return load_tail(calibration_path(settings, extractor.tail_id))
 
 
+def finger_tail_file(
+    settings: Settings, extractor: FingerExtractor
+) -> tuple[FingerTail | None, str]:
+    """The extractor's tail file and whose it is: the operator's in the data folder ("file"),
+    else the shipped one ("shipped"), else none ("operating-points")."""
+    path = calibration_path(settings, extractor.tail_id)
+    tail = load_tail(path)
+    if tail is None:
+        return None, "operating-points"
+    return tail, "shipped" if path.parent == SHIPPED_CALIBRATIONS else "file"
+
+
 def fusion_model(
-    settings: Settings, pack_id: str, extractor: FingerExtractor | None = None
+    settings: Settings,
+    pack_id: str,
+    extractor: FingerExtractor | None = None,
+    tail: FingerTail | None = None,
 ) -> FusionModel:
     """The pack's face + finger fusion for an extractor (default: the configured one), its finger
-    1:N read off the fitted tail when there is one."""
+    1:N read off `tail` (default: the extractor's tail file) when there is one."""
     extractor = extractor or finger_extractor(settings)
     path = calibration_path(settings, extractor.fusion_id(pack_id))
-    return with_finger_tail(FusionModel.load(path), finger_tail(settings, extractor))
+    return with_finger_tail(FusionModel.load(path), tail or finger_tail(settings, extractor))
 
 
 def open_set_thresholds(

@@ -237,9 +237,13 @@ class FingerService:
             sql, args = sql + " AND position = ?", [*args, position]
         with self.db.reading() as tx:
             rows = tx.execute(sql + " ORDER BY id", args).fetchall()
-        return [(p, self._template((tid, ext), identity_id, blob)) for tid, p, blob, ext in rows]
+        return [
+            (p, self.stored_template((tid, ext), identity_id, blob)) for tid, p, blob, ext in rows
+        ]
 
-    def _template(self, key: tuple[int, str], identity_id: str, sealed: bytes) -> MinutiaeTemplate:
+    def stored_template(
+        self, key: tuple[int, str], identity_id: str, sealed: bytes
+    ) -> MinutiaeTemplate:
         """A stored template, decoded once and carrying its MCC cylinders."""
         if key not in self._cache:
             record = self.vault.open(sealed, aad_for("finger_templates", "iso_record", identity_id))

@@ -47,6 +47,7 @@ from kernel.errors import GerbangError, InputError, Message
 from models.faces import FloatArray
 from models.fingerprint.identify import fmr_for_fpir
 from models.fingerprint.mcc import MinutiaeWithCylinders
+from models.fingerprint.tail import TailScoreModel
 from models.fusion import FusionModel, tail_evidence, tail_threshold
 from models.openset import DEFAULT_TARGET_FPIR
 
@@ -241,8 +242,18 @@ def decide_fused(
     rule = rule_for(kind)
     scored.sort(key=lambda p: (p.matches(rule), p.ranking(), p.face_score or -1.0), reverse=True)
     return FusedSearchResult(
-        scored, kind, target_fpir, people, person_fmr, finger_problem, model.model_id
-    )
+        scored, kind, target_fpir, people, person_fmr, finger_problem, model.model_id,
+        {"finger_calibration": finger_calibration_of(model)},
+    )  # fmt: skip
+
+
+def finger_calibration_of(model: FusionModel) -> str:
+    """What the finger's 1:N thresholds were read off: the fitted tail's dataset (the site's own
+    fingers, an operator's file or the shipped FVC sets), else the fusion model's points."""
+    finger = model.finger
+    if isinstance(finger, TailScoreModel) and finger.tail is not None:
+        return finger.tail.dataset
+    return "operating points of the fusion model"
 
 
 def extract_probe(

@@ -58,7 +58,9 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
     if key_warning := site.key_warning:  # a warning, not a failure: the README's first run works
         warnings.append(key_warning)
     body = {"ready": held == stored, "pack": pack, "gallery": held, "problem": None,
-            "open_set": site.open_set_report(), "warnings": warnings}  # fmt: skip
+            "open_set": site.open_set_report(),
+            "finger_calibration": site.finger_population.state().report(),
+            "warnings": warnings}  # fmt: skip
     if held != stored:
         body["problem"] = {
             "code": "gallery_inconsistent",

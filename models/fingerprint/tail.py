@@ -19,7 +19,7 @@ expected miss rate. Failed extractions are left out and counted.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -144,10 +144,51 @@ def fit_tail(
         impostor += scores
         genuine += mates
         fingers += len(found)
+    return tail_of(impostor, genuine, dataset, fingers)
+
+
+def tail_of(impostor: Sequence[float], genuine: Sequence[float], dataset: str,
+            fingers: int) -> FingerTail:  # fmt: skip
+    """The fitted tail (and body) of these impostor scores."""
     if len(impostor) < 2:
         raise ValueError("need at least two impostor comparisons: give folders of several fingers")
     tail = ImpostorTail.fit(impostor, keep=KEEP)
     return FingerTail(tail, body_curve(impostor, tail.top[-1]), tuple(genuine), dataset, fingers)
+
+
+# One enrolled finger: (person, ISO position) -> its stored impressions, cylinders built.
+Enrolled = Mapping[tuple[str, int], Sequence[MinutiaeWithCylinders]]
+
+
+def population_scores(
+    enrolled: Enrolled, max_comparisons: int, seed: int = 0
+) -> tuple[list[float], list[float]]:
+    """(impostor, genuine) MCC scores of a gallery's own fingers, as a search meets them.
+
+    Each enrolled finger's first impression is a probe against the stored impressions of other
+    people's fingers at the same position (a search compares same positions only), a random
+    share of them when all would exceed `max_comparisons` (every finger probes, each against as
+    many as the budget allows, so no one print's quirks weigh on the tail); its other impressions
+    against the first are the genuine scores. Stored against stored: the site keeps no fresh
+    probes, and both sides went through ISO, as the stored side of a real search does."""
+    rng = np.random.default_rng(seed)
+    keys = sorted(k for k, prints in enrolled.items() if prints)
+    packed = {k: [Packed.of(t.cylinders) for t in enrolled[k]] for k in keys}
+    by_position: dict[int, list[tuple[str, int]]] = {}
+    for key in keys:
+        by_position.setdefault(key[1], []).append(key)
+    each = max(1, max_comparisons // max(len(keys), 1))
+    impostor: list[float] = []
+    genuine: list[float] = []
+    for person, position in keys:
+        probe = enrolled[(person, position)][0]
+        others = [(o, i) for o in by_position[position] if o[0] != person
+                  for i in range(len(packed[o]))]  # fmt: skip
+        if len(others) > each:
+            others = [others[j] for j in rng.choice(len(others), each, replace=False)]
+        impostor += compare_many(probe.cylinders, [packed[o][i] for o, i in others])
+        genuine += compare_many(probe.cylinders, packed[(person, position)][1:])
+    return impostor, genuine
 
 
 @dataclass(frozen=True)

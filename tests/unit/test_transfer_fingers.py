@@ -61,7 +61,10 @@ def _transfer(identity_id: str, fingers: list[dict[str, Any]], faces: int = 1) -
 
 def _inmate_alarm(at: Site, finger: np.ndarray) -> FusedSearchResult:
     """The gate's inmate search on a finger with no face (edge/gate/steps._inmate_by_finger)."""
-    at._fusion = wiring.fusion_model(at.settings, PACK)  # the seam: no face engine here
+    at._fusion = (
+        at.finger_tail(),
+        wiring.fusion_model(at.settings, PACK, tail=at.finger_tail()),
+    )  # the seam: no face engine here
     probe = FingerProbe(finger, 500, POSITION)
     return at.fused_search.search(None, probe, ("inmate",), ("active",), None, None, 1.0,
                                     "gate_inmate")  # fmt: skip

@@ -76,7 +76,10 @@ def _entry(identity_id: str, faces: int, fingers: list[dict[str, Any]], **extra:
 
 def _banned_check(at: Site, finger: np.ndarray) -> FusedSearchResult:
     """The gate's banned-visitor check on a finger with no face (edge/gate/steps._fused)."""
-    at._fusion = wiring.fusion_model(at.settings, PACK)  # the seam: no face engine here
+    at._fusion = (
+        at.finger_tail(),
+        wiring.fusion_model(at.settings, PACK, tail=at.finger_tail()),
+    )  # the seam: no face engine here
     probe = FingerProbe(finger, 500, POSITION)
     return at.fused_search.search(None, probe, ("visitor",), ("banned",), None, None, 0.5,
                                     "banned_visitor")  # fmt: skip
