@@ -108,6 +108,7 @@ def _by_fingers(service: RegistryService, fingers: NationalFingers, prints: list
         "threshold": setting.threshold, "calibrated_fmr_point": setting.calibrated_fmr_point,
         "strict_enough": setting.strict_enough, "target_fpir": setting.target_fpir,
         "templates_searched": setting.templates_searched, "views_searched": setting.views_searched,
+        "finger_calibration": setting.calibration,
     }  # fmt: skip
     with service.db.transaction() as tx:
         found = national_candidates(tx, hits, setting.threshold, exchange.NATIONAL_CANDIDATES)

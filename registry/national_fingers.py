@@ -10,10 +10,12 @@ search reads the record as the index holds it (byte cylinders): it is opened and
 index it.
 
 A record is compared with every finger of every other person (a finger given as another position
-at a second enrolment must still be found), never with its own person's. The threshold is the
-finger calibration's point for the national target FPIR over the templates searched
-(FingerPolicy); when no calibrated point is that strict the strictest is used and the case's
-audit event says so (`strict_enough`). Memory: about 55 KB per record in the index (4-bit cylinders).
+at a second enrolment must still be found), never with its own person's. The threshold is read
+for the national target FPIR over the templates searched off the finger impostor tail serving now
+(registry/national_finger_tail.py: the national fingers' own once enough people hold them, the
+shipped one until then), else the calibration's points (FingerPolicy); when no calibrated point is
+that strict the strictest is used and the case's audit event says so (`strict_enough`), as it
+names the tail (`finger_calibration`). Memory: about 55 KB per record in the index (4-bit cylinders).
 
 A received exchange transaction's prints (`registry exchange import`, registry/exchange_search.py)
 are searched the same way against everyone (`search_received`); they open no case.
@@ -37,6 +39,7 @@ from models.fingerprint.mcc_template import MccTemplate
 from models.fingerprint.tail import FingerTail, load_tail
 from registry.cases import CaseEvidence, open_case, survivors_of
 from registry.db import Connection
+from registry.national_finger_tail import NationalFingerTail
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +67,19 @@ class FingerPolicy:
         tail = load_tail(SHIPPED_CALIBRATIONS / f"{matcher}.openset.json")
         return cls(target_fpir, calibration, tail, matcher)
 
-    def threshold(self, templates: int) -> tuple[float, float, bool]:
+    def threshold(
+        self, templates: int, tail: FingerTail | None = None
+    ) -> tuple[float, float, bool]:
         """(threshold, FMR point, strict enough) for a search over `templates`: the site's rule
-        (models/fingerprint/gallery.fpir_threshold), off the fitted tail when there is one."""
-        return fpir_threshold(self.calibration, self.target_fpir, templates, self.tail)
+        (models/fingerprint/gallery.fpir_threshold), off `tail` when given, else the shipped
+        fitted tail when there is one."""
+        return fpir_threshold(self.calibration, self.target_fpir, templates, tail or self.tail)
+
+    def calibration_of(self, tail: FingerTail | None) -> str:
+        """What a threshold was read off: the tail's dataset, else the calibration's points."""
+        if tail is not None:
+            return tail.dataset
+        return f"operating points of {self.matcher} ({self.calibration.dataset})"
 
 
 @dataclass(frozen=True)
@@ -91,41 +103,53 @@ class FingerSetting:
     target_fpir: float
     templates_searched: int
     views_searched: int
+    calibration: str  # the tail (its dataset) or points the threshold was read off
 
 
 class NationalFingers:
     """The MCC index of every live person's national finger records, and their search."""
 
-    def __init__(self, policy: FingerPolicy, vault: Any = None) -> None:
+    def __init__(self, policy: FingerPolicy, vault: Any = None, min_people: int = 200) -> None:
         self.policy = policy
         self.vault = vault  # registry.vault.RegistryVault: records are stored sealed
         self.gallery = FingerGallery()
+        self.tails = NationalFingerTail(self.gallery, policy.tail, min_people)
+
+    def threshold(self, templates: int) -> tuple[float, float, bool]:
+        """(threshold, FMR point, strict enough) of a search over `templates` now."""
+        return self.policy.threshold(templates, self.tails.state().tail)
 
     def health(self) -> dict[str, Any]:
-        """What the index holds and the setting a search over all of it decides in now."""
-        records = len(self.gallery)
-        threshold, point, strict = self.policy.threshold(records)
+        """What the index holds, the setting a search over all of it decides in now, and the
+        tail it is read off."""
+        records, state = len(self.gallery), self.tails.state()
+        threshold, point, strict = self.policy.threshold(records, state.tail)
         return {"records": records, "people": self.gallery.people(),
                 "index_bytes": self.gallery.nbytes, "target_fpir": self.policy.target_fpir,
-                "threshold": threshold, "calibrated_fmr_point": point, "strict_enough": strict}  # fmt: skip
+                "threshold": threshold, "calibrated_fmr_point": point, "strict_enough": strict,
+                "calibration": state.report()}  # fmt: skip
 
     def rebuild(self, tx: Connection) -> int:
         """Reload every live person's finger records; return how many are indexed."""
         rows = tx.execute(
-            "SELECT f.id, f.identity_id, f.position, f.iso_record FROM national_fingers f"
+            "SELECT f.id, f.identity_id, f.position, f.iso_record, i.status FROM national_fingers f"
             " JOIN national_identities i ON i.id = f.identity_id WHERE i.status <> 'erased'"
             " ORDER BY f.id"
         ).fetchall()
         self.gallery.replace(self._decoded(rows))
+        self.tails.forget_statuses()
+        self.tails.statuses({str(r["identity_id"]): r["status"] for r in rows})
+        self.tails.changed()
         return len(self.gallery)
 
     def follow(self, tx: Connection, touched: Iterable[str]) -> None:
         """After a commit: drop erased people's records and those replaced (a re-extraction),
-        index the touched people's new ones."""
+        index the touched people's new ones; the tail is fitted again once they moved enough."""
         for identity_id in touched:
             row = tx.execute(
                 "SELECT status FROM national_identities WHERE id = %s", (identity_id,)
             ).fetchone()
+            self.tails.statuses({identity_id: row["status"] if row else "erased"})
             if row is None or row["status"] == "erased":
                 self.gallery.remove_person(identity_id)
                 continue
@@ -136,6 +160,7 @@ class NationalFingers:
             ).fetchall()
             self.gallery.remove_gone(identity_id, {int(r["id"]) for r in rows})
             self.gallery.add(self._decoded([r for r in rows if int(r["id"]) not in self.gallery]))
+        self.tails.changed()
 
     def search_pending(self, tx: Connection) -> tuple[int, list[int]]:
         """Search up to FINGER_BATCH unsearched records, opening a case per match.
@@ -172,24 +197,25 @@ class NationalFingers:
         each at the threshold over the templates searched: each person at or above it, with
         their best print, best first."""
         best: dict[str, FingerMatch] = {}
-        templates = len(self.gallery)
+        templates, tail = len(self.gallery), self.tails.state().tail  # one tail for the search
         for view, probe in probes:
             found, searched = self.gallery.search_among(probe, lambda _: True)
             templates = len(searched)
-            threshold = self.policy.threshold(templates)[0]
+            threshold = self.policy.threshold(templates, tail)[0]
             for c in found:
                 person = str(c.person)
                 if c.score >= threshold and c.score > getattr(best.get(person), "score", -1.0):
                     best[person] = FingerMatch(person, c.score, threshold, c.position, view)
-        threshold, point, strict = self.policy.threshold(templates)
+        threshold, point, strict = self.policy.threshold(templates, tail)
         setting = FingerSetting(threshold, point, strict, self.policy.target_fpir, templates,
-                                len(probes))  # fmt: skip
+                                len(probes), self.policy.calibration_of(tail))  # fmt: skip
         return sorted(best.values(), key=lambda m: -m.score), setting
 
     def _search(self, tx: Connection, own: str, probe: MccTemplate) -> list[int]:
         """One record against every other person's fingers; the cases it opened."""
         found, searched = self.gallery.search_among(probe, lambda person: person != own)
-        threshold, point, strict = self.policy.threshold(len(searched))
+        tail = self.tails.state().tail
+        threshold, point, strict = self.policy.threshold(len(searched), tail)
         hits = {str(c.person): c for c in found if c.score >= threshold}
         if not hits:
             return []
@@ -199,7 +225,8 @@ class NationalFingers:
             if roots.get(person, person) == roots.get(own, own):
                 continue  # merged into the same survivor: already one person
             details = {"position": candidate.position, "calibrated_fmr_point": point,
-                       "strict_enough": strict, "people_searched": len(set(searched.values()))}  # fmt: skip
+                       "strict_enough": strict, "people_searched": len(set(searched.values())),
+                       "finger_calibration": self.policy.calibration_of(tail)}  # fmt: skip
             evidence = CaseEvidence("finger", candidate.score, threshold, self.policy.matcher,
                                     self.policy.target_fpir, len(searched), details)  # fmt: skip
             opened.extend(open_case(tx, own, person, evidence))

@@ -105,6 +105,21 @@ class OpenSetSetting(Answer):
     extrapolated: bool = Field(description="Threshold in the fitted tail, beyond the data")
 
 
+class FingerTailHealth(Answer):
+    """The finger impostor tail the search's thresholds are read off now
+    (registry/national_finger_tail.py)."""
+
+    calibration: Literal["national", "shipped", "operating-points"] = Field(
+        description="national (fitted on the national fingers), shipped (the FVC tail, until"
+        " REGISTRY_FINGER_MIN_PEOPLE people hold fingers), or the calibration's operating points"
+    )
+    dataset: str | None = Field(description="What the tail was fitted on (None: operating points)")
+    calibrated_people: int = Field(
+        description="People holding finger records at the last fit (merged and erased ones aside)"
+    )
+    impostor_comparisons: int
+
+
 class FingerSearchHealth(Answer):
     """The national duplicate search by fingers now (registry/national_fingers.py)."""
 
@@ -117,6 +132,7 @@ class FingerSearchHealth(Answer):
     strict_enough: bool = Field(
         description="The calibration reaches the per-comparison FMR the target needs at this size"
     )
+    calibration: FingerTailHealth
 
 
 class HealthResponse(Answer):

@@ -97,7 +97,7 @@ class RegistryService:
                 settings.finger_calibration_file,
                 settings.finger_extractor,
             )
-            fingers = NationalFingers(finger_policy, self.vault)
+            fingers = NationalFingers(finger_policy, self.vault, settings.finger_min_people)
         self.gallery = NationalGallery(
             self.policy, settings.national_exact_limit, self.vault, fingers
         )

@@ -72,6 +72,14 @@ class RegistrySettings(BaseSettings):
         " EDGE_MATCH__FINGER_EXTRACTOR): it names the shipped calibration and fitted tail the"
         " national search by fingers decides with.",
     )
+    finger_min_people: int = Field(
+        200,
+        ge=2,
+        description="People holding national finger records (merged and erased ones aside) before"
+        " the search by fingers reads its thresholds off an impostor tail fitted on the national"
+        " fingers themselves (the shipped FVC tail until then); refitted in the background as"
+        " the records grow by 10%.",
+    )
     finger_calibration_file: Path | None = Field(
         None,
         description="Calibration JSON of the MCC finger matcher; default: the one shipped with Gerbang.",

@@ -16,6 +16,7 @@ from typing import TypeVar
 from models.calibration import Calibration
 from models.fingerprint.identify import Candidate, fmr_for_fpir, person_scores
 from models.fingerprint.index import FingerIndex, IndexParameters
+from models.fingerprint.mcc_batch import Packed
 from models.fingerprint.mcc_template import MccTemplate
 from models.fingerprint.tail import FingerTail
 
@@ -95,6 +96,12 @@ class FingerGallery:
         with self._lock:
             packed = self.index.held(key)
         return None if packed is None else packed.expand()
+
+    def held(self) -> list[tuple[Hashable, Owner, Packed]]:
+        """Every template as the index holds it, with its key and owner (one snapshot)."""
+        with self._lock:
+            found = [(key, owner, self.index.held(key)) for key, owner in self._owners.items()]
+        return [(key, owner, packed) for key, owner, packed in found if packed is not None]
 
     def people(self) -> int:
         """Distinct people held."""

@@ -30,6 +30,7 @@ from models.fingerprint import iso19794, mcc
 from models.fingerprint.evaluation import Extractor
 from models.fingerprint.mcc import MinutiaeWithCylinders
 from models.fingerprint.mcc_batch import Packed, compare_many
+from models.fingerprint.mcc_template import MccTemplate
 from models.fingerprint.openset_eval import Finger, load_fingers
 from models.fusion import FusionModel, ScoreModel
 from models.json_files import write_json
@@ -156,39 +157,66 @@ def tail_of(impostor: Sequence[float], genuine: Sequence[float], dataset: str,
     return FingerTail(tail, body_curve(impostor, tail.top[-1]), tuple(genuine), dataset, fingers)
 
 
-# One enrolled finger: (person, ISO position) -> its stored impressions, cylinders built.
-Enrolled = Mapping[tuple[str, int], Sequence[MinutiaeWithCylinders]]
+# One enrolled finger: (person, ISO position) -> its stored impressions, cylinders built or as an
+# index holds them (`Packed`: the registry's national index keeps nothing else).
+Impression = MinutiaeWithCylinders | Packed
+Enrolled = Mapping[tuple[str, int], Sequence[Impression]]
 
 
 def population_scores(
-    enrolled: Enrolled, max_comparisons: int, seed: int = 0
+    enrolled: Enrolled, max_comparisons: int, seed: int = 0, any_position: bool = False
 ) -> tuple[list[float], list[float]]:
     """(impostor, genuine) MCC scores of a gallery's own fingers, as a search meets them.
 
     Each enrolled finger's first impression is a probe against the stored impressions of other
-    people's fingers at the same position (a search compares same positions only), a random
-    share of them when all would exceed `max_comparisons` (every finger probes, each against as
-    many as the budget allows, so no one print's quirks weigh on the tail); its other impressions
+    people's fingers at the same position (a site's search compares same positions only; with
+    `any_position`, at every position, as the registry's national search does), a random share
+    of them when all would exceed `max_comparisons` (every finger probes, each against as many
+    as the budget allows, so no one print's quirks weigh on the tail); its other impressions
     against the first are the genuine scores. Stored against stored: the site keeps no fresh
-    probes, and both sides went through ISO, as the stored side of a real search does."""
+    probes, and both sides went through ISO, as the stored side of a real search does. A
+    `Packed` impression probes as an index re-scores it (expanded: the registry's search reads
+    its probe from its index the same way)."""
     rng = np.random.default_rng(seed)
     keys = sorted(k for k, prints in enrolled.items() if prints)
-    packed = {k: [Packed.of(t.cylinders) for t in enrolled[k]] for k in keys}
-    by_position: dict[int, list[tuple[str, int]]] = {}
-    for key in keys:
-        by_position.setdefault(key[1], []).append(key)
+    packed = {k: [_packed(t) for t in enrolled[k]] for k in keys}
+    codes = {person: n for n, person in enumerate(sorted({person for person, _ in keys}))}
+    pools = _pools(keys, packed, codes, any_position)
     each = max(1, max_comparisons // max(len(keys), 1))
     impostor: list[float] = []
     genuine: list[float] = []
     for person, position in keys:
-        probe = enrolled[(person, position)][0]
-        others = [(o, i) for o in by_position[position] if o[0] != person
-                  for i in range(len(packed[o]))]  # fmt: skip
+        probe = _probe(enrolled[(person, position)][0])
+        items, owners = pools[None if any_position else position]
+        others = np.flatnonzero(owners != codes[person])
         if len(others) > each:
-            others = [others[j] for j in rng.choice(len(others), each, replace=False)]
-        impostor += compare_many(probe.cylinders, [packed[o][i] for o, i in others])
-        genuine += compare_many(probe.cylinders, packed[(person, position)][1:])
+            others = others[rng.choice(len(others), each, replace=False)]
+        impostor += compare_many(probe, [items[j] for j in others])
+        genuine += compare_many(probe, packed[(person, position)][1:])
     return impostor, genuine
+
+
+def _pools(keys: list[tuple[str, int]], packed: Mapping[tuple[str, int], list[Packed]],
+           codes: Mapping[str, int], any_position: bool
+           ) -> dict[int | None, tuple[list[Packed], npt.NDArray[np.int64]]]:  # fmt: skip
+    """The impressions a probe draws its impostors from, by position (None: one pool for every
+    position), in key then impression order, with each one's person by number (`codes`)."""
+    grouped: dict[int | None, list[tuple[Packed, int]]] = {}
+    for key in keys:
+        pool = grouped.setdefault(None if any_position else key[1], [])
+        pool += [(p, codes[key[0]]) for p in packed[key]]
+    return {
+        pool: ([p for p, _ in items], np.array([c for _, c in items], dtype=np.int64))
+        for pool, items in grouped.items()
+    }
+
+
+def _packed(impression: Impression) -> Packed:
+    return impression if isinstance(impression, Packed) else Packed.of(impression.cylinders)
+
+
+def _probe(impression: Impression) -> MccTemplate:
+    return impression.expand() if isinstance(impression, Packed) else impression.cylinders
 
 
 @dataclass(frozen=True)

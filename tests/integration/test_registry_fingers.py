@@ -75,7 +75,7 @@ def test_the_same_finger_at_two_sites_opens_one_finger_case_and_never_a_second(
 ) -> None:
     fingers = registry.service.gallery.fingers
     assert fingers is not None
-    threshold, _, _ = fingers.policy.threshold(2)  # a search over Budi's two records
+    threshold, _, _ = fingers.threshold(2)  # a search over Budi's two records
     assert prints["score"] >= threshold  # the two impressions match at the national threshold
     site_a, site_b = registry.site(), registry.site()
     first, enrolled_a = site_a.enrol("Budi", [_random_unit(101)])
@@ -124,7 +124,7 @@ def test_a_different_finger_opens_no_case(registry: Registry, prints: dict[str, 
     assert registry.push(site_b, batch).status_code == 200
     fingers = registry.service.gallery.fingers
     assert fingers is not None
-    threshold, _, _ = fingers.policy.threshold(len(fingers.gallery))
+    threshold, _, _ = fingers.threshold(len(fingers.gallery))
     assert prints["other_best"] < threshold  # the prints themselves say there is no match
     assert _cases_of(registry, second) == []
     unsearched = "SELECT count(*) FROM national_fingers WHERE searched_at IS NULL"
@@ -203,7 +203,7 @@ def test_a_restarted_registry_rebuilds_the_finger_index_and_reopens_nothing(
     assert registry.query("SELECT count(*) FROM duplicate_cases") == cases
     health = registry.client.get("/v1/health").json()["fingers"]
     assert health["records"] == held and health["index_bytes"] > 0
-    assert health["threshold"] == fingers.policy.threshold(held)[0]
+    assert health["threshold"] == fingers.threshold(held)[0]
 
 
 def test_a_reextracted_record_replaces_the_old_one_and_is_searched_again(

@@ -16,6 +16,7 @@ from enrollment.vault import PlainVault, aad_for
 from models.calibration import SHIPPED_CALIBRATIONS
 from models.fingerprint import iso19794, mcc
 from models.fingerprint.identify import fmr_for_fpir
+from models.fingerprint.mcc_batch import Packed
 from models.fingerprint.minutiae import MinutiaeTemplate
 from models.fingerprint.tail import FILE_NAME, FingerTail, population_scores
 from tests.unit.test_finger_index import _finger
@@ -169,3 +170,23 @@ def test_every_fused_decision_names_the_finger_calibration_it_read() -> None:
     result = decide_fused(model, "identify", 0.01, 10, (0.9, lambda s: 1.0), ["p"],
                           lambda p: None, lambda p: (0.01, 3), None)  # fmt: skip
     assert result.evidence("fused")["finger_calibration"] == site_tail.dataset
+
+
+def test_packed_impressions_score_as_an_index_holds_them_and_any_position_draws_from_all() -> None:
+    """The registry's national fingers: both sides as its index packs them, impostors at any
+    position (its search compares every finger of every other person)."""
+    rng = np.random.default_rng(6)
+    enrolled = {
+        (f"p{k}", position): [
+            mcc.with_cylinders(_impression(rows, rng)) for _ in range(IMPRESSIONS)
+        ]
+        for k in range(5)
+        for position, rows in ((2, _finger(rng)), (7, _finger(rng)))
+    }
+    packed = {k: [Packed.of(t.cylinders) for t in prints] for k, prints in enrolled.items()}
+    full, full_genuine = population_scores(enrolled, 10_000)
+    held, held_genuine = population_scores(packed, 10_000)
+    assert np.allclose(held, full, atol=5e-3) and np.allclose(held_genuine, full_genuine, atol=5e-2)
+    anywhere, _ = population_scores(packed, 10_000, any_position=True)
+    assert len(anywhere) == 10 * 4 * 2 * IMPRESSIONS  # each finger against the other 4 people's 2
+    assert max(anywhere) < min(held_genuine)
