@@ -27,7 +27,6 @@ Protocol (a face identity paired with finger identities, Poh and Bengio 2006's c
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from edge.settings import MatchSettings, Settings
 from enrollment.fused_search import FusedSearchResult
 from gallery_sync.gallery import GalleryEntry, GalleryIndex
 from models.batch import embed_files
+from models.error_rates import binomial_upper
 from models.fingerprint.extractors import NBIS, Extractor, FingerExtractor, for_matcher
 from models.fingerprint.openset_eval import (
     ENROLLED,
@@ -85,24 +85,6 @@ class FusedRow:
     def fnir_bound(self) -> float:
         """The fused FNIR's one-sided upper confidence bound (Clopper-Pearson)."""
         return binomial_upper(self.fused_misses, self.mated, CONFIDENCE)
-
-
-def binomial_upper(k: int, n: int, confidence: float) -> float:
-    """The exact (Clopper-Pearson) one-sided upper bound on a rate seen k times in n: the p at
-    which k or fewer in n has probability 1 - confidence."""
-    if n == 0 or k >= n:
-        return 1.0
-
-    def at_most_k(p: float) -> float:
-        terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
-                 + i * math.log(p) + (n - i) * math.log1p(-p) for i in range(k + 1)]  # fmt: skip
-        return sum(math.exp(t) for t in terms)
-
-    low, high = k / n, 1.0
-    for _ in range(60):  # bisection: at_most_k falls as p grows
-        middle = (low + high) / 2
-        low, high = (middle, high) if at_most_k(middle) > 1 - confidence else (low, middle)
-    return high
 
 
 def _face_identities(root: Path, seed: int) -> list[list[Path]]:
@@ -155,8 +137,8 @@ class _Tally:
         mated, strangers = self.found["fused"]
         return FusedRow(
             target, people,
-            {a: 1 - float(np.mean(self.found[a][0])) for a in ANSWERS},
-            {a: float(np.mean(self.found[a][1])) for a in ANSWERS},
+            {a: 1 - _share(self.found[a][0]) for a in ANSWERS},
+            {a: _share(self.found[a][1]) for a in ANSWERS},
             len(mated), len(strangers), _empirical_fnir(self.margins, target),
             mated.count(False), folds, fold, tuple(self.misses),
         )  # fmt: skip
@@ -262,6 +244,11 @@ def _missed(search: Search, result: FusedSearchResult) -> str:
         f" {against(mate.fused_score, mate.fused_threshold)}"
         + (f", veto {mate.veto}" if mate.veto else "")
     )
+
+
+def _share(outcomes: list[bool]) -> float:
+    """The share of True outcomes (0 when there are none: a fold without such searches)."""
+    return float(np.mean(outcomes)) if outcomes else 0.0
 
 
 def _margin(result: FusedSearchResult, mate: str | None) -> float:

@@ -152,8 +152,9 @@ class MatchSettings(BaseModel):
     )
 
     finger_site_min_people: int = Field(
-        50,
+        100,
         ge=2,
+        le=1_000_000,
         description=(
             "People with fingers enrolled before the finger's 1:N thresholds come from the"
             " site's own fingers (their impostor scores against each other); the shipped tail"

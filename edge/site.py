@@ -175,7 +175,6 @@ class Site:
             self.finger_problem = self._fingers_usable()
             # The fingerprint 1:N index is a projection of the database like the face gallery.
             self.fingers.refresh_index()
-            self.finger_population.state()  # fits the site's own finger tail in the background
 
     def _fingers_usable(self) -> GerbangError | None:
         """Load the finger extractor's model (LEADER's ONNX file) and its calibration now, so
@@ -184,6 +183,7 @@ class Site:
         try:
             extractors.warm(extractor)
             self.finger_calibration()
+            self.finger_population.fallback()  # an operator's damaged tail file: say so now
         except GerbangError as exc:
             return exc
         except (OSError, ValueError) as exc:
@@ -232,6 +232,14 @@ class Site:
         site's own fingers once it has enough people, else the shipped one
         (enrollment/finger_population.py)."""
         return self.finger_population.current()
+
+    def finger_calibration_report(self) -> dict[str, Any] | None:
+        """Which finger tail serves, as /ready shows it (None while its file is unreadable: the
+        finger problem says why). Asking starts the site's first fit in the background."""
+        try:
+            return self.finger_population.state().report()
+        except GerbangError:
+            return None
 
     def finger_calibration(self) -> Calibration:
         """The fingerprint matcher's calibration (a site's own wins over the shipped one)."""

@@ -1,22 +1,27 @@
-"""The finger's 1:N impostor tail calibrated on the site's own enrolled fingers.
+"""The finger's impostor tail calibrated on the site's own enrolled fingers.
 
 The face's open-set thresholds follow the people actually enrolled (gallery_sync/openset.py); this
 does the same for the finger. The site's fingers are a sample of known-different people: each
-enrolled finger's first impression scored against other people's impressions at the same position
-is the local impostor distribution (models/fingerprint/tail.population_scores), fitted as the
-shipped tail is (counted scores, an exponential tail beyond, thresholds at a 95% one-sided bound).
-A site whose readers, people or extractor give heavier impostor tails than FVC's gets stricter
-thresholds; one with lighter tails misses fewer people at the same FPIR.
+enrolled finger's first stored impression scored against other people's impressions at the same
+position is the local impostor distribution (models/fingerprint/tail.population_scores), fitted as
+the shipped tail is (counted scores, an exponential tail beyond, thresholds at a 95% one-sided
+bound). The fingers are read as the 1:N index holds them (packed cylinders): nothing is opened or
+decoded again, and the templates cache is left alone. A site whose readers, people or extractor
+give heavier impostor tails than FVC's gets stricter thresholds; one with lighter tails misses
+fewer people at the same FPIR. The tail sets the finger's 1:1 thresholds too (FingerService).
 
 What decides, in order: a tail file the operator put in the data folder
 (`<EDGE_DATA_DIR>/calibrations/finger-<extractor>-mcc.openset.json`, from `gerbang finger tail`
-on their own prints: an explicit choice, never overridden); else the site's own tail once
-`min_people` people have fingers of the site's extractor; else the shipped tail. Decisions only
-read the current tail; a new one is fitted in a background thread when the fingers indexed have
-changed by `refresh_share` (or `refresh_changes`, whichever is more) since the last fit, so a
-decision never waits for it. People merged into another or erased never enter the impostor set
-(their templates would score as their own impostors), and templates made by another extractor
-(a re-extraction under way) are left out.
+on their own prints: an explicit choice, never overridden; read at start); else the site's own
+tail once `min_people` people have fingers of the site's extractor; else the shipped tail. A fit
+samples whole people (seeded) up to about `max_comparisons / IMPOSTORS_PER_PROBE` probe fingers,
+so its cost stays near `max_comparisons` impostor comparisons at any size. Decisions only read the
+current tail; a new one is fitted in a background thread once the finger table has seen
+`refresh_share` of its size in writes (or `refresh_changes`, whichever is more) since the last fit,
+re-extractions and erasures included, so a decision never waits for one. People merged into
+another or erased never enter the impostor set (their templates would score as their own
+impostors), and templates made by another extractor (a re-extraction under way) are left out.
+The fitted tail is not kept across restarts: the shipped one serves until the first fit is done.
 """
 
 from __future__ import annotations
@@ -24,20 +29,33 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from enrollment.db import Database
 from enrollment.fingers import FingerService
-from models.fingerprint.mcc import MinutiaeWithCylinders
+from kernel.errors import Message, Unavailable
+from models.fingerprint.mcc_batch import Packed
 from models.fingerprint.tail import FingerTail, population_scores, tail_of
 
 log = logging.getLogger(__name__)
 
 NOT_IMPOSTORS = ("merged", "erased")
-MAX_COMPARISONS = 40_000  # a fit's impostor comparisons: about 20 s of one core with LEADER
+MAX_COMPARISONS = 40_000  # a fit's impostor comparisons: about 20 s of one core
+IMPOSTORS_PER_PROBE = 20  # at most MAX_COMPARISONS / this probe fingers a fit (whole people)
+
+
+class FingerTailUnreadable(Unavailable):
+    code = "finger_calibration_unreadable"
+    message = Message(
+        "Berkas kalibrasi sidik jari di folder data rusak: perbaiki atau hapus berkas itu, lalu"
+        " mulai ulang layanan.",
+        "The fingerprint calibration file in the data folder is damaged: fix or remove it, then"
+        " restart the service.",
+    )
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,9 @@ class FingerTailState:
         }
 
 
+Fallback = Callable[[], tuple[FingerTail | None, str]]
+
+
 class SiteFingerTail:
     """The finger tail for this site's searches: its own once it has enough people."""
 
@@ -65,9 +86,9 @@ class SiteFingerTail:
         self,
         db: Database,
         fingers: FingerService,
-        fallback: Callable[[], tuple[FingerTail | None, str]],
+        fallback: Fallback,
         site_id: str = "",
-        min_people: int = 50,
+        min_people: int = 100,
         max_comparisons: int = MAX_COMPARISONS,
         refresh_changes: int = 20,
         refresh_share: float = 0.1,
@@ -75,13 +96,28 @@ class SiteFingerTail:
         self.db, self.fingers, self.site_id = db, fingers, site_id
         self._load_fallback = fallback  # (tail, "file" | "shipped" | "operating-points")
         self._fallback: tuple[FingerTail | None, str] | None = None  # read once, kept
+        self._unreadable: FingerTailUnreadable | None = None
         self.min_people = min_people
         self.max_comparisons = max_comparisons
         self.refresh_changes, self.refresh_share = refresh_changes, refresh_share
         self._state: FingerTailState | None = None
-        self._fitted_at = -1  # templates indexed at the last fit; -1: never fitted
+        self._fitted = (-1, 0)  # (finger_changes.generation, templates) at the last fit
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
+
+    def fallback(self) -> tuple[FingerTail | None, str]:
+        """The tail file that serves when the site's own does not, and whose it is (read once:
+        the same object until a restart, so what was built on it stays valid). A damaged file
+        is a 503 that says which, each time, never a 500."""
+        if self._unreadable is not None:
+            raise self._unreadable
+        if self._fallback is None:
+            try:
+                self._fallback = self._load_fallback()
+            except (OSError, ValueError) as exc:
+                self._unreadable = FingerTailUnreadable(reason=str(exc))
+                raise self._unreadable from exc
+        return self._fallback
 
     def state(self) -> FingerTailState:
         """The current tail; starts a refit in the background when the fingers have moved."""
@@ -92,23 +128,17 @@ class SiteFingerTail:
             self.refresh_in_background()
         return self._state
 
-    def fallback(self) -> tuple[FingerTail | None, str]:
-        """The tail file that serves when the site's own does not, and whose it is (read once:
-        the same object until a restart, so what was built on it stays valid)."""
-        if self._fallback is None:
-            self._fallback = self._load_fallback()
-        return self._fallback
-
     def current(self) -> FingerTail | None:
         """The tail decisions read thresholds from (None: the operating points decide)."""
         return self.state().tail
 
     def _due(self) -> bool:
-        size = len(self.fingers.index)
-        if self._fitted_at < 0:
+        generation, size = self.fingers.generation, len(self.fingers.index)
+        fitted_generation, fitted_size = self._fitted
+        if fitted_generation < 0:
             return size > 0
-        step = max(self.refresh_changes, int(self.refresh_share * self._fitted_at))
-        return abs(size - self._fitted_at) >= step
+        step = max(self.refresh_changes, int(self.refresh_share * fitted_size))
+        return generation - fitted_generation >= step
 
     def refresh_in_background(self) -> None:
         """Fit again off the decision path (one worker at a time)."""
@@ -123,8 +153,9 @@ class SiteFingerTail:
     def _refresh_logged(self) -> None:
         try:
             self.refresh_now()
-        except Exception:  # a failed fit keeps the previous tail; the next change tries again
+        except Exception:  # a failed fit keeps the previous tail until the fingers move again
             log.exception("fitting the site's finger tail failed")
+            self._fitted = (self.fingers.generation, len(self.fingers.index))
 
     def wait(self, timeout: float | None = None) -> None:
         """Until a background fit under way has finished (start-up checks and tests)."""
@@ -133,15 +164,16 @@ class SiteFingerTail:
             worker.join(timeout)
 
     def refresh_now(self) -> FingerTailState:
-        """Fit the site's tail now from the fingers enrolled (the fallback below `min_people`)."""
-        size = len(self.fingers.index)
-        enrolled = self.enrolled()
-        people = len({person for person, _ in enrolled})
+        """Fit the site's tail now from the fingers indexed (the fallback below `min_people`)."""
         fallback, source = self.fallback()
+        generation, held = self.fingers.generation, self.fingers.held()
+        enrolled = self.enrolled(held)
+        people = len({person for person, _ in enrolled})
         impostor: list[float] = []
         genuine: list[float] = []
         if source != "file" and people >= self.min_people:
-            impostor, genuine = population_scores(enrolled, self.max_comparisons)
+            sample = sample_people(enrolled, self.max_comparisons // IMPOSTORS_PER_PROBE)
+            impostor, genuine = population_scores(sample, self.max_comparisons)
         if len(impostor) < 2:  # the operator's file, too few people, or no shared position
             state = FingerTailState(fallback, source, people)
         else:
@@ -150,26 +182,43 @@ class SiteFingerTail:
                 f" ({self.fingers.extractor.name} minutiae, {len(enrolled)} fingers,"
                 f" {len(impostor)} impostor comparisons), calibrated {dt.date.today().isoformat()}"
             )
-            state = FingerTailState(
-                tail_of(impostor, genuine, dataset, len(enrolled)), "site", people
-            )
-        self._state, self._fitted_at = state, size
+            tail = tail_of(impostor, genuine, dataset, len(enrolled))
+            state = FingerTailState(tail, "site", people)
+        self._state, self._fitted = state, (generation, len(held))
         return state
 
-    def enrolled(self) -> dict[tuple[str, int], list[MinutiaeWithCylinders]]:
-        """Every finger of an active (not merged, not erased) person, by the site's extractor:
-        (person, position) -> impressions in the order they were stored."""
-        with self.db.reading() as tx:
-            rows = tx.execute(
-                "SELECT f.id, f.identity_id, f.position, f.iso_record, f.extractor"
-                " FROM finger_templates f JOIN identities i ON i.id = f.identity_id"
-                f" WHERE f.extractor = ? AND i.status NOT IN ({', '.join('?' * len(NOT_IMPOSTORS))})"
-                " ORDER BY f.id",
-                (self.fingers.extractor.name, *NOT_IMPOSTORS),
-            ).fetchall()
-        found: dict[tuple[str, int], list[MinutiaeWithCylinders]] = defaultdict(list)
-        for tid, person, position, sealed, extractor in rows:
-            template = self.fingers.stored_template((int(tid), str(extractor)), person, sealed)
-            if isinstance(template, MinutiaeWithCylinders) and template.count:
-                found[(str(person), int(position))].append(template)
-        return dict(found)
+    def enrolled(
+        self, held: list[tuple[int, str, int, str, Packed]]
+    ) -> dict[tuple[str, int], list[Packed]]:
+        """The fingers of active people (not merged, not erased) made by the site's extractor:
+        (person, position) -> impressions as the index holds them, in the order stored."""
+        marks = ", ".join("?" * len(NOT_IMPOSTORS))
+        with self.db.reading() as tx:  # a short read: the statuses only, never the templates
+            left_out = {
+                str(row[0])
+                for row in tx.execute(
+                    f"SELECT id FROM identities WHERE status IN ({marks})", NOT_IMPOSTORS
+                )
+            }
+        label = self.fingers.extractor.label
+        found: dict[tuple[str, int], list[Packed]] = {}
+        for _, person, position, extractor, packed in sorted(held, key=lambda h: h[0]):
+            if extractor == label and person not in left_out and packed.count:
+                found.setdefault((person, position), []).append(packed)
+        return found
+
+
+def sample_people(
+    enrolled: dict[tuple[str, int], list[Packed]], probes: int, seed: int = 0
+) -> dict[tuple[str, int], list[Packed]]:
+    """Whole people in a seeded order until their fingers reach `probes` (all when fewer)."""
+    by_person: dict[str, list[tuple[str, int]]] = {}
+    for finger in enrolled:
+        by_person.setdefault(finger[0], []).append(finger)
+    people = sorted(by_person)
+    chosen: list[tuple[str, int]] = []
+    for k in np.random.default_rng(seed).permutation(len(people)):
+        if len(chosen) >= max(probes, 2):
+            break
+        chosen += by_person[people[k]]
+    return {finger: enrolled[finger] for finger in chosen}

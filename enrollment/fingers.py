@@ -40,6 +40,7 @@ from models.fingerprint.extractors import NBIS, FingerExtractor
 from models.fingerprint.gallery import calibrated_threshold, fpir_threshold, search_people
 from models.fingerprint.identify import Candidate, person_scores
 from models.fingerprint.index import FingerIndex
+from models.fingerprint.mcc_batch import Packed
 from models.fingerprint.minutiae import MinutiaeTemplate
 from models.fingerprint.quality import FingerQuality, FingerQualityRules, assess
 from models.fingerprint.tail import FingerTail
@@ -127,8 +128,9 @@ class FingerService:
         self.rules = rules or FingerQualityRules()
         # Decoded templates with their MCC cylinders, by template id: building cylinders costs
         # 6-13 ms each, so a shortlist over every stored impression must not rebuild them.
-        # by (template id, extractor): a re-extracted template keeps its id
-        self._cache: dict[tuple[int, str], MinutiaeTemplate] = {}
+        # by (template id, image id, extractor): a re-extracted template keeps its id and image,
+        # and a deleted newest row's id comes back with another image
+        self._cache: dict[tuple[int, int, str], MinutiaeTemplate] = {}
         self.index = FingerIndex()
         self._owners: dict[int, tuple[str, int]] = {}  # template id -> (identity, position)
         # indexed: id -> (image, identity, position, extractor); the extractor changes in place
@@ -230,21 +232,22 @@ class FingerService:
     ) -> list[tuple[int, MinutiaeTemplate]]:
         """(position, template) of an identity's stored impressions."""
         sql = (
-            "SELECT id, position, iso_record, extractor FROM finger_templates WHERE identity_id = ?"
+            "SELECT id, image_id, position, iso_record, extractor FROM finger_templates"
+            " WHERE identity_id = ?"
         )
         args: list[str | int] = [identity_id]
         if position is not None:
             sql, args = sql + " AND position = ?", [*args, position]
         with self.db.reading() as tx:
             rows = tx.execute(sql + " ORDER BY id", args).fetchall()
-        return [
-            (p, self.stored_template((tid, ext), identity_id, blob)) for tid, p, blob, ext in rows
-        ]
+        return [(p, self._template((tid, img, ext), identity_id, blob))
+                for tid, img, p, blob, ext in rows]  # fmt: skip
 
-    def stored_template(
-        self, key: tuple[int, str], identity_id: str, sealed: bytes
+    def _template(
+        self, key: tuple[int, int, str], identity_id: str, sealed: bytes
     ) -> MinutiaeTemplate:
-        """A stored template, decoded once and carrying its MCC cylinders."""
+        """A stored template, decoded once and carrying its MCC cylinders; keyed by id, image and
+        extractor, so a reused id (a deleted newest row) never finds another person's."""
         if key not in self._cache:
             record = self.vault.open(sealed, aad_for("finger_templates", "iso_record", identity_id))
             decoded = iso19794.decode(record)[0][1]
@@ -273,6 +276,21 @@ class FingerService:
         the target (models/fingerprint/gallery.calibrated_threshold)."""
         return calibrated_threshold(self._calibration(), target_fmr, comparisons, self._tail())
 
+    @property
+    def generation(self) -> int:
+        """finger_changes.generation as the index last read it (-1: not read yet): it counts
+        every write to finger_templates."""
+        return self._generation
+
+    def held(self) -> list[tuple[int, str, int, str, Packed]]:
+        """Every indexed template as the index holds it (packed cylinders): (id, person,
+        position, extractor label, packed), one snapshot. Nothing is opened or decoded."""
+        with self._index_lock:
+            rows = [(tid, row, self.index.held(tid)) for tid, row in self._rows.items()]
+        return [(tid, person, position, extractor, packed)
+                for tid, (_, person, position, extractor), packed in rows
+                if packed is not None]  # fmt: skip
+
     def refresh_index(self) -> int:
         """Bring the 1:N index in line with finger_templates; return the templates indexed.
 
@@ -296,7 +314,7 @@ class FingerService:
             gone = [tid for tid, row in self._rows.items() if current.get(tid) != row]
             self.index.remove_many(gone)
             for tid in gone:
-                self._cache.pop((tid, self._rows[tid][3]), None)
+                self._cache.pop((tid, self._rows[tid][0], self._rows[tid][3]), None)
                 del self._rows[tid], self._owners[tid]
             self._index_new([tid for tid in current if tid not in self._rows], current)
             self._generation = generation

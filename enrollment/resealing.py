@@ -8,6 +8,7 @@ crash resumes where it stopped (a start-up migration records its cursor in `site
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import logging
 import secrets
@@ -33,6 +34,7 @@ from enrollment.vault import (
     seal_payload,
 )
 from kernel.clock import now_iso
+from kernel.errors import Conflict, Message
 
 log = logging.getLogger(__name__)
 
@@ -140,37 +142,61 @@ def seal_clear_rows(db: Database, vault: SealedVault, batch: int = BATCH) -> int
     return changed
 
 
+class RotationRunning(Conflict):
+    code = "key_rotation_running"
+    message = Message(
+        "Rotasi kunci data lain sedang berjalan di mesin ini: tunggu sampai selesai.",
+        "Another data key rotation is running on this machine: wait until it has finished.",
+    )
+
+
 def rotate(db: Database, kek: Kek, batch: int = BATCH, settle: float = 0.0) -> int:
     """A new data key: seal new values with it, re-seal every old one, then forget the old key.
 
     Nothing is left under the old key when it is deleted, without waiting for running processes:
     every site process seals inside the write transaction that stores the value, reading the
-    active key there (`SealedVault.seal`), and the flip below is a write transaction too, so
-    SQLite commits each store wholly before the flip or wholly after it. Before: the value is in
-    the database when the re-seal passes, which start after the flip, read it. After: it is
-    under the new key. `settle` (seconds) only delays the passes.
+    active key there (`SealedVault.seal`), and the flip is a write transaction too, so SQLite
+    commits each store wholly before the flip or wholly after it. Before: the value is in the
+    database when the re-seal passes, which start after the flip, read it. After: it is under the
+    new key. `settle` (seconds) only delays the passes.
 
-    A key still retiring (a rotation under way in another process, or one interrupted) is
-    finished, not joined by a second flip: a second retiring generation could be deleted by the
-    first rotation's DELETE while values under it remain.
+    One rotation at a time (a lock file beside the database: a second is refused with
+    `key_rotation_running`), since a second flip during the first's passes would let the first's
+    DELETE take a key the second still re-seals from. A key left retiring by an interrupted
+    rotation is retired first; then the new key is made, as asked.
     """
+    lock = db.path.with_name(db.path.name + ".rotate.lock")
+    with lock.open("a") as held:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RotationRunning(lock=str(lock)) from exc
+        changed = 0
+        if db.query("SELECT 1 FROM vault_keys WHERE state = 'retiring'"):
+            log.warning("a key is still retiring (an interrupted rotation): retiring it first")
+            changed += _retire(db, kek, batch)
+        _flip(db, kek)
+        if settle:
+            time.sleep(settle)
+        return changed + _retire(db, kek, batch)
+
+
+def _flip(db: Database, kek: Kek) -> None:
+    """Make a new data key active and the active one retiring, in one write transaction."""
     with db.transaction() as tx:
-        if tx.execute("SELECT 1 FROM vault_keys WHERE state = 'retiring'").fetchone() is None:
-            new_id = int(
-                tx.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM vault_keys").fetchone()[0]
-            )
-            salt, wrapped = wrap(kek, new_id, secrets.token_bytes(KEY_BYTES))
-            tx.execute("UPDATE vault_keys SET state = 'retiring' WHERE state = 'active'")
-            tx.execute(
-                "INSERT INTO vault_keys (id, salt, wrapped, kek_kind, state, created_at)"
-                " VALUES (?, ?, ?, ?, 'active', ?)",
-                (new_id, salt, wrapped, kek.kind, now_iso()),
-            )
-        else:
-            log.warning("a key is still retiring: finishing that rotation instead of a new one")
+        new_id = int(tx.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM vault_keys").fetchone()[0])
+        salt, wrapped = wrap(kek, new_id, secrets.token_bytes(KEY_BYTES))
+        tx.execute("UPDATE vault_keys SET state = 'retiring' WHERE state = 'active'")
+        tx.execute(
+            "INSERT INTO vault_keys (id, salt, wrapped, kek_kind, state, created_at)"
+            " VALUES (?, ?, ?, ?, 'active', ?)",
+            (new_id, salt, wrapped, kek.kind, now_iso()),
+        )
+
+
+def _retire(db: Database, kek: Kek, batch: int) -> int:
+    """Re-seal every value not under the active key, then delete the retiring keys."""
     vault = SealedVault(db, kek)  # holds every key, the new one active
-    if settle:
-        time.sleep(settle)
     changed = reseal_stale(db, vault, batch)
     while (late := reseal_stale(db, vault, batch)) > 0:  # a belt: by the above, never found
         log.warning(

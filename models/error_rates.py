@@ -160,3 +160,21 @@ def fmr_supported(n_impostor: int, target_fmr: float) -> bool:
     rate, which keeps the 90 % confidence interval within about +-30 % of the measured FMR.
     """
     return n_impostor >= required_impostor_pairs(target_fmr)
+
+
+def binomial_upper(k: int, n: int, confidence: float) -> float:
+    """The exact (Clopper-Pearson) one-sided upper bound on a rate seen k times in n: the p at
+    which k or fewer in n has probability 1 - confidence."""
+    if n == 0 or k >= n:
+        return 1.0
+
+    def at_most_k(p: float) -> float:
+        terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                 + i * math.log(p) + (n - i) * math.log1p(-p) for i in range(k + 1)]  # fmt: skip
+        return sum(math.exp(t) for t in terms)
+
+    low, high = k / n, 1.0
+    for _ in range(60):  # bisection: at_most_k falls as p grows
+        middle = (low + high) / 2
+        low, high = (middle, high) if at_most_k(middle) > 1 - confidence else (low, middle)
+    return high

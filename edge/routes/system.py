@@ -59,7 +59,7 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
         warnings.append(key_warning)
     body = {"ready": held == stored, "pack": pack, "gallery": held, "problem": None,
             "open_set": site.open_set_report(),
-            "finger_calibration": site.finger_population.state().report(),
+            "finger_calibration": site.finger_calibration_report(),
             "warnings": warnings}  # fmt: skip
     if held != stored:
         body["problem"] = {

@@ -70,7 +70,7 @@ class Site:
         self.fingers.refresh_index()
 
     def _store(self, tx: object, person: str, position: int, number: int,
-               template: MinutiaeTemplate) -> None:  # fmt: skip
+               template: MinutiaeTemplate, extractor: str | None = None) -> None:  # fmt: skip
         record = iso19794.encode([(position, template)])
         image = tx.execute(  # type: ignore[attr-defined]
             "INSERT INTO finger_images (identity_id, position, impression, sha256, width, height,"
@@ -80,7 +80,7 @@ class Site:
         tx.execute(  # type: ignore[attr-defined]
             "INSERT INTO finger_templates (image_id, identity_id, position, extractor, iso_record,"
             " minutiae, quality, created_at) VALUES (?, ?, ?, ?, ?, ?, 50, 'now')",
-            (image, person, position, self.fingers.extractor.name,
+            (image, person, position, extractor or self.fingers.extractor.label,
              self.vault.seal(record, aad_for("finger_templates", "iso_record", person)),
              template.count),
         )  # fmt: skip
@@ -118,6 +118,51 @@ def test_a_new_tail_is_fitted_in_the_background_as_fingers_are_added(tmp_path: P
     assert site.population.state().people == 7
 
 
+def test_templates_are_found_by_the_label_enrolment_stores_and_another_extractors_left_out(
+    tmp_path: Path,
+) -> None:
+    site = Site(tmp_path / "site.db")
+    site.enrol(6)
+    with site.db.transaction() as tx:  # a re-extraction under way: one finger by another one
+        site._store(tx, "p1", 2, 9, _impression(_finger(site.rng), site.rng), "leader (other)")
+    site.fingers.refresh_index()
+    enrolled = site.population.enrolled(site.fingers.held())
+    assert site.fingers.extractor.label != site.fingers.extractor.name  # what rows carry
+    assert len(enrolled) == 12 and all(len(v) == IMPRESSIONS for v in enrolled.values())
+    assert not site.fingers._cache  # read as the index holds them: nothing decoded
+
+
+def test_writes_that_keep_the_size_still_bring_a_refit(tmp_path: Path) -> None:
+    site = Site(tmp_path / "site.db")
+    site.enrol(6)
+    site.population.refresh_now()
+    fitted = site.population.state()
+    with site.db.transaction() as tx:  # a re-extraction rewrites rows in place
+        tx.execute("UPDATE finger_templates SET quality = 60")
+    site.fingers.refresh_index()
+    assert site.population.state() is fitted  # decisions never wait
+    site.population.wait(30)
+    assert site.population.state() is not fitted
+
+
+def test_a_damaged_tail_file_is_a_503_that_says_so_every_time(tmp_path: Path) -> None:
+    from enrollment.finger_population import FingerTailUnreadable
+
+    calls = []
+
+    def damaged() -> tuple[FingerTail | None, str]:
+        calls.append(1)
+        raise ValueError("invalid finger tail file x.json: format None")
+
+    site = Site(tmp_path / "site.db")
+    site.population = SiteFingerTail(site.db, site.fingers, damaged)
+    for _ in range(2):
+        with pytest.raises(FingerTailUnreadable) as caught:
+            site.population.current()
+        assert caught.value.status == 503 and "x.json" in caught.value.details["reason"]
+    assert len(calls) == 1  # read once
+
+
 def test_an_operators_tail_file_is_never_replaced(tmp_path: Path) -> None:
     site = Site(tmp_path / "site.db", source="file")
     site.enrol(8)
@@ -132,7 +177,7 @@ def test_merged_and_erased_people_are_not_impostors(tmp_path: Path, status: str)
     site = Site(tmp_path / "site.db")
     site.enrol(6)
     site.enrol(2, status=status)
-    enrolled = site.population.enrolled()
+    enrolled = site.population.enrolled(site.fingers.held())
     assert {person for person, _ in enrolled} == {f"p{k}" for k in range(1, 7)}
     assert site.population.refresh_now().people == 6
 
@@ -190,3 +235,14 @@ def test_packed_impressions_score_as_an_index_holds_them_and_any_position_draws_
     anywhere, _ = population_scores(packed, 10_000, any_position=True)
     assert len(anywhere) == 10 * 4 * 2 * IMPRESSIONS  # each finger against the other 4 people's 2
     assert max(anywhere) < min(held_genuine)
+
+
+def test_a_large_site_is_sampled_by_whole_people_within_the_probe_budget() -> None:
+    from enrollment.finger_population import sample_people
+
+    enrolled = {(f"p{k}", position): [] for k in range(300) for position in (2, 7)}
+    chosen = sample_people(enrolled, probes=21)  # type: ignore[arg-type]
+    people = {person for person, _ in chosen}
+    assert len(chosen) == 22 and len(people) == 11  # whole people: both fingers of each
+    assert chosen == sample_people(enrolled, probes=21)  # type: ignore[arg-type]  # seeded
+    assert len(sample_people(enrolled, probes=10_000)) == 600  # type: ignore[arg-type]  # all

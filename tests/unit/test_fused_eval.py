@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.fused_eval import _mated, _strangers, binomial_upper
+from edge.fused_eval import _mated, _strangers
+from models.error_rates import binomial_upper
 from models.fingerprint.openset_eval import PROBES
 
 

@@ -88,7 +88,8 @@ def assert_every_value_opens_with_the_keys_left(db: Database, kek: Kek) -> int:
 def test_a_process_that_has_not_refreshed_its_key_loses_nothing_to_a_rotation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, order: str
 ) -> None:
-    monkeypatch.setattr("enrollment.keyring.REFRESH_SECONDS", 3600.0)  # B's timed check never due
+    # were the old 5 s key cache back, B's timed check would never be due during the test
+    monkeypatch.setattr("enrollment.keyring.REFRESH_SECONDS", 3600.0)
     write_key_file(tmp_path / "kek.key")
     kek = Kek("key_file", read_key_file(tmp_path / "kek.key"), False, "test")
     path = tmp_path / "data" / "gerbang.db"

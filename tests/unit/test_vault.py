@@ -212,7 +212,7 @@ def test_rotation_reseals_everything_and_forgets_the_old_key(db: Database, tmp_p
     assert reseal_stale(db, SealedVault(db, kek)) == 0
 
 
-def test_an_interrupted_rotation_is_finished_not_joined_by_a_second_flip(
+def test_an_interrupted_rotation_is_retired_first_then_a_new_key_made(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kek = key_file(tmp_path)
@@ -227,9 +227,27 @@ def test_an_interrupted_rotation_is_finished_not_joined_by_a_second_flip(
             rotate(db, kek, settle=0)  # flipped, then stopped before any re-seal
     states = [tuple(r) for r in db.query("SELECT id, state FROM vault_keys ORDER BY id")]
     assert states == [(1, "retiring"), (2, "active")]
-    rotate(db, kek, settle=0)  # finishes key 1's retirement: no key 3 beside a retiring 1
+    rotate(db, kek, settle=0)  # key 1 retired first, then the new key the operator asked for
+    assert [tuple(r) for r in db.query("SELECT id, state FROM vault_keys")] == [(3, "active")]
+    assert {key_id_of(v) for v in stored_values(db)} == {3}
+
+
+def test_a_second_rotation_at_once_is_refused(db: Database, tmp_path: Path) -> None:
+    import fcntl
+
+    from enrollment.resealing import RotationRunning
+
+    kek = key_file(tmp_path)
+    enrol(db, SealedVault(db, kek))
+    lock = db.path.with_name(db.path.name + ".rotate.lock")
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another `keys rotate` running
+        with pytest.raises(RotationRunning) as refused:
+            rotate(db, kek, settle=0)
+        assert refused.value.status == 409
+    assert [r[0] for r in db.query("SELECT id FROM vault_keys")] == [1]  # nothing changed
+    rotate(db, kek, settle=0)  # once it is done
     assert [r[0] for r in db.query("SELECT id FROM vault_keys")] == [2]
-    assert {key_id_of(v) for v in stored_values(db)} == {2}
 
 
 def test_rewrap_changes_the_kek_and_keeps_the_data(db: Database, tmp_path: Path) -> None:
