@@ -133,10 +133,10 @@ class SiteFingerTail:
         return self.state().tail
 
     def _due(self) -> bool:
-        generation, size = self.fingers.generation, len(self.fingers.index)
+        generation = self.fingers.stored_generation()
         fitted_generation, fitted_size = self._fitted
         if fitted_generation < 0:
-            return size > 0
+            return generation > 0
         step = max(self.refresh_changes, int(self.refresh_share * fitted_size))
         return generation - fitted_generation >= step
 
@@ -155,7 +155,7 @@ class SiteFingerTail:
             self.refresh_now()
         except Exception:  # a failed fit keeps the previous tail until the fingers move again
             log.exception("fitting the site's finger tail failed")
-            self._fitted = (self.fingers.generation, len(self.fingers.index))
+            self._fitted = (self.fingers.stored_generation(), len(self.fingers.index))
 
     def wait(self, timeout: float | None = None) -> None:
         """Until a background fit under way has finished (start-up checks and tests)."""
@@ -166,6 +166,7 @@ class SiteFingerTail:
     def refresh_now(self) -> FingerTailState:
         """Fit the site's tail now from the fingers indexed (the fallback below `min_people`)."""
         fallback, source = self.fallback()
+        self.fingers.refresh_index()  # the newest templates too (searches refresh it before)
         generation, held = self.fingers.generation, self.fingers.held()
         enrolled = self.enrolled(held)
         people = len({person for person, _ in enrolled})

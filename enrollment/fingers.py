@@ -282,6 +282,10 @@ class FingerService:
         every write to finger_templates."""
         return self._generation
 
+    def stored_generation(self) -> int:
+        """finger_changes.generation as the database has it now (one row read)."""
+        return int(self.db.query("SELECT generation FROM finger_changes")[0][0])
+
     def held(self) -> list[tuple[int, str, int, str, Packed]]:
         """Every indexed template as the index holds it (packed cylinders): (id, person,
         position, extractor label, packed), one snapshot. Nothing is opened or decoded."""
