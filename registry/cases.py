@@ -207,6 +207,14 @@ def _holders(tx: Connection, identity_ids: list[str]) -> list[str]:
     return [r["site_id"] for r in rows]
 
 
+def undecided_people(tx: Connection) -> set[str]:
+    """Everyone in a case no officer has decided yet (either side of it)."""
+    rows = tx.execute(
+        "SELECT identity_a, identity_b FROM duplicate_cases WHERE state = 'open'"
+    ).fetchall()
+    return {str(r[side]) for r in rows for side in ("identity_a", "identity_b")}
+
+
 def survivors_of(tx: Connection, identity_ids: list[str]) -> dict[str, str]:
     """merged identity → the identity it was merged into (merges are kept one hop deep)."""
     rows = tx.execute(

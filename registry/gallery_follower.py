@@ -9,6 +9,13 @@ background thread does the same every `poll_seconds`, so a person pushed to anot
 found here within that interval. If the index cannot follow (the database vanished just after
 a commit), it is marked stale and rebuilt before the next write; the commit stands, and the
 searches still pending are found by `searched_at`.
+
+What is calibrated on the index (the finger tail, registry/national_finger_tail.py) is never
+fitted inside a transaction or under the write lock: at start (`start`) it is fitted in the
+starting thread between the rebuild and the first searches, once the rebuild has committed and
+released the lock (nothing is served until a start returns); after that, each `writing` block
+asks for a background refit once it has released the lock, and the fit starts when the index
+has moved enough.
 """
 
 from __future__ import annotations
@@ -52,18 +59,34 @@ class GalleryFollower:
             self._poller.join(10)
             self._poller = None
 
+    def start(self) -> None:
+        """Rebuild the index, fit what is calibrated on it, then catch up and search what is
+        pending (reading that fit): the fit, about 80 s at full budget, holds no transaction
+        and no lock."""
+        with self._write_lock:
+            self._rebuild()
+        self.gallery.calibrate()
+        with self.writing():
+            self.follow()
+
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """One gallery-moving write at a time, on an index known to match the database."""
+        """One gallery-moving write at a time, on an index known to match the database; once
+        the block's commits are done and the lock released, a refit if the index moved enough."""
         with self._write_lock:
             if self.stale:
-                with self.db.transaction() as tx:
-                    cursor = gallery_feed.head(tx)  # before the snapshot: rows after it re-apply
-                    count = self.gallery.rebuild(tx)
-                log.info("national gallery rebuilt: %d templates", count)
-                self.cursor, self.stale = cursor, False
+                self._rebuild()
                 self.follow()
             yield
+        self.gallery.moved()
+
+    def _rebuild(self) -> None:
+        """The index reloaded from the database (under the write lock)."""
+        with self.db.transaction() as tx:
+            cursor = gallery_feed.head(tx)  # before the snapshot: rows after it re-apply
+            count = self.gallery.rebuild(tx)
+        log.info("national gallery rebuilt: %d templates", count)
+        self.cursor, self.stale = cursor, False
 
     def follow(self) -> None:
         """Apply the feed after the cursor, then search pending templates (never raises)."""

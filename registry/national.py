@@ -160,6 +160,19 @@ class NationalGallery:
         if self.fingers is not None:
             self.fingers.follow(tx, touched)
 
+    def calibrate(self) -> None:
+        """Fit what is calibrated on the index now, in this thread (a start, outside any
+        transaction and the write lock): the finger tail (the face's calibration follows its
+        gallery by itself, gallery_sync/openset.py)."""
+        if self.fingers is not None:
+            self.fingers.calibrate()
+
+    def moved(self) -> None:
+        """After a write committed and released the write lock: refit in the background what
+        is calibrated on the index, once it has moved enough."""
+        if self.fingers is not None:
+            self.fingers.moved()
+
     def search_pending(self, tx: Connection) -> tuple[int, list[int]]:
         """Search up to SEARCH_BATCH unsearched templates, opening a case per match.
 

@@ -11,14 +11,25 @@ compares every finger of every other person, registry/national_fingers.py), and 
 read from the index as it holds them (packed cylinders; the search reads its probe from the same
 index, so no record is opened or decoded again).
 
-Until `min_people` people (merged and erased ones aside) hold finger records the shipped FVC tail
-serves. A fit samples people (seeded) until their fingers, each probing, leave every probe about
-IMPOSTORS_PER_PROBE impostors within MAX_COMPARISONS. Decisions only read the current tail; a new
-one is fitted in a background thread after a commit once the records held have moved by
-`refresh_share` (or `refresh_changes`, whichever is more) since the last fit, and at start (the
-first rebuild) in the starting thread, so the pending searches a start runs read the national
-tail. People merged into another never count as impostors (their records are the survivor's own
-person); erased people's records are gone from the index already.
+Who is not an impostor is read from the database as a fit starts (`left_out`,
+national_fingers.not_impostors): people merged into another (their records are the survivor's
+person) and both people of every undecided (open) duplicate case, who may be one person enrolled
+twice: the very people this search exists to find, whose scores would make the tail heavier,
+raise the threshold and hide cases like theirs. Erased people's records are gone from the index
+already. Duplicates not found yet (records not searched yet, a pair never searched) are caught by
+a trim: impostor comparisons scoring at or above the threshold serving now for a search over the
+index's size are left out as presumptive mates (they would open a case; the tail's dataset counts
+them). A pair an officer decided are not the same is trimmed too if it scores that high: a few
+comparisons at most, a slightly lighter tail.
+
+Until `min_people` people (those left out aside) hold finger records the shipped FVC tail serves.
+A fit samples people (seeded) until their fingers, each probing, leave every probe about
+IMPOSTORS_PER_PROBE impostors within MAX_COMPARISONS. Decisions only read the current tail. The
+first is fitted at start in the starting thread, after the index is rebuilt but outside the write
+lock and any transaction (registry/gallery_follower.py: nothing is served until a start returns,
+and the pending searches a start runs read it); after that a new one is fitted in a background
+thread, started once a write has committed and released the write lock, when the records held
+have moved by `refresh_share` (or `refresh_changes`, whichever is more) since the last fit.
 """
 
 from __future__ import annotations
@@ -26,17 +37,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable, Collection
 
 import numpy as np
 
-from enrollment.finger_population import MAX_COMPARISONS, FingerTailState
 from models.fingerprint.gallery import FingerGallery, Owner
 from models.fingerprint.mcc_batch import Packed
-from models.fingerprint.tail import FingerTail, population_scores, tail_of
+from models.fingerprint.tail import (
+    MAX_COMPARISONS,
+    FingerTail,
+    FingerTailState,
+    population_scores,
+    tail_of,
+)
 
 log = logging.getLogger(__name__)
 
-NOT_IMPOSTORS = ("merged", "erased")  # national statuses left out of the impostor set
 IMPOSTORS_PER_PROBE = 20  # a fit's probes: MAX_COMPARISONS / this (a probe's own cost is several
 # comparisons': fewer probes with more impostors each keep a fit within its time)
 
@@ -48,6 +64,8 @@ class NationalFingerTail:
         self,
         gallery: FingerGallery,
         fallback: FingerTail | None,
+        left_out: Callable[[], Collection[str]],
+        serving: Callable[[int], float],
         min_people: int = 200,
         max_comparisons: int = MAX_COMPARISONS,
         refresh_changes: int = 20,
@@ -55,12 +73,14 @@ class NationalFingerTail:
     ) -> None:
         self.gallery = gallery
         self.fallback = fallback  # the shipped tail (None: the operating points decide)
+        self.left_out = left_out  # people who are not impostors, read as a fit starts
+        self.serving = serving  # the threshold serving now for a search over so many records
         self.min_people, self.max_comparisons = min_people, max_comparisons
         self.refresh_changes, self.refresh_share = refresh_changes, refresh_share
         self._state = FingerTailState(fallback, self._fallback_source, 0)
-        self._merged: set[str] = set()  # people held whose status is `merged`
         self._fitted_at = -1  # records held at the last fit; -1: never fitted
         self._lock = threading.Lock()
+        self._fitting = threading.Lock()  # one fit at a time, the start's or a worker's
         self._worker: threading.Thread | None = None
 
     @property
@@ -71,28 +91,11 @@ class NationalFingerTail:
         """The tail decisions read now, and where it comes from (never fits anything)."""
         return self._state
 
-    def statuses(self, people: dict[str, str]) -> None:
-        """The status of people just read (a rebuild or a followed commit): merged ones leave
-        the impostor set, anyone else stays or comes back."""
-        for person, status in people.items():
-            if status in NOT_IMPOSTORS:
-                self._merged.add(person)
-            else:
-                self._merged.discard(person)
-
-    def forget_statuses(self) -> None:
-        """Before a rebuild reads every status again."""
-        self._merged = set()
-
     def changed(self) -> None:
-        """After the index followed a commit or was rebuilt: fit again when it has moved enough,
-        synchronously the first time (start-up), in the background after that."""
-        size = len(self.gallery)
-        if self._fitted_at < 0:
-            self._refresh_logged()
-            return
+        """After a write committed: fit again in the background when the records held have
+        moved enough since the last fit (or were never fitted); never waits for a fit."""
         step = max(self.refresh_changes, int(self.refresh_share * self._fitted_at))
-        if abs(size - self._fitted_at) >= step:
+        if self._fitted_at < 0 or abs(len(self.gallery) - self._fitted_at) >= step:
             self.refresh_in_background()
 
     def refresh_in_background(self) -> None:
@@ -101,16 +104,22 @@ class NationalFingerTail:
             if self._worker is not None and self._worker.is_alive():
                 return
             self._worker = threading.Thread(
-                target=self._refresh_logged, name="national-finger-tail", daemon=True
+                target=self.fit, name="national-finger-tail", daemon=True
             )
             self._worker.start()
 
-    def _refresh_logged(self) -> None:
+    def fit(self) -> None:
+        """Fit now in this thread (the start's) unless a fit is under way; a failure is logged
+        and the tail serving stays (the next move tries again)."""
+        if not self._fitting.acquire(blocking=False):
+            return
         try:
             self.refresh_now()
-        except Exception:  # a failed fit keeps the previous tail; the next move tries again
+        except Exception:
             log.exception("fitting the national finger tail failed")
             self._fitted_at = len(self.gallery)
+        finally:
+            self._fitting.release()
 
     def wait(self, timeout: float | None = None) -> None:
         """Until a background fit under way has finished (tests, shutdown)."""
@@ -121,17 +130,21 @@ class NationalFingerTail:
     def refresh_now(self) -> FingerTailState:
         """Fit the national tail now from the records held (the fallback below `min_people`)."""
         size = len(self.gallery)
+        cut = self.serving(size)  # read off the tail serving now, before this fit replaces it
         population = self.population()
         people = len({person for person, _ in population})
         sample = self.sample(population) if people >= max(self.min_people, 2) else {}
-        impostor, genuine = population_scores(sample, self.max_comparisons, any_position=True)
+        scores, genuine = population_scores(sample, self.max_comparisons, any_position=True)
+        impostor = [score for score in scores if score < cut]  # the rest: presumptive mates
         if len(impostor) < 2:  # too few people, or nothing to compare
             state = FingerTailState(self.fallback, self._fallback_source, people)
         else:
             dataset = (
                 f"national: {people} people's finger records, {len({p for p, _ in sample})}"
                 f" of them sampled ({len(sample)} fingers, {len(impostor)} impostor comparisons"
-                f" at any position), calibrated {dt.date.today().isoformat()}"
+                f" at any position; {len(scores) - len(impostor)} at or above the serving"
+                f" threshold {cut:.4f} left out as presumptive mates),"
+                f" calibrated {dt.date.today().isoformat()}"
             )
             tail = tail_of(impostor, genuine, dataset, len(sample))
             state = FingerTailState(tail, "national", people)
@@ -140,12 +153,13 @@ class NationalFingerTail:
         return state
 
     def population(self) -> dict[Owner, list[Packed]]:
-        """(person, position) -> the records held of everyone not merged, in the index's order
-        (the order they were stored in: the first is the finger's probe)."""
-        merged = set(self._merged)
+        """(person, position) -> the records held of everyone who may be an impostor (see the
+        module), in the index's order (the order they were stored in: the first is the finger's
+        probe)."""
+        left_out = frozenset(self.left_out())
         found: dict[Owner, list[Packed]] = {}
         for _, (person, position), packed in self.gallery.held():
-            if person not in merged and packed.count:
+            if person not in left_out and packed.count:
                 found.setdefault((person, position), []).append(packed)
         return found
 

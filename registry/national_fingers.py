@@ -13,7 +13,8 @@ A record is compared with every finger of every other person (a finger given as 
 at a second enrolment must still be found), never with its own person's. The threshold is read
 for the national target FPIR over the templates searched off the finger impostor tail serving now
 (registry/national_finger_tail.py: the national fingers' own once enough people hold them, the
-shipped one until then), else the calibration's points (FingerPolicy); when no calibrated point is
+shipped one until then; people in an undecided case and merged people are not its impostors,
+`not_impostors`), else the calibration's points (FingerPolicy); when no calibrated point is
 that strict the strictest is used and the case's audit event says so (`strict_enough`), as it
 names the tail (`finger_calibration`). Memory: about 55 KB per record in the index (4-bit cylinders).
 
@@ -37,8 +38,8 @@ from models.fingerprint.extractors import calibration_id
 from models.fingerprint.gallery import FingerGallery, Owner, fpir_threshold
 from models.fingerprint.mcc_template import MccTemplate
 from models.fingerprint.tail import FingerTail, load_tail
-from registry.cases import CaseEvidence, open_case, survivors_of
-from registry.db import Connection
+from registry.cases import CaseEvidence, open_case, survivors_of, undecided_people
+from registry.db import Connection, RegistryDatabase
 from registry.national_finger_tail import NationalFingerTail
 
 log = logging.getLogger(__name__)
@@ -109,11 +110,15 @@ class FingerSetting:
 class NationalFingers:
     """The MCC index of every live person's national finger records, and their search."""
 
-    def __init__(self, policy: FingerPolicy, vault: Any = None, min_people: int = 200) -> None:
-        self.policy = policy
+    def __init__(
+        self, policy: FingerPolicy, db: RegistryDatabase, vault: Any = None, min_people: int = 200
+    ) -> None:
+        self.policy, self.db = policy, db
         self.vault = vault  # registry.vault.RegistryVault: records are stored sealed
         self.gallery = FingerGallery()
-        self.tails = NationalFingerTail(self.gallery, policy.tail, min_people)
+        self.tails = NationalFingerTail(
+            self.gallery, policy.tail, self._not_impostors, self._serving, min_people
+        )
 
     def threshold(self, templates: int) -> tuple[float, float, bool]:
         """(threshold, FMR point, strict enough) of a search over `templates` now."""
@@ -132,24 +137,20 @@ class NationalFingers:
     def rebuild(self, tx: Connection) -> int:
         """Reload every live person's finger records; return how many are indexed."""
         rows = tx.execute(
-            "SELECT f.id, f.identity_id, f.position, f.iso_record, i.status FROM national_fingers f"
+            "SELECT f.id, f.identity_id, f.position, f.iso_record FROM national_fingers f"
             " JOIN national_identities i ON i.id = f.identity_id WHERE i.status <> 'erased'"
             " ORDER BY f.id"
         ).fetchall()
         self.gallery.replace(self._decoded(rows))
-        self.tails.forget_statuses()
-        self.tails.statuses({str(r["identity_id"]): r["status"] for r in rows})
-        self.tails.changed()
         return len(self.gallery)
 
     def follow(self, tx: Connection, touched: Iterable[str]) -> None:
         """After a commit: drop erased people's records and those replaced (a re-extraction),
-        index the touched people's new ones; the tail is fitted again once they moved enough."""
+        index the touched people's new ones."""
         for identity_id in touched:
             row = tx.execute(
                 "SELECT status FROM national_identities WHERE id = %s", (identity_id,)
             ).fetchone()
-            self.tails.statuses({identity_id: row["status"] if row else "erased"})
             if row is None or row["status"] == "erased":
                 self.gallery.remove_person(identity_id)
                 continue
@@ -160,6 +161,15 @@ class NationalFingers:
             ).fetchall()
             self.gallery.remove_gone(identity_id, {int(r["id"]) for r in rows})
             self.gallery.add(self._decoded([r for r in rows if int(r["id"]) not in self.gallery]))
+
+    def calibrate(self) -> None:
+        """Fit the tail on the records held now, in this thread (the start, outside any
+        transaction and the write lock)."""
+        self.tails.fit()
+
+    def moved(self) -> None:
+        """After a write committed and released the write lock: the tail is fitted again in
+        the background once the records held have moved enough."""
         self.tails.changed()
 
     def search_pending(self, tx: Connection) -> tuple[int, list[int]]:
@@ -232,6 +242,15 @@ class NationalFingers:
             opened.extend(open_case(tx, own, person, evidence))
         return opened
 
+    def _not_impostors(self) -> set[str]:
+        """Who a fit leaves out of the impostor set, as the database says now."""
+        with self.db.transaction() as tx:
+            return not_impostors(tx)
+
+    def _serving(self, templates: int) -> float:
+        """The threshold a search over `templates` records decides at now."""
+        return self.threshold(templates)[0]
+
     def _decoded(self, rows: list[dict[str, Any]]) -> list[tuple[int, Owner, MccTemplate]]:
         """(id, owner, cylinders) of the records that open and decode; damaged ones are logged."""
         out = []
@@ -248,6 +267,13 @@ class NationalFingers:
             owner = (identity_id, int(row["position"]))
             out.append((int(row["id"]), owner, mcc.with_cylinders(template).cylinders))
         return out
+
+
+def not_impostors(tx: Connection) -> set[str]:
+    """People whose records are nobody's impostors in a fit: merged into another (they are the
+    survivor's person) and both people of every undecided duplicate case (perhaps one person)."""
+    rows = tx.execute("SELECT id FROM national_identities WHERE status = 'merged'").fetchall()
+    return {str(r["id"]) for r in rows} | undecided_people(tx)
 
 
 def _live(tx: Connection, identity_id: Any) -> bool:

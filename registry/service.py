@@ -97,7 +97,9 @@ class RegistryService:
                 settings.finger_calibration_file,
                 settings.finger_extractor,
             )
-            fingers = NationalFingers(finger_policy, self.vault, settings.finger_min_people)
+            fingers = NationalFingers(
+                finger_policy, self.db, self.vault, settings.finger_min_people
+            )
         self.gallery = NationalGallery(
             self.policy, settings.national_exact_limit, self.vault, fingers
         )
@@ -114,8 +116,7 @@ class RegistryService:
         self.vault.ready()  # before any transaction: the first start creates the data key
         reseal_existing(self.db, self.vault)  # rows written before encryption, resumable
         self.sites.adopt_registered_keys()
-        with self.follower.writing():  # the index starts stale: this rebuilds it, runs searches
-            pass
+        self.follower.start()  # rebuilds the index, fits its tails, runs pending searches
 
     def follow_replicas(self) -> None:
         """Apply other replicas' commits in the background until `stop` (the app does this)."""

@@ -75,10 +75,13 @@ class RegistrySettings(BaseSettings):
     finger_min_people: int = Field(
         200,
         ge=2,
-        description="People holding national finger records (merged and erased ones aside) before"
-        " the search by fingers reads its thresholds off an impostor tail fitted on the national"
-        " fingers themselves (the shipped FVC tail until then); refitted in the background as"
-        " the records grow by 10%.",
+        le=100_000,
+        description="People holding national finger records (merged and erased ones and those in"
+        " an undecided duplicate case aside) before the search by fingers reads its thresholds off"
+        " an impostor tail fitted on the national fingers themselves (the shipped FVC tail until"
+        " then); refitted in the background as the records grow by 10%. 100,000 at most: a fit"
+        " samples about 2,000 fingers whatever the minimum, so a higher one would only keep the"
+        " shipped tail longer.",
     )
     finger_calibration_file: Path | None = Field(
         None,

@@ -14,6 +14,10 @@ by `mcc_batch.compare_many`, the index's full MCC. Pairs never cross folders: FV
 different sensors and people, and such pairs would only add easy impostors (a longer body, a
 thinner-looking tail). Genuine scores (other impressions of the same finger) are kept for the
 expected miss rate. Failed extractions are left out and counted.
+
+A site and the registry also fit this tail on their own enrolled fingers (`population_scores`;
+enrollment/finger_population.py, registry/national_finger_tail.py), within MAX_COMPARISONS, and
+report the one serving as a `FingerTailState`: both are here, below either of them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +45,7 @@ FILE_NAME = "finger-mcc.openset"  # a calibration id: <data dir or shipped>/fing
 FORMAT_VERSION = 1
 KEEP = 2_000  # top impostor scores written: the counted region reaches FMR KEEP / n
 BODY_POINTS = 64  # survival points written for the scores below the kept ones
+MAX_COMPARISONS = 40_000  # a fit's impostor comparisons: about 20 s of one core with LEADER
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,24 @@ class FingerTail:
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"invalid finger tail file {path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class FingerTailState:
+    """The tail decisions use now and where it comes from (for /ready and the evidence)."""
+
+    tail: FingerTail | None
+    source: str  # "site", "national", "file" (the operator's), "shipped" or "operating-points"
+    people: int  # people with fingers at the last fit (0 before any)
+
+    def report(self) -> dict[str, Any]:
+        """As /ready shows it."""
+        return {
+            "calibration": self.source,
+            "dataset": self.tail.dataset if self.tail else None,
+            "calibrated_people": self.people,
+            "impostor_comparisons": self.tail.tail.n if self.tail else 0,
+        }
 
 
 def load_tail(path: Path) -> FingerTail | None:
