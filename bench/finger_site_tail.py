@@ -29,12 +29,17 @@ sys.path.insert(0, str(ROOT))
 
 from edge.settings import Settings  # noqa: E402
 from edge.wiring import model_store  # noqa: E402
-from enrollment.finger_population import MAX_COMPARISONS  # noqa: E402
 from models.calibration import SHIPPED_CALIBRATIONS  # noqa: E402
 from models.fingerprint import extractors, openset_eval  # noqa: E402
 from models.fingerprint.identify import fmr_for_fpir  # noqa: E402
 from models.fingerprint.mcc_batch import Packed, compare_many  # noqa: E402
-from models.fingerprint.tail import FingerTail, population_scores, stored, tail_of  # noqa: E402
+from models.fingerprint.tail import (  # noqa: E402
+    MAX_COMPARISONS,
+    FingerTail,
+    population_scores,
+    stored,
+    tail_of,
+)
 
 SETS = ("fvc2002-db1_b", "fvc2002-db3_b", "fvc2000_b/FVC2000_DB1_B", "fvc2000_b/FVC2000_DB3_B",
         "fvc2004_b/FVC2004_DB1_B", "fvc2004_b/FVC2004_DB2_B", "fvc2004_b/FVC2004_DB3_B")  # fmt: skip

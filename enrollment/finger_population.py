@@ -30,8 +30,6 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -39,12 +37,17 @@ from enrollment.db import Database
 from enrollment.fingers import FingerService
 from kernel.errors import Message, Unavailable
 from models.fingerprint.mcc_batch import Packed
-from models.fingerprint.tail import FingerTail, population_scores, tail_of
+from models.fingerprint.tail import (
+    MAX_COMPARISONS,
+    FingerTail,
+    FingerTailState,
+    population_scores,
+    tail_of,
+)
 
 log = logging.getLogger(__name__)
 
 NOT_IMPOSTORS = ("merged", "erased")
-MAX_COMPARISONS = 40_000  # a fit's impostor comparisons: about 20 s of one core
 IMPOSTORS_PER_PROBE = 20  # at most MAX_COMPARISONS / this probe fingers a fit (whole people)
 
 
@@ -56,24 +59,6 @@ class FingerTailUnreadable(Unavailable):
         "The fingerprint calibration file in the data folder is damaged: fix or remove it, then"
         " restart the service.",
     )
-
-
-@dataclass(frozen=True)
-class FingerTailState:
-    """The tail decisions use now and where it comes from (for /ready and the evidence)."""
-
-    tail: FingerTail | None
-    source: str  # "site", "file" (the operator's), "shipped" or "operating-points"
-    people: int  # people with fingers at the last fit (0 before any)
-
-    def report(self) -> dict[str, Any]:
-        """As /ready shows it."""
-        return {
-            "calibration": self.source,
-            "dataset": self.tail.dataset if self.tail else None,
-            "calibrated_people": self.people,
-            "impostor_comparisons": self.tail.tail.n if self.tail else 0,
-        }
 
 
 Fallback = Callable[[], tuple[FingerTail | None, str]]
