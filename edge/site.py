@@ -52,6 +52,8 @@ from site_sync.projection import build_gallery, stored_entries
 
 log = logging.getLogger(__name__)
 
+FIT_WAIT_SECONDS = 60  # closing waits this long at most for the site's finger-tail fit
+
 
 class Site:
     """Everything one site service holds, wired together."""
@@ -366,6 +368,8 @@ class Site:
         return size
 
     def close(self) -> None:
-        """Release the fingerprint readers and the database."""
+        """Release the fingerprint readers and the database (after a finger-tail fit under way:
+        it reads the database)."""
         self.readers.close()
+        self.finger_population.wait(FIT_WAIT_SECONDS)
         self.db.close()

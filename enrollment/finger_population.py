@@ -140,7 +140,7 @@ class SiteFingerTail:
             self.refresh_now()
         except Exception:  # a failed fit keeps the previous tail until the fingers move again
             log.exception("fitting the site's finger tail failed")
-            self._fitted = (self.fingers.stored_generation(), len(self.fingers.index))
+            self._fitted = (max(self.fingers.generation, 0), len(self.fingers.index))
 
     def wait(self, timeout: float | None = None) -> None:
         """Until a background fit under way has finished (start-up checks and tests)."""
