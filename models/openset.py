@@ -33,8 +33,10 @@ Everything here is pure (numpy only) and unit-tested against brute force on seed
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,11 +131,12 @@ class ImpostorTail:
         """Share of impostor comparisons at or above the threshold (fitted tail beyond u)."""
         if threshold > self.u:
             return (self.k / self.n) * math.exp(-(threshold - self.u) / self.sigma)
-        ranked = np.asarray(self.top)
-        at_or_above = int(np.searchsorted(-ranked, -threshold, side="right"))
-        if at_or_above < ranked.size:
+        # A bisection on the tuple itself: converting the kept scores (up to 2,000) to an array
+        # on every call cost 2.5 ms, about 80% of a fused gate decision's time.
+        at_or_above = bisect.bisect_right(self.top, -threshold, key=operator.neg)
+        if at_or_above < len(self.top):
             return at_or_above / self.n
-        return ranked.size / self.n  # below the kept scores: at least this (never used at scale)
+        return len(self.top) / self.n  # below the kept scores: at least this (never used at scale)
 
     def threshold_at_fmr(self, fmr: float) -> float:
         """The lowest threshold whose FMR is at most `fmr` (capped at the ceiling)."""
