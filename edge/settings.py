@@ -107,6 +107,7 @@ class MatchSettings(BaseModel):
     open_set_min_people: int = Field(
         100,
         ge=2,
+        le=10_000_000,
         description="People enrolled before the site calibrates on its own gallery (the pack's shipped calibration until then).",
     )
 

@@ -90,6 +90,7 @@ class RegistrySettings(BaseSettings):
     open_set_min_people: int = Field(
         1_000,
         ge=2,
+        le=10_000_000,
         description="People in the national gallery before it calibrates on itself (the pack's FMR points until then).",
     )
     calibration_file: Path | None = Field(
@@ -98,6 +99,7 @@ class RegistrySettings(BaseSettings):
     national_exact_limit: int = Field(
         1_000_000,
         ge=1,
+        le=1_000_000_000,
         description="Above this many templates the national search takes candidates from an IVF"
         " index (held-out recall@10 >= 0.99, else exact) and checks them against the exact gallery.",
     )
