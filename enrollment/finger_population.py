@@ -28,27 +28,26 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable
-
-import numpy as np
 
 from enrollment.db import Database
 from enrollment.fingers import FingerService
+from kernel.background import SingleWorker
 from kernel.errors import Message, Unavailable
 from models.fingerprint.mcc_batch import Packed
 from models.fingerprint.tail import (
+    IMPOSTORS_PER_PROBE,
     MAX_COMPARISONS,
     FingerTail,
     FingerTailState,
     population_scores,
+    sample_people,
     tail_of,
 )
 
 log = logging.getLogger(__name__)
 
 NOT_IMPOSTORS = ("merged", "erased")
-IMPOSTORS_PER_PROBE = 20  # at most MAX_COMPARISONS / this probe fingers a fit (whole people)
 
 
 class FingerTailUnreadable(Unavailable):
@@ -87,8 +86,7 @@ class SiteFingerTail:
         self.refresh_changes, self.refresh_share = refresh_changes, refresh_share
         self._state: FingerTailState | None = None
         self._fitted = (-1, 0)  # (finger_changes.generation, templates) at the last fit
-        self._lock = threading.Lock()
-        self._worker: threading.Thread | None = None
+        self.worker = SingleWorker("finger-tail")
 
     def fallback(self) -> tuple[FingerTail | None, str]:
         """The tail file that serves when the site's own does not, and whose it is (read once:
@@ -127,13 +125,7 @@ class SiteFingerTail:
 
     def refresh_in_background(self) -> None:
         """Fit again off the decision path (one worker at a time)."""
-        with self._lock:
-            if self._worker is not None and self._worker.is_alive():
-                return
-            self._worker = threading.Thread(
-                target=self._refresh_logged, name="finger-tail", daemon=True
-            )
-            self._worker.start()
+        self.worker.start(self._refresh_logged)
 
     def _refresh_logged(self) -> None:
         try:
@@ -144,9 +136,7 @@ class SiteFingerTail:
 
     def wait(self, timeout: float | None = None) -> None:
         """Until a background fit under way has finished (start-up checks and tests)."""
-        worker = self._worker
-        if worker is not None:
-            worker.join(timeout)
+        self.worker.wait(timeout)
 
     def refresh_now(self) -> FingerTailState:
         """Fit the site's tail now from the fingers indexed (the fallback below `min_people`)."""
@@ -192,19 +182,3 @@ class SiteFingerTail:
             if extractor == label and person not in left_out and packed.count:
                 found.setdefault((person, position), []).append(packed)
         return found
-
-
-def sample_people(
-    enrolled: dict[tuple[str, int], list[Packed]], probes: int, seed: int = 0
-) -> dict[tuple[str, int], list[Packed]]:
-    """Whole people in a seeded order until their fingers reach `probes` (all when fewer)."""
-    by_person: dict[str, list[tuple[str, int]]] = {}
-    for finger in enrolled:
-        by_person.setdefault(finger[0], []).append(finger)
-    people = sorted(by_person)
-    chosen: list[tuple[str, int]] = []
-    for k in np.random.default_rng(seed).permutation(len(people)):
-        if len(chosen) >= max(probes, 2):
-            break
-        chosen += by_person[people[k]]
-    return {finger: enrolled[finger] for finger in chosen}

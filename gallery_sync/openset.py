@@ -28,7 +28,6 @@ cohort at the next change, before any recalibration (their template must not out
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from gallery_sync.gallery import GalleryIndex
+from kernel.background import SingleWorker
 from models.calibration import Calibration
 from models.cohort import DEFAULT_K, CohortNorm
 from models.openset import (
@@ -116,8 +116,7 @@ class OpenSetThresholds:
         self.cohort_k = cohort_k
         self._current = fallback
         self._calibrated_at_version = -1
-        self._lock = threading.Lock()
-        self._worker: threading.Thread | None = None
+        self._worker = SingleWorker("openset-calibration")
         self._gallery: GalleryIndex | None = None
 
     @property
@@ -155,9 +154,7 @@ class OpenSetThresholds:
 
     def wait(self, timeout: float | None = None) -> None:
         """Until a background calibration under way has finished (tests, shutdown)."""
-        worker = self._worker
-        if worker is not None:
-            worker.join(timeout)
+        self._worker.wait(timeout)
 
     def gallery_changed(self, gallery: GalleryIndex) -> None:
         """After a gallery change (enrolment, sync, admin; never a search): recalibrate once
@@ -171,17 +168,9 @@ class OpenSetThresholds:
         if len(gallery) <= self.sync_limit:
             self._install(self._calibrate(gallery), gallery.version)
             return
-        with self._lock:
-            if self._worker is not None and self._worker.is_alive():
-                return
-            version = gallery.version
+        version = gallery.version
+        if self._worker.start(lambda: self._install(self._calibrate(gallery), version)):
             self._calibrated_at_version = version  # not again until more changes
-            self._worker = threading.Thread(
-                target=lambda: self._install(self._calibrate(gallery), version),
-                name="openset-calibration",
-                daemon=True,
-            )
-            self._worker.start()
 
     def _drop_departed(self, gallery: GalleryIndex) -> None:
         """Take cohort members no longer held as themselves (erased, merged) out at once."""

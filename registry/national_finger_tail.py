@@ -39,22 +39,20 @@ import logging
 import threading
 from collections.abc import Callable, Collection
 
-import numpy as np
-
+from kernel.background import SingleWorker
 from models.fingerprint.gallery import FingerGallery, Owner
 from models.fingerprint.mcc_batch import Packed
 from models.fingerprint.tail import (
+    IMPOSTORS_PER_PROBE,
     MAX_COMPARISONS,
     FingerTail,
     FingerTailState,
     population_scores,
+    sample_people,
     tail_of,
 )
 
 log = logging.getLogger(__name__)
-
-IMPOSTORS_PER_PROBE = 20  # a fit's probes: MAX_COMPARISONS / this (a probe's own cost is several
-# comparisons': fewer probes with more impostors each keep a fit within its time)
 
 
 class NationalFingerTail:
@@ -79,9 +77,8 @@ class NationalFingerTail:
         self.refresh_changes, self.refresh_share = refresh_changes, refresh_share
         self._state = FingerTailState(fallback, self._fallback_source, 0)
         self._fitted_at = -1  # records held at the last fit; -1: never fitted
-        self._lock = threading.Lock()
         self._fitting = threading.Lock()  # one fit at a time, the start's or a worker's
-        self._worker: threading.Thread | None = None
+        self.worker = SingleWorker("national-finger-tail")
 
     @property
     def _fallback_source(self) -> str:
@@ -100,13 +97,7 @@ class NationalFingerTail:
 
     def refresh_in_background(self) -> None:
         """Fit again off the decision path (one worker at a time)."""
-        with self._lock:
-            if self._worker is not None and self._worker.is_alive():
-                return
-            self._worker = threading.Thread(
-                target=self.fit, name="national-finger-tail", daemon=True
-            )
-            self._worker.start()
+        self.worker.start(self.fit)
 
     def fit(self) -> None:
         """Fit now in this thread (the start's) unless a fit is under way; a failure is logged
@@ -123,9 +114,7 @@ class NationalFingerTail:
 
     def wait(self, timeout: float | None = None) -> None:
         """Until a background fit under way has finished (tests, shutdown)."""
-        worker = self._worker
-        if worker is not None:
-            worker.join(timeout)
+        self.worker.wait(timeout)
 
     def refresh_now(self) -> FingerTailState:
         """Fit the national tail now from the records held (the fallback below `min_people`)."""
@@ -133,7 +122,8 @@ class NationalFingerTail:
         cut = self.serving(size)  # read off the tail serving now, before this fit replaces it
         population = self.population()
         people = len({person for person, _ in population})
-        sample = self.sample(population) if people >= max(self.min_people, 2) else {}
+        probes = self.max_comparisons // IMPOSTORS_PER_PROBE
+        sample = sample_people(population, probes) if people >= max(self.min_people, 2) else {}
         scores, genuine = population_scores(sample, self.max_comparisons, any_position=True)
         impostor = [score for score in scores if score < cut]  # the rest: presumptive mates
         if len(impostor) < 2:  # too few people, or nothing to compare
@@ -162,17 +152,3 @@ class NationalFingerTail:
             if person not in left_out and packed.count:
                 found.setdefault((person, position), []).append(packed)
         return found
-
-    def sample(self, population: dict[Owner, list[Packed]]) -> dict[Owner, list[Packed]]:
-        """Whole people in a seeded order until their fingers reach the fit's probes."""
-        by_person: dict[str, list[Owner]] = {}
-        for finger in population:
-            by_person.setdefault(finger[0], []).append(finger)
-        people = sorted(by_person)
-        probes = max(2, self.max_comparisons // IMPOSTORS_PER_PROBE)
-        chosen: list[Owner] = []
-        for k in np.random.default_rng(0).permutation(len(people)):
-            if len(chosen) >= probes:
-                break
-            chosen += by_person[people[k]]
-        return {finger: population[finger] for finger in chosen}

@@ -45,6 +45,7 @@ FILE_NAME = "finger-mcc.openset"  # a calibration id: <data dir or shipped>/fing
 FORMAT_VERSION = 1
 KEEP = 2_000  # top impostor scores written: the counted region reaches FMR KEEP / n
 BODY_POINTS = 64  # survival points written for the scores below the kept ones
+IMPOSTORS_PER_PROBE = 20  # a fit's probe fingers: at most MAX_COMPARISONS / this, whole people
 MAX_COMPARISONS = 40_000  # a fit's impostor comparisons: about 20 s of one core with LEADER
 
 
@@ -267,3 +268,19 @@ def with_finger_tail(model: FusionModel, tail: FingerTail | None) -> FusionModel
         return model
     kept = {f.name: getattr(model.finger, f.name) for f in fields(ScoreModel)}
     return replace(model, finger=TailScoreModel(**kept, tail=tail))
+
+
+def sample_people(
+    enrolled: Mapping[tuple[str, int], Sequence[Impression]], probes: int, seed: int = 0
+) -> dict[tuple[str, int], Sequence[Impression]]:
+    """Whole people in a seeded order until their fingers reach `probes` (all when fewer)."""
+    by_person: dict[str, list[tuple[str, int]]] = {}
+    for finger in enrolled:
+        by_person.setdefault(finger[0], []).append(finger)
+    people = sorted(by_person)
+    chosen: list[tuple[str, int]] = []
+    for k in np.random.default_rng(seed).permutation(len(people)):
+        if len(chosen) >= max(probes, 2):
+            break
+        chosen += by_person[people[k]]
+    return {finger: enrolled[finger] for finger in chosen}

@@ -15,7 +15,13 @@ from pydantic import ValidationError
 
 from models.fingerprint import mcc
 from models.fingerprint.gallery import FingerGallery
-from models.fingerprint.tail import FingerTail, FingerTailState, population_scores
+from models.fingerprint.tail import (
+    IMPOSTORS_PER_PROBE,
+    FingerTail,
+    FingerTailState,
+    population_scores,
+    sample_people,
+)
 from registry.national_finger_tail import NationalFingerTail
 from registry.national_fingers import FingerPolicy
 from registry.service import RegistryService
@@ -59,7 +65,7 @@ def test_a_fit_samples_whole_people_and_leaves_out_the_merged_and_the_undecided(
     state = tails.refresh_now()
     assert state.source == "national" and state.people == 5
     assert isinstance(state.tail, FingerTail) and "national: 5 people" in state.tail.dataset
-    sample = tails.sample(tails.population())
+    sample = sample_people(tails.population(), tails.max_comparisons // IMPOSTORS_PER_PROBE)
     # 200 comparisons at 20 a probe: 10 probe fingers, whole people of two fingers each
     assert len(sample) == 10 and {person for person, _ in sample} == {"p3", "p4", "p5", "p6", "p7"}
     # each of the 10 probes against every other sampled person's 8 records (200 // 10 = 20 allowed)
@@ -73,7 +79,7 @@ def test_a_fit_trims_comparisons_a_search_would_take_for_a_duplicate() -> None:
     gallery = _gallery(8, copy_of=0)
     tails = _tails(gallery, set(), min_people=3, max_comparisons=1_000)
     cut = POLICY.threshold(len(gallery), SHIPPED)[0]
-    sample = tails.sample(tails.population())
+    sample = sample_people(tails.population(), tails.max_comparisons // IMPOSTORS_PER_PROBE)
     assert {person for person, _ in sample} == {f"p{k}" for k in range(9)}
     scores, _ = population_scores(sample, 1_000, any_position=True)
     mates = sum(score >= cut for score in scores)
