@@ -14,8 +14,10 @@ the pair shows the officer's answer.
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -105,6 +107,42 @@ class NationalAnswer:
 
 
 NOT_CONFIGURED = NationalAnswer("not_configured", reason="no national registry configured")
+
+
+class NationalMemory:
+    """Each open session's last answered national search, so that a registry heard at the
+    duplicate check and not at the commit cannot let the commit forget who it named.
+
+    The officer was shown those people; an answer that did not come this time does not make them
+    different people. Held in memory for at most `size` sessions: a restart between the check and
+    the commit forgets it, and the commit then saves on the local check alone, as it says.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._answers: OrderedDict[str, NationalAnswer] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def settle(self, session_id: str, answer: NationalAnswer) -> NationalAnswer:
+        """The answer to use: this one, or, when the registry did not answer, this one carrying
+        the candidates the session's last answered search found."""
+        with self._lock:
+            if answer.status == "searched":
+                self._answers[session_id] = answer
+                self._answers.move_to_end(session_id)
+                while len(self._answers) > self._size:
+                    self._answers.popitem(last=False)
+                return answer
+            earlier = self._answers.get(session_id)
+        if answer.status != "unavailable" or earlier is None or not earlier.candidates:
+            return answer
+        kept = f"{answer.reason}; the {len(earlier.candidates)} national candidate(s) found earlier for this session stand"  # fmt: skip
+        return replace(answer, candidates=earlier.candidates, reason=kept[:300])
+
+    def forget(self, session_id: str) -> None:
+        """The session is committed or abandoned."""
+        with self._lock:
+            self._answers.pop(session_id, None)
 
 
 class NationalSearcher(Protocol):

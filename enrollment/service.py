@@ -39,6 +39,7 @@ from enrollment.duplicates import (
     DuplicateCheck,
     InvalidDecision,
     NationalAnswer,
+    NationalMemory,
     NationalSearcher,
     OfficerDecision,
     PossibleDuplicate,  # noqa: F401  (importers and benches use this name)
@@ -157,6 +158,7 @@ class EnrolmentService:
         self.policy = policy or CapturePolicy()
         self.national = national  # the registry's search, when this site syncs
         self._commit_lock = threading.Lock()
+        self._national_seen = NationalMemory()
 
     def start_session(self, role: str, operator: str, target_identity_id: str | None = None) -> str:
         """Open a capture session (for a new person, or to re-enrol a known one)."""
@@ -202,6 +204,7 @@ class EnrolmentService:
             uow.captures.session(session_id)
             uow.captures.close(session_id, "abandoned")
             uow.audit(actor, "capture.abandoned", session_id, {})
+        self._national_seen.forget(session_id)
 
     def duplicates(self, session_id: str) -> list[Candidate]:
         """Known people at this site the captures resemble above the 1:N threshold, best first."""
@@ -211,7 +214,8 @@ class EnrolmentService:
     def check_duplicates(self, session_id: str) -> tuple[DuplicateCheck, list[dict[str, Any]]]:
         """Local and national candidates to show before the commit, with the local ones' bodies."""
         session, captures = self._session_captures(session_id)
-        check = self._check(captures, session["target_identity_id"], self._ask_registry(captures))
+        national = self._ask_registry(session_id, captures)
+        check = self._check(captures, session["target_identity_id"], national)
         return check, [self._describe(c, session["role"]) for c in check.local]
 
     def _session_captures(self, session_id: str) -> tuple[sqlite3.Row, list[StoredCapture]]:
@@ -238,11 +242,14 @@ class EnrolmentService:
         )
         return threshold
 
-    def _ask_registry(self, captures: list[StoredCapture]) -> NationalAnswer:
-        """The registry's candidates (never raises); asked with no lock held, as it may be slow."""
+    def _ask_registry(self, session_id: str, captures: list[StoredCapture]) -> NationalAnswer:
+        """The registry's candidates (never raises); asked with no lock held, as it may be slow.
+        Unanswered, the session's earlier answered candidates stand (NationalMemory)."""
         if self.national is None or not captures:
             return NOT_CONFIGURED
-        return self.national.search(np.stack([c.vector for c in captures]), self._engine().pack_id)
+        vectors = np.stack([c.vector for c in captures])
+        answer = self.national.search(vectors, self._engine().pack_id)
+        return self._national_seen.settle(session_id, answer)
 
     def _check(
         self, captures: list[StoredCapture], exclude: str | None, national: NationalAnswer
@@ -277,7 +284,7 @@ class EnrolmentService:
         session, captures = self._session_captures(session_id)
         if len(captures) < self.policy.min_captures:
             raise NotEnoughCaptures.counted(len(captures), self.policy.min_captures)
-        national = self._ask_registry(captures)
+        national = self._ask_registry(session_id, captures)
         # Search, save and project as one step: two desks committing the same new person at once
         # would otherwise both search before either is in the gallery, and both save.
         with self._commit_lock:
@@ -367,6 +374,7 @@ class EnrolmentService:
                     keep_typed(uow, identity_id, guard.typed, officer)
         except sqlite3.IntegrityError as exc:
             raise IdentityNumberTaken(reason=str(exc)) from exc
+        self._national_seen.forget(session_id)
         return CommitResult(identity_id, target is None, template_ids, searched)
 
     def _store_captures(

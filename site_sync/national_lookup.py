@@ -5,7 +5,8 @@ Offline first: the answer is a convenience on top of the local check, never a co
 Every failure (no route, refused, timed out, 5xx, an answer that is not the registry's, a probe
 of another pack) comes back as `NationalAnswer("unavailable", reason=...)` within the timeout,
 so the desk saves on the local check alone and the audit event says why the registry was not
-heard. httpx's timeout bounds each phase (connect, write, each read), not the total: a registry
+heard; people an earlier check of the same session was shown still need an answer
+(enrollment.duplicates.NationalMemory). httpx's timeout bounds each phase (connect, write, each read), not the total: a registry
 trickling bytes could take longer, which a real link failure does not.
 """
 
