@@ -9,8 +9,46 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+# argparse's own messages, said in Indonesian too: (pattern on its English text, template).
+USAGE_MESSAGES = (
+    (r"the following arguments are required: (?P<x>.+)", "argumen berikut wajib diisi: {x}"),
+    (r"unrecognized arguments: (?P<x>.+)", "argumen tidak dikenal: {x}"),
+    (r"argument (?P<a>\S+): invalid choice: (?P<x>.+?) \(choose from (?P<c>.+)\)",
+     "argumen {a}: pilihan {x} tidak dikenal (pilih dari {c})"),
+    (r"argument (?P<a>\S+): invalid (?P<t>\w+) value: (?P<x>.+)",
+     "argumen {a}: nilai {x} bukan {t} yang sah"),
+    (r"argument (?P<a>\S+): expected one argument", "argumen {a}: perlu satu nilai"),
+)  # fmt: skip
+
+
+def in_indonesian(message: str) -> str:
+    """argparse's English message in Indonesian, where it is one of the common ones."""
+    for pattern, template in USAGE_MESSAGES:
+        found = re.fullmatch(pattern, message)
+        if found:
+            named = {**found.groupdict()}
+            if "t" in named:
+                named["t"] = {"int": "bilangan bulat", "float": "angka"}.get(named["t"], named["t"])
+            return template.format(**named)
+    return f"perintah tidak dapat dibaca ({message})"
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse, its usage errors said in Indonesian and English with a stable code (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        help_hint = f"{self.prog} --help"
+        self.exit(
+            2,
+            f"error [usage_invalid]: {in_indonesian(message)}. Lihat: {help_hint}\n"
+            f"  {message}. See: {help_hint}\n",
+        )
 
 
 def quiet_blas_threads() -> None:
@@ -45,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     from edge import cli as site_cli
 
-    parser = argparse.ArgumentParser(prog="gerbang", description=site_cli.DESCRIPTION)
+    parser = CommandParser(prog="gerbang", description=site_cli.DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
     site_cli.add_parsers(sub)
     _add_registry(sub)
