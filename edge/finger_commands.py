@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 from edge import reextract_command
-from edge.devices.feedback import finger_name, impression_feedback
+from edge.devices.feedback import impression_feedback
 from edge.devices.readers import ReaderPool
 from edge.settings import Settings
 from edge.wiring import model_store
@@ -16,7 +16,7 @@ from enrollment.fingers import png_bytes
 from kernel.errors import GerbangError
 from models import calibration as cal
 from models.fingerprint import evaluation, extractors, openset_eval, tail
-from models.fingerprint.quality import FingerQualityRules
+from models.fingerprint.quality import FingerQualityRules, finger_name
 
 _FOLDER_HELP = "folder of <finger>_<impression>.tif images (FVC naming)"
 

@@ -35,14 +35,14 @@ from enrollment.unit_of_work import unit_of_work
 from enrollment.vault import Vault, aad_for
 from kernel.errors import InputError, Message
 from models.calibration import Calibration
-from models.fingerprint import iso19794, mcc, nbis
-from models.fingerprint.extractors import NBIS, FingerExtractor
+from models.fingerprint import iso19794, mcc
+from models.fingerprint.extractors import NBIS, FingerExtractor, judged
 from models.fingerprint.gallery import calibrated_threshold, fpir_threshold, search_people
 from models.fingerprint.identify import Candidate, person_scores
 from models.fingerprint.index import FingerIndex
 from models.fingerprint.mcc_batch import Packed
 from models.fingerprint.minutiae import MinutiaeTemplate
-from models.fingerprint.quality import FingerQuality, FingerQualityRules, assess
+from models.fingerprint.quality import FingerQuality, FingerQualityRules
 from models.fingerprint.tail import FingerTail
 
 Matcher = Callable[[MinutiaeTemplate, MinutiaeTemplate], float]
@@ -160,12 +160,8 @@ class FingerService:
                 ),
                 {"position": position},
             )
-        # The image checks and the quality rules are MINDTCT's (30 ms), whichever extractor keeps
-        # the template: an impression is judged the same way at every site.
-        checked = nbis.extract(image, ppi)
-        quality = assess(image, checked, self.rules)
-        if quality.accepted:
-            template = checked if self.extractor is NBIS else self.extractor.extract(image, ppi)
+        quality, template = judged(self.extractor, image, ppi, self.rules)
+        if template is not None:
             noted = screen(template) if screen else {}
             self._store(identity_id, position, image, template, quality, actor, noted)
         count = self._impressions(identity_id).get(position, 0)

@@ -7,7 +7,8 @@ GerbangError
 │  ├─ SyncSchemaInvalid      sync_schema_invalid   not gzip, too large, or a change that breaks the schema
 │  ├─ RegistryInputInvalid   registry_input_invalid a request an officer can correct
 │  ├─ WatchlistNoBiometrics  watchlist_no_biometrics a watchlist entry with no face template and no finger
-│  ├─ WatchlistFingerInvalid watchlist_finger_invalid a watchlist finger record the search cannot read
+│  ├─ WatchlistFingerInvalid watchlist_finger_invalid a watchlist finger record the search cannot read,
+│  │                                                  or a finger image no site would enrol
 │  └─ SearchPackMismatch     search_pack_mismatch  a site's search probes come from another model pack
 ├─ NotFound 404
 │  ├─ RegistryNotFound       registry_not_found    no such case, identity or site
@@ -22,7 +23,9 @@ GerbangError
 └─ Unavailable 503
    ├─ RegistryStorageError   registry_storage_failed the database cannot be reached
    ├─ NationalSearchUnavailable national_search_unavailable the national gallery is being rebuilt
-   └─ RegistryFacesUnavailable registry_faces_unavailable no model dir: photos cannot be embedded
+   ├─ RegistryFacesUnavailable registry_faces_unavailable no model dir: photos cannot be embedded
+   └─ RegistryFingersUnavailable registry_fingers_unavailable no minutiae extractor: finger images
+                                                  cannot be read (NBIS not built, LEADER missing)
 
 Authentication of officers and refusals by role reuse `kernel.errors.Unauthenticated` (401)
 and `Forbidden` (403). This module imports nothing from FastAPI.
@@ -113,6 +116,22 @@ class WatchlistFingerInvalid(InputError):
     @classmethod
     def because(cls, index: int, reason: str) -> WatchlistFingerInvalid:
         return cls(None, {"finger": index, "reason": reason[:300]})
+
+    @classmethod
+    def image(
+        cls, index: int, position: int, reason: str, why: Message, finger: Message,
+        **measured: Any,
+    ) -> WatchlistFingerInvalid:  # fmt: skip
+        """A finger image refused: which one (from 0, and its finger), the reason's code, and
+        what is wrong in both languages, in the message and in `details.explanation`."""
+        message = Message(
+            f"Gambar sidik jari ke-{index + 1} ({finger.id}) tidak dapat dipakai: {why.id}."
+            " Pindai ulang atau pilih gambar lain; larangan belum disimpan.",
+            f"Fingerprint image {index + 1} ({finger.en}) cannot be used: {why.en}."
+            " Scan it again or choose another image; the ban has not been saved.",
+        )
+        details = {"finger": index, "position": position, "reason": reason}
+        return cls(message, {**details, "explanation": why.as_dict(), **measured})
 
 
 class RegistryNotFound(NotFound):
@@ -210,4 +229,14 @@ class RegistryFacesUnavailable(Unavailable):
     message = Message(
         "Registri tidak memiliki model wajah. Atur REGISTRY_MODEL_DIR ke folder model, lalu mulai ulang.",
         "The registry has no face models. Set REGISTRY_MODEL_DIR to the model folder and restart.",
+    )
+
+
+class RegistryFingersUnavailable(Unavailable):
+    code = "registry_fingers_unavailable"
+    message = Message(
+        "Registri tidak dapat membaca gambar sidik jari: ekstraktor minutiae tidak tersedia"
+        " (lihat details.fix). Rekaman ISO sidik jari tetap diterima lewat POST /v1/watchlist.",
+        "The registry cannot read fingerprint images: its minutiae extractor is not available"
+        " (see details.fix). ISO finger records are still accepted by POST /v1/watchlist.",
     )

@@ -314,6 +314,7 @@ class WatchlistPerson(Answer):
     nik: str | None
     reason: str | None
     officer: str | None
+    fingers: int = Field(description="finger records (ISO/IEC 19794-2) held for the ban")
     since: str
 
 

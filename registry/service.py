@@ -70,6 +70,12 @@ from registry.settings import RegistrySettings
 from registry.sign_in_store import SharedSignInThrottle
 from registry.site_directory import SiteDirectory
 from registry.vault import RegistryVault
+from registry.watchlist_finger_images import (
+    MAX_FINGER_IMAGE_BYTES,
+    MAX_FINGER_IMAGES,
+    FingerImage,
+    WatchlistFingerImages,
+)
 from registry.watchlist_photos import MAX_PHOTOS, WatchlistPhotos
 
 log = logging.getLogger(__name__)
@@ -107,6 +113,9 @@ class RegistryService:
         self.watchlist_photos = WatchlistPhotos(
             settings.model_dir, settings.model_cache_dir, self.policy.pack_id
         )
+        self.watchlist_finger_images = WatchlistFingerImages(
+            settings.finger_extractor, settings.model_dir, settings.model_cache_dir
+        )
         self.sign_ins = SharedSignInThrottle(self.db)  # per account and source, every replica
         self.follower = GalleryFollower(self.db, self.gallery, settings.feed_poll_seconds)
 
@@ -130,7 +139,8 @@ class RegistryService:
         """Request body caps: a sync batch up to its setting, anything else small."""
         json_bytes = self.settings.max_json_bytes
         batches = ("POST", "/v1/sync/batches", self.settings.max_batch_bytes)
-        photos = ("POST", "/v1/watchlist/photos", MAX_PHOTOS * MAX_PHOTO_BYTES + 64 * 1024)
+        images = MAX_PHOTOS * MAX_PHOTO_BYTES + MAX_FINGER_IMAGES * MAX_FINGER_IMAGE_BYTES
+        photos = ("POST", "/v1/watchlist/photos", images + 64 * 1024)
         return BodyLimits(json_bytes, json_bytes, (batches, photos))
 
     # --- sites ---------------------------------------------------------------------------
@@ -359,13 +369,22 @@ class RegistryService:
             self.follower.follow()
         return body
 
-    def watchlist_add_from_photos(
-        self, entry: dict[str, Any], photos: list[bytes], officer: accounts.Officer
+    def watchlist_add_from_images(
+        self,
+        entry: dict[str, Any],
+        photos: list[bytes],
+        finger_images: list[FingerImage],
+        officer: accounts.Officer,
     ) -> dict[str, Any]:
-        """Embed the officer's photos with the gallery's pack, then add the entry as above."""
-        templates = self.watchlist_photos.templates(photos)
-        details = {**entry.pop("details", {}), "source": "photo", "photos": len(photos)}
-        checked = watchlist.WatchlistEntry(**entry, details=details, templates=templates)
+        """Extract the fingers as a site's enrolment would (the cheaper refusals first), embed the
+        photos with the gallery's pack, then add the entry as above."""
+        fingers = self.watchlist_finger_images.fingers(finger_images)
+        templates = self.watchlist_photos.templates(photos) if photos else []
+        details = {**entry.pop("details", {}), "source": "images", "photos": len(photos),
+                   "finger_images": len(finger_images)}  # fmt: skip
+        checked = watchlist.WatchlistEntry(
+            **entry, details=details, templates=templates, fingers=fingers
+        )
         return self.watchlist_add(checked, officer)
 
     def watchlist_entries(self) -> list[dict[str, Any]]:

@@ -70,7 +70,8 @@ class RegistrySettings(BaseSettings):
         "leader",
         description="The minutiae extractor the sites' finger records are made by (every site's"
         " EDGE_MATCH__FINGER_EXTRACTOR): it names the shipped calibration and fitted tail the"
-        " national search by fingers decides with.",
+        " national search by fingers decides with, and makes the records of the fingerprint"
+        " images /pusat adds national bans from.",
     )
     finger_min_people: int = Field(
         200,
@@ -165,7 +166,8 @@ class RegistrySettings(BaseSettings):
     )
     model_cache_dir: Path = Field(
         Path("var/registry-model-cache"),
-        description="Writable folder for models the registry converts (the dlib recogniser).",
+        description="Writable folder for models the registry converts (the dlib recogniser, and"
+        " LEADER for /pusat's fingerprint images).",
     )
     audit_key_file: Path = Field(
         Path("var/registry-audit.key"),

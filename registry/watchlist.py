@@ -168,17 +168,20 @@ def follow_site_status(
 
 
 def entries(tx: Connection, limit: int = 1000) -> list[dict[str, Any]]:
-    """The people banned nationally, newest first: who, why, and who owns the ban."""
+    """The people banned nationally, newest first: who, why, who owns the ban, how many finger
+    records the sites' gates check them by."""
     rows = tx.execute(
-        "SELECT id, site_id, role, record, updated_at FROM national_identities"
-        " WHERE status = 'banned' ORDER BY updated_at DESC, id LIMIT %s",
+        "SELECT i.id, i.site_id, i.role, i.record, i.updated_at,"
+        " (SELECT count(*) FROM national_fingers f WHERE f.identity_id = i.id) AS fingers"
+        " FROM national_identities i WHERE i.status = 'banned'"
+        " ORDER BY i.updated_at DESC, i.id LIMIT %s",
         (limit,),
     ).fetchall()
     return [
         {"identity_id": str(r["id"]), "site_id": r["site_id"], "role": r["role"],
          "full_name": r["record"].get("full_name", ""), "nik": r["record"].get("nik"),
          "reason": r["record"].get("watchlist_reason"),
-         "officer": r["record"].get("watchlist_officer"),
+         "officer": r["record"].get("watchlist_officer"), "fingers": int(r["fingers"]),
          "since": str(r["updated_at"])}
         for r in rows
     ]  # fmt: skip

@@ -36,22 +36,6 @@ HINTS = {
         "The finger is too wet or oily: wipe the finger and the sensor glass, then press again.",
     ),
 }
-_HANDS = (Message("kanan", "right"), Message("kiri", "left"))
-_FINGERS = (
-    Message("Ibu jari", "thumb"),
-    Message("Telunjuk", "index finger"),
-    Message("Jari tengah", "middle finger"),
-    Message("Jari manis", "ring finger"),
-    Message("Kelingking", "little finger"),
-)
-
-
-def finger_name(position: int) -> Message:
-    """The ISO/IEC 19794-2 finger position (1 right thumb ... 10 left little) in both languages."""
-    if not 1 <= position <= 10:
-        raise ValueError(f"finger position {position} is outside 1..10")
-    hand, finger = _HANDS[(position - 1) // 5], _FINGERS[(position - 1) % 5]
-    return Message(f"{finger.id} {hand.id}", f"{hand.en} {finger.en}")
 
 
 def ridge_share(image: npt.NDArray[np.uint8]) -> float | None:

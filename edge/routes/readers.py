@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from edge.devices.feedback import finger_name, impression_feedback
+from edge.devices.feedback import impression_feedback
 from edge.devices.fingerprint import (
     CapturedImage,
     FingerprintCaptureRetry,
@@ -30,6 +30,7 @@ from httpkit.work import Overloaded
 from kernel.access import Principal
 from kernel.errors import Forbidden
 from models.fingerprint.nbis import FingerprintExtractorMissing
+from models.fingerprint.quality import finger_name
 
 router = APIRouter(prefix="/v1")
 CAPTURE_REFUSALS = refusals(

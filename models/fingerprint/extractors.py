@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from models.fingerprint import mcc, nbis
 from models.fingerprint.minutiae import MinutiaeTemplate
+from models.fingerprint.quality import FingerQuality, FingerQualityRules, assess
 from models.store import ModelStore
 
 Extractor = Callable[[npt.NDArray[np.uint8], int], MinutiaeTemplate]
@@ -100,6 +101,23 @@ def named(name: str, store: ModelStore, threads: int | None = None) -> FingerExt
 
         return FingerExtractor("leader", EXTRACTOR, MATCHER_IDS[name], _OnFirstUse(store, threads))
     raise ValueError(f"extractor must be one of {sorted(MATCHER_IDS)}, got {name!r}")
+
+
+def judged(
+    extractor: FingerExtractor,
+    image: npt.NDArray[np.uint8],
+    ppi: int,
+    rules: FingerQualityRules,
+) -> tuple[FingerQuality, MinutiaeTemplate | None]:
+    """An impression judged as every enrolment judges it, and the template `extractor` makes of it
+    when it is good enough (None when not). The image checks and the quality rules are MINDTCT's
+    (30 ms) whichever extractor keeps the template, so an impression is judged the same way at
+    every site and at the registry. FingerprintImageInvalid for an image that cannot be read."""
+    checked = nbis.extract(image, ppi)
+    quality = assess(image, checked, rules)
+    if not quality.accepted:
+        return quality, None
+    return quality, checked if extractor is NBIS else extractor.extract(image, ppi)
 
 
 def warm(extractor: FingerExtractor) -> None:

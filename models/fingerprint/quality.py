@@ -1,5 +1,6 @@
 """Is an impression good enough to enrol? Minutiae count, their reliability, and contact area,
-each with a reason an officer (and the person at the reader) can act on."""
+each with a reason an officer (and the person at the reader) can act on; and the name of each
+ISO finger position in both languages."""
 
 from __future__ import annotations
 
@@ -85,3 +86,21 @@ def assess(
     if contact < rules.min_contact:
         reasons.append("small_contact")
     return FingerQuality(template.count, round(reliability, 2), round(contact, 3), reasons)
+
+
+_HANDS = (Message("kanan", "right"), Message("kiri", "left"))
+_FINGERS = (
+    Message("Ibu jari", "thumb"),
+    Message("Telunjuk", "index finger"),
+    Message("Jari tengah", "middle finger"),
+    Message("Jari manis", "ring finger"),
+    Message("Kelingking", "little finger"),
+)
+
+
+def finger_name(position: int) -> Message:
+    """The ISO/IEC 19794-2 finger position (1 right thumb ... 10 left little) in both languages."""
+    if not 1 <= position <= 10:
+        raise ValueError(f"finger position {position} is outside 1..10")
+    hand, finger = _HANDS[(position - 1) // 5], _FINGERS[(position - 1) % 5]
+    return Message(f"{finger.id} {hand.id}", f"{hand.en} {finger.en}")

@@ -14,6 +14,7 @@ from models.errors import InvalidImage, LowQualityFace, ModelNotReady, MultipleF
 from registry.errors import (
     NotOnWatchlist,
     RegistryFacesUnavailable,
+    RegistryFingersUnavailable,
     RegistryInputInvalid,
     RegistryNotFound,
     RegistryStorageError,
@@ -24,6 +25,11 @@ from registry.routes.access import AuthorisedOfficer
 from registry.routes.deps import Service
 from registry.schemas import WatchlistAdded, WatchlistEntries, WatchlistRemoved
 from registry.watchlist import WatchlistEntry, WatchlistRemoval
+from registry.watchlist_finger_images import (
+    MAX_FINGER_IMAGE_BYTES,
+    MAX_FINGER_IMAGES,
+    FingerImage,
+)
 from registry.watchlist_photos import MAX_PHOTOS
 
 router = APIRouter(prefix="/v1/watchlist", tags=["watchlist"])
@@ -63,7 +69,8 @@ def watchlist_list(_officer: AuthorisedOfficer, service: Service) -> dict[str, A
 
 
 PHOTO_REFUSALS = (InputError, RegistryInputInvalid, InvalidImage, NoFaceFound, MultipleFaces,
-                  LowQualityFace, ModelNotReady, RegistryFacesUnavailable)  # fmt: skip
+                  LowQualityFace, ModelNotReady, RegistryFacesUnavailable, WatchlistNoBiometrics,
+                  WatchlistFingerInvalid, RegistryFingersUnavailable)  # fmt: skip
 
 
 @router.post(
@@ -72,14 +79,49 @@ PHOTO_REFUSALS = (InputError, RegistryInputInvalid, InvalidImage, NoFaceFound, M
 async def watchlist_add_photos(
     officer: AuthorisedOfficer,
     service: Service,
-    photos: Annotated[list[UploadFile], File(description=f"1 to {MAX_PHOTOS} photos of the face")],
     full_name: Annotated[str, Form(min_length=1, max_length=300)],
     reason: Annotated[str, Form(min_length=3, max_length=1000)],
     nik: Annotated[str | None, Form(pattern=r"^\d{16}$")] = None,
+    photos: Annotated[
+        list[UploadFile] | None, File(description=f"0 to {MAX_PHOTOS} photos of the face")
+    ] = None,
+    finger_images: Annotated[
+        list[UploadFile] | None,
+        File(description=f"0 to {MAX_FINGER_IMAGES} fingerprint images (500 ppi), one finger each"),
+    ] = None,
+    finger_positions: Annotated[
+        list[int] | None, Form(description="the ISO finger position (1-10) of each finger image")
+    ] = None,
 ) -> dict[str, Any]:
-    """Put a person on the national watchlist from photos; the registry embeds them."""
-    if not 1 <= len(photos) <= MAX_PHOTOS:
-        raise RegistryInputInvalid(reason=f"send 1 to {MAX_PHOTOS} photos", photos=len(photos))
+    """Put a person on the national watchlist from face photos and/or fingerprint images; the
+    registry embeds the photos and extracts the fingers' minutiae as a site would."""
+    photos, finger_images = photos or [], finger_images or []
+    positions = _positions(finger_positions or [], len(finger_images))
+    if len(photos) > MAX_PHOTOS:
+        raise RegistryInputInvalid(reason=f"send at most {MAX_PHOTOS} photos", photos=len(photos))
     images = [await photo.read() for photo in photos]
+    fingers = [FingerImage(position, await upload.read(MAX_FINGER_IMAGE_BYTES + 1))
+               for position, upload in zip(positions, finger_images, strict=True)]  # fmt: skip
     entry = {"full_name": full_name, "reason": reason, "nik": nik or None}
-    return await run_in_threadpool(service.watchlist_add_from_photos, entry, images, officer)
+    return await run_in_threadpool(
+        service.watchlist_add_from_images, entry, images, fingers, officer
+    )
+
+
+def _positions(positions: list[int], images: int) -> list[int]:
+    """The finger images' ISO positions, one each, every one 1-10 (else 422, nothing read)."""
+    if images > MAX_FINGER_IMAGES:
+        raise RegistryInputInvalid(
+            reason=f"send at most {MAX_FINGER_IMAGES} finger images", finger_images=images
+        )
+    if len(positions) != images:
+        raise RegistryInputInvalid(
+            reason="send one finger_positions value per finger image",
+            finger_images=images, finger_positions=len(positions),
+        )  # fmt: skip
+    for index, position in enumerate(positions):
+        if not 1 <= position <= 10:
+            raise RegistryInputInvalid(
+                reason="a finger position is an ISO code 1-10", finger=index, position=position
+            )
+    return positions

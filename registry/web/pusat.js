@@ -315,6 +315,7 @@ function init() {
   $("#tab-reports").addEventListener("click", () => switchTab("reports"));
   $("#tab-watchlist").addEventListener("click", () => switchTab("watchlist"));
   $("#watchlist-form").addEventListener("submit", (event) => watchlist.add(event));
+  $("#watchlist-add-finger").addEventListener("click", () => watchlist.addFinger());
   $("#refresh").addEventListener("click", () => { state.notice = null; renderBanners(); load(); });
   applyLanguage();
   if (state.token && state.officer) startWork();

@@ -4,7 +4,8 @@ served by uvicorn on a loopback port, with sites pushing signed batches over HTT
 An adjudicator signs in, sees the duplicate case the same real face at two sites opened, asks
 the owning site for a photo, sees it arrive after the site's next push, and merges with a reason.
 A regional monitor sees only its own region's sites, the silent one marked, and no cases.
-A central admin bans a face nationally from a photo, with a reason, and lifts the ban.
+A central admin bans a face nationally from a photo, with a reason, and lifts the ban; then bans
+a person from two fingerprint images (a face photo in a finger's place is refused first).
 """
 
 from __future__ import annotations
@@ -220,6 +221,41 @@ def test_an_admin_bans_a_face_nationally_from_a_photo_and_lifts_it(
         wanted,
     )
     assert removed == [("admin", "surat perintah dicabut")]
+
+
+def test_an_admin_bans_a_person_nationally_from_fingerprint_images(
+    registry: Registry, page: Any, dev_faces: Path, fingerprints: Path, nbis_library: Path
+) -> None:
+    """Signed in as the admin since the last test: two fingers, no photo; a face in a finger's
+    place is refused with its number and finger named, and nothing is added."""
+    page.get_by_test_id("watchlist-name").fill("Buronan Jari")
+    page.get_by_test_id("watchlist-reason").fill("berkas kepolisian: DPO")
+    rows = page.get_by_test_id("watchlist-finger")
+    rows.nth(0).get_by_test_id("watchlist-finger-position").select_option("7")
+    rows.nth(0).get_by_test_id("watchlist-finger-image").set_input_files(str(dev_faces / PHOTO / "2.jpg"))  # fmt: skip
+    page.get_by_test_id("watchlist-add").click()
+    expect(page.get_by_test_id("error-message")).to_contain_text("ke-1 (Telunjuk kiri)")
+    expect(page.get_by_test_id("watchlist-row").filter(has_text="Buronan Jari")).to_have_count(0)
+
+    db1 = fingerprints / "fvc2002-db1_b"
+    rows.nth(0).get_by_test_id("watchlist-finger-image").set_input_files(str(db1 / "101_1.tif"))
+    page.get_by_test_id("watchlist-add-finger").click()
+    expect(rows.nth(1).get_by_test_id("watchlist-finger-position")).to_have_value("8")
+    rows.nth(1).get_by_test_id("watchlist-finger-image").set_input_files(str(db1 / "102_1.tif"))
+    page.get_by_test_id("watchlist-add").click()
+    row = page.get_by_test_id("watchlist-row").filter(has_text="Buronan Jari")
+    expect(row.get_by_test_id("watchlist-finger-count")).to_have_text("2 jari")
+    wanted = row.get_attribute("data-identity-id")
+    stored = registry.query(
+        "SELECT position, extractor FROM national_fingers WHERE identity_id = %s ORDER BY position",
+        wanted,
+    )
+    assert [position for position, _ in stored] == [7, 8]
+    assert all(extractor.startswith("leader") for _, extractor in stored)  # the sites' default
+    expect(rows).to_have_count(1)  # the form starts again from one finger
+    row.get_by_test_id("watchlist-remove-reason").fill("uji selesai")  # leaves the finger index
+    row.get_by_test_id("watchlist-remove").click()
+    expect(page.get_by_test_id("watchlist-row").filter(has_text="Buronan Jari")).to_have_count(0)
 
 
 def test_an_adjudicator_sees_that_fingers_found_a_case(

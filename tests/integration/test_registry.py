@@ -246,7 +246,12 @@ def _random_unit(seed: int, dim: int = 128) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def registry(registry_url: str) -> Iterator[Registry]:
-    settings = RegistrySettings(database_url=registry_url)
+    yield from open_registry(registry_url)
+
+
+def open_registry(registry_url: str, **settings_given: Any) -> Iterator[Registry]:
+    """A registry app with an account per officer role and their tokens (and any settings)."""
+    settings = RegistrySettings(database_url=registry_url, **settings_given)
     service = RegistryService(settings)
     with TestClient(create_registry_app(settings, service)) as client:
         service.add_account("admin", "central_admin", PASSWORD, None)

@@ -2,8 +2,9 @@
 registry (PostgreSQL, TestClient), a real site (real models, SQLite, FAISS, NBIS + MCC) whose
 agent pulls through the site's own client, and the gate's visitor entry with a finger.
 
-Two entries: one with a face and a finger, one with a finger only (FVC2002 DB1_B 101_1). At the
-gate, with a card the site has never seen, the first person's other photo and other impression are
+Two entries: one with a face and a finger, one with a finger only (FVC2002 DB1_B 101_1), the second
+added as /pusat adds it, from the image (`POST /v1/watchlist/photos`, the registry extracting it
+with the sites' default extractor). At the gate, with a card the site has never seen, the first person's other photo and other impression are
 named `watchlist_match` on the fused evidence; a stranger's face with 101_2 is named by the finger
 alone; a stranger's face and finger pass as not enrolled. Once the registry removes the finger-only
 entry and the site pulls, 101_2 names no one.
@@ -33,7 +34,7 @@ from tests.integration.test_registry_to_site import _client, _register
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
-database_url, registry = base.database_url, base.registry  # a fresh database for this module
+database_url = base.database_url  # a fresh database for this module
 POSITION = 2
 WANTED, STRANGER = "facerec-obama", "deepface-img8"  # faces: on the watchlist, never enrolled
 STRANGER_NIK = "3201019999990002"  # a card the site has never seen: only biometrics can tell
@@ -43,6 +44,13 @@ STRANGER_NIK = "3201019999990002"  # a card the site has never seen: only biomet
 def registry_url(database_url: str) -> str:
     """PostgreSQL: the registry's production backend."""
     return database_url
+
+
+@pytest.fixture(scope="module")
+def registry(registry_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The registry, converting LEADER (for finger images) into a scratch cache."""
+    cache = tmp_path_factory.mktemp("registry-model-cache")
+    yield from base.open_registry(registry_url, model_cache_dir=cache)
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +110,9 @@ def test_a_watchlisted_finger_is_named_at_the_gate_with_the_face_or_alone_until_
     both = registry.client.post("/v1/watchlist", headers=admin, json={
         "full_name": "Buronan Wajah", "reason": "melarikan diri", "templates": [template],
         "fingers": [{"position": POSITION, "iso_record_b64": _iso(fingerprints, "103_1.tif")}]})  # fmt: skip
-    finger_only = registry.client.post("/v1/watchlist", headers=admin, json={
-        "full_name": "Buronan Jari", "reason": "DPO sejak 2024",
-        "fingers": [{"position": POSITION, "iso_record_b64": _iso(fingerprints, "101_1.tif")}]})  # fmt: skip
+    finger_only = registry.client.post("/v1/watchlist/photos", headers=admin, data={
+        "full_name": "Buronan Jari", "reason": "DPO sejak 2024", "finger_positions": [str(POSITION)]},
+        files=[("finger_images", _print(fingerprints, "101_1.tif"))])  # fmt: skip
     assert both.status_code == finger_only.status_code == 200, (both.text, finger_only.text)
     wanted, by_finger = both.json()["identity_id"], finger_only.json()["identity_id"]
     stranger_face = photo(dev_faces, f"{STRANGER}/4.jpg")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from edge.devices.feedback import finger_name, moisture_hint, ridge_share
+from edge.devices.feedback import moisture_hint, ridge_share
 from edge.devices.fingerprint import (
     CapturedImage,
     FingerprintCaptureRetry,
@@ -21,6 +21,7 @@ from edge.devices.fingerprint import (
 )
 from edge.devices.readers import ReaderBusy, ReaderNotConfigured, ReaderPool
 from edge.settings import ReaderSettings, Settings
+from models.fingerprint.quality import finger_name
 
 IMAGE = CapturedImage(np.zeros((300, 300), np.uint8), 500, "fake", "fake")
 
