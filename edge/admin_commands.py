@@ -58,8 +58,8 @@ def devices_add(args: argparse.Namespace) -> int:
         f"device {args.name} at gate {args.gate}: {device_id}\nkey (shown once; send as X-Device-Key): {key}"
     )
     if configured is None:
-        print(f"note: gate {args.gate} is not configured yet; a site admin creates it with"
-              f" POST /v1/gates (id, name, directions, roles) before the kiosk can use it")  # fmt: skip
+        print(f"note: gate {args.gate} is not configured yet; configure it with `gerbang gate add"
+              f" {args.gate} --directions ... --roles ...` (or POST /v1/gates) before the kiosk can use it")  # fmt: skip
     return 0
 
 

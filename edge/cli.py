@@ -9,6 +9,8 @@ eval DIR [--open-set]      accuracy per pack on a folder-per-identity photo set,
                            (--open-set: FNIR at fixed FPIR by gallery size and population)
 calibrate DIR              build a pack's calibration file (thresholds at target FMRs)
 operators add | devices add        accounts for officers and gate terminals
+gate add | list            configure the site's gates (as POST /v1/gates does), and see them
+gate run                   a gate camera deciding passages until Ctrl-C
 gallery check | rebuild    ask the running service to compare its gallery with the database, or rebuild it
 reembed --pack P           re-embed every kept image with another pack; the site switches when complete
 audit verify [--anchor S:H] find any edited, deleted, truncated or re-hashed audit event

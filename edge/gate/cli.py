@@ -1,4 +1,5 @@
-"""`gerbang gate run`: a gate camera deciding passages on this machine until Ctrl-C.
+"""`gerbang gate run`: a gate camera deciding passages on this machine until Ctrl-C (`gate add` and
+`gate list`, which configure the gates, are in setup_commands.py).
 
     gerbang gate run main --source 0 --passage visitor_exit
     gerbang gate run staff-door --source rtsp://10.0.0.7/stream1 --passage staff_in
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from edge.gate import setup_commands
 from edge.gate.camera import PassageLoop, PassageSettings
 from edge.gate.service import GateDecision, GateService
 from edge.gate.sources import CameraUnavailable, open_source, source_kind
@@ -157,8 +159,11 @@ def _count(text: str) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Attach `gate run` to the main parser."""
-    gate = sub.add_parser("gate", help="gate cameras").add_subparsers(dest="action", required=True)
+    """Attach `gate run`, `gate add` and `gate list` to the main parser."""
+    gate = sub.add_parser("gate", help="gates: configure them, run a gate camera").add_subparsers(
+        dest="action", required=True
+    )
+    setup_commands.add_parsers(gate)
     run_parser = gate.add_parser("run", help="decide passages from a camera until Ctrl-C")
     run_parser.add_argument("gate_id", metavar="GATE_ID", help="a gate configured at this site")
     run_parser.add_argument(

@@ -1,10 +1,11 @@
-"""Reads for the gate's pages and API: visitors inside, open alarms, a gate's recent decisions."""
+"""Reads for the gate's pages, API and console: visitors inside, open alarms, a gate's recent
+decisions, terminals per gate."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from edge.gate.records import GateEvent, decided_recently
+from edge.gate.records import Gate, GateEvent, decided_recently
 from edge.gate.unit_of_work import gate_reading
 from enrollment.db import Database
 
@@ -41,3 +42,18 @@ def photo_needed_at_gate(db: Database, gate_id: str | None, identity_id: str) ->
     """Whether a decision at this gate just named the person, so its kiosk may show their photo."""
     with gate_reading(db) as uow:
         return decided_recently(uow.connection, gate_id, identity_id)
+
+
+def devices_by_gate(db: Database) -> dict[str, int]:
+    """Active terminals per gate id, including gates not configured yet."""
+    with gate_reading(db) as uow:
+        rows = uow.connection.execute(
+            "SELECT gate_id, COUNT(*) FROM devices WHERE active = 1 GROUP BY gate_id"
+        ).fetchall()
+    return {str(row[0]): int(row[1]) for row in rows}
+
+
+def configured_gates(db: Database) -> list[Gate]:
+    """Every gate configured at the site, by id."""
+    with gate_reading(db) as uow:
+        return uow.gates.gates()

@@ -87,6 +87,15 @@ class GateEvent:
     alarm_cleared_by: str | None
 
 
+def _gate_of(row: sqlite3.Row) -> Gate:
+    return Gate(
+        row["id"],
+        row["name"],
+        tuple(json.loads(row["directions"])),
+        tuple(json.loads(row["roles"])),
+    )
+
+
 class GateStore:
     """SQL for the gate tables."""
 
@@ -94,10 +103,7 @@ class GateStore:
         self.db = connection
 
     def add_gate(self, gate: Gate) -> None:
-        if not gate.directions or set(gate.directions) - {"in", "out"}:
-            raise InvalidGateConfig(reason="directions must be 'in' and/or 'out'")
-        if not gate.roles or set(gate.roles) - {"inmate", "staff", "visitor"}:
-            raise InvalidGateConfig(reason="roles must be inmate, staff and/or visitor")
+        """Insert a gate checked by edge.gate.setup (IntegrityError when the id is taken)."""
         self.db.execute(
             "INSERT INTO gates (id, name, directions, roles, created_at) VALUES (?, ?, ?, ?, ?)",
             (
@@ -113,12 +119,11 @@ class GateStore:
         row = self.db.execute("SELECT * FROM gates WHERE id = ?", (gate_id,)).fetchone()
         if row is None:
             raise GateNotFound(gate_id=gate_id)
-        return Gate(
-            row["id"],
-            row["name"],
-            tuple(json.loads(row["directions"])),
-            tuple(json.loads(row["roles"])),
-        )
+        return _gate_of(row)
+
+    def gates(self) -> list[Gate]:
+        """Every configured gate, by id."""
+        return [_gate_of(row) for row in self.db.execute("SELECT * FROM gates ORDER BY id")]
 
     def record(self, gate_id: str, passage: str, result: str, reason: str, evidence: dict[str, Any], actor: str,
                claimed: str | None = None, matched: str | None = None, order_reference: str | None = None,

@@ -20,7 +20,12 @@ from edge.gate.records import (
     OverrideRefused,
 )
 from edge.gate.service import GateDecision
-from edge.gate.setup import GateExists
+from edge.gate.setup import (
+    GATE_ID_MAX_LENGTH,
+    GATE_ID_PATTERN,
+    GATE_NAME_MAX_LENGTH,
+    GateExists,
+)
 from edge.gate.setup import add_gate as configure_gate
 from edge.responses import (
     AlarmCleared,
@@ -62,9 +67,11 @@ PASSING_WITH_FINGER = refusals(
 )
 
 
+# The published schema of POST /v1/gates. edge.gate.setup.check_gate holds the same rules for
+# every caller (`gerbang gate add` too); the Literals must equal its DIRECTIONS and ROLES.
 class GateBody(BaseModel):
-    id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")
-    name: str = Field(min_length=1, max_length=100)
+    id: str = Field(min_length=1, max_length=GATE_ID_MAX_LENGTH, pattern=GATE_ID_PATTERN)
+    name: str = Field(min_length=1, max_length=GATE_NAME_MAX_LENGTH)
     directions: list[Literal["in", "out"]] = Field(min_length=1)
     roles: list[Literal["inmate", "staff", "visitor"]] = Field(min_length=1)
 

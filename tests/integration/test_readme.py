@@ -193,3 +193,5 @@ def test_the_readme_runs_as_written(
     assert '"result":"candidates"' in printed and '"full_name":"Budi Santoso"' in printed
     assert '"ok": true' in printed  # gerbang gallery check
     assert "the site now uses scrfd-dlib" in printed  # gerbang reembed
+    listed = re.compile(r"\nmain +Pintu utama +in,out +visitor,inmate,staff +1\n")
+    assert listed.search(printed)  # gerbang gate list, after devices add
