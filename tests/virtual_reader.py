@@ -25,7 +25,8 @@ from PIL import Image
 from tests.conftest import SHARED, _require
 
 FVC = SHARED / "data" / "fingerprints"
-CONNECT_WITHIN_S = 15.0
+CONNECT_WITHIN_S = 60.0  # a press made before the page or service opens the device: a busy CI
+# machine can take long to get there; only a failing test waits this long
 
 
 def fprint_stack_missing() -> str | None:

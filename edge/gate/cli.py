@@ -46,7 +46,7 @@ def decision_line(decision: GateDecision) -> str:
     return f"{at}  {event.result.upper():<5}  {event.reason:<22}  {name}  | {decision.message.id}"
 
 
-def _database_version(site: Site) -> tuple[int, ...]:
+def database_version(site: Site) -> tuple[int, ...]:
     """Moves whenever a template is added or removed or an identity changes (status, merge)."""
     with site.db.reading() as tx:
         row = tx.execute(
@@ -56,34 +56,39 @@ def _database_version(site: Site) -> tuple[int, ...]:
     return tuple(int(v) for v in row)
 
 
-def follow_database(site: Site, every_s: float, stop: threading.Event) -> None:
+def follow_database(
+    site: Site, every_s: float, stop: threading.Event, seen: tuple[int, ...]
+) -> None:
     """Rebuild this process's gallery when the database changed.
 
     This command is its own process, with its own in-memory gallery: without this, a person
     enrolled (or an inmate released, a visitor banned) through the service after it started
     would be unknown here, and an inmate enrolled this morning could walk out without an alarm.
+    `seen` is the database_version read before the gallery was loaded: a write landing between
+    the load and this thread's first round is then rebuilt, not missed until the next write.
     """
-    seen = _database_version(site)
     while not stop.wait(every_s):
         try:
+            current = database_version(site)  # before a load: a later write is seen next round
             if site.pack_changed():
                 # A re-embed switched the site's pack. This process has no enrolment desk, so
                 # it follows at once rather than wait for a restart: new engine, new gallery.
                 log.warning("the site's model pack changed: reloading the engine and gallery")
                 site.start()
-            current = _database_version(site)  # before the rebuild: a later change is seen next
-            if current != seen:
+            elif current != seen:
                 log.info("database changed: gallery rebuilt, %d templates", site.rebuild_gallery())
-                seen = current
+            seen = current
         except Exception:  # the next round tries again; the gate keeps deciding meanwhile
             log.exception("could not refresh the gallery")
 
 
 @contextmanager
-def following_database(site: Site, every_s: float) -> Iterator[None]:
+def following_database(site: Site, every_s: float, seen: tuple[int, ...]) -> Iterator[None]:
     """Run follow_database on a background thread for the duration of the block."""
     stop = threading.Event()
-    follower = threading.Thread(target=follow_database, args=(site, every_s, stop), daemon=True)
+    follower = threading.Thread(
+        target=follow_database, args=(site, every_s, stop, seen), daemon=True
+    )
     follower.start()
     try:
         yield
@@ -119,10 +124,11 @@ def run(args: argparse.Namespace) -> int:
     _check_source(args.source)
     site = Site(Settings())
     try:
+        seen = database_version(site)  # before start() loads the gallery: see follow_database
         site.start()
         loop = build_loop(site, args)
         print(f"gate {args.gate_id}: {args.passage} from {args.source}; Ctrl-C to stop", flush=True)
-        with following_database(site, args.refresh_seconds):
+        with following_database(site, args.refresh_seconds, seen):
             _run_until_interrupted(loop)
         print(loop.stats.summary())
         return 0

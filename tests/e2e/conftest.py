@@ -66,8 +66,17 @@ def launch_chromium(playwright: Any, clip: Path) -> Any:
     )
 
 
+# How long a page step or an assertion waits for the page (Playwright's own defaults: 30 s for a
+# step, 5 s for expect). Pages wait on real model inference and a loaded 2-core CI machine can
+# take seconds for it; a passing test waits only as long as the page needs.
+PAGE_WAIT_MS = 30_000
+
+
 def expect(locator: Any) -> Any:
-    return _playwright().expect(locator)
+    """Playwright's expect, waiting up to PAGE_WAIT_MS unless an assertion says otherwise."""
+    assertions = _playwright().expect
+    assertions.set_options(timeout=PAGE_WAIT_MS)
+    return assertions(locator)
 
 
 def _letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

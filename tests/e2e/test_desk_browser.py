@@ -26,6 +26,7 @@ from edge.site import Site
 from enrollment.accounts import AccountStore
 from enrollment.duplicates import NationalAnswer, NationalCandidate
 from tests.e2e.conftest import (
+    PAGE_WAIT_MS,
     PASSWORD,
     _playwright,
     expect,
@@ -84,7 +85,7 @@ def page(browser: Any, desk: DeskServer) -> Iterator[Any]:
         locale="en-US",  # the desk's dates must not follow it
     )  # fmt: skip
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(PAGE_WAIT_MS)
     script_errors: list[str] = []
     page.on("pageerror", lambda error: script_errors.append(str(error)))
     page.goto("/desk")

@@ -26,6 +26,7 @@ from enrollment.audit import now_iso
 from enrollment.records import Consent, IdentityDraft
 from enrollment.service import OfficerDecision
 from tests.e2e.conftest import (
+    PAGE_WAIT_MS,
     PASSWORD,
     SiteServer,
     _playwright,
@@ -142,7 +143,7 @@ def kiosk(playwright: Any, server: SiteServer, clip: Path, address: str) -> Iter
             base_url=server.url, permissions=["camera"], viewport={"width": 1280, "height": 900}
         )
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(PAGE_WAIT_MS)
         script_errors: list[str] = []
         page.on("pageerror", lambda error: script_errors.append(str(error)))
         page.goto(address)
@@ -233,7 +234,7 @@ def test_visitor_entry_in_automatic_mode_admits_and_lists_the_visitor_inside(
         expect(inside).to_contain_text("mengunjungi Andi Pratama")
         expect(page.get_by_test_id("inside-count")).to_have_text("1")
         # The admit leaves after a few seconds; the next visitor's NIK is needed to go on.
-        expect(box).to_be_hidden(timeout=8_000)
+        expect(box).to_be_hidden()  # RESULT_HOLD_MS (4 s) in edge/web/gate.js
         expect(page.get_by_test_id("field-nik")).to_have_value("")
         expect(page.get_by_test_id("status")).to_have_text("Ketik NIK pengunjung untuk mulai.")
 

@@ -24,7 +24,7 @@ import uvicorn
 from registry.app import create_registry_app
 from registry.service import RegistryService
 from registry.settings import RegistrySettings
-from tests.e2e.conftest import CHROMIUM_FLAGS, _chromium, _playwright, expect
+from tests.e2e.conftest import CHROMIUM_FLAGS, PAGE_WAIT_MS, _chromium, _playwright, expect
 from tests.e2e.guide_shots import save_for_guide
 from tests.integration import test_registry as shared
 from tests.integration import test_registry_fingers as finger_shared
@@ -95,7 +95,7 @@ def page(registry: Registry) -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=str(_chromium()), args=CHROMIUM_FLAGS)
         context = browser.new_context(base_url=str(registry.client.base_url))
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(PAGE_WAIT_MS)
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         yield page

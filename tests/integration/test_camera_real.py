@@ -17,7 +17,7 @@ import pytest
 
 from console.main import main as gerbang
 from edge.gate.camera import PassageLoop
-from edge.gate.cli import follow_database
+from edge.gate.cli import database_version, follow_database
 from edge.gate.records import Gate, GateStore
 from edge.gate.service import GateDecision
 from edge.gate.sources import open_source
@@ -147,7 +147,7 @@ def test_a_video_of_a_visitor_then_an_inmate_leaving_gives_one_admit_and_one_ala
         decided.append,
     )
     loop.start()
-    assert loop.join(timeout=30), "the loop did not finish the video"
+    assert loop.join(timeout=300), "the loop did not finish the video"
 
     outcomes = [(d.event.result, d.event.reason, d.identity.id if d.identity else None) for d in decided]  # fmt: skip
     assert outcomes == [
@@ -182,28 +182,40 @@ def test_gate_run_prints_each_decision_of_a_video_and_ends_with_it(
     assert "gate_not_found" in capsys.readouterr().err
 
 
-def test_a_gate_process_picks_up_an_inmate_enrolled_by_the_service_after_it_started(
+def test_a_gate_process_picks_up_inmates_enrolled_by_the_service_after_it_started(
     site: tuple[Site, dict[str, str]], dev_faces: Path
 ) -> None:
+    """One enrolled after the gate process loaded its gallery and before its follower's first
+    round (a write `seen` must not hide), one while it follows."""
     service, _ = site
     gate_process = Site(service.settings)  # `gerbang gate run` is a process of its own
+    seen = database_version(gate_process)  # as `gate run` does: before the gallery is loaded
     gate_process.start()
     stop = threading.Event()
-    follower = threading.Thread(target=follow_database, args=(gate_process, 0.05, stop))
-    follower.start()
+    follower = threading.Thread(target=follow_database, args=(gate_process, 0.05, stop, seen))
     try:
-        before = len(gate_process.gallery())
-        photos = [dev_faces / "facerec-paul_allen" / f"{n}.jpg" for n in (1, 2, 4)]
-        enrolled = enrol(service, photos, IdentityDraft(
-            "inmate", "Rudi", birth_date=date(1990, 12, 1), sex="M", registration_number="B.I-2/2024"))  # fmt: skip
-        deadline = time.monotonic() + 5
-        while len(gate_process.gallery()) == before and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert enrolled in {meta[0] for meta in gate_process.gallery().snapshot().values()}
+        early = enrol(service, [dev_faces / "facerec-paul_allen" / f"{n}.jpg" for n in (1, 2, 4)],
+                      IdentityDraft("inmate", "Rudi", birth_date=date(1990, 12, 1), sex="M",
+                                    registration_number="B.I-2/2024"))  # fmt: skip
+        follower.start()
+        _wait_until_known(gate_process, early)
+        later = enrol(service, [dev_faces / "facerec-steve_wozniak" / f"{n}.jpg" for n in (1, 2, 3)],
+                      IdentityDraft("inmate", "Joko", birth_date=date(1988, 4, 2), sex="M",
+                                    registration_number="B.I-3/2024"))  # fmt: skip
+        _wait_until_known(gate_process, later)
     finally:
         stop.set()
-        follower.join()
+        if follower.is_alive():
+            follower.join()
         gate_process.close()
+
+
+def _wait_until_known(gate_process: Site, identity_id: str) -> None:
+    """Poll the gate process's gallery for the identity; fail after 60 s."""
+    deadline = time.monotonic() + 60
+    while identity_id not in {meta[0] for meta in gate_process.gallery().snapshot().values()}:
+        assert time.monotonic() < deadline, f"the gate process never loaded {identity_id}"
+        time.sleep(0.02)
 
 
 def test_a_frame_with_a_visitor_and_an_inmate_beside_them_raises_the_alarm_naming_the_inmate(
@@ -249,7 +261,7 @@ def test_an_inmate_stepping_up_behind_a_visitor_at_the_camera_raises_the_alarm(
         decided.append,
     )
     loop.start()
-    assert loop.join(timeout=30), "the loop did not finish the video"
+    assert loop.join(timeout=300), "the loop did not finish the video"
     outcomes = [(d.event.result, d.event.reason, d.identity.id if d.identity else None) for d in decided]  # fmt: skip
     assert outcomes == [
         ("admit", "visitor_exit_matched", people["visitor"]),

@@ -43,7 +43,7 @@ def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "console.main", "serve", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # model loading on a busy 2-core machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
@@ -55,8 +55,11 @@ def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     raise AssertionError("the service did not become ready")
 
 
-def _enrol_forever(base: str, dev_faces: Path, first_number: int, stop: threading.Event) -> None:
-    """Enrol inmates one after another (deciding 'different person' on every candidate)."""
+def _enrol_forever(
+    base: str, dev_faces: Path, first_number: int, stop: threading.Event, saved: threading.Event
+) -> None:
+    """Enrol inmates one after another (deciding 'different person' on every candidate); set
+    `saved` once a commit has been answered 201."""
     with httpx.Client(base_url=base, timeout=30) as client:
         token = client.post(
             "/v1/auth/login", json={"username": "desk", "password": PASSWORD}
@@ -84,10 +87,12 @@ def _enrol_forever(base: str, dev_faces: Path, first_number: int, stop: threadin
                     "sex": "M",
                     "registration_number": f"B.I-{number}/2024",
                 }
-                client.post(
+                committed = client.post(
                     f"/v1/captures/{session}/commit",
                     json={"identity": identity, "decisions": decisions},
                 )
+                if committed.status_code == 201:
+                    saved.set()
                 number += 1
             except (httpx.HTTPError, KeyError, ValueError):
                 return  # the server died under us: that is the point
@@ -133,13 +138,18 @@ def test_sigkill_during_enrolments_leaves_nothing_half_written(
     port, enrolled = _free_port(), 0
     for round_number in range(3):
         server = _start(env, port)
-        stop = threading.Event()
+        stop, saved = threading.Event(), threading.Event()
         worker = threading.Thread(
             target=_enrol_forever,
-            args=(f"http://127.0.0.1:{port}", dev_faces, 1000 * round_number, stop),
+            args=(f"http://127.0.0.1:{port}", dev_faces, 1000 * round_number, stop, saved),
         )
         worker.start()
-        time.sleep(random.uniform(1.5, 3.0))
+        # One enrolment saved first (a slow machine may need far longer than the 1.5-3 s this
+        # slept), then the kill lands at a random point in the ones after it.
+        deadline = time.monotonic() + 120
+        while not saved.wait(0.1) and worker.is_alive():
+            assert time.monotonic() < deadline, "no enrolment saved in 120 s"
+        time.sleep(random.uniform(0.0, 1.5))
         server.send_signal(signal.SIGKILL)
         server.wait(10)
         stop.set()
@@ -150,7 +160,8 @@ def test_sigkill_during_enrolments_leaves_nothing_half_written(
     assert enrolled > 0, "no enrolment completed before the kills: the test proved nothing"
     server = _start(env, port)  # /ready also checks gallery == database
     try:
-        assert httpx.get(f"http://127.0.0.1:{port}/ready").json()["gallery"] >= 2 * enrolled
+        ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=30)
+        assert ready.json()["gallery"] >= 2 * enrolled
     finally:
         server.kill()
         server.wait(10)

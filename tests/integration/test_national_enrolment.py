@@ -57,7 +57,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_for(check: Callable[[], Any], what: str, timeout_s: float = 30) -> Any:
+def _wait_for(check: Callable[[], Any], what: str, timeout_s: float = 60) -> Any:
     """Poll until check() is truthy; fail naming `what` after the deadline."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -105,7 +105,9 @@ def test_no_finger_is_a_timeout_and_a_busy_reader_refuses_a_second_capture(
     sc: SiteClient,
 ) -> None:
     answers: list[Any] = []
-    waiting = threading.Thread(target=lambda: answers.append(capture(sc, timeout_s=4)))
+    # The second capture waits 2 s for the reader (STATE_CHECK_GRACE_S) before refusing: the first
+    # must still hold it then, with room for a loaded machine; it times out after 10 s.
+    waiting = threading.Thread(target=lambda: answers.append(capture(sc, timeout_s=10)))
     waiting.start()
     while sc.site.readers.state("gate-main")[0] != "busy" and waiting.is_alive():
         time.sleep(0.02)  # until the first capture holds the reader

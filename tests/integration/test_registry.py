@@ -71,7 +71,7 @@ PERSON, OTHER_PERSON = "facerec-obama", "facerec-guido_van_rossum"
 def _require_postgres() -> None:
     """Skip locally / fail under CI=true when PostgreSQL cannot be reached (tests/conftest style)."""
     try:
-        psycopg.connect(ADMIN_URL, connect_timeout=3).close()
+        psycopg.connect(ADMIN_URL, connect_timeout=10).close()  # a busy CI machine: not 3 s
     except psycopg.OperationalError as exc:
         message = f"PostgreSQL not reachable at {ADMIN_URL}: {exc}"
         if os.environ.get("CI", "").lower() == "true":

@@ -35,7 +35,7 @@ def test_the_site_service_starts_without_the_registry_driver(
             _wait_for(lambda: httpx.get(ready, timeout=2).status_code == 200, ready, 90)
         except AssertionError as exc:
             raise AssertionError(log.read_text()[-3000:]) from exc
-        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=30).status_code == 200
     finally:
         _stop(process)
     assert "psycopg" not in log.read_text()

@@ -366,7 +366,7 @@ def test_registry_killed_mid_push_loses_and_duplicates_nothing(world: World) -> 
     last = a.queue_changes(1000, "killed")
     registry.start()
     before = _applied(registry, "UPT-A")[0]
-    _wait_for(lambda: _applied(registry, "UPT-A")[0] > before, "the push to begin", 30)
+    _wait_for(lambda: _applied(registry, "UPT-A")[0] > before, "the push to begin", 60)
     registry.kill()
     at_kill = _applied(registry, "UPT-A")
     assert at_kill[2] < last, "the push finished before the kill: the test proved nothing"
@@ -390,7 +390,7 @@ def test_a_week_offline_drains_completely(world: World) -> None:
     events = registry.query("SELECT count(*) AS n, count(DISTINCT entity_id) AS entities FROM site_events"
                             " WHERE site_id = 'UPT-A' AND entity_id LIKE 'week-%%'")  # fmt: skip
     assert events == [(5000, 5000)]
-    _wait_for(lambda: a.sync_status()["waiting"] == 0, "A to see its outbox acknowledged", 30)
+    _wait_for(lambda: a.sync_status()["waiting"] == 0, "A to see its outbox acknowledged", 60)
     print(f"5000-change backlog drained in {drained_s:.1f}s")
 
 

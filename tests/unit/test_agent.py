@@ -525,7 +525,7 @@ def test_run_forever_pushes_and_pulls_each_round_until_stopped(site, registry, a
     feed(registry, ("identity.status", {"identity_id": "nobody", "status": "released"}))
     stop = threading.Event()
     registry.on_pull = stop.set  # the round's pull has begun: this is the last round
-    safety = threading.Timer(10.0, stop.set)  # a broken agent fails the test, never hangs it
+    safety = threading.Timer(60.0, stop.set)  # a broken agent fails the test, never hangs it
     safety.start()
     try:
         agent.run_forever(poll_s=0.01, stop=stop)

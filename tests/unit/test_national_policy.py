@@ -62,11 +62,11 @@ def test_a_large_gallery_recalibrates_in_the_background_and_leaves_merged_people
     open_set.follow(gallery)
     entries = _people(12, 1, seed=3)
     gallery.add(entries)
-    open_set.wait(10)
+    open_set.wait(60)
     assert open_set.current.source == "site" and open_set.current.people == 12
     merged = _people(1, 500, seed=4)
     gallery.add([e._replace(status="merged") for e in merged] + _people(3, 600, seed=5))
-    open_set.wait(10)
+    open_set.wait(60)
     assert open_set.current.people == 15  # the merged record is not an impostor of its survivor
 
 

@@ -38,7 +38,7 @@ class FakeReader:
     def capture(self, timeout_s: float) -> CapturedImage:
         self.waits.append(timeout_s)
         if self.gate is not None:
-            self.gate.wait(5)
+            self.gate.wait(60)  # set by the test: only a failing test waits this long
         outcome = self.outcomes.pop(0)
         if isinstance(outcome, Exception):
             raise outcome
@@ -159,13 +159,13 @@ def test_a_status_check_under_way_does_not_refuse_a_capture() -> None:
 
     def slow_opener(_: ReaderSettings) -> FakeReader:
         opening.set()
-        release.wait(5)  # the open a status check does, still under way
+        release.wait(60)  # the open a status check does, still under way
         return FakeReader([IMAGE])
 
     pool = ReaderPool([ReaderSettings(name="desk-1")], slow_opener)
     checking = threading.Thread(target=pool.state, args=("desk-1",))
     checking.start()
-    opening.wait(5)
+    assert opening.wait(60)  # the status check holds the reader
     threading.Timer(0.2, release.set).start()
     assert pool.capture("desk-1", 5) is IMAGE
     checking.join()
