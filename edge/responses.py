@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 Role = Literal["inmate", "staff", "visitor"]
+IdentityStatus = Literal["active", "released", "transferred_out", "banned", "merged", "erased"]
 
 
 class Bilingual(BaseModel):
@@ -334,6 +335,10 @@ class GateResponse(BaseModel):
     name: str
     directions: list[Literal["in", "out"]]
     roles: list[Role]
+
+
+class GateListed(GateResponse):
+    devices: int  # active terminals registered at this gate
 
 
 class Person(BaseModel):

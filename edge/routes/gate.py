@@ -31,6 +31,7 @@ from edge.responses import (
     AlarmCleared,
     DecisionResponse,
     GateEventResponse,
+    GateListed,
     GateResponse,
     VisitInside,
 )
@@ -118,6 +119,19 @@ def decision_body(decision: GateDecision) -> dict[str, Any]:
         },
         "evidence": event.evidence,
     }  # fmt: skip
+
+
+@router.get("/gates", response_model=list[GateListed], responses=refusals())
+def list_gates(
+    site: Annotated[Site, Depends(site_of)],
+    _: Annotated[Principal, Depends(allow("gate.read"))],
+) -> list[dict[str, Any]]:
+    """The configured gates, with their directions, roles and active terminals (as `gerbang gate
+    list` prints them); a kiosk's setup can check its gate exists."""
+    devices = queries.devices_by_gate(site.db)
+    return [
+        {**asdict(g), "devices": devices.get(g.id, 0)} for g in queries.configured_gates(site.db)
+    ]
 
 
 @router.post(

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from edge.gate import queries as gate_queries
-from edge.responses import ActiveInmates, IdentityResponse
+from edge.responses import ActiveInmates, IdentityResponse, IdentityStatus, Role
 from edge.routes.documented import binary, refusals
 from edge.schemas import ErasureRequest, IdentityUpdate, StatusRequest
 from edge.security import allow, site_of
@@ -51,8 +51,8 @@ def identity_body(identity: Identity, principal: Principal | None = None) -> dic
 def search_identities(
     site: Annotated[Site, Depends(site_of)],
     principal: Annotated[Principal, Depends(allow("identity.read"))],
-    role: str | None = None,
-    status: str | None = None,
+    role: Role | None = None,
+    status: IdentityStatus | None = None,
     nik: str | None = None,
     nip: str | None = None,
     registration_number: str | None = None,

@@ -138,6 +138,18 @@ def test_a_name_search_for_percent_matches_only_a_percent(site_client: SiteClien
     ).json()
 
 
+def test_an_unknown_role_or_status_filter_is_refused_not_answered_empty(
+    site_client: SiteClient,
+) -> None:
+    officer = site_client.as_role("enrolment_officer")
+    for params in ({"role": "x"}, {"status": "gone"}):
+        refused = site_client.client.get("/v1/identities", params=params, headers=officer)
+        assert refused.status_code == 422 and error_code(refused) == "input_invalid", params
+    fine = site_client.client.get("/v1/identities", params={"role": "visitor", "status": "banned"},
+                                  headers=officer)  # fmt: skip
+    assert fine.status_code == 200
+
+
 def test_a_malformed_identity_id_at_the_registry_is_a_404_not_a_500(
     pg_registry: Registry,
 ) -> None:

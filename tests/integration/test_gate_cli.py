@@ -109,6 +109,12 @@ def test_the_service_on_that_folder_decides_at_the_gate_by_the_console_s_definit
         again = {"id": "pintu-2", "name": "Pintu dua", "directions": ["out"], "roles": ["visitor"]}
         api = sc.client.post("/v1/gates", json=again, headers=sc.as_role("site_admin"))
         assert (api.status_code, api.json()["error"]["code"]) == (409, "gate_exists")
+        listed = sc.client.get("/v1/gates", headers=sc.as_role("site_admin"))
+        assert listed.status_code == 200, listed.text
+        assert {"id": "pintu-2", "name": "Pintu dua", "directions": ["out"], "roles": ["visitor"],
+                "devices": 1} in listed.json()  # fmt: skip
+        assert "main" not in [g["id"] for g in listed.json()]  # a terminal, not a gate
+        assert sc.client.get("/v1/gates", headers=kiosk).status_code == 200  # its setup checks
 
 
 @pytest.mark.parametrize(
