@@ -191,5 +191,5 @@ class AccountStore:
             (secret_digest(key),),
         ).fetchone()
         if row is None or not row["active"]:
-            raise Unauthenticated.because("device key unknown or revoked")
+            raise Unauthenticated.device_key_refused()
         return Principal("device", row["id"], row["name"], "device", row["gate_id"])

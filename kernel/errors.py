@@ -117,6 +117,19 @@ class Unauthenticated(GerbangError):
         return cls(reason=reason)
 
     @classmethod
+    def device_key_refused(cls) -> Unauthenticated:
+        """A terminal's key the site does not know, or revoked: a terminal has no one to sign in."""
+        return cls(
+            Message(
+                "Kunci perangkat terminal ini tidak dikenal atau sudah dicabut. Minta admin situs"
+                " membuat kunci baru (gerbang devices add) dan masukkan di pengaturan terminal.",
+                "This terminal's device key is unknown or revoked. Ask the site admin for a new"
+                " key (gerbang devices add) and enter it in the terminal's setup.",
+            ),
+            reason="device key unknown or revoked",
+        )
+
+    @classmethod
     def wrong_credentials(cls) -> Unauthenticated:
         return cls(
             Message("Nama pengguna atau kata sandi salah.", "Wrong username or password."),
