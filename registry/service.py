@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from gallery_sync.protocol import MAX_PHOTO_BYTES
 from httpkit.limits import BodyLimits
@@ -55,6 +56,7 @@ from registry.audit_checkpoints import (
 from registry.db import open_database
 from registry.errors import (
     NationalSearchUnavailable,
+    RegistryInputInvalid,
     RegistryNotFound,
     SyncConflict,
     SyncSchemaInvalid,
@@ -378,13 +380,16 @@ class RegistryService:
     ) -> dict[str, Any]:
         """Extract the fingers as a site's enrolment would (the cheaper refusals first), embed the
         photos with the gallery's pack, then add the entry as above."""
-        fingers = self.watchlist_finger_images.fingers(finger_images)
-        templates = self.watchlist_photos.templates(photos) if photos else []
         details = {**entry.pop("details", {}), "source": "images", "photos": len(photos),
                    "finger_images": len(finger_images)}  # fmt: skip
-        checked = watchlist.WatchlistEntry(
-            **entry, details=details, templates=templates, fingers=fingers
-        )
+        try:  # the typed fields first: a control character in a name costs no extraction
+            typed = watchlist.WatchlistEntry(**entry, details=details)
+        except ValidationError as exc:  # which fields and why, as a 422 (never a 500)
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])  # fmt: skip
+            raise RegistryInputInvalid(reason=problems[:300]) from exc
+        fingers = self.watchlist_finger_images.fingers(finger_images)
+        templates = self.watchlist_photos.templates(photos) if photos else []
+        checked = typed.model_copy(update={"templates": templates, "fingers": fingers})
         return self.watchlist_add(checked, officer)
 
     def watchlist_entries(self) -> list[dict[str, Any]]:

@@ -192,6 +192,11 @@ def test_one_unusable_finger_image_refuses_the_whole_entry(
     empty = client.post("/v1/watchlist/photos", data={"full_name": "Siapa", "reason": "kosong"},
                         headers=tokens["admin"])  # fmt: skip
     assert empty.status_code == 422 and empty.json()["error"]["code"] == "watchlist_no_biometrics"
+    control = client.post("/v1/watchlist/photos", data={"full_name": "Siapa", "reason": "00\x08"},
+                          headers=tokens["admin"])  # found by the API fuzz test: it was a 500  # fmt: skip
+    assert control.status_code == 422, control.text
+    assert control.json()["error"]["code"] == "registry_input_invalid"
+    assert "reason" in control.json()["error"]["details"]["reason"]
     assert _rows(url, count) == before
 
 
