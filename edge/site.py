@@ -178,6 +178,13 @@ class Site:
             # The fingerprint 1:N index is a projection of the database like the face gallery.
             self.fingers.refresh_index()
 
+    def load(self) -> None:
+        """start(), then wait until a fetch of missing model files it began has ended: a command
+        that needs the models (gate run, import) then reports the fetch's outcome (loaded, or
+        `models_fetch_failed` with what to place where), never that it is still under way."""
+        self.start()
+        self.model_fetch.wait()
+
     def _fingers_usable(self) -> GerbangError | None:
         """Load the finger extractor's model (LEADER's ONNX file) and its calibration now, so
         /ready says what is missing rather than the first finger at the gate."""
