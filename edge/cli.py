@@ -52,11 +52,15 @@ def _models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         ("convert", "convert PyPI-packaged models (the dlib ResNet) to ONNX, once, verified"),
     ):
         action = actions.add_parser(name, help=text)
-        action.add_argument("--pack", help="a pack id (default: EDGE_PACK; `list`: all packs)")
+        action.add_argument(
+            "--pack",
+            help="a pack id (default: the pack in use, EDGE_PACK until `reembed` switches it;"
+            " `list`: all)",
+        )
         action.set_defaults(handler=getattr(commands, f"models_{name}"))
     bundle = actions.add_parser("bundle", help="write packs and their manifest to one file (USB)")
     bundle.add_argument(
-        "--pack", action="append", help="a pack id, repeatable (default: EDGE_PACK)"
+        "--pack", action="append", help="a pack id, repeatable (default: the pack in use)"
     )
     bundle.add_argument("--out", required=True, help="the bundle file to write")
     bundle.set_defaults(handler=commands.models_bundle)
@@ -110,14 +114,14 @@ def _batch_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     embed.add_argument("--list", dest="list_file", help="a file with one image path per line")
     embed.add_argument("--out", required=True, help="the .npz file to write")
     embed.add_argument("--workers", type=int, help="processes (default: physical cores)")
-    embed.add_argument("--pack", help="pack id (default: EDGE_PACK)")
+    embed.add_argument("--pack", help="pack id (default: the pack in use)")
     embed.set_defaults(handler=commands.embed)
     search_batch.add_parser(sub)
 
     evaluate = sub.add_parser("eval", help="accuracy on a folder-per-identity photo set")
     evaluate.add_argument("dir", help="folder with one sub-folder of photos per identity")
     evaluate.add_argument(
-        "--pack", action="append", help="pack id, repeatable (default: EDGE_PACK)"
+        "--pack", action="append", help="pack id, repeatable (default: the pack in use)"
     )
     evaluate.add_argument("--plot", default="det.png", help="DET plot to write (PNG)")
     evaluate.add_argument(
@@ -129,7 +133,7 @@ def _batch_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
     calibrate = sub.add_parser("calibrate", help="build a pack's calibration from a photo set")
     calibrate.add_argument("dir", help="folder with one sub-folder of photos per identity")
-    calibrate.add_argument("--pack", help="pack id (default: EDGE_PACK)")
+    calibrate.add_argument("--pack", help="pack id (default: the pack in use)")
     calibrate.add_argument(
         "--out", help="file to write (default: <data dir>/calibrations/<pack>.json)"
     )

@@ -71,16 +71,19 @@ def tls_init(args: argparse.Namespace) -> int:
 def _packs_for(args: argparse.Namespace, settings: Settings, all_by_default: bool) -> list[str]:
     if args.pack:
         return [args.pack]
-    return sorted(load_packs(settings.model_dir)) if all_by_default else [settings.pack]
+    return (
+        sorted(load_packs(settings.model_dir)) if all_by_default else [wiring.pack_in_use(settings)]
+    )
 
 
 def models_list(args: argparse.Namespace) -> int:
     """Print every pack with the state of each of its files."""
     settings = Settings()
     store = wiring.model_store(settings)
+    in_use = wiring.pack_in_use(settings)
     for pack_id in _packs_for(args, settings, all_by_default=True):
         pack = wiring.pack_named(settings, pack_id)
-        marker = " (in use)" if pack.id == settings.pack else ""
+        marker = " (in use)" if pack.id == in_use else ""
         print(f"{pack.id}{marker}: {pack.description}\n  licence: {pack.licence_summary}")
         for status in store.pack_status(pack):
             print(
@@ -136,15 +139,14 @@ def models_convert(args: argparse.Namespace) -> int:
 def models_bundle(args: argparse.Namespace) -> int:
     """Write the packs' verified files and a manifest of their sha256s into one file."""
     settings = Settings()
-    packs = [wiring.pack_named(settings, pack_id) for pack_id in args.pack or [settings.pack]]
+    pack_ids = args.pack or [wiring.pack_in_use(settings)]
+    packs = [wiring.pack_named(settings, pack_id) for pack_id in pack_ids]
     store = wiring.model_store(settings)
     for pack in packs:
         ensure_converted(store, pack)
     entries = bundle.write_bundle(store, packs, Path(args.out))
     size = sum(e.size for e in entries)
-    print(
-        f"wrote {args.out}: {len(entries)} files, {size / 1e6:.1f} MB, packs {args.pack or [settings.pack]}"
-    )
+    print(f"wrote {args.out}: {len(entries)} files, {size / 1e6:.1f} MB, packs {pack_ids}")
     return 0
 
 
@@ -203,7 +205,7 @@ def evaluate(args: argparse.Namespace) -> int:
             raise OpenSetArgumentInvalid(detail="--open-set evaluates one --pack at a time")
         return evaluate_open_set(args, _spec(settings, (args.pack or [None])[0]), settings)
     results, curves = [], {}
-    for pack_id in args.pack or [settings.pack]:
+    for pack_id in args.pack or [wiring.pack_in_use(settings)]:
         data = embed_labelled_set(_spec(settings, pack_id), Path(args.dir), args.workers)
         overall = evaluate_set(pack_id, data)
         results.append(overall)

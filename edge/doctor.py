@@ -50,14 +50,15 @@ def ok(check: str, seen: str) -> Finding:
 
 
 def models(settings: Settings) -> Finding:
-    """Every file of the pack in use is present and matches its sha256."""
-    pack = wiring.pack_named(settings)
+    """Every file of the pack in use (the one `gerbang reembed` switched to, else EDGE_PACK) is
+    present and matches its sha256."""
+    pack = wiring.pack_named(settings, wiring.pack_in_use(settings))
     states = wiring.model_store(settings).pack_status(pack)
     bad = [s for s in states if s.state != "verified"]
     if not bad:
         return ok("models", f"pack {pack.id}: {len(states)} files verified")
     only_conversions = all(s.file.conversion and s.state == "missing" for s in bad)
-    seen = "; ".join(_file_seen(s) for s in bad)
+    seen = f"pack {pack.id}: " + "; ".join(_file_seen(s) for s in bad)
     if only_conversions:
         return Finding(
             "models",

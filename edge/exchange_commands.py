@@ -88,7 +88,7 @@ def import_transaction(args: argparse.Namespace) -> int:
     site = Site(Settings())
     try:
         actor = signed_in(site, IMPORT_ROLES)
-        site.start()
+        site.load()
         if site.problem is not None:
             raise site.problem
         data = opened(Path(args.file).read_bytes(), args.key, args.passphrase_file)
@@ -117,7 +117,7 @@ def decide(args: argparse.Namespace) -> int:
     try:
         operator = console_operator(site, IMPORT_ROLES)
         actor = operator.name
-        site.start()
+        site.load()
         if site.problem is not None:
             raise site.problem
         decider = ImportDecider(archive_importer(site, actor).service, site.fingers)

@@ -54,7 +54,7 @@ def import_export(args: argparse.Namespace) -> int:
     mapping = load_mapping(Path(args.mapping)) if args.mapping else None  # before the models load
     site = Site(Settings())
     try:
-        site.start()
+        site.load()
         if site.problem is not None:
             raise site.problem
         importer = archive_importer(site, args.officer)

@@ -6,12 +6,15 @@ downloaded in the background from their pinned addresses, each checked against i
 it is moved into place (models/obtain.py). `/ready` answers 503 `models_fetching` with the file
 and bytes so far; once every file is in place the service loads the pack. Without a route (the
 usual case at a prison), the fetch fails within seconds and `/ready` says exactly which file to
-place where, with its sha256, or to carry a bundle (`gerbang models install`). A file that is
-present but differs from its digest is never replaced: that is a refusal, not a gap.
+place where, with its sha256, or to carry a bundle (`gerbang models install`): `/ready` answers
+503 `models_fetch_failed`, and a command that needs the models (`gerbang gate run`) waits for the
+fetch to end and exits with the same error. A file that is present but differs from its digest is
+never replaced: that is a refusal, not a gap.
 
 Errors added under kernel/errors.py's tree:
 Unavailable
-└─ ModelsFetching  models_fetching  503: downloading the pack's missing files, wait
+├─ ModelsFetching    models_fetching      503: downloading the pack's missing files, wait
+└─ ModelsFetchFailed models_fetch_failed  503: the download failed; details say what to place where
 """
 
 from __future__ import annotations
@@ -23,9 +26,8 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from kernel.errors import GerbangError, Message, Unavailable
-from models.errors import ModelNotReady
 from models.manifest import ModelFile, ModelPack
-from models.obtain import fetch, offline_instructions
+from models.obtain import FetchError, fetch, placement
 from models.store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,48 @@ class ModelsFetching(Unavailable):
         "Berkas model sedang diunduh untuk pertama kali; tunggu lalu coba lagi.",
         "The model files are being downloaded for the first time; wait and try again.",
     )
+
+
+class ModelsFetchFailed(Unavailable):
+    code = "models_fetch_failed"
+    message = Message(
+        "Berkas model tidak dapat diunduh (tidak ada jalur internet?). Letakkan tiap berkas yang"
+        " kurang seperti tertulis di `fix`, atau pasang paket model dari USB:"
+        " `gerbang models install BERKAS`.",
+        "The model files could not be downloaded (no route to the internet?). Place each missing"
+        " file as `fix` says, or install a model bundle from a USB stick:"
+        " `gerbang models install FILE`.",
+    )
+
+    @classmethod
+    def leaving(
+        cls, store: ModelStore, left: Sequence[ModelFile], exc: Exception
+    ) -> ModelsFetchFailed:
+        """The refusal once fetching `left[0]` failed with `exc`: the reason once, then each file
+        left with its own address, sha256 and place (technical detail in English)."""
+        first, folder = left[0], store.model_dir.resolve()
+        reason = (exc.reason if isinstance(exc, FetchError) else str(exc)).rstrip(".")
+        fix = (
+            f"Arahkan EDGE_MODEL_DIR (sekarang {folder}) ke folder berisi model, letakkan tiap"
+            " berkas di bawah seperti tertulis, atau pasang paket dari komputer yang memiliki"
+            " model: `gerbang models install BERKAS`. / Point EDGE_MODEL_DIR (now"
+            f" {folder}) at the folder that holds the models, place each file below as it says,"
+            " or install a bundle made on a machine that has them: `gerbang models install FILE`."
+            f" Could not download {first.url or first.name}: {reason}."
+        )
+        files = [_wanted(f) for f in left]
+        fix += "".join(f" ({n}) {placement(f)}" for n, f in enumerate(left, 1))
+        return cls(path=str(folder), fetch_failed={"file": first.name, "url": first.url,
+                   "reason": reason}, files=files, fix=fix)  # fmt: skip
+
+
+def _wanted(file: ModelFile) -> dict[str, Any]:
+    """A file left to place, as /ready lists it."""
+    wanted = {"name": file.name, "url": file.url, "sha256": file.sha256,
+              "place_at": f"<EDGE_MODEL_DIR>/{file.path}"}  # fmt: skip
+    if file.archive_member:
+        wanted["archive_member"] = file.archive_member
+    return wanted
 
 
 def missing_files(store: ModelStore, pack: ModelPack) -> list[ModelFile]:
@@ -116,20 +160,11 @@ class ModelFetch:
                     lambda url, timeout: _Counting(self.opener(url, timeout=timeout), progress),
                 )
             except Exception as exc:
-                self.problem = self._refused(store, files[number:], exc)
-                log.error("model files not fetched: %s", exc)
+                self.problem = ModelsFetchFailed.leaving(store, files[number:], exc)
+                log.error("model file %s not fetched: %s", file.name, exc)
                 done()
                 return
         progress.update(files_done=len(files))
         log.info("model files fetched: %s", ", ".join(f.name for f in files))
         self.problem = None
         done()
-
-    @staticmethod
-    def _refused(store: ModelStore, left: list[ModelFile], exc: Exception) -> ModelNotReady:
-        place = " ".join(offline_instructions(f, exc) for f in left)
-        return ModelNotReady(
-            role="pack", path=str(store.model_dir), fetch_failed=str(exc), files=[f.name for f in left],
-            fix=f"Point EDGE_MODEL_DIR (now {store.model_dir.resolve()}) at the folder that holds the"
-            f" models; or {place} Or carry a bundle made where the files are: `gerbang models install FILE`.",
-        )  # fmt: skip

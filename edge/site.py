@@ -146,7 +146,7 @@ class Site:
         self.nbis.start()
         with self._load_lock:
             try:
-                spec = wiring.engine_spec(self.settings, active_pack(self.db, self.settings.pack))
+                spec = wiring.engine_spec(self.settings, self.pack_in_use())
                 if self._fetching(spec.store, spec.pack):
                     raise self.model_fetch.problem or ModelNotReady.missing("pack", "", "wait")
                 ensure_converted(spec.store, spec.pack)
@@ -177,6 +177,17 @@ class Site:
             self.finger_problem = self._fingers_usable()
             # The fingerprint 1:N index is a projection of the database like the face gallery.
             self.fingers.refresh_index()
+
+    def load(self) -> None:
+        """start(), then wait until a fetch of missing model files it began has ended: a command
+        that needs the models (gate run, import) then reports the fetch's outcome (loaded, or
+        `models_fetch_failed` with what to place where), never that it is still under way."""
+        self.start()
+        self.model_fetch.wait()
+
+    def pack_in_use(self) -> str:
+        """The pack the site runs on: the configured one until a re-embed switches it."""
+        return active_pack(self.db, self.settings.pack)
 
     def _fingers_usable(self) -> GerbangError | None:
         """Load the finger extractor's model (LEADER's ONNX file) and its calibration now, so
@@ -348,7 +359,7 @@ class Site:
         """The refusal to give when a re-embed has switched the site away from the loaded pack
         (this process must be restarted, see enrollment/packs.py); None while they agree."""
         loaded = self.engine().pack_id
-        active = active_pack(self.db, self.settings.pack)
+        active = self.pack_in_use()
         return None if active == loaded else PackChanged.since_start(loaded, active)
 
     def rebuild_gallery(self) -> int:

@@ -23,7 +23,6 @@ from typing import Any
 from edge.settings import Settings
 from edge.site import Site
 from enrollment.db import Database
-from enrollment.reembed import active_pack
 from enrollment.unit_of_work import unit_of_work
 from gallery_sync.protocol import MAX_BATCH_CHANGES, load_site_key, new_site_key, public_key_text
 from site_sync import dead_letters
@@ -45,7 +44,7 @@ def agent_for_site(site: Site, registry: Registry, **options: Any) -> SiteAgent:
         site.db,
         site.vault,
         lambda: site.gallery_,
-        lambda: active_pack(site.db, site.settings.pack),
+        site.pack_in_use,
     )
     key = site_key(site.settings)
     return SiteAgent(site.db, site.vault, site.settings.site_id, key, registry, follower, **options)

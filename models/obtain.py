@@ -25,7 +25,12 @@ DOWNLOAD_TIMEOUT_S = 60
 
 
 class FetchError(Exception):
-    """A file could not be downloaded; the message says what to place where instead."""
+    """A file could not be downloaded; the message says what to place where instead, `reason`
+    only why (to report once when several files are left)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def converters() -> dict[str, tuple[Callable[[Path, Path], None], int]]:
@@ -72,9 +77,11 @@ def fetch(store: ModelStore, file: ModelFile, opener: Callable[..., Any] | None 
     """Download a file (or a zip holding it), verify its sha256, then move it into place.
     A file without a pinned sha256 is refused before anything is downloaded."""
     if file.unpinned or (file.url and not file.sha256):
-        raise FetchError(f"{file.name}: not pinned by sha256, so never trusted; {file.obtainable}")
+        reason = "not pinned by sha256, so never trusted"
+        raise FetchError(f"{reason}; {file.obtainable}", reason)
     if not file.url or not file.sha256:
-        raise FetchError(f"{file.name}: no download address is known; {file.obtainable}")
+        reason = "no download address is known"
+        raise FetchError(f"{reason}; {file.obtainable}", reason)
     target = store.path_of(file)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
@@ -96,7 +103,7 @@ def _download(file: ModelFile, destination: Path, opener: Callable[..., Any]) ->
         ):
             shutil.copyfileobj(response, out, 1 << 20)
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        raise FetchError(offline_instructions(file, exc)) from exc
+        raise FetchError(offline_instructions(file, exc), str(exc)) from exc
 
 
 def _extract(download: Path, member: str | None, scratch: Path) -> Path:
@@ -105,18 +112,25 @@ def _extract(download: Path, member: str | None, scratch: Path) -> Path:
     with zipfile.ZipFile(download) as archive:
         names = [n for n in archive.namelist() if n == member or n.endswith("/" + member)]
         if not names:
-            raise FetchError(f"the archive has no member {member}")
+            reason = f"the archive has no member {member}"
+            raise FetchError(reason, reason)
         extracted = archive.extract(names[0], scratch / "unzipped")
     return Path(extracted)
 
 
 def offline_instructions(file: ModelFile, reason: object) -> str:
     """Exactly which file to place where, for a machine with no route to the download."""
+    return f"could not download {file.url}: {str(reason).rstrip('.')}. {placement(file)}"
+
+
+def placement(file: ModelFile) -> str:
+    """One sentence: the file's address, its sha256 and where it goes, to place it by hand."""
+    if not file.url or not file.sha256:
+        return f"{file.name}: {file.obtainable}."
     inside = f" (the file {file.archive_member} inside that zip)" if file.archive_member else ""
     return (
-        f"could not download {file.url}: {reason}. On a machine with internet, download it"
-        f"{inside}, check `sha256sum` prints {file.sha256}, and place it at "
-        f"<EDGE_MODEL_DIR>/{file.path}."
+        f"On a machine with internet, download {file.url}{inside}, check `sha256sum` prints"
+        f" {file.sha256}, and place it at <EDGE_MODEL_DIR>/{file.path}."
     )
 
 

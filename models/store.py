@@ -71,7 +71,7 @@ class ModelStore:
         folder = self.model_dir.resolve()
         return (
             f"the model directory is {folder} (EDGE_MODEL_DIR): set EDGE_MODEL_DIR to the folder"
-            f" that holds {file.path}, or {file.obtainable} into {folder}"
+            f" that holds {file.path}, or {file.obtainable}"
         )
 
     def _converted_digest(self, file: ModelFile) -> str:

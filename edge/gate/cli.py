@@ -124,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
     _check_source(args.source)
     site = Site(Settings())
     try:
-        seen = database_version(site)  # before start() loads the gallery: see follow_database
-        site.start()
+        seen = database_version(site)  # before load() loads the gallery: see follow_database
+        site.load()
         loop = build_loop(site, args)
         print(f"gate {args.gate_id}: {args.passage} from {args.source}; Ctrl-C to stop", flush=True)
         with following_database(site, args.refresh_seconds, seen):

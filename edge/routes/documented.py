@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge.model_fetch import ModelsFetchFailed, ModelsFetching
 from enrollment.db import StorageError
 from httpkit.errors import error_responses
 from httpkit.work import Overloaded
@@ -33,6 +34,8 @@ FACE: tuple[type[GerbangError], ...] = (
     MultipleFaces,
     LowQualityFace,
     ModelNotReady,
+    ModelsFetching,  # a fresh site's first start, fetching its pack's missing files
+    ModelsFetchFailed,  # ... and where it cannot: what to place where
     Overloaded,
 )
 FINGER: tuple[type[GerbangError], ...] = (

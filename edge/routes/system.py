@@ -40,7 +40,7 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
     loadable; 503 with the fix when not."""
     if not site.ready:
         problem = site.problem.to_payload()["error"] if site.problem else None
-        return JSONResponse({"ready": False, "pack": site.settings.pack, "problem": problem}, 503)
+        return JSONResponse({"ready": False, "pack": site.pack_in_use(), "problem": problem}, 503)
     if changed := site.pack_changed():  # a re-embed switched the site's pack: restart
         problem = changed.to_payload()["error"]
         return JSONResponse(

@@ -113,10 +113,10 @@ def test_without_models_the_service_starts_but_is_not_ready(tmp_path: Path) -> N
         )  # the first start tries the pinned addresses: none answers here
         ready = empty.client.get("/ready")
         assert ready.status_code == 503
-        assert ready.json()["problem"]["code"] == "model_not_ready"
+        assert ready.json()["problem"]["code"] == "models_fetch_failed"
         response = empty.client.post(
             "/v1/faces/analyse",
             files={"image": ("a.jpg", b"x", "image/jpeg")},
             headers=empty.as_role("gate_officer"),
         )
-        assert (response.status_code, _error(response)) == (503, "model_not_ready")
+        assert (response.status_code, _error(response)) == (503, "models_fetch_failed")
