@@ -14,6 +14,7 @@ from edge.backup import BackupKeyMissing, restore_backup, write_backup
 from edge.settings import Settings
 from edge.site import Site
 from kernel import sealed
+from kernel.credentials import NoTerminal, ask_twice
 from site_sync.recovery import apply_holdings, fetch_holdings
 from site_sync.site_key import site_key
 from site_sync.uplink import RegistryClient
@@ -24,10 +25,11 @@ def _passphrase(args: argparse.Namespace, confirm: bool) -> str | None:
         return sys.stdin.readline().rstrip("\n")
     if not getattr(args, "ask_passphrase", False):
         return None
-    first = getpass.getpass("Passphrase: ")
-    if confirm and first != getpass.getpass("Again: "):
-        raise SystemExit("passphrases differ")
-    return first
+    if confirm:
+        return ask_twice("Passphrase")
+    if not sys.stdin.isatty():
+        raise NoTerminal(asked="Passphrase")
+    return getpass.getpass("Passphrase: ")
 
 
 def _sealing_key(args: argparse.Namespace, settings: Settings) -> sealed.SealingKey | None:

@@ -117,22 +117,3 @@ def test_output_to_a_closed_pipe_ends_quietly_with_141() -> None:
     finally:
         os.close(writer)
     assert (run.returncode, run.stderr) == (141, "")
-
-
-def test_the_registry_commands_without_their_driver_say_what_to_install() -> None:
-    blocked = "import sys; sys.modules['psycopg'] = None; from console.main import main; "
-    run = subprocess.run(
-        [sys.executable, "-c", blocked + "sys.exit(main(['registry', 'serve', '--port', '1']))"],
-        capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 2 and "Traceback" not in run.stderr
-    assert run.stderr.startswith("error [registry_driver_missing]: Perintah registri pusat")
-    assert "\n  The central registry's commands need" in run.stderr
-    assert "pip install -e '.[registry]'" in run.stderr
-    helped = subprocess.run(
-        [sys.executable, "-c", blocked + "sys.exit(main(['registry', '--help']))"],
-        capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
-    assert helped.returncode == 0 and "rest" not in helped.stdout
-    assert "Pasang dengan: pip install -e '.[registry]'" in helped.stdout
-    assert "Install it with: pip install -e '.[registry]'" in helped.stdout
