@@ -54,8 +54,11 @@ def devices_add(args: argparse.Namespace) -> int:
         f"device {args.name} at gate {args.gate}: {device_id}\nkey (shown once; send as X-Device-Key): {key}"
     )
     if configured is None:
-        print(f"note: gate {args.gate} is not configured yet; configure it with `gerbang gate add"
-              f" {args.gate} --directions ... --roles ...` (or POST /v1/gates) before the kiosk can use it")  # fmt: skip
+        how = f"`gerbang gate add {args.gate} --directions ... --roles ...`"
+        print(f"catatan: gerbang {args.gate} belum diatur; atur dengan {how} (atau POST /v1/gates)"
+              " sebelum kios dapat memakainya\n"
+              f"note: gate {args.gate} is not configured yet; configure it with {how} (or POST"
+              " /v1/gates) before the kiosk can use it")  # fmt: skip
     return 0
 
 
