@@ -5,19 +5,18 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from contextlib import closing
 
-import httpx
-
 from edge import wiring
+from edge.service_client import signed_in_service
 from edge.settings import Settings
 from enrollment.audit import chain_head, verify_anchored
 from enrollment.db import Database
 from enrollment.keyring import SealedVault, resolve_kek
 from enrollment.reembed import reembed
 from enrollment.unit_of_work import unit_of_work
+from kernel.credentials import ask_twice
 from models.obtain import ensure_converted
 
 
@@ -25,10 +24,7 @@ def _password(args: argparse.Namespace) -> str:
     """From stdin when asked (scripts), else prompted twice (never from a command-line flag)."""
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("Password: ")
-    if first != getpass.getpass("Again: "):
-        raise SystemExit("passwords differ")
-    return first
+    return ask_twice("Password")
 
 
 def operators_add(args: argparse.Namespace) -> int:
@@ -58,55 +54,28 @@ def devices_add(args: argparse.Namespace) -> int:
         f"device {args.name} at gate {args.gate}: {device_id}\nkey (shown once; send as X-Device-Key): {key}"
     )
     if configured is None:
-        print(f"note: gate {args.gate} is not configured yet; configure it with `gerbang gate add"
-              f" {args.gate} --directions ... --roles ...` (or POST /v1/gates) before the kiosk can use it")  # fmt: skip
+        how = f"`gerbang gate add {args.gate} --directions ... --roles ...`"
+        print(f"catatan: gerbang {args.gate} belum diatur; atur dengan {how} (atau POST /v1/gates)"
+              " sebelum kios dapat memakainya\n"
+              f"note: gate {args.gate} is not configured yet; configure it with {how} (or POST"
+              " /v1/gates) before the kiosk can use it")  # fmt: skip
     return 0
-
-
-def _service_url(args: argparse.Namespace) -> str:
-    """--url, else the service this machine's settings describe (EDGE_HOST and EDGE_PORT)."""
-    if args.url:
-        return str(args.url).rstrip("/")
-    settings = Settings()
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    return f"http://{host}:{settings.port}"
-
-
-def _service_client(args: argparse.Namespace) -> httpx.Client:
-    """A client signed in to the running service as a site admin (GERBANG_USERNAME/PASSWORD)."""
-    url = _service_url(args)
-    username = os.environ.get("GERBANG_USERNAME") or input("Username: ")
-    password = os.environ.get("GERBANG_PASSWORD") or getpass.getpass("Password: ")
-    client = httpx.Client(base_url=url, timeout=600)
-    try:
-        response = client.post("/v1/auth/login", json={"username": username, "password": password})
-    except httpx.TransportError as exc:
-        client.close()
-        raise SystemExit(
-            f"cannot reach the site service at {url} ({exc}): start it with `gerbang serve`,"
-            " or give its address with --url"
-        ) from exc
-    if response.status_code != 200:
-        client.close()
-        raise SystemExit(f"sign-in refused at {url}: {response.text}")
-    client.headers["Authorization"] = f"Bearer {response.json()['token']}"
-    return client
 
 
 def gallery_check(args: argparse.Namespace) -> int:
     """Ask the running service to compare its live gallery with the database."""
-    with closing(_service_client(args)) as client:
-        body = client.get("/v1/admin/gallery").json()
+    with closing(signed_in_service(args)) as service:
+        body = service.request("GET", "/v1/admin/gallery").json()
     print(json.dumps(body, indent=2))
     return 0 if body.get("ok") else 1
 
 
 def gallery_rebuild(args: argparse.Namespace) -> int:
     """Ask the running service to rebuild its gallery from the database."""
-    with closing(_service_client(args)) as client:
-        response = client.post("/v1/admin/gallery/rebuild")
+    with closing(signed_in_service(args)) as service:
+        response = service.request("POST", "/v1/admin/gallery/rebuild")
     print(response.text)
-    return 0 if response.status_code == 200 else 1
+    return 0
 
 
 def login_name() -> str:

@@ -14,6 +14,7 @@ from edge.backup import BackupKeyMissing, restore_backup, write_backup
 from edge.settings import Settings
 from edge.site import Site
 from kernel import sealed
+from kernel.credentials import NoTerminal, ask_twice
 from site_sync.recovery import apply_holdings, fetch_holdings
 from site_sync.site_key import site_key
 from site_sync.uplink import RegistryClient
@@ -24,10 +25,11 @@ def _passphrase(args: argparse.Namespace, confirm: bool) -> str | None:
         return sys.stdin.readline().rstrip("\n")
     if not getattr(args, "ask_passphrase", False):
         return None
-    first = getpass.getpass("Passphrase: ")
-    if confirm and first != getpass.getpass("Again: "):
-        raise SystemExit("passphrases differ")
-    return first
+    if confirm:
+        return ask_twice("Passphrase")
+    if not sys.stdin.isatty():
+        raise NoTerminal(asked="Passphrase")
+    return getpass.getpass("Passphrase: ")
 
 
 def _sealing_key(args: argparse.Namespace, settings: Settings) -> sealed.SealingKey | None:
@@ -52,11 +54,14 @@ def backup(args: argparse.Namespace) -> int:
     key_file = Path(args.key_file) if args.key_file else settings.backup.key_file
     apart = frozenset({key_file.resolve()} if key_file else set())
     summary = write_backup(settings.data_dir, Path(args.out), key, settings.site_id, apart)
-    sealed_how = "unencrypted (--insecure-plain)" if key is None else f"sealed ({key.kdf['kind']})"
-    print(f"wrote {args.out}, {sealed_how}: database {summary.counts}")
+    how = ("tidak terenkripsi", "unencrypted (--insecure-plain)") if key is None else (
+        f"tersegel ({key.kdf['kind']})", f"sealed ({key.kdf['kind']})")  # fmt: skip
+    print(f"cadangan ditulis ke {args.out}, {how[0]}: basis data {summary.counts}\n"
+          f"wrote {args.out}, {how[1]}: database {summary.counts}")  # fmt: skip
     for name in summary.files:
         print(f"  kept {name}")
-    print("The key-encryption key (KEK) of the biometrics is not in the backup: keep it apart.")
+    print("Kunci pembungkus (KEK) biometrik tidak ada di dalam cadangan: simpan di tempat lain.\n"
+          "The key-encryption key (KEK) of the biometrics is not in the backup: keep it apart.")  # fmt: skip
     return 0
 
 
@@ -67,12 +72,15 @@ def restore(args: argparse.Namespace) -> int:
     passphrase = _passphrase(args, confirm=False)
     summary = restore_backup(Path(args.file), Path(args.to), key_file, passphrase, args.force)
     manifest = summary.manifest
-    print(f"restored site {manifest['site_id']} as of {manifest['created_at']} into {args.to}")
-    print(f"database {summary.counts}; {len(summary.files)} kept files")
-    print(
-        f"Start the service with EDGE_DATA_DIR={Path(args.to).resolve()} and the site's KEK, then"
-        " run `gerbang audit verify`."
-    )
+    site, at, folder = manifest["site_id"], manifest["created_at"], Path(args.to).resolve()
+    print(f"situs {site} per {at} dipulihkan ke {args.to}: basis data {summary.counts};"
+          f" {len(summary.files)} berkas\n"
+          f"restored site {site} as of {at} into {args.to}: database {summary.counts};"
+          f" {len(summary.files)} kept files")  # fmt: skip
+    print(f"Jalankan layanan dengan EDGE_DATA_DIR={folder} dan KEK situs, lalu jalankan"
+          " `gerbang audit verify`.\n"
+          f"Start the service with EDGE_DATA_DIR={folder} and the site's KEK, then run"
+          " `gerbang audit verify`.")  # fmt: skip
     return 0
 
 

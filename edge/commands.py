@@ -64,7 +64,8 @@ def tls_init(args: argparse.Namespace) -> int:
     folder = Path(args.out) if args.out else settings.tls_dir
     files = init_tls(folder, args.host or ["localhost"], label=settings.site_id)
     print(f"server certificate {files.cert}\nkey {files.key} (0600)\nCA {folder / 'ca.pem'}")
-    print("Desk PCs trust the site by importing ca.pem as a trusted root authority.")
+    print("PC meja mempercayai situs ini dengan mengimpor ca.pem sebagai otoritas akar tepercaya.\n"
+          "Desk PCs trust the site by importing ca.pem as a trusted root authority.")  # fmt: skip
     return 0
 
 

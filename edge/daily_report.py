@@ -14,6 +14,7 @@ from typing import Any
 
 from edge.settings import Settings
 from edge.site import Site
+from edge.sync_text import unsent
 from gallery_sync.daily_activity import DailyActivity, activity_lines
 from site_sync.state import summary
 
@@ -39,11 +40,12 @@ def site_activity(tx: sqlite3.Connection, since: str) -> DailyActivity:
     return activity
 
 
-def sync_lines(sync: dict[str, Any]) -> list[str]:
+def sync_lines(sync: dict[str, Any], registry_url: str | None) -> list[str]:
     """The sync backlog and its alarms, in words."""
+    indonesian, english = unsent(sync, registry_url)
     lines = [
-        f"  Sinkronisasi / sync: {sync['waiting']} perubahan menunggu dikirim / changes waiting"
-        f" to be sent, {len(sync['dead_letters'])} ditahan / withheld"
+        f"  Sinkronisasi / sync: {indonesian} / {english};"
+        f" {len(sync['dead_letters'])} ditahan / withheld"
     ]
     if sync["alarm"]:
         lines.append("  ** Sinkronisasi berhenti: konflik, lihat `gerbang sync status` /"
@@ -70,7 +72,7 @@ def report(args: argparse.Namespace) -> int:
         return 0
     print(f"Laporan harian / daily report: {settings.site_id}, {now:%d/%m/%Y %H:%M %Z},"
           f" {args.hours} jam terakhir / last {args.hours} hours")  # fmt: skip
-    print("\n".join(activity_lines(activity) + sync_lines(sync)))
+    print("\n".join(activity_lines(activity) + sync_lines(sync, settings.sync.registry_url)))
     return 0
 
 

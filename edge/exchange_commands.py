@@ -11,9 +11,7 @@ it after, as with `gerbang import`.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 from datetime import date
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from enrollment.exchange.imports import ExchangeImporter, held_imports
 from enrollment.exchange.sealing import add_opening, add_protection, chosen, opened
 from kernel import recipients
 from kernel.access import Principal
+from kernel.credentials import console_credentials
 from kernel.errors import Forbidden, InputError, Message
 
 EXPORT_ROLES = ("supervisor", "site_admin")
@@ -41,8 +40,7 @@ def signed_in(site: Site, roles: tuple[str, ...]) -> str:
 
 def console_operator(site: Site, roles: tuple[str, ...]) -> Principal:
     """As signed_in, with the operator's role (a supervisor signs the guarded decisions)."""
-    username = os.environ.get("GERBANG_USERNAME") or input("Username: ")
-    password = os.environ.get("GERBANG_PASSWORD") or getpass.getpass("Password: ")
+    username, password = console_credentials()
     principal, _ = check_operator(site.db, username, password)
     if principal.role not in roles:
         raise Forbidden(role=principal.role, allowed=list(roles))

@@ -93,15 +93,18 @@ def status_command(_args: argparse.Namespace) -> int:
         kek = _current(settings)
         try:
             SealedVault(db, kek)
-            opens, code = "it unwraps the data key", 0
+            opens, code = ("membuka kunci data", "it unwraps the data key"), 0
         except KeyUnavailable:
-            opens, code = "it does NOT unwrap the data key", 1
+            opens, code = ("TIDAK membuka kunci data", "it does NOT unwrap the data key"), 1
         rows = db.query("SELECT id, kek_kind, state, created_at FROM vault_keys ORDER BY id")
     finally:
         db.close()
-    print(f"KEK: {kek.kind} ({kek.source}); {opens}")
+    print(f"KEK: {kek.kind} ({kek.source}); {opens[0]}\nKEK: {kek.kind} ({kek.source}); {opens[1]}")
     for key_id, kind, state, created in rows:
         print(f"  data key {key_id}: {state}, wrapped by {kind}, created {created}")
     if kek.development:
-        print("warning: the KEK is a development key file beside the database")
+        print(
+            "peringatan: KEK ini berkas kunci pengembangan di samping basis data\n"
+            "warning: the KEK is a development key file beside the database"
+        )
     return code

@@ -22,6 +22,7 @@ from typing import Any
 
 from edge.settings import Settings
 from edge.site import Site
+from edge.sync_text import status_lines
 from enrollment.db import Database
 from enrollment.unit_of_work import unit_of_work
 from gallery_sync.protocol import MAX_BATCH_CHANGES, load_site_key, new_site_key, public_key_text
@@ -119,13 +120,18 @@ def run(args: argparse.Namespace) -> int:
         site.close()
 
 
-def status(_: argparse.Namespace) -> int:
-    """Print cursors, backlog and alarms as JSON."""
-    site = Site(Settings())
+def status(args: argparse.Namespace) -> int:
+    """Print cursors, backlog and alarms in words (both languages), or as JSON with --json."""
+    settings = Settings()
+    site = Site(settings)
     try:
-        print(json.dumps(summary(site.db), indent=2, default=str))
+        state = summary(site.db)
     finally:
         site.close()
+    if args.json:
+        print(json.dumps(state, indent=2, default=str))
+    else:
+        print("\n".join(status_lines(settings.site_id, state, settings.sync.registry_url)))
     return 0
 
 
@@ -136,7 +142,8 @@ def clear(args: argparse.Namespace) -> int:
         alarm = clear_alarm(site.db, args.actor, args.reason)
     finally:
         site.close()
-    print("alarm cleared" if alarm else "no alarm was set")
+    print("alarm dihapus; pengiriman dilanjutkan\nalarm cleared; pushing resumes" if alarm
+          else "tidak ada alarm\nno alarm was set")  # fmt: skip
     return 0
 
 
@@ -179,7 +186,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     runner.add_argument("--poll", type=float, default=30.0, help="seconds between rounds")
     runner.add_argument("--max-backoff", type=float, default=300.0, help="longest retry wait (s)")
     runner.set_defaults(handler=run)
-    actions.add_parser("status", help="cursors, backlog, alarms").set_defaults(handler=status)
+    state = actions.add_parser("status", help="cursors, backlog, alarms, withheld changes")
+    state.add_argument("--json", action="store_true", help="the raw summary as JSON, for machines")
+    state.set_defaults(handler=status)
     clearing = actions.add_parser("clear-alarm", help="resume pushing after a resolved conflict")
     clearing.add_argument("--reason", required=True, help="what was resolved, for the audit log")
     clearing.add_argument("--actor", required=True, help="who clears it (an officer's name)")

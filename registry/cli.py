@@ -10,13 +10,13 @@ with the actor `console`.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from httpkit.tls import serve as serve_https
+from kernel.credentials import ask_twice
 from registry import backup_cli, exchange_cli, site_keys
 from registry.accounts import REGISTRY_ROLES
 from registry.audit_cli import add_audit_parsers
@@ -105,10 +105,7 @@ def _password(args: argparse.Namespace) -> str:
     """From stdin when asked (scripts), else prompted twice (never from a command-line flag)."""
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("Password: ")
-    if first != getpass.getpass("Again: "):
-        raise SystemExit("passwords differ")
-    return first
+    return ask_twice("Password")
 
 
 def accounts_add(args: argparse.Namespace) -> int:

@@ -10,13 +10,12 @@ file has faces) and its Type-9 minutiae against the national finger index.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from enrollment.exchange.sealing import add_opening, add_protection, chosen, opened
+from kernel.credentials import console_credentials
 from kernel.errors import Forbidden
 from registry import exchange
 from registry.accounts import CENTRAL
@@ -35,8 +34,7 @@ def _service() -> RegistryService:
 
 def signed_in(service: RegistryService) -> str:
     """The central officer at the console (throttled like any sign-in), if their role may."""
-    username = os.environ.get("GERBANG_USERNAME") or input("Username: ")
-    password = os.environ.get("GERBANG_PASSWORD") or getpass.getpass("Password: ")
+    username, password = console_credentials()
     token, officer = service.login(username, password, source="console")
     service.logout(token, officer)  # the console needs no session beyond this command
     if officer.role not in CENTRAL:

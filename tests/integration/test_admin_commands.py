@@ -19,6 +19,7 @@ from tests.integration.test_sync_processes import _free_port, _spawn, _stop
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 ADMIN = ("admin", "admin password 1")
+GATE_OFFICER = ("petugas", "gate officer password 1")
 PERSON = "facerec-obama"
 
 
@@ -102,6 +103,11 @@ def site(
         stdin=ADMIN[1] + "\n",
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
+    officer = gerbang(
+        env, "operators", "add", GATE_OFFICER[0], "--role", "gate_officer", "--password-stdin",
+        stdin=GATE_OFFICER[1] + "\n",
+    )  # fmt: skip
+    assert officer.returncode == 0, officer.stderr
     served = Served(env, port, data_dir)
     served.start()
     try:
@@ -120,13 +126,47 @@ def test_gallery_check_and_rebuild_ask_the_running_service(site: Served) -> None
     assert json.loads(rebuilt.stdout) == {"templates": 3}
 
 
+def _said_in_both_languages(
+    run: subprocess.CompletedProcess[str], code: str, id_: str, en: str
+) -> None:
+    """An error as the console prints it: code, Indonesian line, English line; no traceback."""
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.startswith(f"error [{code}]: {id_}"), run.stderr
+    assert f"\n  {en}" in run.stderr
+    assert "Traceback" not in run.stderr and "{" not in run.stderr  # no raw JSON either
+
+
 def test_gallery_check_says_when_it_cannot_sign_in_or_reach_the_service(site: Served) -> None:
     wrong = gerbang({**site.env, "GERBANG_PASSWORD": "not the password"}, "gallery", "check")
-    assert wrong.returncode != 0 and "sign-in refused" in wrong.stderr
-    assert "Traceback" not in wrong.stderr
+    _said_in_both_languages(wrong, "sign_in_refused", "Nama pengguna atau kata sandi salah.",
+                            "Wrong username or password.")  # fmt: skip
+    assert "service_code: unauthenticated" in wrong.stderr
     nobody = gerbang(site.env, "gallery", "check", "--url", f"http://127.0.0.1:{_free_port()}")
-    assert nobody.returncode != 0 and "cannot reach the site service" in nobody.stderr
-    assert "Traceback" not in nobody.stderr
+    _said_in_both_languages(nobody, "service_unreachable", "Layanan situs tidak dapat dihubungi",
+                            "The site service cannot be reached")  # fmt: skip
+
+
+def test_gallery_commands_refuse_a_role_without_permission_in_both_languages(site: Served) -> None:
+    officer = {**site.env, "GERBANG_USERNAME": GATE_OFFICER[0], "GERBANG_PASSWORD": GATE_OFFICER[1]}
+    for action in ("check", "rebuild"):
+        refused = gerbang(officer, "gallery", action)
+        _said_in_both_languages(refused, "service_refused", "Peran Anda tidak berwenang",
+                                "Your role may not do this.")  # fmt: skip
+        assert (
+            "service_code: forbidden" in refused.stderr and "role: gate_officer" in refused.stderr
+        )
+
+
+def test_gallery_check_without_credentials_or_a_terminal_says_what_to_set(site: Served) -> None:
+    cron = {k: v for k, v in site.env.items() if not k.startswith("GERBANG_")}
+    unattended = subprocess.run(
+        [sys.executable, "-m", "console.main", "gallery", "check"],
+        env=cron, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    _said_in_both_languages(unattended, "console_credentials_missing",
+                            "Nama pengguna atau kata sandi tidak diberikan",
+                            "No username or password was given")  # fmt: skip
+    assert "missing: GERBANG_USERNAME, GERBANG_PASSWORD" in unattended.stderr
 
 
 def test_reembed_switches_the_running_site_which_then_asks_for_a_restart(site: Served) -> None:
@@ -136,7 +176,10 @@ def test_reembed_switches_the_running_site_which_then_asks_for_a_restart(site: S
     ready = httpx.get(f"{site.url}/ready", timeout=10)
     assert (ready.status_code, ready.json()["problem"]["code"]) == (503, "pack_changed")
     refused = gerbang(site.env, "gallery", "rebuild")
-    assert refused.returncode == 1 and "pack_changed" in refused.stdout
+    assert refused.returncode == 2 and "service_code: pack_changed" in refused.stderr
+    assert (
+        refused.stderr.startswith("error [service_refused]: ") and "Traceback" not in refused.stderr
+    )
     site.stop()
     site.start()  # waits for /ready: the restarted service loads scrfd-dlib and its gallery
     assert httpx.get(f"{site.url}/ready", timeout=10).json()["pack"] == "scrfd-dlib"

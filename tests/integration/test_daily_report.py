@@ -117,6 +117,27 @@ def test_the_site_report_counts_the_day_in_words(
     assert "already_inside" not in text  # words, not codes
 
 
+def test_without_a_registry_the_changes_are_said_to_be_kept_here(
+    day: Site, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EDGE_DATA_DIR", str(day.settings.data_dir))
+    monkeypatch.setenv("EDGE_SITE_ID", day.settings.site_id)
+    monkeypatch.delenv("EDGE_SYNC__REGISTRY_URL", raising=False)
+    assert cli.main(["report"]) == 0
+    text = capsys.readouterr().out
+    assert "perubahan disimpan di situs ini: belum ada registri yang diatur" in text
+    assert "changes kept at this site: no registry is configured" in text
+    assert "menunggu dikirim" not in text and "waiting to be sent" not in text
+    assert cli.main(["sync", "status"]) == 0
+    status = capsys.readouterr().out.splitlines()
+    assert (
+        status[0] == f"Sinkronisasi situs {day.settings.site_id} / site sync {day.settings.site_id}"
+    )
+    assert "no registry is configured" in status[2] and "sent through seq 0 of" in status[4]
+    assert cli.main(["sync", "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pushed_through"] == 0
+
+
 def test_the_registry_report_says_the_same_after_the_site_pushes(
     day: Site, registry: Registry, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -128,6 +149,10 @@ def test_the_registry_report_says_the_same_after_the_site_pushes(
         day, _client(registry, settings.site_id, sync_cli.site_key(settings))
     )
     assert agent.push_pending() > 0
+    monkeypatch.setenv("EDGE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("EDGE_SITE_ID", settings.site_id)
+    assert cli.main(["report"]) == 0  # the agent ran from `sync run --registry`, not the service
+    assert "0 perubahan menunggu dikirim ke registri / 0 changes waiting" in capsys.readouterr().out
     monkeypatch.setenv("REGISTRY_DATABASE_URL", registry.url)
     assert cli.main(["registry", "report", "--region", "KW-JABAR", "--json"]) == 0
     sites = {s["id"]: s for s in json.loads(capsys.readouterr().out)["sites"]}

@@ -228,7 +228,7 @@ class SiteProcess:
 
     def sync_status(self) -> dict[str, Any]:
         """`gerbang sync status` on the live site database."""
-        return dict(json.loads(_gerbang(self.env, "sync", "status")))
+        return dict(json.loads(_gerbang(self.env, "sync", "status", "--json")))
 
 
 def _bearer(base_url: str, username: str) -> dict[str, str]:

@@ -634,5 +634,9 @@ def test_sync_keygen_creates_the_key_once_and_run_once_drains(tmp_path, monkeypa
     db.close()
     assert main(["sync", "run", "--registry", "http://registry", "--once"]) == 0
     assert '"pushed": 3' in capsys.readouterr().out
-    assert main(["sync", "status"]) == 0
+    assert main(["sync", "status", "--json"]) == 0
     assert '"waiting": 0' in capsys.readouterr().out
+    assert main(["sync", "status"]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[1:3] == ["  0 perubahan menunggu dikirim ke registri",
+                         "  0 changes waiting to be sent to the registry"]  # fmt: skip

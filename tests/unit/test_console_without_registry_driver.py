@@ -48,9 +48,18 @@ def test_registry_commands_say_how_to_install_the_registry_extra() -> None:
     for args in (("registry", "serve"), ("registry", "sites", "add", "UPT-A", "--name", "A")):
         done = _gerbang(*args)
         assert done.returncode == 2, done.stderr
-        assert "registry_driver_missing" in done.stderr
+        assert done.stderr.startswith("error [registry_driver_missing]: Perintah registri pusat")
+        assert "\n  The central registry's commands need" in done.stderr
         assert "pip install -e '.[registry]'" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_registry_help_says_what_to_install_in_both_languages() -> None:
+    done = _gerbang("registry", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "Pasang dengan: pip install -e '.[registry]'" in done.stdout
+    assert "Install it with: pip install -e '.[registry]'" in done.stdout
+    assert "rest" not in done.stdout  # the stub's catch-all argument is not shown
 
 
 def test_the_site_commands_still_run_without_the_registry_driver() -> None:
