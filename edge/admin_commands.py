@@ -62,6 +62,19 @@ def devices_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def devices_rekey(args: argparse.Namespace) -> int:
+    """Give a gate terminal a new key (the old one is refused at once) and print it once."""
+    db = Database(Settings().database_path)
+    with unit_of_work(db) as uow:
+        device_id, key = uow.accounts.rekey_device(args.name, login_name())
+    print(
+        f"device {args.name}: {device_id}\nnew key (shown once; send as X-Device-Key): {key}\n"
+        "kunci lama ditolak mulai sekarang; masukkan kunci baru di pengaturan terminal\n"
+        "the old key is refused from now on; enter the new key in the terminal's setup"
+    )
+    return 0
+
+
 def gallery_check(args: argparse.Namespace) -> int:
     """Ask the running service to compare its live gallery with the database."""
     with closing(signed_in_service(args)) as service:
@@ -166,6 +179,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     device.add_argument("name")
     device.add_argument("--gate", required=True, help="the gate this terminal stands at")
     device.set_defaults(handler=devices_add)
+    rekey = devices.add_parser(
+        "rekey", help="give a gate terminal a new key; its old key is refused at once"
+    )
+    rekey.add_argument("name", help="the terminal's name, as given to `devices add`")
+    rekey.set_defaults(handler=devices_rekey)
 
     gallery = sub.add_parser(
         "gallery", help="the running service's face gallery (signs in as a site admin)"

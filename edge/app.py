@@ -31,7 +31,9 @@ from edge.settings import Settings
 from edge.site import Site
 from edge.sync_cli import site_key
 from edge.sync_runner import SyncRunner
+from httpkit.access_log import redact_access_log
 from httpkit.errors import install_error_handlers
+from httpkit.front_door import install_front_door, offline_docs_app
 from httpkit.limits import BodyLimits, RequestLimits
 from httpkit.metrics import MetricsMiddleware
 from httpkit.pages import mount_assets
@@ -84,7 +86,8 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
             await run_in_threadpool(runner.stop)
         site.close()
 
-    app = FastAPI(title="Gerbang site service", version="0.2.0", lifespan=lifespan)
+    redact_access_log()  # a device key typed as ?key= must not reach the server's log
+    app = offline_docs_app(title="Gerbang site service", version="0.2.0", lifespan=lifespan)
     app.state.site = site
     app.state.metrics = site.metrics
     app.state.work = WorkQueue(settings.work.limits())  # heavy work bounded, the gate first
@@ -106,5 +109,6 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
         web,
     ):
         app.include_router(module.router)
+    install_front_door(app, *web.TITLE, web.PAGES)
     mount_assets(app, web.WEB_DIR)
     return app

@@ -31,6 +31,7 @@ def _spec(settings: Settings, pack_id: str | None) -> EngineSpec:
 def serve(args: argparse.Namespace) -> int:
     """Run the HTTP service until interrupted."""
     from edge.app import create_app
+    from edge.routes.web import PAGES
 
     settings = Settings()
     host = args.host or settings.host
@@ -40,6 +41,7 @@ def serve(args: argparse.Namespace) -> int:
         args.port or settings.port,
         settings.tls_dir,
         settings.tls,
+        links=PAGES,
     )
     return 0
 

@@ -26,7 +26,7 @@ from kernel.access import (
     new_secret,
     secret_digest,
 )
-from kernel.errors import Conflict, Message, Unauthenticated
+from kernel.errors import Conflict, Message, NotFound, Unauthenticated
 
 
 class AccountExists(Conflict):
@@ -34,6 +34,15 @@ class AccountExists(Conflict):
     message = Message(
         "Nama itu sudah dipakai oleh akun atau terminal lain; pilih nama lain.",
         "That name is already used by another account or terminal; choose another name.",
+    )
+
+
+class DeviceNotFound(NotFound):
+    code = "device_not_found"
+    message = Message(
+        "Tidak ada terminal gerbang dengan nama itu; periksa nama yang diberikan ke "
+        "`gerbang devices add`.",
+        "No gate terminal has that name; check the name given to `gerbang devices add`.",
     )
 
 
@@ -184,6 +193,21 @@ class AccountStore:
         append_event(self.db, actor, "device.added", device_id,
                      {"name": name, "gate_id": gate_id, "key_sha256": secret_digest(key)})  # fmt: skip
         return device_id, key
+
+    def rekey_device(self, name: str, actor: str = "console") -> tuple[str, str]:
+        """Give a terminal a new key; the old one is refused from now on. Return (device id, key).
+        Audited with the new key's digest, never the key."""
+        row = self.db.execute("SELECT id FROM devices WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise DeviceNotFound(device=name)
+        key = new_secret()
+        self.db.execute(
+            "UPDATE devices SET key_hash = ?, active = 1 WHERE id = ?",
+            (secret_digest(key), row["id"]),
+        )
+        append_event(self.db, actor, "device.rekeyed", row["id"],
+                     {"name": name, "key_sha256": secret_digest(key)})  # fmt: skip
+        return row["id"], key
 
     def device_for_key(self, key: str) -> Principal:
         row = self.db.execute(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as Message_
 
+from httpkit.front_door import PageLink, start_lines
 from kernel.errors import Message, Unavailable
 from kernel.network import is_loopback
 
@@ -191,16 +193,32 @@ class StrictTransportSecurity:
         await self.app(scope, receive, send_with_hsts)
 
 
+def base_url(host: str, port: int, files: TlsFiles | None) -> str:
+    """The address a browser on the network opens (this machine's name for a wildcard host)."""
+    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"{'https' if files else 'http'}://{shown}:{port}"
+
+
 def serve(
-    build_app: Callable[[], ASGIApp], host: str, port: int, tls_dir: Path, tls: TlsSettings
+    build_app: Callable[[], ASGIApp],
+    host: str,
+    port: int,
+    tls_dir: Path,
+    tls: TlsSettings,
+    links: tuple[PageLink, ...] = (),
 ) -> None:
     """Serve the app built by build_app: HTTPS when certificates exist, plain only on loopback.
 
-    The TLS rule is checked before the app is built, so a refused start loads no models.
+    The TLS rule is checked before the app is built, so a refused start loads no models. The
+    pages' addresses are printed first: uvicorn's own line names the bare address only.
     """
     import uvicorn
 
-    options = serving_options(host, server_files(tls_dir, tls.cert_file, tls.key_file))
+    files = server_files(tls_dir, tls.cert_file, tls.key_file)
+    options = serving_options(host, files)
+    if links:
+        print(start_lines(base_url(host, port, files), links), flush=True)
     uvicorn.run(
         build_app(),
         host=host,

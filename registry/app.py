@@ -15,14 +15,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from httpkit.access_log import redact_access_log
 from httpkit.errors import install_error_handlers
+from httpkit.front_door import install_front_door, offline_docs_app
 from httpkit.limits import RequestLimits
 from httpkit.metrics import MetricsMiddleware
 from httpkit.pages import mount_assets
 from httpkit.tls import StrictTransportSecurity
 from registry.metrics import RegistryMetrics
 from registry.routes import access, auth, cases, health, identities, reports, sites, sync, watchlist
-from registry.routes.health import WEB_DIR
+from registry.routes.health import PAGES, TITLE, WEB_DIR
 from registry.service import RegistryService
 from registry.settings import RegistrySettings
 
@@ -57,7 +59,8 @@ def create_registry_app(
 
     routers = [module.router for module in ROUTERS]
     access.check_policy(routers)
-    app = FastAPI(
+    redact_access_log()  # a secret typed into a query must not reach the server's log
+    app = offline_docs_app(
         title="Gerbang central registry",
         version="0.1.0",
         lifespan=lifespan,
@@ -71,5 +74,6 @@ def create_registry_app(
     app.add_middleware(StrictTransportSecurity)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestLimits, limits=service.body_limits())  # outermost: before reading
+    install_front_door(app, *TITLE, PAGES)  # `/` and the icon
     mount_assets(app, WEB_DIR)  # the page's script and style, after the API routes
     return app

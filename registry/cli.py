@@ -49,6 +49,7 @@ def _service() -> RegistryService:
 def serve(args: argparse.Namespace) -> int:
     """Run the registry's HTTP service until interrupted."""
     from registry.app import create_registry_app
+    from registry.routes.health import PAGES
 
     settings = _ready_settings()
     host = args.host or settings.host
@@ -58,6 +59,7 @@ def serve(args: argparse.Namespace) -> int:
         args.port or settings.port,
         settings.tls_dir,
         settings.tls,
+        links=PAGES,
     )
     return 0
 

@@ -79,7 +79,7 @@ export const STRINGS = {
     gate_unknown: "Gerbang \"{gate}\" tidak dikenal. Periksa ID gerbang.",
     network: "Tidak dapat menghubungi server. Periksa jaringan.",
     server_error: "Server mengalami masalah ({status}). Coba lagi atau hubungi admin.",
-    key_in_query: "Kunci perangkat harus ditulis setelah tanda #, bukan setelah ?, agar tidak tercatat di log server: /gate?gate={gate}#key=KUNCI. Isi kunci di bawah atau buka alamat itu.",
+    key_in_query: "Kunci perangkat ditulis setelah ?, jadi sudah terlihat di bilah alamat dan tersimpan di riwayat peramban: anggap kunci itu bocor. Minta admin membuat kunci baru untuk terminal ini (gerbang devices rekey NAMA-TERMINAL); kunci lama langsung ditolak. Tulis kunci baru setelah tanda #, yang tidak pernah dikirim ke server: /gate?gate={gate}#key=KUNCI, atau isi di bawah.",
   },
   en: {
     ...WORDS.en,
@@ -156,6 +156,6 @@ export const STRINGS = {
     gate_unknown: "Gate \"{gate}\" is unknown. Check the gate ID.",
     network: "Cannot reach the server. Check the network.",
     server_error: "The server had a problem ({status}). Try again or call the administrator.",
-    key_in_query: "Put the device key after #, not after ?, so it stays out of the server's logs: /gate?gate={gate}#key=KEY. Enter the key below or open that address.",
+    key_in_query: "The device key was written after ?, so it has been shown in the address bar and kept in the browser's history: treat it as exposed. Ask the admin for a new key for this terminal (gerbang devices rekey TERMINAL-NAME); the old key is refused from then on. Put the new key after #, which is never sent to the server: /gate?gate={gate}#key=KEY, or enter it below.",
   },
 };

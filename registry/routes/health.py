@@ -1,4 +1,5 @@
-"""Liveness and metrics for monitoring, and the central officers' page."""
+"""Liveness and metrics for monitoring, the central officers' page, and the list of the
+registry's pages that its index at `/` and `gerbang registry serve` show."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
 from httpkit.errors import error_responses
+from httpkit.front_door import PageLink
 from httpkit.pages import page
 from registry.errors import RegistryStorageError
 from registry.metrics import render_registry_metrics
@@ -18,6 +20,19 @@ from registry.schemas import HealthResponse
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 router = APIRouter()
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+TITLE = ("Registri Pusat", "Central registry")
+PAGES = (
+    PageLink("/pusat", "Registri Pusat", "Central registry",
+             "Petugas pusat: kasus duplikat, larangan nasional, laporan situs.",
+             "Central officers: duplicate cases, national bans, site reports."),
+    PageLink("/v1/health", "Kesehatan layanan", "Service health",
+             "JSON: layanan berjalan, dan isi galeri nasional.",
+             "JSON: the service is up, and what the national gallery holds."),
+    PageLink("/docs", "Dokumen API", "API document",
+             "Setiap operasi, jawabannya dan kode kesalahannya; terbuka tanpa internet.",
+             "Every operation, its answer and its error codes; opens without internet."),
+)  # fmt: skip
 
 
 @router.get(
