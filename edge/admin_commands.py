@@ -1,4 +1,4 @@
-"""`gerbang operators|devices|gallery|reembed|audit` subcommands: a site admin's tools at the console."""
+"""`gerbang operators|gallery|reembed|audit` subcommands: a site admin's tools at the console."""
 
 from __future__ import annotations
 
@@ -39,39 +39,6 @@ def operators_add(args: argparse.Namespace) -> int:
             login_name(),
         )
     print(f"operator {args.username} ({args.role}) created: {operator_id}")
-    return 0
-
-
-def devices_add(args: argparse.Namespace) -> int:
-    """Register a gate terminal and print its key once."""
-    db = Database(Settings().database_path)
-    with unit_of_work(db) as uow:
-        device_id, key = uow.accounts.add_device(args.name, args.gate, login_name())
-        configured = uow.connection.execute(
-            "SELECT 1 FROM gates WHERE id = ?", (args.gate,)
-        ).fetchone()
-    print(
-        f"device {args.name} at gate {args.gate}: {device_id}\nkey (shown once; send as X-Device-Key): {key}"
-    )
-    if configured is None:
-        how = f"`gerbang gate add {args.gate} --directions ... --roles ...`"
-        print(f"catatan: gerbang {args.gate} belum diatur; atur dengan {how} (atau POST /v1/gates)"
-              " sebelum kios dapat memakainya\n"
-              f"note: gate {args.gate} is not configured yet; configure it with {how} (or POST"
-              " /v1/gates) before the kiosk can use it")  # fmt: skip
-    return 0
-
-
-def devices_rekey(args: argparse.Namespace) -> int:
-    """Give a gate terminal a new key (the old one is refused at once) and print it once."""
-    db = Database(Settings().database_path)
-    with unit_of_work(db) as uow:
-        device_id, key = uow.accounts.rekey_device(args.name, login_name())
-    print(
-        f"device {args.name}: {device_id}\nnew key (shown once; send as X-Device-Key): {key}\n"
-        "kunci lama ditolak mulai sekarang; masukkan kunci baru di pengaturan terminal\n"
-        "the old key is refused from now on; enter the new key in the terminal's setup"
-    )
     return 0
 
 
@@ -171,19 +138,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     add.set_defaults(handler=operators_add)
-
-    devices = sub.add_parser("devices", help="gate terminals").add_subparsers(
-        dest="action", required=True
-    )
-    device = devices.add_parser("add", help="register a gate terminal")
-    device.add_argument("name")
-    device.add_argument("--gate", required=True, help="the gate this terminal stands at")
-    device.set_defaults(handler=devices_add)
-    rekey = devices.add_parser(
-        "rekey", help="give a gate terminal a new key; its old key is refused at once"
-    )
-    rekey.add_argument("name", help="the terminal's name, as given to `devices add`")
-    rekey.set_defaults(handler=devices_rekey)
 
     gallery = sub.add_parser(
         "gallery", help="the running service's face gallery (signs in as a site admin)"

@@ -16,6 +16,7 @@ import argparse
 from contextlib import closing
 
 from edge.admin_commands import login_name
+from edge.console_table import table
 from edge.gate.queries import configured_gates, devices_by_gate
 from edge.gate.records import Gate
 from edge.gate.setup import DIRECTIONS, ROLES, describe, ensure_gate
@@ -43,12 +44,6 @@ def gate_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
-    """Rows as lines, each column as wide as its widest cell."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]  # fmt: skip
-
-
 def gate_list(_args: argparse.Namespace) -> int:
     """The configured gates with their directions, roles and active terminals."""
     with closing(Database(Settings().database_path)) as db:
@@ -59,7 +54,7 @@ def gate_list(_args: argparse.Namespace) -> int:
         )
     else:
         rows = [(g.id, g.name, ",".join(g.directions), ",".join(g.roles), str(devices.get(g.id, 0))) for g in gates]  # fmt: skip
-        print("\n".join(_table([COLUMNS, *rows])))
+        print("\n".join(table([COLUMNS, *rows])))
     waiting = sorted(set(devices) - {g.id for g in gates})
     if waiting:
         named = ", ".join(f"{gate_id} ({devices[gate_id]})" for gate_id in waiting)
