@@ -38,7 +38,8 @@ def operators_add(args: argparse.Namespace) -> int:
             _password(args),
             login_name(),
         )
-    print(f"operator {args.username} ({args.role}) created: {operator_id}")
+    print(f"akun petugas {args.username} ({args.role}) dibuat: {operator_id}\n"
+          f"operator {args.username} ({args.role}) created: {operator_id}")  # fmt: skip
     return 0
 
 
@@ -74,17 +75,17 @@ def reembed_command(args: argparse.Namespace) -> int:
     db = Database(settings.database_path)
     kek = resolve_kek(settings.key.passphrase_file, settings.key.kek_file, settings.data_dir)
     report = reembed(db, SealedVault(db, kek), spec.build(), actor=args.officer or login_name())
-    print(
-        f"pack {report.pack_id}: {report.embedded} embedded, {len(report.failed)} failed, {report.remaining} left"
-    )
+    pack, failed, uncovered = report.pack_id, len(report.failed), len(report.uncovered)
+    print(f"paket {pack}: {report.embedded} templat dibuat, {failed} gagal, {report.remaining} tersisa\n"
+          f"pack {pack}: {report.embedded} embedded, {failed} failed, {report.remaining} left")  # fmt: skip
     for image_id, code in sorted(report.failed.items()):
         print(f"  image {image_id}: {code}")
     if report.switched:
-        print(f"the site now uses {report.pack_id}; restart the service to load it")
+        print(f"situs kini memakai {pack}; mulai ulang layanan untuk memuatnya\n"
+              f"the site now uses {pack}; restart the service to load it")  # fmt: skip
         return 0
-    print(
-        f"not switched: {len(report.uncovered)} identities would have no template in {report.pack_id}"
-    )
+    print(f"belum beralih: {uncovered} identitas tidak akan punya templat di {pack}\n"
+          f"not switched: {uncovered} identities would have no template in {pack}")  # fmt: skip
     return 1
 
 
@@ -105,11 +106,12 @@ def audit_verify(args: argparse.Namespace) -> int:
         count = tx.execute("SELECT COUNT(*) FROM audit_events").fetchone()[0]
         anchors = tx.execute("SELECT COUNT(*) FROM audit_anchors").fetchone()[0]
     if problem is None:
-        print(
-            f"audit chain intact: {count} events, reaching {anchors + len(args.anchor)} anchored heads"
-        )
+        heads = anchors + len(args.anchor)
+        print(f"rantai audit utuh: {count} peristiwa, mencapai {heads} kepala rantai yang dijangkarkan\n"
+              f"audit chain intact: {count} events, reaching {heads} anchored heads")  # fmt: skip
         return 0
-    print(f"audit chain broken at event {problem.seq}: {problem.reason}")
+    print(f"rantai audit rusak pada peristiwa {problem.seq}: {problem.reason_id}\n"
+          f"audit chain broken at event {problem.seq}: {problem.reason}")  # fmt: skip
     return 1
 
 
