@@ -1,4 +1,4 @@
-"""`gerbang operators|devices|gallery|reembed|audit` subcommands: a site admin's tools at the console."""
+"""`gerbang operators|gallery|reembed|audit` subcommands: a site admin's tools at the console."""
 
 from __future__ import annotations
 
@@ -38,40 +38,8 @@ def operators_add(args: argparse.Namespace) -> int:
             _password(args),
             login_name(),
         )
-    print(f"operator {args.username} ({args.role}) created: {operator_id}")
-    return 0
-
-
-def devices_add(args: argparse.Namespace) -> int:
-    """Register a gate terminal and print its key once."""
-    db = Database(Settings().database_path)
-    with unit_of_work(db) as uow:
-        device_id, key = uow.accounts.add_device(args.name, args.gate, login_name())
-        configured = uow.connection.execute(
-            "SELECT 1 FROM gates WHERE id = ?", (args.gate,)
-        ).fetchone()
-    print(
-        f"device {args.name} at gate {args.gate}: {device_id}\nkey (shown once; send as X-Device-Key): {key}"
-    )
-    if configured is None:
-        how = f"`gerbang gate add {args.gate} --directions ... --roles ...`"
-        print(f"catatan: gerbang {args.gate} belum diatur; atur dengan {how} (atau POST /v1/gates)"
-              " sebelum kios dapat memakainya\n"
-              f"note: gate {args.gate} is not configured yet; configure it with {how} (or POST"
-              " /v1/gates) before the kiosk can use it")  # fmt: skip
-    return 0
-
-
-def devices_rekey(args: argparse.Namespace) -> int:
-    """Give a gate terminal a new key (the old one is refused at once) and print it once."""
-    db = Database(Settings().database_path)
-    with unit_of_work(db) as uow:
-        device_id, key = uow.accounts.rekey_device(args.name, login_name())
-    print(
-        f"device {args.name}: {device_id}\nnew key (shown once; send as X-Device-Key): {key}\n"
-        "kunci lama ditolak mulai sekarang; masukkan kunci baru di pengaturan terminal\n"
-        "the old key is refused from now on; enter the new key in the terminal's setup"
-    )
+    print(f"akun petugas {args.username} ({args.role}) dibuat: {operator_id}\n"
+          f"operator {args.username} ({args.role}) created: {operator_id}")  # fmt: skip
     return 0
 
 
@@ -107,17 +75,17 @@ def reembed_command(args: argparse.Namespace) -> int:
     db = Database(settings.database_path)
     kek = resolve_kek(settings.key.passphrase_file, settings.key.kek_file, settings.data_dir)
     report = reembed(db, SealedVault(db, kek), spec.build(), actor=args.officer or login_name())
-    print(
-        f"pack {report.pack_id}: {report.embedded} embedded, {len(report.failed)} failed, {report.remaining} left"
-    )
+    pack, failed, uncovered = report.pack_id, len(report.failed), len(report.uncovered)
+    print(f"paket {pack}: {report.embedded} templat dibuat, {failed} gagal, {report.remaining} tersisa\n"
+          f"pack {pack}: {report.embedded} embedded, {failed} failed, {report.remaining} left")  # fmt: skip
     for image_id, code in sorted(report.failed.items()):
         print(f"  image {image_id}: {code}")
     if report.switched:
-        print(f"the site now uses {report.pack_id}; restart the service to load it")
+        print(f"situs kini memakai {pack}; mulai ulang layanan untuk memuatnya\n"
+              f"the site now uses {pack}; restart the service to load it")  # fmt: skip
         return 0
-    print(
-        f"not switched: {len(report.uncovered)} identities would have no template in {report.pack_id}"
-    )
+    print(f"belum beralih: {uncovered} identitas tidak akan punya templat di {pack}\n"
+          f"not switched: {uncovered} identities would have no template in {pack}")  # fmt: skip
     return 1
 
 
@@ -138,11 +106,12 @@ def audit_verify(args: argparse.Namespace) -> int:
         count = tx.execute("SELECT COUNT(*) FROM audit_events").fetchone()[0]
         anchors = tx.execute("SELECT COUNT(*) FROM audit_anchors").fetchone()[0]
     if problem is None:
-        print(
-            f"audit chain intact: {count} events, reaching {anchors + len(args.anchor)} anchored heads"
-        )
+        heads = anchors + len(args.anchor)
+        print(f"rantai audit utuh: {count} peristiwa, mencapai {heads} kepala rantai yang dijangkarkan\n"
+              f"audit chain intact: {count} events, reaching {heads} anchored heads")  # fmt: skip
         return 0
-    print(f"audit chain broken at event {problem.seq}: {problem.reason}")
+    print(f"rantai audit rusak pada peristiwa {problem.seq}: {problem.reason_id}\n"
+          f"audit chain broken at event {problem.seq}: {problem.reason}")  # fmt: skip
     return 1
 
 
@@ -171,19 +140,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     add.set_defaults(handler=operators_add)
-
-    devices = sub.add_parser("devices", help="gate terminals").add_subparsers(
-        dest="action", required=True
-    )
-    device = devices.add_parser("add", help="register a gate terminal")
-    device.add_argument("name")
-    device.add_argument("--gate", required=True, help="the gate this terminal stands at")
-    device.set_defaults(handler=devices_add)
-    rekey = devices.add_parser(
-        "rekey", help="give a gate terminal a new key; its old key is refused at once"
-    )
-    rekey.add_argument("name", help="the terminal's name, as given to `devices add`")
-    rekey.set_defaults(handler=devices_rekey)
 
     gallery = sub.add_parser(
         "gallery", help="the running service's face gallery (signs in as a site admin)"

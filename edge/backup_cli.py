@@ -15,9 +15,20 @@ from edge.settings import Settings
 from edge.site import Site
 from kernel import sealed
 from kernel.credentials import NoTerminal, ask_twice
+from kernel.errors import InputError, Message
 from site_sync.recovery import apply_holdings, fetch_holdings
 from site_sync.site_key import site_key
 from site_sync.uplink import RegistryClient
+
+
+class RecoveryRegistryMissing(InputError):
+    code = "recovery_registry_missing"
+    message = Message(
+        "Pemulihan mengambil data dari registri pusat: sebutkan alamatnya dengan --registry URL"
+        " atau EDGE_SYNC__REGISTRY_URL.",
+        "Recovery takes data back from the central registry: name it with --registry URL or"
+        " EDGE_SYNC__REGISTRY_URL.",
+    )
 
 
 def _passphrase(args: argparse.Namespace, confirm: bool) -> str | None:
@@ -89,11 +100,12 @@ def recover(args: argparse.Namespace) -> int:
     settings = Settings(data_dir=Path(args.to))
     url = args.registry or settings.sync.registry_url
     if not url:
-        raise SystemExit("name the registry: --registry URL or EDGE_SYNC__REGISTRY_URL")
+        raise RecoveryRegistryMissing()
     key_file = Path(args.key_file) if args.key_file else settings.backup.key_file
     passphrase = _passphrase(args, confirm=False)
     restored = restore_backup(Path(args.file), Path(args.to), key_file, passphrase, args.force)
-    print(f"restored site {restored.manifest['site_id']} as of {restored.manifest['created_at']}")
+    site_id, at = restored.manifest["site_id"], restored.manifest["created_at"]
+    print(f"situs {site_id} per {at} dipulihkan\nrestored site {site_id} as of {at}")
     site = Site(settings)
     registry = RegistryClient.connect(
         url, settings.site_id, site_key(settings), ca_file=settings.sync.registry_ca_file
@@ -104,8 +116,11 @@ def recover(args: argparse.Namespace) -> int:
         registry.close()
         site.close()
     print(json.dumps(asdict(report), indent=2))
-    print(f"Start the service with EDGE_DATA_DIR={Path(args.to).resolve()}; it pushes from seq"
-          f" {report.outbox_next_seq} on. Run `gerbang audit verify`.")  # fmt: skip
+    folder, seq = Path(args.to).resolve(), report.outbox_next_seq
+    print(f"Jalankan layanan dengan EDGE_DATA_DIR={folder}; pengirimannya berlanjut dari seq {seq}."
+          " Jalankan `gerbang audit verify`.\n"
+          f"Start the service with EDGE_DATA_DIR={folder}; it pushes from seq {seq} on."
+          " Run `gerbang audit verify`.")  # fmt: skip
     return 0
 
 

@@ -8,7 +8,7 @@ search-batch --gallery G.csv --probes P.csv --out R.csv  1:N as the service deci
 eval DIR [--open-set]      accuracy per pack on a folder-per-identity photo set, with a DET plot
                            (--open-set: FNIR at fixed FPIR by gallery size and population)
 calibrate DIR              build a pack's calibration file (thresholds at target FMRs)
-operators add | devices add|rekey  accounts for officers and gate terminals (rekey: a new key)
+operators add | devices add|rekey|list  accounts for officers and gate terminals (rekey: a new key)
 gate add | list            configure the site's gates (as POST /v1/gates does), and see them
 gate run                   a gate camera deciding passages until Ctrl-C
 gallery check | rebuild    ask the running service to compare its gallery with the database, or rebuild it
@@ -32,6 +32,7 @@ from edge import (
     backup_cli,
     commands,
     daily_report,
+    device_commands,
     exchange_commands,
     finger_commands,
     import_command,
@@ -154,6 +155,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     _models_parser(sub)
     _batch_parsers(sub)
     admin_commands.add_parsers(sub)
+    device_commands.add_parsers(sub)
     import_command.add_parser(sub)
     daily_report.add_parser(sub)
     exchange_commands.add_parsers(sub)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -44,6 +45,16 @@ class DeviceNotFound(NotFound):
         "`gerbang devices add`.",
         "No gate terminal has that name; check the name given to `gerbang devices add`.",
     )
+
+
+@dataclass(frozen=True)
+class Device:
+    """A gate terminal as an admin sees it: never its key nor the key's digest."""
+
+    name: str
+    gate_id: str
+    active: bool
+    created_at: str
 
 
 OperatorRole = Literal["enrolment_officer", "gate_officer", "supervisor", "site_admin"]
@@ -208,6 +219,13 @@ class AccountStore:
         append_event(self.db, actor, "device.rekeyed", row["id"],
                      {"name": name, "key_sha256": secret_digest(key)})  # fmt: skip
         return row["id"], key
+
+    def devices(self) -> list[Device]:
+        """Every registered terminal, by gate then name."""
+        rows = self.db.execute(
+            "SELECT name, gate_id, active, created_at FROM devices ORDER BY gate_id, name"
+        ).fetchall()
+        return [Device(row[0], row[1], bool(row[2]), row[3]) for row in rows]
 
     def device_for_key(self, key: str) -> Principal:
         row = self.db.execute(

@@ -55,10 +55,15 @@ def append_event(
 
 @dataclass(frozen=True)
 class ChainProblem:
-    """The first event that does not fit the chain, and why."""
+    """The first event that does not fit the chain, and why (in English, and in Indonesian)."""
 
     seq: int
     reason: str
+    reason_id: str
+
+
+# Who holds an anchor, as `anchor_head` records it and an auditor's head is named, in Indonesian.
+WITNESSES_ID = {"the registry": "registri", "kept by an auditor": "auditor"}
 
 
 def verify_chain(connection: sqlite3.Connection) -> ChainProblem | None:
@@ -69,11 +74,14 @@ def verify_chain(connection: sqlite3.Connection) -> ChainProblem | None:
     )
     for seq, at, actor, action, subject, details, prev_hash, digest in rows:
         if seq != expected_seq:
-            return ChainProblem(expected_seq, f"event {expected_seq} is missing (next is {seq})")
+            return ChainProblem(expected_seq, f"event {expected_seq} is missing (next is {seq})",
+                                f"peristiwa {expected_seq} hilang (berikutnya {seq})")  # fmt: skip
         if prev_hash != prev:
-            return ChainProblem(seq, "does not point to the event before it (deleted or reordered)")
+            return ChainProblem(seq, "does not point to the event before it (deleted or reordered)",
+                                "tidak menunjuk ke peristiwa sebelumnya (dihapus atau diubah urutannya)")  # fmt: skip
         if event_hash(seq, at, actor, action, subject, details, prev_hash) != digest:
-            return ChainProblem(seq, "its content was changed after it was written")
+            return ChainProblem(seq, "its content was changed after it was written",
+                                "isinya diubah setelah ditulis")  # fmt: skip
         prev, expected_seq = digest, seq + 1
     return None
 
@@ -114,11 +122,16 @@ def verify_anchored(
                connection.execute("SELECT seq, hash, witness FROM audit_anchors ORDER BY seq")]  # fmt: skip
     anchors += [(seq, digest, "kept by an auditor") for seq, digest in kept or []]
     for seq, digest, witness in sorted(anchors):
+        holder = WITNESSES_ID.get(witness, witness)
         if seq > head_seq:
             return ChainProblem(head_seq + 1, f"events {head_seq + 1}..{seq} are missing: the chain"
-                                f" ends at {head_seq} but {witness} holds head {seq} (truncated)")  # fmt: skip
+                                f" ends at {head_seq} but {witness} holds head {seq} (truncated)",
+                                f"peristiwa {head_seq + 1}..{seq} hilang: rantai berakhir di"
+                                f" {head_seq} padahal {holder} memegang kepala {seq} (dipotong)")  # fmt: skip
         row = connection.execute("SELECT hash FROM audit_events WHERE seq = ?", (seq,)).fetchone()
         if row is None or row[0] != digest:
             return ChainProblem(seq, f"differs from the head {witness} holds: the chain was"
-                                " rewritten and re-hashed from here or before")  # fmt: skip
+                                " rewritten and re-hashed from here or before",
+                                f"berbeda dari kepala yang dipegang {holder}: rantai ditulis ulang"
+                                " dan di-hash ulang mulai dari sini atau sebelumnya")  # fmt: skip
     return None

@@ -16,6 +16,7 @@ import argparse
 from contextlib import closing
 
 from edge.admin_commands import login_name
+from edge.console_table import table
 from edge.gate.queries import configured_gates, devices_by_gate
 from edge.gate.records import Gate
 from edge.gate.setup import DIRECTIONS, ROLES, describe, ensure_gate
@@ -37,16 +38,17 @@ def gate_add(args: argparse.Namespace) -> int:
     with closing(Database(Settings().database_path)) as db:
         added = ensure_gate(db, gate, f"cli:{login_name()}")
     if added:
-        print(f"gate {gate.id} configured: {describe(gate)}")
+        print(f"gerbang {gate.id} diatur: {_described_id(gate)}\n"
+              f"gate {gate.id} configured: {describe(gate)}")  # fmt: skip
     else:
-        print(f"gate {gate.id} is already configured this way: nothing changed")
+        print(f"gerbang {gate.id} sudah diatur seperti ini: tidak ada yang berubah\n"
+              f"gate {gate.id} is already configured this way: nothing changed")  # fmt: skip
     return 0
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
-    """Rows as lines, each column as wide as its widest cell."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]  # fmt: skip
+def _described_id(gate: Gate) -> str:
+    """`describe` in Indonesian (directions and roles are codes, the same in both languages)."""
+    return f"nama {gate.name!r}, arah {','.join(gate.directions)}, peran {','.join(gate.roles)}"
 
 
 def gate_list(_args: argparse.Namespace) -> int:
@@ -54,16 +56,17 @@ def gate_list(_args: argparse.Namespace) -> int:
     with closing(Database(Settings().database_path)) as db:
         gates, devices = configured_gates(db), devices_by_gate(db)
     if not gates:
-        print(
-            "no gate configured yet: gerbang gate add GATE_ID --directions in,out --roles visitor"
-        )
+        how = "gerbang gate add GATE_ID --directions in,out --roles visitor"
+        print(f"belum ada gerbang yang diatur: {how}\nno gate configured yet: {how}")
     else:
         rows = [(g.id, g.name, ",".join(g.directions), ",".join(g.roles), str(devices.get(g.id, 0))) for g in gates]  # fmt: skip
-        print("\n".join(_table([COLUMNS, *rows])))
+        print("\n".join(table([COLUMNS, *rows])))
     waiting = sorted(set(devices) - {g.id for g in gates})
     if waiting:
         named = ", ".join(f"{gate_id} ({devices[gate_id]})" for gate_id in waiting)
-        print(f"note: terminals registered at gates not configured (they cannot pass anyone): {named}")  # fmt: skip
+        print(f"catatan: ada terminal terdaftar di gerbang yang belum diatur (tidak dapat meloloskan"
+              f" siapa pun): {named}\n"
+              f"note: terminals registered at gates not configured (they cannot pass anyone): {named}")  # fmt: skip
     return 0
 
 

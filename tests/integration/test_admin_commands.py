@@ -172,7 +172,10 @@ def test_gallery_check_without_credentials_or_a_terminal_says_what_to_set(site: 
 def test_reembed_switches_the_running_site_which_then_asks_for_a_restart(site: Served) -> None:
     moved = gerbang(site.env, "reembed", "--pack", "scrfd-dlib", "--officer", "admin")
     assert moved.returncode == 0, moved.stderr
-    assert "the site now uses scrfd-dlib" in moved.stdout
+    assert (
+        "situs kini memakai scrfd-dlib; mulai ulang layanan untuk memuatnya\nthe site now uses"
+        " scrfd-dlib" in moved.stdout
+    )
     ready = httpx.get(f"{site.url}/ready", timeout=10)
     assert (ready.status_code, ready.json()["problem"]["code"]) == (503, "pack_changed")
     refused = gerbang(site.env, "gallery", "rebuild")
@@ -187,3 +190,4 @@ def test_reembed_switches_the_running_site_which_then_asks_for_a_restart(site: S
     assert check.returncode == 0 and '"ok": true' in check.stdout, check.stdout + check.stderr
     again = gerbang(site.env, "reembed", "--pack", "scrfd-dlib")  # nothing left: still fine
     assert again.returncode == 0 and "0 embedded" in again.stdout, again.stdout + again.stderr
+    assert "paket scrfd-dlib: 0 templat dibuat, 0 gagal, 0 tersisa\npack " in again.stdout

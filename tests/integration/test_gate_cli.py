@@ -48,7 +48,7 @@ def listed(env: dict[str, str]) -> tuple[list[list[str]], str]:
     """`gate list`'s table as cells (split on its column gaps), and all it printed."""
     shown = gerbang(env, "gate", "list")
     assert shown.returncode == 0, shown.stderr
-    lines = [line for line in shown.stdout.splitlines() if not line.startswith("note")]
+    lines = [line for line in shown.stdout.splitlines() if not line.startswith(("catatan", "note"))]
     return [
         [cell.strip() for cell in line.split("  ") if cell.strip()] for line in lines
     ], shown.stdout

@@ -94,6 +94,7 @@ def test_a_dead_site_comes_back_from_its_backup_and_the_registry(
         out = _gerbang(env, "recover", str(backup), "--to", str(rebuilt))
         assert '"restored": [\n    "' + at_b in out, out
         assert f"pushes from seq {registry_seq + 1} on" in out, out
+        assert f"pengirimannya berlanjut dari seq {registry_seq + 1}." in out, out
         db = Database(rebuilt / "gerbang.db")
         with db.transaction() as tx:  # movements are an officer's (gate.move), not a terminal's
             AccountStore(tx).add_operator("admin", "Admin", "site_admin", PASSWORD)

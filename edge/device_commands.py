@@ -1,0 +1,95 @@
+"""`gerbang devices add|rekey|list`: a site's gate terminals, on the database of EDGE_DATA_DIR.
+
+    gerbang devices add kiosk-1 --gate main     # its key, printed once
+    gerbang devices list                        # every terminal: the NAME `rekey` takes
+    gerbang devices rekey kiosk-1               # a new key; the old one is refused at once
+
+A key is shown once, when it is made; only its sha256 is stored, and `list` shows neither.
+"""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import closing
+from datetime import UTC, datetime
+
+from edge.admin_commands import login_name
+from edge.console_table import table
+from edge.settings import Settings
+from enrollment.accounts import AccountStore
+from enrollment.db import Database
+from enrollment.unit_of_work import unit_of_work
+
+COLUMNS = ("NAME", "GATE", "STATE", "CREATED (UTC)")
+
+
+def devices_add(args: argparse.Namespace) -> int:
+    """Register a gate terminal and print its key once."""
+    db = Database(Settings().database_path)
+    with unit_of_work(db) as uow:
+        device_id, key = uow.accounts.add_device(args.name, args.gate, login_name())
+        configured = uow.connection.execute(
+            "SELECT 1 FROM gates WHERE id = ?", (args.gate,)
+        ).fetchone()
+    print(
+        f"device {args.name} at gate {args.gate}: {device_id}\nkey (shown once; send as X-Device-Key): {key}"
+    )
+    if configured is None:
+        how = f"`gerbang gate add {args.gate} --directions ... --roles ...`"
+        print(f"catatan: gerbang {args.gate} belum diatur; atur dengan {how} (atau POST /v1/gates)"
+              " sebelum kios dapat memakainya\n"
+              f"note: gate {args.gate} is not configured yet; configure it with {how} (or POST"
+              " /v1/gates) before the kiosk can use it")  # fmt: skip
+    return 0
+
+
+def devices_rekey(args: argparse.Namespace) -> int:
+    """Give a gate terminal a new key (the old one is refused at once) and print it once."""
+    db = Database(Settings().database_path)
+    with unit_of_work(db) as uow:
+        device_id, key = uow.accounts.rekey_device(args.name, login_name())
+    print(
+        f"device {args.name}: {device_id}\nnew key (shown once; send as X-Device-Key): {key}\n"
+        "kunci lama ditolak mulai sekarang; masukkan kunci baru di pengaturan terminal\n"
+        "the old key is refused from now on; enter the new key in the terminal's setup"
+    )
+    return 0
+
+
+def _minute(stamp: str) -> str:
+    """A stored UTC time to the minute, as a person reads it: 2026-12-07 23:40."""
+    return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def devices_list(_args: argparse.Namespace) -> int:
+    """Every terminal: its name, gate, whether its key is accepted, and when it was registered."""
+    with closing(Database(Settings().database_path)) as db, db.reading() as tx:
+        devices = AccountStore(tx).devices()
+    if not devices:
+        print("belum ada terminal gerbang: gerbang devices add NAMA --gate GATE_ID\n"
+              "no gate terminal registered yet: gerbang devices add NAME --gate GATE_ID")  # fmt: skip
+        return 0
+    rows = [(d.name, d.gate_id, "active" if d.active else "revoked", _minute(d.created_at)) for d in devices]  # fmt: skip
+    print("\n".join(table([COLUMNS, *rows])))
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Attach `devices add|rekey|list` to the main parser."""
+    devices = sub.add_parser("devices", help="gate terminals").add_subparsers(
+        dest="action", required=True
+    )
+    device = devices.add_parser("add", help="register a gate terminal")
+    device.add_argument("name")
+    device.add_argument("--gate", required=True, help="the gate this terminal stands at")
+    device.set_defaults(handler=devices_add)
+    rekey = devices.add_parser(
+        "rekey", help="give a gate terminal a new key; its old key is refused at once"
+    )
+    rekey.add_argument("name", help="the terminal's name, as given to `devices add`")
+    rekey.set_defaults(handler=devices_rekey)
+    listing = devices.add_parser(
+        "list",
+        help="every terminal: name, gate, active or revoked, when registered (never its key)",
+    )
+    listing.set_defaults(handler=devices_list)
