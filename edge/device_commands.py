@@ -1,8 +1,9 @@
-"""`gerbang devices add|rekey|list`: a site's gate terminals, on the database of EDGE_DATA_DIR.
+"""`gerbang devices add|rekey|revoke|list`: a site's gate terminals, on the database of EDGE_DATA_DIR.
 
     gerbang devices add kiosk-1 --gate main     # its key, printed once
     gerbang devices list                        # every terminal: the NAME `rekey` takes
     gerbang devices rekey kiosk-1               # a new key; the old one is refused at once
+    gerbang devices revoke kiosk-1              # a lost or stolen terminal: its key is refused
 
 A key is shown once, when it is made; only its sha256 is stored, and `list` shows neither.
 """
@@ -56,6 +57,22 @@ def devices_rekey(args: argparse.Namespace) -> int:
     return 0
 
 
+def devices_revoke(args: argparse.Namespace) -> int:
+    """Refuse a terminal's key from now on; its decisions stay on record."""
+    db = Database(Settings().database_path)
+    with unit_of_work(db) as uow:
+        device_id, was_active = uow.accounts.revoke_device(args.name, login_name())
+    if was_active:
+        print(f"terminal {args.name} ({device_id}) dicabut: kuncinya ditolak mulai sekarang;"
+              f" `gerbang devices rekey {args.name}` memberinya kunci baru\n"
+              f"terminal {args.name} ({device_id}) revoked: its key is refused from now on;"
+              f" `gerbang devices rekey {args.name}` gives it a new key")  # fmt: skip
+    else:
+        print(f"terminal {args.name} sudah dicabut: tidak ada yang berubah\n"
+              f"terminal {args.name} was already revoked: nothing changed")  # fmt: skip
+    return 0
+
+
 def _minute(stamp: str) -> str:
     """A stored UTC time to the minute, as a person reads it: 2026-12-07 23:40."""
     return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
@@ -75,7 +92,7 @@ def devices_list(_args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Attach `devices add|rekey|list` to the main parser."""
+    """Attach `devices add|rekey|revoke|list` to the main parser."""
     devices = sub.add_parser("devices", help="gate terminals").add_subparsers(
         dest="action", required=True
     )
@@ -88,6 +105,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     rekey.add_argument("name", help="the terminal's name, as given to `devices add`")
     rekey.set_defaults(handler=devices_rekey)
+    revoke = devices.add_parser(
+        "revoke", help="refuse a lost or stolen terminal's key from now on (rekey brings it back)"
+    )
+    revoke.add_argument("name", help="the terminal's name, as `devices list` shows it")
+    revoke.set_defaults(handler=devices_revoke)
     listing = devices.add_parser(
         "list",
         help="every terminal: name, gate, active or revoked, when registered (never its key)",

@@ -220,6 +220,17 @@ class AccountStore:
                      {"name": name, "key_sha256": secret_digest(key)})  # fmt: skip
         return row["id"], key
 
+    def revoke_device(self, name: str, actor: str = "console") -> tuple[str, bool]:
+        """Refuse a terminal's key from now on (a lost or stolen kiosk); `rekey` brings it back
+        with a new key. Return (device id, whether it was active). Audited."""
+        row = self.db.execute("SELECT id, active FROM devices WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise DeviceNotFound(device=name)
+        if row["active"]:
+            self.db.execute("UPDATE devices SET active = 0 WHERE id = ?", (row["id"],))
+            append_event(self.db, actor, "device.revoked", row["id"], {"name": name})
+        return row["id"], bool(row["active"])
+
     def devices(self) -> list[Device]:
         """Every registered terminal, by gate then name."""
         rows = self.db.execute(

@@ -1,4 +1,4 @@
-"""`gerbang devices rekey`: a terminal whose key was exposed (typed as `/gate?key=`, seen in an
+"""`gerbang devices rekey` and `revoke`: a terminal whose key was exposed (typed as `/gate?key=`, seen in an
 address bar) gets a new one, and the old key is refused from then on. Separate `gerbang`
 processes on a real SQLite data folder, checked through the store the service's auth uses."""
 
@@ -59,3 +59,29 @@ def test_rekeying_an_unknown_terminal_says_so_in_both_languages(env: dict[str, s
     assert answer.returncode != 0
     assert "error [device_not_found]: Tidak ada terminal gerbang dengan nama itu" in answer.stderr
     assert "No gate terminal has that name" in answer.stderr
+
+
+def test_a_revoked_terminal_is_refused_listed_as_revoked_and_a_rekey_brings_it_back(
+    env: dict[str, str],
+) -> None:
+    key = _printed_key(gerbang(env, "devices", "add", "kiosk-1", "--gate", "main").stdout)
+    revoked = gerbang(env, "devices", "revoke", "kiosk-1")
+    assert revoked.returncode == 0, revoked.stderr
+    assert "dicabut" in revoked.stdout and "revoked: its key is refused" in revoked.stdout
+    again = gerbang(env, "devices", "revoke", "kiosk-1")
+    assert "already revoked: nothing changed" in again.stdout
+    listed = gerbang(env, "devices", "list").stdout
+    assert [line.split()[:3] for line in listed.splitlines()[1:]] == [
+        ["kiosk-1", "main", "revoked"]
+    ]
+    db, accounts = _accounts(env)
+    with db:
+        with pytest.raises(Unauthenticated):
+            accounts.device_for_key(key)
+        actions = [r[0] for r in db.execute("SELECT action FROM audit_events WHERE action LIKE 'device.%' ORDER BY seq")]  # fmt: skip
+    assert actions == ["device.added", "device.revoked"]  # the second revoke wrote nothing
+    new = _printed_key(gerbang(env, "devices", "rekey", "kiosk-1").stdout)
+    db, accounts = _accounts(env)
+    with db:
+        assert accounts.device_for_key(new).name == "kiosk-1"
+    assert gerbang(env, "devices", "revoke", "kiosk-9").returncode == 2
