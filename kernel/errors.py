@@ -122,9 +122,11 @@ class Unauthenticated(GerbangError):
         return cls(
             Message(
                 "Kunci perangkat terminal ini tidak dikenal atau sudah dicabut. Minta admin situs"
-                " membuat kunci baru (gerbang devices add) dan masukkan di pengaturan terminal.",
+                " membuat kunci baru (gerbang devices rekey NAMA-TERMINAL; nama dari gerbang"
+                " devices list) dan masukkan di pengaturan terminal.",
                 "This terminal's device key is unknown or revoked. Ask the site admin for a new"
-                " key (gerbang devices add) and enter it in the terminal's setup.",
+                " key (gerbang devices rekey TERMINAL-NAME; names from gerbang devices list) and"
+                " enter it in the terminal's setup.",
             ),
             reason="device key unknown or revoked",
         )

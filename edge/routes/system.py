@@ -16,10 +16,23 @@ from edge.site import Site
 from enrollment import queries
 from enrollment.accounts import sign_in, sign_out
 from kernel.access import Principal, SignInThrottled
-from kernel.errors import Unauthenticated
+from kernel.errors import Message, Unauthenticated
 from site_sync import dead_letters
 
 router = APIRouter()
+
+# Said when the gallery holds another count of templates than the database: most often another
+# process (gerbang import, a restore) wrote to the database while the service ran.
+GALLERY_BEHIND = Message(
+    "Galeri wajah di memori berbeda dari basis data (mungkin diubah proses lain, misalnya gerbang"
+    " import): jalankan gerbang gallery rebuild, atau mulai ulang layanan.",
+    "The face gallery in memory differs from the database (perhaps another process wrote to it,"
+    " such as gerbang import): run gerbang gallery rebuild, or restart the service.",
+)
+DEAD_LETTERS = Message(
+    "Ada perubahan yang ditolak registri dan ditahan di situs ini: lihat gerbang sync status.",
+    "Some changes were refused by the registry and are held at this site: see gerbang sync status.",
+)
 
 
 @router.get("/health", response_model=HealthResponse)
@@ -53,8 +66,10 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
     held = len(site.gallery())
     withheld = dead_letters.open_count_now(site.db)  # an alarm for officers, not a reason to stop
     warnings: list[dict[str, Any]] = (
-        [{"code": "sync_dead_letters", "details": {"open": withheld}}] if withheld else []
-    )
+        [{"code": "sync_dead_letters", "message": DEAD_LETTERS.as_dict(), "details": {"open": withheld}}]
+        if withheld
+        else []
+    )  # fmt: skip
     if key_warning := site.key_warning:  # a warning, not a failure: the README's first run works
         warnings.append(key_warning)
     body = {"ready": held == stored, "pack": pack, "gallery": held, "problem": None,
@@ -64,8 +79,10 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
     if held != stored:
         body["problem"] = {
             "code": "gallery_inconsistent",
-            "details": {"database": stored, "gallery": held},
-        }
+            "message": GALLERY_BEHIND.as_dict(),
+            "details": {"database": stored, "gallery": held,
+                        "fix": "gerbang gallery rebuild (or restart the service)"},
+        }  # fmt: skip
     elif finger := site.nbis.problem or site.finger_problem:  # faces work; fingers not (yet)
         body |= {"ready": False, "problem": finger.to_payload()["error"]}
     return JSONResponse(body, 200 if body["ready"] else 503)

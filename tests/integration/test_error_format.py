@@ -144,7 +144,7 @@ def test_a_terminal_with_a_wrong_key_is_told_to_get_a_new_key_not_to_sign_in(
     refused = site_client.client.get("/v1/visits/inside", headers={"X-Device-Key": "not-a-key"})
     assert refused.status_code == 401 and error_code(refused) == "unauthenticated"
     message = refused.json()["error"]["message"]
-    assert "gerbang devices add" in message["id"] and "new key" in message["en"]
+    assert "gerbang devices rekey" in message["id"] and "new key" in message["en"]
     nobody = site_client.client.get("/v1/visits/inside")
     assert nobody.json()["error"]["message"]["en"] == "Please sign in first."
 

@@ -59,6 +59,8 @@ def test_a_template_missing_from_the_live_gallery_is_found_and_repaired(
     assert check["ok"] is False and check["differences"]["missing_in_index"] == [lost]
     ready = enrolled.client.get("/ready")
     assert (ready.status_code, ready.json()["problem"]["code"]) == (503, "gallery_inconsistent")
+    said = ready.json()["problem"]["message"]
+    assert "gerbang gallery rebuild" in said["id"] and "gerbang gallery rebuild" in said["en"]
     refused = enrolled.client.post(
         "/v1/admin/gallery/rebuild", headers=enrolled.as_role("gate_officer")
     )
