@@ -164,7 +164,7 @@ def install_bundle(bundle: Path, store: ModelStore, known_packs: dict[str, Model
         except (tarfile.TarError, EOFError) as exc:
             raise BundleRejected.because(name, f"not a readable bundle: {exc}") from exc
         except FileNotFoundError as exc:
-            raise BundleRejected.because(name, "the file does not exist") from exc
+            raise BundleRejected.missing(name) from exc
         paths = []
         for member, staged_path in staged.items():
             root, relative = _safe_member(name, member)

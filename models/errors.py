@@ -163,3 +163,17 @@ class BundleRejected(InputError):
     @classmethod
     def because(cls, bundle: str, reason: str, **details: object) -> BundleRejected:
         return cls(bundle=bundle, reason=reason, **details)
+
+    @classmethod
+    def missing(cls, bundle: str) -> BundleRejected:
+        """No file at that path: a typo or an unmounted USB stick, not a damaged bundle."""
+        return cls(
+            Message(
+                "Berkas paket model tidak ditemukan di alamat itu; tidak ada yang dipasang. Periksa"
+                " nama berkas dan apakah media USB sudah terpasang.",
+                "There is no model bundle at that path; nothing was installed. Check the file name"
+                " and that the USB stick is mounted.",
+            ),
+            bundle=bundle,
+            reason="the file does not exist",
+        )

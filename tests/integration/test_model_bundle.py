@@ -84,3 +84,13 @@ def test_a_flipped_byte_is_refused_and_nothing_is_installed(
     assert "model_bundle_rejected" in err and "MiniFASNetV2" in err
     assert not [p for p in (tmp_path / "models").rglob("*") if p.is_file()]
     assert main(["models", "verify"]) == 1
+
+
+def test_a_bundle_path_with_no_file_says_so_not_that_it_is_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fresh_site(monkeypatch, tmp_path)
+    assert main(["models", "install", str(tmp_path / "usb" / "nothing.tar")]) == 2
+    err = capsys.readouterr().err
+    assert "error [model_bundle_rejected]: Berkas paket model tidak ditemukan" in err
+    assert "There is no model bundle at that path" in err and "damaged" not in err
