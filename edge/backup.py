@@ -210,6 +210,17 @@ def restore_backup(
     force: bool = False,
 ) -> BackupSummary:
     """Open, check and unpack a backup into `data_dir` (empty, unless `force`)."""
+    if not backup.is_file():  # a typo or an unmounted disk, not a wrong key
+        raise BackupUnreadable(
+            Message(
+                "Berkas cadangan tidak ditemukan di alamat itu. Periksa nama berkas dan apakah"
+                " media penyimpanannya sudah terpasang. Tidak ada yang dipulihkan.",
+                "There is no backup file at that path. Check the file name and that its disk is"
+                " mounted. Nothing was restored.",
+            ),
+            path=str(backup),
+            reason="the file does not exist",
+        )
     if data_dir.exists() and any(data_dir.iterdir()) and not force:
         raise RestoreTargetNotEmpty(path=str(data_dir))
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -120,3 +120,14 @@ def test_a_backup_taken_while_the_site_runs_restores_every_person_and_event(
                 headers={"Authorization": f"Bearer {token}"},
             ).json()
             assert found["candidates"][0]["identity_id"] == identity, found
+
+
+def test_restoring_a_path_with_no_file_says_so_not_that_the_key_is_wrong(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "usb" / "site.gbk"
+    assert main(["restore", str(missing), "--to", str(tmp_path / "restored")]) == 2
+    err = capsys.readouterr().err
+    assert "error [backup_unreadable]: Berkas cadangan tidak ditemukan" in err
+    assert "There is no backup file at that path" in err and "wrong key" not in err
+    assert not (tmp_path / "restored").exists()  # nothing made before the check
