@@ -11,6 +11,7 @@ data never crosses a network in clear.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import socket
@@ -43,6 +44,30 @@ class TlsRequired(Unavailable):
         "The service refuses to serve a network address without TLS. Run `gerbang tls init` "
         "or configure the certificate files.",
     )
+
+
+class PortInUse(Unavailable):
+    code = "port_in_use"
+    message = Message(
+        "Alamat dan port ini sudah dipakai program lain (mungkin layanan ini sudah berjalan)."
+        " Hentikan program itu, atau pilih port lain dengan --port atau EDGE_PORT/REGISTRY_PORT.",
+        "This address and port are already taken by another program (perhaps this service is"
+        " already running). Stop it, or choose another port with --port or EDGE_PORT/REGISTRY_PORT.",
+    )
+
+
+def check_port_free(host: str, port: int) -> None:
+    """PortInUse when nothing could listen at host:port now (checked before any model loads, so
+    a second start says so at once instead of after loading, in uvicorn's English)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(host=host, port=port) from exc
+            # anything else (a name that does not resolve here...) is uvicorn's to report
 
 
 class TlsFilesMissing(Unavailable):
@@ -217,6 +242,7 @@ def serve(
 
     files = server_files(tls_dir, tls.cert_file, tls.key_file)
     options = serving_options(host, files)
+    check_port_free(host, port)
     if links:
         print(start_lines(base_url(host, port, files), links), flush=True)
     uvicorn.run(

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.integration.test_admin_commands import gerbang
 from tests.integration.test_sync_processes import _free_port, _spawn, _stop, _wait_for
 
 SECRETS = ("S3CRET-DEVICE-KEY", "S3CRET-TOKEN", "S3CRET-PASSWORD")
@@ -127,3 +128,15 @@ def test_the_api_document_loads_its_scripts_from_this_machine(
     for asset in assets:
         assert httpx.get(service.url + asset, timeout=30).status_code == 200, asset
     assert httpx.get(service.url + "/openapi.json", timeout=30).status_code == 200
+
+
+def test_a_second_serve_on_a_taken_port_says_so_in_both_languages_before_anything_else(
+    service: Service, tmp_path: Path
+) -> None:
+    port = service.url.rsplit(":", 1)[1]
+    command = ["serve"] if service.name == "site" else ["registry", "serve"]
+    second = gerbang(_scratch_env(tmp_path), *command, "--port", port)
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert "error [port_in_use]: Alamat dan port ini sudah dipakai" in second.stderr
+    assert "already taken by another program" in second.stderr
+    assert "Traceback" not in second.stderr and "http://" not in second.stdout  # no page list
