@@ -57,11 +57,12 @@ export async function addFromImages(api, form) {
 }
 
 /** One row: who, why, whose ban; a removal button for the registry's own entries (admins). */
-export function watchlistRow(entry, { t, mayRemove, onRemove }) {
+export function watchlistRow(entry, { t, lang, mayRemove, onRemove }) {
   const row = element("tr", { testid: "watchlist-row" });
   row.dataset.identityId = entry.identity_id;
   const owner = entry.site_id ? t("wl_site_ban", { site: entry.site_id }) : t("wl_registry_entry");
-  const since = new Date(entry.since).toLocaleDateString("id-ID", { day: "2-digit", month: "long", year: "numeric" });
+  const locale = lang === "en" ? "en-GB" : "id-ID"; // the page's language, not the browser's
+  const since = new Date(entry.since).toLocaleDateString(locale, { day: "2-digit", month: "long", year: "numeric" });
   const fingers = entry.fingers ? t("wl_finger_count", { n: entry.fingers }) : "—";
   const cells = [entry.full_name, entry.nik || "—", entry.reason || "—", fingers, `${owner} · ${entry.officer || "—"}`, since];
   row.append(...cells.map((text) => element("td", { text })));
@@ -93,8 +94,8 @@ export async function removeEntry(api, entry, reason) {
  * `failed(error)` for a refusal; `isAdmin()` decides whether the form and removals show.
  */
 export class WatchlistTab {
-  constructor({ api, t, isAdmin, entries, done, failed }) {
-    Object.assign(this, { api, t, isAdmin, entries, done, failed });
+  constructor({ api, t, lang, isAdmin, entries, done, failed }) {
+    Object.assign(this, { api, t, lang, isAdmin, entries, done, failed });
   }
 
   async add(event) {
@@ -129,7 +130,7 @@ export class WatchlistTab {
   render() {
     $("#watchlist-form").hidden = !this.isAdmin();
     if (!$("#watchlist-finger-rows").children.length) this.addFinger(); // right index first
-    const context = { t: this.t, mayRemove: this.isAdmin(), onRemove: (entry, reason) => this.remove(entry, reason) };
+    const context = { t: this.t, lang: this.lang(), mayRemove: this.isAdmin(), onRemove: (entry, reason) => this.remove(entry, reason) };
     const entries = this.entries();
     $("#watchlist").replaceChildren(...entries.map((entry) => watchlistRow(entry, context)));
     $("#no-watchlist").hidden = entries.length > 0;

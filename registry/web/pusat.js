@@ -259,6 +259,7 @@ const isAdmin = () => state.officer && state.officer.role === "central_admin";
 const watchlist = new WatchlistTab({
   api,
   t,
+  lang: () => language.lang,
   isAdmin,
   entries: () => state.watchlist,
   done: async (notice, vars) => { showError(null); showNotice(notice, vars); await load(); },

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,11 @@ from tests.integration import test_registry_fingers as finger_shared
 from tests.integration.test_registry import PASSWORD, Registry, _random_unit
 from tests.integration.test_registry_fingers import _finger
 from tests.integration.test_registry_photos import provided, requested
+
+ID_MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
+             "September", "Oktober", "November", "Desember")  # fmt: skip
+EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+             "September", "October", "November", "December")  # fmt: skip
 
 # The registry module's fixtures, used here by name (a fresh database for this module).
 database_url, face_vectors = shared.database_url, shared.face_vectors
@@ -212,6 +218,11 @@ def test_an_admin_bans_a_face_nationally_from_a_photo_and_lifts_it(
         " ON t.identity_id = i.id WHERE i.id = %s GROUP BY i.status", wanted,
     )  # fmt: skip
     assert (status, templates) == ("banned", 1)
+    month = date.today().month - 1
+    expect(row).to_contain_text(ID_MONTHS[month])  # the date in the page's language
+    page.get_by_test_id("lang-toggle").click()
+    expect(row).to_contain_text(EN_MONTHS[month])
+    page.get_by_test_id("lang-toggle").click()
     row.get_by_test_id("watchlist-remove-reason").fill("surat perintah dicabut")
     row.get_by_test_id("watchlist-remove").click()
     expect(page.get_by_test_id("notice")).to_contain_text("Buronan Foto")
