@@ -12,6 +12,8 @@ const NOT_OVERRIDABLE = ["visitor_banned", "watchlist_match"];
 /** Draw `decision` (an API decision body, or null to hide) with its photo of record (a URL). */
 export function renderDecision(box, decision, photo, language) {
   box.hidden = !decision;
+  // gate.css lifts the language switch above a full-screen alarm
+  document.body.classList.toggle("alarm-up", decision?.result === "alarm");
   if (!decision) return;
   const result = decision.result;
   const word = language.t(`word_${result}`);

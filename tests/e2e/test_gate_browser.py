@@ -271,6 +271,10 @@ def test_an_inmate_leaving_raises_an_alarm_only_a_supervisor_can_clear(
         expect(box).to_have_attribute("data-result", "alarm")
         page.reload()
         box = expect_result(page, "alarm", "ALARM", "Andi Pratama")
+        page.get_by_test_id("lang-toggle").click()  # above the alarm, not under it
+        expect(box.get_by_test_id("result-message")).to_contain_text("Hold this person")
+        page.get_by_test_id("lang-toggle").click()
+        expect(box.get_by_test_id("result-message")).to_contain_text("Tahan orang ini")
 
         box.get_by_test_id("clear-alarm-button").click()
         expect(page.get_by_test_id("supervisor-dialog")).to_be_visible()
