@@ -1,11 +1,13 @@
-"""`gerbang operators|gallery|reembed|audit` subcommands: a site admin's tools at the console."""
+"""`gerbang gallery|reembed|audit` subcommands: a site admin's tools at the console.
+
+Officer accounts (`gerbang operators ...`) are `edge.operator_commands`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import json
-import sys
 from contextlib import closing
 
 from edge import wiring
@@ -15,32 +17,7 @@ from enrollment.audit import chain_head, verify_anchored
 from enrollment.db import Database
 from enrollment.keyring import SealedVault, resolve_kek
 from enrollment.reembed import reembed
-from enrollment.unit_of_work import unit_of_work
-from kernel.credentials import ask_twice
 from models.obtain import ensure_converted
-
-
-def _password(args: argparse.Namespace) -> str:
-    """From stdin when asked (scripts), else prompted twice (never from a command-line flag)."""
-    if args.password_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    return ask_twice("Password")
-
-
-def operators_add(args: argparse.Namespace) -> int:
-    """Create an operator account."""
-    db = Database(Settings().database_path)
-    with unit_of_work(db) as uow:
-        operator_id = uow.accounts.add_operator(
-            args.username,
-            args.full_name or args.username,
-            args.role,
-            _password(args),
-            login_name(),
-        )
-    print(f"akun petugas {args.username} ({args.role}) dibuat: {operator_id}\n"
-          f"operator {args.username} ({args.role}) created: {operator_id}")  # fmt: skip
-    return 0
 
 
 def gallery_check(args: argparse.Namespace) -> int:
@@ -125,22 +102,6 @@ def audit_head(_args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Attach the admin subcommands to the main parser."""
-    operators = sub.add_parser("operators", help="operator accounts").add_subparsers(
-        dest="action", required=True
-    )
-    add = operators.add_parser("add", help="create an operator")
-    add.add_argument("username")
-    add.add_argument(
-        "--role",
-        required=True,
-        choices=["enrolment_officer", "gate_officer", "supervisor", "site_admin"],
-    )
-    add.add_argument("--full-name")
-    add.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
-    )
-    add.set_defaults(handler=operators_add)
-
     gallery = sub.add_parser(
         "gallery", help="the running service's face gallery (signs in as a site admin)"
     ).add_subparsers(dest="action", required=True)

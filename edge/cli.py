@@ -37,6 +37,7 @@ from edge import (
     finger_commands,
     import_command,
     key_commands,
+    operator_commands,
     search_batch,
     sync_cli,
 )
@@ -154,6 +155,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     serve.set_defaults(handler=commands.serve)
     _models_parser(sub)
     _batch_parsers(sub)
+    operator_commands.add_parsers(sub)
     admin_commands.add_parsers(sub)
     device_commands.add_parsers(sub)
     import_command.add_parser(sub)

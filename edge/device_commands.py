@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 from contextlib import closing
-from datetime import UTC, datetime
 
 from edge.admin_commands import login_name
-from edge.console_table import table
+from edge.console_table import table, utc_minute
 from edge.settings import Settings
 from enrollment.accounts import AccountStore
 from enrollment.db import Database
@@ -73,11 +72,6 @@ def devices_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def _minute(stamp: str) -> str:
-    """A stored UTC time to the minute, as a person reads it: 2026-12-07 23:40."""
-    return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-
-
 def devices_list(_args: argparse.Namespace) -> int:
     """Every terminal: its name, gate, whether its key is accepted, and when it was registered."""
     with closing(Database(Settings().database_path)) as db, db.reading() as tx:
@@ -86,7 +80,7 @@ def devices_list(_args: argparse.Namespace) -> int:
         print("belum ada terminal gerbang: gerbang devices add NAMA --gate GATE_ID\n"
               "no gate terminal registered yet: gerbang devices add NAME --gate GATE_ID")  # fmt: skip
         return 0
-    rows = [(d.name, d.gate_id, "active" if d.active else "revoked", _minute(d.created_at)) for d in devices]  # fmt: skip
+    rows = [(d.name, d.gate_id, "active" if d.active else "revoked", utc_minute(d.created_at)) for d in devices]  # fmt: skip
     print("\n".join(table([COLUMNS, *rows])))
     return 0
 
