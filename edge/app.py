@@ -34,6 +34,7 @@ from edge.sync_runner import SyncRunner
 from httpkit.access_log import redact_access_log
 from httpkit.errors import install_error_handlers
 from httpkit.front_door import install_front_door, offline_docs_app
+from httpkit.head import HeadAsGet
 from httpkit.limits import BodyLimits, RequestLimits
 from httpkit.metrics import MetricsMiddleware
 from httpkit.pages import mount_assets
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
     app.add_middleware(StrictTransportSecurity)
     limits = BodyLimits(settings.max_json_bytes, settings.upload_bytes)
     app.add_middleware(RequestLimits, limits=limits)  # outermost: refused before anything reads
+    app.add_middleware(HeadAsGet)  # probes sending HEAD get the GET answer's status, no body
     install_error_handlers(app)
     for module in (
         system,

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from httpkit.access_log import redact_access_log
 from httpkit.errors import install_error_handlers
 from httpkit.front_door import install_front_door, offline_docs_app
+from httpkit.head import HeadAsGet
 from httpkit.limits import RequestLimits
 from httpkit.metrics import MetricsMiddleware
 from httpkit.pages import mount_assets
@@ -74,6 +75,7 @@ def create_registry_app(
     app.add_middleware(StrictTransportSecurity)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestLimits, limits=service.body_limits())  # outermost: before reading
+    app.add_middleware(HeadAsGet)  # probes sending HEAD get the GET answer's status, no body
     install_front_door(app, *TITLE, PAGES)  # `/` and the icon
     mount_assets(app, WEB_DIR)  # the page's script and style, after the API routes
     return app

@@ -140,3 +140,14 @@ def test_a_second_serve_on_a_taken_port_says_so_in_both_languages_before_anythin
     assert "error [port_in_use]: Alamat dan port ini sudah dipakai" in second.stderr
     assert "already taken by another program" in second.stderr
     assert "Traceback" not in second.stderr and "http://" not in second.stdout  # no page list
+
+
+def test_head_gets_the_get_answer_without_its_body(service: Service) -> None:
+    """Probes and `curl -I` send HEAD: the same status and headers as GET, no body."""
+    for path in ("/", *service.pages[:2], "/favicon.ico"):
+        got = httpx.get(f"{service.url}{path}", timeout=30)
+        head = httpx.head(f"{service.url}{path}", timeout=30)
+        assert (head.status_code, head.content) == (got.status_code, b""), path
+        assert head.headers.get("content-type") == got.headers.get("content-type"), path
+    missing = httpx.head(f"{service.url}/no-such-page", timeout=30)
+    assert (missing.status_code, missing.content) == (404, b"")
