@@ -40,6 +40,14 @@ class PageLink:
     about_en: str
 
 
+# Both services serve their API document offline at the same path (offline_docs_app).
+DOCS_LINK = PageLink(
+    "/docs", "Dokumen API", "API document",
+    "Setiap operasi, jawabannya dan kode kesalahannya; terbuka tanpa internet.",
+    "Every operation, its answer and its error codes; opens without internet.",
+)  # fmt: skip
+
+
 def _link_item(link: PageLink) -> str:
     e = html.escape
     return (

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from httpkit.front_door import PageLink
+from httpkit.front_door import DOCS_LINK, PageLink
 from httpkit.pages import page
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -26,9 +26,7 @@ PAGES = (
     PageLink("/ready", "Kesiapan layanan", "Service readiness",
              "JSON: model dan galeri siap, atau apa yang harus diperbaiki.",
              "JSON: models and gallery loaded, or what to fix."),
-    PageLink("/docs", "Dokumen API", "API document",
-             "Setiap operasi, jawabannya dan kode kesalahannya; terbuka tanpa internet.",
-             "Every operation, its answer and its error codes; opens without internet."),
+    DOCS_LINK,
 )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
 from httpkit.errors import error_responses
-from httpkit.front_door import PageLink
+from httpkit.front_door import DOCS_LINK, PageLink
 from httpkit.pages import page
 from registry.errors import RegistryStorageError
 from registry.metrics import render_registry_metrics
@@ -29,9 +29,7 @@ PAGES = (
     PageLink("/v1/health", "Kesehatan layanan", "Service health",
              "JSON: layanan berjalan, dan isi galeri nasional.",
              "JSON: the service is up, and what the national gallery holds."),
-    PageLink("/docs", "Dokumen API", "API document",
-             "Setiap operasi, jawabannya dan kode kesalahannya; terbuka tanpa internet.",
-             "Every operation, its answer and its error codes; opens without internet."),
+    DOCS_LINK,
 )  # fmt: skip
 
 
