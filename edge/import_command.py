@@ -3,8 +3,9 @@ site; with a column mapping (enrollment/column_mapping.py), an SDP export or a s
 
 Run the same file again to resume after a crash or an interruption: finished rows are skipped.
 Exit status 0 when every row is imported, 1 when some were rejected or flagged (see the report).
-Stop `gerbang serve` first, or restart it after: each process holds its own in-memory gallery,
-so a running service neither sees the imported faces nor lets the import see its new ones.
+It may run while `gerbang serve` runs: the service applies the imported people to its gallery
+within seconds, and this process applies what the desk saved meanwhile before each row's
+duplicate check (site_sync/follow.py).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def archive_service(site: Site) -> EnrolmentService:
 
 
 def archive_importer(site: Site, officer: str, progress: bool = True) -> ExportImporter:
-    """An importer over the site's own database, engine and gallery, with archive capture rules."""
-    return ExportImporter(archive_service(site), officer, progress)
+    """An importer over the site's own database, engine and gallery, with archive capture rules;
+    the gallery takes in what the running service saved before each row is checked."""
+    return ExportImporter(archive_service(site), officer, progress, site.gallery_feed.follow)
 
 
 def summary_text(summary: ImportSummary) -> str:

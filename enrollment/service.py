@@ -409,19 +409,17 @@ class EnrolmentService:
         return ids
 
     def _project(self, identity_id: str) -> None:
-        """Bring the gallery in line with the database for one identity."""
+        """Bring the gallery in line with the database for one identity, in one step and inside
+        the read (site_sync/follow.py says why: no write of this process commits in between)."""
         pack_id = self._engine().pack_id
+        gallery = self._gallery()
         with reading(self.db, self.vault) as uow:
             identity = uow.identities.get(identity_id)
-            stored = list(uow.identities.templates_for_pack(pack_id, identity_id))
-        gallery = self._gallery()
-        gallery.remove_identity(identity_id)
-        gallery.add(
-            [
+            entries = [
                 GalleryEntry(t.template_id, identity_id, identity.role, identity.status, t.vector)
-                for t in stored
+                for t in uow.identities.templates_for_pack(pack_id, identity_id)
             ]
-        )
+            gallery.replace_identity(identity_id, entries)
 
     def change_status(self, identity_id: str, status: str, actor: str, reason: str) -> Identity:
         """Release, ban, deactivate...: one transaction, then the gallery follows."""

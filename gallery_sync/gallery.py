@@ -193,6 +193,51 @@ class GalleryIndex:
         self._changed()
         return len(ids)
 
+    def replace_identity(self, identity_id: str, entries: Sequence[GalleryEntry]) -> bool:
+        """Make the gallery hold exactly `entries` for one person, in one step: a search sees the
+        person as before or as after, never half-way. Only what differs moves, so re-projecting
+        an unchanged person costs a set comparison. A template id held for someone else (an id
+        the database gave again after deleting its newest row) moves to this person. Returns
+        whether anything changed; an invalid entry (ValueError) changes nothing."""
+        if any(entry.identity_id != identity_id for entry in entries):
+            raise ValueError(f"every entry must belong to {identity_id}")
+        wanted = {entry.template_id: entry for entry in entries}
+        if len(wanted) != len(entries):
+            raise ValueError(f"{identity_id}: a template id appears twice")
+        keys = {(entry.role, entry.status) for entry in entries}
+        if len(keys) > 1:
+            raise ValueError(f"{identity_id}: its templates disagree on role or status")
+        with self._lock:
+            held = self._by_identity.get(identity_id, set())
+            same_key = not held or not keys or keys == {self._key_of(min(held))}
+            leaving = [t for t in held if not same_key or t not in wanted]
+            arriving = [e for t, e in wanted.items() if not same_key or t not in held]
+            elsewhere = [e.template_id for e in arriving if e.template_id in self._meta
+                         and self._meta[e.template_id][0] != identity_id]  # fmt: skip
+            vectors = self._checked_arrivals(arriving)  # before anything moves
+            if not (leaving or arriving):
+                return False
+            self._delete(leaving + elsewhere)
+            if arriving:
+                ids = np.asarray([e.template_id for e in arriving], dtype=np.int64)
+                metas = [(identity_id, e.role, e.status) for e in arriving]
+                self._insert(ids, vectors, metas)
+        self._changed()
+        return True
+
+    def _checked_arrivals(self, entries: Sequence[GalleryEntry]) -> np.ndarray:
+        """The stacked vectors of templates about to be inserted, or ValueError naming one."""
+        vectors = np.empty((len(entries), self._dimension), dtype=np.float32)
+        for row, entry in enumerate(entries):
+            tid = entry.template_id
+            integer = isinstance(tid, int | np.integer) and not isinstance(tid, bool)
+            if not integer or not 1 <= tid <= _MAX_TEMPLATE_ID:
+                raise ValueError(f"template id must be a positive int64, got {tid!r}")
+            check_member(entry.role, ROLES, "role")
+            check_member(entry.status, STATUSES, "status")
+            vectors[row] = checked_vector(entry.vector, self._dimension, f"template {tid}")
+        return vectors
+
     def search(
         self,
         query: np.ndarray,
@@ -441,12 +486,7 @@ class GalleryIndex:
         for entry in entries:
             self._check_entry_metadata(entry, seen, people)
         ids = np.asarray([e.template_id for e in entries], dtype=np.int64)
-        vectors = np.empty((len(entries), self._dimension), dtype=np.float32)
-        for row, entry in enumerate(entries):
-            vectors[row] = checked_vector(
-                entry.vector, self._dimension, f"template {entry.template_id}"
-            )
-        return ids, vectors
+        return ids, self._checked_arrivals(entries)
 
     def _check_entry_metadata(
         self, entry: GalleryEntry, seen: set[int], people: dict[str, PartitionKey]
