@@ -4,7 +4,7 @@ site; with a column mapping (enrollment/column_mapping.py), an SDP export or a s
 Run the same file again to resume after a crash or an interruption: finished rows are skipped.
 Exit status 0 when every row is imported, 1 when some were rejected or flagged (see the report).
 It may run while `gerbang serve` runs: the service applies the imported people to its gallery
-within seconds, and this process applies what the desk saved meanwhile before each row's
+within seconds, and this process applies what the desk saved meanwhile just before each row's
 duplicate check (site_sync/follow.py).
 """
 
@@ -31,13 +31,13 @@ def archive_service(site: Site) -> EnrolmentService:
         site.thresholds,
         site.settings.site_id,
         archive_policy(site.enrolment.policy),
+        gallery_refresh=site.gallery_feed.follow,
     )
 
 
 def archive_importer(site: Site, officer: str, progress: bool = True) -> ExportImporter:
-    """An importer over the site's own database, engine and gallery, with archive capture rules;
-    the gallery takes in what the running service saved before each row is checked."""
-    return ExportImporter(archive_service(site), officer, progress, site.gallery_feed.follow)
+    """An importer over the site's own database, engine and gallery, with archive capture rules."""
+    return ExportImporter(archive_service(site), officer, progress)
 
 
 def summary_text(summary: ImportSummary) -> str:

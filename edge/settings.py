@@ -410,7 +410,7 @@ class Settings(BaseSettings):
         gt=0,
         le=600,
         description="How often the service applies other processes' writes (gerbang import, a"
-        " restore, a sync agent run on its own) to its in-memory face gallery.",
+        " sync agent run on its own) to its in-memory face gallery.",
     )
     images: ImageSettings = Field(default_factory=ImageSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)

@@ -82,6 +82,12 @@ class Site:
             liveness_threshold=settings.liveness_threshold or DEFAULT_THRESHOLD,
             require_liveness=settings.enrolment.require_liveness and settings.liveness,
         )
+        # Other processes' writes (gerbang import, a sync agent run on its own) reach the
+        # gallery through this feed; the service applies it every gallery_follow_seconds.
+        self.projection = GalleryProjection(
+            self.db, self.vault, lambda: self.gallery_, self._gallery_pack
+        )
+        self.gallery_feed = GalleryFeed(self.db, self.projection, self.rebuild_gallery)
         self.enrolment = EnrolmentService(
             self.db,
             self.vault,
@@ -90,13 +96,8 @@ class Site:
             self.thresholds,
             settings.site_id,
             policy,
+            gallery_refresh=self.gallery_feed.follow,
         )
-        # Other processes' writes (gerbang import, a restore, a sync agent on its own) reach the
-        # gallery through this feed; the service applies it every gallery_follow_seconds.
-        self.projection = GalleryProjection(
-            self.db, self.vault, lambda: self.gallery_, self._gallery_pack
-        )
-        self.gallery_feed = GalleryFeed(self.db, self.projection, self.rebuild_gallery)
         self.matcher = Matcher(self.db, self.vault, self.engine, self.gallery, self.thresholds)
         self.fingers = FingerService(
             self.db, self.vault, self.finger_calibration, tail=self.finger_tail,
@@ -162,7 +163,6 @@ class Site:
                     wiring.calibration_path(self.settings, engine.pack_id)
                 )
                 self._check_usable(engine, calibration)
-                self.gallery_feed.prune()
                 cursor = self.gallery_feed.head()  # before the build: later writes re-apply
                 gallery = build_gallery(self.db, self.vault, engine.pack_id, engine.dimension)
                 open_set = wiring.open_set_thresholds(

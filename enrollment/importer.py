@@ -140,19 +140,10 @@ class ImportLedger:
 class ExportImporter:
     """Imports export files into one site, through an enrolment service set up for archives."""
 
-    def __init__(
-        self,
-        service: EnrolmentService,
-        officer: str,
-        progress: bool = True,
-        before_row: Callable[[], object] | None = None,
-    ) -> None:
+    def __init__(self, service: EnrolmentService, officer: str, progress: bool = True) -> None:
         self.service = service
         self.officer = officer
         self.progress = progress
-        # Brings the gallery up to the database before each row's duplicate check: a desk in the
-        # running service may have saved someone since (site_sync/follow.py: GalleryFeed.follow).
-        self.before_row = before_row
 
     def run(
         self,
@@ -188,8 +179,6 @@ class ExportImporter:
             disable=None if self.progress else True,
         ) as bar:
             for row in todo:
-                if self.before_row is not None:
-                    self.before_row()
                 outcome = self._row(row, photos_dir, ledger, after_commit)
                 ledger.mark(row.row_id, outcome)
                 summary.add(outcome)

@@ -1,33 +1,32 @@
 """Keeping a live gallery equal to the database, whoever wrote to it.
 
 The gallery is a projection of the database's templates. This process's own writes re-project
-the people they touched at once (enrolment, a status change, a pulled page); other processes'
-writes (`gerbang import`, a sync agent run on its own, the service for a gate process) reach it
-through the `gallery_changes` feed that triggers fill (migration 027), which `GalleryFeed`
-applies every few seconds.
-
-Each re-projection reads the people's templates and changes the gallery while still inside the
-database read (`Database.reading` holds the process's one connection): no write of this process
-can commit in between, so a write always lands in the gallery after the read that preceded it,
-never under it. The order is always database, then gallery, never the reverse.
+the people they touched at once (enrollment/gallery_projection.py: a desk commit, a status
+change, a gate release, a pulled page); other processes' writes (`gerbang import`, a sync agent
+run on its own, the service for a gate process) reach it through the `gallery_changes` feed that
+triggers fill (migration 027), which `GalleryFeed` applies every few seconds.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 
 from enrollment.db import Database
-from enrollment.unit_of_work import UnitOfWork, reading
+from enrollment.gallery_projection import reproject, reproject_in
+from enrollment.unit_of_work import reading
 from enrollment.vault import Vault
-from gallery_sync.gallery import GalleryEntry, GalleryIndex
+from gallery_sync.gallery import GalleryIndex
+from kernel.errors import GerbangError
 
 log = logging.getLogger(__name__)
 
-FEED_BATCH = 500  # people re-projected per database read: a gate decision waits at most one
+FEED_BATCH = 500  # feed rows per database read (a few hundred people at most)
 KEEP_CHANGES = 100_000  # feed rows kept; a process further behind rebuilds its gallery
+PRUNE_EVERY_S = 3600.0  # the service's feed thread prunes at its start and then hourly
 
 
 class GalleryProjection:
@@ -46,33 +45,17 @@ class GalleryProjection:
         """The gallery loaded in this process, if any."""
         return self._gallery()
 
-    def follow(self, identity_ids: Collection[str]) -> int:
-        """Make the gallery hold exactly the database's templates of these identities; return
-        how many people changed in it. Each person moves in one step (`replace_identity`)."""
-        gallery = self._gallery()
-        if gallery is None:  # not loaded (a separate sync process): it is built from the DB
-            return 0
-        pack_id = self.pack_id()  # before the read: it reads the database itself
-        with reading(self.db, self.vault) as uow:
-            return self.apply(uow, gallery, pack_id, identity_ids)
-
     def pack_id(self) -> str:
         """The pack of the gallery's templates."""
         return self._pack_id()
 
-    def apply(
-        self, uow: UnitOfWork, gallery: GalleryIndex, pack_id: str, identity_ids: Collection[str]
-    ) -> int:
-        """`follow` inside a read the caller holds (the feed reads its rows in the same one)."""
-        changed = 0
-        for identity_id in sorted(set(identity_ids)):
-            entries = [
-                GalleryEntry(t.template_id, t.identity_id, t.role, t.status, t.vector)
-                for t in uow.identities.templates_for_pack(pack_id, identity_id)
-                if t.status != "erased"
-            ]
-            changed += gallery.replace_identity(identity_id, entries)
-        return changed
+    def follow(self, identity_ids: Collection[str]) -> int:
+        """Make the gallery hold exactly the database's templates of these identities; return
+        how many people changed in it (enrollment/gallery_projection.py)."""
+        gallery = self._gallery()
+        if gallery is None:  # not loaded (a separate sync process): it is built from the DB
+            return 0
+        return reproject(self.db, self.vault, gallery, self.pack_id(), identity_ids)
 
 
 class GalleryFeed:
@@ -109,43 +92,54 @@ class GalleryFeed:
         counts its templates)."""
         with self._lock:
             changed = 0
-            while self.cursor is not None:
-                gallery = self.projection.gallery()
-                if gallery is None:
-                    break
-                pack_id = self.projection.pack_id()
-                with reading(self.db, self.projection.vault) as uow:
+            while self.cursor is not None and (gallery := self.projection.gallery()) is not None:
+                pack_id = self.projection.pack_id()  # before the read: it reads the database
+                with gallery.listeners_after(), reading(self.db, self.projection.vault) as uow:
                     rows = uow.connection.execute(
                         "SELECT seq, identity_id FROM gallery_changes WHERE seq > ?"
                         " ORDER BY seq LIMIT ?",
                         (self.cursor, FEED_BATCH),
                     ).fetchall()
-                    if not rows:
-                        break
-                    if rows[0][0] > self.cursor + 1:  # rows this process never read are gone
-                        head = int(rows[-1][0])
-                        pruned = True
-                    else:
-                        changed += self.projection.apply(
-                            uow, gallery, pack_id, {r[1] for r in rows}
-                        )
-                        head, pruned = int(rows[-1][0]), False
+                    pruned = bool(rows) and rows[0][0] > self.cursor + 1  # rows never read, gone
+                    if rows and not pruned:
+                        changed += reproject_in(uow, gallery, pack_id, {r[1] for r in rows})
+                if not rows:
+                    break
                 if pruned:
-                    cursor = self.head()  # before the rebuild's read: later rows re-apply
-                    log.warning("gallery feed pruned past this process: rebuilding the gallery")
-                    changed += self._rebuild()
-                    head = cursor
-                self.cursor = head
+                    changed += self._rebuild_from_head()
+                else:
+                    self.cursor = int(rows[-1][0])
             return changed
 
+    def _rebuild_from_head(self) -> int:
+        """The gallery rebuilt, the cursor at the head read before it (later rows re-apply).
+        A refusal (the site switched packs: this process must restart) is logged once and the
+        rows skipped, not retried every round."""
+        head = self.head()
+        log.warning("gallery feed pruned past this process: rebuilding the gallery")
+        try:
+            return self._rebuild()
+        except GerbangError as exc:
+            log.error("the gallery could not be rebuilt: %s", exc)
+            return 0
+        finally:
+            self.cursor = head
+
     def run(self, every_s: float, stop: threading.Event) -> None:
-        """`follow` every `every_s` seconds until `stop` is set (a background thread)."""
-        while not stop.wait(every_s):
+        """`follow` every `every_s` seconds until `stop` is set (a background thread); prune
+        the feed at the start and hourly."""
+        pruned_at = -PRUNE_EVERY_S
+        while True:
             try:
+                if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                    pruned_at = time.monotonic()
+                    self.prune()
                 if changed := self.follow():
                     log.info("gallery followed the database: %d people changed", changed)
             except Exception:  # the next round tries again; decisions go on meanwhile
                 log.exception("the gallery could not follow the database")
+            if stop.wait(every_s):
+                return
 
 
 @contextmanager

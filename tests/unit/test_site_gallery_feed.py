@@ -169,3 +169,17 @@ def test_own_writes_and_the_feed_thread_together_end_equal_to_the_database(
     assert not follower.is_alive()
     service.feed.follow()
     assert service.agrees() and len(service.held()) == 45
+
+
+def test_a_record_that_cannot_be_projected_is_logged_and_the_others_follow(
+    service: Service, other: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = enrol(other, "Rusak", 1, 20)
+    with other.transaction() as tx:  # a vector of the wrong length: the gallery refuses it
+        tx.execute("UPDATE templates SET vector = ? WHERE identity_id = ?", (b"\0" * 12, broken))
+    fine = enrol(other, "Baik", 2, 21)
+    assert service.feed.follow() == 1
+    held = {m[0] for m in service.held().values()}
+    assert fine in held and broken not in held
+    assert f"could not follow identity {broken}" in caplog.text
+    assert service.feed.cursor == service.feed.head()  # not stuck on the bad row
