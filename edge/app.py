@@ -40,6 +40,7 @@ from httpkit.metrics import MetricsMiddleware
 from httpkit.pages import mount_assets
 from httpkit.tls import StrictTransportSecurity
 from httpkit.work import WorkQueue
+from site_sync.follow import following
 from site_sync.national_lookup import NationalLookup
 
 
@@ -79,7 +80,8 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
         await run_in_threadpool(site.start)
         runner = _sync_runner(site)
         lookup = _national_lookup(site)
-        yield
+        with following(site.gallery_feed, settings.gallery_follow_seconds):
+            yield
         if lookup is not None:
             site.enrolment.national = None
             lookup.close()

@@ -3,8 +3,9 @@ site; with a column mapping (enrollment/column_mapping.py), an SDP export or a s
 
 Run the same file again to resume after a crash or an interruption: finished rows are skipped.
 Exit status 0 when every row is imported, 1 when some were rejected or flagged (see the report).
-Stop `gerbang serve` first, or restart it after: each process holds its own in-memory gallery,
-so a running service neither sees the imported faces nor lets the import see its new ones.
+It may run while `gerbang serve` runs: the service applies the imported people to its gallery
+within seconds, and this process applies what the desk saved meanwhile just before each row's
+duplicate check (site_sync/follow.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def archive_service(site: Site) -> EnrolmentService:
         site.thresholds,
         site.settings.site_id,
         archive_policy(site.enrolment.policy),
+        gallery_refresh=site.gallery_feed.follow,
     )
 
 

@@ -405,6 +405,13 @@ class Settings(BaseSettings):
         le=64 * 1024 * 1024,
         description="Largest request body that is not an upload (JSON); refused with 413 unread.",
     )
+    gallery_follow_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=600,
+        description="How often the service applies other processes' writes (gerbang import, a"
+        " sync agent run on its own) to its in-memory face gallery.",
+    )
     images: ImageSettings = Field(default_factory=ImageSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)

@@ -48,6 +48,7 @@ from models.liveness import DEFAULT_THRESHOLD
 from models.manifest import ModelPack
 from models.obtain import ensure_converted
 from models.store import ModelStore
+from site_sync.follow import GalleryFeed, GalleryProjection
 from site_sync.projection import build_gallery, stored_entries
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,12 @@ class Site:
             liveness_threshold=settings.liveness_threshold or DEFAULT_THRESHOLD,
             require_liveness=settings.enrolment.require_liveness and settings.liveness,
         )
+        # Other processes' writes (gerbang import, a sync agent run on its own) reach the
+        # gallery through this feed; the service applies it every gallery_follow_seconds.
+        self.projection = GalleryProjection(
+            self.db, self.vault, lambda: self.gallery_, self._gallery_pack
+        )
+        self.gallery_feed = GalleryFeed(self.db, self.projection, self.rebuild_gallery)
         self.enrolment = EnrolmentService(
             self.db,
             self.vault,
@@ -89,6 +96,7 @@ class Site:
             self.thresholds,
             settings.site_id,
             policy,
+            gallery_refresh=self.gallery_feed.follow,
         )
         self.matcher = Matcher(self.db, self.vault, self.engine, self.gallery, self.thresholds)
         self.fingers = FingerService(
@@ -155,6 +163,7 @@ class Site:
                     wiring.calibration_path(self.settings, engine.pack_id)
                 )
                 self._check_usable(engine, calibration)
+                cursor = self.gallery_feed.head()  # before the build: later writes re-apply
                 gallery = build_gallery(self.db, self.vault, engine.pack_id, engine.dimension)
                 open_set = wiring.open_set_thresholds(
                     self.settings, engine.pack_id, calibration, gallery
@@ -164,6 +173,7 @@ class Site:
                 self.engine_, self.gallery_ = engine, gallery
                 self.calibration, self.problem = calibration, None
                 self.open_set = open_set
+                self.gallery_feed.loaded_at(cursor)
                 self._fusion = None  # fitted per face pack: a reload may have changed it
             except ModelsFetching as exc:
                 self.problem = exc  # /ready shows its progress; the fetch reloads when done
@@ -184,6 +194,11 @@ class Site:
         `models_fetch_failed` with what to place where), never that it is still under way."""
         self.start()
         self.model_fetch.wait()
+
+    def _gallery_pack(self) -> str:
+        """The pack of the gallery in memory: the loaded engine's (after a re-embed switched the
+        site, still the old one until a restart), else the site's."""
+        return self.engine_.pack_id if self.engine_ is not None else self.pack_in_use()
 
     def pack_in_use(self) -> str:
         """The pack the site runs on: the configured one until a re-embed switches it."""

@@ -28,7 +28,6 @@ from enrollment.unit_of_work import unit_of_work
 from gallery_sync.protocol import MAX_BATCH_CHANGES, load_site_key, new_site_key, public_key_text
 from site_sync import dead_letters
 from site_sync.agent import Registry, SiteAgent
-from site_sync.follow import GalleryProjection
 from site_sync.site_key import key_path, rotate_site_key, site_key
 from site_sync.state import clear_alarm, summary
 from site_sync.uplink import Backoff, RegistryClient
@@ -41,14 +40,10 @@ def agent_for_site(site: Site, registry: Registry, **options: Any) -> SiteAgent:
 
     Options are SiteAgent's keyword arguments (batch_size, backoff, max_attempts, sleep...).
     """
-    follower = GalleryProjection(
-        site.db,
-        site.vault,
-        lambda: site.gallery_,
-        site.pack_in_use,
-    )
     key = site_key(site.settings)
-    return SiteAgent(site.db, site.vault, site.settings.site_id, key, registry, follower, **options)
+    return SiteAgent(
+        site.db, site.vault, site.settings.site_id, key, registry, site.projection, **options
+    )
 
 
 def keygen(_: argparse.Namespace) -> int:

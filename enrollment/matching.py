@@ -10,6 +10,7 @@ from typing import Any
 
 from enrollment.captures import FaceAnalyser
 from enrollment.db import Database
+from enrollment.gallery_projection import reproject
 from enrollment.records import Identity
 from enrollment.service import MatchThresholds
 from enrollment.unit_of_work import reading
@@ -151,9 +152,10 @@ class Matcher:
             probe,
         )
 
-    def gallery_of(self) -> GalleryIndex:
-        """The gallery searched (for callers that must keep it in step with a change)."""
-        return self._gallery()
+    def reproject(self, identity_id: str) -> None:
+        """Bring the gallery searched in line with the database for one person after a change
+        committed elsewhere in this process (a gate release): enrollment/gallery_projection.py."""
+        reproject(self.db, self.vault, self._gallery(), self._engine().pack_id, [identity_id])
 
     def best_score(self, template: FloatArray, identity_id: str) -> float | None:
         """The best score of a template against one identity's templates; None if they have none."""

@@ -50,6 +50,7 @@ from enrollment.duplicates import (
     record_decisions,
     resolve,
 )
+from enrollment.gallery_projection import reproject
 from enrollment.records import (
     Identity,
     IdentityDraft,
@@ -60,7 +61,7 @@ from enrollment.records import (
 from enrollment.repository import IdentityRepository, vector_to_blob
 from enrollment.unit_of_work import reading, unit_of_work
 from enrollment.vault import Vault
-from gallery_sync.gallery import Candidate, GalleryEntry, GalleryIndex
+from gallery_sync.gallery import Candidate, GalleryIndex
 from gallery_sync.openset import OpenSetThresholds, search_threshold
 from kernel.errors import Conflict, InputError, Message
 from models.imaging import clean_jpeg
@@ -148,6 +149,7 @@ class EnrolmentService:
         site_id: str,
         policy: CapturePolicy | None = None,
         national: NationalSearcher | None = None,
+        gallery_refresh: Callable[[], object] | None = None,
     ) -> None:
         self.db = db
         self.vault = vault
@@ -159,6 +161,9 @@ class EnrolmentService:
         self.national = national  # the registry's search, when this site syncs
         self._commit_lock = threading.Lock()
         self._national_seen = NationalMemory()
+        # Applies other processes' writes to the gallery (site_sync/follow.py: GalleryFeed) just
+        # before a save's duplicate check: what an import or another desk saved is searched too.
+        self._gallery_refresh = gallery_refresh
 
     def start_session(self, role: str, operator: str, target_identity_id: str | None = None) -> str:
         """Open a capture session (for a new person, or to re-enrol a known one)."""
@@ -288,6 +293,8 @@ class EnrolmentService:
         # Search, save and project as one step: two desks committing the same new person at once
         # would otherwise both search before either is in the gallery, and both save.
         with self._commit_lock:
+            if self._gallery_refresh is not None:
+                self._gallery_refresh()
             check = self._check(captures, session["target_identity_id"], national)
             role = session["role"]
             resolution = resolve(check, decisions, session["target_identity_id"],
@@ -409,19 +416,9 @@ class EnrolmentService:
         return ids
 
     def _project(self, identity_id: str) -> None:
-        """Bring the gallery in line with the database for one identity."""
-        pack_id = self._engine().pack_id
-        with reading(self.db, self.vault) as uow:
-            identity = uow.identities.get(identity_id)
-            stored = list(uow.identities.templates_for_pack(pack_id, identity_id))
-        gallery = self._gallery()
-        gallery.remove_identity(identity_id)
-        gallery.add(
-            [
-                GalleryEntry(t.template_id, identity_id, identity.role, identity.status, t.vector)
-                for t in stored
-            ]
-        )
+        """Bring the gallery in line with the database for one identity, in one step and inside
+        a read (enrollment/gallery_projection.py says why)."""
+        reproject(self.db, self.vault, self._gallery(), self._engine().pack_id, [identity_id])
 
     def change_status(self, identity_id: str, status: str, actor: str, reason: str) -> Identity:
         """Release, ban, deactivate...: one transaction, then the gallery follows."""
@@ -438,7 +435,7 @@ class EnrolmentService:
                 actor,
                 {"from": before.status, "to": status, "reason": reason},
             )
-        self._gallery().set_status(identity_id, status)
+        self._project(identity_id)
         return identity
 
     def update_identity(self, identity_id: str, fields: dict[str, Any], actor: str) -> Identity:
@@ -480,7 +477,7 @@ class EnrolmentService:
             )
             identity = repo.get(identity_id)
         self.db.checkpoint()  # the WAL's copies of the erased pages go too (best effort)
-        self._gallery().remove_identity(identity_id)
+        self._project(identity_id)
         return identity
 
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -115,13 +116,31 @@ class GalleryIndex:
         self._next_mean_id = 1
         self._version = 0  # bumped by every change: callers tell when to recompute derived data
         self._listeners: list[Callable[[GalleryIndex], None]] = []
+        self._deferred = threading.local()  # per thread: depth of listeners_after, and a change
 
     def subscribe(self, listener: Callable[[GalleryIndex], None]) -> None:
         """Call `listener(gallery)` after every change, outside the lock, in the changing thread
         (the enrolment, sync or admin path, never a search)."""
         self._listeners.append(listener)
 
+    @contextmanager
+    def listeners_after(self) -> Iterator[None]:
+        """Within the block, changes made by this thread tell the listeners once, at its end:
+        a re-projection inside a database read must not recalibrate while holding it."""
+        depth = getattr(self._deferred, "depth", 0)
+        self._deferred.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._deferred.depth = depth
+            if depth == 0 and getattr(self._deferred, "pending", False):
+                self._deferred.pending = False
+                self._changed()
+
     def _changed(self) -> None:
+        if getattr(self._deferred, "depth", 0):
+            self._deferred.pending = True
+            return
         for listener in list(self._listeners):
             listener(self)
 
@@ -192,6 +211,60 @@ class GalleryIndex:
             self._insert(id_array, vectors, [(identity_id, role, status)] * len(ids))
         self._changed()
         return len(ids)
+
+    def replace_identity(self, identity_id: str, entries: Sequence[GalleryEntry]) -> bool:
+        """Make the gallery hold exactly `entries` for one person, in one step: a search sees the
+        person as before or as after, never half-way. Only what differs moves (a template, a
+        vector, the role or status), so re-projecting an unchanged person costs a comparison of
+        their few vectors. A template id held for someone else (an id the database gave again
+        after deleting its newest row) moves to this person. Returns whether anything changed;
+        an invalid entry (ValueError) changes nothing."""
+        if not isinstance(identity_id, str) or not identity_id:
+            raise ValueError("identity id must be a non-empty string")
+        if any(entry.identity_id != identity_id for entry in entries):
+            raise ValueError(f"every entry must belong to {identity_id}")
+        wanted = {entry.template_id: entry for entry in entries}
+        if len(wanted) != len(entries):
+            raise ValueError(f"{identity_id}: a template id appears twice")
+        keys = {(entry.role, entry.status) for entry in entries}
+        if len(keys) > 1:
+            raise ValueError(f"{identity_id}: its templates disagree on role or status")
+        with self._lock:
+            held = self._by_identity.get(identity_id, set())
+            same_key = not held or not keys or keys == {self._key_of(min(held))}
+            # An id the database gave again to this person's new capture (a re-enrolment that
+            # replaced the newest rows) holds another vector: it moves like a new template.
+            common = sorted(held & wanted.keys()) if same_key else []
+            redone = set(self._differing_vectors(common, {t: wanted[t].vector for t in common}))
+            leaving = [t for t in held if not same_key or t not in wanted or t in redone]
+            arriving = [
+                e for t, e in wanted.items() if not same_key or t not in held or t in redone
+            ]
+            elsewhere = [e.template_id for e in arriving if e.template_id in self._meta
+                         and self._meta[e.template_id][0] != identity_id]  # fmt: skip
+            vectors = self._checked_arrivals(arriving)  # before anything moves
+            if not (leaving or arriving):
+                return False
+            self._delete(leaving + elsewhere)
+            if arriving:
+                ids = np.asarray([e.template_id for e in arriving], dtype=np.int64)
+                metas = [(identity_id, e.role, e.status) for e in arriving]
+                self._insert(ids, vectors, metas)
+        self._changed()
+        return True
+
+    def _checked_arrivals(self, entries: Sequence[GalleryEntry]) -> np.ndarray:
+        """The stacked vectors of templates about to be inserted, or ValueError naming one."""
+        vectors = np.empty((len(entries), self._dimension), dtype=np.float32)
+        for row, entry in enumerate(entries):
+            tid = entry.template_id
+            integer = isinstance(tid, int | np.integer) and not isinstance(tid, bool)
+            if not integer or not 1 <= tid <= _MAX_TEMPLATE_ID:
+                raise ValueError(f"template id must be a positive int64, got {tid!r}")
+            check_member(entry.role, ROLES, "role")
+            check_member(entry.status, STATUSES, "status")
+            vectors[row] = checked_vector(entry.vector, self._dimension, f"template {tid}")
+        return vectors
 
     def search(
         self,
@@ -431,7 +504,7 @@ class GalleryIndex:
                 missing_in_index=sorted(wanted - held),
                 extra_in_index=sorted(held - wanted),
                 wrong_metadata=[t for t in common if self._meta[t] != tuple(expected[t][:3])],
-                wrong_vector=self._differing_vectors(common, expected),
+                wrong_vector=self._differing_vectors(common, {t: expected[t][3] for t in common}),
             )
 
     def _validated(self, entries: Sequence[GalleryEntry]) -> tuple[np.ndarray, np.ndarray]:
@@ -441,12 +514,7 @@ class GalleryIndex:
         for entry in entries:
             self._check_entry_metadata(entry, seen, people)
         ids = np.asarray([e.template_id for e in entries], dtype=np.int64)
-        vectors = np.empty((len(entries), self._dimension), dtype=np.float32)
-        for row, entry in enumerate(entries):
-            vectors[row] = checked_vector(
-                entry.vector, self._dimension, f"template {entry.template_id}"
-            )
-        return ids, vectors
+        return ids, self._checked_arrivals(entries)
 
     def _check_entry_metadata(
         self, entry: GalleryEntry, seen: set[int], people: dict[str, PartitionKey]
@@ -565,14 +633,14 @@ class GalleryIndex:
         ]
 
     def _differing_vectors(
-        self, template_ids: Sequence[int], expected: Mapping[int, tuple[str, str, str, np.ndarray]]
+        self, template_ids: Sequence[int], expected: Mapping[int, np.ndarray]
     ) -> list[int]:
         """Those of these held template ids whose stored vector differs from the expected one."""
         differing = []
         for key, ids in self._by_partition(template_ids).items():
             stored = self._partitions[key].vectors(np.asarray(ids, dtype=np.int64))
             for tid, held in zip(ids, stored, strict=True):
-                wanted = np.asarray(expected[tid][3], dtype=np.float32)
+                wanted = np.asarray(expected[tid], dtype=np.float32)
                 if wanted.shape != held.shape or not np.allclose(
                     held, wanted, rtol=0, atol=VECTOR_TOLERANCE
                 ):

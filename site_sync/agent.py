@@ -98,7 +98,7 @@ class Registry(Protocol):
 class GalleryFollower(Protocol):
     """Brings a live gallery in line with the database for some identities."""
 
-    def follow(self, identity_ids: Collection[str]) -> None: ...
+    def follow(self, identity_ids: Collection[str]) -> object: ...
 
 
 @dataclass(frozen=True)

@@ -46,49 +46,33 @@ def decision_line(decision: GateDecision) -> str:
     return f"{at}  {event.result.upper():<5}  {event.reason:<22}  {name}  | {decision.message.id}"
 
 
-def database_version(site: Site) -> tuple[int, ...]:
-    """Moves whenever a template is added or removed or an identity changes (status, merge)."""
-    with site.db.reading() as tx:
-        row = tx.execute(
-            "SELECT (SELECT COUNT(*) FROM templates), (SELECT IFNULL(MAX(id), 0) FROM templates),"
-            " (SELECT COUNT(*) FROM identities), (SELECT IFNULL(SUM(version), 0) FROM identities)"
-        ).fetchone()
-    return tuple(int(v) for v in row)
-
-
-def follow_database(
-    site: Site, every_s: float, stop: threading.Event, seen: tuple[int, ...]
-) -> None:
-    """Rebuild this process's gallery when the database changed.
+def follow_database(site: Site, every_s: float, stop: threading.Event) -> None:
+    """Keep this process's gallery equal to the database until `stop` is set.
 
     This command is its own process, with its own in-memory gallery: without this, a person
     enrolled (or an inmate released, a visitor banned) through the service after it started
     would be unknown here, and an inmate enrolled this morning could walk out without an alarm.
-    `seen` is the database_version read before the gallery was loaded: a write landing between
-    the load and this thread's first round is then rebuilt, not missed until the next write.
+    Each round applies the gallery feed (site_sync/follow.py), which `Site.start` positioned
+    before it loaded the gallery, so a write landing during the load is applied, not missed.
     """
     while not stop.wait(every_s):
         try:
-            current = database_version(site)  # before a load: a later write is seen next round
             if site.pack_changed():
                 # A re-embed switched the site's pack. This process has no enrolment desk, so
                 # it follows at once rather than wait for a restart: new engine, new gallery.
                 log.warning("the site's model pack changed: reloading the engine and gallery")
                 site.start()
-            elif current != seen:
-                log.info("database changed: gallery rebuilt, %d templates", site.rebuild_gallery())
-            seen = current
+            elif changed := site.gallery_feed.follow():
+                log.info("database changed: %d people changed in the gallery", changed)
         except Exception:  # the next round tries again; the gate keeps deciding meanwhile
             log.exception("could not refresh the gallery")
 
 
 @contextmanager
-def following_database(site: Site, every_s: float, seen: tuple[int, ...]) -> Iterator[None]:
+def following_database(site: Site, every_s: float) -> Iterator[None]:
     """Run follow_database on a background thread for the duration of the block."""
     stop = threading.Event()
-    follower = threading.Thread(
-        target=follow_database, args=(site, every_s, stop, seen), daemon=True
-    )
+    follower = threading.Thread(target=follow_database, args=(site, every_s, stop), daemon=True)
     follower.start()
     try:
         yield
@@ -124,11 +108,10 @@ def run(args: argparse.Namespace) -> int:
     _check_source(args.source)
     site = Site(Settings())
     try:
-        seen = database_version(site)  # before load() loads the gallery: see follow_database
         site.load()
         loop = build_loop(site, args)
         print(f"gate {args.gate_id}: {args.passage} from {args.source}; Ctrl-C to stop", flush=True)
-        with following_database(site, args.refresh_seconds, seen):
+        with following_database(site, args.refresh_seconds):
             _run_until_interrupted(loop)
         print(loop.stats.summary())
         return 0
@@ -195,8 +178,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     run_parser.add_argument(
         "--refresh-seconds",
         type=_positive,
-        default=30.0,
-        help="how often to look for enrolments and status changes made elsewhere (30)",
+        default=2.0,
+        help="how often to apply enrolments and status changes made elsewhere (2)",
     )
     run_parser.add_argument("--actor", help="recorded as the decider (default: camera:GATE_ID)")
     run_parser.set_defaults(handler=run)

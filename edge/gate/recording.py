@@ -55,9 +55,7 @@ class DecisionRecorder:
                        action=f"gate.{result}", subject=ctx.gate_id)  # fmt: skip
             who = identity_or_none(uow.identities, matched) or ctx.claimed
         if movement in ("release", "transfer_out") and who is not None:
-            self.matcher.gallery_of().set_status(
-                who.id, who.status
-            )  # the gallery follows the commit
+            self.matcher.reproject(who.id)  # the gallery follows the commit
         return GateDecision(event, REASONS[reason], who, visit_id)
 
     def _consequences(self, uow: GateUnitOfWork, event: GateEvent, open_visit_for: str | None,

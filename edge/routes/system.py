@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,14 +21,15 @@ from kernel.errors import Message, Unauthenticated
 from site_sync import dead_letters
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
-# Said when the gallery holds another count of templates than the database: most often another
-# process (gerbang import, a restore) wrote to the database while the service ran.
+# Said when the gallery holds another count of templates than the database even after applying
+# the gallery feed (other processes' writes arrive through it): memory damaged, or a bug.
 GALLERY_BEHIND = Message(
-    "Galeri wajah di memori berbeda dari basis data (mungkin diubah proses lain, misalnya gerbang"
-    " import): jalankan gerbang gallery rebuild, atau mulai ulang layanan.",
-    "The face gallery in memory differs from the database (perhaps another process wrote to it,"
-    " such as gerbang import): run gerbang gallery rebuild, or restart the service.",
+    "Galeri wajah di memori berbeda dari basis data: jalankan gerbang gallery rebuild, atau mulai"
+    " ulang layanan.",
+    "The face gallery in memory differs from the database: run gerbang gallery rebuild, or"
+    " restart the service.",
 )
 DEAD_LETTERS = Message(
     "Ada perubahan yang ditolak registri dan ditahan di situs ini: lihat gerbang sync status.",
@@ -62,6 +64,10 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
     # Cheap enough for a probe every few seconds: counts only. The vector-by-vector comparison
     # is /v1/admin/gallery (it took ~1 s at 50k templates and held the database meanwhile).
     pack = site.engine().pack_id
+    try:
+        site.gallery_feed.follow()  # another process's writes count once applied, not before
+    except Exception:  # the counts below then say how far behind; the feed thread retries
+        log.exception("the gallery could not follow the database")
     stored = queries.templates_in_gallery(site.db, pack)
     held = len(site.gallery())
     withheld = dead_letters.open_count_now(site.db)  # an alarm for officers, not a reason to stop

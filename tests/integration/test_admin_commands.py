@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +125,43 @@ def test_gallery_check_and_rebuild_ask_the_running_service(site: Served) -> None
     rebuilt = gerbang(site.env, "gallery", "rebuild", "--url", site.url)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert json.loads(rebuilt.stdout) == {"templates": 3}
+
+
+def test_an_import_while_the_service_runs_reaches_its_gallery_without_a_restart(
+    site: Served, dev_faces: Path, tmp_path: Path
+) -> None:
+    """`gerbang import` is another process writing the same database: the running service
+    applies its writes through the gallery feed (site_sync/follow.py) within seconds."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "hendra.jpg").write_bytes((dev_faces / "facerec-steve_wozniak/1.jpg").read_bytes())
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "row_id,role,full_name,birth_date,sex,registration_number,photos\n"
+        "r1,inmate,Hendra Gunawan,1979-05-04,M,B.I-777/2024,hendra.jpg\n",
+        encoding="utf-8",
+    )
+    imported = gerbang(
+        site.env, "import", str(export), "--photos", str(photos), "--officer", "admin"
+    )
+    assert imported.returncode == 0 and "imported 1," in imported.stdout, (
+        imported.stdout + imported.stderr
+    )
+
+    with httpx.Client(base_url=site.url, timeout=60) as client:
+        login = client.post("/v1/auth/login", json={"username": ADMIN[0], "password": ADMIN[1]})
+        client.headers["Authorization"] = f"Bearer {login.json()['token']}"
+        probe = {"image": ("p.jpg", (photos / "hendra.jpg").read_bytes(), "image/jpeg")}
+        deadline = time.monotonic() + 30  # the feed is applied every 2 s
+        while True:
+            found = client.post("/v1/identify", files=probe).json()
+            names = [c["full_name"] for c in found["candidates"]]
+            if names or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert names == ["Hendra Gunawan"], found
+        ready = client.get("/ready").json()
+        assert ready["ready"] and ready["gallery"] == 4, ready  # 3 of the inmate above, 1 here
 
 
 def _said_in_both_languages(

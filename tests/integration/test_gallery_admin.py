@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edge import wiring
-from edge.gate.cli import database_version, follow_database
+from edge.gate.cli import follow_database
 from edge.settings import Settings
 from edge.site import Site
 from enrollment.reembed import active_pack, reembed
@@ -136,8 +136,7 @@ def test_after_a_switch_the_running_service_refuses_to_enrol_and_a_gate_process_
     assert (rebuilt.status_code, error_code(rebuilt)) == (503, "pack_changed")
 
     stop = threading.Event()
-    seen = database_version(enrolled.site)
-    follower = threading.Thread(target=follow_database, args=(enrolled.site, 0.05, stop, seen))
+    follower = threading.Thread(target=follow_database, args=(enrolled.site, 0.05, stop))
     follower.start()
     try:
         deadline = time.monotonic() + 120  # loading the new pack's models, on a busy machine

@@ -236,3 +236,32 @@ def test_cli_imports_an_sdp_export_through_the_documented_mapping(
     assert tuple(rows[0])[:3] == ("inmate", "M", "1961-08-04")
     assert "Pak Budi" in rows[0]["aliases"] and rows[0]["registration_number"] == "B.I-101/2024"
     assert tuple(rows[1])[:3] == ("visitor", "M", "1990-03-12")
+
+
+def test_each_row_is_checked_against_what_the_running_service_saved_after_the_import_began(
+    model_dir: Path, export: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The import loads its gallery at start; the desk then saves Budi in the service (another
+    process on the same database). The import's row for the same man must be flagged, not saved
+    as a second person: the gallery feed is applied before each row."""
+    _, photos = export
+    importing = _site(model_dir, tmp_path / "site")
+    service = _site(model_dir, tmp_path / "site")
+    try:
+        header = "row_id,role,full_name,birth_date,sex,registration_number,photos\n"
+        desk_csv, import_csv = tmp_path / "desk.csv", tmp_path / "import.csv"
+        desk_csv.write_text(header + "d1,inmate,Budi Santoso,1961-08-04,M,B.I-101/2024,obama/1.jpg\n", encoding="utf-8")  # fmt: skip
+        import_csv.write_text(header + "i1,inmate,Bambang Susilo,1961-08-04,M,B.I-102/2024,obama/2.jpg\n", encoding="utf-8")  # fmt: skip
+        saved = archive_importer(service, "Petugas Meja", progress=False).run(desk_csv, photos)
+        assert saved.imported == 1
+        summary = archive_importer(importing, "Petugas Migrasi", progress=False).run(
+            import_csv, photos, tmp_path / "report.csv"
+        )
+        assert (summary.imported, summary.flagged) == (0, 1)
+        flagged = _report(tmp_path / "report.csv")["i1"]
+        assert (flagged["state"], flagged["code"]) == ("flagged", "possible_duplicate")
+        budi = _scalar(importing, "SELECT id FROM identities WHERE full_name = 'Budi Santoso'")
+        assert budi in flagged["candidates"]
+    finally:
+        importing.close()
+        service.close()

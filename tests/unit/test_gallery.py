@@ -296,6 +296,74 @@ def test_removing_an_identity_removes_all_their_templates():
     assert person not in {c.identity_id for c in found}
 
 
+def test_replacing_an_identity_moves_only_what_differs_and_matches_brute_force():
+    entries = random_gallery(seed=40, people=30)
+    gallery = gallery_of(entries)
+    person = max({e.identity_id for e in entries}, key=[e.identity_id for e in entries].count)
+    theirs = [e for e in entries if e.identity_id == person]
+    assert not gallery.replace_identity(person, theirs)  # unchanged: nothing moves
+    version = gallery.version
+    fresh = unit_rows(np.random.default_rng(41), 2)
+    kept = theirs[:1]
+    added = [GalleryEntry(10**13 + n, person, kept[0].role, "released", v) for n, v in enumerate(fresh)]  # fmt: skip
+    now = [kept[0]._replace(status="released"), *added]
+    assert gallery.replace_identity(person, now) and gallery.version > version
+    rest = [e for e in entries if e.identity_id != person]
+    assert gallery.compare_with(database_rows(rest + now)).ok
+    queries = queries_for(rest + now, seed=42)
+    assert_same_answers(gallery.search(queries, 3), brute_force(rest + now, queries, 3))
+    assert gallery.replace_identity(person, []) and person not in gallery.identity_statuses(
+        [person]
+    )
+
+
+def test_replacing_takes_a_template_id_from_its_former_owner_and_refuses_bad_entries_whole():
+    entries = random_gallery(seed=43, people=10)
+    gallery = gallery_of(entries)
+    taken = entries[0]
+    newcomer = GalleryEntry(taken.template_id, "orang-baru", "visitor", "active", taken.vector)
+    assert gallery.replace_identity("orang-baru", [newcomer])
+    assert gallery.snapshot()[taken.template_id] == ("orang-baru", "visitor", "active")
+    before = gallery.snapshot()
+    bad = GalleryEntry(10**13, "orang-baru", "visitor", "active", np.zeros(DIM, np.float32))
+    with pytest.raises(ValueError):
+        gallery.replace_identity("orang-baru", [newcomer, bad])
+    with pytest.raises(ValueError):
+        gallery.replace_identity("orang-lain", [newcomer])  # not theirs
+    assert gallery.snapshot() == before
+
+
+def test_an_id_given_again_to_the_same_person_with_a_new_vector_takes_the_new_vector():
+    """A re-enrolment deletes a person's newest templates and SQLite gives their ids to the new
+    captures: same ids, same person, other faces. The old vectors must not stay."""
+    entries = random_gallery(seed=44, people=5)
+    gallery = gallery_of(entries)
+    person = entries[0].identity_id
+    theirs = [e for e in entries if e.identity_id == person]
+    fresh = unit_rows(np.random.default_rng(45), len(theirs))
+    redone = [e._replace(vector=v) for e, v in zip(theirs, fresh, strict=True)]
+    assert gallery.replace_identity(person, redone)
+    rest = [e for e in entries if e.identity_id != person]
+    assert gallery.compare_with(database_rows(rest + redone)).ok
+    assert not gallery.replace_identity(person, redone)
+
+
+def test_listeners_hear_once_after_a_block_of_changes_and_other_threads_are_not_held():
+    entries = random_gallery(seed=46, people=6)
+    gallery = gallery_of(entries)
+    heard: list[str] = []
+    gallery.subscribe(lambda _: heard.append(threading.current_thread().name))
+    people = sorted({e.identity_id for e in entries})
+    with gallery.listeners_after():
+        gallery.remove_identity(people[0])
+        gallery.remove_identity(people[1])
+        other = threading.Thread(target=gallery.remove_identity, args=(people[2],), name="other")
+        other.start()
+        other.join()
+        assert heard == ["other"]  # another thread's change is told at once
+    assert heard == ["other", threading.current_thread().name]  # this block's, once, at its end
+
+
 def test_duplicate_template_id_is_refused_and_the_batch_left_out():
     entries = random_gallery(seed=19, people=10)
     gallery = gallery_of(entries)
