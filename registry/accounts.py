@@ -122,12 +122,12 @@ def set_active(tx: Connection, username: str, active: bool) -> tuple[bool, int]:
     if was_active == active:
         return False, 0
     if not active and role == "central_admin":
-        others = tx.execute(
-            "SELECT COUNT(*) AS n FROM accounts WHERE role = 'central_admin' AND active"
-            " AND username <> %s",
-            (username,),
-        ).fetchone()
-        if int(others["n"]) == 0:
+        # Locked: two admins disabling each other at once must not leave none (the second
+        # waits, then counts the first one's change).
+        admins = tx.execute(
+            "SELECT username FROM accounts WHERE role = 'central_admin' AND active FOR UPDATE"
+        ).fetchall()
+        if not [a for a in admins if a["username"] != username]:
             raise LastCentralAdmin(username=username)
     tx.execute("UPDATE accounts SET active = %s WHERE username = %s", (active, username))
     return True, 0 if active else _end_sessions(tx, username)
