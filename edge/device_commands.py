@@ -14,11 +14,11 @@ import argparse
 from contextlib import closing
 
 from edge.admin_commands import login_name
-from edge.console_table import table, utc_minute
 from edge.settings import Settings
 from enrollment.accounts import AccountStore
 from enrollment.db import Database
 from enrollment.unit_of_work import unit_of_work
+from kernel.console_table import table, utc_minute
 
 COLUMNS = ("NAME", "GATE", "STATE", "CREATED (UTC)")
 

@@ -19,12 +19,12 @@ import sys
 from contextlib import closing
 
 from edge.admin_commands import login_name
-from edge.console_table import table, utc_minute
 from edge.settings import Settings
 from enrollment.accounts import OPERATOR_ROLES
 from enrollment.db import Database
 from enrollment.operators import OperatorRoster
 from enrollment.unit_of_work import unit_of_work
+from kernel.console_table import table, utc_minute
 from kernel.credentials import ask_twice
 
 COLUMNS = ("USERNAME", "FULL NAME", "ROLE", "STATE", "CREATED (UTC)")

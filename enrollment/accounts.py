@@ -92,18 +92,24 @@ def check_operator(
     throttle: SignInThrottle | None = None,
     source: str = "",
 ) -> tuple[Principal, str]:
-    """(principal, full name) for valid credentials, issuing no token (a console command's sign-in)."""
-    if throttle is not None:
-        throttle.check(username, source, time.monotonic())
+    """(principal, full name) for valid credentials, issuing no token (a console command's sign-in).
+
+    The account is throttled under its name and its current password hash: a new password set
+    at the console (`gerbang operators passwd`, another process) is a fresh key, so an officer
+    locked out by their forgotten password can sign in with the new one at once."""
     with db.reading() as tx:
         row = AccountStore(tx).operator_row(username)
-    matches = check_password(password, row["password_hash"] if row else dummy_hash())
+    stored = row["password_hash"] if row else None
+    counted = username if stored is None else f"{username}#{secret_digest(stored)[:16]}"
+    if throttle is not None:
+        throttle.check(counted, source, time.monotonic())
+    matches = check_password(password, stored or dummy_hash())
     if row is None or not row["active"] or not matches:
         if throttle is not None:
-            throttle.failed(username, source, time.monotonic())
+            throttle.failed(counted, source, time.monotonic())
         raise Unauthenticated.wrong_credentials()
     if throttle is not None:
-        throttle.succeeded(username, source)
+        throttle.succeeded(counted, source)
     return Principal("operator", row["id"], username, row["role"]), row["full_name"]
 
 

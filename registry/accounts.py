@@ -4,6 +4,13 @@ Passwords use the shared scrypt hashing (`kernel.access`); a login gives a rando
 token of which only the sha256 is stored. `PERMISSIONS` says which roles hold each permission: a
 regional (Kanwil) monitor only reads, and reports limit what it reads to its own region. Which
 operation needs which permission is registry/routes/access.py's `ROUTE_PERMISSIONS`.
+
+Once an account exists, the console lists it, sets a new password, disables and enables it
+(`gerbang registry accounts list|passwd|disable|enable`). Sign-in and every request read
+`accounts.active` and the token table afresh, so each takes effect at once: a new password or a
+disabled account deletes the officer's tokens (enabling it again brings no old token back), and a
+new password also lifts a sign-in lock on the account. The registry keeps at least one active
+central admin, or nobody could add sites, bans or transfers again.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from kernel.access import (
     IDLE_TIMEOUT,
     TOKEN_LIFETIME,
     TOUCH_EVERY,
+    account_key,
     check_new_password,
     check_password,
     dummy_hash,
@@ -25,7 +33,7 @@ from kernel.access import (
 )
 from kernel.errors import Unauthenticated
 from registry.db import DUPLICATE_KEY_ERRORS, Connection
-from registry.errors import RegistryInputInvalid
+from registry.errors import AccountNotFound, LastCentralAdmin, RegistryInputInvalid
 
 RegistryRole = Literal["central_admin", "adjudicator", "kanwil_monitor"]
 REGISTRY_ROLES: tuple[str, ...] = get_args(RegistryRole)
@@ -70,6 +78,80 @@ def add_account(
         )
     except DUPLICATE_KEY_ERRORS as exc:
         raise RegistryInputInvalid(reason=f"account {username!r} already exists") from exc
+
+
+@dataclass(frozen=True)
+class Account:
+    """An officer account as an admin sees it: never the password nor its hash."""
+
+    username: str
+    role: str
+    region: str | None
+    active: bool
+    created_at: datetime
+
+
+def list_accounts(tx: Connection) -> list[Account]:
+    """Every account, by username."""
+    rows = tx.execute(
+        "SELECT username, role, region, active, created_at FROM accounts ORDER BY username"
+    ).fetchall()
+    return [
+        Account(r["username"], r["role"], r["region"], bool(r["active"]), _utc(r["created_at"]))
+        for r in rows
+    ]
+
+
+def set_password(tx: Connection, username: str, password: str) -> int:
+    """A new password under the rules of a new account; the officer's sessions end and a
+    sign-in lock on the account lifts. Return how many sessions ended."""
+    account_state(tx, username)
+    check_new_password(password, username)
+    tx.execute(
+        "UPDATE accounts SET password_hash = %s WHERE username = %s",
+        (hash_password(password), username),
+    )
+    tx.execute("DELETE FROM sign_in_failures WHERE key = %s", (account_key(username),))
+    return _end_sessions(tx, username)
+
+
+def set_active(tx: Connection, username: str, active: bool) -> tuple[bool, int]:
+    """Enable or disable an account: (whether anything changed, sessions ended). A disabled
+    officer's sign-in and tokens are refused at once; the last active central admin stays."""
+    role, was_active = account_state(tx, username)
+    if was_active == active:
+        return False, 0
+    if not active and role == "central_admin":
+        # Locked: two admins disabling each other at once must not leave none (the second
+        # waits, then counts the first one's change).
+        admins = tx.execute(
+            "SELECT username FROM accounts WHERE role = 'central_admin' AND active FOR UPDATE"
+        ).fetchall()
+        if not [a for a in admins if a["username"] != username]:
+            raise LastCentralAdmin(username=username)
+    tx.execute("UPDATE accounts SET active = %s WHERE username = %s", (active, username))
+    return True, 0 if active else _end_sessions(tx, username)
+
+
+def account_state(tx: Connection, username: str) -> tuple[str, bool]:
+    """(role, active) of the named account, or AccountNotFound."""
+    row = tx.execute(
+        "SELECT role, active FROM accounts WHERE username = %s", (username,)
+    ).fetchone()
+    if row is None:
+        raise AccountNotFound(username=username)
+    return row["role"], bool(row["active"])
+
+
+def _end_sessions(tx: Connection, username: str) -> int:
+    """Delete the officer's tokens: each is refused from its next request on."""
+    return int(tx.execute("DELETE FROM auth_tokens WHERE username = %s", (username,)).rowcount)
+
+
+def _utc(stamp: datetime | str) -> datetime:
+    """A stored time as an aware UTC datetime (PostgreSQL gives one; SQLite, its text)."""
+    moment = stamp if isinstance(stamp, datetime) else datetime.fromisoformat(str(stamp))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def login(tx: Connection, username: str, password: str) -> tuple[str, Officer]:

@@ -1,4 +1,4 @@
-"""`gerbang registry serve | sites add|set-key|revoke-key | accounts add | report | audit ... |
+"""`gerbang registry serve | sites add|set-key|revoke-key | accounts add|list|passwd|disable|enable |
 keys ... | exchange export|import|list|decide | backup | restore`:
 the central registry at the console.
 
@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from httpkit.tls import serve as serve_https
+from kernel.console_table import table
 from kernel.credentials import ask_twice
 from registry import backup_cli, exchange_cli, site_keys
 from registry.accounts import REGISTRY_ROLES
@@ -119,6 +120,60 @@ def accounts_add(args: argparse.Namespace) -> int:
     return 0
 
 
+ACCOUNT_COLUMNS = ("USERNAME", "ROLE", "REGION", "STATE", "CREATED (UTC)")
+
+
+def accounts_list(_args: argparse.Namespace) -> int:
+    """Every account: username, role, region, active or disabled, when created (never a hash)."""
+    listed = _service().list_accounts()
+    if not listed:
+        print("belum ada akun petugas: gerbang registry accounts add NAMA --role central_admin\n"
+              "no officer account yet: gerbang registry accounts add NAME --role central_admin")  # fmt: skip
+        return 0
+    rows = [(a.username, a.role, a.region or "-", "active" if a.active else "disabled",
+             a.created_at.strftime("%Y-%m-%d %H:%M")) for a in listed]  # fmt: skip
+    print("\n".join(table([ACCOUNT_COLUMNS, *rows])))
+    return 0
+
+
+def accounts_passwd(args: argparse.Namespace) -> int:
+    """Give an officer a new password; their sessions end and a sign-in lock lifts."""
+    service = _service()
+    service.check_account(args.username)  # an unknown name is said before a password is asked
+    ended = service.set_password(args.username, _password(args))
+    print(f"kata sandi baru untuk {args.username} disimpan; {ended} sesi berakhir, masuk lagi"
+          " dengan kata sandi baru\n"
+          f"new password for {args.username} saved; {ended} sessions ended, sign in again with"
+          " the new password")  # fmt: skip
+    return 0
+
+
+def accounts_disable(args: argparse.Namespace) -> int:
+    """Refuse an officer's sign-in and open sessions from now on."""
+    changed, ended = _service().set_active(args.username, False)
+    if changed:
+        print(f"akun {args.username} dinonaktifkan: masuk ditolak dan {ended} sesi berakhir;"
+              f" `gerbang registry accounts enable {args.username}` mengaktifkannya lagi\n"
+              f"account {args.username} disabled: sign-in refused and {ended} sessions ended;"
+              f" `gerbang registry accounts enable {args.username}` enables it again")  # fmt: skip
+    else:
+        print(f"akun {args.username} sudah nonaktif: tidak ada yang berubah\n"
+              f"account {args.username} was already disabled: nothing changed")  # fmt: skip
+    return 0
+
+
+def accounts_enable(args: argparse.Namespace) -> int:
+    """Let a disabled officer sign in again (with the password they had)."""
+    changed, _ = _service().set_active(args.username, True)
+    if changed:
+        print(f"akun {args.username} diaktifkan: dapat masuk lagi dengan kata sandinya\n"
+              f"account {args.username} enabled: can sign in again with its password")  # fmt: skip
+    else:
+        print(f"akun {args.username} sudah aktif: tidak ada yang berubah\n"
+              f"account {args.username} was already active: nothing changed")  # fmt: skip
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`gerbang registry ...`."""
     registry = sub.add_parser(
@@ -161,6 +216,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
     add_account.set_defaults(handler=accounts_add)
+    officers.add_parser(
+        "list", help="every account: username, role, region, active or disabled, created"
+    ).set_defaults(handler=accounts_list)
+    for name, text, handler in (
+        ("passwd", "set a new password; the officer's open sessions end", accounts_passwd),
+        ("disable", "refuse an officer's sign-in and open sessions from now on", accounts_disable),
+        ("enable", "let a disabled officer sign in again", accounts_enable),
+    ):
+        action = officers.add_parser(name, help=text, description=f"{text}.")
+        action.add_argument("username", help="as `gerbang registry accounts list` shows it")
+        if name == "passwd":
+            action.add_argument(
+                "--password-stdin", action="store_true", help="read the password from stdin"
+            )
+        action.set_defaults(handler=handler)
 
     daily = actions.add_parser("report", help="the daily consolidation report, per site")
     daily.add_argument("--region", help="only this Kanwil's sites")

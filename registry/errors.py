@@ -12,6 +12,7 @@ GerbangError
 │  └─ SearchPackMismatch     search_pack_mismatch  a site's search probes come from another model pack
 ├─ NotFound 404
 │  ├─ RegistryNotFound       registry_not_found    no such case, identity or site
+│  ├─ AccountNotFound        registry_account_not_found no officer account of that name
 │  └─ PhotoNotAvailable      photo_not_available   no photo delivered (yet): the request's state says why
 ├─ Conflict 409
 │  ├─ SyncConflict           sync_conflict         an applied seq arrives again with other content
@@ -19,7 +20,8 @@ GerbangError
 │  ├─ CaseClosed             case_closed           the case was already decided
 │  ├─ PhotoHeldByNoSite      photo_no_site         a central watchlist entry: no site holds a photo
 │  ├─ NotOnWatchlist         not_on_watchlist      removal of someone the watchlist does not hold
-│  └─ SiteKeyConflict        site_key_conflict     a key used before, already revoked, none current
+│  ├─ SiteKeyConflict        site_key_conflict     a key used before, already revoked, none current
+│  └─ LastCentralAdmin       registry_last_central_admin disabling the last active central admin
 └─ Unavailable 503
    ├─ RegistryStorageError   registry_storage_failed the database cannot be reached
    ├─ NationalSearchUnavailable national_search_unavailable the national gallery is being rebuilt
@@ -143,6 +145,24 @@ class RegistryNotFound(NotFound):
         return cls(
             Message(f"Data tidak ditemukan ({what}).", f"Not found ({what})."), what=what, id=key
         )
+
+
+class AccountNotFound(NotFound):
+    code = "registry_account_not_found"
+    message = Message(
+        "Tidak ada akun petugas dengan nama pengguna itu; lihat `gerbang registry accounts list`.",
+        "No officer account has that username; see `gerbang registry accounts list`.",
+    )
+
+
+class LastCentralAdmin(Conflict):
+    code = "registry_last_central_admin"
+    message = Message(
+        "Ini admin pusat aktif terakhir: buat atau aktifkan admin pusat lain dahulu, agar registri"
+        " tidak terkunci tanpa admin.",
+        "This is the last active central admin: add or enable another central admin first, so"
+        " the registry is not locked without one.",
+    )
 
 
 class CaseClosed(Conflict):

@@ -327,6 +327,32 @@ class RegistryService:
             accounts.add_account(tx, username, role, password, region)
             audit(tx, "console", "account.added", username, {"role": role, "region": region})
 
+    def list_accounts(self) -> list[accounts.Account]:
+        """Every officer account (console), never a password hash."""
+        with self.db.transaction() as tx:
+            return accounts.list_accounts(tx)
+
+    def check_account(self, username: str) -> None:
+        """AccountNotFound unless the account exists (said before a password is asked for)."""
+        with self.db.transaction() as tx:
+            accounts.account_state(tx, username)
+
+    def set_password(self, username: str, password: str) -> int:
+        """A new password (console); the officer's sessions end. Audited without the password."""
+        with self.db.transaction() as tx:
+            ended = accounts.set_password(tx, username, password)
+            audit(tx, "console", "account.password_set", username, {"sessions_ended": ended})
+        return ended
+
+    def set_active(self, username: str, active: bool) -> tuple[bool, int]:
+        """Enable or disable an account (console): (changed, sessions ended)."""
+        with self.db.transaction() as tx:
+            changed, ended = accounts.set_active(tx, username, active)
+            if changed:
+                action = "account.enabled" if active else "account.disabled"
+                audit(tx, "console", action, username, {"sessions_ended": ended})
+        return changed, ended
+
     def list_cases(self, state: str = "open") -> list[dict[str, Any]]:
         """Duplicate cases in one state."""
         with self.db.transaction() as tx:

@@ -16,12 +16,12 @@ import argparse
 from contextlib import closing
 
 from edge.admin_commands import login_name
-from edge.console_table import table
 from edge.gate.queries import configured_gates, devices_by_gate
 from edge.gate.records import Gate
 from edge.gate.setup import DIRECTIONS, ROLES, describe, ensure_gate
 from edge.settings import Settings
 from enrollment.db import Database
+from kernel.console_table import table
 
 COLUMNS = ("GATE", "NAME", "DIRECTIONS", "ROLES", "DEVICES")
 

@@ -105,6 +105,18 @@ def test_a_new_password_ends_the_old_sessions_and_signs_in_where_the_old_one_no_
     assert all(NEW_PASSWORD not in d and h not in d for _, d in _events(env) for h in hashes)
 
 
+def test_an_officer_locked_out_by_a_forgotten_password_signs_in_at_once_after_a_reset(
+    site: SiteClient, env: dict[str, str]
+) -> None:
+    """The lock lives in the running service's memory; the reset is another process. The lock
+    follows the password, so the new one is not made to wait out the old one's failures."""
+    for _ in range(6):
+        assert _signs_in(site, "gate_officer", "what was it again") == 401
+    assert _signs_in(site, "gate_officer", PASSWORD) == 429
+    _ok(env, "passwd", "gate_officer", "--password-stdin", stdin=NEW_PASSWORD + "\n")
+    assert _signs_in(site, "gate_officer", NEW_PASSWORD) == 200
+
+
 def test_a_weak_new_password_is_refused_and_the_old_one_still_works(
     site: SiteClient, env: dict[str, str]
 ) -> None:

@@ -1,5 +1,6 @@
-"""Rows laid out as a console table (`gerbang gate list`, `devices list`, `operators list`): a header row
-and columns as wide as their widest cell, so a reader's eye and `awk` find the same columns."""
+"""Rows laid out as a console table (`gerbang gate list`, `devices list`, `operators list`,
+`registry accounts list`): a header row and columns as wide as their widest cell, so a reader's
+eye and `awk` find the same columns."""
 
 from __future__ import annotations
 
