@@ -76,12 +76,26 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_HOURS = 24 * 31
+
+
+def _hours(text: str) -> int:
+    """A whole number of hours from 1 to a month (argparse's `choices` would print all 744)."""
+    try:
+        hours = int(text)
+    except ValueError:
+        hours = 0
+    if not 1 <= hours <= MAX_HOURS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_HOURS}")
+    return hours
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Attach `report` to the main parser."""
     command = sub.add_parser(
         "report", help="this site's daily report: enrolments, visits, alarms, denials, sync"
     )
-    command.add_argument("--hours", type=int, default=24, choices=range(1, 24 * 31 + 1),
-                         metavar="1..744", help="the period, in hours back from now (default 24)")  # fmt: skip
+    command.add_argument("--hours", type=_hours, default=24, metavar="1..744",
+                         help="the period, in hours back from now (default 24)")  # fmt: skip
     command.add_argument("--json", action="store_true", help="the report as JSON, for machines")
     command.set_defaults(handler=report)

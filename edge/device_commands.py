@@ -31,9 +31,10 @@ def devices_add(args: argparse.Namespace) -> int:
         configured = uow.connection.execute(
             "SELECT 1 FROM gates WHERE id = ?", (args.gate,)
         ).fetchone()
-    print(
-        f"device {args.name} at gate {args.gate}: {device_id}\nkey (shown once; send as X-Device-Key): {key}"
-    )
+    print(f"terminal {args.name} di gerbang {args.gate}: {device_id}\n"
+          f"device {args.name} at gate {args.gate}: {device_id}\n"
+          f"kunci (ditampilkan sekali saja; masukkan di pengaturan kios) /"
+          f" key (shown once; send as X-Device-Key): {key}")  # fmt: skip
     if configured is None:
         how = f"`gerbang gate add {args.gate} --directions ... --roles ...`"
         print(f"catatan: gerbang {args.gate} belum diatur; atur dengan {how} (atau POST /v1/gates)"
@@ -49,7 +50,8 @@ def devices_rekey(args: argparse.Namespace) -> int:
     with unit_of_work(db) as uow:
         device_id, key = uow.accounts.rekey_device(args.name, login_name())
     print(
-        f"device {args.name}: {device_id}\nnew key (shown once; send as X-Device-Key): {key}\n"
+        f"terminal {args.name}: {device_id}\n"
+        f"kunci baru (ditampilkan sekali saja) / new key (shown once; send as X-Device-Key): {key}\n"
         "kunci lama ditolak mulai sekarang; masukkan kunci baru di pengaturan terminal\n"
         "the old key is refused from now on; enter the new key in the terminal's setup"
     )

@@ -102,7 +102,8 @@ def finger_readers(_: argparse.Namespace) -> int:
     """Each reader of EDGE_READERS, whether it opens now, and the problem if not (exit 1 then)."""
     readers = Settings().readers
     if not readers:
-        print("no readers: set EDGE_READERS (README: Readers where people stand)")
+        print("belum ada pembaca sidik jari: atur EDGE_READERS (README: Readers where people stand)\n"
+              "no readers: set EDGE_READERS (README: Readers where people stand)")  # fmt: skip
         return 1
     pool = ReaderPool(readers)
     try:

@@ -41,13 +41,17 @@ def archive_importer(site: Site, officer: str, progress: bool = True) -> ExportI
 
 
 def summary_text(summary: ImportSummary) -> str:
-    """The closing lines an officer reads."""
+    """The closing lines an officer reads, Indonesian first."""
+    s = summary
     return (
-        f"imported {summary.imported}, rejected {summary.rejected}, flagged {summary.flagged},"
-        f" skipped {summary.skipped} (already done), recovered {summary.recovered}"
-        f" of {summary.total} rows in {summary.seconds:.1f} s"
-        f" ({summary.persons_per_second:.1f} persons/s)\n"
-        f"report: {summary.report} ({summary.unresolved} rows need an officer)"
+        f"diimpor {s.imported}, ditolak {s.rejected}, ditandai {s.flagged},"
+        f" dilewati {s.skipped} (sudah selesai), dipulihkan {s.recovered}"
+        f" dari {s.total} baris dalam {s.seconds:.1f} dtk ({s.persons_per_second:.1f} orang/dtk)\n"
+        f"laporan: {s.report} ({s.unresolved} baris perlu diperiksa petugas)\n"
+        f"imported {s.imported}, rejected {s.rejected}, flagged {s.flagged},"
+        f" skipped {s.skipped} (already done), recovered {s.recovered}"
+        f" of {s.total} rows in {s.seconds:.1f} s ({s.persons_per_second:.1f} persons/s)\n"
+        f"report: {s.report} ({s.unresolved} rows need an officer)"
     )
 
 

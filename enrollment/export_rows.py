@@ -31,7 +31,7 @@ from enrollment.import_errors import (
     RowIdRepeated,
 )
 from enrollment.records import ROLES, Consent, IdentityDraft, check_required, validate_draft
-from kernel.errors import GerbangError
+from kernel.errors import GerbangError, Message
 
 COLUMNS = (
     "row_id", "role", "full_name", "birth_date", "sex", "nik", "nip", "registration_number",
@@ -93,10 +93,27 @@ def _mapped(
             try:
                 cells[name] = parse_date(cells[name], mapping.source.date_format)
             except ValueError:
-                error = FieldInvalid.named(name, f"a date as {shown}")
+                error = FieldInvalid.named(name, _date_as(shown), _column_of(mapping, name))
                 row_id = cells.get("row_id") or f"line-{line}"
                 return ExportRow(row_id, line, _split(cells.get("photos", "")), None, error)
-    return _parse(cells, line, import_id, officer)
+    row = _parse(cells, line, import_id, officer)
+    if isinstance(row.error, FieldInvalid):  # name the officer's column, not Gerbang's field
+        renamed = row.error.in_column(_column_of(mapping, row.error.details["field"]))
+        return ExportRow(row.row_id, row.line, row.photos, None, renamed)
+    return row
+
+
+def _column_of(mapping: ColumnMapping, name: str) -> str | None:
+    """The source column a mapped field is read from (several: joined with '+'; none: None)."""
+    column = mapping.columns.get(name)
+    if column is None or not column.source_columns():
+        return None
+    return "+".join(column.source_columns())
+
+
+def _date_as(form: str) -> Message:
+    """'a date as dd/mm/yyyy' in both languages."""
+    return Message(f"tanggal berbentuk {form}", f"a date as {form}")
 
 
 def _cells(values: dict[str, Any]) -> dict[str, str]:
@@ -118,7 +135,9 @@ def _parse(cells: dict[str, str], line: int, import_id: str, officer: str) -> Ex
     photos = _split(cells.get("photos", ""))
     try:
         if not cells.get("row_id"):
-            raise FieldInvalid.named("row_id", "the export's key for this row")
+            raise FieldInvalid.named(
+                "row_id", Message("kunci baris ini dalam ekspor", "the export's key for this row")
+            )
         draft = _draft(cells, {"import_id": import_id, "row_id": row_id}, officer)
         return ExportRow(row_id, line, photos, draft)
     except GerbangError as exc:
@@ -253,7 +272,7 @@ def _date(cells: dict[str, str], name: str) -> date | None:
     try:
         return date.fromisoformat(cells[name])
     except ValueError as exc:
-        raise FieldInvalid.named(name, "a date as YYYY-MM-DD") from exc
+        raise FieldInvalid.named(name, _date_as("YYYY-MM-DD")) from exc
 
 
 def _split(text: str) -> tuple[str, ...]:

@@ -19,17 +19,29 @@ class FieldInvalid(InputError):
     message = Message(
         "Isi kolom tidak sah. Periksa nilainya.", "A field's value is not valid. Check it."
     )
+    expected = Message("", "")  # what the field should hold, set by `named`
 
     @classmethod
-    def named(cls, name: str, expected: str) -> FieldInvalid:
-        return cls(
+    def named(cls, name: str, expected: Message | str, column: str | None = None) -> FieldInvalid:
+        """`expected` in both languages, or one text both read (`F | M`); `column`: the source
+        file's column when a mapping reads the field from another name (the officer's word)."""
+        said = expected if isinstance(expected, Message) else Message(expected, expected)
+        shown = f"'{column}' ({name})" if column and column != name else f"'{name}'"
+        error = cls(
             Message(
-                f"Isi kolom '{name}' tidak sah; seharusnya {expected}.",
-                f"The value of '{name}' is not valid; expected {expected}.",
+                f"Isi kolom {shown} tidak sah; seharusnya {said.id}.",
+                f"The value of {shown} is not valid; expected {said.en}.",
             ),
             field=name,
-            expected=expected,
+            expected=said.en,
+            **({"column": column} if column and column != name else {}),
         )
+        error.expected = said
+        return error
+
+    def in_column(self, column: str | None) -> FieldInvalid:
+        """The same refusal naming the source file's column."""
+        return FieldInvalid.named(self.details["field"], self.expected, column)
 
 
 class IdentityNumberRepeated(InputError):
@@ -68,6 +80,16 @@ class RowIdRepeated(InputError):
             ),
             first_line=line,
         )
+
+
+class PhotoFolderMissing(InputError):
+    code = "import_photos_missing"
+    message = Message(
+        "Folder foto tidak ada. Periksa bahwa flashdisk atau folder bersama terpasang dan jalurnya"
+        " benar; tidak ada baris yang diproses.",
+        "The photo folder does not exist. Check that the USB stick or shared folder is mounted"
+        " and the path is right; no row was processed.",
+    )
 
 
 class PhotoMissing(InputError):

@@ -6,10 +6,15 @@ row and audit event in one transaction. A likely duplicate (in the gallery, or e
 file) is flagged with its candidates and its session left open for the desk; nothing is merged.
 
 Archive photos are scans of prints, so the importer's service skips the liveness check and needs
-one accepted photo per person; every other frame rule still applies.
+one accepted photo per person; every other frame rule still applies. A photo the rules refuse (a
+side view, a second person) is left out and named in the report; the row is refused only when
+none of its photos is accepted.
 
-Resume: `import_id` is the sha256 of the file (and of its column mapping, if any) and `import_rows` records each row's state, so the
-same file run again skips finished rows. The commit and the row's mark are two transactions (the
+Resume: `import_id` is the sha256 of the file (and of its column mapping, if any) and
+`import_rows` records each row's state, so the same file run again skips imported and flagged
+rows. Rejected rows are tried again: a photo put in place or rescanned in the folder (which is
+not part of the import's identity) can change their outcome, and a row whose own values are
+wrong is refused again at once. The commit and the row's mark are two transactions (the
 service owns its own); a crash between them leaves the row `pending` with its identity committed.
 That identity carries `details.import = {import_id, row_id}`, and the re-run, which checks every
 row's identity numbers before enrolling, recognises it and marks the row instead of enrolling twice.
@@ -39,6 +44,7 @@ from enrollment.export_rows import (
     load_photos,
     read_export,
 )
+from enrollment.import_errors import PhotoFolderMissing
 from enrollment.service import (
     CommitResult,
     EnrolmentService,
@@ -48,7 +54,7 @@ from enrollment.service import (
 from enrollment.unit_of_work import unit_of_work
 from kernel.errors import GerbangError, Message
 
-FINAL_STATES = ("imported", "rejected", "flagged")
+DONE_STATES = ("imported", "flagged")  # a re-run skips these; rejected rows are tried again
 REPORT_COLUMNS = (
     "row_id", "line", "state", "identity_id", "code", "reason_en", "reason_id", "candidates", "details",
 )  # fmt: skip
@@ -157,6 +163,8 @@ class ExportImporter:
 
         `after_commit` runs between a row's commit and its mark: the crash tests raise there.
         """
+        if not photos_dir.is_dir():  # an unmounted USB stick: refuse before any row is marked
+            raise PhotoFolderMissing(folder=str(photos_dir))
         data = csv_path.read_bytes()
         digest = hashlib.sha256(data)
         if mapping is not None:  # a corrected mapping is a new import: its rows are read again
@@ -168,7 +176,7 @@ class ExportImporter:
         for entry in recorded.values():
             if entry["state"] == "pending" and entry["session_id"]:
                 self._abandon(entry["session_id"])
-        todo = [r for r in rows if recorded.get(r.row_id, {}).get("state") not in FINAL_STATES]
+        todo = [r for r in rows if recorded.get(r.row_id, {}).get("state") not in DONE_STATES]
         summary = ImportSummary(import_id, len(rows), report or csv_path.with_suffix(".report.csv"))
         summary.skipped = len(rows) - len(todo)
         started = time.perf_counter()
@@ -208,10 +216,20 @@ class ExportImporter:
             return earlier
         session_id = self.service.start_session(row.draft.role, self.officer)
         ledger.mark(row.row_id, RowOutcome("pending", session_id=session_id))
-        refused = self._capture(session_id, photos)
-        if refused is not None:
-            return refused
-        return self._commit(row, session_id, ledger, after_commit)
+        left_out = self._capture(session_id, photos)
+        if left_out and len(left_out) == len(photos):  # none accepted: the row waits
+            self._abandon(session_id)
+            first = left_out[0]["reasons"][0]
+            message = Message(first["id"], first["en"])
+            details = {"photo": left_out[0]["photo"], "reasons": left_out[0]["reasons"]}
+            if len(left_out) > 1:
+                details["photos_refused"] = left_out
+            return RowOutcome("rejected", None, session_id, first["code"], message, details)
+        outcome = self._commit(row, session_id, ledger, after_commit)
+        if left_out and outcome.state != "rejected":  # the report names what was left out
+            refused = [{"photo": p["photo"], "code": p["reasons"][0]["code"]} for p in left_out]
+            outcome = replace(outcome, details={**outcome.details, "photos_left_out": refused})
+        return outcome
 
     def _already_enrolled(self, row: ExportRow) -> RowOutcome | None:
         """This row's identity from a run that crashed before marking it; refuse a number taken by another."""
@@ -231,17 +249,14 @@ class ExportImporter:
         taken.details["identity_id"] = found["id"]
         raise taken
 
-    def _capture(self, session_id: str, photos: list[tuple[str, bytes]]) -> RowOutcome | None:
-        """Add each photo as a frame; the first refused photo refuses the row."""
+    def _capture(self, session_id: str, photos: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+        """Add each photo as a frame; return those refused, each with its reasons."""
+        refused = []
         for name, data in photos:
             feedback = self.service.add_frame(session_id, data)
             if not feedback.accepted:
-                self._abandon(session_id)
-                first = feedback.reasons[0]
-                details = {"photo": name, "reasons": feedback.reasons}
-                message = Message(first["id"], first["en"])
-                return RowOutcome("rejected", None, session_id, first["code"], message, details)
-        return None
+                refused.append({"photo": name, "reasons": feedback.reasons})
+        return refused
 
     def _commit(
         self,

@@ -219,10 +219,26 @@ class StrictTransportSecurity:
 
 
 def base_url(host: str, port: int, files: TlsFiles | None) -> str:
-    """The address a browser on the network opens (this machine's name for a wildcard host)."""
-    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+    """The address a browser on the network opens. For a wildcard host: over HTTPS, the first
+    network name the certificate holds (a browser refuses any other), else this machine's name."""
+    shown = host
+    if host in ("0.0.0.0", "::", ""):
+        shown = (files and certified_name(files.cert)) or socket.gethostname()
     shown = f"[{shown}]" if ":" in shown else shown
     return f"{'https' if files else 'http'}://{shown}:{port}"
+
+
+def certified_name(cert: Path) -> str | None:
+    """The first name in the certificate's subject alternative names other than loopback:
+    DNS names first, then addresses; None when it holds none (or cannot be read)."""
+    try:
+        certificate = x509.load_pem_x509_certificate(cert.read_bytes())
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return None
+    dns = [n for n in names.get_values_for_type(x509.DNSName) if n != "localhost"]
+    addresses = [str(a) for a in names.get_values_for_type(x509.IPAddress) if not a.is_loopback]
+    return next(iter(dns + addresses), None)
 
 
 def serve(

@@ -57,13 +57,17 @@ class EntriesDiffer(InputError):
     )
 
 
+PROMPTS = {"Password": "Kata sandi", "Passphrase": "Frasa sandi"}  # what ask_twice asks for
+
+
 def ask_twice(prompt: str) -> str:
-    """A new password or passphrase, typed twice at the terminal (never echoed)."""
+    """A new password or passphrase (`prompt`: a key of PROMPTS), typed twice at the terminal
+    (never echoed); asked in Indonesian and English."""
     if not sys.stdin.isatty():
         raise NoTerminal(asked=prompt)
     try:
-        first = getpass.getpass(f"{prompt}: ")
-        again = getpass.getpass("Again: ")
+        first = getpass.getpass(f"{PROMPTS.get(prompt, prompt)} / {prompt}: ")
+        again = getpass.getpass("Ulangi / Again: ")
     except EOFError as exc:
         raise NoTerminal(asked=prompt) from exc
     if first != again:

@@ -67,9 +67,14 @@ def add_account(
 ) -> None:
     """Create an officer account; a kanwil_monitor needs a region, the others must not have one."""
     if role not in REGISTRY_ROLES:
-        raise RegistryInputInvalid(reason=f"unknown role {role!r}", roles=list(REGISTRY_ROLES))
+        raise RegistryInputInvalid.saying(
+            f"Peran {role!r} tidak dikenal.", f"Unknown role {role!r}.", roles=list(REGISTRY_ROLES)
+        )
     if (role == "kanwil_monitor") != bool(region):
-        raise RegistryInputInvalid(reason="a region is given for kanwil_monitor and only for it")
+        raise RegistryInputInvalid.saying(
+            "Wilayah (--region) diberikan untuk kanwil_monitor, dan hanya untuk peran itu.",
+            "A region (--region) is given for kanwil_monitor, and only for it.",
+        )
     check_new_password(password, username)
     try:
         tx.execute(
@@ -77,7 +82,9 @@ def add_account(
             (username, role, region or None, hash_password(password)),
         )
     except DUPLICATE_KEY_ERRORS as exc:
-        raise RegistryInputInvalid(reason=f"account {username!r} already exists") from exc
+        raise RegistryInputInvalid.saying(
+            f"Akun {username!r} sudah ada.", f"Account {username!r} already exists."
+        ) from exc
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,20 @@ def audit_verify(service: RegistryService, args: argparse.Namespace) -> int:
     """Check the hash chain, then the checkpoints; exit 1 naming the first event that breaks."""
     report = service.verify_audit()
     if report.broken is not None:
-        print(f"audit chain BROKEN at event {report.broken.event_id}: {report.broken.reason}")
-        print(f"({report.checked} events verified before it)")
+        print(f"rantai audit RUSAK pada peristiwa {report.broken.event_id}"
+              f" ({report.checked} peristiwa sebelumnya benar)\n"
+              f"audit chain BROKEN at event {report.broken.event_id}: {report.broken.reason}\n"
+              f"({report.checked} events verified before it)")  # fmt: skip
         return 1
     anchored = service.verify_checkpoints(_read_kept(args.checkpoints))
     if anchored.broken is not None:
-        print(f"audit chain BROKEN at event {anchored.broken.event_id}: {anchored.broken.reason}")
+        print(f"rantai audit RUSAK pada peristiwa {anchored.broken.event_id}: tidak sesuai"
+              " titik periksa yang ditandatangani\n"
+              f"audit chain BROKEN at event {anchored.broken.event_id}: {anchored.broken.reason}")  # fmt: skip
         return 1
-    print(f"audit chain intact: {report.checked} events verified, head {report.head},"
+    print(f"rantai audit utuh: {report.checked} peristiwa diperiksa, kepala {report.head},"
+          f" {anchored.checked} titik periksa bertanda tangan terpenuhi\n"
+          f"audit chain intact: {report.checked} events verified, head {report.head},"
           f" {anchored.checked} signed checkpoints held")  # fmt: skip
     if report.unchained:
         print(f"{report.unchained} older events precede the chain and carry no hash")

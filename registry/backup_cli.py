@@ -32,10 +32,12 @@ def backup(args: argparse.Namespace) -> int:
         raise RegistryBackupKeyMissing(reason=str(exc)) from exc
     header = write_backup(settings.database_url, Path(args.out), key)
     how = "unencrypted (--insecure-plain)" if key is None else f"sealed ({key.kdf['kind']})"
-    print(f"wrote {args.out}, {how}, as of {header['created_at']}")
-    print(
-        "Keep the backup key apart from the backups, and the registry's own data key apart from both."
-    )
+    print(f"cadangan {args.out} ditulis ({how}), per {header['created_at']}\n"
+          f"wrote {args.out}, {how}, as of {header['created_at']}")  # fmt: skip
+    print("Simpan kunci cadangan terpisah dari cadangannya, dan kunci data registri terpisah dari"
+          " keduanya.\n"
+          "Keep the backup key apart from the backups, and the registry's own data key apart from"
+          " both.")  # fmt: skip
     return 0
 
 
@@ -43,10 +45,13 @@ def restore(args: argparse.Namespace) -> int:
     """Load a backup into a new, empty database (created if missing)."""
     key_file = Path(args.key_file) if args.key_file else None
     summary = restore_backup(Path(args.file), args.database_url, key_file, _passphrase(args))
-    print(
-        f"restored the {summary.backend} registry of {summary.created_at} into {summary.database_url}"
-    )
-    print("Start it with REGISTRY_DATABASE_URL set to that database, then run"
+    print(f"registri {summary.backend} per {summary.created_at} dipulihkan ke"
+          f" {summary.database_url}\n"
+          f"restored the {summary.backend} registry of {summary.created_at} into"
+          f" {summary.database_url}")  # fmt: skip
+    print("Jalankan dengan REGISTRY_DATABASE_URL menunjuk basis data itu, lalu"
+          " `gerbang registry audit verify`.\n"
+          "Start it with REGISTRY_DATABASE_URL set to that database, then run"
           " `gerbang registry audit verify`.")  # fmt: skip
     return 0
 

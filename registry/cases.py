@@ -126,9 +126,11 @@ def decide(
 ) -> tuple[dict[str, Any], list[str]]:
     """Record an officer's decision; return the case and the people whose gallery rows change."""
     if decision not in ("same", "not_same"):
-        raise RegistryInputInvalid(reason="decision must be 'same' or 'not_same'")
+        raise RegistryInputInvalid.saying(
+            "Keputusan harus 'same' atau 'not_same'.", "The decision must be 'same' or 'not_same'."
+        )
     if len(reason.strip()) < MIN_REASON:
-        raise RegistryInputInvalid(reason="a decision needs a reason")
+        raise RegistryInputInvalid.saying("Keputusan perlu alasan.", "A decision needs a reason.")
     case = get_case(tx, case_id, lock=True)
     if case["state"] != "open":
         raise CaseClosed(case_id=case_id, state=case["state"])

@@ -68,23 +68,31 @@ def serve(args: argparse.Namespace) -> int:
 def sites_add(args: argparse.Namespace) -> int:
     """Register a site with the public key printed by its `new_site_key`."""
     _service().add_site(args.site_id, args.name, args.region, args.public_key, actor="console")
-    print(f"site {args.site_id} ({args.name}, region {args.region}) registered")
+    print(f"UPT {args.site_id} ({args.name}, wilayah {args.region}) terdaftar\n"
+          f"site {args.site_id} ({args.name}, region {args.region}) registered")  # fmt: skip
     return 0
 
 
 def sites_set_key(args: argparse.Namespace) -> int:
     """Register a site's new key in place of its current one (after a revocation)."""
     answer = _service().sites.replace_key(args.site_id, args.public_key, "console", args.reason)
-    print(f"site {answer['site_id']}: new key registered {answer['public_key']}")
+    print(f"UPT {answer['site_id']}: kunci baru terdaftar {answer['public_key']}\n"
+          f"site {answer['site_id']}: new key registered {answer['public_key']}")  # fmt: skip
     return 0
 
 
 def sites_revoke_key(args: argparse.Namespace) -> int:
     """Refuse a site's key from now on (default: every key it still has)."""
     answer = _service().sites.revoke_key(args.site_id, args.public_key, "console", args.reason)
-    print(f"site {answer['site_id']}: revoked {', '.join(answer['revoked'])}")
+    revoked = ", ".join(answer["revoked"])
+    print(
+        f"UPT {answer['site_id']}: dicabut {revoked}\nsite {answer['site_id']}: revoked {revoked}"
+    )
     if answer["current_revoked"]:
-        print("the site has no usable key now: register a new one with `sites set-key`")
+        print("UPT ini kini tidak punya kunci yang dapat dipakai: daftarkan kunci baru dengan"
+              " `gerbang registry sites set-key`\n"
+              "the site has no usable key now: register a new one with"
+              " `gerbang registry sites set-key`")  # fmt: skip
     return 0
 
 
@@ -114,9 +122,8 @@ def _password(args: argparse.Namespace) -> str:
 def accounts_add(args: argparse.Namespace) -> int:
     """Create a central or regional officer account."""
     _service().add_account(args.username, args.role, _password(args), args.region)
-    print(
-        f"account {args.username} ({args.role}{', ' + args.region if args.region else ''}) created"
-    )
+    what = f"{args.role}{', ' + args.region if args.region else ''}"
+    print(f"akun {args.username} ({what}) dibuat\naccount {args.username} ({what}) created")
     return 0
 
 

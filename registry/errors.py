@@ -97,6 +97,12 @@ class RegistryInputInvalid(InputError):
         "The request cannot be processed. Check the data and try again.",
     )
 
+    @classmethod
+    def saying(cls, indonesian: str, english: str, **details: Any) -> RegistryInputInvalid:
+        """A refusal an officer reads (the console, /pusat): what is wrong, in both languages;
+        `reason` keeps the English for logs and scripts."""
+        return cls(Message(indonesian, english), reason=english, **details)
+
 
 class WatchlistNoBiometrics(InputError):
     code = "watchlist_no_biometrics"

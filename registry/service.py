@@ -465,10 +465,12 @@ class RegistryService:
             return stored_checkpoints(tx)
 
     def verify_checkpoints(self, kept: list[dict[str, Any]]) -> CheckpointReport:
-        """The chain against every stored checkpoint and those an auditor `kept`."""
+        """The chain against every stored checkpoint and those an auditor `kept`, each once (a
+        kept copy of a stored checkpoint is the same one: same signature)."""
         public = audit_key(self.settings.audit_key_file).public_key()
         with self.db.transaction() as tx:
-            return verify_checkpoints(tx, stored_checkpoints(tx) + kept, public)
+            every = {c["signature"]: c for c in [*stored_checkpoints(tx), *kept]}
+            return verify_checkpoints(tx, list(every.values()), public)
 
     def site_reports(
         self, officer: accounts.Officer, site_id: str | None = None

@@ -43,7 +43,9 @@ class SiteDirectory:
         site_keys.checked_key(public_key)
         with self.db.transaction() as tx:
             if tx.execute("SELECT 1 FROM sites WHERE id = %s", (site_id,)).fetchone():
-                raise RegistryInputInvalid(reason=f"site {site_id} is already registered")
+                raise RegistryInputInvalid.saying(
+                    f"UPT {site_id} sudah terdaftar.", f"Site {site_id} is already registered."
+                )
             site_keys.refuse_reused(tx, site_id, public_key)
             tx.execute(
                 "INSERT INTO sites (id, name, region, public_key) VALUES (%s, %s, %s, %s)",

@@ -99,7 +99,12 @@ def checked_key(public_key: str) -> str:
     try:
         public_key_from_text(public_key)
     except ValueError as exc:  # binascii.Error is one too
-        raise RegistryInputInvalid(reason="not a base64 raw Ed25519 public key") from exc
+        raise RegistryInputInvalid.saying(
+            "Ini bukan kunci publik Ed25519 mentah dalam base64 (salin baris yang dicetak"
+            " `gerbang sync keygen` di UPT).",
+            "This is not a base64 raw Ed25519 public key (copy the line `gerbang sync keygen`"
+            " printed at the site).",
+        ) from exc
     return public_key
 
 

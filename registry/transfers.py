@@ -53,13 +53,18 @@ def _transferable(tx: Connection, identity_id: str, to_site: str) -> dict[str, A
     if tx.execute("SELECT 1 FROM sites WHERE id = %s", (to_site,)).fetchone() is None:
         raise RegistryNotFound.missing("site", to_site)
     if person["role"] != "inmate" or person["status"] != "active":
-        raise RegistryInputInvalid(
-            reason="only an active inmate can be transferred",
+        raise RegistryInputInvalid.saying(
+            "Hanya warga binaan aktif yang dapat dipindahkan.",
+            "Only an active inmate can be transferred.",
             role=person["role"],
             status=person["status"],
         )
     if person["site_id"] in (to_site, None):
-        raise RegistryInputInvalid(reason="the inmate is not held by another site", site=to_site)
+        raise RegistryInputInvalid.saying(
+            "Warga binaan ini tidak ditahan di UPT lain.",
+            "The inmate is not held by another site.",
+            site=to_site,
+        )
     return person
 
 

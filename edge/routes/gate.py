@@ -45,7 +45,7 @@ from enrollment.fused import FingerProbe
 from enrollment.repository import IdentityNotFound
 from httpkit.work import Overloaded
 from kernel.access import Principal
-from kernel.errors import Forbidden
+from kernel.errors import Forbidden, Message
 from models.errors import ImageMissing, ImageTooSmall, ModelNotReady
 from models.fingerprint import nbis
 
@@ -93,7 +93,18 @@ async def finger_probe(
 def at_own_gate(principal: Principal, gate_id: str) -> None:
     """A terminal's key opens only its own gate; officers may act at any gate of the site."""
     if principal.kind == "device" and principal.gate_id != gate_id:
-        raise Forbidden.for_action(f"gate {gate_id}", f"device of gate {principal.gate_id}")
+        own = principal.gate_id
+        raise Forbidden(
+            Message(
+                f"Kunci terminal ini milik gerbang {own}, bukan gerbang {gate_id}: buka kios"
+                f" dengan ?gate={own}, atau buat kunci untuk gerbang {gate_id} (gerbang devices"
+                " add).",
+                f"This terminal's key belongs to gate {own}, not gate {gate_id}: open the kiosk"
+                f" with ?gate={own}, or make a key for gate {gate_id} (gerbang devices add).",
+            ),
+            action=f"gate {gate_id}",
+            role=f"device of gate {own}",
+        )
 
 
 def event_body(event: GateEvent) -> dict[str, Any]:

@@ -98,7 +98,10 @@ async def watchlist_add_photos(
     photos, finger_images = photos or [], finger_images or []
     positions = _positions(finger_positions or [], len(finger_images))
     if len(photos) > MAX_PHOTOS:
-        raise RegistryInputInvalid(reason=f"send at most {MAX_PHOTOS} photos", photos=len(photos))
+        raise RegistryInputInvalid.saying(
+            f"Kirim paling banyak {MAX_PHOTOS} foto.", f"Send at most {MAX_PHOTOS} photos.",
+            photos=len(photos),
+        )  # fmt: skip
     images = [await photo.read() for photo in photos]
     fingers = [FingerImage(position, await upload.read(MAX_FINGER_IMAGE_BYTES + 1))
                for position, upload in zip(positions, finger_images, strict=True)]  # fmt: skip
@@ -111,17 +114,20 @@ async def watchlist_add_photos(
 def _positions(positions: list[int], images: int) -> list[int]:
     """The finger images' ISO positions, one each, every one 1-10 (else 422, nothing read)."""
     if images > MAX_FINGER_IMAGES:
-        raise RegistryInputInvalid(
-            reason=f"send at most {MAX_FINGER_IMAGES} finger images", finger_images=images
-        )
+        raise RegistryInputInvalid.saying(
+            f"Kirim paling banyak {MAX_FINGER_IMAGES} citra sidik jari.",
+            f"Send at most {MAX_FINGER_IMAGES} finger images.", finger_images=images,
+        )  # fmt: skip
     if len(positions) != images:
-        raise RegistryInputInvalid(
-            reason="send one finger_positions value per finger image",
+        raise RegistryInputInvalid.saying(
+            "Pilih satu jari untuk setiap citra sidik jari.",
+            "Choose one finger for each finger image.",
             finger_images=images, finger_positions=len(positions),
         )  # fmt: skip
     for index, position in enumerate(positions):
         if not 1 <= position <= 10:
-            raise RegistryInputInvalid(
-                reason="a finger position is an ISO code 1-10", finger=index, position=position
-            )
+            raise RegistryInputInvalid.saying(
+                "Posisi jari adalah kode ISO 1-10.", "A finger position is an ISO code 1-10.",
+                finger=index, position=position,
+            )  # fmt: skip
     return positions

@@ -83,4 +83,4 @@ def test_a_name_read_from_the_list_is_the_one_rekey_takes(env: dict[str, str]) -
     [[name, *_]] = table[1:]
     rekeyed = gerbang(env, "devices", "rekey", name)
     assert rekeyed.returncode == 0, rekeyed.stderr
-    assert rekeyed.stdout.startswith("device gate-east-2: ")
+    assert rekeyed.stdout.startswith("terminal gate-east-2: ")

@@ -172,3 +172,17 @@ def test_a_malformed_identity_id_at_the_registry_is_a_404_not_a_500(
     assert photo.status_code == 404
     asked = pg_registry.client.post("/v1/identities/not-a-uuid/photo-requests", headers=admin)
     assert asked.status_code == 404
+
+
+def test_a_kiosk_key_used_at_another_gate_says_whose_it_is_and_what_to_do(
+    site_client: SiteClient,
+) -> None:
+    """The kiosk shows the server's message: a bare 'your role may not do this' left an officer
+    with a kiosk opened at the wrong gate nothing to go on."""
+    refused = site_client.client.get(
+        "/v1/gates/nogate/events", headers=site_client.as_role("device")
+    )
+    assert refused.status_code == 403 and error_code(refused) == "forbidden"
+    said = refused.json()["error"]["message"]
+    assert said["id"].startswith("Kunci terminal ini milik gerbang main, bukan gerbang nogate")
+    assert "?gate=main" in said["en"] and "gerbang devices add" in said["en"]

@@ -75,6 +75,8 @@ def test_a_gate_added_at_the_console_is_listed_audited_and_takes_a_terminal(
     device = gerbang(env, "devices", "add", "kiosk-2", "--gate", "pintu-2")
     assert device.returncode == 0, device.stderr
     assert "not configured" not in device.stdout
+    assert "terminal kiosk-2 di gerbang pintu-2" in device.stdout  # Indonesian, then English
+    assert "kunci (ditampilkan sekali saja" in device.stdout
     elsewhere = gerbang(env, "devices", "add", "kiosk-9", "--gate", "pintu-9")
     assert "gerbang gate add pintu-9" in elsewhere.stdout  # the note points at this command
     table, printed = listed(env)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from console.main import main
 from edge.import_command import archive_importer
@@ -156,12 +158,13 @@ def test_import_resumes_after_a_crash_between_commit_and_mark(
     resumed = archive_importer(site, "import", progress=False).run(
         csv_path, photos, tmp_path / "r.csv"
     )
-    assert (resumed.skipped, resumed.recovered) == (4, 1)  # r1 r4 r2 r5 done; r3 recognised
-    assert (resumed.imported, resumed.rejected, resumed.flagged) == (2, 2, 1)
+    # r1 r2 imported before: skipped; r3 recognised; rejected r4 r5 tried again (still wrong)
+    assert (resumed.skipped, resumed.recovered) == (2, 1)
+    assert (resumed.imported, resumed.rejected, resumed.flagged) == (2, 4, 1)
     again = archive_importer(site, "import", progress=False).run(
         csv_path, photos, tmp_path / "r.csv"
     )
-    assert (again.skipped, again.imported + again.recovered) == (len(ROWS), 0)
+    assert (again.skipped, again.rejected, again.imported + again.recovered) == (6, 4, 0)
 
     report = _report(tmp_path / "r.csv")
     assert {k for k, r in report.items() if r["state"] == "imported"} == IMPORTED
@@ -265,3 +268,58 @@ def test_each_row_is_checked_against_what_the_running_service_saved_after_the_im
     finally:
         importing.close()
         service.close()
+
+
+def test_an_unmounted_photo_folder_is_refused_before_any_row_and_the_right_one_then_imports(
+    model_dir: Path,
+    export: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("EDGE_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("EDGE_DATA_DIR", str(tmp_path / "site"))
+    monkeypatch.setenv("EDGE_MATCH__OPEN_SET_FALLBACK", "fmr-points")
+    csv_path, photos = export
+    argv = ["import", str(csv_path), "--report", str(tmp_path / "r.csv")]
+    assert main([*argv, "--photos", "/media/usb/foto"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error [import_photos_missing]: Folder foto tidak ada") and "USB" in err
+    assert main([*argv, "--photos", str(photos)]) == 1  # nothing was marked: every row runs
+    out = capsys.readouterr().out
+    assert "diimpor 5, ditolak 4, ditandai 1, dilewati 0" in out
+    assert "imported 5, rejected 4, flagged 1, skipped 0" in out
+
+
+def test_a_refused_row_is_tried_again_once_its_photo_is_in_the_folder_and_a_bad_photo_is_left_out(
+    model_dir: Path, dev_faces: Path, tmp_path: Path
+) -> None:
+    """The folder is not part of the import's identity: a photo put in place after a first run
+    lets the same file import the row. A photo the rules refuse is left out of a row whose
+    other photo is accepted ("one accepted photo is enough"), and the report says which."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    blank = Image.new("RGB", (640, 480), (128, 128, 128))
+    blank.save(photos / "blank.jpg")
+    (photos / "andi-1.jpg").write_bytes((dev_faces / "facerec-steve_wozniak/1.jpg").read_bytes())
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text(
+        "row_id,role,full_name,birth_date,sex,registration_number,photos\n"
+        "a1,inmate,Andi Wijaya,1979-05-04,M,B.I-201/2024,andi-1.jpg;blank.jpg\n"
+        "b1,inmate,Budi Santoso,1961-08-04,M,B.I-202/2024,budi-1.jpg\n",
+        encoding="utf-8",
+    )
+    site = _site(model_dir, tmp_path / "site")
+    try:
+        first = archive_importer(site, "Petugas", progress=False).run(csv_path, photos)
+        assert (first.imported, first.rejected) == (1, 1)
+        report = _report(csv_path.with_suffix(".report.csv"))
+        assert report["a1"]["state"] == "imported"
+        left_out = json.loads(report["a1"]["details"])["photos_left_out"]
+        assert [p["photo"] for p in left_out] == ["blank.jpg"] and left_out[0]["code"]
+        assert report["b1"]["code"] == "photo_missing"
+        (photos / "budi-1.jpg").write_bytes((dev_faces / "facerec-obama/1.jpg").read_bytes())
+        second = archive_importer(site, "Petugas", progress=False).run(csv_path, photos)
+        assert (second.skipped, second.imported, second.rejected) == (1, 1, 0)
+    finally:
+        site.close()

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from console import main as cli
+from gallery_sync.protocol import public_key_text
 from tests.integration.test_registry import (
     ADMIN_URL,
     PASSWORD,
@@ -140,3 +142,26 @@ def test_the_last_central_admin_stays_and_an_unknown_name_is_said_in_both_langua
     registry.service.add_account("admin2", "central_admin", PASSWORD, None)
     status, _, _ = _console(capsys, monkeypatch, "disable", "admin")
     assert status == 0 and not _works(registry, "admin")
+
+
+def test_the_registry_console_says_what_it_did_and_what_is_wrong_in_both_languages(
+    registry: Registry, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, out, _ = _console(capsys, monkeypatch, "add", "rina", "--role", "adjudicator",
+                              "--password-stdin", stdin=NEW_PASSWORD + "\n")  # fmt: skip
+    assert (
+        status == 0
+        and out == "akun rina (adjudicator) dibuat\naccount rina (adjudicator) created\n"
+    )
+    status, _, err = _console(capsys, monkeypatch, "add", "rina", "--role", "adjudicator",
+                              "--password-stdin", stdin=NEW_PASSWORD + "\n")  # fmt: skip
+    assert status == 2 and err.startswith("error [registry_input_invalid]: Akun 'rina' sudah ada.")
+    assert "Account 'rina' already exists." in err
+    key = public_key_text(Ed25519PrivateKey.generate().public_key())
+    site = ["registry", "sites", "add", "UPT-Z", "--name", "Lapas Z", "--region", "KW-JABAR"]
+    assert cli.main([*site, "--public-key", key]) == 0
+    assert capsys.readouterr().out.startswith("UPT UPT-Z (Lapas Z, wilayah KW-JABAR) terdaftar\n")
+    assert cli.main([*site[:3], "UPT-Y", *site[4:], "--public-key", "not a key"]) == 2
+    assert "Ini bukan kunci publik Ed25519" in capsys.readouterr().err
+    assert cli.main(["registry", "audit", "verify"]) == 0
+    assert capsys.readouterr().out.startswith("rantai audit utuh: ")

@@ -104,7 +104,8 @@ def test_a_forged_checkpoint_is_refused_and_an_intact_chain_holds_them_all(
     service: RegistryService,
 ) -> None:
     [checkpoint] = service.audit_checkpoints()
-    assert service.verify_checkpoints([checkpoint]).broken is None
+    kept = service.verify_checkpoints([checkpoint])  # the auditor's copy of the stored one
+    assert kept.broken is None and kept.checked == 1
     forged = {**checkpoint, "event_id": checkpoint["event_id"] + 5}
     report = service.verify_checkpoints([forged])
     assert report.broken is not None and "not signed" in report.broken.reason
@@ -113,4 +114,5 @@ def test_a_forged_checkpoint_is_refused_and_an_intact_chain_holds_them_all(
     assert (
         service.verify_checkpoints([]).checked == 2
         and service.verify_checkpoints([]).broken is None
+        and service.verify_checkpoints(service.audit_checkpoints()).checked == 2
     )

@@ -48,6 +48,9 @@ def test_value_maps_ignore_case_and_spaces_and_an_unknown_value_refuses_its_row(
     assert rows[0].photos == ("a.jpg",)  # an empty second photo column adds nothing
     assert rows[1].draft is None and rows[1].error is not None
     assert rows[1].error.code == "field_invalid" and rows[1].error.details["field"] == "sex"
+    said = rows[1].error.message  # the officer's column first, Gerbang's field beside it
+    assert said.id == "Isi kolom 'JENIS_KELAMIN' (sex) tidak sah; seharusnya F | M."
+    assert said.en == "The value of 'JENIS_KELAMIN' (sex) is not valid; expected F | M."
 
 
 def test_a_date_in_another_format_refuses_that_row_only_and_says_the_format() -> None:
@@ -56,8 +59,11 @@ def test_a_date_in_another_format_refuses_that_row_only_and_says_the_format() ->
         "B2;NAPI;Budi;31/12/1990;L;;B.I-4/2024;;;;;c.jpg;",
     ])  # fmt: skip
     assert rows[0].error is not None and rows[0].error.details == {
-        "field": "birth_date", "expected": "a date as dd/mm/yyyy"
+        "field": "birth_date", "expected": "a date as dd/mm/yyyy", "column": "TGL_LAHIR"
     }  # fmt: skip
+    said = rows[0].error.message  # each language whole: no English inside the Indonesian
+    assert said.id == "Isi kolom 'TGL_LAHIR' (birth_date) tidak sah; seharusnya tanggal berbentuk dd/mm/yyyy."  # fmt: skip
+    assert said.en == "The value of 'TGL_LAHIR' (birth_date) is not valid; expected a date as dd/mm/yyyy."  # fmt: skip
     assert rows[1].error is None and rows[1].draft is not None
     assert rows[1].draft.birth_date == date(1990, 12, 31)
 

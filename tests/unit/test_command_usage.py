@@ -27,6 +27,8 @@ from console.main import build_parser, in_indonesian
          "argumen --batch-size: harus antara 1 dan 1000", "must be between 1 and 1000"),
         (["audit", "verify", "--anchor", "x"],
          "harus berbentuk SEQ:HASH", "expected SEQ:HASH"),
+        (["report", "--hours", "0"],  # one line, not the 744 choices twice
+         "argumen --hours: harus antara 1 dan 744.", "must be between 1 and 744."),
     ],
 )  # fmt: skip
 def test_usage_errors_say_it_in_both_languages(

@@ -45,3 +45,11 @@ def test_a_new_secret_is_not_asked_for_without_a_terminal() -> None:
         ask_twice("Password")
     assert refused.value.code == "console_no_terminal"
     assert refused.value.details == {"asked": "Password"}
+
+
+def test_a_new_secret_is_asked_for_in_both_languages(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", lambda prompt: asked.append(prompt) or "s3cret words 1")
+    assert ask_twice("Password") == "s3cret words 1"
+    assert asked == ["Kata sandi / Password: ", "Ulangi / Again: "]
