@@ -50,7 +50,7 @@ def reembed_command(args: argparse.Namespace) -> int:
     spec = wiring.engine_spec(settings, args.pack)
     ensure_converted(spec.store, spec.pack)
     db = Database(settings.database_path)
-    kek = resolve_kek(settings.key.passphrase_file, settings.key.kek_file, settings.data_dir)
+    kek = resolve_kek(settings.key.passphrase_file, settings.key.kek_file, settings.data_dir, db)
     report = reembed(db, SealedVault(db, kek), spec.build(), actor=args.officer or login_name())
     pack, failed, uncovered = report.pack_id, len(report.failed), len(report.uncovered)
     print(f"paket {pack}: {report.embedded} templat dibuat, {failed} gagal, {report.remaining} tersisa\n"

@@ -51,6 +51,25 @@ class BackupKeyMissing(InputError):
     )
 
 
+# Restoring a sealed backup with no key given at all (not a wrong key), by how it was sealed.
+KEY_TO_OPEN: dict[str, Message] = {
+    "key_file": Message(
+        "Cadangan ini disegel dengan berkas kunci, tetapi tidak ada kunci yang diberikan."
+        " Berikan berkas kunci yang sama: --key-file BERKAS atau EDGE_BACKUP__KEY_FILE."
+        " Tidak ada yang dipulihkan.",
+        "This backup is sealed with a key file, but no key was given. Give the same key"
+        " file: --key-file FILE or EDGE_BACKUP__KEY_FILE. Nothing was restored.",
+    ),
+    "scrypt": Message(
+        "Cadangan ini disegel dengan frasa sandi, tetapi tidak ada frasa sandi yang diberikan."
+        " Berikan frasa sandi yang sama: --ask-passphrase atau --passphrase-stdin. Tidak ada"
+        " yang dipulihkan.",
+        "This backup is sealed with a passphrase, but none was given. Give the same"
+        " passphrase: --ask-passphrase or --passphrase-stdin. Nothing was restored.",
+    ),
+}
+
+
 class BackupUnreadable(InputError):
     code = "backup_unreadable"
     message = Message(
@@ -221,6 +240,8 @@ def restore_backup(
             path=str(backup),
             reason="the file does not exist",
         )
+    if key_file is None and passphrase is None:
+        _refuse_without_key(backup)
     if data_dir.exists() and any(data_dir.iterdir()) and not force:
         raise RestoreTargetNotEmpty(path=str(data_dir))
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -239,6 +260,19 @@ def restore_backup(
         manifest = _unpack_checked(backup, archive, unpacked)
         _move_into_place(unpacked, data_dir)
     return BackupSummary(manifest)
+
+
+def _refuse_without_key(backup: Path) -> None:
+    """A sealed backup and no key given at all: say which key it needs, not that it is wrong."""
+    try:
+        with backup.open("rb") as source:
+            header, _ = sealed.read_header(source)
+    except (sealed.SealError, OSError):
+        return  # opening it says what is wrong with the file
+    kdf = header.get("kdf")
+    kind = kdf.get("kind") if isinstance(kdf, dict) else None
+    if header.get("cipher") != "none" and kind in KEY_TO_OPEN:
+        raise BackupKeyMissing(KEY_TO_OPEN[kind], path=str(backup), sealed_with=kind)
 
 
 def _unpack_checked(backup: Path, archive: Path, target: Path) -> dict[str, Any]:

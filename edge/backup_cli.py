@@ -10,9 +10,10 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from edge.backup import BackupKeyMissing, restore_backup, write_backup
+from edge.backup import DATABASE, BackupKeyMissing, restore_backup, write_backup
 from edge.settings import Settings
 from edge.site import Site
+from enrollment.keyring import DEV_KEK_NAME, stored_keys
 from kernel import sealed
 from kernel.credentials import NoTerminal, ask_twice
 from kernel.errors import InputError, Message
@@ -73,6 +74,11 @@ def backup(args: argparse.Namespace) -> int:
         print(f"  kept {name}")
     print("Kunci pembungkus (KEK) biometrik tidak ada di dalam cadangan: simpan di tempat lain.\n"
           "The key-encryption key (KEK) of the biometrics is not in the backup: keep it apart.")  # fmt: skip
+    if (settings.data_dir / DEV_KEK_NAME).exists():
+        print(f"Situs ini memakai kunci pengembangan {DEV_KEK_NAME}: salin juga berkas itu, terpisah"
+              " dari cadangan; pemulihan membutuhkannya.\n"
+              f"This site is on the development key {DEV_KEK_NAME}: copy that file too, apart from"
+              " the backup; a restore needs it.")  # fmt: skip
     return 0
 
 
@@ -88,11 +94,53 @@ def restore(args: argparse.Namespace) -> int:
           f" {len(summary.files)} berkas\n"
           f"restored site {site} as of {at} into {args.to}: database {summary.counts};"
           f" {len(summary.files)} kept files")  # fmt: skip
-    print(f"Jalankan layanan dengan EDGE_DATA_DIR={folder} dan KEK situs, lalu jalankan"
-          " `gerbang audit verify`.\n"
-          f"Start the service with EDGE_DATA_DIR={folder} and the site's KEK, then run"
-          " `gerbang audit verify`.")  # fmt: skip
+    for indonesian, english in _kek_advice(folder):
+        print(f"{indonesian}\n{english}")
     return 0
+
+
+# How each kind of KEK is given to the service (`vault_keys.kek_kind`, enrollment/keyring.py).
+KEK_KINDS = {
+    "key_file": ("berkas kunci", "a key file", "EDGE_KEY__KEK_FILE"),
+    "passphrase": ("frasa sandi", "a passphrase", "EDGE_KEY__PASSPHRASE_FILE"),
+    "credential": ("kredensial systemd", "a systemd credential", "LoadCredential=gerbang-kek"),
+}
+
+
+def _kek_advice(folder: Path) -> list[tuple[str, str]]:
+    """What a restored folder needs before the service starts, in both languages: the KEK its
+    data keys are wrapped by, which no backup holds (`vault-dev.key` included); then the checks."""
+    dev, kinds = folder / DEV_KEK_NAME, {kind for *_, kind in stored_keys(folder / DATABASE)}
+    advice = [
+        (f"Cadangan tidak berisi KEK situs (berkas kuncinya, atau {DEV_KEK_NAME} untuk situs"
+         " pengembangan): KEK itu harus terpasang sebelum layanan dijalankan.",
+         f"The backup does not hold the site's KEK (its key file, or {DEV_KEK_NAME} for a"
+         " development site): it must be in place before the service starts."),
+    ]  # fmt: skip
+    if "development" in kinds and dev.exists():
+        advice.append((f"{DEV_KEK_NAME} sudah ada di {folder}.", f"{DEV_KEK_NAME} is in {folder}."))
+    elif "development" in kinds:
+        advice.append(
+            (f"Situs ini memakai kunci pengembangan: salin {DEV_KEK_NAME} dari folder data lama"
+             f" ke {folder}.",
+             f"This site used the development key: copy {DEV_KEK_NAME} from the old data folder"
+             f" into {folder}.")
+        )  # fmt: skip
+    for name_id, name_en, setting in (KEK_KINDS[k] for k in sorted(kinds & KEK_KINDS.keys())):
+        advice.append(
+            (f"Kunci data situs ini dibungkus oleh {name_id}: beri layanan KEK yang sama"
+             f" ({setting}).",
+             f"This site's data keys are wrapped by {name_en}: give the service the same KEK"
+             f" ({setting}).")
+        )  # fmt: skip
+    check = f"EDGE_DATA_DIR={folder} gerbang doctor"
+    advice.append(
+        (f"Lalu `{check}` memeriksa bahwa KEK itu cocok (keys tidak FAIL); jalankan layanan dengan"
+         f" EDGE_DATA_DIR={folder} dan `gerbang audit verify`.",
+         f"Then `{check}` checks that the KEK fits (keys does not FAIL); start the service with"
+         f" EDGE_DATA_DIR={folder} and run `gerbang audit verify`.")
+    )  # fmt: skip
+    return advice
 
 
 def recover(args: argparse.Namespace) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -21,7 +20,14 @@ from typing import Literal
 from edge import wiring
 from edge.nbis_build import NbisBuild
 from edge.settings import Settings
-from enrollment.keyring import CREDENTIAL_KEK, CREDENTIAL_PASSPHRASE, DEV_KEK_NAME, resolve_kek
+from enrollment.keyring import (
+    DEV_KEK_NAME,
+    KeyUnavailable,
+    development_kek,
+    stored_keys,
+    supplied_kek,
+    unwrap,
+)
 from enrollment.reextraction import census_of
 from httpkit.tls import server_files
 from kernel.errors import Message
@@ -322,22 +328,30 @@ def finger_templates(settings: Settings) -> Finding:
 
 
 def keys(settings: Settings) -> Finding:
-    """The key that seals the biometrics at rest: supplied by the operator, not the development
-    key file beside the database (a stolen disk would hold the key with the data). Never creates
-    that file: the service does, on first start."""
-    key = settings.key
-    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
-    if key.passphrase_file or key.kek_file:
-        kek = resolve_kek(key.passphrase_file, key.kek_file, settings.data_dir)
-        return ok("keys", f"KEK: {kek.kind} ({kek.source})")
-    if credentials and any((Path(credentials) / n).is_file()
-                           for n in (CREDENTIAL_KEK, CREDENTIAL_PASSPHRASE)):  # fmt: skip
-        return ok("keys", f"KEK: systemd credential in {credentials}")
+    """The key that seals the biometrics at rest opens the site's data keys, as the service will
+    at start; and it is supplied by the operator, not the development key file beside the
+    database (a stolen disk would hold the key with the data). Reads only: it never creates that
+    file nor a data key (the service does, on first start)."""
+    key, dev = settings.key, settings.data_dir / DEV_KEK_NAME
+    stored = stored_keys(settings.database_path)
+    try:
+        kek = supplied_kek(key.passphrase_file, key.kek_file)
+        if kek is None and (dev.exists() or stored):  # else the service makes it: nothing to try
+            kek = development_kek(settings.data_dir, {kind for *_, kind in stored})
+        if kek is not None:
+            for key_id, salt, wrapped, kind in stored:
+                unwrap(kek, key_id, salt, wrapped, kind)
+    except KeyUnavailable as exc:
+        seen = ", ".join(f"{k}={v}" for k, v in exc.details.items())
+        return Finding("keys", "FAIL", f"{exc.code}: {seen}", exc.message)
+    opens = f"unwraps {len(stored)} data key(s)" if stored else "no data key yet (made at start)"
+    if kek is not None and not kek.development:
+        return ok("keys", f"KEK: {kek.kind} ({kek.source}); {opens}")
     return Finding(
         "keys",
         "WARN",
-        f"development key file {settings.data_dir / DEV_KEK_NAME}: the biometrics are sealed with"
-        " a key kept beside them",
+        f"development key file {dev}: the biometrics are sealed with a key kept beside them"
+        + (f"; {opens}" if kek is not None else ""),
         Message(
             "Pindahkan ke kunci di media terpisah: `gerbang keys rewrap --new-kek-file"
             " /media/usb/gerbang.kek`, lalu jalankan layanan dengan EDGE_KEY__KEK_FILE.",

@@ -42,8 +42,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     status.set_defaults(handler=status_command)
 
 
-def _current(settings: Settings) -> Kek:
-    return resolve_kek(settings.key.passphrase_file, settings.key.kek_file, settings.data_dir)
+def _current(settings: Settings, db: Database) -> Kek:
+    key = settings.key
+    return resolve_kek(key.passphrase_file, key.kek_file, settings.data_dir, db)
 
 
 def rotate_command(args: argparse.Namespace) -> int:
@@ -51,7 +52,7 @@ def rotate_command(args: argparse.Namespace) -> int:
     settings = Settings()
     db = Database(settings.database_path)
     try:
-        changed = rotate(db, _current(settings), batch=args.batch)
+        changed = rotate(db, _current(settings, db), batch=args.batch)
         with db.transaction() as tx:
             append_event(tx, ACTOR, "vault.key_rotated", settings.site_id, {"resealed": changed})
     finally:
@@ -73,7 +74,7 @@ def rewrap_command(args: argparse.Namespace) -> int:
         setting = f"EDGE_KEY__PASSPHRASE_FILE={args.new_passphrase_file}"
     db = Database(settings.database_path)
     try:
-        old = _current(settings)
+        old = _current(settings, db)
         count = rewrap(db, old, new)
         with db.transaction() as tx:
             append_event(tx, ACTOR, "vault.key_rewrapped", settings.site_id, {"kek": new.kind})
@@ -90,7 +91,7 @@ def status_command(_args: argparse.Namespace) -> int:
     settings = Settings()
     db = Database(settings.database_path)
     try:
-        kek = _current(settings)
+        kek = _current(settings, db)
         try:
             SealedVault(db, kek)
             opens, code = ("membuka kunci data", "it unwraps the data key"), 0

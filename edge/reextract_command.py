@@ -23,7 +23,7 @@ def reextract_command(args: argparse.Namespace) -> int:
     settings = Settings()
     extractor = wiring.finger_extractor(settings)
     db = Database(settings.database_path)
-    kek = resolve_kek(settings.key.passphrase_file, settings.key.kek_file, settings.data_dir)
+    kek = resolve_kek(settings.key.passphrase_file, settings.key.kek_file, settings.data_dir, db)
     before = census(db, extractor)
     with tqdm(total=before.other if args.limit is None else min(args.limit, before.other),
               desc="reextract", unit="template") as bar:  # fmt: skip

@@ -128,7 +128,7 @@ class Site:
     def _sealed_vault(self) -> SealedVault:
         """Unlock the data key (refusing a wrong KEK), then seal what an older version left clear."""
         key = self.settings.key
-        self.kek = resolve_kek(key.passphrase_file, key.kek_file, self.settings.data_dir)
+        self.kek = resolve_kek(key.passphrase_file, key.kek_file, self.settings.data_dir, self.db)
         vault = SealedVault(self.db, self.kek)
         seal_clear_rows(self.db, vault)
         return vault

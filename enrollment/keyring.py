@@ -4,7 +4,9 @@ Biometrics are sealed with AES-256-GCM under a random per-site data key. The dat
 in the database only wrapped (AES-GCM again) by the KEK, which never touches the database: a
 passphrase (scrypt-derived), a key file on separate media, or the same through systemd
 credentials. A stolen disk or backup without the KEK holds nothing usable. A key file beside the
-database is for development only, and /ready says so.
+database is for development only, and /ready says so. It is made only for a database that holds
+no data key yet: one holding wrapped keys was wrapped by another KEK (a backup restored without
+its key file), which a new key could never unwrap (`KekMissing`).
 
 A sealed value is `MAGIC | key id (4 bytes) | nonce (12) | ciphertext + tag`, so values sealed
 under an older data key keep opening while `gerbang keys rotate` re-seals them. `seal` reads which
@@ -18,8 +20,10 @@ import base64
 import hashlib
 import os
 import secrets
+import sqlite3
 import struct
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +53,35 @@ class KeyUnavailable(GerbangError):
         "The key that unlocks the biometric data is wrong or unreadable. Provide the right key"
         " (KEK) and restart the service.",
     )
+
+
+class KekMissing(KeyUnavailable):
+    code = "vault_kek_missing"
+    message = Message(
+        "Basis data ini sudah menyimpan kunci data yang dibungkus kunci pengembangan, tetapi"
+        " berkas vault-dev.key tidak ada di sampingnya (misalnya setelah pemulihan cadangan)."
+        " Letakkan kembali vault-dev.key yang dipakai saat cadangan dibuat di folder data (atau"
+        " atur EDGE_KEY__KEK_FILE ke KEK situs), lalu jalankan ulang. Kunci baru tidak dibuat"
+        " karena tidak akan bisa membuka data ini.",
+        "This database already holds data keys wrapped by the development key, but the file"
+        " vault-dev.key is not beside it (after a restore, for example). Put back the"
+        " vault-dev.key the backup was made with, in the data folder (or set EDGE_KEY__KEK_FILE"
+        " to the site's KEK), then start again. No new key was made: it could never open this"
+        " data.",
+    )
+
+
+# The data keys were wrapped by an operator's KEK, and none is set.
+KEK_NOT_SET = Message(
+    "Kunci data di basis data ini dibungkus oleh KEK situs, tetapi tidak ada KEK yang diatur."
+    " Atur EDGE_KEY__KEK_FILE (berkas kunci), EDGE_KEY__PASSPHRASE_FILE (frasa sandi) atau"
+    " kredensial systemd seperti saat data ini dibuat, lalu jalankan ulang. Kunci pengembangan"
+    " tidak dibuat karena tidak akan bisa membuka data ini.",
+    "The data keys in this database are wrapped by the site's KEK, but no KEK is set. Set"
+    " EDGE_KEY__KEK_FILE (a key file), EDGE_KEY__PASSPHRASE_FILE (a passphrase) or the systemd"
+    " credential as when this data was made, then start again. No development key was made: it"
+    " could never open this data.",
+)
 
 
 class SealBroken(GerbangError):
@@ -126,9 +159,8 @@ def passphrase_kek(path: Path, kind: str = "passphrase") -> Kek:
     return Kek(kind, phrase, True, str(path))
 
 
-def resolve_kek(passphrase_file: Path | None, kek_file: Path | None, data_dir: Path) -> Kek:
-    """The KEK the operator supplied (settings, then systemd credentials), else the development
-    key file beside the database, created on first use."""
+def supplied_kek(passphrase_file: Path | None, kek_file: Path | None) -> Kek | None:
+    """The KEK the operator supplied (settings, then systemd credentials), or None."""
     if passphrase_file and kek_file:
         raise KeyUnavailable(reason="set EDGE_KEY__PASSPHRASE_FILE or EDGE_KEY__KEK_FILE, not both")
     if passphrase_file:
@@ -142,10 +174,53 @@ def resolve_kek(passphrase_file: Path | None, kek_file: Path | None, data_dir: P
             return Kek("credential", key, False, str(folder / CREDENTIAL_KEK))
         if (folder / CREDENTIAL_PASSPHRASE).is_file():
             return passphrase_kek(folder / CREDENTIAL_PASSPHRASE, "credential")
+    return None
+
+
+def development_kek(data_dir: Path, wrapped_by: Collection[str]) -> Kek:
+    """The development key file in `data_dir`, created on first use; refused (never made) when
+    the database already holds data keys, `wrapped_by` these KEK kinds: a new key could not
+    unwrap them, and left beside them it would mislead."""
     dev = data_dir / DEV_KEK_NAME
     if not dev.exists():
+        if "development" in wrapped_by:
+            raise KekMissing(path=str(dev), wrapped_by=sorted(wrapped_by))
+        if wrapped_by:
+            raise KekMissing(KEK_NOT_SET, wrapped_by=sorted(wrapped_by))
         write_key_file(dev)
     return Kek("development", read_key_file(dev), False, str(dev))
+
+
+def resolve_kek(
+    passphrase_file: Path | None, kek_file: Path | None, data_dir: Path, db: Database | None = None
+) -> Kek:
+    """The KEK the operator supplied, else the development key file beside the database.
+
+    Give `db`, the database whose keys it unwraps: the development file is then refused rather
+    than made when that database already holds wrapped data keys.
+    """
+    supplied = supplied_kek(passphrase_file, kek_file)
+    if supplied is not None:
+        return supplied
+    kinds = db.query("SELECT DISTINCT kek_kind FROM vault_keys") if db is not None else []
+    return development_kek(data_dir, {str(r[0]) for r in kinds})
+
+
+def stored_keys(database: Path) -> list[tuple[int, bytes, bytes, str]]:
+    """(id, salt, wrapped, kek kind) of every data key in a site's database file, read without
+    writing anything; none when there is no database, or it predates encryption at rest."""
+    if not database.is_file():
+        return []
+    connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = connection.execute("SELECT id, salt, wrapped, kek_kind FROM vault_keys ORDER BY id")
+        return [(int(r[0]), bytes(r[1]), bytes(r[2]), str(r[3])) for r in rows]
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []
+        raise
+    finally:
+        connection.close()
 
 
 def _wrap_aad(key_id: int) -> bytes:

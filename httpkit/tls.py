@@ -251,18 +251,20 @@ def serve(
 ) -> None:
     """Serve the app built by build_app: HTTPS when certificates exist, plain only on loopback.
 
-    The TLS rule is checked before the app is built, so a refused start loads no models. The
-    pages' addresses are printed first: uvicorn's own line names the bare address only.
+    The TLS rule and the port are checked before the app is built, so a refused start loads
+    nothing. The pages' addresses are printed once the app is built (a start it refuses, such as
+    a wrong key, lists no pages) and before uvicorn's own line, which names the bare address only.
     """
     import uvicorn
 
     files = server_files(tls_dir, tls.cert_file, tls.key_file)
     options = serving_options(host, files)
     check_port_free(host, port)
+    app = build_app()
     if links:
         print(start_lines(base_url(host, port, files), links), flush=True)
     uvicorn.run(
-        build_app(),
+        app,
         host=host,
         port=port,
         ssl_certfile=options["ssl_certfile"],

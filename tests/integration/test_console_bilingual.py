@@ -66,15 +66,24 @@ def test_backup_and_restore_say_what_they_did_and_what_comes_next(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     gerbang(env, "devices", "add", "kiosk-1", "--gate", "main")  # a database worth keeping
+    gerbang(env, "keys", "status")  # its data key, wrapped by the development key file
     out = gerbang(env, "backup", "--out", str(tmp_path / "site.gbk"), "--insecure-plain")
     said(out, f"cadangan ditulis ke {tmp_path / 'site.gbk'}, tidak terenkripsi: basis data",
          f"wrote {tmp_path / 'site.gbk'}, unencrypted (--insecure-plain): database")  # fmt: skip
     said(out, "Kunci pembungkus (KEK) biometrik tidak ada di dalam cadangan",
          "The key-encryption key (KEK) of the biometrics is not in the backup")  # fmt: skip
-    back = gerbang(env, "restore", str(tmp_path / "site.gbk"), "--to", str(tmp_path / "again"))
+    said(out, "Situs ini memakai kunci pengembangan vault-dev.key: salin juga berkas itu",
+         "This site is on the development key vault-dev.key: copy that file too")  # fmt: skip
+    again = tmp_path / "again"
+    back = gerbang(env, "restore", str(tmp_path / "site.gbk"), "--to", str(again))
     said(back, "situs ", "restored site ")
-    said(back, f"Jalankan layanan dengan EDGE_DATA_DIR={tmp_path / 'again'} dan KEK situs",
-         f"Start the service with EDGE_DATA_DIR={tmp_path / 'again'} and the site's KEK")  # fmt: skip
+    said(back, "Cadangan tidak berisi KEK situs (berkas kuncinya, atau vault-dev.key untuk situs",
+         "The backup does not hold the site's KEK (its key file, or vault-dev.key for a")  # fmt: skip
+    said(back, f"Situs ini memakai kunci pengembangan: salin vault-dev.key dari folder data lama"
+         f" ke {again}.", f"This site used the development key: copy vault-dev.key from the old"
+         f" data folder into {again}.")  # fmt: skip
+    said(back, f"Lalu `EDGE_DATA_DIR={again} gerbang doctor` memeriksa bahwa KEK itu cocok",
+         f"Then `EDGE_DATA_DIR={again} gerbang doctor` checks that the KEK fits")  # fmt: skip
 
 
 def test_keys_status_says_whether_the_kek_fits_in_both_languages(env: dict[str, str]) -> None:

@@ -11,7 +11,9 @@ import pytest
 from console.main import main
 from edge import doctor, wiring
 from edge.settings import Settings, SyncSettings
+from edge.site import Site
 from enrollment.db import Database
+from enrollment.keyring import KekMissing, KeyUnavailable, write_key_file
 from httpkit.tls import init_tls
 from kernel.errors import Message
 from models.obtain import convert
@@ -156,3 +158,55 @@ def test_finger_templates_of_another_extractor_are_a_warning_naming_reextract(
     # the one without an image (pulled from the registry) is counted apart: it cannot be redone
     assert "2 by another extractor" in found.seen and "1 from the registry" in found.seen
     assert "gerbang finger reextract" in found.fix.en and "gerbang finger reextract" in found.fix.id
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_kek_that_does_not_unwrap_the_data_keys_fails_as_the_service_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    data, right, wrong = tmp_path / "data", tmp_path / "right.kek", tmp_path / "wrong.kek"
+    write_key_file(right)
+    write_key_file(wrong)
+    Site(Settings(model_dir=tmp_path / "models", data_dir=data, key={"kek_file": right})).close()
+    wrong_settings = Settings(model_dir=tmp_path / "models", data_dir=data, key={"kek_file": wrong})
+    with pytest.raises(KeyUnavailable) as service:
+        Site(wrong_settings)
+    before = _files(data)
+    found = doctor.keys(wrong_settings)
+    assert found.status == "FAIL" and found.seen.startswith(f"{service.value.code}: ")
+    assert found.fix == service.value.message  # the same fix, in both languages
+    assert str(wrong) in found.seen and "does not unwrap" in found.seen
+    monkeypatch.setenv("EDGE_DATA_DIR", str(data))
+    monkeypatch.setenv("EDGE_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("EDGE_KEY__KEK_FILE", str(wrong))
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] keys" in out and "vault_key_unavailable" in out
+    assert out.splitlines()[-1].endswith("keys)")  # counted in the summary: exit 1
+    assert _files(data) == before  # read only: no key file, no data key, no change
+    fits = doctor.keys(Settings(data_dir=data, key={"kek_file": right}))
+    assert fits.status == "OK" and "unwraps 1 data key" in fits.seen
+
+
+def test_a_missing_or_wrong_development_key_beside_wrapped_data_keys_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    data = tmp_path / "data"
+    settings = Settings(model_dir=tmp_path / "models", data_dir=data)
+    Site(settings).close()
+    dev = data / "vault-dev.key"
+    assert doctor.keys(settings).status == "WARN"  # it fits: the development warning only
+    dev.unlink()
+    missing = doctor.keys(settings)
+    assert missing.status == "FAIL" and missing.seen.startswith("vault_kek_missing: ")
+    assert missing.fix == KekMissing.message and "vault-dev.key" in missing.fix.id
+    assert not dev.exists()  # nothing made: a new key could never open the data
+    write_key_file(dev)  # another site's, or one a first start made after a restore
+    wrong = doctor.keys(settings)
+    assert wrong.status == "FAIL" and wrong.seen.startswith("vault_key_unavailable: ")
+    assert wrong.fix == KeyUnavailable.message

@@ -1,6 +1,7 @@
 """The guides in docs/: every image they show exists, is small, and is written by a browser test
 (tests/e2e/guide_shots.save_for_guide), so the screenshots follow the pages; no image is left
-unreferenced; every `gerbang ...` command they give is a real command; the README links them."""
+unreferenced; every `gerbang ...` command they give is a real command, and every backup or
+restore they show names its key (without one it is refused); the README links them."""
 
 from __future__ import annotations
 
@@ -81,6 +82,27 @@ def test_every_gerbang_command_in_a_guide_exists(guide: str) -> None:
         assert longest, (guide, words)
         leaf = not any(len(p) > len(longest) and p[: len(longest)] == longest for p in known)
         assert leaf, f"{guide}: 'gerbang{words}' stops at a command group"
+
+
+# How a backup command names its key (or, for `backup`, says it means to write none).
+KEY_OPTIONS = ("--key-file", "EDGE_BACKUP__KEY_FILE=", "--passphrase-stdin", "--ask-passphrase",
+               "--insecure-plain")  # fmt: skip
+
+
+@pytest.mark.parametrize("document", [*(f"docs/{g}" for g in GUIDES), "README.md"])
+def test_every_backup_or_restore_a_document_shows_names_its_key(document: str) -> None:
+    text = (ROOT / document).read_text(encoding="utf-8")
+    blocks = re.findall(r"```\w*\n(.*?)```", text, flags=re.S)
+    shown = [
+        line
+        for block in blocks
+        for line in block.splitlines()
+        if re.search(r"gerbang (?:registry )?(?:backup|restore|recover) ", line.split(" #")[0])
+    ]
+    for line in shown:
+        assert any(option in line for option in KEY_OPTIONS), (
+            f"{document}: {line.strip()!r} names no key (it would be refused)"
+        )
 
 
 def test_the_readme_links_every_guide() -> None:

@@ -15,7 +15,9 @@ from edge.settings import KeySettings, Settings
 from edge.site import Site
 from enrollment.db import Database
 from enrollment.keyring import (
+    KEK_NOT_SET,
     Kek,
+    KekMissing,
     KeyUnavailable,
     SealBroken,
     SealedVault,
@@ -149,6 +151,21 @@ def test_a_passphrase_or_a_systemd_credential_unlocks_and_the_default_is_a_dev_k
     dev = resolve_kek(None, None, tmp_path / "data")
     assert dev.development and stat.S_IMODE(Path(dev.source).stat().st_mode) == 0o600
     assert resolve_kek(None, None, tmp_path / "data").secret == dev.secret  # made once
+
+
+def test_no_development_key_is_made_for_a_database_whose_keys_an_operator_kek_wraps(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    SealedVault(db, key_file(tmp_path))  # the site's data key, wrapped by a key file
+    with pytest.raises(KekMissing) as refused:
+        resolve_kek(None, None, db.path.parent, db)  # EDGE_KEY__KEK_FILE forgotten
+    assert refused.value.code == "vault_kek_missing" and refused.value.message == KEK_NOT_SET
+    assert "EDGE_KEY__KEK_FILE" in KEK_NOT_SET.id and "EDGE_KEY__KEK_FILE" in KEK_NOT_SET.en
+    assert refused.value.details["wrapped_by"] == ["key_file"]
+    assert not (db.path.parent / "vault-dev.key").exists()
+    fresh = Database(tmp_path / "fresh" / "gerbang.db")
+    assert resolve_kek(None, None, tmp_path / "fresh", fresh).development  # no key yet: made
 
 
 def test_an_older_database_in_clear_is_sealed_once_in_batches(db: Database, tmp_path: Path) -> None:
@@ -317,7 +334,9 @@ def test_the_keys_commands_move_a_site_off_the_development_key(
     usb = tmp_path / "usb" / "gerbang.kek"
     assert main(["keys", "rewrap", "--new-kek-file", str(usb)]) == 0
     assert not (tmp_path / "var" / "vault-dev.key").exists()
-    assert main(["keys", "status"]) == 1  # a new development key does not fit
+    assert main(["keys", "status"]) == 2  # no KEK set: refused, no development key made
+    assert "error [vault_kek_missing]" in capsys.readouterr().err
+    assert not (tmp_path / "var" / "vault-dev.key").exists()
     monkeypatch.setenv("EDGE_KEY__KEK_FILE", str(usb))
     assert main(["keys", "status"]) == 0
     assert "unwraps the data key" in capsys.readouterr().out
