@@ -29,24 +29,41 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field
 
 from enrollment.keyring import (
+    DEV_KEK_NAME,
     HEADER,
     KEY_BYTES,
     MAGIC,
     REFRESH_SECONDS,
     Kek,
+    KekMissing,
     SealBroken,
+    development_kek,
     key_id_of,
-    resolve_kek,
+    supplied_kek,
     unwrap,
     wrap,
 )
 from enrollment.vault import SEALED_FIELD, aad_for
+from kernel.errors import Message
 from registry.db import POSTGRES_SCHEMES, Connection, RegistryDatabase
 
 __all__ = ["RegistryKeySettings", "RegistryVault", "aad_for", "is_sealed"]
 
 # Fields of a change waiting for sites that carry biometrics (a transfer carries "fingers").
 BIOMETRIC_FIELDS = ("templates", "fingers", "iso_record_b64", "image_b64")
+
+
+# The database holds data keys and no KEK that could open them is there (a restore without it).
+REGISTRY_KEK_MISSING = Message(
+    "Basis data registri ini sudah menyimpan kunci data, tetapi KEK yang membungkusnya tidak ada."
+    " Atur REGISTRY_KEY__KEK_FILE atau REGISTRY_KEY__PASSPHRASE_FILE seperti saat data ini dibuat"
+    " (untuk registri pengembangan: letakkan kembali vault-dev.key di REGISTRY_KEY__DEV_DIR), lalu"
+    " jalankan ulang. Kunci baru tidak dibuat karena tidak akan bisa membuka data ini.",
+    "This registry database already holds data keys, but the KEK that wraps them is not here."
+    " Set REGISTRY_KEY__KEK_FILE or REGISTRY_KEY__PASSPHRASE_FILE as when this data was made (for"
+    " a development registry: put vault-dev.key back in REGISTRY_KEY__DEV_DIR), then start"
+    " again. No new key was made: it could never open this data.",
+)
 
 
 class RegistryKeySettings(BaseModel):
@@ -85,9 +102,19 @@ class RegistryVault:
     @property
     def kek(self) -> Kek:
         if self._kek is None:
-            s = self.settings
-            self._kek = resolve_kek(s.passphrase_file, s.kek_file, s.dev_dir)
+            self._kek = self._resolve_kek({str(r["kek_kind"]) for r in self._rows()})
         return self._kek
+
+    def _resolve_kek(self, wrapped_by: set[str]) -> Kek:
+        """The supplied KEK, else the development file; never a new development file for a
+        database that already holds data keys (a restored one: it could not open them)."""
+        s = self.settings
+        supplied = supplied_kek(s.passphrase_file, s.kek_file)
+        if supplied is not None:
+            return supplied
+        if wrapped_by and not (s.dev_dir / DEV_KEK_NAME).exists():
+            raise KekMissing(REGISTRY_KEK_MISSING, wrapped_by=sorted(wrapped_by))
+        return development_kek(s.dev_dir, ())
 
     def warnings(self) -> list[dict[str, str]]:
         """development_key when the KEK is the development file (biometrics as safe as it)."""
@@ -103,6 +130,8 @@ class RegistryVault:
         """Load the data keys, creating the first one (call before any transaction: start)."""
         with self._lock:
             rows = self._rows()
+            if self._kek is None:  # resolved from these rows, before any transaction opens
+                self._kek = self._resolve_kek({str(r["kek_kind"]) for r in rows})
             if not rows:
                 with self.db.transaction() as tx:
                     if not tx.execute("SELECT id FROM vault_keys").fetchall():
