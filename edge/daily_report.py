@@ -1,7 +1,7 @@
 """`gerbang report [--hours 24] [--json]`: the site's own daily report, in the words the registry's
 report uses (gallery_sync/daily_activity.py): enrolments by role, visits, alarms raised, cleared
-and still open, denials by reason, and how its sync stands. Read from the site database, so it
-works with the link down; counted by when things happened at this site.
+and still open, denials by reason, and how its sync stands (with what stopped it). Read from the
+site database, so it works with the link down; counted by when things happened at this site.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from edge.settings import Settings
 from edge.site import Site
-from edge.sync_text import unsent
+from edge.sync_text import problem_lines, unsent
 from gallery_sync.daily_activity import DailyActivity, activity_lines
 from site_sync.state import summary
 
@@ -41,7 +41,8 @@ def site_activity(tx: sqlite3.Connection, since: str) -> DailyActivity:
 
 
 def sync_lines(sync: dict[str, Any], registry_url: str | None) -> list[str]:
-    """The sync backlog and its alarms, in words."""
+    """The sync backlog and its alarms (a conflict; the registry refusing this site, or out of
+    reach for a while), in words."""
     indonesian, english = unsent(sync, registry_url)
     lines = [
         f"  Sinkronisasi / sync: {indonesian} / {english};"
@@ -50,7 +51,7 @@ def sync_lines(sync: dict[str, Any], registry_url: str | None) -> list[str]:
     if sync["alarm"]:
         lines.append("  ** Sinkronisasi berhenti: konflik, lihat `gerbang sync status` /"
                      " sync stopped on a conflict, see `gerbang sync status` **")  # fmt: skip
-    return lines
+    return lines + problem_lines(sync)
 
 
 def report(args: argparse.Namespace) -> int:

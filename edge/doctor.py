@@ -3,7 +3,8 @@
 Each check returns a `Finding`: OK, WARN (the site works, something is missing or soon will
 be) or FAIL (a part of the site will not work), with the fix in Indonesian and English. A check
 never raises: whatever goes wrong inside one is that check's FAIL. The command exits 1 on any
-FAIL, so it can gate an install script or a monitoring probe.
+FAIL, so it can gate an install script or a monitoring probe. The registry check signs a request
+with the site key, as the agent does: a registry that answers but refuses the key is a FAIL.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from edge import wiring
 from edge.nbis_build import NbisBuild
@@ -30,10 +31,13 @@ from enrollment.keyring import (
 )
 from enrollment.reextraction import census_of
 from httpkit.tls import server_files
-from kernel.errors import Message
+from kernel.errors import GerbangError, Message
 from kernel.network import is_loopback
 from models.store import FileStatus
-from site_sync.site_key import key_path
+from site_sync import problems
+from site_sync.site_key import key_path, site_key
+from site_sync.state import PULLED, read_int
+from site_sync.uplink import RegistryClient, RegistryUnreachable, SyncRefused, describe
 
 Status = Literal["OK", "WARN", "FAIL"]
 CERT_WARN_DAYS = 30
@@ -264,7 +268,8 @@ def database(settings: Settings) -> Finding:
 
 
 def registry(settings: Settings) -> Finding:
-    """When the site syncs: its key exists and the registry answers /v1/health."""
+    """When the site syncs: its key exists, the registry answers and accepts a request signed
+    with it, and the agent's last push or pull was not refused for another reason."""
     url = settings.sync.registry_url
     if url is None:
         return ok("registry", "no registry configured (EDGE_SYNC__REGISTRY_URL unset)")
@@ -278,26 +283,77 @@ def registry(settings: Settings) -> Finding:
                 "Run `gerbang sync keygen` and register its public key at the registry.",
             ),
         )
-    import httpx
-
-    verify: str | bool = str(settings.sync.registry_ca_file or "") or True
+    pulled, stored = _agent_state(settings)
     try:
-        response = httpx.get(f"{url.rstrip('/')}/v1/health", timeout=5.0, verify=verify)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
+        client = RegistryClient.connect(
+            url, settings.site_id, site_key(settings), 5.0, settings.sync.registry_ca_file
+        )
+    except GerbangError as exc:  # a CA file that is not there, plain http across a network
+        return Finding("registry", "FAIL", f"{url}: {exc.code} {exc.details}", exc.message)
+    try:
+        client.health()
+        client.changes(pulled, 1)  # signed with the site key, as the agent's pulls are
+    except RegistryUnreachable as exc:
+        return Finding("registry", "FAIL", f"{url}: {describe(exc)}", REGISTRY_UNREACHABLE)
+    except SyncRefused as exc:
+        answer = problems.answer_of(exc)
         return Finding(
             "registry",
             "FAIL",
-            f"{url}: {exc}",
-            Message(
-                "Registri pusat tidak terjangkau. Periksa jaringan, EDGE_SYNC__REGISTRY_URL dan"
-                " EDGE_SYNC__REGISTRY_CA_FILE. Situs tetap bekerja dan menyinkron nanti.",
-                "The central registry cannot be reached. Check the network,"
-                " EDGE_SYNC__REGISTRY_URL and EDGE_SYNC__REGISTRY_CA_FILE. The site keeps"
-                " working and syncs later.",
-            ),
+            f"{url} answers but refuses site {settings.site_id}: {_answer(answer)}",
+            problems.fix_for(answer, settings.site_id),
         )
-    return ok("registry", f"{url} answers; site key {key_path(settings)}")
+    finally:
+        client.close()
+    return _after_refusal(url, settings, stored)
+
+
+REGISTRY_UNREACHABLE = Message(
+    "Registri pusat tidak terjangkau. Periksa jaringan, EDGE_SYNC__REGISTRY_URL dan"
+    " EDGE_SYNC__REGISTRY_CA_FILE. Situs tetap bekerja dan menyinkron nanti.",
+    "The central registry cannot be reached. Check the network, EDGE_SYNC__REGISTRY_URL and"
+    " EDGE_SYNC__REGISTRY_CA_FILE. The site keeps working and syncs later.",
+)
+RESUMES = Message(
+    "Registri kini menerima kunci situs: agen melanjutkan pada putarannya berikutnya. Periksa"
+    " lagi dengan `gerbang sync status`.",
+    "The registry accepts the site key now: the agent resumes at its next round. Check again"
+    " with `gerbang sync status`.",
+)
+
+
+def _agent_state(settings: Settings) -> tuple[int, dict[str, dict[str, Any] | None]]:
+    """The agent's pull cursor and stored problems, read without writing (none: no database)."""
+    path = settings.database_path
+    if not path.is_file():
+        return 0, {}
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return read_int(connection, PULLED), dict(problems.stored(connection))
+    except sqlite3.OperationalError:  # a database the service has not migrated yet
+        return 0, {}
+    finally:
+        connection.close()
+
+
+def _answer(answer: dict[str, Any]) -> str:
+    return f"{answer.get('status')} {answer.get('registry_code')}: {answer.get('reason')}"
+
+
+def _after_refusal(
+    url: str, settings: Settings, stored: dict[str, dict[str, Any] | None]
+) -> Finding:
+    """OK, unless the agent's last push or pull was refused: for the key (accepted now: it
+    resumes) a warning; for anything else the stored fix."""
+    for direction, problem in stored.items():
+        if problem is None or not problems.is_refusal(problem):
+            continue
+        seen = f"{direction} refused since {problem['since']}: {_answer(problem)}"
+        if problem.get("status") in (401, 403):
+            return Finding("registry", "WARN", f"{url} accepts the site key now; {seen}", RESUMES)
+        fix = problem.get("fix") or {}
+        return Finding("registry", "FAIL", seen, Message(fix.get("id", ""), fix.get("en", "")))
+    return ok("registry", f"{url} answers and accepts the site key {key_path(settings)}")
 
 
 def finger_templates(settings: Settings) -> Finding:

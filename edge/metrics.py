@@ -1,6 +1,6 @@
 """The site's Prometheus metrics: requests and latencies per route (httpkit.metrics), the gate's
 decision latency per kind of passage, and figures read from the site database at each scrape
-(decisions by passage and result, open alarms, the outbox, sync, readiness).
+(decisions by passage and result, open alarms, the outbox, sync and what stopped it, readiness).
 
 Every name here is listed in the README's Monitoring section and used by deploy/prometheus
 (alert rules) and deploy/grafana (the dashboard); tests/integration/test_monitoring.py scrapes a
@@ -9,7 +9,7 @@ running site and checks that each name they use is exported.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Histogram, generate_latest
 from prometheus_client.core import Metric
@@ -21,9 +21,10 @@ from httpkit.metrics import (
     age_seconds,
     gauge,
     labelled_counter,
+    labelled_gauge,
     timestamp,
 )
-from site_sync import dead_letters
+from site_sync import dead_letters, problems
 
 if TYPE_CHECKING:
     import sqlite3
@@ -119,5 +120,25 @@ def _database_figures(tx: sqlite3.Connection) -> list[Metric]:
             "gerbang_sync_dead_letters",
             "Changes the registry refused, set aside until an officer retries or drops them",
             dead_letters.open_count(tx),
+        ),
+        *_stopped_figures(problems.stored(tx)),
+    ]
+
+
+def _stopped_figures(stored: dict[problems.Direction, dict[str, Any] | None]) -> list[Metric]:
+    """Whether the registry refuses this site, and how long it has been out of reach."""
+    unreachable = max(problems.unreachable_for(p) for p in stored.values())
+    return [
+        labelled_gauge(
+            "gerbang_sync_refused",
+            "1 while the registry refuses this site's pushes or pulls (a revoked or unknown key...),"
+            " until it accepts one again",
+            ["direction"],
+            [((direction,), float(problems.is_refusal(p))) for direction, p in stored.items()],
+        ),
+        gauge(
+            "gerbang_sync_registry_unreachable_seconds",
+            "How long the site agent has failed to reach the registry (0 while it answers)",
+            unreachable.total_seconds(),
         ),
     ]

@@ -1,6 +1,7 @@
 """`gerbang sync keygen|rotate-key|run|status|clear-alarm|retry|drop`: the site agent from the console or cron.
 
     gerbang sync keygen                                   # once; register the printed key
+    gerbang sync keygen --new                             # after a revocation: a fresh key
     gerbang sync rotate-key --registry URL                # a new key, registry first (site_key.py)
     gerbang sync run --registry https://registry.example  # push, pull, poll until Ctrl-C
     gerbang sync run --registry URL --once                # drain both ways and exit (cron, tests)
@@ -28,7 +29,7 @@ from enrollment.unit_of_work import unit_of_work
 from gallery_sync.protocol import MAX_BATCH_CHANGES, load_site_key, new_site_key, public_key_text
 from site_sync import dead_letters
 from site_sync.agent import Registry, SiteAgent
-from site_sync.site_key import key_path, rotate_site_key, site_key
+from site_sync.site_key import key_path, replace_site_key, rotate_site_key, site_key
 from site_sync.state import clear_alarm, summary
 from site_sync.uplink import Backoff, RegistryClient
 
@@ -46,11 +47,24 @@ def agent_for_site(site: Site, registry: Registry, **options: Any) -> SiteAgent:
     )
 
 
-def keygen(_: argparse.Namespace) -> int:
-    """Create the site key if absent; print the public key to register at the registry."""
+def keygen(args: argparse.Namespace) -> int:
+    """Create the site key if absent (with --new: a fresh one in place of the current one);
+    print the public key to register at the registry."""
     settings = Settings()
     path = key_path(settings)
-    if path.exists():
+    if path.exists() and args.new:
+        done = replace_site_key(path)
+        _audit(settings, args.actor, "sync.key_replaced", {
+            "public_key": done.public_key, "previous_key": done.previous_key,
+            "backup": str(done.backup),
+        })  # fmt: skip
+        public = done.public_key
+        print(f"new site key at {path}; the previous key is kept at {done.backup}")
+        print("the registry refuses this site until the central admin registers the new key:")
+        print(
+            f"  gerbang registry sites set-key {settings.site_id} --public-key {public} --reason ..."
+        )
+    elif path.exists():
         public = public_key_text(load_site_key(path).public_key())
         print(f"site key already exists at {path}")
     else:
@@ -71,20 +85,25 @@ def rotate_key(args: argparse.Namespace) -> int:
         done = rotate_site_key(signer.path, registry)
     finally:
         registry.close()
-    database = Database(settings.database_path)
-    try:
-        with unit_of_work(database) as uow:
-            uow.audit(args.actor, "sync.key_rotated", settings.site_id, {
-                "public_key": done.public_key, "previous_key": done.previous_key,
-                "registry_status": done.registry_status, "backup": str(done.backup),
-            })  # fmt: skip
-    finally:
-        database.close()
+    _audit(settings, args.actor, "sync.key_rotated", {
+        "public_key": done.public_key, "previous_key": done.previous_key,
+        "registry_status": done.registry_status, "backup": str(done.backup),
+    })  # fmt: skip
     print(
         f"site {settings.site_id} now signs with {done.public_key} (registry: {done.registry_status})"
     )
     print(f"the previous key is kept at {done.backup}")
     return 0
+
+
+def _audit(settings: Settings, actor: str, action: str, details: dict[str, Any]) -> None:
+    """A change of the site key, in the site's audit chain."""
+    database = Database(settings.database_path)
+    try:
+        with unit_of_work(database) as uow:
+            uow.audit(actor, action, settings.site_id, details)
+    finally:
+        database.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -165,9 +184,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     """Register `gerbang sync ...`."""
     sync = sub.add_parser("sync", help="push this site's changes to the registry, pull its own")
     actions = sync.add_subparsers(dest="action", required=True)
-    actions.add_parser("keygen", help="create the site key; print the public key").set_defaults(
-        handler=keygen
+    keys = actions.add_parser("keygen", help="create the site key; print the public key")
+    keys.add_argument(
+        "--new",
+        action="store_true",
+        help="a fresh key in place of one the registry revoked (the old file is kept); the"
+        " central admin then registers it with `gerbang registry sites set-key`",
     )
+    keys.add_argument("--actor", default="console", help="who replaces it, for the audit log")
+    keys.set_defaults(handler=keygen)
     rotating = actions.add_parser("rotate-key", help="replace the site key (registry first)")
     rotating.add_argument("--registry", required=True, help="the registry's base URL")
     rotating.add_argument("--actor", default="console", help="who rotates it, for the audit log")

@@ -97,7 +97,8 @@ def sites_revoke_key(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    """Print the daily consolidation report; with --fail-if-silent, exit 1 when a site is silent."""
+    """Print the daily consolidation report; with --fail-if-silent, exit 1 when a site is silent
+    or refused (the registry refuses its key: it cannot be in touch either)."""
     from registry.accounts import Officer
     from registry.report_text import report_lines
 
@@ -109,7 +110,8 @@ def report(args: argparse.Namespace) -> int:
     else:
         now = datetime.now(UTC)
         print("\n".join(report_lines(sites, now, service.settings.silent_after_hours)))
-    return 1 if args.fail_if_silent and any(s["silent"] for s in sites) else 0
+    out_of_touch = any(s["silent"] or s["access_refused"] for s in sites)
+    return 1 if args.fail_if_silent and out_of_touch else 0
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -243,7 +245,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     daily.add_argument("--region", help="only this Kanwil's sites")
     daily.add_argument("--json", action="store_true", help="the report as JSON")
     daily.add_argument(
-        "--fail-if-silent", action="store_true", help="exit 1 when a site is silent (for cron)"
+        "--fail-if-silent",
+        action="store_true",
+        help="exit 1 when a site is silent or the registry refuses it (for cron)",
     )
     daily.set_defaults(handler=report)
 

@@ -2,10 +2,17 @@
 denials by reason: registry/activity.py), what arrived, what is pending, what failed and why,
 and when it was last heard from, and the changes it withheld after they were refused here (an
 alarm until the site resolves them). A regional (Kanwil) monitor gets only its own region's sites.
+
+Contact (`sites.last_contact`) is a request the site proved with an accepted key: an applied
+batch or a pull. A site whose every key is revoked, or whose requests were refused (401) since
+its last contact, cannot be in touch, however recent that contact: its report says so in
+`access_refused` (why, since when, how many refused batches) instead of waiting a day to call
+it silent.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -38,12 +45,14 @@ def site_reports(
     arrived, refused = _arrivals(tx, ids, since), _refusals(tx, ids, since)
     quarantined, cases = _quarantined(tx, ids, since), _pending_cases(tx, ids)
     withheld, activity = _withheld(tx, ids), site_activity(tx, ids, since)
+    access = _access_refused(tx, ids)
     return [
         {**site, "last_contact": site["last_contact"] and site["last_contact"].isoformat(),
          "silent": bool(site["silent"]),
          "arrived": arrived.get(site["id"], {}), "refused": refused.get(site["id"], []),
          "quarantined": quarantined.get(site["id"], {"count": 0, "recent": []}),
          "pending_cases": cases.get(site["id"], 0), "withheld": withheld.get(site["id"], []),
+         "access_refused": access.get(site["id"]),
          "activity": activity[site["id"]].as_json()}
         for site in sites
     ]  # fmt: skip
@@ -114,6 +123,56 @@ def _withheld(tx: Connection, ids: list[str]) -> dict[str, list[dict[str, Any]]]
         else:
             open_[r["site_id"]].pop(int(payload.get("withheld_seq") or 0), None)
     return {site: list(by_seq.values()) for site, by_seq in open_.items() if by_seq}
+
+
+def _access_refused(tx: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """site → {reason, since, refused_batches} when the registry refuses it now: no key of it
+    is current (revoked), or its batches were refused as unauthenticated after its last contact.
+
+    A refused batch may come from anyone naming the site (a bad signature proves nothing), but
+    the site's own next pull or push is contact and ends it; one whose key was revoked proved it
+    held that key.
+    """
+    keys: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in tx.execute(
+        "SELECT site_id, retired_at, revoked_at FROM site_keys WHERE site_id = ANY(%s)", (ids,)
+    ).fetchall():
+        keys[row["site_id"]].append(row)
+    out: dict[str, dict[str, Any]] = {}
+    for site_id, rows in keys.items():
+        if all(r["retired_at"] is not None or r["revoked_at"] is not None for r in rows):
+            revoked = [r["revoked_at"] for r in rows if r["revoked_at"] is not None]
+            out[site_id] = {"reason": "key revoked" if revoked else "no current key",
+                            "since": _iso(max(revoked)) if revoked else None, "refused_batches": 0}  # fmt: skip
+    refused = tx.execute(  # per site: the latest refusal since its last contact, the first, how many
+        "SELECT site_id, detail, first, n FROM ("
+        "  SELECT q.site_id, q.detail, min(q.received_at) OVER (PARTITION BY q.site_id) AS first,"
+        "  count(*) OVER (PARTITION BY q.site_id) AS n, row_number() OVER (PARTITION BY q.site_id"
+        "  ORDER BY q.received_at DESC, q.id DESC) AS rank FROM quarantine q"
+        "  JOIN sites s ON s.id = q.site_id WHERE q.site_id = ANY(%s)"
+        "  AND q.reason = 'sync_unauthenticated'"
+        "  AND (s.last_contact IS NULL OR q.received_at > s.last_contact)) latest WHERE rank = 1",
+        (ids,),
+    ).fetchall()
+    for row in refused:
+        entry = out.setdefault(
+            row["site_id"], {"reason": _reason(row["detail"]), "since": _iso(row["first"])}
+        )
+        entry["refused_batches"] = int(row["n"])
+    return out
+
+
+def _reason(detail: str | None) -> str:
+    """The reason in a refusal's stored details (the error's details as Python wrote them)."""
+    try:
+        details = ast.literal_eval(detail or "")
+    except (ValueError, SyntaxError):
+        return str(detail or "")[:200]
+    return str(details.get("reason") if isinstance(details, dict) else details)[:200]
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def _pending_cases(tx: Connection, ids: list[str]) -> dict[str, int]:

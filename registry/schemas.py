@@ -407,6 +407,16 @@ class SiteActivity(Answer):
     denials: list[DenialCount] = Field(description="Most frequent first")
 
 
+class AccessRefused(Answer):
+    """Why the registry refuses a site now: it cannot be in touch, whatever its last contact."""
+
+    reason: str = Field(description="key revoked, no current key, or the registry's 401 reason")
+    since: Timestamp | None = Field(
+        description="The revocation, or the first refusal since contact"
+    )
+    refused_batches: int = Field(description="Batches refused as unauthenticated since contact")
+
+
 class SiteReport(Answer):
     id: str
     name: str
@@ -420,6 +430,9 @@ class SiteReport(Answer):
     pending_cases: int
     withheld: list[WithheldChange] = Field(
         description="Changes refused one by one, an alarm until the site resolves them"
+    )
+    access_refused: AccessRefused | None = Field(
+        None, description="Set while the registry refuses the site (not in touch, see reports.py)"
     )
     activity: SiteActivity
 

@@ -11,12 +11,16 @@ full jitter. A change the registry refuses on its own (422/413 naming its seq, o
 narrowed by halves down to that one change; or a change heavier than protocol.change_cap) is set aside
 as a dead letter (site_sync.dead_letters) and a `sync.withheld` placeholder travels under its
 seq, so one poisoned record never halts the site. Everything the agent needs to resume lives in the database, so a restart (a new
-agent on the same file) carries on from the stored cursor.
+agent on the same file) carries on from the stored cursor. A refusal that stops pushing (401: a
+revoked or unknown key) and every failed attempt to reach the registry are stored too
+(site_sync.problems), for `gerbang sync status`, `/ready`, the metrics and `gerbang doctor`; the
+next push the registry answers clears them.
 
 Pull: pages of changes after `site_state['sync.pulled_through']`; each page is applied together
 with its cursor in one transaction (site_sync.apply holds the conflict rule), then the gallery
 follows for the identities the page touched. A conflict alarm stops pushing, not pulling: the
-national watchlist and merges still reach the gate.
+national watchlist and merges still reach the gate. A pull refused or unreachable is stored like a
+push (site_sync.problems) and cleared by the next page the registry answers.
 """
 
 from __future__ import annotations
@@ -45,10 +49,21 @@ from gallery_sync.protocol import (
     payload_bytes,
 )
 from kernel.errors import Conflict, GerbangError, Message
-from site_sync import dead_letters
+from site_sync import dead_letters, problems
 from site_sync.apply import apply_changes
+from site_sync.problems import Direction
 from site_sync.pulled import PulledChangeInvalid
-from site_sync.state import ALARM, PULL_ERROR, PULLED, PUSHED, forget, read_int, read_json, write
+from site_sync.state import (
+    ALARM,
+    PULL_ERROR,
+    PULLED,
+    PUSHED,
+    forget,
+    read,
+    read_int,
+    read_json,
+    write,
+)
 from site_sync.uplink import (
     REGISTRY_CONFLICT,
     REGISTRY_GAP,
@@ -147,6 +162,7 @@ class SiteAgent:
 
         A push the registry refuses (conflict alarm, 401, 422) does not stop the pull: the
         watchlist and merges must still reach the gate. An unreachable registry stops both.
+        A refusal is stored (site_sync.problems) until a push is answered again.
         """
         pushed, problem = 0, None
         try:
@@ -154,6 +170,8 @@ class SiteAgent:
         except (SyncHalted, SyncRefused) as exc:
             log.error("push stopped: %s", describe(exc))
             problem = {"code": exc.code, "details": exc.details}
+            if isinstance(exc, SyncRefused):  # the conflict alarm is stored already
+                self._stopped("push", exc)
         return SyncReport(pushed, self.pull_pending(), problem)
 
     def run_forever(self, poll_s: float, stop: threading.Event) -> None:
@@ -214,7 +232,7 @@ class SiteAgent:
         )
         body, signature = encode(batch, self._key)
         try:
-            ack = self._retrying(lambda: self.registry.push(body, signature))
+            ack = self._retrying(lambda: self.registry.push(body, signature), "push")
         except SyncGap as gap:
             return self._rewind(cursor, gap.expected_seq)
         except SyncConflict as conflict:
@@ -249,6 +267,7 @@ class SiteAgent:
                 raise SyncRefused(status=422, registry_code="too_many_dead_letters",
                                   registry_details={"seq": row.seq, "code": code})  # fmt: skip
             dead_letters.set_aside(tx, row, code, reason, ACTOR)
+            problems.clear(tx, "push")  # the registry answered: what stopped pushing is over
         self._narrow = None
         log.error("change %d (%s) set aside, refused: %s %s", row.seq, row.kind, code, reason)
         return 0  # nothing acknowledged; the next batch carries a placeholder in its place
@@ -263,6 +282,7 @@ class SiteAgent:
             )
         with self.db.transaction() as tx:
             write(tx, PUSHED, through)
+            problems.clear(tx, "push")
             # The registry now holds this head: deleting or re-hashing up to it is detectable.
             anchor_head(tx, batch.audit_head.seq, batch.audit_head.hash, "the registry")
             tx.execute(
@@ -283,6 +303,7 @@ class SiteAgent:
             )
         with self.db.transaction() as tx:
             write(tx, PUSHED, expected_seq - 1)
+            problems.clear(tx, "push")  # the registry answered; the alarm or the next ack says more
             tx.execute("UPDATE outbox SET sent_at = NULL WHERE seq >= ?", (expected_seq,))
         log.warning(
             "registry expects seq %d: rewound the push cursor from %d", expected_seq, cursor
@@ -296,6 +317,7 @@ class SiteAgent:
         }  # fmt: skip
         with self.db.transaction() as tx:
             write(tx, ALARM, json.dumps(alarm, sort_keys=True, default=str))
+            problems.clear(tx, "push")  # the alarm says why pushing stopped
             append_event(tx, ACTOR, "sync.conflict", self.site_id, alarm)
         log.error("SYNC CONFLICT: pushing stopped, the registry holds other content: %s", alarm)
         return alarm
@@ -315,18 +337,25 @@ class SiteAgent:
         """Apply one page with its cursor in one transaction; (changes applied, page was full)."""
         with self.db.reading() as tx:
             cursor = read_int(tx, PULLED)
-        page = self._retrying(lambda: self.registry.changes(cursor, self.pull_limit))
-        changes = _checked_page(cursor, page)
+        try:
+            page = self._retrying(lambda: self.registry.changes(cursor, self.pull_limit), "pull")
+            changes = _checked_page(cursor, page)
+        except SyncRefused as refusal:
+            self._stopped("pull", refusal)
+            raise
         if not changes:
+            self._answered("pull")
             return 0, False
         try:
             with self.db.transaction() as tx:
                 affected = self._applier(tx, self.vault, self.site_id, changes)
                 write(tx, PULLED, changes[-1].seq)
                 forget(tx, PULL_ERROR)
+                problems.clear(tx, "pull")
         except PulledChangeInvalid as exc:  # rolled back: nothing of the page is applied
             with self.db.transaction() as tx:
                 write(tx, PULL_ERROR, json.dumps({"at": now_iso(), **exc.details}))
+                problems.clear(tx, "pull")  # the registry answered; the page is the problem
             raise
         if self.follower is not None and affected:
             self._follow(affected)
@@ -338,15 +367,30 @@ class SiteAgent:
         except Exception:  # the database is right; a gallery check or restart rebuilds it
             log.exception("the gallery could not follow %d pulled identities", len(identity_ids))
 
-    # --- retries ------------------------------------------------------------------------------
+    # --- what stopped a direction, and retries ---------------------------------------------------
 
-    def _retrying(self, call: Callable[[], T]) -> T:
-        """Call until it does not raise RegistryUnreachable (or max_attempts is reached)."""
+    def _stopped(self, direction: Direction, error: GerbangError) -> None:
+        """Store what stopped pushing or pulling, where status, /ready and doctor read it."""
+        with self.db.transaction() as tx:
+            problems.record(tx, direction, error, self.site_id)
+
+    def _answered(self, direction: Direction) -> None:
+        """The registry answered and the direction goes on: clear a stored problem, if any."""
+        with self.db.reading() as tx:
+            troubled = read(tx, problems.KEYS[direction])
+        if troubled is not None:
+            with self.db.transaction() as tx:
+                problems.clear(tx, direction)
+
+    def _retrying(self, call: Callable[[], T], direction: Direction) -> T:
+        """Call until it does not raise RegistryUnreachable (or max_attempts is reached); each
+        failed attempt is stored as the direction's problem."""
         attempt = 0
         while True:
             try:
                 return call()
             except RegistryUnreachable as exc:
+                self._stopped(direction, exc)
                 attempt += 1
                 if self.max_attempts is not None and attempt >= self.max_attempts:
                     raise

@@ -12,6 +12,10 @@ Rotation:
 A crash before 2 leaves a pending key the next run reuses; between 2 and 3 the registry holds
 the new key already and the next run's request is answered `unchanged`; after 3 it is done.
 A service running meanwhile signs with whichever key the file holds (`SiteKeyFile`).
+
+A key the registry revoked cannot be rotated (the registry refuses the request it signs): the
+site makes a fresh one (`gerbang sync keygen --new`, `replace_site_key`) and the central admin
+registers it.
 """
 
 from __future__ import annotations
@@ -133,6 +137,26 @@ def rotate_site_key(path: Path, registry: KeyRegistrar) -> Rotation:
     )
 
 
+def replace_site_key(path: Path) -> Rotation:
+    """A fresh key in place of one the registry no longer accepts (revoked): no request is sent,
+    the central admin registers the new key (`gerbang registry sites set-key`). The old file is
+    kept as a retired backup, and a rotation's pending key, if one was left, beside it."""
+    current = load_site_key(path)
+    pending = pending_path(path)
+    # A key a crashed rotation left is never reused: the registry may have held it, and revoked it.
+    if pending.exists():
+        os.replace(pending, path.with_name(f"{path.stem}.abandoned-{_stamp()}.pem"))
+    new_key = _pending_key(pending)
+    backup = _promote(path, pending)
+    return Rotation(
+        public_key_text(new_key.public_key()), public_key_text(current.public_key()), "", backup
+    )
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
 def _pending_key(pending: Path) -> Ed25519PrivateKey:
     """The key a rotation is under way with: the one left by a crashed run, or a new one."""
     if pending.exists():
@@ -153,8 +177,7 @@ def _pending_key(pending: Path) -> Ed25519PrivateKey:
 
 def _promote(path: Path, pending: Path) -> Path:
     """Keep the current key as a backup, then put the pending key in its place (atomically)."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    backup = path.with_name(f"{path.stem}.retired-{stamp}.pem")
+    backup = path.with_name(f"{path.stem}.retired-{_stamp()}.pem")
     shutil.copy2(path, backup)  # keeps the 0600 mode
     os.replace(pending, path)
     _sync_folder(path.parent)

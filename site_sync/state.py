@@ -1,5 +1,6 @@
-"""The agent's memory in the site database (`site_state`): cursors, the conflict alarm, and a
-summary for `gerbang sync status` (with the changes set aside, site_sync.dead_letters).
+"""The agent's memory in the site database (`site_state`): cursors, the conflict alarm, what last
+stopped pushing or pulling (site_sync.problems), and a summary for `gerbang sync status` (with
+the changes set aside, site_sync.dead_letters).
 
 Keeping it in the same SQLite file as the outbox and the records is what makes a pulled page and
 its cursor commit together, and what lets a restarted agent resume exactly where it stopped.
@@ -20,6 +21,8 @@ PUSHED = "sync.pushed_through"  # highest outbox seq the registry acknowledged
 PULLED = "sync.pulled_through"  # highest registry change seq applied here
 ALARM = "sync.alarm"  # JSON: a sync_conflict that stopped pushing, until cleared
 PULL_ERROR = "sync.pull_error"  # JSON: the last pulled page that was refused, if any
+PUSH_PROBLEM = "sync.push_problem"  # JSON: the registry refused pushes, or could not be reached
+PULL_PROBLEM = "sync.pull_problem"  # JSON: the same for pulls (site_sync.problems)
 
 
 def read(tx: sqlite3.Connection, key: str) -> str | None:
@@ -67,7 +70,7 @@ def clear_alarm(db: Database, actor: str, reason: str) -> dict[str, Any] | None:
 
 
 def summary(db: Database) -> dict[str, Any]:
-    """Cursors, backlog and alarms, for an officer or a monitoring probe."""
+    """Cursors, backlog, alarms and what stopped each direction, for an officer or a probe."""
     with db.reading() as tx:
         pushed = read_int(tx, PUSHED)
         newest = tx.execute("SELECT IFNULL(MAX(seq), 0) FROM outbox").fetchone()[0]
@@ -78,5 +81,7 @@ def summary(db: Database) -> dict[str, Any]:
             "pulled_through": read_int(tx, PULLED),
             "alarm": read_json(tx, ALARM),
             "pull_error": read_json(tx, PULL_ERROR),
+            "push_problem": read_json(tx, PUSH_PROBLEM),
+            "pull_problem": read_json(tx, PULL_PROBLEM),
             "dead_letters": [asdict(d) for d in dead_letters.listed(tx)],
         }

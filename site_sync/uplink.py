@@ -36,6 +36,7 @@ from site_sync.transport import registry_http_client
 PUSH_PATH = "/v1/sync/batches"
 CHANGES_PATH = "/v1/sync/changes"
 RECOVERY_PATH = "/v1/sync/recovery"
+HEALTH_PATH = "/v1/health"
 RETRYABLE_STATUSES = frozenset({408, 429})
 # The registry's codes (registry/errors.py) this client turns into the site's own errors below.
 REGISTRY_GAP, REGISTRY_CONFLICT = "sync_gap", "sync_conflict"
@@ -228,6 +229,10 @@ class RegistryClient:
             raise SyncRefused(
                 status=200, registry_code="answer_unreadable", registry_details=str(exc)
             ) from exc
+
+    def health(self) -> dict[str, Any]:
+        """GET the registry's /v1/health (unsigned): it is there and it is the registry."""
+        return _json(self._send(self._http.build_request("GET", HEALTH_PATH)))
 
     def holdings(self, after: str | None, limit: int) -> dict[str, Any]:
         """GET one page of what the registry holds for this site (dead-site recovery)."""

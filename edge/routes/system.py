@@ -14,11 +14,12 @@ from edge.routes.documented import refusals
 from edge.schemas import HealthResponse, LoginRequest, LoginResponse
 from edge.security import authenticate, site_of
 from edge.site import Site
+from edge.sync_text import problem_warnings
 from enrollment import queries
 from enrollment.accounts import sign_in, sign_out
 from kernel.access import Principal, SignInThrottled
 from kernel.errors import Message, Unauthenticated
-from site_sync import dead_letters
+from site_sync import dead_letters, problems
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ def health() -> HealthResponse:
 )
 def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
     """Models loaded and verified, gallery consistent with the database, fingerprint extractor
-    loadable; 503 with the fix when not."""
+    loadable; 503 with the fix when not. Warnings (still 200): changes the registry refused,
+    pushing or pulling stopped by the registry or an outage, a development key."""
     if not site.ready:
         problem = site.problem.to_payload()["error"] if site.problem else None
         return JSONResponse({"ready": False, "pack": site.pack_in_use(), "problem": problem}, 503)
@@ -76,6 +78,7 @@ def ready(site: Annotated[Site, Depends(site_of)]) -> JSONResponse:
         if withheld
         else []
     )  # fmt: skip
+    warnings += problem_warnings(problems.stored_now(site.db))  # refused, or long unreachable
     if key_warning := site.key_warning:  # a warning, not a failure: the README's first run works
         warnings.append(key_warning)
     body = {"ready": held == stored, "pack": pack, "gallery": held, "problem": None,
