@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from edge.doctor import database
+from edge.settings import Settings
 from enrollment.db import Database
 from enrollment.site_identity import SiteIdMismatch, check_site, claim_site
 
@@ -54,3 +56,13 @@ def test_a_console_command_on_another_site_s_data_says_so_in_both_languages(
                           env={**env, "EDGE_SITE_ID": "UPT-A"},
                           capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
     assert good.returncode == 0 and "UPT-A" in good.stdout, good.stderr
+
+
+def test_doctor_fails_the_database_check_for_another_site_s_data(tmp_path: Path) -> None:
+    db = Database(tmp_path / "gerbang.db")
+    claim_site(db, "UPT-A")
+    db.close()
+    finding = database(Settings(data_dir=tmp_path, site_id="UPT-DEV"))
+    assert finding.status == "FAIL" and finding.fix is not None
+    assert "EDGE_SITE_ID=UPT-A" in finding.fix.en
+    assert database(Settings(data_dir=tmp_path, site_id="UPT-A")).status == "OK"
