@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from edge.backup import DATABASE, BackupKeyMissing, restore_backup, write_backup
-from edge.settings import Settings
+from edge.settings import Settings, site_settings
 from edge.site import Site
 from enrollment.keyring import DEV_KEK_NAME, stored_keys
 from kernel import sealed
@@ -61,7 +61,7 @@ def _sealing_key(args: argparse.Namespace, settings: Settings) -> sealed.Sealing
 
 def backup(args: argparse.Namespace) -> int:
     """Write a sealed snapshot of the running site's data folder."""
-    settings = Settings()
+    settings = site_settings()
     key = _sealing_key(args, settings)
     key_file = Path(args.key_file) if args.key_file else settings.backup.key_file
     apart = frozenset({key_file.resolve()} if key_file else set())

@@ -12,7 +12,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from edge.settings import Settings
+from edge.settings import site_settings
 from edge.site import Site
 from edge.sync_text import problem_lines, unsent
 from gallery_sync.daily_activity import DailyActivity, activity_lines
@@ -56,7 +56,7 @@ def sync_lines(sync: dict[str, Any], registry_url: str | None) -> list[str]:
 
 def report(args: argparse.Namespace) -> int:
     """Print the site's report for the last `--hours` hours."""
-    settings = Settings()
+    settings = site_settings()
     now = datetime.now(UTC)
     since = (now - timedelta(hours=args.hours)).isoformat(timespec="microseconds")
     site = Site(settings)

@@ -30,6 +30,7 @@ from enrollment.keyring import (
     unwrap,
 )
 from enrollment.reextraction import census_of
+from enrollment.site_identity import SiteIdMismatch, check_site
 from httpkit.tls import server_files
 from kernel.errors import GerbangError, Message
 from kernel.network import is_loopback
@@ -254,6 +255,10 @@ def database(settings: Settings) -> Finding:
     finally:
         connection.close()
     if result == "ok":
+        try:
+            check_site(path, settings.site_id)
+        except SiteIdMismatch as exc:  # every command would refuse this data folder
+            return Finding("database", "FAIL", f"{path}: {exc.details}", exc.message)
         return ok("database", f"{path}: quick_check ok")
     return Finding(
         "database",

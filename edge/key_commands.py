@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edge.settings import Settings
+from edge.settings import Settings, site_settings
 from enrollment.audit import append_event
 from enrollment.db import Database
 from enrollment.keyring import (
@@ -49,7 +49,7 @@ def _current(settings: Settings, db: Database) -> Kek:
 
 def rotate_command(args: argparse.Namespace) -> int:
     """Re-seal every stored biometric under a new data key; the old one is then deleted."""
-    settings = Settings()
+    settings = site_settings()
     db = Database(settings.database_path)
     try:
         changed = rotate(db, _current(settings, db), batch=args.batch)
@@ -63,7 +63,7 @@ def rotate_command(args: argparse.Namespace) -> int:
 
 def rewrap_command(args: argparse.Namespace) -> int:
     """Wrap the data key under a new KEK; set the matching EDGE_KEY__* before the next start."""
-    settings = Settings()
+    settings = site_settings()
     if args.new_kek_file is not None:
         if not args.new_kek_file.exists():
             write_key_file(args.new_kek_file)
@@ -88,7 +88,7 @@ def rewrap_command(args: argparse.Namespace) -> int:
 
 def status_command(_args: argparse.Namespace) -> int:
     """Print the KEK in use and the data keys (ids and states only); 1 if the KEK does not fit."""
-    settings = Settings()
+    settings = site_settings()
     db = Database(settings.database_path)
     try:
         kek = _current(settings, db)

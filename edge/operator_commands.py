@@ -24,10 +24,12 @@ from enrollment.accounts import OPERATOR_ROLES
 from enrollment.db import Database
 from enrollment.operators import OperatorRoster
 from enrollment.unit_of_work import unit_of_work
+from kernel import account_console as said
 from kernel.console_table import table, utc_minute
 from kernel.credentials import ask_twice
 
 COLUMNS = ("USERNAME", "FULL NAME", "ROLE", "STATE", "CREATED (UTC)")
+OPERATORS = "gerbang operators"
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -75,10 +77,7 @@ def operators_passwd(args: argparse.Namespace) -> int:
         password = _password(args)  # asked outside the write lock: the service keeps working
         with db.transaction() as tx:
             ended = OperatorRoster(tx).set_password(args.username, password, login_name())
-    print(f"kata sandi baru untuk {args.username} disimpan; {ended} sesi berakhir, masuk lagi"
-          " dengan kata sandi baru\n"
-          f"new password for {args.username} saved; {ended} sessions ended, sign in again with"
-          " the new password")  # fmt: skip
+    print(said.password_set(args.username, ended))
     return 0
 
 
@@ -87,13 +86,9 @@ def operators_disable(args: argparse.Namespace) -> int:
     with closing(_database()) as db, db.transaction() as tx:
         changed, ended = OperatorRoster(tx).set_active(args.username, False, login_name())
     if changed:
-        print(f"akun {args.username} dinonaktifkan: masuk ditolak dan {ended} sesi berakhir;"
-              f" `gerbang operators enable {args.username}` mengaktifkannya lagi\n"
-              f"account {args.username} disabled: sign-in refused and {ended} sessions ended;"
-              f" `gerbang operators enable {args.username}` enables it again")  # fmt: skip
+        print(said.disabled(args.username, ended, OPERATORS))
     else:
-        print(f"akun {args.username} sudah nonaktif: tidak ada yang berubah\n"
-              f"account {args.username} was already disabled: nothing changed")  # fmt: skip
+        print(said.unchanged(args.username, False))
     return 0
 
 
@@ -101,12 +96,7 @@ def operators_enable(args: argparse.Namespace) -> int:
     """Let a disabled officer sign in again (with the password they had)."""
     with closing(_database()) as db, db.transaction() as tx:
         changed, _ = OperatorRoster(tx).set_active(args.username, True, login_name())
-    if changed:
-        print(f"akun {args.username} diaktifkan: dapat masuk lagi dengan kata sandinya\n"
-              f"account {args.username} enabled: can sign in again with its password")  # fmt: skip
-    else:
-        print(f"akun {args.username} sudah aktif: tidak ada yang berubah\n"
-              f"account {args.username} was already active: nothing changed")  # fmt: skip
+    print(said.enabled(args.username) if changed else said.unchanged(args.username, True))
     return 0
 
 
@@ -130,13 +120,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     operators.add_parser(
         "list", help="every account: username, full name, role, active or disabled, created"
     ).set_defaults(handler=operators_list)
-    for name, text, handler in (
-        ("passwd", "set a new password; the officer's open sessions end", operators_passwd),
-        ("disable", "refuse an officer's sign-in and open sessions from now on", operators_disable),
-        ("enable", "let a disabled officer sign in again", operators_enable),
-    ):
-        action = operators.add_parser(name, help=text, description=f"{text}.")
-        action.add_argument("username", help="as `gerbang operators list` shows it")
-        if name == "passwd":
-            _password_option(action)
-        action.set_defaults(handler=handler)
+    said.add_account_actions(operators, OPERATORS, {
+        "passwd": operators_passwd, "disable": operators_disable, "enable": operators_enable,
+    })  # fmt: skip

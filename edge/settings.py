@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge.work import WorkSettings
+from enrollment.site_identity import check_site
 from httpkit.tls import TlsSettings
 from kernel.network import is_loopback
 
@@ -465,3 +466,12 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         """Where converted models are written."""
         return self.data_dir / "model-cache"
+
+
+def site_settings() -> Settings:
+    """Settings from the environment for a console command on this site's data, refused
+    (`site_id_mismatch`) when EDGE_DATA_DIR's database belongs to another site than EDGE_SITE_ID:
+    a shell without the service's settings must not act as the default UPT-DEV on UPT-A's data."""
+    settings = Settings()
+    check_site(settings.database_path, settings.site_id)
+    return settings

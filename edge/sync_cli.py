@@ -21,7 +21,7 @@ import threading
 from dataclasses import asdict
 from typing import Any
 
-from edge.settings import Settings
+from edge.settings import Settings, site_settings
 from edge.site import Site
 from edge.sync_text import status_lines
 from enrollment.db import Database
@@ -50,7 +50,7 @@ def agent_for_site(site: Site, registry: Registry, **options: Any) -> SiteAgent:
 def keygen(args: argparse.Namespace) -> int:
     """Create the site key if absent (with --new: a fresh one in place of the current one);
     print the public key to register at the registry."""
-    settings = Settings()
+    settings = site_settings()
     path = key_path(settings)
     if path.exists() and args.new:
         done = replace_site_key(path)
@@ -76,7 +76,7 @@ def keygen(args: argparse.Namespace) -> int:
 
 def rotate_key(args: argparse.Namespace) -> int:
     """Replace the site key: the registry accepts the new one first, then the site switches."""
-    settings = Settings()
+    settings = site_settings()
     signer = site_key(settings)  # SiteKeyMissing, with the fix, when there is no key to rotate
     registry = RegistryClient.connect(
         args.registry, settings.site_id, signer, ca_file=settings.sync.registry_ca_file
@@ -108,7 +108,7 @@ def _audit(settings: Settings, actor: str, action: str, details: dict[str, Any])
 
 def run(args: argparse.Namespace) -> int:
     """Push then pull; with --once drain both ways and exit (1 when pushing was stopped)."""
-    settings = Settings()
+    settings = site_settings()
     site = Site(settings)
     registry = RegistryClient.connect(
         args.registry, settings.site_id, site_key(settings), ca_file=settings.sync.registry_ca_file
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
 
 def status(args: argparse.Namespace) -> int:
     """Print cursors, backlog and alarms in words (both languages), or as JSON with --json."""
-    settings = Settings()
+    settings = site_settings()
     site = Site(settings)
     try:
         state = summary(site.db)

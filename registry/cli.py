@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from httpkit.tls import serve as serve_https
+from kernel import account_console as said
 from kernel.console_table import table
 from kernel.credentials import ask_twice
 from registry import backup_cli, exchange_cli, site_keys
@@ -130,6 +131,7 @@ def accounts_add(args: argparse.Namespace) -> int:
 
 
 ACCOUNT_COLUMNS = ("USERNAME", "ROLE", "REGION", "STATE", "CREATED (UTC)")
+ACCOUNTS = "gerbang registry accounts"
 
 
 def accounts_list(_args: argparse.Namespace) -> int:
@@ -150,10 +152,7 @@ def accounts_passwd(args: argparse.Namespace) -> int:
     service = _service()
     service.check_account(args.username)  # an unknown name is said before a password is asked
     ended = service.set_password(args.username, _password(args))
-    print(f"kata sandi baru untuk {args.username} disimpan; {ended} sesi berakhir, masuk lagi"
-          " dengan kata sandi baru\n"
-          f"new password for {args.username} saved; {ended} sessions ended, sign in again with"
-          " the new password")  # fmt: skip
+    print(said.password_set(args.username, ended))
     return 0
 
 
@@ -161,25 +160,16 @@ def accounts_disable(args: argparse.Namespace) -> int:
     """Refuse an officer's sign-in and open sessions from now on."""
     changed, ended = _service().set_active(args.username, False)
     if changed:
-        print(f"akun {args.username} dinonaktifkan: masuk ditolak dan {ended} sesi berakhir;"
-              f" `gerbang registry accounts enable {args.username}` mengaktifkannya lagi\n"
-              f"account {args.username} disabled: sign-in refused and {ended} sessions ended;"
-              f" `gerbang registry accounts enable {args.username}` enables it again")  # fmt: skip
+        print(said.disabled(args.username, ended, ACCOUNTS))
     else:
-        print(f"akun {args.username} sudah nonaktif: tidak ada yang berubah\n"
-              f"account {args.username} was already disabled: nothing changed")  # fmt: skip
+        print(said.unchanged(args.username, False))
     return 0
 
 
 def accounts_enable(args: argparse.Namespace) -> int:
     """Let a disabled officer sign in again (with the password they had)."""
     changed, _ = _service().set_active(args.username, True)
-    if changed:
-        print(f"akun {args.username} diaktifkan: dapat masuk lagi dengan kata sandinya\n"
-              f"account {args.username} enabled: can sign in again with its password")  # fmt: skip
-    else:
-        print(f"akun {args.username} sudah aktif: tidak ada yang berubah\n"
-              f"account {args.username} was already active: nothing changed")  # fmt: skip
+    print(said.enabled(args.username) if changed else said.unchanged(args.username, True))
     return 0
 
 
@@ -228,18 +218,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     officers.add_parser(
         "list", help="every account: username, role, region, active or disabled, created"
     ).set_defaults(handler=accounts_list)
-    for name, text, handler in (
-        ("passwd", "set a new password; the officer's open sessions end", accounts_passwd),
-        ("disable", "refuse an officer's sign-in and open sessions from now on", accounts_disable),
-        ("enable", "let a disabled officer sign in again", accounts_enable),
-    ):
-        action = officers.add_parser(name, help=text, description=f"{text}.")
-        action.add_argument("username", help="as `gerbang registry accounts list` shows it")
-        if name == "passwd":
-            action.add_argument(
-                "--password-stdin", action="store_true", help="read the password from stdin"
-            )
-        action.set_defaults(handler=handler)
+    said.add_account_actions(officers, ACCOUNTS, {
+        "passwd": accounts_passwd, "disable": accounts_disable, "enable": accounts_enable,
+    })  # fmt: skip
 
     daily = actions.add_parser("report", help="the daily consolidation report, per site")
     daily.add_argument("--region", help="only this Kanwil's sites")
