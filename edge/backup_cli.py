@@ -94,7 +94,7 @@ def restore(args: argparse.Namespace) -> int:
           f" {len(summary.files)} berkas\n"
           f"restored site {site} as of {at} into {args.to}: database {summary.counts};"
           f" {len(summary.files)} kept files")  # fmt: skip
-    for indonesian, english in _kek_advice(folder):
+    for indonesian, english in _kek_advice(folder, site):
         print(f"{indonesian}\n{english}")
     return 0
 
@@ -107,9 +107,10 @@ KEK_KINDS = {
 }
 
 
-def _kek_advice(folder: Path) -> list[tuple[str, str]]:
+def _kek_advice(folder: Path, site: str) -> list[tuple[str, str]]:
     """What a restored folder needs before the service starts, in both languages: the KEK its
-    data keys are wrapped by, which no backup holds (`vault-dev.key` included); then the checks."""
+    data keys are wrapped by, which no backup holds (`vault-dev.key` included); then the checks,
+    with the site's own code (the database refuses any other: enrollment/site_identity.py)."""
     dev, kinds = folder / DEV_KEK_NAME, {kind for *_, kind in stored_keys(folder / DATABASE)}
     advice = [
         (f"Cadangan tidak berisi KEK situs (berkas kuncinya, atau {DEV_KEK_NAME} untuk situs"
@@ -133,12 +134,13 @@ def _kek_advice(folder: Path) -> list[tuple[str, str]]:
              f"This site's data keys are wrapped by {name_en}: give the service the same KEK"
              f" ({setting}).")
         )  # fmt: skip
-    check = f"EDGE_DATA_DIR={folder} gerbang doctor"
+    where = f"EDGE_DATA_DIR={folder} EDGE_SITE_ID={site}"
+    check = f"{where} gerbang doctor"
     advice.append(
         (f"Lalu `{check}` memeriksa bahwa KEK itu cocok (keys tidak FAIL); jalankan layanan dengan"
-         f" EDGE_DATA_DIR={folder} dan `gerbang audit verify`.",
+         f" {where} dan `gerbang audit verify`.",
          f"Then `{check}` checks that the KEK fits (keys does not FAIL); start the service with"
-         f" EDGE_DATA_DIR={folder} and run `gerbang audit verify`.")
+         f" {where} and run `gerbang audit verify`.")
     )  # fmt: skip
     return advice
 

@@ -82,8 +82,9 @@ def test_backup_and_restore_say_what_they_did_and_what_comes_next(
     said(back, f"Situs ini memakai kunci pengembangan: salin vault-dev.key dari folder data lama"
          f" ke {again}.", f"This site used the development key: copy vault-dev.key from the old"
          f" data folder into {again}.")  # fmt: skip
-    said(back, f"Lalu `EDGE_DATA_DIR={again} gerbang doctor` memeriksa bahwa KEK itu cocok",
-         f"Then `EDGE_DATA_DIR={again} gerbang doctor` checks that the KEK fits")  # fmt: skip
+    check = f"EDGE_DATA_DIR={again} EDGE_SITE_ID=UPT-DEV gerbang doctor"
+    said(back, f"Lalu `{check}` memeriksa bahwa KEK itu cocok",
+         f"Then `{check}` checks that the KEK fits")  # fmt: skip
 
 
 def test_keys_status_says_whether_the_kek_fits_in_both_languages(env: dict[str, str]) -> None:
