@@ -31,6 +31,7 @@ from edge.settings import Settings
 from edge.site import Site
 from edge.sync_cli import site_key
 from edge.sync_runner import SyncRunner
+from enrollment.site_identity import claim_site
 from httpkit.access_log import redact_access_log
 from httpkit.errors import install_error_handlers
 from httpkit.front_door import install_front_door, offline_docs_app
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, site: Site | None = None) -> Fa
     """The service, configured once from settings."""
     settings = settings or Settings()
     site = site or Site(settings)
+    claim_site(site.db, settings.site_id)  # the service, with the site's settings, records its code
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

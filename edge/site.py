@@ -32,7 +32,7 @@ from enrollment.matching import Matcher
 from enrollment.packs import PackChanged, active_pack
 from enrollment.resealing import seal_clear_rows
 from enrollment.service import EnrolmentService, MatchThresholds
-from enrollment.site_identity import SiteIdMismatch, claim_site
+from enrollment.site_identity import SiteIdMismatch, check_claimed
 from enrollment.unit_of_work import unit_of_work
 from enrollment.vault import Vault
 from gallery_sync.gallery import GalleryIndex
@@ -64,7 +64,7 @@ class Site:
         self.settings = settings
         self.db = Database(settings.database_path)
         try:
-            claim_site(self.db, settings.site_id)  # another site's data: refused before any work
+            check_claimed(self.db, settings.site_id)  # another site's data: refused before any work
         except SiteIdMismatch:
             self.db.close()
             raise

@@ -3,9 +3,10 @@
 Every record a site writes is stamped with its code (EDGE_SITE_ID), and the sync agent signs as
 that site. A console command run from a shell without the service's settings would otherwise
 work on UPT-A's data as the default UPT-DEV: wrong labels in the daily report and sync status,
-identities stamped with the wrong origin. The first process that opens a database records its
-code in `site_state`; a process with another code is refused before it reads or writes anything
-else.
+identities stamped with the wrong origin. The service records its code in `site_state` when it
+starts (`claim_site`, edge/app.py): it runs with the site's real settings. Every other process
+only compares (`check_site`, `check_claimed`): a console command run first from a plain shell
+records nothing, so it can never lock the service out of its own data.
 """
 
 from __future__ import annotations
@@ -45,13 +46,21 @@ class SiteIdMismatch(Conflict):
 
 
 def claim_site(db: Database, site_id: str) -> None:
-    """Record `site_id` in a database that holds no site code yet; refuse one holding another."""
+    """Record `site_id` in a database that holds no site code yet; refuse one holding another.
+    The service's start only (see the module's docstring)."""
     with db.transaction() as tx:
         row = tx.execute("SELECT value FROM site_state WHERE key = ?", (SITE_KEY,)).fetchone()
         if row is None:
             tx.execute("INSERT INTO site_state (key, value) VALUES (?, ?)", (SITE_KEY, site_id))
         elif row[0] != site_id:
             raise SiteIdMismatch.between(str(row[0]), site_id)
+
+
+def check_claimed(db: Database, site_id: str) -> None:
+    """SiteIdMismatch if the open database records another site (reads only)."""
+    row = db.query("SELECT value FROM site_state WHERE key = ?", (SITE_KEY,))
+    if row and row[0][0] != site_id:
+        raise SiteIdMismatch.between(str(row[0][0]), site_id)
 
 
 def check_site(database: Path, site_id: str) -> None:

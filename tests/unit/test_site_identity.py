@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.app import create_app
 from edge.doctor import database
 from edge.settings import Settings
 from enrollment.db import Database
@@ -66,3 +67,22 @@ def test_doctor_fails_the_database_check_for_another_site_s_data(tmp_path: Path)
     assert finding.status == "FAIL" and finding.fix is not None
     assert "EDGE_SITE_ID=UPT-A" in finding.fix.en
     assert database(Settings(data_dir=tmp_path, site_id="UPT-A")).status == "OK"
+
+
+def test_only_the_service_records_the_code_so_a_plain_shell_cannot_lock_it_out(
+    tmp_path: Path,
+) -> None:
+    """A console command run first, from a shell without EDGE_SITE_ID (an upgrade, a new
+    install), records nothing; the service then records its own code when it starts."""
+    Database(tmp_path / "gerbang.db").close()  # a database from before, no code recorded
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_")}
+    env["EDGE_DATA_DIR"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "console.main", "sync", "status"], env=env,
+                          capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    check_site(tmp_path / "gerbang.db", "UPT-A")  # still nobody's
+    settings = Settings(data_dir=tmp_path, site_id="UPT-A", fetch_models=False)
+    app = create_app(settings)
+    app.state.site.close()
+    with pytest.raises(SiteIdMismatch):
+        check_site(tmp_path / "gerbang.db", "UPT-DEV")
