@@ -79,9 +79,8 @@ def _require_postgres() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
-def database_url() -> Iterator[str]:
-    """A fresh database for this module, dropped afterwards."""
+def fresh_postgres_database() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped after the caller's use."""
     _require_postgres()
     name = f"gerbang_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
@@ -89,6 +88,12 @@ def database_url() -> Iterator[str]:
     yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+
+
+@pytest.fixture(scope="module")
+def database_url() -> Iterator[str]:
+    """A fresh database for this module, dropped afterwards."""
+    yield from fresh_postgres_database()
 
 
 @pytest.fixture(scope="module", params=["postgresql", "sqlite"])

@@ -8,21 +8,18 @@ Locally the PostgreSQL case skips when the server is unreachable; under CI=true 
 from __future__ import annotations
 
 import io
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from console import main as cli
 from gallery_sync.protocol import public_key_text
 from tests.integration.test_registry import (
-    ADMIN_URL,
     PASSWORD,
     Registry,
-    _require_postgres,
+    fresh_postgres_database,
     open_registry,
 )
 
@@ -35,13 +32,7 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'registry.db'}"
         return
-    _require_postgres()
-    name = f"gerbang_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}".encode())
-    yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+    yield from fresh_postgres_database()
 
 
 @pytest.fixture
